@@ -1,0 +1,148 @@
+//! Blocks of samples: [`Batch`] and [`Window`].
+
+/// A block of samples: features in row-major `f32`, one target per row.
+///
+/// For classification a target is the class index as `f32` (`0.0`, `1.0`, ...); for
+/// regression it is the value itself.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Batch {
+    /// Row-major features, `len() * n_features` values.
+    pub features: Vec<f32>,
+    /// One target per row.
+    pub targets: Vec<f32>,
+    /// Features per row.
+    pub n_features: usize,
+}
+
+impl Batch {
+    /// An empty batch whose rows will have `n_features` features.
+    pub fn new(n_features: usize) -> Self {
+        Batch {
+            features: Vec::new(),
+            targets: Vec::new(),
+            n_features,
+        }
+    }
+
+    /// An empty batch with room for `rows` rows.
+    pub fn with_capacity(n_features: usize, rows: usize) -> Self {
+        Batch {
+            features: Vec::with_capacity(rows * n_features),
+            targets: Vec::with_capacity(rows),
+            n_features,
+        }
+    }
+
+    /// Number of rows (samples).
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The features of row `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        assert!(
+            i < self.len(),
+            "row {i} out of range for a batch of {}",
+            self.len()
+        );
+        &self.features[i * self.n_features..(i + 1) * self.n_features]
+    }
+
+    /// Appends one row.
+    ///
+    /// # Panics
+    /// If `row.len() != self.n_features`.
+    pub fn push(&mut self, row: &[f32], target: f32) {
+        assert_eq!(
+            row.len(),
+            self.n_features,
+            "row has {} features, batch has {}",
+            row.len(),
+            self.n_features
+        );
+        self.features.extend_from_slice(row);
+        self.targets.push(target);
+    }
+
+    /// Appends every row of `other`. An empty `Batch::default()` takes `other`'s width.
+    ///
+    /// # Panics
+    /// If the batches have different `n_features` (and `self` is not an empty default).
+    pub fn extend(&mut self, other: &Batch) {
+        if self.is_empty() && self.n_features == 0 {
+            self.n_features = other.n_features;
+        }
+        assert_eq!(
+            self.n_features, other.n_features,
+            "cannot extend a batch of {} features with one of {}",
+            self.n_features, other.n_features
+        );
+        self.features.extend_from_slice(&other.features);
+        self.targets.extend_from_slice(&other.targets);
+    }
+
+    /// A new batch of the rows at `indices`, in that order (repeats allowed).
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn select(&self, indices: &[usize]) -> Batch {
+        let mut out = Batch::with_capacity(self.n_features, indices.len());
+        for &i in indices {
+            out.push(self.row(i), self.targets[i]);
+        }
+        out
+    }
+
+    /// The memory a kept copy of these samples costs: `4 * (n_features + 1) * len` bytes.
+    pub fn bytes(&self) -> u64 {
+        4 * (self.n_features as u64 + 1) * self.len() as u64
+    }
+}
+
+/// One window of the stream: `window_size` consecutive samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// Position in the stream, from 0. Windows `0..initial` are the initial training set.
+    pub index: usize,
+    /// The samples, unscaled.
+    pub batch: Batch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_row_select_extend_bytes() {
+        let mut b = Batch::new(2);
+        assert!(b.is_empty());
+        b.push(&[1.0, 2.0], 0.0);
+        b.push(&[3.0, 4.0], 1.0);
+        b.push(&[5.0, 6.0], 0.0);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b.row(1), &[3.0, 4.0]);
+        let s = b.select(&[2, 0, 2]);
+        assert_eq!(s.features, vec![5.0, 6.0, 1.0, 2.0, 5.0, 6.0]);
+        assert_eq!(s.targets, vec![0.0, 0.0, 0.0]);
+        let mut d = Batch::default();
+        d.extend(&b);
+        d.extend(&s);
+        assert_eq!(d.len(), 6);
+        assert_eq!(d.n_features, 2);
+        assert_eq!(d.bytes(), 4 * 3 * 6);
+    }
+
+    #[test]
+    #[should_panic(expected = "row has 3 features")]
+    fn push_wrong_width_panics() {
+        Batch::new(2).push(&[1.0, 2.0, 3.0], 0.0);
+    }
+}

@@ -1,0 +1,700 @@
+//! CSV streams: one validating pass at open, then window-by-window reading; and
+//! [`read_labelled_csv`] for scoring whole (small) files.
+//!
+//! Cells are trimmed of surrounding whitespace; blank lines are skipped. Row numbers in
+//! errors are 1-based line numbers of the file, the header being row 1.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use csv::ByteRecord;
+
+use crate::batch::Batch;
+use crate::error::{ColumnRole, DataError};
+use crate::preprocess::Preprocessor;
+use crate::source::{CsvSource, Task};
+
+/// Rule quoted when a feature cell is not a number.
+const FEATURE_RULE: &str = "every feature cell must be a finite number";
+/// Rule quoted when a regression target is not a number.
+const TARGET_RULE: &str = "a regression target must be a finite number";
+
+/// An open CSV reader positioned after the header, with the header's column names.
+struct OpenCsv {
+    reader: csv::Reader<File>,
+    header: Vec<String>,
+    stamp: FileStamp,
+}
+
+/// Size and modification time, to notice a file that changed after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+/// Opens `path` and reads its header. `validated`: the file passed validation before, so
+/// an I/O error is a failure of the work rather than of the user.
+fn open_csv(path: &Path, validated: bool) -> Result<OpenCsv, DataError> {
+    let io_error = |e: std::io::Error| {
+        if validated {
+            DataError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        } else {
+            DataError::open(path, e)
+        }
+    };
+    let file = File::open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    if meta.is_dir() {
+        return Err(DataError::Open {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("it is a folder, not a CSV file"),
+        });
+    }
+    let stamp = FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(file);
+    let header = reader
+        .byte_headers()
+        .map_err(|e| csv_error(path, e, validated))?;
+    if header.is_empty() || (header.len() == 1 && header[0].trim_ascii().is_empty()) {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let header = header
+        .iter()
+        .map(|f| String::from_utf8_lossy(f.trim_ascii()).into_owned())
+        .collect();
+    Ok(OpenCsv {
+        reader,
+        header,
+        stamp,
+    })
+}
+
+/// Maps a `csv` error to a [`DataError`].
+fn csv_error(path: &Path, e: csv::Error, validated: bool) -> DataError {
+    let row = e.position().map_or(0, |p| Pos::of(p).line(path));
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) if validated => DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        csv::ErrorKind::Io(source) => DataError::open(path, source),
+        _ => DataError::Malformed {
+            path: path.to_path_buf(),
+            row,
+            message,
+        },
+    }
+}
+
+/// Where a record starts in its file.
+#[derive(Debug, Clone, Copy)]
+struct Pos {
+    byte: u64,
+    /// The parser's line count, which skips blank lines.
+    parser_line: u64,
+}
+
+impl Pos {
+    fn of(p: &csv::Position) -> Self {
+        Pos {
+            byte: p.byte(),
+            parser_line: p.line(),
+        }
+    }
+
+    /// The 1-based line number in `path` (header = 1), counting blank lines too. Only
+    /// computed for error messages: it rereads the file up to the record.
+    fn line(self, path: &Path) -> u64 {
+        count_lines(path, self.byte).unwrap_or(self.parser_line)
+    }
+}
+
+/// The 1-based line of the record the parser reports at byte `start`: 1 + the line ends
+/// (`\n`, `\r\n` or a lone `\r`) before it, plus those of blank lines right after it
+/// (the parser's position points before the blank lines it skips).
+fn count_lines(path: &Path, start: u64) -> Option<u64> {
+    use std::io::{BufRead, BufReader};
+    let mut reader = BufReader::new(File::open(path).ok()?);
+    let (mut lines, mut offset, mut prev_cr) = (1u64, 0u64, false);
+    loop {
+        let buf = reader.fill_buf().ok()?;
+        if buf.is_empty() {
+            return Some(lines);
+        }
+        let n = buf.len();
+        for &b in buf {
+            let ends_line = b == b'\n' || b == b'\r';
+            if offset >= start && !ends_line {
+                return Some(lines);
+            }
+            if b == b'\r' || (b == b'\n' && !prev_cr) {
+                lines += 1;
+            }
+            prev_cr = b == b'\r';
+            offset += 1;
+        }
+        reader.consume(n);
+    }
+}
+
+/// Reads the next record into `rec`; `Ok(None)` at the end, else where it starts.
+fn next_record(
+    reader: &mut csv::Reader<File>,
+    rec: &mut ByteRecord,
+    path: &Path,
+    validated: bool,
+) -> Result<Option<Pos>, DataError> {
+    match reader.read_byte_record(rec) {
+        Ok(true) => Ok(Some(rec.position().map_or(
+            Pos {
+                byte: 0,
+                parser_line: 0,
+            },
+            Pos::of,
+        ))),
+        Ok(false) => Ok(None),
+        Err(e) => Err(csv_error(path, e, validated)),
+    }
+}
+
+/// Parses one numeric cell (`f32`, finite).
+fn parse_cell(
+    path: &Path,
+    row: Pos,
+    column: &str,
+    bytes: &[u8],
+    rule: &'static str,
+) -> Result<f32, DataError> {
+    let parsed = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse::<f32>().ok());
+    match parsed {
+        Some(v) if v.is_finite() => Ok(v),
+        Some(_) => Err(DataError::NotFinite {
+            path: path.to_path_buf(),
+            row: row.line(path),
+            column: column.to_string(),
+            value: String::from_utf8_lossy(bytes).into_owned(),
+        }),
+        None if bytes.is_empty() => Err(empty_cell(path, row, column)),
+        None => Err(DataError::NotANumber {
+            path: path.to_path_buf(),
+            row: row.line(path),
+            column: column.to_string(),
+            value: String::from_utf8_lossy(bytes).into_owned(),
+            rule,
+        }),
+    }
+}
+
+/// Checks a numeric cell without converting it: a plain decimal (`[+-]?(d+(.d*)?|.d+)`
+/// with at most 38 integer digits) is always a finite `f32`, so only other spellings go
+/// through [`parse_cell`]. Accepts exactly what `parse_cell` accepts.
+fn check_cell(
+    path: &Path,
+    row: Pos,
+    column: &str,
+    bytes: &[u8],
+    rule: &'static str,
+) -> Result<(), DataError> {
+    if plain_decimal(bytes) {
+        Ok(())
+    } else {
+        parse_cell(path, row, column, bytes, rule).map(drop)
+    }
+}
+
+/// Whether `b` is `[+-]?(d+(.d*)?|.d+)` with at most 38 integer digits: a number that
+/// `str::parse::<f32>` accepts and that is below `f32::MAX` in magnitude.
+fn plain_decimal(b: &[u8]) -> bool {
+    let b = match b.first() {
+        Some(b'+' | b'-') => &b[1..],
+        _ => b,
+    };
+    let int = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let rest = &b[int..];
+    let frac = match rest.first() {
+        None => 0,
+        Some(b'.') => {
+            let frac = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if frac + 1 != rest.len() {
+                return false;
+            }
+            frac
+        }
+        Some(_) => return false,
+    };
+    int + frac > 0 && int <= 38
+}
+
+fn empty_cell(path: &Path, row: Pos, column: &str) -> DataError {
+    DataError::EmptyCell {
+        path: path.to_path_buf(),
+        row: row.line(path),
+        column: column.to_string(),
+    }
+}
+
+/// The index of the column called `name`; an error if it is missing or repeated.
+fn find_column(
+    path: &Path,
+    header: &[String],
+    name: &str,
+    role: ColumnRole,
+) -> Result<usize, DataError> {
+    let mut hits = header.iter().enumerate().filter(|(_, h)| *h == name);
+    match (hits.next(), hits.next()) {
+        (Some((i, _)), None) => Ok(i),
+        (Some(_), Some(_)) => Err(DataError::DuplicateColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+        }),
+        (None, _) => Err(DataError::UnknownColumn {
+            path: path.to_path_buf(),
+            role,
+            column: name.to_string(),
+            available: header.to_vec(),
+        }),
+    }
+}
+
+/// Class order: numeric if every label is a finite number (`"2" < "10"`), else
+/// lexicographic (byte order).
+pub(crate) fn sort_labels(mut labels: Vec<String>) -> Vec<String> {
+    let values: Option<Vec<f64>> = labels
+        .iter()
+        .map(|l| l.parse::<f64>().ok().filter(|v| v.is_finite()))
+        .collect();
+    match values {
+        Some(values) => {
+            let mut pairs: Vec<(f64, String)> = values.into_iter().zip(labels).collect();
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+            pairs.into_iter().map(|(_, l)| l).collect()
+        }
+        None => {
+            labels.sort();
+            labels
+        }
+    }
+}
+
+/// The validated shape of a CSV stream: which columns to read and how to map labels.
+#[derive(Debug, Clone)]
+pub(crate) struct CsvLayout {
+    path: PathBuf,
+    n_fields: usize,
+    feature_cols: Vec<usize>,
+    feature_names: Vec<String>,
+    target_col: usize,
+    target_name: String,
+    task: Task,
+    /// Classification: label -> class index.
+    labels: HashMap<String, usize>,
+    stamp: FileStamp,
+}
+
+/// What validation found out about a CSV stream.
+pub(crate) struct Validated {
+    pub(crate) layout: CsvLayout,
+    pub(crate) classes: Vec<String>,
+    pub(crate) n_samples: usize,
+}
+
+impl CsvLayout {
+    /// The feature column names, in model order.
+    pub(crate) fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    /// Checks the width of `rec` and that its feature cells are finite numbers.
+    fn check_features(&self, rec: &ByteRecord, row: Pos) -> Result<(), DataError> {
+        check_width(&self.path, rec, row, self.n_fields)?;
+        for (&col, name) in self.feature_cols.iter().zip(&self.feature_names) {
+            check_cell(&self.path, row, name, cell(rec, col), FEATURE_RULE)?;
+        }
+        Ok(())
+    }
+
+    /// Parses the features of `rec` into `out` after checking the row's width.
+    fn parse_features(&self, rec: &ByteRecord, row: Pos, out: &mut [f32]) -> Result<(), DataError> {
+        check_width(&self.path, rec, row, self.n_fields)?;
+        for ((slot, &col), name) in out
+            .iter_mut()
+            .zip(&self.feature_cols)
+            .zip(&self.feature_names)
+        {
+            *slot = parse_cell(&self.path, row, name, cell(rec, col), FEATURE_RULE)?;
+        }
+        Ok(())
+    }
+
+    /// Opens the file and validates every row: see [`crate::Stream::open`].
+    pub(crate) fn validate(
+        src: &CsvSource,
+        initial_samples: usize,
+    ) -> Result<Validated, DataError> {
+        let path = src.path.as_path();
+        let OpenCsv {
+            mut reader,
+            header,
+            stamp,
+        } = open_csv(path, false)?;
+        let target_col = find_column(path, &header, &src.target, ColumnRole::Target)?;
+        let feature_cols: Vec<usize> = if src.features.is_empty() {
+            let cols: Vec<usize> = (0..header.len()).filter(|&c| c != target_col).collect();
+            for &c in &cols {
+                find_column(path, &header, &header[c], ColumnRole::Feature)?;
+            }
+            cols
+        } else {
+            let mut seen = HashSet::new();
+            let mut cols = Vec::with_capacity(src.features.len());
+            for name in &src.features {
+                if name == &src.target {
+                    return Err(DataError::TargetIsFeature {
+                        path: path.to_path_buf(),
+                        column: name.clone(),
+                    });
+                }
+                if !seen.insert(name.as_str()) {
+                    return Err(DataError::DuplicateFeature {
+                        path: path.to_path_buf(),
+                        column: name.clone(),
+                    });
+                }
+                cols.push(find_column(path, &header, name, ColumnRole::Feature)?);
+            }
+            cols
+        };
+        if feature_cols.is_empty() {
+            return Err(DataError::NoFeatures {
+                path: path.to_path_buf(),
+                target: src.target.clone(),
+            });
+        }
+        let mut layout = CsvLayout {
+            path: path.to_path_buf(),
+            n_fields: header.len(),
+            feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
+            feature_cols,
+            target_col,
+            target_name: src.target.clone(),
+            task: src.task,
+            labels: HashMap::new(),
+            stamp,
+        };
+
+        let mut rec = ByteRecord::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut n = 0usize;
+        while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
+            layout.check_features(&rec, row)?;
+            let cell = cell(&rec, target_col);
+            match src.task {
+                Task::Regression => {
+                    check_cell(path, row, &src.target, cell, TARGET_RULE)?;
+                }
+                Task::Classification => {
+                    if cell.is_empty() {
+                        return Err(empty_cell(path, row, &src.target));
+                    }
+                    let label = String::from_utf8_lossy(cell);
+                    if !seen.contains(label.as_ref()) {
+                        if n >= initial_samples {
+                            return Err(DataError::LateLabel {
+                                path: path.to_path_buf(),
+                                row: row.line(path),
+                                column: src.target.clone(),
+                                label: label.into_owned(),
+                                initial_samples,
+                                known: sort_labels(seen.into_iter().collect()),
+                            });
+                        }
+                        seen.insert(label.into_owned());
+                    }
+                }
+            }
+            n += 1;
+        }
+        if n == 0 {
+            return Err(DataError::NoRows {
+                path: path.to_path_buf(),
+            });
+        }
+        let classes = sort_labels(seen.into_iter().collect());
+        layout.labels = classes
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.clone(), i))
+            .collect();
+        Ok(Validated {
+            layout,
+            classes,
+            n_samples: n,
+        })
+    }
+}
+
+/// Field `col` of `rec` without surrounding ASCII whitespace.
+fn cell(rec: &ByteRecord, col: usize) -> &[u8] {
+    rec[col].trim_ascii()
+}
+
+/// Errors unless `rec` has `expected` fields.
+fn check_width(path: &Path, rec: &ByteRecord, row: Pos, expected: usize) -> Result<(), DataError> {
+    if rec.len() == expected {
+        Ok(())
+    } else {
+        Err(DataError::RaggedRow {
+            path: path.to_path_buf(),
+            row: row.line(path),
+            expected,
+            found: rec.len(),
+        })
+    }
+}
+
+/// Reads a validated CSV stream window by window.
+pub(crate) struct CsvWindows {
+    layout: CsvLayout,
+    reader: csv::Reader<File>,
+    rec: ByteRecord,
+}
+
+impl CsvWindows {
+    /// Reopens the file; fails if it changed since validation.
+    pub(crate) fn open(layout: &CsvLayout) -> Result<Self, DataError> {
+        let open = open_csv(&layout.path, true)?;
+        if open.stamp != layout.stamp {
+            return Err(DataError::Changed {
+                path: layout.path.clone(),
+            });
+        }
+        Ok(CsvWindows {
+            layout: layout.clone(),
+            reader: open.reader,
+            rec: ByteRecord::new(),
+        })
+    }
+
+    /// Reads the next record, which must exist.
+    fn advance(&mut self) -> Result<Pos, DataError> {
+        next_record(&mut self.reader, &mut self.rec, &self.layout.path, true)?.ok_or_else(|| {
+            DataError::Changed {
+                path: self.layout.path.clone(),
+            }
+        })
+    }
+
+    /// Skips `n` samples without parsing them.
+    pub(crate) fn skip(&mut self, n: usize) -> Result<(), DataError> {
+        for _ in 0..n {
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    /// Reads the next `n` samples.
+    pub(crate) fn batch(&mut self, n: usize) -> Result<Batch, DataError> {
+        let d = self.layout.feature_cols.len();
+        let mut batch = Batch::with_capacity(d, n);
+        batch.features.resize(n * d, 0.0);
+        for r in 0..n {
+            let row = self.advance()?;
+            let layout = &self.layout;
+            layout.parse_features(&self.rec, row, &mut batch.features[r * d..(r + 1) * d])?;
+            let cell = cell(&self.rec, layout.target_col);
+            let target = match layout.task {
+                Task::Regression => {
+                    parse_cell(&layout.path, row, &layout.target_name, cell, TARGET_RULE)?
+                }
+                Task::Classification => {
+                    let index = std::str::from_utf8(cell)
+                        .ok()
+                        .and_then(|l| layout.labels.get(l))
+                        .or_else(|| layout.labels.get(String::from_utf8_lossy(cell).as_ref()));
+                    match index {
+                        Some(&i) => i as f32,
+                        None => {
+                            return Err(DataError::Changed {
+                                path: layout.path.clone(),
+                            });
+                        }
+                    }
+                }
+            };
+            batch.targets.push(target);
+        }
+        Ok(batch)
+    }
+}
+
+/// Reads a whole CSV file for `eval` or `predict`.
+///
+/// Feature columns are looked up by the preprocessor's feature names (in any order; other
+/// columns are ignored; a missing one is an error listing it). With `target` given, its
+/// column is read too: for classification each label is mapped through `pre.classes` (an
+/// unknown label is an error naming row, column and the known labels), for regression it
+/// must be a number. Without a target (predict), every target is `0.0` and no raw target
+/// strings are returned.
+///
+/// Returns the **unscaled** features (apply `pre.scaler` yourself) and the raw target cells
+/// as written (trimmed).
+pub fn read_labelled_csv(
+    path: &Path,
+    pre: &Preprocessor,
+    target: Option<&str>,
+) -> Result<(Batch, Vec<String>), DataError> {
+    let OpenCsv {
+        mut reader, header, ..
+    } = open_csv(path, false)?;
+    let missing: Vec<String> = pre
+        .feature_names
+        .iter()
+        .filter(|n| !header.contains(n))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(DataError::MissingFeatures {
+            path: path.to_path_buf(),
+            missing,
+            available: header,
+        });
+    }
+    let feature_cols = pre
+        .feature_names
+        .iter()
+        .map(|n| find_column(path, &header, n, ColumnRole::Feature))
+        .collect::<Result<Vec<_>, _>>()?;
+    let target_col = target
+        .map(|t| find_column(path, &header, t, ColumnRole::Target))
+        .transpose()?;
+    let labels: HashMap<&str, usize> = pre
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+
+    let d = feature_cols.len();
+    let mut batch = Batch::new(d);
+    let mut raw = Vec::new();
+    let mut rec = ByteRecord::new();
+    let mut row_buf = vec![0.0f32; d];
+    while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
+        check_width(path, &rec, row, header.len())?;
+        for ((slot, &col), name) in row_buf
+            .iter_mut()
+            .zip(&feature_cols)
+            .zip(&pre.feature_names)
+        {
+            *slot = parse_cell(path, row, name, cell(&rec, col), FEATURE_RULE)?;
+        }
+        let value = match (target_col, target) {
+            (Some(col), Some(name)) => {
+                let cell = cell(&rec, col);
+                let text = String::from_utf8_lossy(cell).into_owned();
+                let value = match pre.task {
+                    Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE)?,
+                    Task::Classification => match labels.get(text.as_str()) {
+                        Some(&i) => i as f32,
+                        None if cell.is_empty() => return Err(empty_cell(path, row, name)),
+                        None => {
+                            return Err(DataError::UnknownLabel {
+                                path: path.to_path_buf(),
+                                row: row.line(path),
+                                column: name.to_string(),
+                                label: text,
+                                known: pre.classes.clone(),
+                            });
+                        }
+                    },
+                };
+                raw.push(text);
+                value
+            }
+            _ => 0.0,
+        };
+        batch.push(&row_buf, value);
+    }
+    if batch.is_empty() {
+        return Err(DataError::NoRows {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok((batch, raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_decimals_are_finite_f32() {
+        for s in [
+            "0",
+            "-0",
+            "+1",
+            "1.",
+            ".5",
+            "-.5",
+            "0.056442999999999999",
+            "123456789",
+            "00012.50",
+            &"9".repeat(38),
+            &format!("{}.99", "9".repeat(38)),
+        ] {
+            assert!(plain_decimal(s.as_bytes()), "{s}");
+            assert!(s.parse::<f32>().unwrap().is_finite(), "{s}");
+        }
+        for s in [
+            "",
+            "-",
+            "+",
+            ".",
+            "-.",
+            "1e5",
+            "1.5e-3",
+            "nan",
+            "inf",
+            "1..2",
+            "1.2.3",
+            "--1",
+            "1-",
+            "0x10",
+            "1,5",
+            &"9".repeat(39),
+            " 1",
+        ] {
+            assert!(!plain_decimal(s.as_bytes()), "{s}");
+        }
+        // Those that are not plain still parse through the slow path when valid.
+        assert_eq!("1.5e-3".parse::<f32>().unwrap(), 0.0015);
+    }
+
+    #[test]
+    fn labels_sort_numerically_when_all_numeric() {
+        let s = |v: &[&str]| sort_labels(v.iter().map(|s| s.to_string()).collect());
+        assert_eq!(s(&["0", "1", "10", "2"]), vec!["0", "1", "2", "10"]);
+        assert_eq!(s(&["-1", "0.5", "1e1", "3"]), vec!["-1", "0.5", "3", "1e1"]);
+        assert_eq!(s(&["b", "a", "10", "2"]), vec!["10", "2", "a", "b"]);
+        assert_eq!(s(&["UP", "DOWN"]), vec!["DOWN", "UP"]);
+        assert_eq!(s(&["1.0", "1"]), vec!["1", "1.0"]);
+    }
+}

@@ -1,0 +1,324 @@
+//! The crate's error type.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong while opening, validating or reading a stream, or while
+/// decoding and checking preprocessing state.
+///
+/// Messages say what is wrong, where (file, 1-based row counting the header as row 1,
+/// column name, or config key) and how to fix it. Every variant is a user error (bad input,
+/// exit code 2) except those for which [`DataError::is_user_error`] returns `false`: an I/O
+/// failure while reading an already-validated file, a file that changed after it was
+/// validated, and unreadable preprocessing state (a corrupt checkpoint).
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The CSV file does not exist.
+    #[error("{}: no such file (check the path in data.csv or on the command line; config paths are relative to the config file's folder)", .path.display())]
+    NotFound {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The CSV file exists but cannot be opened or read during validation.
+    #[error("{}: cannot read the file: {source}", .path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading an already-validated file failed (not a user error).
+    #[error("{}: reading failed: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file changed on disk after it was validated (not a user error).
+    #[error("{}: the file changed after it was validated (its size or modification time differs); run the command again", .path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file has no header row.
+    #[error("{}: the file is empty (expected a header row naming the columns, then one row per sample)", .path.display())]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file has a header row but no data rows.
+    #[error("{}: the file has a header row but no data rows (add one row per sample below the header)", .path.display())]
+    NoRows {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The CSV parser rejected a row (for example an unterminated quote).
+    #[error("{}: row {row}: malformed CSV: {message}", .path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// What the parser said.
+        message: String,
+    },
+    /// A row has a different number of fields than the header.
+    #[error("{}: row {row} has {found} fields but the header has {expected} (every row needs one value per column: check for missing or extra commas)", .path.display())]
+    RaggedRow {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// Fields in the header.
+        expected: usize,
+        /// Fields in this row.
+        found: usize,
+    },
+    /// A column named in the config (or needed by a checkpoint) is not in the header.
+    #[error("{}: {} column \"{column}\" not found in the header (available columns: {})", .path.display(), .role, list(.available))]
+    UnknownColumn {
+        /// The file.
+        path: PathBuf,
+        /// What the column was wanted for.
+        role: ColumnRole,
+        /// The missing column.
+        column: String,
+        /// The header's columns.
+        available: Vec<String>,
+    },
+    /// Feature columns a checkpoint was trained on are missing from a file to score.
+    #[error("{}: missing feature column(s) {} that the checkpoint was trained on (available columns: {}; the file needs every feature column, in any order)", .path.display(), quoted(.missing), list(.available))]
+    MissingFeatures {
+        /// The file.
+        path: PathBuf,
+        /// The feature columns not found.
+        missing: Vec<String>,
+        /// The header's columns.
+        available: Vec<String>,
+    },
+    /// A used column name occurs more than once in the header.
+    #[error("{}: column \"{column}\" appears more than once in the header (rename one of them)", .path.display())]
+    DuplicateColumn {
+        /// The file.
+        path: PathBuf,
+        /// The repeated name.
+        column: String,
+    },
+    /// `data.features` lists a column twice.
+    #[error("{}: data.features lists column \"{column}\" more than once (list each feature once)", .path.display())]
+    DuplicateFeature {
+        /// The file.
+        path: PathBuf,
+        /// The repeated name.
+        column: String,
+    },
+    /// The target column is also listed as a feature.
+    #[error("{}: column \"{column}\" is the target (data.target) and is also listed in data.features (remove it from data.features)", .path.display())]
+    TargetIsFeature {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+    },
+    /// No feature column is left once the target is taken out.
+    #[error("{}: no feature columns: the file has only the target column \"{target}\" (add feature columns)", .path.display())]
+    NoFeatures {
+        /// The file.
+        path: PathBuf,
+        /// The target column.
+        target: String,
+    },
+    /// A cell of a used column is empty.
+    #[error("{}: row {row}, column \"{column}\": the cell is empty (every used cell needs a value: fill or remove the row)", .path.display())]
+    EmptyCell {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// The column.
+        column: String,
+    },
+    /// A cell that must be numeric does not parse as a number.
+    #[error("{}: row {row}, column \"{column}\": \"{value}\" is not a number ({rule})", .path.display())]
+    NotANumber {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// The column.
+        column: String,
+        /// The cell as written.
+        value: String,
+        /// Which rule applies, e.g. "every feature cell must be a finite number".
+        rule: &'static str,
+    },
+    /// A numeric cell is NaN or infinite (or too large for a 32-bit float).
+    #[error("{}: row {row}, column \"{column}\": \"{value}\" is not a finite number (NaN and infinite values are not allowed, and values must fit in a 32-bit float: remove or impute them)", .path.display())]
+    NotFinite {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// The column.
+        column: String,
+        /// The cell as written.
+        value: String,
+    },
+    /// A class label that first occurs after the initial windows.
+    #[error("{}: row {row}, column \"{column}\": class label \"{label}\" first appears after the initial windows (their {initial_samples} samples, rows 2 to {}, have only the labels {}); every class must occur in the initial training set: raise window.initial or window.size, or remove these rows", .path.display(), .initial_samples + 1, quoted(.known))]
+    LateLabel {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// The target column.
+        column: String,
+        /// The new label.
+        label: String,
+        /// Samples in the initial windows.
+        initial_samples: usize,
+        /// Labels seen in the initial windows, in class order.
+        known: Vec<String>,
+    },
+    /// The initial windows of a classification stream hold a single class.
+    #[error(
+        "{stream}: the initial windows (the first {initial_samples} samples) contain only one class, \"{label}\", in column \"{column}\"; classification needs at least two: raise window.initial or window.size, or set data.task = \"regression\""
+    )]
+    SingleClass {
+        /// `csv:<path>` or `generator:<name>`.
+        stream: String,
+        /// The target column.
+        column: String,
+        /// The only label.
+        label: String,
+        /// Samples in the initial windows.
+        initial_samples: usize,
+    },
+    /// A class label that the checkpoint does not know (eval).
+    #[error("{}: row {row}, column \"{column}\": class label \"{label}\" is not one the checkpoint was trained on (known labels: {})", .path.display(), quoted(.known))]
+    UnknownLabel {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// The target column.
+        column: String,
+        /// The unknown label.
+        label: String,
+        /// The checkpoint's labels.
+        known: Vec<String>,
+    },
+    /// The stream is too short for the initial windows plus one update window.
+    #[error(
+        "{stream}: the stream has {samples} samples but window.size = {window_size} with window.initial = {initial_windows} needs at least {needed} ({initial_windows} initial window(s) plus one update window); lower window.size or window.initial, or use a longer stream"
+    )]
+    TooShort {
+        /// `csv:<path>` or `generator:<name>`.
+        stream: String,
+        /// Samples in the stream.
+        samples: usize,
+        /// Samples needed.
+        needed: usize,
+        /// `window.size`.
+        window_size: usize,
+        /// `window.initial`.
+        initial_windows: usize,
+    },
+    /// A configuration value is out of range; the message starts with the config key.
+    #[error("{key}: {message}")]
+    Config {
+        /// The config key, e.g. `data.noise` or `window.size`.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// Stored preprocessing state cannot be decoded (not a user error).
+    #[error(
+        "preprocessing state is unreadable: {message} (the checkpoint may be corrupt: run `relearn verify`)"
+    )]
+    BadPreprocessor {
+        /// What is wrong.
+        message: String,
+    },
+    /// The stream does not match the preprocessing state of a checkpoint.
+    #[error("the data does not match the checkpoint: {message}")]
+    Incompatible {
+        /// What differs.
+        message: String,
+    },
+}
+
+impl DataError {
+    /// Whether the error is the user's to fix (bad input or config: exit code 2). `false`
+    /// for failures of the work itself (exit code 1): I/O errors while reading a file that
+    /// was already validated, a file that changed after validation, and corrupt
+    /// preprocessing state.
+    pub fn is_user_error(&self) -> bool {
+        !matches!(
+            self,
+            DataError::Io { .. } | DataError::Changed { .. } | DataError::BadPreprocessor { .. }
+        )
+    }
+
+    /// The process exit code the contract assigns to this error: 2 for user errors, else 1.
+    pub fn exit_code(&self) -> i32 {
+        if self.is_user_error() { 2 } else { 1 }
+    }
+
+    /// The error for an I/O failure while opening or validating `path`.
+    pub(crate) fn open(path: &Path, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            DataError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            DataError::Open {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}
+
+/// What a column is wanted for, in [`DataError::UnknownColumn`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnRole {
+    /// The target column (`data.target`, or the target of `eval`).
+    Target,
+    /// A feature column listed in `data.features`.
+    Feature,
+}
+
+impl fmt::Display for ColumnRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ColumnRole::Target => "target",
+            ColumnRole::Feature => "feature",
+        })
+    }
+}
+
+/// `a, b, c` (or `(none)`).
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `"a", "b", "c"` (or `(none)`).
+fn quoted(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}

@@ -1,0 +1,44 @@
+//! Data for `relearn`: turns a CSV file or a built-in, seeded drift generator into a
+//! [`Stream`] of numeric [`Window`]s, and owns the preprocessing state a checkpoint
+//! carries ([`Preprocessor`]: feature scaling and the label map).
+//!
+//! [`Stream::open`] validates the whole source up front (every CSV error names the file,
+//! the row and the column, and says how to fix it) without keeping the samples in memory;
+//! [`Stream::windows`] then reads or generates one window at a time. The crate knows
+//! nothing about models or checkpoints.
+//!
+//! ```
+//! use relearn_data::{GeneratorKind, GeneratorSpec, Preprocessor, Scaling, Stream, StreamSource};
+//!
+//! let spec = GeneratorSpec::new(GeneratorKind::Sea, 4000, 42);
+//! let stream = Stream::open(&StreamSource::Generator(spec), 1000, 1).unwrap();
+//! assert_eq!(stream.n_windows(), 4);
+//! let mut pre = Preprocessor::new(stream.info(), Scaling::Running);
+//! for window in stream.windows().unwrap() {
+//!     let window = window.unwrap();
+//!     if window.index == 0 {
+//!         pre.scaler.fit(&window.batch);
+//!     } else {
+//!         pre.scaler.update(&window.batch);
+//!     }
+//!     let scaled = pre.scaler.transform(&window.batch);
+//!     assert_eq!(scaled.len(), 1000);
+//! }
+//! ```
+
+#![warn(missing_docs)]
+
+mod batch;
+mod csv_file;
+mod error;
+mod generator;
+mod preprocess;
+mod source;
+mod stream;
+
+pub use batch::{Batch, Window};
+pub use csv_file::read_labelled_csv;
+pub use error::{ColumnRole, DataError};
+pub use preprocess::{Preprocessor, Scaler, Scaling};
+pub use source::{CsvSource, GeneratorKind, GeneratorSpec, StreamSource, Task};
+pub use stream::{Stream, StreamInfo, WindowReader};

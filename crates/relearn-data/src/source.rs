@@ -1,0 +1,441 @@
+//! Where a stream comes from: a CSV file ([`CsvSource`]) or a built-in generator
+//! ([`GeneratorSpec`]).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DataError;
+
+/// What the model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// A class out of a fixed set of labels.
+    Classification,
+    /// A real number.
+    Regression,
+}
+
+impl Task {
+    /// `"classification"` or `"regression"`, as in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Classification => "classification",
+            Task::Regression => "regression",
+        }
+    }
+
+    /// Parses `"classification"` or `"regression"`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "classification" => Some(Task::Classification),
+            "regression" => Some(Task::Regression),
+            _ => None,
+        }
+    }
+}
+
+/// The source of a stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum StreamSource {
+    /// Rows of a CSV file with a header row.
+    Csv(CsvSource),
+    /// A built-in, seeded generator.
+    Generator(GeneratorSpec),
+}
+
+/// A CSV file with a header row; each data row is one sample, in file order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CsvSource {
+    /// The file (already resolved against the config file's folder).
+    pub path: PathBuf,
+    /// The target column's name.
+    pub target: String,
+    /// Feature columns in the order the model sees them; empty means every column but the
+    /// target, in file order.
+    pub features: Vec<String>,
+    /// Classification (labels are strings) or regression (the target is a number).
+    pub task: Task,
+}
+
+/// The built-in stream generators. Each is deterministic given its [`GeneratorSpec`].
+///
+/// Shared drift schedule: the *concept index* `k` of sample `i` is the number of
+/// `drift_points` at or before `i` (abrupt drift, `drift_width = 0`). With
+/// `drift_width = w > 0` the change at drift point `p` is blended as in MOA's
+/// `ConceptDriftStream`: sample `i` comes from the newer concept with probability
+/// `1 / (1 + exp(-4 (i - p) / w))` (about 2 % at `p - w`, 50 % at `p`, 98 % at `p + w`),
+/// drawn independently per sample and nested over successive drift points.
+///
+/// Classification generators apply `noise` as label noise: with probability `noise` the
+/// label is replaced by a different class, chosen uniformly. Noise, the concept choice and
+/// the inputs use separate random streams, so changing `noise` or `drift_width` changes
+/// labels (and, where the input distribution drifts, inputs) but never the unrelated draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeneratorKind {
+    /// SEA concepts (Street & Kim 2001): 3 features uniform in `[0, 10]` (the third is
+    /// irrelevant); label 1 iff `x0 + x1 <= theta_k`, where `theta` cycles through the four
+    /// concepts `8, 9, 7, 9.5` (`theta_k = [8, 9, 7, 9.5][k mod 4]`). Real concept drift at
+    /// each drift point; the input distribution never changes.
+    Sea,
+    /// Rotating hyperplane (Hulten et al. 2001, as in MOA's `HyperplaneGenerator`): `d`
+    /// features uniform in `[0, 1]`, weights `w_i` initialised uniform in `[0, 1]`; label 1
+    /// iff `sum_i w_i x_i >= sum_i w_i / 2`. After every sample each weight moves:
+    /// `w_i += drift_speed * s_i`, then its direction `s_i` (initially `+1`) flips sign with
+    /// probability 10 % (MOA's `sigmaPercentage`). All `d` weights drift. Continuous,
+    /// gradual concept drift at every sample; no drift points.
+    Hyperplane,
+    /// Virtual (input) drift under a fixed concept: `x ~ N(mu_k, I)` in `d` dimensions with
+    /// every coordinate of the mean equal to `k * pi` (so each drift point moves the data
+    /// `pi * sqrt(d)` further, into a region no earlier window covered). The concept never
+    /// changes: label 1 iff `sum_i sin(x_i) + 0.5 * sin(x0 + x1) > 0`. Classes stay
+    /// balanced in every region, but the decision boundary the data shows differs (around
+    /// odd multiples of `pi` the sines change sign), so a model must adapt to the new region.
+    FeatureDrift,
+    /// Prior (label) drift: 3 classes whose priors switch at each drift point while the
+    /// class-conditional inputs stay fixed. `x | y ~ N(mu_y, I)` in `d` dimensions, with the
+    /// class means on a triangle of radius 1.25 in the `(x0, x1)` plane
+    /// (`mu_y = 1.25 * (cos(2 pi y / 3), sin(2 pi y / 3), 0, ..., 0)`; the other coordinates
+    /// are pure noise), so classes overlap and the best decision boundary depends on the
+    /// priors. Priors of concept `k` are `[1/3, 1/3, 1/3]`, `[0.8, 0.1, 0.1]`,
+    /// `[0.1, 0.1, 0.8]`, `[0.1, 0.8, 0.1]` for `k mod 4 = 0, 1, 2, 3`.
+    LabelDrift,
+    /// Friedman #1 regression with global abrupt drift (after river's `FriedmanDrift`,
+    /// variant `gra`): `d >= 5` features uniform in `[0, 1]`,
+    /// `y = 10 sin(pi a b) + 20 (c - 0.5)^2 + 10 d + 5 e + noise * N(0, 1)`, where the roles
+    /// `(a, b, c, d, e)` are played by `x_{(j + r) mod 5}` for `j = 0..5` with the rotation
+    /// `r = 2k mod 5`: concept 0 is the classic `(x0, x1, x2, x3, x4)`, concept 1 uses
+    /// `(x2, x3, x4, x0, x1)`, and so on; features `x5..` are always irrelevant.
+    Friedman,
+}
+
+impl GeneratorKind {
+    /// Every generator, in documentation order.
+    pub const ALL: [GeneratorKind; 5] = [
+        GeneratorKind::Sea,
+        GeneratorKind::Hyperplane,
+        GeneratorKind::FeatureDrift,
+        GeneratorKind::LabelDrift,
+        GeneratorKind::Friedman,
+    ];
+
+    /// The name used in the config file (`data.generator`).
+    pub fn name(self) -> &'static str {
+        match self {
+            GeneratorKind::Sea => "sea",
+            GeneratorKind::Hyperplane => "hyperplane",
+            GeneratorKind::FeatureDrift => "feature-drift",
+            GeneratorKind::LabelDrift => "label-drift",
+            GeneratorKind::Friedman => "friedman",
+        }
+    }
+
+    /// Parses a name as returned by [`GeneratorKind::name`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// The task the generator poses: `friedman` is regression, the others classification.
+    pub fn task(self) -> Task {
+        match self {
+            GeneratorKind::Friedman => Task::Regression,
+            _ => Task::Classification,
+        }
+    }
+
+    /// The number of classes (classification generators) or 0 (regression).
+    pub fn n_classes(self) -> usize {
+        match self {
+            GeneratorKind::Friedman => 0,
+            GeneratorKind::LabelDrift => 3,
+            _ => 2,
+        }
+    }
+
+    /// The smallest `n_features` the generator accepts.
+    fn min_features(self) -> usize {
+        match self {
+            GeneratorKind::Sea => 3,
+            GeneratorKind::Hyperplane | GeneratorKind::FeatureDrift | GeneratorKind::LabelDrift => {
+                2
+            }
+            GeneratorKind::Friedman => 5,
+        }
+    }
+}
+
+/// The parameters of a built-in generator: the same spec always gives the bit-identical
+/// stream. See [`GeneratorKind`] for what each generator draws and how it drifts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GeneratorSpec {
+    /// Which generator.
+    pub kind: GeneratorKind,
+    /// Stream length in samples.
+    pub samples: usize,
+    /// Classification: probability that a label is replaced by another class (uniformly
+    /// chosen). Regression: standard deviation of gaussian noise added to the target.
+    pub noise: f64,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Sample indices where the concept (or input distribution, or class priors) changes;
+    /// strictly increasing and below `samples`. Empty for `hyperplane`, whose drift is
+    /// continuous.
+    pub drift_points: Vec<usize>,
+    /// 0: abrupt changes; `w > 0`: each change is blended over about `2w` samples centred
+    /// on its drift point (see [`GeneratorKind`]).
+    pub drift_width: usize,
+    /// Input dimension. `sea` is fixed at 3; `hyperplane`, `feature-drift` and
+    /// `label-drift` need at least 2, `friedman` at least 5.
+    pub n_features: usize,
+    /// `hyperplane` only: how far each weight moves per sample (MOA's `magChange`).
+    pub drift_speed: f64,
+}
+
+impl GeneratorSpec {
+    /// A spec with defaults: `noise` 0 (`friedman`: 1, the classic Friedman #1 noise);
+    /// drift points at `samples * k / 4` for `k = 1, 2, 3` (none for `hyperplane`, whose
+    /// drift is continuous); abrupt drift (`drift_width` 0); `n_features` 3 for `sea`, 10
+    /// for `hyperplane` and `friedman`, 5 for `feature-drift` and `label-drift`;
+    /// `drift_speed` 0.001.
+    pub fn new(kind: GeneratorKind, samples: usize, seed: u64) -> Self {
+        let mut drift_points = Vec::new();
+        if kind != GeneratorKind::Hyperplane {
+            for k in 1..=3 {
+                let p = samples * k / 4;
+                if p > 0 && drift_points.last() != Some(&p) {
+                    drift_points.push(p);
+                }
+            }
+        }
+        GeneratorSpec {
+            kind,
+            samples,
+            noise: if kind == GeneratorKind::Friedman {
+                1.0
+            } else {
+                0.0
+            },
+            seed,
+            drift_points,
+            drift_width: 0,
+            n_features: match kind {
+                GeneratorKind::Sea => 3,
+                GeneratorKind::Hyperplane | GeneratorKind::Friedman => 10,
+                GeneratorKind::FeatureDrift | GeneratorKind::LabelDrift => 5,
+            },
+            drift_speed: 0.001,
+        }
+    }
+
+    /// Checks every field; the error names the config key (`data.<field>`) and says what
+    /// values are allowed.
+    pub fn validate(&self) -> Result<(), DataError> {
+        let name = self.kind.name();
+        let err = |key: &'static str, message: String| Err(DataError::Config { key, message });
+        if self.samples == 0 {
+            return err("data.samples", "must be at least 1".to_string());
+        }
+        match self.kind.task() {
+            Task::Classification if !(0.0..=1.0).contains(&self.noise) => {
+                return err(
+                    "data.noise",
+                    format!(
+                        "is {}; for the {name} generator it is the probability that a label is replaced by another class, so it must be between 0 and 1",
+                        self.noise
+                    ),
+                );
+            }
+            Task::Regression if !(self.noise.is_finite() && self.noise >= 0.0) => {
+                return err(
+                    "data.noise",
+                    format!(
+                        "is {}; for the {name} generator it is the standard deviation of the noise added to the target, so it must be a finite number >= 0",
+                        self.noise
+                    ),
+                );
+            }
+            _ => {}
+        }
+        if self.kind == GeneratorKind::Hyperplane && !self.drift_points.is_empty() {
+            return err(
+                "data.drift_points",
+                "the hyperplane generator drifts continuously at every sample (see data.drift_speed) and takes no drift points: remove data.drift_points".to_string(),
+            );
+        }
+        if let Some(w) = self.drift_points.windows(2).find(|w| w[0] >= w[1]) {
+            return err(
+                "data.drift_points",
+                format!(
+                    "must be strictly increasing sample indices, but {} is followed by {}",
+                    w[0], w[1]
+                ),
+            );
+        }
+        if let Some(&p) = self.drift_points.iter().find(|&&p| p >= self.samples) {
+            return err(
+                "data.drift_points",
+                format!(
+                    "drift point {p} is not below data.samples = {} (drift points are sample indices from 0)",
+                    self.samples
+                ),
+            );
+        }
+        if self.kind == GeneratorKind::Sea && self.n_features != 3 {
+            return err(
+                "data.n_features",
+                format!(
+                    "is {}; the sea generator has exactly 3 features: set it to 3 or remove it",
+                    self.n_features
+                ),
+            );
+        }
+        let min = self.kind.min_features();
+        if self.n_features < min {
+            return err(
+                "data.n_features",
+                format!(
+                    "is {}; the {name} generator needs at least {min} features",
+                    self.n_features
+                ),
+            );
+        }
+        if !(self.drift_speed.is_finite() && self.drift_speed >= 0.0) {
+            return err(
+                "data.drift_speed",
+                format!(
+                    "is {}; it must be a finite number >= 0 (how far each hyperplane weight moves per sample, e.g. 0.001)",
+                    self.drift_speed
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_tasks() {
+        for k in GeneratorKind::ALL {
+            assert_eq!(GeneratorKind::parse(k.name()), Some(k));
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.name()));
+        }
+        assert_eq!(GeneratorKind::parse("SEA"), None);
+        assert_eq!(GeneratorKind::Friedman.task(), Task::Regression);
+        assert_eq!(GeneratorKind::LabelDrift.task(), Task::Classification);
+        assert_eq!(Task::parse("regression"), Some(Task::Regression));
+        assert_eq!(
+            serde_json::to_string(&Task::Classification).unwrap(),
+            "\"classification\""
+        );
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        for k in GeneratorKind::ALL {
+            for n in [1, 3, 4, 10, 20_000] {
+                let spec = GeneratorSpec::new(k, n, 7);
+                spec.validate().unwrap_or_else(|e| panic!("{k:?} {n}: {e}"));
+            }
+        }
+        let sea = GeneratorSpec::new(GeneratorKind::Sea, 20_000, 0);
+        assert_eq!(sea.drift_points, vec![5000, 10_000, 15_000]);
+        assert_eq!(sea.n_features, 3);
+        assert!(
+            GeneratorSpec::new(GeneratorKind::Hyperplane, 20_000, 0)
+                .drift_points
+                .is_empty()
+        );
+        assert_eq!(
+            GeneratorSpec::new(GeneratorKind::Friedman, 100, 0).noise,
+            1.0
+        );
+    }
+
+    #[test]
+    fn validate_names_the_key() {
+        let base = GeneratorSpec::new(GeneratorKind::Sea, 1000, 0);
+        let cases: Vec<(GeneratorSpec, &str)> = vec![
+            (
+                GeneratorSpec {
+                    samples: 0,
+                    drift_points: vec![],
+                    ..base.clone()
+                },
+                "data.samples",
+            ),
+            (
+                GeneratorSpec {
+                    noise: 1.5,
+                    ..base.clone()
+                },
+                "data.noise",
+            ),
+            (
+                GeneratorSpec {
+                    noise: f64::NAN,
+                    ..base.clone()
+                },
+                "data.noise",
+            ),
+            (
+                GeneratorSpec {
+                    drift_points: vec![10, 10],
+                    ..base.clone()
+                },
+                "data.drift_points",
+            ),
+            (
+                GeneratorSpec {
+                    drift_points: vec![1000],
+                    ..base.clone()
+                },
+                "data.drift_points",
+            ),
+            (
+                GeneratorSpec {
+                    n_features: 4,
+                    ..base.clone()
+                },
+                "data.n_features",
+            ),
+            (
+                GeneratorSpec {
+                    drift_speed: -1.0,
+                    ..base.clone()
+                },
+                "data.drift_speed",
+            ),
+            (
+                GeneratorSpec {
+                    drift_points: vec![5],
+                    ..GeneratorSpec::new(GeneratorKind::Hyperplane, 100, 0)
+                },
+                "data.drift_points",
+            ),
+            (
+                GeneratorSpec {
+                    n_features: 4,
+                    ..GeneratorSpec::new(GeneratorKind::Friedman, 100, 0)
+                },
+                "data.n_features",
+            ),
+            (
+                GeneratorSpec {
+                    noise: -0.1,
+                    ..GeneratorSpec::new(GeneratorKind::Friedman, 100, 0)
+                },
+                "data.noise",
+            ),
+        ];
+        for (spec, key) in cases {
+            let e = spec.validate().expect_err(key).to_string();
+            assert!(e.starts_with(&format!("{key}: ")), "{e}");
+        }
+    }
+}

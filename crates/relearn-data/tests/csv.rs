@@ -1,0 +1,451 @@
+//! CSV streams: validation errors, class order, column selection, windows.
+
+use std::path::{Path, PathBuf};
+
+use relearn_data::{
+    Batch, CsvSource, DataError, Preprocessor, Scaling, Stream, StreamSource, Task,
+    read_labelled_csv,
+};
+use tempfile::TempDir;
+
+/// A temporary folder holding `name` with `text`.
+fn file(name: &str, text: &str) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+fn csv(path: &Path, target: &str, features: &[&str], task: Task) -> StreamSource {
+    StreamSource::Csv(CsvSource {
+        path: path.to_path_buf(),
+        target: target.to_string(),
+        features: features.iter().map(|s| s.to_string()).collect(),
+        task,
+    })
+}
+
+fn class(path: &Path) -> StreamSource {
+    csv(path, "y", &[], Task::Classification)
+}
+
+/// Opens `text` as a classification stream with target `y` and returns the error message.
+fn open_err(text: &str, window: usize, initial: usize) -> (String, String, DataError) {
+    let (_dir, path) = file("data.csv", text);
+    let e = Stream::open(&class(&path), window, initial).expect_err("expected an error");
+    (e.to_string(), path.display().to_string(), e)
+}
+
+/// `n` rows `i,2i,label` where the label cycles through `labels`.
+fn rows(n: usize, labels: &[&str]) -> String {
+    let mut s = String::from("a,b,y\n");
+    for i in 0..n {
+        s.push_str(&format!("{i},{},{}\n", 2 * i, labels[i % labels.len()]));
+    }
+    s
+}
+
+fn read_all(stream: &Stream) -> Vec<Batch> {
+    stream
+        .windows()
+        .unwrap()
+        .map(|w| w.unwrap().batch)
+        .collect()
+}
+
+#[test]
+fn missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.csv");
+    let e = Stream::open(&class(&path), 2, 1).unwrap_err();
+    assert!(matches!(e, DataError::NotFound { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!("{}: no such file", path.display())),
+        "{msg}"
+    );
+    assert_eq!(e.exit_code(), 2);
+}
+
+#[test]
+fn empty_file() {
+    for text in ["", "\n", "\n\n"] {
+        let (msg, path, e) = open_err(text, 2, 1);
+        assert!(matches!(e, DataError::Empty { .. }), "{text:?}: {e:?}");
+        assert_eq!(
+            msg,
+            format!(
+                "{path}: the file is empty (expected a header row naming the columns, then one row per sample)"
+            )
+        );
+    }
+}
+
+#[test]
+fn header_only() {
+    let (msg, path, e) = open_err("a,b,y\n", 2, 1);
+    assert!(matches!(e, DataError::NoRows { .. }), "{e:?}");
+    assert!(
+        msg.starts_with(&format!(
+            "{path}: the file has a header row but no data rows"
+        )),
+        "{msg}"
+    );
+}
+
+#[test]
+fn ragged_row() {
+    let (msg, path, _) = open_err("a,b,y\n1,2,0\n3,4,1\n5,6\n7,8,1\n", 2, 1);
+    assert_eq!(
+        msg,
+        format!(
+            "{path}: row 4 has 2 fields but the header has 3 (every row needs one value per column: check for missing or extra commas)"
+        )
+    );
+    let (msg, _, _) = open_err("a,b,y\n1,2,0,9\n", 2, 1);
+    assert!(
+        msg.contains("row 2 has 4 fields but the header has 3"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn non_numeric_cell() {
+    let (msg, path, e) = open_err("a,b,y\n1,2,0\n3,abc,1\n", 1, 1);
+    assert_eq!(
+        msg,
+        format!(
+            "{path}: row 3, column \"b\": \"abc\" is not a number (every feature cell must be a finite number)"
+        )
+    );
+    assert!(e.is_user_error());
+}
+
+#[test]
+fn nan_and_infinite_cells() {
+    for (cell, row) in [
+        ("NaN", 3),
+        ("nan", 3),
+        ("inf", 3),
+        ("-infinity", 3),
+        ("1e39", 3),
+    ] {
+        let text = format!("a,b,y\n1,2,0\n3,{cell},1\n");
+        let (msg, path, e) = open_err(&text, 1, 1);
+        assert!(matches!(e, DataError::NotFinite { .. }), "{cell}: {e:?}");
+        assert!(
+            msg.starts_with(&format!(
+                "{path}: row {row}, column \"b\": \"{cell}\" is not a finite number"
+            )),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn empty_cell() {
+    let (msg, path, _) = open_err("a,b,y\n1,,0\n3,4,1\n", 1, 1);
+    assert!(
+        msg.starts_with(&format!("{path}: row 2, column \"b\": the cell is empty")),
+        "{msg}"
+    );
+    let (msg, _, _) = open_err("a,b,y\n1,2,0\n3,4,\n", 1, 1);
+    assert!(
+        msg.contains("row 3, column \"y\": the cell is empty"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unknown_target_lists_columns() {
+    let (_dir, path) = file("d.csv", &rows(10, &["0", "1"]));
+    let e = Stream::open(&csv(&path, "label", &[], Task::Classification), 2, 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: target column \"label\" not found in the header (available columns: a, b, y)",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn unknown_feature_lists_columns() {
+    let (_dir, path) = file("d.csv", &rows(10, &["0", "1"]));
+    let e = Stream::open(&csv(&path, "y", &["a", "zz"], Task::Classification), 2, 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: feature column \"zz\" not found in the header (available columns: a, b, y)",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn target_listed_as_feature_and_duplicates() {
+    let (_dir, path) = file("d.csv", &rows(10, &["0", "1"]));
+    let e = Stream::open(&csv(&path, "y", &["a", "y"], Task::Classification), 2, 1).unwrap_err();
+    assert!(matches!(e, DataError::TargetIsFeature { .. }), "{e:?}");
+    assert!(e.to_string().contains("column \"y\" is the target"), "{e}");
+    let e = Stream::open(&csv(&path, "y", &["a", "a"], Task::Classification), 2, 1).unwrap_err();
+    assert!(matches!(e, DataError::DuplicateFeature { .. }), "{e:?}");
+    let (_dir2, dup) = file("dup.csv", "a,a,y\n1,2,0\n3,4,1\n5,6,1\n");
+    let e = Stream::open(&class(&dup), 1, 1).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column \"a\" appears more than once"),
+        "{e}"
+    );
+    let (_dir3, only) = file("only.csv", "y\n0\n1\n");
+    let e = Stream::open(&class(&only), 1, 1).unwrap_err();
+    assert!(matches!(e, DataError::NoFeatures { .. }), "{e:?}");
+}
+
+#[test]
+fn late_new_label() {
+    // Windows of 2, 2 initial windows: rows 2..=5 are initial; row 7 brings "c".
+    let text = "a,b,y\n1,1,a\n2,2,b\n3,3,a\n4,4,b\n5,5,b\n6,6,c\n7,7,a\n8,8,b\n9,9,a\n";
+    let (msg, path, e) = open_err(text, 2, 2);
+    assert!(matches!(e, DataError::LateLabel { row: 7, .. }), "{e:?}");
+    assert_eq!(
+        msg,
+        format!(
+            "{path}: row 7, column \"y\": class label \"c\" first appears after the initial windows (their 4 samples, rows 2 to 5, have only the labels \"a\", \"b\"); every class must occur in the initial training set: raise window.initial or window.size, or remove these rows"
+        )
+    );
+    // The same file is fine when the initial windows cover the label.
+    let (_dir, path) = file("d.csv", text);
+    let s = Stream::open(&class(&path), 3, 2).unwrap();
+    assert_eq!(s.info().classes, vec!["a", "b", "c"]);
+}
+
+#[test]
+fn single_class_in_initial_windows() {
+    let (msg, _, e) = open_err("a,b,y\n1,1,x\n2,2,x\n3,3,z\n4,4,x\n", 2, 1);
+    assert!(matches!(e, DataError::LateLabel { .. }), "{e:?}: {msg}");
+    let (msg, path, e) = open_err("a,b,y\n1,1,x\n2,2,x\n3,3,x\n4,4,x\n", 2, 1);
+    assert!(matches!(e, DataError::SingleClass { .. }), "{e:?}");
+    assert!(
+        msg.starts_with(&format!("csv:{path}: the initial windows (the first 2 samples) contain only one class, \"x\", in column \"y\"")),
+        "{msg}"
+    );
+}
+
+#[test]
+fn too_short_for_windows() {
+    let (msg, path, e) = open_err(&rows(5, &["0", "1"]), 2, 2);
+    assert!(
+        matches!(
+            e,
+            DataError::TooShort {
+                samples: 5,
+                needed: 6,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        msg,
+        format!(
+            "csv:{path}: the stream has 5 samples but window.size = 2 with window.initial = 2 needs at least 6 (2 initial window(s) plus one update window); lower window.size or window.initial, or use a longer stream"
+        )
+    );
+    let (_dir, path) = file("d.csv", &rows(6, &["0", "1"]));
+    assert_eq!(Stream::open(&class(&path), 2, 2).unwrap().n_windows(), 3);
+}
+
+#[test]
+fn zero_window_size_or_initial() {
+    let (msg, _, _) = open_err(&rows(6, &["0", "1"]), 0, 1);
+    assert!(msg.starts_with("window.size: must be at least 1"), "{msg}");
+    let (msg, _, _) = open_err(&rows(6, &["0", "1"]), 2, 0);
+    assert!(
+        msg.starts_with("window.initial: must be at least 1"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn regression_target_must_be_numeric() {
+    let (_dir, path) = file("r.csv", "a,y\n1,0.5\n2,high\n");
+    let e = Stream::open(&csv(&path, "y", &[], Task::Regression), 1, 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: row 3, column \"y\": \"high\" is not a number (a regression target must be a finite number)",
+            path.display()
+        )
+    );
+    let (_dir, path) = file("r.csv", "a,y\n1,0.5\n2,1.5\n3,-2\n");
+    let s = Stream::open(&csv(&path, "y", &[], Task::Regression), 1, 1).unwrap();
+    assert!(s.info().classes.is_empty());
+    assert_eq!(s.info().n_outputs(), 1);
+    let targets: Vec<f32> = read_all(&s).into_iter().flat_map(|b| b.targets).collect();
+    assert_eq!(targets, vec![0.5, 1.5, -2.0]);
+}
+
+#[test]
+fn classes_sort_numerically_or_lexicographically() {
+    let (_dir, path) = file("d.csv", &rows(8, &["10", "2", "0", "1"]));
+    let s = Stream::open(&class(&path), 4, 1).unwrap();
+    assert_eq!(s.info().classes, vec!["0", "1", "2", "10"]);
+    assert_eq!(s.info().n_outputs(), 4);
+    let targets: Vec<f32> = read_all(&s).into_iter().flat_map(|b| b.targets).collect();
+    assert_eq!(targets, vec![3.0, 2.0, 0.0, 1.0, 3.0, 2.0, 0.0, 1.0]);
+
+    let (_dir, path) = file("d.csv", &rows(6, &["up", "Down", "10"]));
+    let s = Stream::open(&class(&path), 3, 1).unwrap();
+    assert_eq!(s.info().classes, vec!["10", "Down", "up"]);
+}
+
+#[test]
+fn feature_subset_and_reorder() {
+    let text = "c,y,a,b\n1,0,2,3\n4,1,5,6\n7,0,8,9\n";
+    let (_dir, path) = file("d.csv", text);
+    let s = Stream::open(&csv(&path, "y", &["b", "c"], Task::Classification), 1, 2).unwrap();
+    assert_eq!(s.info().feature_names, vec!["b", "c"]);
+    let b = read_all(&s);
+    assert_eq!(b[0].features, vec![3.0, 1.0]);
+    assert_eq!(b[2].features, vec![9.0, 7.0]);
+    // Empty features: every column but the target, in file order.
+    let s = Stream::open(&csv(&path, "y", &[], Task::Classification), 1, 2).unwrap();
+    assert_eq!(s.info().feature_names, vec!["c", "a", "b"]);
+    assert_eq!(read_all(&s)[1].features, vec![4.0, 5.0, 6.0]);
+}
+
+#[test]
+fn windows_content_and_partial_window_dropped() {
+    let (_dir, path) = file("d.csv", &rows(11, &["0", "1", "1"]));
+    let s = Stream::open(&class(&path), 3, 1).unwrap();
+    assert_eq!(s.info().n_samples, 11);
+    assert_eq!(s.n_windows(), 3);
+    assert_eq!(s.window_size(), 3);
+    assert_eq!(s.info().source, format!("csv:{}", path.display()));
+    assert!(s.info().drift_points.is_empty());
+    let windows: Vec<_> = s.windows().unwrap().map(Result::unwrap).collect();
+    assert_eq!(windows.len(), 3);
+    for (t, w) in windows.iter().enumerate() {
+        assert_eq!(w.index, t);
+        assert_eq!(w.batch.len(), 3);
+        assert_eq!(w.batch.n_features, 2);
+        for r in 0..3 {
+            let i = (3 * t + r) as f32;
+            assert_eq!(w.batch.row(r), &[i, 2.0 * i]);
+            let label = [0.0, 1.0, 1.0][(3 * t + r) % 3];
+            assert_eq!(w.batch.targets[r], label);
+        }
+    }
+    // Resuming from a window gives the same windows as reading through.
+    let from: Vec<_> = s.windows_from(1).unwrap().map(Result::unwrap).collect();
+    assert_eq!(from, windows[1..]);
+    assert_eq!(s.windows_from(7).unwrap().count(), 0);
+}
+
+#[test]
+fn bom_quotes_whitespace_and_blank_lines() {
+    let text = "\u{feff}\"a\", b ,y\r\n 1 ,\"2.5\",yes\r\n\r\n3,4, no\r\n5,6,yes";
+    let (_dir, path) = file("d.csv", text);
+    let s = Stream::open(&class(&path), 1, 2).unwrap();
+    assert_eq!(s.info().feature_names, vec!["a", "b"]);
+    assert_eq!(s.info().classes, vec!["no", "yes"]);
+    let b = read_all(&s);
+    assert_eq!(b[0].features, vec![1.0, 2.5]);
+    assert_eq!(b[1].targets, vec![0.0]);
+}
+
+#[test]
+fn row_numbers_count_blank_lines_and_line_ends() {
+    let (msg, _, _) = open_err("a,b,y\n1,2,0\n\n\n3,x,1\n", 1, 1);
+    assert!(msg.contains("row 5, column \"b\""), "{msg}");
+    let (msg, _, _) = open_err("a,b,y\r\n1,2,0\r\n\r\n3,x,1\r\n", 1, 1);
+    assert!(msg.contains("row 4, column \"b\""), "{msg}");
+    // A quoted cell spanning two lines: the next record starts on line 4.
+    let (msg, _, _) = open_err("a,b,y\n1,\"2\n\",0\n3,4,1,5\n", 1, 1);
+    assert!(msg.contains("row 4 has 4 fields"), "{msg}");
+}
+
+#[test]
+fn a_file_changed_after_open_is_reported() {
+    let (_dir, path) = file("d.csv", &rows(6, &["0", "1"]));
+    let s = Stream::open(&class(&path), 2, 1).unwrap();
+    std::fs::write(&path, rows(4, &["0", "1"])).unwrap();
+    let e = s.windows().err().expect("changed file");
+    assert!(matches!(e, DataError::Changed { .. }), "{e:?}");
+    assert!(!e.is_user_error());
+    assert_eq!(e.exit_code(), 1);
+}
+
+#[test]
+fn labelled_csv_for_eval_and_predict() {
+    let (_dir, train) = file("train.csv", "a,b,y\n1,2,cat\n3,4,dog\n5,6,cat\n");
+    let s = Stream::open(&class(&train), 1, 2).unwrap();
+    let pre = Preprocessor::new(s.info(), Scaling::Running);
+
+    // Other column order, an extra column.
+    let (_d2, eval) = file("eval.csv", "extra,y,b,a\nq,dog,20,10\nr,cat,40,30\n");
+    let (batch, raw) = read_labelled_csv(&eval, &pre, Some("y")).unwrap();
+    assert_eq!(batch.features, vec![10.0, 20.0, 30.0, 40.0]);
+    assert_eq!(batch.targets, vec![1.0, 0.0]);
+    assert_eq!(raw, vec!["dog", "cat"]);
+
+    // Predict: no target.
+    let (batch, raw) = read_labelled_csv(&eval, &pre, None).unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(batch.targets, vec![0.0, 0.0]);
+    assert!(raw.is_empty());
+
+    let (_d3, missing) = file("m.csv", "b,y\n1,cat\n");
+    let e = read_labelled_csv(&missing, &pre, Some("y")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: missing feature column(s) \"a\" that the checkpoint was trained on (available columns: b, y; the file needs every feature column, in any order)",
+            missing.display()
+        )
+    );
+
+    let (_d4, unknown) = file("u.csv", "a,b,y\n1,2,cat\n1,2,bird\n");
+    let e = read_labelled_csv(&unknown, &pre, Some("y")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: row 3, column \"y\": class label \"bird\" is not one the checkpoint was trained on (known labels: \"cat\", \"dog\")",
+            unknown.display()
+        )
+    );
+
+    let e = read_labelled_csv(&eval, &pre, Some("label")).unwrap_err();
+    assert!(
+        e.to_string().contains("target column \"label\" not found"),
+        "{e}"
+    );
+    let (_d5, bad) = file("bad.csv", "a,b\n1,oops\n");
+    let e = read_labelled_csv(&bad, &pre, None).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("row 2, column \"b\": \"oops\" is not a number"),
+        "{e}"
+    );
+    let (_d6, empty) = file("e.csv", "a,b,y\n");
+    assert!(matches!(
+        read_labelled_csv(&empty, &pre, None),
+        Err(DataError::NoRows { .. })
+    ));
+}
+
+#[test]
+fn fixture_file_reads() {
+    let text = include_str!("fixtures/small.csv");
+    let (_dir, path) = file("small.csv", text);
+    let s = Stream::open(&csv(&path, "class", &[], Task::Classification), 4, 1).unwrap();
+    assert_eq!(
+        s.info().feature_names,
+        vec!["period", "nswprice", "nswdemand"]
+    );
+    assert_eq!(s.info().classes, vec!["DOWN", "UP"]);
+    assert_eq!(s.n_windows(), 3);
+    let n: usize = read_all(&s).iter().map(Batch::len).sum();
+    assert_eq!(n, 12);
+}

@@ -1,0 +1,258 @@
+//! Scaler statistics and preprocessing state.
+
+use proptest::prelude::*;
+use relearn_data::{Batch, DataError, Preprocessor, Scaler, Scaling, StreamInfo, Task};
+
+fn batch(rows: &[&[f32]]) -> Batch {
+    let mut b = Batch::new(rows[0].len());
+    for (i, r) in rows.iter().enumerate() {
+        b.push(r, i as f32);
+    }
+    b
+}
+
+/// Deterministic pseudo-random batch (features on different scales).
+fn synthetic(n: usize, d: usize, seed: u64) -> Batch {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 40) as f32 / (1u64 << 24) as f32
+    };
+    let mut b = Batch::new(d);
+    let mut row = vec![0.0; d];
+    for _ in 0..n {
+        for (j, x) in row.iter_mut().enumerate() {
+            *x = (next() - 0.3) * 10f32.powi(j as i32) + j as f32 * 100.0;
+        }
+        b.push(&row, 0.0);
+    }
+    b
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() <= tol * y.abs().max(1.0))
+}
+
+fn info() -> StreamInfo {
+    StreamInfo {
+        source: "csv:data.csv".to_string(),
+        feature_names: vec!["a".to_string(), "b".to_string(), "c".to_string()],
+        task: Task::Classification,
+        classes: vec!["down".to_string(), "up".to_string()],
+        n_samples: 100,
+        drift_points: vec![],
+    }
+}
+
+#[test]
+fn running_update_equals_fit_on_the_concatenation() {
+    let parts: Vec<Batch> = (0..5)
+        .map(|s| synthetic(37 + 11 * s as usize, 4, s))
+        .collect();
+    let mut running = Scaler::new(Scaling::Running, 4);
+    running.fit(&parts[0]);
+    let mut all = parts[0].clone();
+    for p in &parts[1..] {
+        running.update(p);
+        all.extend(p);
+    }
+    let mut whole = Scaler::new(Scaling::Running, 4);
+    whole.fit(&all);
+    assert_eq!(running.count, whole.count);
+    assert!(
+        close(&running.mean, &whole.mean, 1e-9),
+        "{:?} vs {:?}",
+        running.mean,
+        whole.mean
+    );
+    assert!(
+        close(&running.m2, &whole.m2, 1e-9),
+        "{:?} vs {:?}",
+        running.m2,
+        whole.m2
+    );
+}
+
+#[test]
+fn initial_and_none_modes_ignore_updates() {
+    let (a, b) = (synthetic(50, 3, 1), synthetic(50, 3, 2));
+    let mut initial = Scaler::new(Scaling::Initial, 3);
+    initial.fit(&a);
+    let fitted = initial.clone();
+    initial.update(&b);
+    assert_eq!(initial, fitted);
+    // Fitting again starts over.
+    initial.fit(&b);
+    let mut fresh = Scaler::new(Scaling::Initial, 3);
+    fresh.fit(&b);
+    assert_eq!(initial, fresh);
+
+    let mut none = Scaler::new(Scaling::None, 3);
+    none.fit(&a);
+    none.update(&b);
+    assert_eq!(none.count, 0);
+    assert_eq!(none.transform(&a), a);
+    // Unfitted: identity.
+    assert_eq!(Scaler::new(Scaling::Running, 3).transform(&a), a);
+}
+
+#[test]
+fn transform_gives_zero_mean_unit_variance() {
+    let b = synthetic(500, 4, 9);
+    let mut s = Scaler::new(Scaling::Initial, 4);
+    s.fit(&b);
+    let t = s.transform(&b);
+    assert_eq!(t.targets, b.targets);
+    for j in 0..4 {
+        let col: Vec<f64> = (0..t.len()).map(|i| f64::from(t.row(i)[j])).collect();
+        let mean = col.iter().sum::<f64>() / col.len() as f64;
+        let var = col.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / col.len() as f64;
+        assert!(mean.abs() < 1e-5, "feature {j}: mean {mean}");
+        assert!((var - 1.0).abs() < 1e-4, "feature {j}: var {var}");
+    }
+    let mut in_place = b.clone();
+    s.transform_in_place(&mut in_place);
+    assert_eq!(in_place, t);
+}
+
+#[test]
+fn constant_features_are_only_centred() {
+    let b = batch(&[&[5.0, 1.0], &[5.0, 3.0]]);
+    let mut s = Scaler::new(Scaling::Running, 2);
+    s.fit(&b);
+    assert_eq!(s.std(), vec![1.0, 1.0]);
+    assert_eq!(s.transform(&b).features, vec![0.0, -1.0, 0.0, 1.0]);
+}
+
+#[test]
+fn preprocessor_bytes_round_trip_and_are_deterministic() {
+    let mut pre = Preprocessor::new(&info(), Scaling::Running);
+    assert_eq!(pre.scaler.mean.len(), 3);
+    pre.scaler.fit(&synthetic(100, 3, 4));
+    let bytes = pre.to_bytes();
+    assert_eq!(bytes, pre.clone().to_bytes());
+    let back = Preprocessor::from_bytes(&bytes).unwrap();
+    assert_eq!(back, pre);
+    assert_eq!(back.to_bytes(), bytes);
+    // Exact f64 statistics survive the trip.
+    assert_eq!(
+        back.scaler
+            .m2
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>(),
+        pre.scaler
+            .m2
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>()
+    );
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.starts_with(r#"{"task":"classification","feature_names":["a","b","c"],"classes":["down","up"],"scaler":{"mode":"running","count":100,"#), "{text}");
+}
+
+#[test]
+fn corrupt_preprocessor_bytes_are_rejected() {
+    let e = Preprocessor::from_bytes(b"{not json").unwrap_err();
+    assert!(matches!(e, DataError::BadPreprocessor { .. }));
+    assert!(!e.is_user_error());
+    let mut pre = Preprocessor::new(&info(), Scaling::Running);
+    pre.scaler.mean.pop();
+    let e = Preprocessor::from_bytes(&pre.to_bytes()).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("3 features but scaler statistics for 2"),
+        "{e}"
+    );
+}
+
+#[test]
+fn compatibility_checks_features_and_classes() {
+    let pre = Preprocessor::new(&info(), Scaling::Initial);
+    pre.check_compatible(&info()).unwrap();
+
+    let mut reordered = info();
+    reordered.feature_names.swap(0, 1);
+    let e = pre.check_compatible(&reordered).unwrap_err();
+    assert!(
+        e.to_string().contains("same names in a different order"),
+        "{e}"
+    );
+    assert!(e.is_user_error());
+
+    let mut renamed = info();
+    renamed.feature_names[2] = "z".to_string();
+    let e = pre.check_compatible(&renamed).unwrap_err().to_string();
+    assert!(
+        e.contains("missing from the data: [c]; not in the checkpoint: [z]"),
+        "{e}"
+    );
+
+    let mut classes = info();
+    classes.classes.push("flat".to_string());
+    let e = pre.check_compatible(&classes).unwrap_err().to_string();
+    assert!(
+        e.contains("knows classes [down, up] but csv:data.csv has [down, up, flat]"),
+        "{e}"
+    );
+
+    let mut task = info();
+    task.task = Task::Regression;
+    assert!(pre.check_compatible(&task).is_err());
+}
+
+#[test]
+fn scaling_names_parse() {
+    for s in [Scaling::None, Scaling::Initial, Scaling::Running] {
+        assert_eq!(Scaling::parse(s.name()), Some(s));
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            format!("\"{}\"", s.name())
+        );
+    }
+    assert_eq!(Scaling::parse("Running"), None);
+}
+
+proptest! {
+    /// Any stream of rows, cut into windows anywhere, gives the same statistics merged
+    /// window by window as fitted at once.
+    #[test]
+    fn windows_merged_equal_one_fit(
+        d in 1usize..5,
+        values in prop::collection::vec(-1.0e4f32..1.0e4, 1..600),
+        cuts in prop::collection::vec(0usize..200, 0..8),
+    ) {
+        let n = values.len() / d;
+        prop_assume!(n >= 1);
+        let mut all = Batch::new(d);
+        for i in 0..n {
+            all.push(&values[i * d..(i + 1) * d], 0.0);
+        }
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (n + 1)).collect();
+        bounds.push(0);
+        bounds.push(n);
+        bounds.sort_unstable();
+        let mut running = Scaler::new(Scaling::Running, d);
+        for w in bounds.windows(2) {
+            let part = all.select(&(w[0]..w[1]).collect::<Vec<_>>());
+            running.update(&part);
+        }
+        let mut whole = Scaler::new(Scaling::Running, d);
+        whole.fit(&all);
+        prop_assert_eq!(running.count, whole.count);
+        prop_assert!(close(&running.mean, &whole.mean, 1e-9), "{:?} vs {:?}", running.mean, whole.mean);
+        // m2 can be tiny relative to the squared values it is made of: compare it on the
+        // scale of the data.
+        for (j, ((r, w), m)) in running.m2.iter().zip(&whole.m2).zip(&whole.mean).enumerate() {
+            let scale = w + m * m * n as f64;
+            prop_assert!((r - w).abs() <= 1e-9 * scale.max(1.0), "m2[{}]: {} vs {}", j, r, w);
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! `Store::gc`: retention of checkpoints and removal of unreferenced objects.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+
+use serde::Serialize;
+
+use crate::error::{Result, StoreError};
+use crate::fsutil::{
+    is_full_id, is_lower_hex, is_temp_name, list_dir, remove_file_if_exists, sync_dir,
+    validate_name,
+};
+use crate::model::{CheckpointId, Manifest, Relation};
+use crate::store::{RunLock, Store, StoreGuard, sort_chain};
+
+/// What [`Store::gc`] removed (or, with `dry_run`, would remove).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct GcReport {
+    /// The removed checkpoints, in creation order.
+    pub removed_checkpoints: Vec<CheckpointId>,
+    /// Number of removed objects (blobs no remaining checkpoint references).
+    pub removed_objects: usize,
+    /// Bytes freed: the removed objects plus the removed manifest files.
+    pub freed_bytes: u64,
+    /// True if nothing was actually deleted.
+    pub dry_run: bool,
+}
+
+impl Store {
+    /// Retention: for each selected run (`run`, or every run), keeps the last `keep_last`
+    /// checkpoints of its chain (creation order), its head, every tagged checkpoint, and the
+    /// parent of every kept retrained checkpoint (transitively, so a stateless run keeps its
+    /// initial model); a fine-tuned checkpoint's parent is not needed (its weights are
+    /// self-contained). Checkpoints of other runs are untouched. Then removes every object no
+    /// remaining checkpoint references.
+    ///
+    /// Crash safety: the removed ids are first recorded in `<root>/pruned` (so `verify`
+    /// accepts the `parent` / `replaces` links of kept checkpoints that point at them), then
+    /// the manifests are deleted, then the objects.
+    ///
+    /// Unless `dry_run`, takes the lock of every selected run ([`StoreError::RunLocked`] if
+    /// one is being written) and the exclusive store lock ([`StoreError::StoreBusy`]).
+    /// An unknown `run` is [`StoreError::UnknownRun`].
+    pub fn gc(&self, keep_last: usize, run: Option<&str>, dry_run: bool) -> Result<GcReport> {
+        let ref_runs = self.runs()?;
+        if let Some(run) = run {
+            validate_name("run", run)?;
+        }
+        let mut locks: Vec<RunLock> = Vec::new();
+        let mut guard: Option<StoreGuard> = None;
+        if !dry_run {
+            let to_lock: Vec<&str> = match run {
+                Some(run) => vec![run],
+                None => ref_runs.iter().map(String::as_str).collect(),
+            };
+            for name in to_lock {
+                locks.push(self.lock_run(name)?);
+            }
+            guard = Some(self.exclusive_guard()?);
+        }
+
+        let all = self.manifests()?;
+        let selected: BTreeSet<&str> = match run {
+            Some(run) => {
+                if !ref_runs.iter().any(|r| r == run) && !all.iter().any(|m| m.run == run) {
+                    return Err(self.unknown_run(run));
+                }
+                BTreeSet::from([run])
+            }
+            None => ref_runs
+                .iter()
+                .map(String::as_str)
+                .chain(all.iter().map(|m| m.run.as_str()))
+                .collect(),
+        };
+        if !dry_run {
+            // Runs that have manifests but no ref yet (a crashed first commit).
+            for name in &selected {
+                if !locks.iter().any(|l| l.run() == *name) {
+                    locks.push(self.lock_run(name)?);
+                }
+            }
+        }
+
+        let keep = self.checkpoints_to_keep(&all, &selected, keep_last)?;
+        let removed: Vec<&Manifest> = all
+            .iter()
+            .filter(|m| selected.contains(m.run.as_str()) && !keep.contains(m.id.as_str()))
+            .collect();
+        let referenced: HashSet<&str> = all
+            .iter()
+            .filter(|m| keep.contains(m.id.as_str()) || !selected.contains(m.run.as_str()))
+            .flat_map(|m| m.parts.values().map(|p| p.object.as_str()))
+            .collect();
+
+        let mut report = GcReport {
+            removed_checkpoints: removed.iter().map(|m| m.id.clone()).collect(),
+            dry_run,
+            ..GcReport::default()
+        };
+        let mut manifest_paths = Vec::new();
+        for m in &removed {
+            let path = self.manifest_path(&m.id);
+            report.freed_bytes += fs::metadata(&path).map(|md| md.len()).unwrap_or(0);
+            manifest_paths.push(path);
+        }
+        let garbage = self.unreferenced_objects(&referenced)?;
+        report.removed_objects = garbage.len();
+        report.freed_bytes += garbage.iter().map(|(_, size)| size).sum::<u64>();
+
+        if !dry_run {
+            if !report.removed_checkpoints.is_empty() {
+                self.add_pruned(&report.removed_checkpoints)?;
+                for path in &manifest_paths {
+                    remove_file_if_exists(path)?;
+                }
+                sync_dir(&self.manifests_dir())?;
+            }
+            self.remove_objects(&garbage)?;
+        }
+        drop(guard);
+        drop(locks);
+        tracing::info!(
+            removed_checkpoints = report.removed_checkpoints.len(),
+            removed_objects = report.removed_objects,
+            freed_bytes = report.freed_bytes,
+            dry_run,
+            "gc finished"
+        );
+        Ok(report)
+    }
+
+    /// The ids gc must keep (see [`Store::gc`]).
+    fn checkpoints_to_keep<'a>(
+        &self,
+        all: &'a [Manifest],
+        selected: &BTreeSet<&str>,
+        keep_last: usize,
+    ) -> Result<HashSet<&'a str>> {
+        let by_id: HashMap<&str, &Manifest> = all.iter().map(|m| (m.id.as_str(), m)).collect();
+        let mut roots: Vec<&str> = Vec::new();
+        // Other runs are untouched.
+        roots.extend(
+            all.iter()
+                .filter(|m| !selected.contains(m.run.as_str()))
+                .map(|m| m.id.as_str()),
+        );
+        // Heads of every run and every tagged checkpoint.
+        let mut pinned: Vec<CheckpointId> = self.tags()?.into_values().collect();
+        for run in self.runs()? {
+            pinned.extend(self.run_head(&run)?);
+        }
+        roots.extend(
+            pinned
+                .iter()
+                .filter_map(|id| by_id.get_key_value(id.as_str()).map(|(k, _)| *k)),
+        );
+        // The last `keep_last` of each selected run's chain.
+        for run in selected {
+            let mut chain: Vec<Manifest> = all.iter().filter(|m| m.run == *run).cloned().collect();
+            sort_chain(&mut chain);
+            let start = chain.len().saturating_sub(keep_last);
+            for m in &chain[start..] {
+                let (id, _) = by_id
+                    .get_key_value(m.id.as_str())
+                    .expect("chain ids come from `all`");
+                roots.push(id);
+            }
+        }
+        // What kept checkpoints need: a retrained checkpoint's parent (transitively).
+        let mut keep: HashSet<&str> = HashSet::new();
+        while let Some(id) = roots.pop() {
+            if !keep.insert(id) {
+                continue;
+            }
+            if let Some(m) = by_id.get(id)
+                && m.relation == Relation::Retrained
+                && let Some(parent) = &m.parent
+                && let Some((parent, _)) = by_id.get_key_value(parent.as_str())
+            {
+                roots.push(parent);
+            }
+        }
+        Ok(keep)
+    }
+
+    /// Every object file not in `referenced`, with its size.
+    fn unreferenced_objects(&self, referenced: &HashSet<&str>) -> Result<Vec<(String, u64)>> {
+        let mut garbage = Vec::new();
+        let objects_dir = self.objects_dir();
+        for dir_name in list_dir(&objects_dir)? {
+            if dir_name.len() != 2 || !is_lower_hex(&dir_name) {
+                continue;
+            }
+            let dir = objects_dir.join(&dir_name);
+            for name in list_dir(&dir)? {
+                if is_temp_name(&name) {
+                    continue;
+                }
+                let hash = format!("{dir_name}{name}");
+                if !is_full_id(&hash) || referenced.contains(hash.as_str()) {
+                    continue;
+                }
+                let path = dir.join(&name);
+                let size = fs::metadata(&path)
+                    .map_err(|e| StoreError::io("stat", &path, e))?
+                    .len();
+                garbage.push((hash, size));
+            }
+        }
+        Ok(garbage)
+    }
+
+    /// Deletes objects, syncs their folders and removes folders left empty.
+    fn remove_objects(&self, objects: &[(String, u64)]) -> Result<()> {
+        let mut dirs = BTreeSet::new();
+        for (hash, _) in objects {
+            let path = self.object_path(hash);
+            remove_file_if_exists(&path)?;
+            if let Some(dir) = path.parent() {
+                dirs.insert(dir.to_path_buf());
+            }
+        }
+        for dir in &dirs {
+            if list_dir(dir)?.is_empty() {
+                // Best effort: a folder that cannot be removed is harmless.
+                let _ = fs::remove_dir(dir);
+            } else {
+                sync_dir(dir)?;
+            }
+        }
+        if !dirs.is_empty() {
+            sync_dir(&self.objects_dir())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,394 @@
+//! The checkpoint data types: drafts, manifests and the checkpoint id.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A checkpoint id: 64 lowercase hex digits, the sha256 of the checkpoint's identity content
+/// (see [`Manifest::compute_id`]).
+pub type CheckpointId = String;
+
+/// The past data a run keeps after an update in order to make later updates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Retained {
+    /// Number of samples kept.
+    pub samples: u64,
+    /// Their size in bytes.
+    pub bytes: u64,
+}
+
+/// The scores recorded with a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Metrics {
+    /// The prequential score of the model that was serving before this checkpoint, on the
+    /// window this checkpoint trained on, e.g. `{"accuracy": .., "loss": ..}` or
+    /// `{"mse": .., "mae": ..}`. `None` for the initial model.
+    pub prequential: Option<BTreeMap<String, f64>>,
+    /// The final training loss of the update, if known.
+    pub train_loss: Option<f64>,
+}
+
+/// A named part of a checkpoint, stored as an object.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PartRef {
+    /// The object's sha256, 64 lowercase hex digits.
+    pub object: String,
+    /// The object's size in bytes.
+    pub bytes: u64,
+}
+
+/// How a checkpoint came from its parent.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Relation {
+    /// The initial model: no parent.
+    Initial,
+    /// A stateful update: the parent's weights fine-tuned on one window.
+    FineTuned,
+    /// A stateless update: fresh weights; the parent is the initial model.
+    Retrained,
+}
+
+impl Relation {
+    /// The name used in JSON: "initial", "fine-tuned" or "retrained".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Initial => "initial",
+            Relation::FineTuned => "fine-tuned",
+            Relation::Retrained => "retrained",
+        }
+    }
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The data a checkpoint was trained on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct TrainedOn {
+    /// Indices of the windows in the training set.
+    pub windows: Vec<u64>,
+    /// Number of samples in the training set.
+    pub samples: u64,
+}
+
+/// What the trainer hands to [`crate::Store::commit`]: everything a checkpoint records except
+/// its id, creation time and tags, plus the bytes of its parts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointDraft {
+    /// The run this checkpoint belongs to.
+    pub run: String,
+    /// "stateful" or "stateless".
+    pub mode: String,
+    /// The window this checkpoint was trained on (the last initial window for the initial
+    /// model).
+    pub window: u64,
+    /// The parent checkpoint (see [`Relation`]).
+    pub parent: Option<CheckpointId>,
+    /// How this checkpoint came from its parent.
+    pub relation: Relation,
+    /// The checkpoint that was serving before this one.
+    pub replaces: Option<CheckpointId>,
+    /// Distinct samples in the update's training set.
+    pub samples_trained: u64,
+    /// Past data kept after this update.
+    pub retained: Retained,
+    /// Scores.
+    pub metrics: Metrics,
+    /// Wall time of the update's training alone. Not part of the id.
+    pub train_seconds: f64,
+    /// A fingerprint of the configuration that produced this checkpoint.
+    pub config_fingerprint: String,
+    /// The training set.
+    pub trained_on: TrainedOn,
+    /// Free-form extra information (model shape, task, ...); part of the id. Use
+    /// `Value::Null` if none.
+    pub extra: serde_json::Value,
+    /// Named blobs, e.g. `("model", bytes)`, `("optimizer", bytes)`, `("preprocessor", bytes)`.
+    pub parts: Vec<(String, Vec<u8>)>,
+}
+
+/// A checkpoint as stored in `manifests/<id>.json`, plus its tags.
+///
+/// Serializing a `Manifest` gives the checkpoint JSON of the SPEC (with `tags`) followed by
+/// the store's own fields. The manifest file itself does not hold `tags` (they live in
+/// `refs/tags/` and are filled in when a manifest is read).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    /// The checkpoint id, see [`Manifest::compute_id`].
+    pub id: CheckpointId,
+    /// The run.
+    pub run: String,
+    /// "stateful" or "stateless".
+    pub mode: String,
+    /// The window this checkpoint was trained on.
+    pub window: u64,
+    /// The parent checkpoint.
+    pub parent: Option<CheckpointId>,
+    /// How this checkpoint came from its parent.
+    pub relation: Relation,
+    /// The checkpoint that was serving before this one.
+    pub replaces: Option<CheckpointId>,
+    /// Distinct samples in the update's training set.
+    pub samples_trained: u64,
+    /// Past data kept after this update.
+    pub retained: Retained,
+    /// Scores.
+    pub metrics: Metrics,
+    /// Wall time of the update's training alone.
+    pub train_seconds: f64,
+    /// When the checkpoint was committed, RFC 3339 UTC with milliseconds,
+    /// e.g. `2026-11-27T14:03:12.345Z`.
+    pub created_at: String,
+    /// Tags pointing at this checkpoint, sorted (not stored in the manifest file).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// A fingerprint of the configuration that produced this checkpoint.
+    pub config_fingerprint: String,
+    /// The training set.
+    pub trained_on: TrainedOn,
+    /// Free-form extra information.
+    #[serde(default)]
+    pub extra: serde_json::Value,
+    /// The checkpoint's parts by name.
+    pub parts: BTreeMap<String, PartRef>,
+}
+
+/// The identity content of a checkpoint, hashed into its id. Field order is fixed; maps are
+/// sorted; so the serialization is canonical.
+#[derive(Serialize)]
+struct Identity<'a> {
+    run: &'a str,
+    mode: &'a str,
+    window: u64,
+    parent: Option<&'a str>,
+    relation: Relation,
+    replaces: Option<&'a str>,
+    samples_trained: u64,
+    retained: &'a Retained,
+    metrics: &'a Metrics,
+    config_fingerprint: &'a str,
+    trained_on: &'a TrainedOn,
+    extra: serde_json::Value,
+    parts: BTreeMap<&'a str, &'a str>,
+}
+
+/// The manifest as written to disk: a [`Manifest`] without `tags`.
+#[derive(Serialize)]
+pub(crate) struct ManifestFile<'a> {
+    id: &'a str,
+    run: &'a str,
+    mode: &'a str,
+    window: u64,
+    parent: Option<&'a str>,
+    relation: Relation,
+    replaces: Option<&'a str>,
+    samples_trained: u64,
+    retained: &'a Retained,
+    metrics: &'a Metrics,
+    train_seconds: f64,
+    created_at: &'a str,
+    config_fingerprint: &'a str,
+    trained_on: &'a TrainedOn,
+    extra: &'a serde_json::Value,
+    parts: &'a BTreeMap<String, PartRef>,
+}
+
+impl<'a> From<&'a Manifest> for ManifestFile<'a> {
+    fn from(m: &'a Manifest) -> Self {
+        ManifestFile {
+            id: &m.id,
+            run: &m.run,
+            mode: &m.mode,
+            window: m.window,
+            parent: m.parent.as_deref(),
+            relation: m.relation,
+            replaces: m.replaces.as_deref(),
+            samples_trained: m.samples_trained,
+            retained: &m.retained,
+            metrics: &m.metrics,
+            train_seconds: m.train_seconds,
+            created_at: &m.created_at,
+            config_fingerprint: &m.config_fingerprint,
+            trained_on: &m.trained_on,
+            extra: &m.extra,
+            parts: &m.parts,
+        }
+    }
+}
+
+impl Manifest {
+    /// The checkpoint id: the sha256 (lowercase hex) of a canonical JSON serialization of the
+    /// identity content: run, mode, window, parent, relation, replaces, samples_trained,
+    /// retained, metrics, config_fingerprint, trained_on, extra (keys sorted) and parts
+    /// (name -> object hash). Not `created_at`, `train_seconds` or `tags`, so the same config
+    /// and seed give the same ids on a rerun. The `id` field itself is ignored.
+    pub fn compute_id(&self) -> CheckpointId {
+        let identity = Identity {
+            run: &self.run,
+            mode: &self.mode,
+            window: self.window,
+            parent: self.parent.as_deref(),
+            relation: self.relation,
+            replaces: self.replaces.as_deref(),
+            samples_trained: self.samples_trained,
+            retained: &self.retained,
+            metrics: &self.metrics,
+            config_fingerprint: &self.config_fingerprint,
+            trained_on: &self.trained_on,
+            extra: canonical_json(&self.extra),
+            parts: self
+                .parts
+                .iter()
+                .map(|(name, part)| (name.as_str(), part.object.as_str()))
+                .collect(),
+        };
+        // Serializing plain structs, maps with string keys and `Value`s cannot fail.
+        let bytes = serde_json::to_vec(&identity).expect("identity content serializes");
+        hex::encode(Sha256::digest(&bytes))
+    }
+
+    /// The manifest file's JSON text (pretty, without `tags`).
+    pub(crate) fn to_file_json(&self) -> String {
+        let mut text =
+            serde_json::to_string_pretty(&ManifestFile::from(self)).expect("manifest serializes");
+        text.push('\n');
+        text
+    }
+
+    /// The total size of the parts in bytes.
+    pub fn parts_bytes(&self) -> u64 {
+        self.parts.values().map(|p| p.bytes).sum()
+    }
+
+    /// The first `n` hex digits of the id (for display).
+    pub fn short_id(&self, n: usize) -> &str {
+        &self.id[..n.min(self.id.len())]
+    }
+}
+
+/// A copy of `value` whose object keys are sorted at every level, so its serialization does
+/// not depend on insertion order (relevant when serde_json's `preserve_order` is enabled
+/// somewhere in the build).
+fn canonical_json(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
+            Value::Object(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), canonical_json(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical_json).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Manifest {
+        Manifest {
+            id: String::new(),
+            run: "r".into(),
+            mode: "stateful".into(),
+            window: 2,
+            parent: Some("a".repeat(64)),
+            relation: Relation::FineTuned,
+            replaces: Some("a".repeat(64)),
+            samples_trained: 100,
+            retained: Retained::default(),
+            metrics: Metrics {
+                prequential: Some(BTreeMap::from([("accuracy".into(), 0.1 + 0.2)])),
+                train_loss: Some(1.0 / 3.0),
+            },
+            train_seconds: 0.5,
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            tags: vec![],
+            config_fingerprint: "cfg".into(),
+            trained_on: TrainedOn {
+                windows: vec![2],
+                samples: 100,
+            },
+            extra: json!({"b": 1, "a": [1, {"z": 2, "y": 3}]}),
+            parts: BTreeMap::from([(
+                "model".into(),
+                PartRef {
+                    object: "b".repeat(64),
+                    bytes: 3,
+                },
+            )]),
+        }
+    }
+
+    #[test]
+    fn relation_serializes_as_spec_names() {
+        assert_eq!(
+            serde_json::to_string(&Relation::FineTuned).unwrap(),
+            "\"fine-tuned\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Relation::Retrained).unwrap(),
+            "\"retrained\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Relation::Initial).unwrap(),
+            "\"initial\""
+        );
+        assert_eq!(Relation::FineTuned.to_string(), "fine-tuned");
+    }
+
+    #[test]
+    fn id_ignores_times_tags_and_id() {
+        let a = sample();
+        let mut b = sample();
+        b.created_at = "2030-01-01T00:00:00.000Z".into();
+        b.train_seconds = 99.0;
+        b.tags = vec!["t".into()];
+        b.id = "x".into();
+        assert_eq!(a.compute_id(), b.compute_id());
+        assert_eq!(a.compute_id().len(), 64);
+    }
+
+    #[test]
+    fn id_survives_json_round_trip() {
+        let mut m = sample();
+        m.id = m.compute_id();
+        let back: Manifest = serde_json::from_str(&m.to_file_json()).unwrap();
+        assert_eq!(back.compute_id(), m.id);
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn file_json_has_no_tags_and_output_json_has_them() {
+        let mut m = sample();
+        m.tags = vec!["best".into()];
+        let file: serde_json::Value = serde_json::from_str(&m.to_file_json()).unwrap();
+        assert!(file.get("tags").is_none());
+        let out = serde_json::to_value(&m).unwrap();
+        assert_eq!(out["tags"], json!(["best"]));
+        assert_eq!(out["relation"], json!("fine-tuned"));
+        assert_eq!(out["retained"], json!({"samples": 0, "bytes": 0}));
+    }
+
+    #[test]
+    fn extra_key_order_does_not_matter() {
+        let a = sample();
+        let mut b = sample();
+        let mut map = serde_json::Map::new();
+        map.insert("a".into(), json!([1, {"y": 3, "z": 2}]));
+        map.insert("b".into(), json!(1));
+        b.extra = serde_json::Value::Object(map);
+        assert_eq!(a.compute_id(), b.compute_id());
+    }
+}

@@ -1,0 +1,909 @@
+//! The [`Store`]: objects, manifests, refs, locks and REF resolution.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use fs4::fs_std::FileExt;
+
+use crate::error::{Result, StoreError};
+use crate::fsutil::{
+    ensure_dir, is_full_id, is_lower_hex, is_temp_name, list_dir, now_rfc3339,
+    remove_file_if_exists, sha256_hex, sync_dir, validate_name, write_atomic,
+};
+use crate::model::{CheckpointDraft, CheckpointId, Manifest, PartRef};
+
+/// Shortest id prefix that [`Store::resolve`] accepts.
+pub const MIN_PREFIX_LEN: usize = 6;
+
+/// Name of the store-wide lock file in `locks/`. Run names cannot start with '.', so it never
+/// collides with a run's lock.
+const STORE_LOCK: &str = ".store.lock";
+
+/// Listing at least this many manifests reads them on several threads.
+const PARALLEL_READ_MIN: usize = 256;
+
+/// At most this many threads read manifests.
+const MAX_READ_THREADS: usize = 8;
+
+/// A checkpoint store in a folder (see the crate docs for the layout).
+///
+/// A `Store` is a cheap handle (just the root path); all state is on disk, so several
+/// processes can use one store at once. Writers of one run are kept apart by
+/// [`Store::lock_run`].
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// An exclusive lock on a run, held until dropped (or the process dies).
+#[derive(Debug)]
+pub struct RunLock {
+    run: String,
+    path: PathBuf,
+    _file: File,
+}
+
+impl RunLock {
+    /// The locked run.
+    pub fn run(&self) -> &str {
+        &self.run
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A store-wide lock: shared while something is written, exclusive for `gc` and temp-file
+/// cleanup. Released on drop.
+#[derive(Debug)]
+pub(crate) struct StoreGuard {
+    _file: File,
+}
+
+impl Store {
+    /// Opens an existing store for reading.
+    ///
+    /// Fails with [`StoreError::NotAStore`] (a user error) if `root` has no `objects/` or
+    /// `manifests/` folder.
+    pub fn open(root: &Path) -> Result<Store> {
+        let store = Store {
+            root: root.to_path_buf(),
+        };
+        if !store.objects_dir().is_dir() || !store.manifests_dir().is_dir() {
+            return Err(StoreError::NotAStore {
+                path: root.to_path_buf(),
+            });
+        }
+        Ok(store)
+    }
+
+    /// Opens a store for writing, creating the layout if missing, and removes temporary files
+    /// left by crashed writers (only when no other process is writing at the moment).
+    pub fn open_for_write(root: &Path) -> Result<Store> {
+        let store = Store {
+            root: root.to_path_buf(),
+        };
+        for dir in [
+            store.objects_dir(),
+            store.manifests_dir(),
+            store.runs_dir(),
+            store.tags_dir(),
+            store.locks_dir(),
+            store.tmp_dir(),
+        ] {
+            ensure_dir(&dir)?;
+        }
+        if let Some(_guard) = store.try_exclusive_guard()? {
+            store.remove_temp_files()?;
+        } else {
+            tracing::debug!("another process is writing to the store; temp files left alone");
+        }
+        Ok(store)
+    }
+
+    /// The store's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(crate) fn objects_dir(&self) -> PathBuf {
+        self.root.join("objects")
+    }
+
+    pub(crate) fn manifests_dir(&self) -> PathBuf {
+        self.root.join("manifests")
+    }
+
+    pub(crate) fn runs_dir(&self) -> PathBuf {
+        self.root.join("refs").join("runs")
+    }
+
+    pub(crate) fn tags_dir(&self) -> PathBuf {
+        self.root.join("refs").join("tags")
+    }
+
+    pub(crate) fn locks_dir(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+
+    pub(crate) fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// The file listing ids that `gc` removed (see [`Store::gc`]).
+    pub(crate) fn pruned_path(&self) -> PathBuf {
+        self.root.join("pruned")
+    }
+
+    /// The path of a checkpoint's manifest file.
+    pub fn manifest_path(&self, id: &str) -> PathBuf {
+        self.manifests_dir().join(format!("{id}.json"))
+    }
+
+    /// The path of an object: `objects/<first 2 hex digits>/<the rest>`.
+    pub fn object_path(&self, hash: &str) -> PathBuf {
+        if hash.len() > 2 && hash.is_char_boundary(2) {
+            let (dir, rest) = hash.split_at(2);
+            self.objects_dir().join(dir).join(rest)
+        } else {
+            self.objects_dir().join(hash)
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Locks
+
+    fn open_lock_file(&self, path: &Path) -> Result<File> {
+        ensure_dir(&self.locks_dir())?;
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| StoreError::io("open lock file", path, e))
+    }
+
+    fn store_lock_path(&self) -> PathBuf {
+        self.locks_dir().join(STORE_LOCK)
+    }
+
+    /// Waits for and takes the shared store lock (held while writing).
+    pub(crate) fn shared_guard(&self) -> Result<StoreGuard> {
+        let path = self.store_lock_path();
+        let file = self.open_lock_file(&path)?;
+        FileExt::lock_shared(&file).map_err(|e| StoreError::io("lock", &path, e))?;
+        Ok(StoreGuard { _file: file })
+    }
+
+    /// Takes the exclusive store lock if no one is writing; `None` otherwise.
+    pub(crate) fn try_exclusive_guard(&self) -> Result<Option<StoreGuard>> {
+        let path = self.store_lock_path();
+        let file = self.open_lock_file(&path)?;
+        match FileExt::try_lock_exclusive(&file) {
+            Ok(true) => Ok(Some(StoreGuard { _file: file })),
+            Ok(false) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(StoreError::io("lock", &path, e)),
+        }
+    }
+
+    /// Like [`Store::try_exclusive_guard`], but "busy" is an error.
+    pub(crate) fn exclusive_guard(&self) -> Result<StoreGuard> {
+        self.try_exclusive_guard()?
+            .ok_or_else(|| StoreError::StoreBusy {
+                path: self.store_lock_path(),
+            })
+    }
+
+    /// Takes the run's exclusive lock (`locks/<run>.lock`) without waiting.
+    ///
+    /// Fails with [`StoreError::RunLocked`] if another process (or another `RunLock` in this
+    /// process) holds it. The lock is released when the returned [`RunLock`] is dropped or
+    /// the process dies.
+    pub fn lock_run(&self, run: &str) -> Result<RunLock> {
+        validate_name("run", run)?;
+        let path = self.locks_dir().join(format!("{run}.lock"));
+        let file = self.open_lock_file(&path)?;
+        let locked = match FileExt::try_lock_exclusive(&file) {
+            Ok(locked) => locked,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+            Err(e) => return Err(StoreError::io("lock", &path, e)),
+        };
+        if !locked {
+            return Err(StoreError::RunLocked {
+                run: run.to_string(),
+                path,
+            });
+        }
+        Ok(RunLock {
+            run: run.to_string(),
+            path,
+            _file: file,
+        })
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Temp files
+
+    /// Removes `.tmp-*` files in every store folder and everything under `tmp/`. The caller
+    /// holds the exclusive store lock, so no write is in progress.
+    fn remove_temp_files(&self) -> Result<()> {
+        let mut dirs = vec![
+            self.root.clone(),
+            self.root.join("refs"),
+            self.objects_dir(),
+            self.manifests_dir(),
+            self.runs_dir(),
+            self.tags_dir(),
+        ];
+        for name in list_dir(&self.objects_dir())? {
+            let path = self.objects_dir().join(&name);
+            if !is_temp_name(&name) && path.is_dir() {
+                dirs.push(path);
+            }
+        }
+        let mut removed = 0usize;
+        for dir in dirs {
+            let mut removed_here = false;
+            for name in list_dir(&dir)? {
+                if is_temp_name(&name) {
+                    let path = dir.join(&name);
+                    if path.is_dir() {
+                        fs::remove_dir_all(&path)
+                            .map_err(|e| StoreError::io("remove", &path, e))?;
+                    } else {
+                        remove_file_if_exists(&path)?;
+                    }
+                    removed += 1;
+                    removed_here = true;
+                }
+            }
+            if removed_here {
+                sync_dir(&dir)?;
+            }
+        }
+        let tmp = self.tmp_dir();
+        for name in list_dir(&tmp)? {
+            let path = tmp.join(&name);
+            let result = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            result.map_err(|e| StoreError::io("remove", &path, e))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed stale temporary files from the store");
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Objects
+
+    /// Stores `bytes` as an object (idempotent: an existing object of the right size is kept)
+    /// and returns its hash and size.
+    pub fn put_object(&self, bytes: &[u8]) -> Result<PartRef> {
+        let _guard = self.shared_guard()?;
+        self.put_object_unlocked(bytes)
+    }
+
+    fn put_object_unlocked(&self, bytes: &[u8]) -> Result<PartRef> {
+        let hash = sha256_hex(bytes);
+        let path = self.object_path(&hash);
+        let part = PartRef {
+            object: hash,
+            bytes: bytes.len() as u64,
+        };
+        if let Ok(meta) = fs::metadata(&path)
+            && meta.is_file()
+            && meta.len() == part.bytes
+        {
+            return Ok(part);
+        }
+        let dir = path.parent().expect("object paths have a parent");
+        if !dir.is_dir() {
+            ensure_dir(dir)?;
+            sync_dir(&self.objects_dir())?;
+        }
+        write_atomic(&path, bytes, true)?;
+        Ok(part)
+    }
+
+    /// Reads an object and checks that its content hashes to `hash`.
+    ///
+    /// Errors: [`StoreError::MissingObject`] if absent, [`StoreError::CorruptObject`] on a
+    /// hash mismatch.
+    pub fn get_object(&self, hash: &str) -> Result<Vec<u8>> {
+        if !is_full_id(hash) {
+            return Err(StoreError::InvalidHash {
+                value: hash.to_string(),
+            });
+        }
+        let path = self.object_path(hash);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::MissingObject {
+                    hash: hash.to_string(),
+                    path,
+                });
+            }
+            Err(e) => return Err(StoreError::io("read", &path, e)),
+        };
+        let actual = sha256_hex(&bytes);
+        if actual != hash {
+            return Err(StoreError::CorruptObject {
+                path,
+                expected: hash.to_string(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// The verified bytes of a checkpoint's part `part`.
+    ///
+    /// Fails with [`StoreError::InvalidName`] if the checkpoint has no such part.
+    pub fn load_part(&self, manifest: &Manifest, part: &str) -> Result<Vec<u8>> {
+        let Some(part_ref) = manifest.parts.get(part) else {
+            return Err(StoreError::InvalidName {
+                kind: "part",
+                name: part.to_string(),
+                reason: "the checkpoint has no part of that name",
+            });
+        };
+        let bytes = self.get_object(&part_ref.object)?;
+        if bytes.len() as u64 != part_ref.bytes {
+            // Only possible if the manifest disagrees with its own object hash.
+            return Err(StoreError::CorruptManifest {
+                path: self.manifest_path(&manifest.id),
+                reason: format!(
+                    "part '{part}' records {} bytes but its object has {}",
+                    part_ref.bytes,
+                    bytes.len()
+                ),
+                source: None,
+            });
+        }
+        Ok(bytes)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Commit
+
+    /// Commits a checkpoint: writes its parts as objects, then its manifest, then moves
+    /// `refs/runs/<run>` to it. Returns the manifest (with tags).
+    ///
+    /// Committing a draft whose id already exists keeps the existing manifest (and its
+    /// `created_at`) and just moves the run's ref, so a resumed run reaches the same state as
+    /// an uninterrupted one.
+    pub fn commit(&self, draft: CheckpointDraft) -> Result<Manifest> {
+        validate_draft(&draft)?;
+        let _guard = self.shared_guard()?;
+        for (what, id) in [("parent", &draft.parent), ("replaces", &draft.replaces)] {
+            if let Some(id) = id
+                && !self.manifest_path(id).is_file()
+            {
+                return Err(StoreError::InvalidDraft {
+                    run: draft.run.clone(),
+                    reason: format!("its {what} checkpoint {id} is not in the store"),
+                });
+            }
+        }
+        let mut parts = BTreeMap::new();
+        for (name, bytes) in &draft.parts {
+            parts.insert(name.clone(), self.put_object_unlocked(bytes)?);
+        }
+        let manifest = Manifest {
+            id: String::new(),
+            run: draft.run,
+            mode: draft.mode,
+            window: draft.window,
+            parent: draft.parent,
+            relation: draft.relation,
+            replaces: draft.replaces,
+            samples_trained: draft.samples_trained,
+            retained: draft.retained,
+            metrics: draft.metrics,
+            train_seconds: draft.train_seconds,
+            created_at: now_rfc3339(),
+            tags: Vec::new(),
+            config_fingerprint: draft.config_fingerprint,
+            trained_on: draft.trained_on,
+            extra: draft.extra,
+            parts,
+        };
+        // Compute the id from exactly what a reader will parse back from the file.
+        let mut manifest: Manifest =
+            serde_json::from_str(&manifest.to_file_json()).map_err(|e| {
+                StoreError::InvalidDraft {
+                    run: manifest.run.clone(),
+                    reason: format!("its manifest does not survive a JSON round trip: {e}"),
+                }
+            })?;
+        manifest.id = manifest.compute_id();
+        let path = self.manifest_path(&manifest.id);
+        let existing = match self.read_manifest_file(&manifest.id) {
+            Ok(existing) if existing.compute_id() == manifest.id => Some(existing),
+            _ => None,
+        };
+        let mut manifest = match existing {
+            Some(existing) => {
+                tracing::debug!(id = %manifest.id, "checkpoint already in the store");
+                existing
+            }
+            None => {
+                write_atomic(&path, manifest.to_file_json().as_bytes(), false)?;
+                manifest
+            }
+        };
+        self.write_ref(&self.runs_dir(), &manifest.run, &manifest.id)?;
+        manifest.tags = self.tags_of(&manifest.id)?;
+        tracing::debug!(id = %manifest.id, run = %manifest.run, window = manifest.window, "committed checkpoint");
+        Ok(manifest)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Manifests
+
+    /// Reads and parses `manifests/<id>.json` (without tags). IO errors keep their kind so
+    /// callers can tell "not found".
+    pub(crate) fn read_manifest_file(&self, id: &str) -> Result<Manifest> {
+        let path = self.manifest_path(id);
+        let bytes = fs::read(&path).map_err(|e| StoreError::io("read", &path, e))?;
+        parse_manifest(&path, id, &bytes)
+    }
+
+    /// The checkpoint `id` (a full id), with its tags.
+    ///
+    /// Fails with [`StoreError::UnknownRef`] if there is no such checkpoint.
+    pub fn manifest(&self, id: &str) -> Result<Manifest> {
+        if !is_full_id(id) {
+            return Err(self.unknown_ref(id, None));
+        }
+        let mut manifest = match self.read_manifest_file(id) {
+            Ok(m) => m,
+            Err(StoreError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Err(self.unknown_ref(id, None));
+            }
+            Err(e) => return Err(e),
+        };
+        manifest.tags = self.tags_of(id)?;
+        Ok(manifest)
+    }
+
+    /// The ids of all manifest files (file names only; nothing is parsed), sorted.
+    pub(crate) fn manifest_ids(&self) -> Result<Vec<CheckpointId>> {
+        Ok(list_dir(&self.manifests_dir())?
+            .into_iter()
+            .filter_map(|name| {
+                let id = name.strip_suffix(".json")?;
+                is_full_id(id).then(|| id.to_string())
+            })
+            .collect())
+    }
+
+    /// Every checkpoint in the store, with tags, sorted by (created_at, run, window, id).
+    /// Temp files are ignored; a manifest that cannot be parsed is an error
+    /// ([`StoreError::CorruptManifest`]).
+    pub fn manifests(&self) -> Result<Vec<Manifest>> {
+        let mut tags_by_id: HashMap<CheckpointId, Vec<String>> = HashMap::new();
+        for (tag, id) in self.tags()? {
+            tags_by_id.entry(id).or_default().push(tag);
+        }
+        let mut manifests = self.read_manifests(&self.manifest_ids()?)?;
+        for manifest in &mut manifests {
+            if let Some(tags) = tags_by_id.remove(&manifest.id) {
+                manifest.tags = tags;
+            }
+        }
+        manifests.sort_by(|a, b| {
+            (&a.created_at, &a.run, a.window, &a.id).cmp(&(&b.created_at, &b.run, b.window, &b.id))
+        });
+        Ok(manifests)
+    }
+
+    /// Reads and parses the given manifests (skipping any removed meanwhile by a concurrent
+    /// gc), on several threads when there are many.
+    fn read_manifests(&self, ids: &[CheckpointId]) -> Result<Vec<Manifest>> {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(MAX_READ_THREADS);
+        if threads <= 1 || ids.len() < PARALLEL_READ_MIN {
+            return self.read_manifest_chunk(ids);
+        }
+        let chunk = ids.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = ids
+                .chunks(chunk)
+                .map(|ids| scope.spawn(move || self.read_manifest_chunk(ids)))
+                .collect();
+            let mut manifests = Vec::with_capacity(ids.len());
+            for worker in workers {
+                manifests.extend(worker.join().expect("manifest reader thread panicked")?);
+            }
+            Ok(manifests)
+        })
+    }
+
+    fn read_manifest_chunk(&self, ids: &[CheckpointId]) -> Result<Vec<Manifest>> {
+        let mut manifests = Vec::with_capacity(ids.len());
+        let mut buf = Vec::with_capacity(8192);
+        for id in ids {
+            let path = self.manifest_path(id);
+            buf.clear();
+            match File::open(&path).and_then(|mut f| f.read_to_end(&mut buf)) {
+                Ok(_) => manifests.push(parse_manifest(&path, id, &buf)?),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("read", &path, e)),
+            }
+        }
+        Ok(manifests)
+    }
+
+    /// The run's checkpoints in creation order: every manifest of `run`, sorted by window,
+    /// then created_at. Empty for a run without checkpoints.
+    pub fn run_chain(&self, run: &str) -> Result<Vec<Manifest>> {
+        validate_name("run", run)?;
+        let mut chain: Vec<Manifest> = self
+            .manifests()?
+            .into_iter()
+            .filter(|m| m.run == run)
+            .collect();
+        sort_chain(&mut chain);
+        Ok(chain)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Refs
+
+    /// Reads a ref file: `None` if absent, [`StoreError::CorruptRef`] if it does not hold an id.
+    pub(crate) fn read_ref(&self, path: &Path) -> Result<Option<CheckpointId>> {
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                return Err(StoreError::CorruptRef {
+                    path: path.to_path_buf(),
+                    content: "(not UTF-8)".to_string(),
+                });
+            }
+            Err(e) => return Err(StoreError::io("read", path, e)),
+        };
+        let id = text.trim();
+        if !is_full_id(id) {
+            return Err(StoreError::CorruptRef {
+                path: path.to_path_buf(),
+                content: id.chars().take(80).collect(),
+            });
+        }
+        Ok(Some(id.to_string()))
+    }
+
+    /// Writes `dir/name` = `id` atomically. The caller holds a store guard.
+    fn write_ref(&self, dir: &Path, name: &str, id: &str) -> Result<()> {
+        ensure_dir(dir)?;
+        write_atomic(&dir.join(name), format!("{id}\n").as_bytes(), false)
+    }
+
+    /// Valid ref names in `dir` (temp files and stray names skipped), sorted.
+    fn ref_names(dir: &Path) -> Result<Vec<String>> {
+        Ok(list_dir(dir)?
+            .into_iter()
+            .filter(|name| !is_temp_name(name) && validate_name("ref", name).is_ok())
+            .collect())
+    }
+
+    /// The names under `refs/runs`, sorted.
+    pub fn runs(&self) -> Result<Vec<String>> {
+        Self::ref_names(&self.runs_dir())
+    }
+
+    /// The run's latest checkpoint (`refs/runs/<run>`), `None` if the run has none.
+    pub fn run_head(&self, run: &str) -> Result<Option<CheckpointId>> {
+        validate_name("run", run)?;
+        self.read_ref(&self.runs_dir().join(run))
+    }
+
+    /// Points the run's ref at checkpoint `id` (atomically), e.g. for a rollback.
+    ///
+    /// `id` must be a full id of a checkpoint in the store.
+    pub fn set_run_head(&self, run: &str, id: &str) -> Result<()> {
+        validate_name("run", run)?;
+        self.require_manifest(id)?;
+        let _guard = self.shared_guard()?;
+        self.write_ref(&self.runs_dir(), run, id)
+    }
+
+    /// All tags and the checkpoints they point at.
+    pub fn tags(&self) -> Result<BTreeMap<String, CheckpointId>> {
+        let dir = self.tags_dir();
+        let mut tags = BTreeMap::new();
+        for name in Self::ref_names(&dir)? {
+            if let Some(id) = self.read_ref(&dir.join(&name))? {
+                tags.insert(name, id);
+            }
+        }
+        Ok(tags)
+    }
+
+    /// The tags pointing at `id`, sorted.
+    fn tags_of(&self, id: &str) -> Result<Vec<String>> {
+        Ok(self
+            .tags()?
+            .into_iter()
+            .filter_map(|(name, target)| (target == id).then_some(name))
+            .collect())
+    }
+
+    /// Creates or moves tag `name` to checkpoint `id` (a full id in the store).
+    pub fn set_tag(&self, name: &str, id: &str) -> Result<()> {
+        validate_name("tag", name)?;
+        self.require_manifest(id)?;
+        let _guard = self.shared_guard()?;
+        self.write_ref(&self.tags_dir(), name, id)
+    }
+
+    /// Removes tag `name`; returns whether it existed.
+    pub fn remove_tag(&self, name: &str) -> Result<bool> {
+        validate_name("tag", name)?;
+        let _guard = self.shared_guard()?;
+        let dir = self.tags_dir();
+        let existed = remove_file_if_exists(&dir.join(name))?;
+        if existed {
+            sync_dir(&dir)?;
+        }
+        Ok(existed)
+    }
+
+    fn require_manifest(&self, id: &str) -> Result<()> {
+        if !is_full_id(id) {
+            return Err(StoreError::InvalidHash {
+                value: id.to_string(),
+            });
+        }
+        if !self.manifest_path(id).is_file() {
+            return Err(self.unknown_ref(id, None));
+        }
+        Ok(())
+    }
+
+    /// The ids that `gc` removed.
+    pub(crate) fn pruned_ids(&self) -> Result<BTreeSet<CheckpointId>> {
+        let path = self.pruned_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(text
+                .lines()
+                .map(str::trim)
+                .filter(|l| is_full_id(l))
+                .map(str::to_string)
+                .collect()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeSet::new()),
+            Err(e) => Err(StoreError::io("read", &path, e)),
+        }
+    }
+
+    /// Adds ids to the `pruned` file (rewritten atomically). The caller holds a store guard.
+    pub(crate) fn add_pruned(&self, ids: &[CheckpointId]) -> Result<()> {
+        let mut all = self.pruned_ids()?;
+        all.extend(ids.iter().cloned());
+        let mut text = String::with_capacity(all.len() * 65);
+        for id in &all {
+            text.push_str(id);
+            text.push('\n');
+        }
+        write_atomic(&self.pruned_path(), text.as_bytes(), false)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // REF resolution
+
+    /// Resolves a REF to a checkpoint id, trying in order: a tag; a run name (its head);
+    /// `NAME~K` (K checkpoints before the head in the run's creation order); `NAME@W` (the
+    /// run's checkpoint for window W, the latest if several); a full id; a unique id prefix
+    /// of at least 6 hex digits.
+    ///
+    /// Errors (all user errors): [`StoreError::UnknownRef`] (listing runs and tags),
+    /// [`StoreError::AmbiguousRef`], [`StoreError::RefOutOfRange`].
+    pub fn resolve(&self, reference: &str) -> Result<CheckpointId> {
+        if validate_name("ref", reference).is_ok() {
+            if let Some(id) = self.read_ref(&self.tags_dir().join(reference))? {
+                return Ok(id);
+            }
+            if let Some(id) = self.read_ref(&self.runs_dir().join(reference))? {
+                return Ok(id);
+            }
+        }
+        if let Some((name, k)) = reference.rsplit_once('~')
+            && let Ok(k) = k.parse::<usize>()
+            && validate_name("run", name).is_ok()
+            && let Some(head) = self.run_head(name)?
+        {
+            let chain = self.run_chain(name)?;
+            let pos = chain
+                .iter()
+                .position(|m| m.id == head)
+                .unwrap_or(chain.len().saturating_sub(1));
+            if chain.is_empty() || k > pos {
+                let count = if chain.is_empty() { 0 } else { pos + 1 };
+                return Err(StoreError::RefOutOfRange {
+                    reference: reference.to_string(),
+                    reason: format!(
+                        "run '{name}' has {count} checkpoint(s) up to its latest, so K can be at most {}",
+                        count.saturating_sub(1)
+                    ),
+                });
+            }
+            return Ok(chain[pos - k].id.clone());
+        }
+        if let Some((name, w)) = reference.rsplit_once('@')
+            && let Ok(w) = w.parse::<u64>()
+            && validate_name("run", name).is_ok()
+            && self.run_head(name)?.is_some()
+        {
+            let chain = self.run_chain(name)?;
+            if let Some(m) = chain.iter().rev().find(|m| m.window == w) {
+                return Ok(m.id.clone());
+            }
+            let windows: BTreeSet<u64> = chain.iter().map(|m| m.window).collect();
+            return Err(StoreError::RefOutOfRange {
+                reference: reference.to_string(),
+                reason: format!(
+                    "run '{name}' has no checkpoint for window {w}; its windows are {}",
+                    describe_windows(&windows)
+                ),
+            });
+        }
+        let lower = reference.to_ascii_lowercase();
+        if is_lower_hex(&lower) {
+            if lower.len() == 64 {
+                if self.manifest_path(&lower).is_file() {
+                    return Ok(lower);
+                }
+                return Err(self.unknown_ref(reference, None));
+            }
+            if lower.len() < MIN_PREFIX_LEN {
+                return Err(self.unknown_ref(
+                    reference,
+                    Some(format!(
+                        "Id prefixes need at least {MIN_PREFIX_LEN} hex digits."
+                    )),
+                ));
+            }
+            let ids = self.manifest_ids()?;
+            let matches = find_by_prefix(ids.iter().map(String::as_str), &lower);
+            return match matches.as_slice() {
+                [] => Err(self.unknown_ref(reference, None)),
+                [one] => Ok(one.to_string()),
+                many => Err(StoreError::AmbiguousRef {
+                    reference: reference.to_string(),
+                    candidates: many.iter().map(|id| self.describe_candidate(id)).collect(),
+                }),
+            };
+        }
+        Err(self.unknown_ref(reference, None))
+    }
+
+    fn describe_candidate(&self, id: &str) -> String {
+        let short = &id[..12.min(id.len())];
+        match self.read_manifest_file(id) {
+            Ok(m) => format!("{short} (run {}, window {})", m.run, m.window),
+            Err(_) => format!("{short} (unreadable manifest)"),
+        }
+    }
+
+    /// An [`StoreError::UnknownRef`] listing the store's runs and tags.
+    fn unknown_ref(&self, reference: &str, hint: Option<String>) -> StoreError {
+        StoreError::UnknownRef {
+            reference: reference.to_string(),
+            known_runs: self.runs().unwrap_or_default(),
+            known_tags: self
+                .tags()
+                .map(|t| t.into_keys().collect())
+                .unwrap_or_default(),
+            hint,
+        }
+    }
+
+    /// An [`StoreError::UnknownRun`] listing the store's runs.
+    pub(crate) fn unknown_run(&self, run: &str) -> StoreError {
+        StoreError::UnknownRun {
+            run: run.to_string(),
+            known_runs: self.runs().unwrap_or_default(),
+        }
+    }
+}
+
+/// The ids among `ids` that start with `prefix`, in the order given.
+pub fn find_by_prefix<'a, I>(ids: I, prefix: &str) -> Vec<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    ids.into_iter()
+        .filter(|id| id.starts_with(prefix))
+        .collect()
+}
+
+/// Sorts a run's checkpoints into creation order: window, then created_at, then id.
+pub(crate) fn sort_chain(chain: &mut [Manifest]) {
+    chain.sort_by(|a, b| (a.window, &a.created_at, &a.id).cmp(&(b.window, &b.created_at, &b.id)));
+}
+
+/// Parses a manifest file's bytes and checks that its `id` field matches its name.
+pub(crate) fn parse_manifest(path: &Path, id: &str, bytes: &[u8]) -> Result<Manifest> {
+    let manifest: Manifest =
+        serde_json::from_slice(bytes).map_err(|e| StoreError::CorruptManifest {
+            path: path.to_path_buf(),
+            reason: "it is not a valid manifest".to_string(),
+            source: Some(e),
+        })?;
+    if manifest.id != id {
+        return Err(StoreError::CorruptManifest {
+            path: path.to_path_buf(),
+            reason: format!("its id field is {} but the file is named {id}", manifest.id),
+            source: None,
+        });
+    }
+    Ok(manifest)
+}
+
+fn describe_windows(windows: &BTreeSet<u64>) -> String {
+    if windows.is_empty() {
+        return "none".to_string();
+    }
+    let first = *windows.first().expect("non-empty");
+    let last = *windows.last().expect("non-empty");
+    if (last - first + 1) as usize == windows.len() && windows.len() > 3 {
+        return format!("{first}..={last}");
+    }
+    let mut listed: Vec<String> = windows.iter().take(20).map(u64::to_string).collect();
+    if windows.len() > 20 {
+        listed.push("...".to_string());
+    }
+    listed.join(", ")
+}
+
+fn validate_draft(draft: &CheckpointDraft) -> Result<()> {
+    validate_name("run", &draft.run)?;
+    let invalid = |reason: String| StoreError::InvalidDraft {
+        run: draft.run.clone(),
+        reason,
+    };
+    for (what, id) in [("parent", &draft.parent), ("replaces", &draft.replaces)] {
+        if let Some(id) = id
+            && !is_full_id(id)
+        {
+            return Err(invalid(format!(
+                "its {what} {id:?} is not a full checkpoint id"
+            )));
+        }
+    }
+    let mut names = BTreeSet::new();
+    for (name, _) in &draft.parts {
+        validate_name("part", name)?;
+        if !names.insert(name.as_str()) {
+            return Err(invalid(format!("part '{name}' is given twice")));
+        }
+    }
+    let mut floats = vec![("train_seconds", draft.train_seconds)];
+    if let Some(loss) = draft.metrics.train_loss {
+        floats.push(("metrics.train_loss", loss));
+    }
+    if let Some(prequential) = &draft.metrics.prequential {
+        floats.extend(prequential.values().map(|v| ("metrics.prequential", *v)));
+    }
+    if let Some((what, value)) = floats.into_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(invalid(format!(
+            "{what} is {value}; only finite numbers can be stored (did training diverge?)"
+        )));
+    }
+    Ok(())
+}

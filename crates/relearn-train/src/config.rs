@@ -1,0 +1,783 @@
+//! The run configuration: the TOML file as written ([`RawConfig`]) and the validated
+//! [`RunSpec`] that the trainer accepts.
+//!
+//! Parsing rejects unknown keys and wrong types (toml's messages carry the line); validation
+//! then checks every value's range and the combinations of keys, naming the key and its line.
+//! Nothing past [`RunSpec::from_toml`] can hold an invalid setting.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use relearn_data::{CsvSource, GeneratorKind, GeneratorSpec, Scaling, StreamSource, Task};
+use relearn_model::{Activation, Backend};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// An invalid config file: what is wrong, where (file, key, line) and how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key or a wrong type (toml reports the line and column).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// toml's message, which names the line, column and key.
+        message: String,
+    },
+    /// A value out of range, or keys that do not go together.
+    #[error("{path}{}: `{key}` {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// Dotted key, e.g. `train.lr`.
+        key: String,
+        /// Line of the key in the file, when it is written there.
+        line: Option<usize>,
+        /// What is wrong and what would be right.
+        message: String,
+    },
+}
+
+/// Whether an update fine-tunes the latest model or retrains from scratch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Load the latest checkpoint (weights, optimizer, preprocessing) and fine-tune it on the
+    /// new window only. Models form a chain; no past data is kept.
+    Stateful,
+    /// Fresh weights, trained from scratch on a sample of the initial data plus the most
+    /// recent windows. Models form a star rooted at the initial model.
+    Stateless,
+}
+
+impl Mode {
+    /// Both modes.
+    pub const ALL: [Mode; 2] = [Mode::Stateless, Mode::Stateful];
+
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Stateful => "stateful",
+            Mode::Stateless => "stateless",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as written.
+
+/// The config file as written: every key optional except `run.name` and a data source.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[run]`
+    #[serde(default)]
+    pub run: RawRun,
+    /// `[data]`
+    #[serde(default)]
+    pub data: RawData,
+    /// `[window]`
+    #[serde(default)]
+    pub window: RawWindow,
+    /// `[model]`
+    #[serde(default)]
+    pub model: RawModel,
+    /// `[train]`
+    #[serde(default)]
+    pub train: RawTrain,
+    /// `[stateless]`
+    #[serde(default)]
+    pub stateless: RawStateless,
+    /// `[stateful]`
+    #[serde(default)]
+    pub stateful: RawStateful,
+}
+
+/// `[run]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRun {
+    pub name: Option<String>,
+    pub mode: Option<String>,
+    pub seed: Option<u64>,
+    pub store: Option<PathBuf>,
+    pub backend: Option<String>,
+}
+
+/// `[data]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    pub csv: Option<PathBuf>,
+    pub target: Option<String>,
+    pub features: Option<Vec<String>>,
+    pub task: Option<String>,
+    pub generator: Option<String>,
+    pub samples: Option<usize>,
+    pub noise: Option<f64>,
+    pub drift_points: Option<Vec<usize>>,
+    pub drift_width: Option<usize>,
+    pub n_features: Option<usize>,
+    pub drift_speed: Option<f64>,
+    pub scaling: Option<String>,
+}
+
+/// `[window]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWindow {
+    pub size: Option<usize>,
+    pub initial: Option<usize>,
+}
+
+/// `[model]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub hidden: Option<Vec<usize>>,
+    pub activation: Option<String>,
+    pub dropout: Option<f64>,
+}
+
+/// `[train]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrain {
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub lr: Option<f64>,
+    pub weight_decay: Option<f64>,
+}
+
+/// `[stateless]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStateless {
+    pub initial_fraction: Option<f64>,
+    pub recent_windows: Option<usize>,
+}
+
+/// `[stateful]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStateful {
+    pub epochs: Option<usize>,
+    pub lr: Option<f64>,
+    pub carry_optimizer: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Defaults, chosen by measurement (see the README's config reference).
+
+/// Default values of every optional key.
+pub mod defaults {
+    /// `run.mode`
+    pub const MODE: super::Mode = super::Mode::Stateful;
+    /// `run.seed`
+    pub const SEED: u64 = 0;
+    /// `run.store`
+    pub const STORE: &str = "checkpoints";
+    /// `window.size`
+    pub const WINDOW_SIZE: usize = 1000;
+    /// `window.initial`
+    pub const WINDOW_INITIAL: usize = 1;
+    /// `model.hidden`
+    pub const HIDDEN: [usize; 2] = [64, 64];
+    /// `train.epochs`
+    pub const TRAIN_EPOCHS: usize = 10;
+    /// `train.batch_size`
+    pub const BATCH_SIZE: usize = 64;
+    /// `train.lr`
+    pub const TRAIN_LR: f64 = 1e-3;
+    /// `stateless.initial_fraction`
+    pub const INITIAL_FRACTION: f64 = 0.3;
+    /// `stateless.recent_windows`
+    pub const RECENT_WINDOWS: usize = 3;
+    /// `stateful.epochs`
+    pub const STATEFUL_EPOCHS: usize = 2;
+    /// `stateful.lr`
+    pub const STATEFUL_LR: f64 = 3e-4;
+    /// `data.samples` for generators
+    pub const SAMPLES: usize = 20_000;
+    /// `data.scaling`
+    pub const SCALING: relearn_data::Scaling = relearn_data::Scaling::Running;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validated spec.
+
+/// A validated run configuration. Built only by [`RunSpec::from_toml`] / [`RunSpec::load`],
+/// so every value is in range.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSpec {
+    /// Run name: the handle for `log`, `tree` and refs.
+    pub name: String,
+    /// Update mode.
+    pub mode: Mode,
+    /// Seed of every random choice (weights, shuffling, sampling, generators).
+    pub seed: u64,
+    /// Store folder (resolved against the config file's folder).
+    pub store: PathBuf,
+    /// Burn CPU backend.
+    pub backend: Backend,
+    /// Where samples come from.
+    pub source: StreamSource,
+    /// Feature scaling.
+    pub scaling: Scaling,
+    /// Samples per window.
+    pub window_size: usize,
+    /// Windows in the initial training set.
+    pub initial_windows: usize,
+    /// The model.
+    pub model: ModelSpec,
+    /// Training of the initial model and of every stateless retraining.
+    pub train: TrainSpec,
+    /// Stateless updates.
+    pub stateless: StatelessSpec,
+    /// Stateful updates.
+    pub stateful: StatefulSpec,
+}
+
+/// `[model]`, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSpec {
+    /// Hidden layer widths.
+    pub hidden: Vec<usize>,
+    /// Activation.
+    pub activation: Activation,
+    /// Dropout probability in `[0, 1)`.
+    pub dropout: f64,
+}
+
+/// `[train]`, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainSpec {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per gradient step.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L2 weight decay added to the gradient (Adam's classic form).
+    pub weight_decay: f64,
+}
+
+/// `[stateless]`, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatelessSpec {
+    /// Share of each training set drawn from the initial windows, in `[0, 1)`.
+    pub initial_fraction: f64,
+    /// Most recent windows in each training set (the current one included), at least 1.
+    pub recent_windows: usize,
+}
+
+/// `[stateful]`, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatefulSpec {
+    /// Passes over each new window.
+    pub epochs: usize,
+    /// Adam learning rate for fine-tuning.
+    pub lr: f64,
+    /// Keep Adam's moments across windows (else each window starts a fresh optimizer).
+    pub carry_optimizer: bool,
+}
+
+impl RunSpec {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<RunSpec, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        RunSpec::from_toml(&text, path)
+    }
+
+    /// Parses and validates config text; `path` names the file in messages and anchors
+    /// relative paths.
+    pub fn from_toml(text: &str, path: &Path) -> Result<RunSpec, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        Validator { text, path }.validate(raw)
+    }
+
+    /// The same run in another mode (`run --mode`, `compare`).
+    pub fn with_mode(mut self, mode: Mode) -> RunSpec {
+        self.mode = mode;
+        self
+    }
+
+    /// The same settings under another run name (`compare`).
+    pub fn with_name(mut self, name: String) -> RunSpec {
+        self.name = name;
+        self
+    }
+
+    /// The task the stream poses.
+    pub fn task(&self) -> Task {
+        match &self.source {
+            StreamSource::Csv(csv) => csv.task,
+            StreamSource::Generator(g) => g.kind.task(),
+        }
+    }
+
+    /// A hash of every setting that shapes this run's checkpoints: the data source, the
+    /// windows, the model, the training settings of this mode, the seed and the backend.
+    /// Not the run name or the store. A rerun whose fingerprint differs from the stored
+    /// run's is refused: it would mix two different experiments in one lineage.
+    pub fn fingerprint(&self) -> String {
+        #[derive(Serialize)]
+        struct Fingerprinted<'a> {
+            version: u32,
+            mode: Mode,
+            seed: u64,
+            backend: Backend,
+            source: &'a StreamSource,
+            scaling: Scaling,
+            window_size: usize,
+            initial_windows: usize,
+            model: &'a ModelSpec,
+            train: &'a TrainSpec,
+            stateless: Option<&'a StatelessSpec>,
+            stateful: Option<&'a StatefulSpec>,
+        }
+        let f = Fingerprinted {
+            version: 1,
+            mode: self.mode,
+            seed: self.seed,
+            backend: self.backend,
+            source: &self.source,
+            scaling: self.scaling,
+            window_size: self.window_size,
+            initial_windows: self.initial_windows,
+            model: &self.model,
+            train: &self.train,
+            stateless: (self.mode == Mode::Stateless).then_some(&self.stateless),
+            stateful: (self.mode == Mode::Stateful).then_some(&self.stateful),
+        };
+        let json = serde_json::to_vec(&f).expect("spec serialises");
+        hex::encode(Sha256::digest(&json))
+    }
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            key: key.to_string(),
+            line: key_line(self.text, key),
+            message: message.into(),
+        }
+    }
+
+    fn validate(&self, raw: RawConfig) -> Result<RunSpec, ConfigError> {
+        let base = self.path.parent().unwrap_or(Path::new(""));
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+
+        let name = raw
+            .run
+            .name
+            .ok_or_else(|| self.invalid("run.name", "is required: add `name = \"my-run\"` under [run]"))?;
+        if !valid_name(&name) {
+            return Err(self.invalid(
+                "run.name",
+                format!("{name:?} is not a valid run name: use 1-100 letters, digits, '.', '_' or '-', not starting with '.'"),
+            ));
+        }
+        let mode = match raw.run.mode {
+            None => defaults::MODE,
+            Some(m) => Mode::parse(&m).ok_or_else(|| {
+                self.invalid("run.mode", format!("is {m:?}; expected \"stateful\" or \"stateless\""))
+            })?,
+        };
+        let backend = match raw.run.backend {
+            None => Backend::default(),
+            Some(b) => Backend::parse(&b).ok_or_else(|| {
+                self.invalid("run.backend", format!("is {b:?}; expected \"flex\" or \"ndarray\""))
+            })?,
+        };
+        let seed = raw.run.seed.unwrap_or(defaults::SEED);
+        let store = resolve(raw.run.store.unwrap_or_else(|| PathBuf::from(defaults::STORE)));
+
+        let window_size = raw.window.size.unwrap_or(defaults::WINDOW_SIZE);
+        if window_size == 0 {
+            return Err(self.invalid("window.size", "must be at least 1"));
+        }
+        let initial_windows = raw.window.initial.unwrap_or(defaults::WINDOW_INITIAL);
+        if initial_windows == 0 {
+            return Err(self.invalid("window.initial", "must be at least 1: the initial model needs data"));
+        }
+
+        let (source, scaling) = self.source(raw.data, seed, resolve)?;
+
+        let hidden = raw.model.hidden.unwrap_or_else(|| defaults::HIDDEN.to_vec());
+        if hidden.contains(&0) || hidden.len() > 16 {
+            return Err(self.invalid("model.hidden", "must list at most 16 layer widths, each at least 1"));
+        }
+        let activation = match raw.model.activation {
+            None => Activation::Relu,
+            Some(a) => Activation::parse(&a).ok_or_else(|| {
+                self.invalid("model.activation", format!("is {a:?}; expected \"relu\", \"gelu\" or \"tanh\""))
+            })?,
+        };
+        let dropout = raw.model.dropout.unwrap_or(0.0);
+        if !(0.0..1.0).contains(&dropout) {
+            return Err(self.invalid("model.dropout", format!("is {dropout}; must be in [0, 1)")));
+        }
+
+        let train = TrainSpec {
+            epochs: self.positive("train.epochs", raw.train.epochs, defaults::TRAIN_EPOCHS)?,
+            batch_size: self.positive("train.batch_size", raw.train.batch_size, defaults::BATCH_SIZE)?,
+            lr: self.learning_rate("train.lr", raw.train.lr, defaults::TRAIN_LR)?,
+            weight_decay: match raw.train.weight_decay {
+                None => 0.0,
+                Some(w) if w.is_finite() && w >= 0.0 => w,
+                Some(w) => return Err(self.invalid("train.weight_decay", format!("is {w}; must be >= 0"))),
+            },
+        };
+        let initial_fraction = raw.stateless.initial_fraction.unwrap_or(defaults::INITIAL_FRACTION);
+        if !(0.0..1.0).contains(&initial_fraction) {
+            return Err(self.invalid(
+                "stateless.initial_fraction",
+                format!("is {initial_fraction}; must be in [0, 1) (0.3 = 30 % initial data, 70 % recent)"),
+            ));
+        }
+        let stateless = StatelessSpec {
+            initial_fraction,
+            recent_windows: self.positive(
+                "stateless.recent_windows",
+                raw.stateless.recent_windows,
+                defaults::RECENT_WINDOWS,
+            )?,
+        };
+        let stateful = StatefulSpec {
+            epochs: self.positive("stateful.epochs", raw.stateful.epochs, defaults::STATEFUL_EPOCHS)?,
+            lr: self.learning_rate("stateful.lr", raw.stateful.lr, defaults::STATEFUL_LR)?,
+            carry_optimizer: raw.stateful.carry_optimizer.unwrap_or(true),
+        };
+
+        Ok(RunSpec {
+            name,
+            mode,
+            seed,
+            store,
+            backend,
+            source,
+            scaling,
+            window_size,
+            initial_windows,
+            model: ModelSpec { hidden, activation, dropout },
+            train,
+            stateless,
+            stateful,
+        })
+    }
+
+    fn positive(&self, key: &str, value: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(0) => Err(self.invalid(key, "must be at least 1")),
+            Some(v) => Ok(v),
+        }
+    }
+
+    fn learning_rate(&self, key: &str, value: Option<f64>, default: f64) -> Result<f64, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(lr) if lr.is_finite() && lr > 0.0 && lr <= 10.0 => Ok(lr),
+            Some(lr) => Err(self.invalid(key, format!("is {lr}; a learning rate must be > 0 and <= 10 (try 1e-3)"))),
+        }
+    }
+
+    fn source(
+        &self,
+        data: RawData,
+        seed: u64,
+        resolve: impl Fn(PathBuf) -> PathBuf,
+    ) -> Result<(StreamSource, Scaling), ConfigError> {
+        let scaling = match data.scaling.as_deref() {
+            None => defaults::SCALING,
+            Some("none") => Scaling::None,
+            Some("initial") => Scaling::Initial,
+            Some("running") => Scaling::Running,
+            Some(s) => {
+                return Err(self.invalid(
+                    "data.scaling",
+                    format!("is {s:?}; expected \"none\", \"initial\" or \"running\""),
+                ));
+            }
+        };
+        let task = match data.task.as_deref() {
+            None => None,
+            Some("classification") => Some(Task::Classification),
+            Some("regression") => Some(Task::Regression),
+            Some(t) => {
+                return Err(self.invalid(
+                    "data.task",
+                    format!("is {t:?}; expected \"classification\" or \"regression\""),
+                ));
+            }
+        };
+        match (data.csv, data.generator) {
+            (Some(_), Some(_)) => Err(self.invalid(
+                "data.generator",
+                "cannot be combined with `data.csv`: keep one data source",
+            )),
+            (None, None) => Err(self.invalid(
+                "data",
+                "needs a source: `csv = \"file.csv\"` with `target = \"column\"`, or `generator = \"sea\"`",
+            )),
+            (Some(csv), None) => {
+                for (key, set) in [
+                    ("data.samples", data.samples.is_some()),
+                    ("data.noise", data.noise.is_some()),
+                    ("data.drift_points", data.drift_points.is_some()),
+                    ("data.drift_width", data.drift_width.is_some()),
+                    ("data.n_features", data.n_features.is_some()),
+                    ("data.drift_speed", data.drift_speed.is_some()),
+                ] {
+                    if set {
+                        return Err(self.invalid(key, "applies to generators only, not to `data.csv`"));
+                    }
+                }
+                let target = data
+                    .target
+                    .ok_or_else(|| self.invalid("data.target", "is required with `data.csv`: name the target column"))?;
+                Ok((
+                    StreamSource::Csv(CsvSource {
+                        path: resolve(csv),
+                        target,
+                        features: data.features.unwrap_or_default(),
+                        task: task.unwrap_or(Task::Classification),
+                    }),
+                    scaling,
+                ))
+            }
+            (None, Some(generator)) => {
+                for (key, set) in [
+                    ("data.target", data.target.is_some()),
+                    ("data.features", data.features.is_some()),
+                ] {
+                    if set {
+                        return Err(self.invalid(key, "applies to `data.csv` only, not to generators"));
+                    }
+                }
+                let kind = GeneratorKind::parse(&generator).ok_or_else(|| {
+                    let names: Vec<_> = GeneratorKind::ALL.iter().map(|k| k.name()).collect();
+                    self.invalid("data.generator", format!("is {generator:?}; expected one of {}", names.join(", ")))
+                })?;
+                if let Some(task) = task
+                    && task != kind.task()
+                {
+                    return Err(self.invalid(
+                        "data.task",
+                        format!("does not match generator {generator:?}, which poses a {:?} task", kind.task()),
+                    ));
+                }
+                let mut spec = GeneratorSpec::new(kind, data.samples.unwrap_or(defaults::SAMPLES), seed);
+                if let Some(v) = data.noise {
+                    spec.noise = v;
+                }
+                if let Some(v) = data.drift_points {
+                    spec.drift_points = v;
+                }
+                if let Some(v) = data.drift_width {
+                    spec.drift_width = v;
+                }
+                if let Some(v) = data.n_features {
+                    spec.n_features = v;
+                }
+                if let Some(v) = data.drift_speed {
+                    spec.drift_speed = v;
+                }
+                spec.validate().map_err(|e| self.generator_error(e))?;
+                Ok((StreamSource::Generator(spec), scaling))
+            }
+        }
+    }
+
+    fn generator_error(&self, e: relearn_data::DataError) -> ConfigError {
+        let message = e.to_string();
+        // The data crate names the key as `data.<field>`; find it to report the line.
+        let key = message
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .find(|w| w.starts_with("data."))
+            .unwrap_or("data")
+            .to_string();
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: key_line(self.text, &key),
+            key,
+            message: format!("is invalid: {message}"),
+        }
+    }
+}
+
+/// Whether `name` is usable as a run name (and so as a file name in the store).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The 1-based line where dotted `key` (e.g. `train.lr`) is set in TOML `text`, if it is
+/// written there as `key = ...` under its `[table]` header (or as the table header itself).
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    let (table, field) = key.split_once('.').unwrap_or((key, ""));
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            current = header.trim().to_string();
+            if field.is_empty() && current == table {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        if current == table
+            && !field.is_empty()
+            && let Some((k, _)) = line.split_once('=')
+            && k.trim().trim_matches('"') == field
+        {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RunSpec, ConfigError> {
+        RunSpec::from_toml(text, Path::new("/cfg/run.toml"))
+    }
+
+    const MINIMAL: &str = "[run]\nname = \"sea\"\n[data]\ngenerator = \"sea\"\n";
+
+    #[test]
+    fn minimal_config_takes_documented_defaults() {
+        let spec = parse(MINIMAL).unwrap();
+        assert_eq!(spec.mode, Mode::Stateful);
+        assert_eq!(spec.backend, Backend::Flex);
+        assert_eq!(spec.store, PathBuf::from("/cfg/checkpoints"));
+        assert_eq!(spec.window_size, 1000);
+        assert_eq!(spec.model.hidden, vec![64, 64]);
+        assert_eq!(spec.stateless.recent_windows, 3);
+        assert_eq!(spec.task(), Task::Classification);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse("[run]\nname = \"x\"\n[train]\nlr = 0.1\nlearning_rate = 0.1\n[data]\ngenerator=\"sea\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("learning_rate"), "{err}");
+        assert!(err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_key_and_line() {
+        let err = parse("[run]\nname = \"x\"\n[data]\ngenerator = \"sea\"\n[train]\nlr = -0.1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("run.toml:6: `train.lr`"), "{err}");
+        let err = parse("[run]\nname = \"x\"\n[data]\ngenerator = \"sea\"\n[stateless]\ninitial_fraction = 1.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":6: `stateless.initial_fraction`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_a_parse_error_with_line() {
+        let err = parse("[run]\nname = \"x\"\n[data]\ngenerator = \"sea\"\n[window]\nsize = \"big\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 6"), "{err}");
+    }
+
+    #[test]
+    fn sources_are_exclusive_and_required() {
+        let err = parse("[run]\nname = \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("needs a source"), "{err}");
+        let err = parse("[run]\nname = \"x\"\n[data]\ngenerator = \"sea\"\ncsv = \"a.csv\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot be combined"), "{err}");
+        let err = parse("[run]\nname = \"x\"\n[data]\ncsv = \"a.csv\"\n").unwrap_err().to_string();
+        assert!(err.contains("data.target"), "{err}");
+    }
+
+    #[test]
+    fn csv_paths_resolve_against_the_config_folder() {
+        let spec = parse("[run]\nname = \"e\"\n[data]\ncsv = \"data/e.csv\"\ntarget = \"class\"\n").unwrap();
+        match spec.source {
+            StreamSource::Csv(csv) => assert_eq!(csv.path, PathBuf::from("/cfg/data/e.csv")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn fingerprint_ignores_name_and_store_but_not_training_settings() {
+        let a = parse(MINIMAL).unwrap();
+        let b = parse("[run]\nname = \"other\"\nstore = \"elsewhere\"\n[data]\ngenerator = \"sea\"\n").unwrap();
+        let c = parse("[run]\nname = \"sea\"\n[data]\ngenerator = \"sea\"\n[stateful]\nlr = 0.01\n").unwrap();
+        let d = parse("[run]\nname = \"sea\"\n[data]\ngenerator = \"sea\"\n[stateless]\nrecent_windows = 5\n").unwrap();
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        // Stateless settings do not shape a stateful run.
+        assert_eq!(a.fingerprint(), d.fingerprint());
+        assert_ne!(a.clone().with_mode(Mode::Stateless).fingerprint(), a.fingerprint());
+    }
+
+    #[test]
+    fn key_line_finds_keys_under_their_table() {
+        let text = "[run]\nname = \"x\"\n\n[train]\n# lr = 1\nlr = 2\n";
+        assert_eq!(key_line(text, "train.lr"), Some(6));
+        assert_eq!(key_line(text, "run.name"), Some(2));
+        assert_eq!(key_line(text, "train"), Some(4));
+        assert_eq!(key_line(text, "model.hidden"), None);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_name("sea-stateful_2.v1"));
+        assert!(!valid_name(".hidden"));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name(""));
+    }
+}

@@ -1,0 +1,472 @@
+//! The run loop: initial model, then for each new window the prequential score of the
+//! serving model, the update, and the commit. Resumes where the store ends.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use relearn_data::{Batch, Preprocessor, Scaling, Stream, StreamInfo, Window};
+use relearn_model::{Mlp, MlpConfig, MlpWeights};
+use relearn_store::{CheckpointDraft, CheckpointId, Manifest, Metrics, Relation, Retained, Store, TrainedOn};
+use serde_json::json;
+
+use crate::TrainError;
+use crate::checkpoint::{LoadedCheckpoint, ModelInfo, parts};
+use crate::config::{Mode, RunSpec};
+use crate::fit::{FitSettings, fit, score};
+use crate::optim::{AdamMoments, MlpAdam};
+use crate::seed::{Purpose, derive};
+
+/// Options of one invocation of [`run`].
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Stop once this many windows of the stream (initial windows included) are processed.
+    pub max_windows: Option<usize>,
+}
+
+/// What the loop reports as it goes (for logs and progress bars).
+#[derive(Debug, Clone)]
+pub enum RunEvent {
+    /// The stream is open; `windows` updates lie ahead in this invocation.
+    Planned {
+        /// Stream description.
+        info: StreamInfo,
+        /// Windows in the stream.
+        stream_windows: usize,
+        /// Checkpoints this invocation will commit.
+        todo: usize,
+    },
+    /// The store already holds this run; it continues after `head`.
+    Resuming {
+        /// The run's latest checkpoint.
+        head: Box<Manifest>,
+        /// The first window this invocation trains on.
+        next_window: usize,
+    },
+    /// A checkpoint was committed.
+    Committed(Box<Manifest>),
+}
+
+/// What an invocation did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Checkpoints committed now, in order.
+    pub committed: Vec<Manifest>,
+    /// The run's latest checkpoint afterwards.
+    pub head: Option<CheckpointId>,
+    /// Whether it continued a stored run.
+    pub resumed: bool,
+}
+
+/// The model that serves predictions between updates, as committed.
+struct Serving {
+    id: CheckpointId,
+    weights: MlpWeights,
+    preprocessor: Preprocessor,
+    moments: Option<AdamMoments>,
+}
+
+/// Trains `spec` into `store`: the initial model if the run has none, then one update per
+/// window not yet stored. Holds the run's lock throughout.
+pub fn run(
+    spec: &RunSpec,
+    store: &Store,
+    options: &RunOptions,
+    on_event: &mut dyn FnMut(&RunEvent),
+) -> Result<RunSummary, TrainError> {
+    let stream = Stream::open(&spec.source, spec.window_size, spec.initial_windows)?;
+    let _lock = store.lock_run(&spec.name)?;
+    let mut loop_ = Loop::new(spec, store, &stream)?;
+    let end = match options.max_windows {
+        Some(n) if n < spec.initial_windows => {
+            return Err(TrainError::Usage(format!(
+                "--windows {n} is fewer than the {} initial windows (`window.initial`); ask for at least {}",
+                spec.initial_windows, spec.initial_windows
+            )));
+        }
+        Some(n) => n.min(stream.n_windows()),
+        None => stream.n_windows(),
+    };
+    let todo = end.saturating_sub(loop_.next_window) + usize::from(loop_.serving.is_none());
+    if let Some(head) = &loop_.head_manifest {
+        on_event(&RunEvent::Resuming { head: Box::new(head.clone()), next_window: loop_.next_window });
+    }
+    on_event(&RunEvent::Planned { info: stream.info().clone(), stream_windows: stream.n_windows(), todo });
+    let resumed = loop_.serving.is_some();
+    let mut committed = Vec::new();
+    if todo > 0 {
+        for window in stream.windows()? {
+            let window = window?;
+            if window.index >= end {
+                break;
+            }
+            if let Some(manifest) = loop_.feed(window)? {
+                on_event(&RunEvent::Committed(Box::new(manifest.clone())));
+                committed.push(manifest);
+            }
+        }
+    }
+    Ok(RunSummary { committed, head: store.run_head(&spec.name)?, resumed })
+}
+
+struct Loop<'a> {
+    spec: &'a RunSpec,
+    store: &'a Store,
+    info: StreamInfo,
+    fingerprint: String,
+    mlp: MlpConfig,
+    device: Device,
+    train_device: Device,
+    /// The latest checkpoint at start, when resuming.
+    head_manifest: Option<Manifest>,
+    serving: Option<Serving>,
+    /// Id of the run's initial model (the parent of every stateless update).
+    initial_id: Option<CheckpointId>,
+    next_window: usize,
+    /// All initial samples: kept while the initial model trains, and for good by stateless
+    /// runs (their updates sample from it).
+    initial_pool: Batch,
+    /// Stateless: the most recent post-initial windows (the current one last).
+    recent: VecDeque<Window>,
+}
+
+impl<'a> Loop<'a> {
+    fn new(spec: &'a RunSpec, store: &'a Store, stream: &Stream) -> Result<Loop<'a>, TrainError> {
+        let info = stream.info().clone();
+        let fingerprint = spec.fingerprint();
+        let mlp = MlpConfig::new(info.n_features(), spec.model.hidden.clone(), info.n_outputs())
+            .with_activation(spec.model.activation)
+            .with_dropout(spec.model.dropout);
+        let device = spec.backend.device();
+        let train_device = device.clone().autodiff();
+        let mut loop_ = Loop {
+            spec,
+            store,
+            info,
+            fingerprint,
+            mlp,
+            device,
+            train_device,
+            head_manifest: None,
+            serving: None,
+            initial_id: None,
+            next_window: spec.initial_windows,
+            initial_pool: Batch::new(stream.info().n_features()),
+            recent: VecDeque::new(),
+        };
+        if let Some(head_id) = store.run_head(&spec.name)? {
+            loop_.resume_from(store.manifest(&head_id)?)?;
+        }
+        Ok(loop_)
+    }
+
+    fn resume_from(&mut self, head: Manifest) -> Result<(), TrainError> {
+        if head.config_fingerprint != self.fingerprint {
+            return Err(TrainError::ConfigChanged {
+                run: self.spec.name.clone(),
+                store: self.store.root().to_path_buf(),
+                stored: head.config_fingerprint.clone(),
+                current: self.fingerprint.clone(),
+            });
+        }
+        let initial = self
+            .store
+            .run_chain(&self.spec.name)?
+            .into_iter()
+            .find(|m| m.relation == Relation::Initial)
+            .ok_or_else(|| TrainError::BadCheckpoint {
+                id: head.id.clone(),
+                message: format!("run '{}' has no initial checkpoint in the store", self.spec.name),
+            })?;
+        let loaded = LoadedCheckpoint::load(self.store, head.clone())?;
+        loaded.preprocessor.check_compatible(&self.info)?;
+        let moments = match (&loaded.optimizer, self.spec.mode) {
+            (Some(bytes), Mode::Stateful) => {
+                let model = self.mlp.init_with(&loaded.weights, &self.device).map_err(|e| bad(&head, e))?;
+                Some(AdamMoments::from_bytes(bytes, &model, &self.device).map_err(|e| bad(&head, e))?)
+            }
+            _ => None,
+        };
+        self.initial_id = Some(initial.id);
+        self.next_window = head.window as usize + 1;
+        self.serving = Some(Serving { id: head.id.clone(), weights: loaded.weights, preprocessor: loaded.preprocessor, moments });
+        self.head_manifest = Some(head);
+        Ok(())
+    }
+
+    /// Takes the next window of the stream; returns the checkpoint it produced, if any.
+    fn feed(&mut self, window: Window) -> Result<Option<Manifest>, TrainError> {
+        let initial_windows = self.spec.initial_windows;
+        let stateless = self.spec.mode == Mode::Stateless;
+        if window.index < initial_windows {
+            if self.serving.is_none() || stateless {
+                self.initial_pool.extend(&window.batch);
+            }
+            if window.index + 1 == initial_windows && self.serving.is_none() {
+                return self.train_initial().map(Some);
+            }
+            return Ok(None);
+        }
+        if stateless {
+            self.recent.push_back(window.clone());
+            while self.recent.len() > self.spec.stateless.recent_windows {
+                self.recent.pop_front();
+            }
+        }
+        if window.index < self.next_window {
+            return Ok(None);
+        }
+        self.update(window).map(Some)
+    }
+
+    fn train_initial(&mut self) -> Result<Manifest, TrainError> {
+        let started = Instant::now();
+        let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+        preprocessor.scaler.fit(&self.initial_pool);
+        let data = preprocessor.scaler.transform(&self.initial_pool);
+        let window = self.spec.initial_windows - 1;
+        let (weights, moments, train_loss) = self.train_fresh(&data, window, self.spec.train.lr)?;
+        let train_seconds = started.elapsed().as_secs_f64();
+        let samples = self.initial_pool.len() as u64;
+        let manifest = self.commit(Commit {
+            window,
+            parent: None,
+            relation: Relation::Initial,
+            replaces: None,
+            samples_trained: samples,
+            trained_windows: (0..self.spec.initial_windows as u64).collect(),
+            prequential: None,
+            train_loss,
+            train_seconds,
+            weights: &weights,
+            preprocessor: &preprocessor,
+            moments: moments.as_ref(),
+        })?;
+        self.initial_id = Some(manifest.id.clone());
+        self.serving = Some(Serving { id: manifest.id.clone(), weights, preprocessor, moments });
+        if self.spec.mode == Mode::Stateful {
+            // A stateful run keeps no past data.
+            self.initial_pool = Batch::new(self.info.n_features());
+        }
+        Ok(manifest)
+    }
+
+    fn update(&mut self, window: Window) -> Result<Manifest, TrainError> {
+        let serving = self.serving.take().expect("the initial model precedes every update");
+        let model = self.mlp.init_with(&serving.weights, &self.device).map_err(|e| TrainError::BadCheckpoint {
+            id: serving.id.clone(),
+            message: e.to_string(),
+        })?;
+        let scaled = serving.preprocessor.scaler.transform(&window.batch);
+        let prequential = score(&model, &scaled, self.info.task, &self.device);
+        let t = window.index;
+
+        let started = Instant::now();
+        let (manifest, next) = match self.spec.mode {
+            Mode::Stateful => {
+                let mut preprocessor = serving.preprocessor.clone();
+                preprocessor.scaler.update(&window.batch);
+                let data = preprocessor.scaler.transform(&window.batch);
+                let moments = if self.spec.stateful.carry_optimizer { serving.moments.clone() } else { None };
+                let model = self.mlp.init_with(&serving.weights, &self.train_device).expect("shape checked above");
+                let lr = self.spec.stateful.lr;
+                let (weights, moments, train_loss) = self
+                    .train(model, moments.unwrap_or_default(), &data, t, self.spec.stateful.epochs, lr)
+                    .map_err(|epoch| TrainError::Diverged { window: t, epoch, lr_key: "stateful.lr", lr })?;
+                let train_seconds = started.elapsed().as_secs_f64();
+                let manifest = self.commit(Commit {
+                    window: t,
+                    parent: Some(serving.id.clone()),
+                    relation: Relation::FineTuned,
+                    replaces: Some(serving.id.clone()),
+                    samples_trained: window.batch.len() as u64,
+                    trained_windows: vec![t as u64],
+                    prequential: Some(prequential),
+                    train_loss,
+                    train_seconds,
+                    weights: &weights,
+                    preprocessor: &preprocessor,
+                    moments: Some(&moments),
+                })?;
+                let next = Serving { id: manifest.id.clone(), weights, preprocessor, moments: Some(moments) };
+                (manifest, next)
+            }
+            Mode::Stateless => {
+                let (raw, trained_windows) = self.stateless_training_set(t);
+                let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+                preprocessor.scaler.fit(&raw);
+                let data = preprocessor.scaler.transform(&raw);
+                let (weights, _, train_loss) = self.train_fresh(&data, t, self.spec.train.lr)?;
+                let train_seconds = started.elapsed().as_secs_f64();
+                let manifest = self.commit(Commit {
+                    window: t,
+                    parent: self.initial_id.clone(),
+                    relation: Relation::Retrained,
+                    replaces: Some(serving.id.clone()),
+                    samples_trained: raw.len() as u64,
+                    trained_windows,
+                    prequential: Some(prequential),
+                    train_loss,
+                    train_seconds,
+                    weights: &weights,
+                    preprocessor: &preprocessor,
+                    moments: None,
+                })?;
+                let next = Serving { id: manifest.id.clone(), weights, preprocessor, moments: None };
+                (manifest, next)
+            }
+        };
+        self.serving = Some(next);
+        Ok(manifest)
+    }
+
+    /// A stateless update's training set at window `t`: the last `recent_windows`
+    /// post-initial windows, plus a sample of initial data sized so that it makes up
+    /// `initial_fraction` of the whole.
+    fn stateless_training_set(&self, t: usize) -> (Batch, Vec<u64>) {
+        let mut recent = Batch::new(self.info.n_features());
+        let mut windows: Vec<u64> = Vec::new();
+        for w in &self.recent {
+            recent.extend(&w.batch);
+            windows.push(w.index as u64);
+        }
+        let f = self.spec.stateless.initial_fraction;
+        let wanted = ((f / (1.0 - f)) * recent.len() as f64).round() as usize;
+        let take = wanted.min(self.initial_pool.len());
+        let mut set = Batch::new(self.info.n_features());
+        if take > 0 {
+            let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::InitialSample, t));
+            let mut picked = rand::seq::index::sample(&mut rng, self.initial_pool.len(), take).into_vec();
+            picked.sort_unstable();
+            set = self.initial_pool.select(&picked);
+            windows.splice(0..0, 0..self.spec.initial_windows as u64);
+        }
+        set.extend(&recent);
+        (set, windows)
+    }
+
+    /// Trains fresh weights seeded by (seed, window) on `data` for `train.epochs`.
+    fn train_fresh(
+        &self,
+        data: &Batch,
+        window: usize,
+        lr: f64,
+    ) -> Result<(MlpWeights, Option<AdamMoments>, f64), TrainError> {
+        self.train_device.seed(derive(self.spec.seed, Purpose::Weights, window));
+        let model = self.mlp.init(&self.train_device);
+        let (weights, moments, loss) = self
+            .train(model, AdamMoments::default(), data, window, self.spec.train.epochs, lr)
+            .map_err(|epoch| TrainError::Diverged { window, epoch, lr_key: "train.lr", lr })?;
+        let keep = self.spec.mode == Mode::Stateful && self.spec.stateful.carry_optimizer;
+        Ok((weights, keep.then_some(moments), loss))
+    }
+
+    fn train(
+        &self,
+        model: Mlp,
+        moments: AdamMoments,
+        data: &Batch,
+        window: usize,
+        epochs: usize,
+        lr: f64,
+    ) -> Result<(MlpWeights, AdamMoments, f64), usize> {
+        self.train_device.seed(derive(self.spec.seed, Purpose::Dropout, window));
+        let mut optimizer = MlpAdam::new(self.spec.train.weight_decay, moments);
+        let settings = FitSettings {
+            epochs,
+            batch_size: self.spec.train.batch_size,
+            lr,
+            shuffle_seed: derive(self.spec.seed, Purpose::Shuffle, window),
+        };
+        let (model, loss) =
+            fit(model, &mut optimizer, data, self.info.task, settings, &self.train_device).map_err(|d| d.epoch)?;
+        Ok((model.weights(), optimizer.moments, loss))
+    }
+
+    /// Past data this run keeps after committing a checkpoint for `window`, to make its
+    /// later updates: none for stateful runs; for stateless runs the initial windows plus
+    /// the recent windows the next update reuses.
+    fn retained_after(&self, window: usize) -> Retained {
+        if self.spec.mode == Mode::Stateful {
+            return Retained { samples: 0, bytes: 0 };
+        }
+        let first_reused = (window + 2).saturating_sub(self.spec.stateless.recent_windows).max(self.spec.initial_windows);
+        let reused_windows = (window + 1).saturating_sub(first_reused);
+        let samples = (self.spec.initial_windows + reused_windows) * self.spec.window_size;
+        let bytes = samples * 4 * (self.info.n_features() + 1);
+        Retained { samples: samples as u64, bytes: bytes as u64 }
+    }
+
+    fn commit(&self, c: Commit<'_>) -> Result<Manifest, TrainError> {
+        let info = ModelInfo {
+            widths: self.mlp.widths(),
+            activation: self.mlp.activation.name().to_string(),
+            dropout: self.mlp.dropout,
+            task: self.info.task,
+            backend: self.spec.backend.name().to_string(),
+        };
+        let mut parts_out = vec![
+            (parts::MODEL.to_string(), c.weights.to_bytes()),
+            (parts::PREPROCESSOR.to_string(), c.preprocessor.to_bytes()),
+        ];
+        if let Some(m) = c.moments {
+            parts_out.push((parts::OPTIMIZER.to_string(), m.to_bytes()));
+        }
+        let draft = CheckpointDraft {
+            run: self.spec.name.clone(),
+            mode: self.spec.mode.name().to_string(),
+            window: c.window as u64,
+            parent: c.parent,
+            relation: c.relation,
+            replaces: c.replaces,
+            samples_trained: c.samples_trained,
+            retained: self.retained_after(c.window),
+            metrics: Metrics { prequential: c.prequential, train_loss: Some(c.train_loss) },
+            train_seconds: c.train_seconds,
+            config_fingerprint: self.fingerprint.clone(),
+            trained_on: TrainedOn { windows: c.trained_windows, samples: c.samples_trained },
+            extra: json!({
+                "model": info,
+                "source": self.info.source,
+                "target": match &self.spec.source {
+                    relearn_data::StreamSource::Csv(csv) => csv.target.as_str(),
+                    relearn_data::StreamSource::Generator(_) => "y",
+                },
+                "scaling": scaling_name(self.spec.scaling),
+                "window_size": self.spec.window_size,
+                "seed": self.spec.seed,
+            }),
+            parts: parts_out,
+        };
+        Ok(self.store.commit(draft)?)
+    }
+}
+
+struct Commit<'c> {
+    window: usize,
+    parent: Option<CheckpointId>,
+    relation: Relation,
+    replaces: Option<CheckpointId>,
+    samples_trained: u64,
+    trained_windows: Vec<u64>,
+    prequential: Option<BTreeMap<String, f64>>,
+    train_loss: f64,
+    train_seconds: f64,
+    weights: &'c MlpWeights,
+    preprocessor: &'c Preprocessor,
+    moments: Option<&'c AdamMoments>,
+}
+
+fn scaling_name(s: Scaling) -> &'static str {
+    match s {
+        Scaling::None => "none",
+        Scaling::Initial => "initial",
+        Scaling::Running => "running",
+    }
+}
+
+fn bad(head: &Manifest, e: impl std::fmt::Display) -> TrainError {
+    TrainError::BadCheckpoint { id: head.id.clone(), message: e.to_string() }
+}

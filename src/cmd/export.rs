@@ -1,0 +1,258 @@
+//! `relearn export REF --format safetensors --out FILE`: a checkpoint's weights for other
+//! tools, under the names a PyTorch `nn.Sequential` of `nn.Linear` layers would give them,
+//! with the preprocessing state as metadata.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use relearn_data::{Preprocessor, Scaling};
+use relearn_model::MlpWeights;
+use relearn_store::Manifest;
+use relearn_train::{LoadedCheckpoint, ModelInfo};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::{StoreArg, print_json};
+use crate::exit::UsageError;
+use crate::render;
+
+/// Arguments of `relearn export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Checkpoint: id, 6+ hex prefix, run name, NAME~K, NAME@W or tag.
+    reference: String,
+    /// Output format.
+    #[arg(long, default_value = "safetensors", value_parser = ["safetensors"])]
+    format: String,
+    /// The file to write (replaced atomically if it exists).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Print a JSON summary of what was written.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArg,
+}
+
+/// One tensor of the export.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tensor {
+    /// `layers.{i}.weight` or `layers.{i}.bias`.
+    pub name: String,
+    /// PyTorch layout: `[out, in]` for weights, `[out]` for biases.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    #[serde(skip)]
+    pub values: Vec<f32>,
+}
+
+/// `export --json`.
+#[derive(Debug, Serialize)]
+struct ExportJson<'a> {
+    id: &'a str,
+    out: &'a Path,
+    format: &'a str,
+    bytes: usize,
+    tensors: &'a [Tensor],
+    metadata: &'a Map<String, Value>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let store = args.store.open()?;
+    check_output_path(&args.out)?;
+    let id = store.resolve(&args.reference)?;
+    let checkpoint = LoadedCheckpoint::load(&store, store.manifest(&id)?)?;
+    let tensors = pytorch_tensors(&checkpoint.weights);
+    let metadata = metadata(
+        &checkpoint.manifest,
+        &checkpoint.info,
+        &checkpoint.preprocessor,
+    );
+    let bytes = safetensors_bytes(&tensors, &metadata);
+    write_atomic(&args.out, |w| Ok(w.write_all(&bytes)?))?;
+    let m = &checkpoint.manifest;
+    if args.json {
+        print_json(&ExportJson {
+            id: &m.id,
+            out: &args.out,
+            format: &args.format,
+            bytes: bytes.len(),
+            tensors: &tensors,
+            metadata: &metadata,
+        })?;
+    } else {
+        println!(
+            "exported checkpoint {} ({}) to {} ({}, {} parameters)",
+            render::short(&m.id),
+            render::run_at(m),
+            args.out.display(),
+            render::bytes(bytes.len() as u64),
+            checkpoint.weights.num_params()
+        );
+        for t in &tensors {
+            println!("  {:<18} f32 {:?}", t.name, t.shape);
+        }
+        let keys: Vec<String> = metadata.keys().cloned().collect();
+        println!("  metadata: {}", keys.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The weights as PyTorch names them: `layers.{i}.weight` in `nn.Linear`'s `[out, in]`
+/// layout (ours are `[in, out]`, so transposed) and `layers.{i}.bias`.
+pub fn pytorch_tensors(weights: &MlpWeights) -> Vec<Tensor> {
+    let mut tensors = Vec::with_capacity(2 * weights.layers.len());
+    for (i, layer) in weights.layers.iter().enumerate() {
+        let (d_in, d_out) = (layer.d_input, layer.d_output);
+        let mut transposed = vec![0.0f32; d_in * d_out];
+        for r in 0..d_in {
+            for c in 0..d_out {
+                transposed[c * d_in + r] = layer.weight[r * d_out + c];
+            }
+        }
+        tensors.push(Tensor {
+            name: format!("layers.{i}.weight"),
+            shape: vec![d_out, d_in],
+            values: transposed,
+        });
+        tensors.push(Tensor {
+            name: format!("layers.{i}.bias"),
+            shape: vec![d_out],
+            values: layer.bias.clone(),
+        });
+    }
+    tensors
+}
+
+/// The `__metadata__` string map: where the weights come from and everything needed to
+/// reproduce the checkpoint's predictions (JSON text for lists).
+pub fn metadata(manifest: &Manifest, info: &ModelInfo, pre: &Preprocessor) -> Map<String, Value> {
+    let scaler = &pre.scaler;
+    // The transform `Scaler::transform` applies: identity when scaling is off or unfitted.
+    let (mean, std) = if scaler.mode == Scaling::None || scaler.count == 0 {
+        (vec![0.0; scaler.n_features()], vec![1.0; scaler.n_features()])
+    } else {
+        (scaler.mean.clone(), scaler.std())
+    };
+    let target = super::eval::recorded_target(manifest).unwrap_or_default();
+    let entries = [
+        ("format", "pt".to_string()),
+        ("exported_by", format!("relearn {}", env!("CARGO_PKG_VERSION"))),
+        ("checkpoint_id", manifest.id.clone()),
+        ("run", manifest.run.clone()),
+        ("mode", manifest.mode.clone()),
+        ("window", manifest.window.to_string()),
+        ("relation", manifest.relation.as_str().to_string()),
+        ("task", pre.task.name().to_string()),
+        ("widths", json!(info.widths).to_string()),
+        ("activation", info.activation.clone()),
+        (
+            "layout",
+            "nn.Linear: y = x @ weight.T + bias; the activation follows every layer but the last"
+                .to_string(),
+        ),
+        ("feature_names", json!(pre.feature_names).to_string()),
+        ("classes", json!(pre.classes).to_string()),
+        ("target", target),
+        ("scaler_mode", scaler.mode.name().to_string()),
+        ("scaler_mean", json!(mean).to_string()),
+        ("scaler_std", json!(std).to_string()),
+    ];
+    entries
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v)))
+        .collect()
+}
+
+/// A safetensors file: an 8-byte little-endian header length, the JSON header (tensor
+/// dtypes, shapes and byte ranges, plus `__metadata__`) padded with spaces to a multiple of
+/// 8 bytes, then the tensors' little-endian bytes in order. Deterministic: the same
+/// checkpoint always gives the same bytes.
+pub fn safetensors_bytes(tensors: &[Tensor], metadata: &Map<String, Value>) -> Vec<u8> {
+    let mut header = Map::new();
+    header.insert("__metadata__".into(), Value::Object(metadata.clone()));
+    let mut offset = 0usize;
+    for t in tensors {
+        let end = offset + 4 * t.values.len();
+        header.insert(
+            t.name.clone(),
+            json!({"dtype": "F32", "shape": t.shape, "data_offsets": [offset, end]}),
+        );
+        offset = end;
+    }
+    let mut header = serde_json::to_vec(&Value::Object(header)).expect("header serializes");
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + header.len() + offset);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    for t in tensors {
+        for v in &t.values {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// Refuses an output path that is a folder or lies in a folder that does not exist (bad
+/// input, exit code 2), before any work is done.
+pub fn check_output_path(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        return Err(UsageError(format!(
+            "--out {} is a folder; give a file name",
+            path.display()
+        ))
+        .into());
+    }
+    let dir = parent_dir(path);
+    if !dir.is_dir() {
+        return Err(UsageError(format!(
+            "cannot write {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes `path` atomically: `fill` writes a temporary file in the same folder, which is
+/// synced and renamed onto `path`. On error nothing is left behind.
+pub fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = parent_dir(path);
+    let context = || format!("cannot write {}", path.display());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".relearn-tmp-")
+        .tempfile_in(dir)
+        .with_context(context)?;
+    {
+        let mut w = io::BufWriter::new(tmp.as_file_mut());
+        fill(&mut w).with_context(context)?;
+        w.flush().with_context(context)?;
+    }
+    // tempfile creates files readable by the owner only; an export is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o644);
+        tmp.as_file().set_permissions(perms).with_context(context)?;
+    }
+    tmp.as_file().sync_all().with_context(context)?;
+    tmp.persist(path).map_err(|e| e.error).with_context(context)?;
+    // Make the rename durable too (best effort: not every platform can sync a folder).
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

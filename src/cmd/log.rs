@@ -1,0 +1,42 @@
+//! `relearn log`: checkpoints in creation order.
+
+use std::process::ExitCode;
+
+use super::{StoreArg, print_json};
+use crate::exit::UsageError;
+use crate::render;
+
+/// Arguments of `relearn log`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this run's checkpoints.
+    #[arg(long, value_name = "NAME")]
+    run: Option<String>,
+    /// Print a JSON array of checkpoints instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArg,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let store = args.store.open()?;
+    let manifests = match &args.run {
+        Some(run) => {
+            if store.run_head(run)?.is_none() {
+                let runs = store.runs()?;
+                return Err(UsageError(format!("no run named '{run}' in {}; runs: {}", store.root().display(), render::list(&runs))).into());
+            }
+            store.run_chain(run)?
+        }
+        None => store.manifests()?,
+    };
+    if args.json {
+        print_json(&manifests)?;
+    } else {
+        for m in &manifests {
+            println!("{}", render::log_line(m));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,107 @@
+//! One module per subcommand.
+
+mod diff;
+mod eval;
+mod export;
+mod gc;
+mod generate;
+mod log;
+mod predict;
+mod run;
+mod show;
+mod tag;
+mod tree;
+mod verify;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use relearn_store::Store;
+
+/// Keep a neural model current as data drifts: stateless retraining or stateful
+/// fine-tuning, every model a checkpoint with its lineage.
+#[derive(Debug, Parser)]
+#[command(name = "relearn", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train the initial model if the run has none, then one update per new window.
+    Run(run::Args),
+    /// List checkpoints in creation order.
+    Log(log::Args),
+    /// Show one checkpoint: manifest, lineage, metrics, sizes.
+    Show(show::Args),
+    /// Draw the lineage of each run as a tree.
+    Tree(tree::Args),
+    /// Compare two checkpoints: per-layer weight-delta norms and metric deltas.
+    Diff(diff::Args),
+    /// Re-hash every object and manifest and check every ref and link; exit 1 on problems.
+    Verify(verify::Args),
+    /// Create (`tag REF NAME`), remove (`--delete NAME`) or list (`tag`) tags.
+    Tag(tag::Args),
+    /// Remove older checkpoints of runs and unreferenced objects (retention).
+    Gc(gc::Args),
+    /// Write a checkpoint's weights and preprocessing for other tools (safetensors).
+    Export(export::Args),
+    /// Score a checkpoint on labelled CSV data with its own preprocessing.
+    Eval(eval::Args),
+    /// Predict one value or class per CSV row (CSV on stdout).
+    Predict(predict::Args),
+    /// Write a config's stream (generator or CSV source) to a CSV file.
+    Generate(generate::Args),
+}
+
+/// Runs the chosen subcommand.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Log(args) => log::run(args),
+        Command::Show(args) => show::run(args),
+        Command::Tree(args) => tree::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Tag(args) => tag::run(args),
+        Command::Gc(args) => gc::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Generate(args) => generate::run(args),
+    }
+}
+
+/// `--store DIR`, shared by every command.
+#[derive(Debug, clap::Args)]
+pub struct StoreArg {
+    /// Checkpoint store folder [default: the config's `run.store`, else `checkpoints`].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+}
+
+impl StoreArg {
+    /// The store folder for commands without a config.
+    pub fn path(&self) -> PathBuf {
+        self.store.clone().unwrap_or_else(|| PathBuf::from(relearn_train::config::defaults::STORE))
+    }
+
+    /// Opens an existing store for reading.
+    pub fn open(&self) -> anyhow::Result<Store> {
+        open_existing(&self.path())
+    }
+}
+
+/// Opens an existing store for reading.
+pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+    Store::open(path).with_context(|| format!("cannot open store {}", path.display()))
+}
+
+/// Prints `value` as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! `relearn predict REF --csv FILE`: one prediction per input row, as CSV on stdout.
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use relearn_data::Task;
+use relearn_train::fit;
+use serde_json::{Map, Value, json};
+
+use super::eval::Inference;
+use super::{StoreArg, print_json};
+
+/// Arguments of `relearn predict`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Checkpoint: id, 6+ hex prefix, run name, NAME~K, NAME@W or tag.
+    reference: String,
+    /// CSV with a header row holding every feature column the checkpoint was trained on
+    /// (any order; other columns, a target column included, are ignored).
+    #[arg(long, value_name = "FILE")]
+    csv: PathBuf,
+    /// Print `{"id", "predictions": [...]}` as JSON instead of CSV.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    store: StoreArg,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let store = args.store.open()?;
+    let inference = Inference::load(&store, &args.reference)?;
+    let batch = inference.read_csv(&args.csv, None)?;
+    let outputs = fit::outputs(&inference.model, &batch, &inference.device);
+    let classes = &inference.checkpoint.preprocessor.classes;
+    let rows = predictions(inference.task(), classes, &outputs);
+    if args.json {
+        let predictions: Vec<Value> = rows
+            .iter()
+            .map(|row| match row {
+                Prediction::Class { index, probs } => {
+                    let probabilities: Map<String, Value> = classes
+                        .iter()
+                        .zip(probs)
+                        .map(|(c, &p)| (c.clone(), json!(p)))
+                        .collect();
+                    json!({"prediction": classes[*index], "probabilities": probabilities})
+                }
+                Prediction::Value(v) => json!({ "prediction": v }),
+            })
+            .collect();
+        print_json(&json!({
+            "id": inference.checkpoint.manifest.id,
+            "predictions": predictions,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match write_csv(classes, &rows) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // `relearn predict ... | head`: the reader has all it wanted.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot write predictions to stdout")),
+    }
+}
+
+/// One row's prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    /// Classification: the argmax class and the softmax probabilities (f32, class order).
+    Class { index: usize, probs: Vec<f32> },
+    /// Regression: the predicted value.
+    Value(f32),
+}
+
+/// Turns raw model outputs (row-major) into predictions.
+pub fn predictions(task: Task, classes: &[String], outputs: &[f32]) -> Vec<Prediction> {
+    match task {
+        Task::Regression => outputs.iter().map(|&v| Prediction::Value(v)).collect(),
+        Task::Classification => outputs
+            .chunks_exact(classes.len().max(1))
+            .map(|logits| {
+                let (index, max) = fit::argmax(logits);
+                let exp: Vec<f64> = logits
+                    .iter()
+                    .map(|&v| (f64::from(v) - f64::from(max)).exp())
+                    .collect();
+                let sum: f64 = exp.iter().sum();
+                let probs = exp.iter().map(|&e| (e / sum) as f32).collect();
+                Prediction::Class { index, probs }
+            })
+            .collect(),
+    }
+}
+
+/// Writes the CSV: a `prediction` column (class name or value), and for classification one
+/// `p_<class>` column per class.
+fn write_csv(classes: &[String], rows: &[Prediction]) -> io::Result<()> {
+    let stdout = io::stdout().lock();
+    let mut out = csv::Writer::from_writer(io::BufWriter::new(stdout));
+    let mut header = vec!["prediction".to_string()];
+    header.extend(classes.iter().map(|c| format!("p_{c}")));
+    out.write_record(&header)?;
+    let mut record: Vec<String> = Vec::with_capacity(header.len());
+    for row in rows {
+        record.clear();
+        match row {
+            Prediction::Class { index, probs } => {
+                record.push(classes[*index].clone());
+                record.extend(probs.iter().map(|p| p.to_string()));
+            }
+            Prediction::Value(v) => record.push(v.to_string()),
+        }
+        out.write_record(&record)?;
+    }
+    // Flushes the csv buffer and the BufWriter under it.
+    out.flush()
+}

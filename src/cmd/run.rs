@@ -1,0 +1,80 @@
+//! `relearn run`: train a config's run, resuming where the store ends.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use relearn_store::Store;
+use relearn_train::{Mode, RunEvent, RunOptions, RunSpec};
+
+use super::StoreArg;
+use crate::render;
+
+/// Arguments of `relearn run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The run's TOML config.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Override `run.mode`.
+    #[arg(long, value_parser = ["stateful", "stateless"])]
+    mode: Option<String>,
+    /// Stop after N windows of the stream in total (initial windows included).
+    #[arg(long, value_name = "N")]
+    windows: Option<usize>,
+    #[command(flatten)]
+    store: StoreArg,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut spec = RunSpec::load(&args.config)?;
+    if let Some(mode) = args.mode.as_deref().and_then(Mode::parse) {
+        spec = spec.with_mode(mode);
+    }
+    let store_path = args.store.store.clone().unwrap_or_else(|| spec.store.clone());
+    let store = Store::open_for_write(&store_path)?;
+    let options = RunOptions { max_windows: args.windows };
+    train(&spec, &store, &options)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `spec` into `store`, printing one line per checkpoint and a progress bar on a
+/// terminal. Shared with `compare`.
+pub fn train(spec: &RunSpec, store: &Store, options: &RunOptions) -> anyhow::Result<relearn_train::RunSummary> {
+    let bar = ProgressBar::hidden();
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    }
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} windows  {elapsed_precise} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(spec.name.clone());
+    let task = spec.task();
+    let mut on_event = |event: &RunEvent| match event {
+        RunEvent::Resuming { head, next_window } => bar.suspend(|| {
+            println!(
+                "resuming run '{}' after window {} (checkpoint {}); next window {next_window}",
+                spec.name,
+                head.window,
+                render::short(&head.id)
+            )
+        }),
+        RunEvent::Planned { info, stream_windows, todo } => {
+            tracing::info!(source = %info.source, samples = info.n_samples, stream_windows, todo, "planned");
+            if *todo == 0 {
+                bar.suspend(|| println!("run '{}' is up to date: nothing to train", spec.name));
+            }
+            bar.set_length(*todo as u64);
+        }
+        RunEvent::Committed(m) => {
+            bar.suspend(|| println!("{}", render::window_line(m, task)));
+            bar.inc(1);
+        }
+    };
+    let summary = relearn_train::run(spec, store, options, &mut on_event)?;
+    bar.finish_and_clear();
+    Ok(summary)
+}

@@ -1,0 +1,36 @@
+//! `relearn`: keep a neural model current as data drifts.
+//!
+//! The command line over the library crates: each subcommand is one module under `cmd/`,
+//! a few calls into `relearn-train` and `relearn-store`. Errors print with their causes;
+//! the exit code says whose fault it was (see [`exit`]).
+
+mod cmd;
+mod exit;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cmd::Cli::parse();
+    init_tracing();
+    match cmd::dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit::code_for(&err)
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` picks the level (default: warnings only).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

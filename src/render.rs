@@ -1,0 +1,130 @@
+//! Human-readable text for checkpoints: shared by `run`, `log`, `show` and `tree`.
+
+use std::fmt::Write;
+
+use relearn_data::Task;
+use relearn_store::{Manifest, Store};
+
+/// The first 12 hex digits of an id.
+pub fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// A comma-separated list, or "none".
+pub fn list(items: &[String]) -> String {
+    if items.is_empty() { "none".to_string() } else { items.join(", ") }
+}
+
+/// The headline metric of a manifest's prequential score, e.g. ` acc 0.912` (empty for the
+/// initial model).
+pub fn metric_suffix(m: &Manifest) -> String {
+    match &m.metrics.prequential {
+        Some(p) if p.contains_key("accuracy") => format!(" acc {:.3}", p["accuracy"]),
+        Some(p) if p.contains_key("mse") => format!(" mse {:.3}", p["mse"]),
+        _ => String::new(),
+    }
+}
+
+/// `run`'s line per committed checkpoint: window, prequential score, training time.
+pub fn window_line(m: &Manifest, task: Task) -> String {
+    let score = match (&m.metrics.prequential, task) {
+        (None, _) => "initial model (no prequential score)".to_string(),
+        (Some(p), Task::Classification) => {
+            format!("accuracy {:.4}  loss {:.4}", p.get("accuracy").copied().unwrap_or(f64::NAN), p.get("loss").copied().unwrap_or(f64::NAN))
+        }
+        (Some(p), Task::Regression) => {
+            format!("mse {:.4}  mae {:.4}", p.get("mse").copied().unwrap_or(f64::NAN), p.get("mae").copied().unwrap_or(f64::NAN))
+        }
+    };
+    format!(
+        "window {:>4}  {:<10}  {score:<38}  train {:>7.3}s  {}",
+        m.window,
+        m.relation.as_str(),
+        m.train_seconds,
+        short(&m.id)
+    )
+}
+
+/// `log`'s line per checkpoint.
+pub fn log_line(m: &Manifest) -> String {
+    let tags = if m.tags.is_empty() { String::new() } else { format!("  [{}]", m.tags.join(", ")) };
+    format!(
+        "{}  {:<20} window {:>4}  {:<10}{:<12}  {}{tags}",
+        short(&m.id),
+        m.run,
+        m.window,
+        m.relation.as_str(),
+        metric_suffix(m),
+        m.created_at
+    )
+}
+
+/// `tree`'s label of a node.
+pub fn node_label(m: &Manifest) -> String {
+    let tags = if m.tags.is_empty() { String::new() } else { format!("  [{}]", m.tags.join(", ")) };
+    format!("{}  window {:<4} {}{}{tags}", short(&m.id), m.window, m.relation.as_str(), metric_suffix(m))
+}
+
+/// `show`'s text.
+pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
+    let mut s = String::new();
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "none".to_string());
+    writeln!(s, "checkpoint {}", m.id)?;
+    writeln!(s, "run        {} ({})", m.run, m.mode)?;
+    writeln!(s, "window     {}", m.window)?;
+    writeln!(s, "relation   {}", m.relation.as_str())?;
+    writeln!(s, "parent     {}", opt(&m.parent))?;
+    writeln!(s, "replaces   {}", opt(&m.replaces))?;
+    writeln!(s, "created    {}", m.created_at)?;
+    if !m.tags.is_empty() {
+        writeln!(s, "tags       {}", m.tags.join(", "))?;
+    }
+    writeln!(s, "config     {}", m.config_fingerprint)?;
+    let windows = &m.trained_on.windows;
+    let range = match (windows.first(), windows.last()) {
+        (Some(a), Some(b)) if a == b => format!("window {a}"),
+        (Some(a), Some(b)) if (b - a + 1) as usize == windows.len() => format!("windows {a}..={b}"),
+        _ => format!("windows {windows:?}"),
+    };
+    writeln!(s, "trained on {} samples from {range}", m.samples_trained)?;
+    writeln!(s, "retained   {} samples, {} of past data kept by the run", m.retained.samples, bytes(m.retained.bytes))?;
+    writeln!(s, "train time {:.3}s", m.train_seconds)?;
+    match &m.metrics.prequential {
+        Some(p) => {
+            let parts: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+            writeln!(s, "prequential {}", parts.join(", "))?;
+        }
+        None => writeln!(s, "prequential none (initial model)")?,
+    }
+    if let Some(l) = m.metrics.train_loss {
+        writeln!(s, "train loss {l:.4}")?;
+    }
+    if let Some(model) = m.extra.get("model") {
+        writeln!(s, "model      {}", model)?;
+    }
+    writeln!(s, "parts")?;
+    let mut total = 0;
+    for (name, part) in &m.parts {
+        total += part.bytes;
+        writeln!(s, "  {name:<13} {:>10}  {}", bytes(part.bytes), store.object_path(&part.object).display())?;
+    }
+    writeln!(s, "  {:<13} {:>10}", "total", bytes(total))?;
+    Ok(s)
+}
+
+/// Bytes in a human unit.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+/// `run@window`, the REF that names a checkpoint by its run and window.
+pub fn run_at(m: &Manifest) -> String {
+    format!("{}@{}", m.run, m.window)
+}

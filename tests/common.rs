@@ -1,0 +1,126 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// A temporary folder holding configs, CSVs and a store.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.path("store")
+    }
+
+    /// Writes a file into the sandbox and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write fixture");
+        p
+    }
+
+    /// Runs `relearn ARGS --store <sandbox store>`.
+    pub fn relearn(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        let store = self.store();
+        all.extend(["--store", store.to_str().unwrap()]);
+        relearn(&all, self.dir.path())
+    }
+
+    /// Runs a command that must succeed, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.relearn(args);
+        assert!(
+            out.status.success(),
+            "relearn {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// `log --json` of a run, parsed.
+    pub fn log(&self, run: &str) -> Vec<Value> {
+        let out = self.ok(&["log", "--run", run, "--json"]);
+        serde_json::from_str::<Vec<Value>>(&out).expect("log --json is a JSON array")
+    }
+
+    /// A listing of every file under the store with its size and contents hash, to show a
+    /// command changed nothing.
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        snapshot(&self.store())
+    }
+}
+
+/// Runs the binary with `args` in `cwd`.
+pub fn relearn(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_relearn"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run relearn")
+}
+
+/// Every file under `root` with its bytes, sorted by path.
+pub fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A small, fast SEA config: 8 windows of 250 samples, a small model.
+pub fn sea_config(name: &str, mode: &str, extra: &str) -> String {
+    format!(
+        r#"[run]
+name = "{name}"
+mode = "{mode}"
+seed = 7
+
+[data]
+generator = "sea"
+samples = 2000
+drift_points = [1000]
+
+[window]
+size = 250
+initial = 1
+
+[model]
+hidden = [16]
+
+[train]
+epochs = 3
+batch_size = 32
+{extra}"#
+    )
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `relearn` binary: each test runs the real executable against a
+//! temporary store.
+
+mod common;
+
+mod bad_input;
+mod inspect;
+mod lineage;
+mod resume;
