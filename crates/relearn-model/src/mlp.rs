@@ -188,8 +188,13 @@ mod tests {
         MlpConfig::new(3, vec![4, 5], 2)
     }
 
+    /// Burn's CPU backends seed one process-wide generator; tests that draw from it take
+    /// turns so that parallel tests do not interleave their draws.
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn forward_shape_is_batch_by_outputs() {
+        let _rng = RNG.lock().unwrap();
         for backend in Backend::ALL {
             let device = backend.device();
             let mlp = config().init(&device);
@@ -200,6 +205,7 @@ mod tests {
 
     #[test]
     fn seeded_init_is_reproducible_and_seed_dependent() {
+        let _rng = RNG.lock().unwrap();
         let device = Backend::Flex.device();
         device.seed(42);
         let a = config().init(&device).weights();
@@ -216,6 +222,7 @@ mod tests {
 
     #[test]
     fn weights_round_trip_through_init_with() {
+        let _rng = RNG.lock().unwrap();
         let device = Backend::Ndarray.device();
         device.seed(7);
         let mlp = config().init(&device);
@@ -246,6 +253,7 @@ mod tests {
 
     #[test]
     fn init_with_rejects_other_shapes() {
+        let _rng = RNG.lock().unwrap();
         let device = Backend::Flex.device();
         let weights = config().init(&device).weights();
         let err = MlpConfig::new(3, vec![4], 2).init_with(&weights, &device).unwrap_err();

@@ -213,7 +213,7 @@ pub mod defaults {
     /// `train.epochs`
     pub const TRAIN_EPOCHS: usize = 10;
     /// `train.batch_size`
-    pub const BATCH_SIZE: usize = 64;
+    pub const BATCH_SIZE: usize = 32;
     /// `train.lr`
     pub const TRAIN_LR: f64 = 1e-3;
     /// `stateless.initial_fraction`
@@ -221,9 +221,9 @@ pub mod defaults {
     /// `stateless.recent_windows`
     pub const RECENT_WINDOWS: usize = 3;
     /// `stateful.epochs`
-    pub const STATEFUL_EPOCHS: usize = 2;
+    pub const STATEFUL_EPOCHS: usize = 3;
     /// `stateful.lr`
-    pub const STATEFUL_LR: f64 = 3e-4;
+    pub const STATEFUL_LR: f64 = 1e-3;
     /// `data.samples` for generators
     pub const SAMPLES: usize = 20_000;
     /// `data.scaling`
