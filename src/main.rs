@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = cmd::Cli::parse();
     init_tracing();
     match cmd::dispatch(cli) {
@@ -21,6 +22,18 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             exit::code_for(&err)
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`relearn log | head`) would panic.
+/// Like other Unix tools, let the pipe's end stop the process quietly instead. A `run` cut off
+/// this way is like any other interrupted run: the store stays whole and a rerun resumes.
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any thread exists; it only resets a
+    // signal disposition to its default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
