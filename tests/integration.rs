@@ -4,6 +4,11 @@
 mod common;
 
 mod bad_input;
+mod compare;
+mod concurrency;
+mod crash;
+#[cfg(unix)]
+mod failures;
 mod inspect;
 mod lineage;
 mod resume;

@@ -19,6 +19,7 @@ use crate::render;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Checkpoint: id, 6+ hex prefix, run name, NAME~K, NAME@W or tag.
+    #[arg(value_name = "REF")]
     reference: String,
     /// Labelled CSV with a header row: every feature column the checkpoint was trained on
     /// (any order; other columns are ignored) and the target column.

@@ -22,6 +22,7 @@ use crate::render;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Checkpoint: id, 6+ hex prefix, run name, NAME~K, NAME@W or tag.
+    #[arg(value_name = "REF")]
     reference: String,
     /// Output format.
     #[arg(long, default_value = "safetensors", value_parser = ["safetensors"])]
@@ -132,14 +133,20 @@ pub fn metadata(manifest: &Manifest, info: &ModelInfo, pre: &Preprocessor) -> Ma
     let scaler = &pre.scaler;
     // The transform `Scaler::transform` applies: identity when scaling is off or unfitted.
     let (mean, std) = if scaler.mode == Scaling::None || scaler.count == 0 {
-        (vec![0.0; scaler.n_features()], vec![1.0; scaler.n_features()])
+        (
+            vec![0.0; scaler.n_features()],
+            vec![1.0; scaler.n_features()],
+        )
     } else {
         (scaler.mean.clone(), scaler.std())
     };
     let target = super::eval::recorded_target(manifest).unwrap_or_default();
     let entries = [
         ("format", "pt".to_string()),
-        ("exported_by", format!("relearn {}", env!("CARGO_PKG_VERSION"))),
+        (
+            "exported_by",
+            format!("relearn {}", env!("CARGO_PKG_VERSION")),
+        ),
         ("checkpoint_id", manifest.id.clone()),
         ("run", manifest.run.clone()),
         ("mode", manifest.mode.clone()),
@@ -249,7 +256,9 @@ pub fn write_atomic(
         tmp.as_file().set_permissions(perms).with_context(context)?;
     }
     tmp.as_file().sync_all().with_context(context)?;
-    tmp.persist(path).map_err(|e| e.error).with_context(context)?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(context)?;
     // Make the rename durable too (best effort: not every platform can sync a folder).
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();

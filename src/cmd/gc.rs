@@ -86,7 +86,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         render::bytes(report.freed_bytes),
         report.freed_bytes,
         plural(remaining),
-        if args.dry_run { "would remain" } else { "remain" }
+        if args.dry_run {
+            "would remain"
+        } else {
+            "remain"
+        }
     );
     if args.dry_run {
         println!("(dry run: nothing was removed)");

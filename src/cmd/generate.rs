@@ -37,10 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         check_output_path(&args.out)?;
     }
     let stream = Stream::open(&spec.source, spec.window_size, spec.initial_windows)?;
-    let end = args
-        .windows
-        .unwrap_or(usize::MAX)
-        .min(stream.n_windows());
+    let end = args.windows.unwrap_or(usize::MAX).min(stream.n_windows());
     if args.from >= end {
         return Err(UsageError(format!(
             "no windows to write: --from {} is not below {end} (the stream has {} windows of {} samples{})",

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod compare;
 mod diff;
 mod eval;
 mod export;
@@ -55,6 +56,8 @@ enum Command {
     Predict(predict::Args),
     /// Write a config's stream (generator or CSV source) to a CSV file.
     Generate(generate::Args),
+    /// Run a config in both modes and compare them: table, plot, JSON and a recommendation.
+    Compare(compare::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -72,6 +75,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 
@@ -100,8 +104,13 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
     Store::open(path).with_context(|| format!("cannot open store {}", path.display()))
 }
 
-/// Prints `value` as pretty JSON on stdout.
+/// Prints `value` as pretty JSON on stdout. A closed stdout (`relearn log --json | head`)
+/// is not an error: the reader has what it wanted.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value)?;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }

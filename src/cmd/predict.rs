@@ -15,6 +15,7 @@ use super::{StoreArg, print_json};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Checkpoint: id, 6+ hex prefix, run name, NAME~K, NAME@W or tag.
+    #[arg(value_name = "REF")]
     reference: String,
     /// CSV with a header row holding every feature column the checkpoint was trained on
     /// (any order; other columns, a target column included, are ignored).
@@ -66,8 +67,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// One row's prediction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prediction {
-    /// Classification: the argmax class and the softmax probabilities (f32, class order).
-    Class { index: usize, probs: Vec<f32> },
+    /// Classification: the argmax class and the softmax probabilities (class order),
+    /// computed in f64 from the f32 logits.
+    Class { index: usize, probs: Vec<f64> },
     /// Regression: the predicted value.
     Value(f32),
 }
@@ -85,7 +87,7 @@ pub fn predictions(task: Task, classes: &[String], outputs: &[f32]) -> Vec<Predi
                     .map(|&v| (f64::from(v) - f64::from(max)).exp())
                     .collect();
                 let sum: f64 = exp.iter().sum();
-                let probs = exp.iter().map(|&e| (e / sum) as f32).collect();
+                let probs = exp.iter().map(|&e| e / sum).collect();
                 Prediction::Class { index, probs }
             })
             .collect(),
@@ -106,7 +108,7 @@ fn write_csv(classes: &[String], rows: &[Prediction]) -> io::Result<()> {
         match row {
             Prediction::Class { index, probs } => {
                 record.push(classes[*index].clone());
-                record.extend(probs.iter().map(|p| p.to_string()));
+                record.extend(probs.iter().map(|&p| probability(p as f32)));
             }
             Prediction::Value(v) => record.push(v.to_string()),
         }
@@ -114,4 +116,14 @@ fn write_csv(classes: &[String], rows: &[Prediction]) -> io::Result<()> {
     }
     // Flushes the csv buffer and the BufWriter under it.
     out.flush()
+}
+
+/// A probability in the shortest text that reads back to the same `f32`; scientific
+/// notation below 1e-4 (`1.0338064e-12`, not `0.0000000000010338064`).
+fn probability(p: f32) -> String {
+    if p != 0.0 && p < 1e-4 {
+        format!("{p:e}")
+    } else {
+        p.to_string()
+    }
 }

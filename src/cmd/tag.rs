@@ -12,12 +12,15 @@ use crate::render;
 
 /// Arguments of `relearn tag`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  relearn tag sea@12 before-drift   tag a checkpoint\n  relearn tag                       list tags\n  relearn tag --delete before-drift remove a tag")]
+#[command(
+    after_help = "Examples:\n  relearn tag sea@12 before-drift     tag a checkpoint\n  relearn tag                         list tags\n  relearn tag --delete before-drift   remove a tag"
+)]
 pub struct Args {
     /// The checkpoint to tag: id, 6+ hex prefix, run name, NAME~K, NAME@W or tag.
-    #[arg(requires = "name", conflicts_with = "delete")]
+    #[arg(value_name = "REF", requires = "name", conflicts_with = "delete")]
     reference: Option<String>,
     /// The tag's name (letters, digits, '.', '_', '-'); REF syntax then resolves it.
+    #[arg(value_name = "NAME")]
     name: Option<String>,
     /// Move the tag if it already points at another checkpoint.
     #[arg(long, short)]

@@ -25,8 +25,9 @@ pub enum StoreError {
         path: PathBuf,
     },
 
-    /// An IO operation on a path failed.
-    #[error("cannot {action} {}", path.display())]
+    /// An IO operation on a path failed. A full disk, a read-only file system and a
+    /// permission problem are named in the message (see [`io_hint`]).
+    #[error("cannot {action} {}{}", path.display(), io_hint(source))]
     Io {
         /// What was being done, e.g. "read", "write", "rename".
         action: &'static str,
@@ -223,6 +224,23 @@ impl StoreError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// What to tell the user about an IO error beyond the OS message, for the errors a user can
+/// fix: a full disk, a read-only file system, missing permissions.
+fn io_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+            " (the disk is full: free some space and run again; checkpoints already committed are intact)"
+        }
+        std::io::ErrorKind::ReadOnlyFilesystem => {
+            " (the store is on a read-only file system: pass a writable --store DIR)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            " (permission denied: check the owner and permissions of the store's files and folders)"
+        }
+        _ => "",
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,6 +19,39 @@ pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 pub const MAX_NAME_LEN: usize = 100;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Environment variable of the crash-test hook, see [`crash_point`].
+pub(crate) const CRASH_AT_ENV: &str = "RELEARN_CRASH_AT";
+
+/// Test hook for the crash-safety tests: with `RELEARN_CRASH_AT=<point>[:<n>]` in the
+/// environment, the process aborts (`std::process::abort`: no destructors, no flushing, like
+/// `kill -9`) the `n`-th time (default: the first) it reaches the named point. Without the
+/// variable it only reads an initialised `OnceLock`. It is compiled into every build so that tests
+/// crash the real binary. Points: `write:partial` (a temp file half written),
+/// `write:synced` (a temp file complete and synced, not yet renamed), `write:renamed`
+/// (renamed, folder not yet synced), `commit:objects` (a checkpoint's objects written, no
+/// manifest yet), `commit:manifest` (manifest written, run ref not yet moved), `commit:ref`
+/// (ref moved), `cleanup` (while removing stale temp files).
+pub(crate) fn crash_point(point: &str) {
+    static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    static HITS: AtomicU64 = AtomicU64::new(0);
+    let target = TARGET.get_or_init(|| {
+        let spec = std::env::var(CRASH_AT_ENV).ok()?;
+        match spec.rsplit_once(':') {
+            Some((name, n)) if n.parse::<u64>().is_ok() => {
+                Some((name.to_string(), n.parse().unwrap_or(1)))
+            }
+            _ => Some((spec, 1)),
+        }
+    });
+    if let Some((name, n)) = target
+        && name == point
+        && HITS.fetch_add(1, Ordering::Relaxed) + 1 == *n
+    {
+        eprintln!("{CRASH_AT_ENV}: aborting at {point} (hit {n})");
+        std::process::abort();
+    }
+}
 
 /// True for names the store uses for temporary files (never a checkpoint, object or ref).
 pub(crate) fn is_temp_name(name: &str) -> bool {
@@ -54,7 +88,11 @@ fn write_temp_and_rename(temp: &Path, target: &Path, bytes: &[u8], read_only: bo
         .create_new(true)
         .open(temp)
         .map_err(|e| StoreError::io("create", temp, e))?;
-    file.write_all(bytes)
+    let (first, rest) = bytes.split_at(bytes.len() / 2);
+    file.write_all(first)
+        .map_err(|e| StoreError::io("write", temp, e))?;
+    crash_point("write:partial");
+    file.write_all(rest)
         .map_err(|e| StoreError::io("write", temp, e))?;
     if read_only {
         file.set_permissions(read_only_permissions(&file, temp)?)
@@ -63,7 +101,10 @@ fn write_temp_and_rename(temp: &Path, target: &Path, bytes: &[u8], read_only: bo
     file.sync_all()
         .map_err(|e| StoreError::io("sync", temp, e))?;
     drop(file);
-    fs::rename(temp, target).map_err(|e| StoreError::io("rename into place", target, e))
+    crash_point("write:synced");
+    fs::rename(temp, target).map_err(|e| StoreError::io("rename into place", target, e))?;
+    crash_point("write:renamed");
+    Ok(())
 }
 
 #[cfg(unix)]

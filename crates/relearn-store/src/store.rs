@@ -9,7 +9,7 @@ use fs4::fs_std::FileExt;
 
 use crate::error::{Result, StoreError};
 use crate::fsutil::{
-    ensure_dir, is_full_id, is_lower_hex, is_temp_name, list_dir, now_rfc3339,
+    crash_point, ensure_dir, is_full_id, is_lower_hex, is_temp_name, list_dir, now_rfc3339,
     remove_file_if_exists, sha256_hex, sync_dir, validate_name, write_atomic,
 };
 use crate::model::{CheckpointDraft, CheckpointId, Manifest, PartRef};
@@ -261,6 +261,7 @@ impl Store {
                     }
                     removed += 1;
                     removed_here = true;
+                    crash_point("cleanup");
                 }
             }
             if removed_here {
@@ -401,6 +402,7 @@ impl Store {
         for (name, bytes) in &draft.parts {
             parts.insert(name.clone(), self.put_object_unlocked(bytes)?);
         }
+        crash_point("commit:objects");
         let manifest = Manifest {
             id: String::new(),
             run: draft.run,
@@ -444,7 +446,9 @@ impl Store {
                 manifest
             }
         };
+        crash_point("commit:manifest");
         self.write_ref(&self.runs_dir(), &manifest.run, &manifest.id)?;
+        crash_point("commit:ref");
         manifest.tags = self.tags_of(&manifest.id)?;
         tracing::debug!(id = %manifest.id, run = %manifest.run, window = manifest.window, "committed checkpoint");
         Ok(manifest)
@@ -463,6 +467,10 @@ impl Store {
 
     /// The checkpoint `id` (a full id), with its tags.
     ///
+    /// The manifest's content must hash to `id`: a manifest edited after it was written (say,
+    /// one whose `parts` now name other objects) fails with [`StoreError::CorruptManifest`]
+    /// rather than load something that is not the checkpoint `id`.
+    ///
     /// Fails with [`StoreError::UnknownRef`] if there is no such checkpoint.
     pub fn manifest(&self, id: &str) -> Result<Manifest> {
         if !is_full_id(id) {
@@ -475,6 +483,14 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
+        let computed = manifest.compute_id();
+        if computed != id {
+            return Err(StoreError::CorruptManifest {
+                path: self.manifest_path(id),
+                reason: format!("it was modified: its content hashes to id {computed}"),
+                source: None,
+            });
+        }
         manifest.tags = self.tags_of(id)?;
         Ok(manifest)
     }

@@ -2,15 +2,23 @@
 //!
 //! One function trains ([`fit`]) and one scores ([`score`]); both stateless and stateful
 //! updates, the initial model, `eval` and `predict` go through them.
+//!
+//! Training has two implementations of the same mathematics ([`FitPath`]): on the Flex
+//! backend a fused trainer (flat buffers, `gemm` for the products, one pass per element-wise
+//! step, no autodiff graph: see `fit/fused.rs`), elsewhere Burn's autodiff. Both are
+//! deterministic: the same inputs give bit-identical weights and moments.
+
+mod fused;
+mod pool;
 
 use std::collections::BTreeMap;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use relearn_data::{Batch, Task};
-use relearn_model::{Mlp, cross_entropy, mean_squared_error};
+use relearn_model::{Mlp, MlpConfig, cross_entropy, mean_squared_error};
 
 use crate::optim::MlpAdam;
 
@@ -34,9 +42,113 @@ pub struct Diverged {
     pub epoch: usize,
 }
 
+/// Which implementation trains a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FitPath {
+    /// relearn's fused MLP trainer: `gemm` products on flat buffers, fused element-wise
+    /// passes, Adam in one pass. The default on the Flex backend.
+    Fused,
+    /// Burn's autodiff: forward on tensors, `backward()`, Burn's `Adam::step` per parameter.
+    /// The default on every other backend.
+    Autodiff,
+}
+
+impl FitPath {
+    /// The path [`fit`] takes on `device`.
+    pub fn for_device(device: &Device) -> FitPath {
+        if device.clone().inner() == Device::flex() { FitPath::Fused } else { FitPath::Autodiff }
+    }
+}
+
 /// Trains `model` (on an autodiff device) on `data` (already preprocessed), shuffling each
 /// epoch. Returns the model and the mean training loss of the last epoch.
+///
+/// Uses [`FitPath::for_device`]; see [`fit_with`].
 pub fn fit(
+    model: Mlp,
+    optimizer: &mut MlpAdam,
+    data: &Batch,
+    task: Task,
+    settings: FitSettings,
+    device: &Device,
+) -> Result<(Mlp, f64), Diverged> {
+    fit_with(FitPath::for_device(device), model, optimizer, data, task, settings, device)
+}
+
+/// [`fit`] through the given implementation. The model comes back on `device`; the
+/// optimizer's moments are current when this returns (also after divergence).
+pub fn fit_with(
+    path: FitPath,
+    model: Mlp,
+    optimizer: &mut MlpAdam,
+    data: &Batch,
+    task: Task,
+    settings: FitSettings,
+    device: &Device,
+) -> Result<(Mlp, f64), Diverged> {
+    optimizer.sync();
+    match path {
+        FitPath::Fused => fit_fused(model, optimizer, data, task, settings, device),
+        FitPath::Autodiff => {
+            let result = fit_autodiff(model, optimizer, data, task, settings, device);
+            optimizer.sync();
+            result
+        }
+    }
+}
+
+fn fit_fused(
+    model: Mlp,
+    optimizer: &mut MlpAdam,
+    data: &Batch,
+    task: Task,
+    settings: FitSettings,
+    device: &Device,
+) -> Result<(Mlp, f64), Diverged> {
+    let weights = model.weights();
+    let widths = weights.widths();
+    let dropout = model.dropout.prob;
+    let activation = model.activation;
+    drop(model);
+    sweep_autodiff_graphs(device);
+    // Dropout masks come from a generator seeded by the device's (seeded) generator, so they
+    // follow the run's seed as the autodiff path's masks do.
+    let dropout_seed = if dropout > 0.0 { seed_from_device(device) } else { 0 };
+    let batch = settings.batch_size.max(1).min(data.len().max(1));
+    let mut trainer = fused::Fused::new(&weights, activation, dropout, batch, dropout_seed);
+    let weight_decay = optimizer.weight_decay();
+    let result = fused::train(&mut trainer, &mut optimizer.moments, data, task, settings, weight_decay);
+    let last = widths.len() - 1;
+    let config = MlpConfig::new(widths[0], widths[1..last].to_vec(), widths[last])
+        .with_activation(activation)
+        .with_dropout(dropout);
+    let model = config.init_with(&trainer.weights(), device).expect("the trained weights keep their shapes");
+    match result {
+        Ok(loss) => Ok((model, loss)),
+        Err(epoch) => Err(Diverged { epoch }),
+    }
+}
+
+/// Burn's autodiff keeps a graph entry for every tensor that requires a gradient (every
+/// parameter of a model built on an autodiff device) until some `backward()` sweeps the
+/// orphaned ones. The fused path never runs a backward, so without this a long stateful run
+/// would grow by a model's worth of graph entries per window; a backward on a one-element
+/// tensor sweeps them (microseconds).
+fn sweep_autodiff_graphs(device: &Device) {
+    if device.is_autodiff() {
+        let probe = Tensor::<1>::zeros([1], device).require_grad();
+        drop(probe.sum().backward());
+    }
+}
+
+/// A 64-bit seed drawn from `device`'s random generator.
+fn seed_from_device(device: &Device) -> u64 {
+    let draws = Tensor::<1>::random([4], Distribution::Default, &device.clone().inner());
+    let draws = draws.into_data().try_to_vec::<f32>().expect("f32 draws");
+    draws.iter().fold(0u64, |acc, &v| acc.rotate_left(16) ^ u64::from((v * 65536.0) as u32 & 0xffff))
+}
+
+fn fit_autodiff(
     mut model: Mlp,
     optimizer: &mut MlpAdam,
     data: &Batch,
@@ -48,18 +160,17 @@ pub fn fit(
     let d = data.n_features;
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = StdRng::seed_from_u64(settings.shuffle_seed);
-    let mut features = Vec::with_capacity(settings.batch_size * d);
     let mut last_loss = f64::NAN;
     for epoch in 0..settings.epochs {
         order.shuffle(&mut rng);
         let mut loss_sum: Option<Tensor<1>> = None;
-        for chunk in order.chunks(settings.batch_size) {
-            features.clear();
-            for &i in chunk {
-                features.extend_from_slice(data.row(i));
-            }
+        for chunk in order.chunks(settings.batch_size.max(1)) {
             let b = chunk.len();
-            let x = Tensor::<2>::from_data(TensorData::new(features.clone(), [b, d]), device);
+            let mut features = Vec::with_capacity(b * d);
+            for &i in chunk {
+                features.extend_from_slice(&data.features[i * d..(i + 1) * d]);
+            }
+            let x = Tensor::<2>::from_data(TensorData::new(features, [b, d]), device);
             let output = model.forward(x);
             let loss = match task {
                 Task::Classification => {
@@ -174,6 +285,103 @@ mod tests {
         let m = metrics_from_outputs(&[1.0, 2.0, 4.0], &[1.0, 0.0, 1.0], Task::Regression);
         assert!((m["mse"] - 13.0 / 3.0).abs() < 1e-12);
         assert!((m["mae"] - 5.0 / 3.0).abs() < 1e-12);
+    }
+
+    /// `n` rows of `d` features in [-1, 1), labels from a fixed rule (or a smooth target).
+    fn toy(n: usize, d: usize, task: Task) -> Batch {
+        let mut s = 12345u32;
+        let mut batch = Batch::with_capacity(d, n);
+        let mut row = vec![0.0f32; d];
+        for _ in 0..n {
+            for v in &mut row {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                *v = (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
+            }
+            let target = match task {
+                Task::Classification => f32::from(row[0] + 0.5 * row[1] > 0.0),
+                Task::Regression => row[0] * 2.0 - row[1],
+            };
+            batch.push(&row, target);
+        }
+        batch
+    }
+
+    /// An MLP with fixed weights (no draw from the device's shared generator).
+    fn fixed_model(widths: &[usize], activation: relearn_model::Activation, dropout: f64, device: &Device) -> Mlp {
+        let mut s = 777u32;
+        let mut next = || {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((s >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.8
+        };
+        let layers = widths
+            .windows(2)
+            .map(|w| relearn_model::LayerWeights {
+                d_input: w[0],
+                d_output: w[1],
+                weight: (0..w[0] * w[1]).map(|_| next()).collect(),
+                bias: (0..w[1]).map(|_| next() * 0.1).collect(),
+            })
+            .collect();
+        let last = widths.len() - 1;
+        MlpConfig::new(widths[0], widths[1..last].to_vec(), widths[last])
+            .with_activation(activation)
+            .with_dropout(dropout)
+            .init_with(&relearn_model::MlpWeights { layers }, device)
+            .unwrap()
+    }
+
+    fn train(path: FitPath, activation: relearn_model::Activation, task: Task, data: &Batch) -> (Vec<f32>, Vec<u8>, f64) {
+        let device = relearn_model::Backend::Flex.device().autodiff();
+        let outputs = if task == Task::Classification { 3 } else { 1 };
+        let model = fixed_model(&[data.n_features, 16, 12, outputs], activation, 0.0, &device);
+        let mut optimizer = MlpAdam::new(0.01, crate::optim::AdamMoments::default());
+        let settings = FitSettings { epochs: 2, batch_size: 16, lr: 1e-3, shuffle_seed: 9 };
+        let (model, loss) = fit_with(path, model, &mut optimizer, data, task, settings, &device).unwrap();
+        let weights = model.weights().layers.iter().flat_map(|l| l.weight.iter().chain(&l.bias).copied()).collect();
+        (weights, optimizer.moments.to_bytes(), loss)
+    }
+
+    #[test]
+    fn fused_trainer_matches_burn_autodiff() {
+        use relearn_model::Activation;
+        for task in [Task::Classification, Task::Regression] {
+            let data = toy(100, 5, task);
+            for activation in Activation::ALL {
+                let (fused, fused_moments, fused_loss) = train(FitPath::Fused, activation, task, &data);
+                let (burn, burn_moments, burn_loss) = train(FitPath::Autodiff, activation, task, &data);
+                assert_eq!(fused.len(), burn.len());
+                let worst = fused.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(worst < 1e-4, "{task:?} {activation:?}: weights differ by up to {worst}");
+                assert!((fused_loss - burn_loss).abs() < 1e-4 * (1.0 + burn_loss.abs()), "{fused_loss} vs {burn_loss}");
+                assert_eq!(fused_moments.len(), burn_moments.len());
+            }
+        }
+    }
+
+    #[test]
+    fn fused_trainer_is_deterministic() {
+        let data = toy(300, 7, Task::Classification);
+        let a = train(FitPath::Fused, relearn_model::Activation::Relu, Task::Classification, &data);
+        let b = train(FitPath::Fused, relearn_model::Activation::Relu, Task::Classification, &data);
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.1, b.1);
+        assert_eq!(a.2.to_bits(), b.2.to_bits());
+    }
+
+    #[test]
+    fn fused_trainer_learns_and_uses_dropout() {
+        let data = toy(400, 4, Task::Classification);
+        let device = relearn_model::Backend::Flex.device().autodiff();
+        let model = fixed_model(&[4, 32, 2], relearn_model::Activation::Relu, 0.2, &device);
+        let mut optimizer = MlpAdam::new(0.0, crate::optim::AdamMoments::default());
+        let settings = FitSettings { epochs: 30, batch_size: 32, lr: 1e-2, shuffle_seed: 1 };
+        let (model, loss) = fit(model, &mut optimizer, &data, Task::Classification, settings, &device).unwrap();
+        assert!(loss < 0.3, "loss {loss}");
+        let inference = relearn_model::Backend::Flex.device();
+        let model = relearn_model::MlpConfig::new(4, vec![32], 2).init_with(&model.weights(), &inference).unwrap();
+        let accuracy = score(&model, &data, Task::Classification, &inference)["accuracy"];
+        assert!(accuracy > 0.9, "accuracy {accuracy}");
+        assert_eq!(optimizer.moments.steps(), 30 * 13);
     }
 
     #[test]

@@ -1,0 +1,208 @@
+//! The checkpoint store: committing and loading a checkpoint (model sizes 10 KB to 10 MB),
+//! against writing and syncing the same bytes as one file; and `log` (`Store::manifests`)
+//! and REF resolution over a store of 10,000 checkpoints.
+//!
+//! A checkpoint of model size S is what a stateful run commits: the weights (S bytes), the
+//! Adam moments (2 S) and the preprocessor (a few hundred bytes), plus its manifest.
+//!
+//! The 10,000-checkpoint store (10 runs of 1,000 fine-tuned checkpoints, with a run loop's
+//! manifest fields) is built once under `target/bench-data/store-10k` and reused.
+//!
+//! Usage: `cargo bench --bench store -- [--skip-commit] [--skip-log] [--checkpoints 10000]`.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use relearn_store::{CheckpointDraft, Metrics, Relation, Retained, Store, TrainedOn};
+use serde_json::json;
+
+fn main() {
+    let mut skip_commit = false;
+    let mut skip_log = false;
+    let mut checkpoints = 10_000usize;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--skip-commit" => skip_commit = true,
+            "--skip-log" => skip_log = true,
+            "--checkpoints" => checkpoints = it.next().expect("--checkpoints N").parse().expect("a number"),
+            _ => {}
+        }
+    }
+    if !skip_commit {
+        commit_and_load();
+    }
+    if !skip_log {
+        log_and_resolve(checkpoints);
+    }
+}
+
+fn draft(run: &str, window: u64, parent: Option<String>, parts: Vec<(String, Vec<u8>)>) -> CheckpointDraft {
+    let relation = if parent.is_some() { Relation::FineTuned } else { Relation::Initial };
+    CheckpointDraft {
+        run: run.to_string(),
+        mode: "stateful".into(),
+        window,
+        replaces: parent.clone(),
+        parent,
+        relation,
+        samples_trained: 1000,
+        retained: Retained::default(),
+        metrics: Metrics {
+            prequential: Some([("accuracy".to_string(), 0.87), ("loss".to_string(), 0.31)].into_iter().collect()),
+            train_loss: Some(0.29),
+        },
+        train_seconds: 0.05,
+        config_fingerprint: "0123456789abcdef".repeat(4),
+        trained_on: TrainedOn { windows: vec![window], samples: 1000 },
+        extra: json!({
+            "model": {"widths": [6, 64, 64, 2], "activation": "relu", "dropout": 0.0, "task": "classification", "backend": "flex"},
+            "source": "generator sea (samples 20000, noise 0.1, drift points [5000, 10000, 15000])",
+            "target": "y", "scaling": "running", "window_size": 1000, "seed": 0
+        }),
+        parts,
+    }
+}
+
+/// Bytes that differ per `salt`, so every commit writes new objects.
+fn blob(len: usize, salt: u64) -> Vec<u8> {
+    let mut s = salt.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u8
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn commit_and_load() {
+    for &(label, size) in &[("10KB", 10_000usize), ("100KB", 100_000), ("1MB", 1_000_000), ("10MB", 10_000_000)] {
+        let dir = tempfile::tempdir_in(bench_dir()).expect("a temp dir");
+        let store = Store::open_for_write(&dir.path().join("store")).expect("a store");
+        let reps = if size >= 10_000_000 { 7 } else if size >= 1_000_000 { 11 } else { 21 };
+        let (mut commit, mut write, mut load) = (Vec::new(), Vec::new(), Vec::new());
+        let mut parent = None;
+        for rep in 0..reps {
+            let parts = vec![
+                ("model".to_string(), blob(size, 3 * rep as u64)),
+                ("optimizer".to_string(), blob(2 * size + 13, 3 * rep as u64 + 1)),
+                ("preprocessor".to_string(), blob(200, 3 * rep as u64 + 2)),
+            ];
+            let total: usize = parts.iter().map(|(_, b)| b.len()).sum();
+            // Baseline: the same number of bytes (plus a manifest's worth) as one file, synced.
+            let raw = blob(total + 1500, 7_777 + rep as u64);
+            let path = dir.path().join(format!("raw-{rep}"));
+            let t = Instant::now();
+            let mut f = File::create(&path).expect("create");
+            f.write_all(&raw).expect("write");
+            f.sync_all().expect("sync");
+            drop(f);
+            write.push(t.elapsed().as_secs_f64());
+
+            let t = Instant::now();
+            let manifest = store.commit(draft("bench", rep as u64, parent.clone(), parts)).expect("commit");
+            commit.push(t.elapsed().as_secs_f64());
+            parent = Some(manifest.id.clone());
+
+            let t = Instant::now();
+            let m = store.manifest(&manifest.id).expect("manifest");
+            for part in ["model", "optimizer", "preprocessor"] {
+                std::hint::black_box(store.load_part(&m, part).expect("part"));
+            }
+            load.push(t.elapsed().as_secs_f64());
+        }
+        let (c, w, l) = (median(commit), median(write), median(load));
+        println!(
+            "store commit model={label} checkpoint_bytes={} commit_ms={:.3} write_sync_ms={:.3} ratio={:.2} load_ms={:.3} (target ratio <= 1.20)",
+            3 * size + 213,
+            c * 1e3,
+            w * 1e3,
+            c / w,
+            l * 1e3
+        );
+    }
+}
+
+fn bench_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("bench-data");
+    fs::create_dir_all(&dir).expect("create target/bench-data");
+    dir
+}
+
+/// The 10,000-checkpoint store: built once (takes a while: every commit is synced).
+fn big_store(checkpoints: usize) -> PathBuf {
+    let root = bench_dir().join(format!("store-{}k", checkpoints / 1000));
+    let done = root.join("bench-complete");
+    if done.is_file() {
+        return root;
+    }
+    let _ = fs::remove_dir_all(&root);
+    let store = Store::open_for_write(&root).expect("a store");
+    let runs = 10usize;
+    let per_run = checkpoints.div_ceil(runs);
+    let t = Instant::now();
+    eprintln!("building a store of {checkpoints} checkpoints in {} (once) ...", root.display());
+    for r in 0..runs {
+        let run = format!("run-{r}");
+        let mut parent = None;
+        for w in 0..per_run {
+            let parts = vec![("model".to_string(), blob(64, (r * per_run + w) as u64))];
+            let m = store.commit(draft(&run, w as u64, parent.clone(), parts)).expect("commit");
+            parent = Some(m.id);
+        }
+    }
+    store.set_tag("best", &store.resolve("run-3@500").expect("run-3@500")).expect("tag");
+    File::create(&done).expect("marker");
+    eprintln!("built in {:.1} s", t.elapsed().as_secs_f64());
+    root
+}
+
+fn time_it(min: Duration, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut times = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < min || times.len() < 5 {
+        let t = Instant::now();
+        f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    median(times)
+}
+
+fn log_and_resolve(checkpoints: usize) {
+    let root = big_store(checkpoints);
+    let store = Store::open(&root).expect("open the store");
+    let n = store.manifests().expect("manifests").len();
+    let log = time_it(Duration::from_secs(3), || {
+        let store = Store::open(&root).expect("open the store");
+        std::hint::black_box(store.manifests().expect("manifests"));
+    });
+    println!("store log checkpoints={n} ms={:.1} (target < 200)", log * 1e3);
+    let head = store.resolve("run-7").expect("run-7");
+    let refs = [
+        ("tag", "best".to_string()),
+        ("run", "run-7".to_string()),
+        ("full-id", head.clone()),
+        ("prefix", head[..8].to_string()),
+        ("name~k", "run-7~10".to_string()),
+        ("name@w", "run-7@500".to_string()),
+    ];
+    for (kind, reference) in refs {
+        let t = time_it(Duration::from_secs(1), || {
+            std::hint::black_box(store.resolve(&reference).expect("resolves"));
+        });
+        println!("store resolve kind={kind} checkpoints={n} ms={:.3}", t * 1e3);
+    }
+}

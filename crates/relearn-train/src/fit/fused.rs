@@ -1,0 +1,493 @@
+//! The fused MLP trainer: forward, loss, backward and Adam for an [`Mlp`] on flat `f32`
+//! buffers, with every matrix product done by `gemm` (the kernel library Burn's Flex
+//! backend uses for its own matmul) and every element-wise step fused into one pass.
+//!
+//! It computes what the Burn autodiff path computes (same layers, losses, activation
+//! derivatives, dropout scaling and Adam arithmetic), without the per-operation costs of a
+//! general tensor library: no graph, no per-op allocation, no gradient map, no tensor built
+//! per batch. Buffers are sized once per fit; a batch is gathered straight into the input
+//! buffer.
+//!
+//! Determinism: every reduction runs in a fixed order on one thread; a matrix product split
+//! over threads is split by rows or columns of its output, never along the summed dimension.
+//! So the same inputs give bit-identical weights and moments, on this machine, run after run.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use relearn_data::{Batch, Task};
+use relearn_model::{Activation, MlpWeights};
+
+use super::pool;
+use crate::optim::{AdamMoments, adam_update};
+
+/// A strided, read-only matrix view.
+#[derive(Clone, Copy)]
+struct MatRef {
+    ptr: *const f32,
+    rs: isize,
+    cs: isize,
+}
+
+/// A strided, writable matrix view.
+#[derive(Clone, Copy)]
+struct MatMut {
+    ptr: *mut f32,
+    rs: isize,
+    cs: isize,
+}
+
+// SAFETY: the views are only shared with pool tasks that write disjoint blocks of `MatMut`
+// and read `MatRef`s nobody writes meanwhile; `matmul` waits for all of them.
+unsafe impl Send for MatRef {}
+unsafe impl Sync for MatRef {}
+unsafe impl Send for MatMut {}
+unsafe impl Sync for MatMut {}
+
+impl MatRef {
+    /// The view moved by `offset` elements (the caller keeps it in bounds).
+    fn shifted(self, offset: isize) -> MatRef {
+        MatRef { ptr: self.ptr.wrapping_offset(offset), ..self }
+    }
+}
+
+impl MatMut {
+    /// The view moved by `offset` elements (the caller keeps it in bounds).
+    fn shifted(self, offset: isize) -> MatMut {
+        MatMut { ptr: self.ptr.wrapping_offset(offset), ..self }
+    }
+}
+
+/// Products smaller than this (m * n * k multiply-adds) stay on one thread.
+const PARALLEL_MIN_MACS: usize = 1 << 18;
+/// Rows (or columns) of output per parallel block, at least.
+const MIN_BLOCK: usize = 16;
+
+/// `dst (m x n) = lhs (m x k) . rhs (k x n)`, plus `dst` when `accumulate`.
+///
+/// # Safety
+/// The views must cover the shapes given and `dst` must not overlap `lhs` or `rhs`.
+unsafe fn matmul(m: usize, n: usize, k: usize, dst: MatMut, lhs: MatRef, rhs: MatRef, accumulate: bool) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let threads = pool::threads();
+    let macs = m.saturating_mul(n).saturating_mul(k);
+    let by_rows = m >= n;
+    let span = if by_rows { m } else { n };
+    let blocks = if threads > 1 && macs >= PARALLEL_MIN_MACS { threads.min(span / MIN_BLOCK).max(1) } else { 1 };
+    if blocks <= 1 {
+        // SAFETY: forwarded from the caller.
+        unsafe { gemm_block(m, n, k, dst, lhs, rhs, accumulate) };
+        return;
+    }
+    // Blocks of whole 8-row (8-column) groups, so the kernel's tiles line up.
+    let per = span.div_ceil(blocks).next_multiple_of(8);
+    pool::run(blocks, &|b| {
+        let start = b * per;
+        if start >= span {
+            return;
+        }
+        let len = per.min(span - start);
+        let s = start as isize;
+        // SAFETY: block `b` writes rows (or columns) `start..start + len` of `dst` only.
+        unsafe {
+            if by_rows {
+                gemm_block(len, n, k, dst.shifted(s * dst.rs), lhs.shifted(s * lhs.rs), rhs, accumulate);
+            } else {
+                gemm_block(m, len, k, dst.shifted(s * dst.cs), lhs, rhs.shifted(s * rhs.cs), accumulate);
+            }
+        }
+    });
+}
+
+/// # Safety
+/// As [`matmul`].
+unsafe fn gemm_block(m: usize, n: usize, k: usize, dst: MatMut, lhs: MatRef, rhs: MatRef, accumulate: bool) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.ptr,
+            dst.cs,
+            dst.rs,
+            accumulate,
+            lhs.ptr,
+            lhs.cs,
+            lhs.rs,
+            rhs.ptr,
+            rhs.cs,
+            rhs.rs,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Element-wise passes over parameter arrays longer than this run in parallel blocks.
+const PARALLEL_MIN_PARAMS: usize = 1 << 16;
+
+/// The trainer's state: parameters, moments and every scratch buffer, sized once.
+pub(crate) struct Fused {
+    widths: Vec<usize>,
+    activation: Activation,
+    /// Probability of keeping a hidden unit (1.0: no dropout).
+    keep: f32,
+    weights: Vec<Vec<f32>>,
+    biases: Vec<Vec<f32>>,
+    grad_w: Vec<Vec<f32>>,
+    grad_b: Vec<Vec<f32>>,
+    /// Per hidden layer: pre-activations, then activations (after dropout), `[batch, width]`.
+    pre: Vec<Vec<f32>>,
+    post: Vec<Vec<f32>>,
+    /// Per hidden layer: dropout multipliers (0 or 1/keep), when dropout is on.
+    masks: Vec<Vec<f32>>,
+    input: Vec<f32>,
+    output: Vec<f32>,
+    /// Gradients flowing backwards, ping-ponged between layers.
+    delta: [Vec<f32>; 2],
+    rng: StdRng,
+}
+
+impl Fused {
+    /// A trainer for `weights`, with batches of up to `batch` rows.
+    pub(crate) fn new(weights: &MlpWeights, activation: Activation, dropout: f64, batch: usize, dropout_seed: u64) -> Fused {
+        let widths = weights.widths();
+        let layers = weights.layers.len();
+        let hidden = layers.saturating_sub(1);
+        let widest = widths.iter().copied().max().unwrap_or(0);
+        let keep = (1.0 - dropout) as f32;
+        Fused {
+            activation,
+            keep,
+            weights: weights.layers.iter().map(|l| l.weight.clone()).collect(),
+            biases: weights.layers.iter().map(|l| l.bias.clone()).collect(),
+            grad_w: weights.layers.iter().map(|l| vec![0.0; l.weight.len()]).collect(),
+            grad_b: weights.layers.iter().map(|l| vec![0.0; l.bias.len()]).collect(),
+            pre: (0..hidden).map(|l| vec![0.0; batch * widths[l + 1]]).collect(),
+            post: (0..hidden).map(|l| vec![0.0; batch * widths[l + 1]]).collect(),
+            masks: if keep < 1.0 { (0..hidden).map(|l| vec![0.0; batch * widths[l + 1]]).collect() } else { Vec::new() },
+            input: vec![0.0; batch * widths[0]],
+            output: vec![0.0; batch * widths[layers]],
+            delta: [vec![0.0; batch * widest], vec![0.0; batch * widest]],
+            rng: StdRng::seed_from_u64(dropout_seed),
+            widths,
+        }
+    }
+
+    /// The trained weights.
+    pub(crate) fn weights(&self) -> MlpWeights {
+        let mut out = MlpWeights { layers: Vec::with_capacity(self.weights.len()) };
+        for (l, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
+            out.layers.push(relearn_model::LayerWeights {
+                d_input: self.widths[l],
+                d_output: self.widths[l + 1],
+                weight: w.clone(),
+                bias: b.clone(),
+            });
+        }
+        out
+    }
+
+    /// One optimisation step on rows `rows` of `data`; returns the batch's summed loss.
+    pub(crate) fn step(
+        &mut self,
+        data: &Batch,
+        rows: &[usize],
+        task: Task,
+        moments: &mut AdamMoments,
+        lr: f64,
+        weight_decay: f32,
+    ) -> f64 {
+        let b = rows.len();
+        let d = self.widths[0];
+        for (r, &i) in rows.iter().enumerate() {
+            self.input[r * d..(r + 1) * d].copy_from_slice(&data.features[i * d..(i + 1) * d]);
+        }
+        self.forward(b);
+        let loss = self.loss_and_output_grad(b, rows, &data.targets, task);
+        self.backward(b);
+        self.adam(moments, lr, weight_decay);
+        loss
+    }
+
+    fn forward(&mut self, b: usize) {
+        let layers = self.weights.len();
+        for l in 0..layers {
+            let (din, dout) = (self.widths[l], self.widths[l + 1]);
+            let last = l + 1 == layers;
+            let input = if l == 0 { self.input.as_ptr() } else { self.post[l - 1].as_ptr() };
+            let out = if last { &mut self.output } else { &mut self.pre[l] };
+            for row in out[..b * dout].chunks_exact_mut(dout) {
+                row.copy_from_slice(&self.biases[l]);
+            }
+            let dst = MatMut { ptr: out.as_mut_ptr(), rs: dout as isize, cs: 1 };
+            let lhs = MatRef { ptr: input, rs: din as isize, cs: 1 };
+            let rhs = MatRef { ptr: self.weights[l].as_ptr(), rs: dout as isize, cs: 1 };
+            // SAFETY: `out` is [b, dout], `input` [b, din] (another buffer), weights [din, dout].
+            unsafe { matmul(b, dout, din, dst, lhs, rhs, true) };
+            if !last {
+                self.activate(l, b * dout);
+            }
+        }
+    }
+
+    fn activate(&mut self, l: usize, len: usize) {
+        let (pre, post) = (&self.pre[l][..len], &mut self.post[l][..len]);
+        match self.activation {
+            Activation::Relu => relu(post, pre),
+            Activation::Tanh => post.iter_mut().zip(pre).for_each(|(y, &x)| *y = x.tanh()),
+            Activation::Gelu => post.iter_mut().zip(pre).for_each(|(y, &x)| *y = gelu(x)),
+        }
+        if self.keep < 1.0 {
+            let (keep, scale) = (self.keep, 1.0 / self.keep);
+            let mask = &mut self.masks[l][..len];
+            for (m, y) in mask.iter_mut().zip(post.iter_mut()) {
+                let kept = self.rng.random::<f32>() < keep;
+                *m = if kept { scale } else { 0.0 };
+                *y = (*y * f32::from(u8::from(kept))) * scale;
+            }
+        }
+    }
+
+    /// Writes d(mean loss)/d(output) into `delta[0]`; returns the summed loss of the batch.
+    fn loss_and_output_grad(&mut self, b: usize, rows: &[usize], targets: &[f32], task: Task) -> f64 {
+        let k = *self.widths.last().expect("an MLP has an output layer");
+        let out = &self.output[..b * k];
+        let grad = &mut self.delta[0][..b * k];
+        let mut total = 0.0f64;
+        match task {
+            Task::Classification => {
+                let inv_b = 1.0 / b as f32;
+                for ((row, g), &i) in out.chunks_exact(k).zip(grad.chunks_exact_mut(k)).zip(rows) {
+                    let t = targets[i] as usize;
+                    assert!(t < k, "class {t} out of range for {k} outputs");
+                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let mut sum = 0.0f32;
+                    for (gj, &v) in g.iter_mut().zip(row) {
+                        let e = (v - max).exp();
+                        *gj = e;
+                        sum += e;
+                    }
+                    total += f64::from(max + sum.ln() - row[t]);
+                    let inv_sum = 1.0 / sum;
+                    for gj in g.iter_mut() {
+                        *gj *= inv_sum * inv_b;
+                    }
+                    g[t] -= inv_b;
+                }
+            }
+            Task::Regression => {
+                let scale = 2.0 / (b * k) as f32;
+                for ((row, g), &i) in out.chunks_exact(k).zip(grad.chunks_exact_mut(k)).zip(rows) {
+                    let t = targets[i];
+                    for (gj, &y) in g.iter_mut().zip(row) {
+                        let e = y - t;
+                        total += f64::from(e * e) / k as f64;
+                        *gj = e * scale;
+                    }
+                }
+            }
+        }
+        total
+    }
+
+    fn backward(&mut self, b: usize) {
+        let layers = self.weights.len();
+        let mut cur = 0;
+        for l in (0..layers).rev() {
+            let (din, dout) = (self.widths[l], self.widths[l + 1]);
+            let input = if l == 0 { self.input.as_ptr() } else { self.post[l - 1].as_ptr() };
+            let dz = self.delta[cur].as_ptr();
+            // grad_w = input^T . dz   ([din, b] . [b, dout])
+            let dst = MatMut { ptr: self.grad_w[l].as_mut_ptr(), rs: dout as isize, cs: 1 };
+            let lhs = MatRef { ptr: input, rs: 1, cs: din as isize };
+            let rhs = MatRef { ptr: dz, rs: dout as isize, cs: 1 };
+            // SAFETY: grad_w is [din, dout]; input [b, din] and dz [b, dout] are other buffers.
+            unsafe { matmul(din, dout, b, dst, lhs, rhs, false) };
+            // grad_b = column sums of dz, row by row.
+            column_sums(&mut self.grad_b[l], &self.delta[cur][..b * dout]);
+            if l == 0 {
+                break;
+            }
+            // d(input) = dz . W^T   ([b, dout] . [dout, din]), into the other delta buffer.
+            let next = 1 - cur;
+            let (lo, hi) = self.delta.split_at_mut(1);
+            let (src, dst_buf) = if cur == 0 { (&lo[0], &mut hi[0]) } else { (&hi[0], &mut lo[0]) };
+            let dst = MatMut { ptr: dst_buf.as_mut_ptr(), rs: din as isize, cs: 1 };
+            let lhs = MatRef { ptr: src.as_ptr(), rs: dout as isize, cs: 1 };
+            let rhs = MatRef { ptr: self.weights[l].as_ptr(), rs: 1, cs: dout as isize };
+            // SAFETY: dst is [b, din] in one delta buffer, src [b, dout] in the other.
+            unsafe { matmul(b, din, dout, dst, lhs, rhs, false) };
+            // Through dropout and the activation of hidden layer l - 1.
+            let len = b * din;
+            let masks = if self.keep < 1.0 { Some(&self.masks[l - 1][..len]) } else { None };
+            activation_backward(self.activation, &mut dst_buf[..len], &self.pre[l - 1][..len], masks);
+            cur = next;
+        }
+    }
+
+    fn adam(&mut self, moments: &mut AdamMoments, lr: f64, weight_decay: f32) {
+        let layers = self.weights.len();
+        moments.ensure_layers(layers);
+        for l in 0..layers {
+            update(&mut self.weights[l], &self.grad_w[l], &mut moments.weights[l], lr, weight_decay);
+            update(&mut self.biases[l], &self.grad_b[l], &mut moments.biases[l], lr, weight_decay);
+        }
+    }
+}
+
+/// Adam on one parameter array, in parallel blocks when it is large. Element-wise, so the
+/// split does not change any value.
+fn update(param: &mut [f32], grad: &[f32], moment: &mut Option<crate::optim::Moment>, lr: f64, wd: f32) {
+    let n = param.len();
+    let threads = pool::threads();
+    if threads <= 1 || n < PARALLEL_MIN_PARAMS {
+        adam_update(param, grad, moment, lr, wd);
+        return;
+    }
+    let first = moment.is_none();
+    let state = moment.get_or_insert_with(|| crate::optim::Moment { time: 0, m1: vec![0.0; n], m2: vec![0.0; n] });
+    assert!(grad.len() == n && state.m1.len() == n && state.m2.len() == n, "Adam arrays differ in length");
+    state.time += 1;
+    let time = state.time;
+    let per = n.div_ceil(threads).next_multiple_of(16);
+    let (p, g) = (SendPtr(param.as_mut_ptr()), SendPtr(grad.as_ptr().cast_mut()));
+    let (m1, m2) = (SendPtr(state.m1.as_mut_ptr()), SendPtr(state.m2.as_mut_ptr()));
+    pool::run(n.div_ceil(per), &|b| {
+        let start = b * per;
+        let len = per.min(n - start);
+        // SAFETY: block `b` owns elements `start..start + len` of each array; `g` is only read.
+        let (p, g, m1, m2) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(p.get().add(start), len),
+                std::slice::from_raw_parts(g.get().add(start), len),
+                std::slice::from_raw_parts_mut(m1.get().add(start), len),
+                std::slice::from_raw_parts_mut(m2.get().add(start), len),
+            )
+        };
+        crate::optim::adam_update_slices(p, g, m1, m2, time, first, lr, wd);
+    });
+}
+
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: used only to hand disjoint blocks of one array to pool tasks.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Runs `$body` compiled for AVX2 when the CPU has it, else for the baseline target. Same
+/// IEEE operations either way (Rust never fuses a multiply and an add on its own), so the
+/// same bits.
+macro_rules! with_avx2 {
+    (fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn imp($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) {
+                    imp($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU supports AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            imp($($arg),*)
+        }
+    };
+}
+
+with_avx2! {
+    fn relu(post: &mut [f32], pre: &[f32]) {
+        post.iter_mut().zip(pre).for_each(|(y, &x)| *y = if x > 0.0 { x } else { 0.0 });
+    }
+}
+
+with_avx2! {
+    fn relu_backward(grad: &mut [f32], pre: &[f32]) {
+        grad.iter_mut().zip(pre).for_each(|(g, &x)| *g = if x > 0.0 { *g } else { 0.0 });
+    }
+}
+
+with_avx2! {
+    fn scale_by(grad: &mut [f32], by: &[f32]) {
+        grad.iter_mut().zip(by).for_each(|(g, &m)| *g *= m);
+    }
+}
+
+with_avx2! {
+    fn column_sums(sums: &mut [f32], rows: &[f32]) {
+        sums.fill(0.0);
+        let n = sums.len();
+        for row in rows.chunks_exact(n) {
+            sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+        }
+    }
+}
+
+/// `grad *= act'(pre)` (then the dropout multipliers), in place.
+fn activation_backward(activation: Activation, grad: &mut [f32], pre: &[f32], masks: Option<&[f32]>) {
+    match activation {
+        Activation::Relu => relu_backward(grad, pre),
+        Activation::Tanh => grad.iter_mut().zip(pre).for_each(|(g, &x)| {
+            let y = x.tanh();
+            *g *= 1.0 - y * y;
+        }),
+        Activation::Gelu => grad.iter_mut().zip(pre).for_each(|(g, &x)| *g *= gelu_grad(x)),
+    }
+    if let Some(masks) = masks {
+        scale_by(grad, masks);
+    }
+}
+
+/// Exact (erf) GELU, as Burn computes it: `x * 0.5 * (1 + erf(x / sqrt 2))`.
+fn gelu(x: f32) -> f32 {
+    x * 0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// d GELU / dx = `0.5 (1 + erf(x / sqrt 2)) + x phi(x)`.
+fn gelu_grad(x: f32) -> f32 {
+    const INV_SQRT_2PI: f32 = 0.398_942_3;
+    0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)) + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
+}
+
+/// Trains `fused` for `epochs` over `data`; returns the last epoch's mean loss, or the first
+/// epoch whose mean loss is not finite.
+pub(crate) fn train(
+    fused: &mut Fused,
+    moments: &mut AdamMoments,
+    data: &Batch,
+    task: Task,
+    settings: super::FitSettings,
+    weight_decay: f32,
+) -> Result<f64, usize> {
+    let n = data.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = StdRng::seed_from_u64(settings.shuffle_seed);
+    let mut last = f64::NAN;
+    for epoch in 0..settings.epochs {
+        rand::seq::SliceRandom::shuffle(&mut order[..], &mut rng);
+        let mut sum = 0.0f64;
+        for chunk in order.chunks(settings.batch_size.max(1)) {
+            sum += fused.step(data, chunk, task, moments, settings.lr, weight_decay);
+        }
+        last = if n == 0 { 0.0 } else { sum / n as f64 };
+        if !last.is_finite() {
+            return Err(epoch);
+        }
+    }
+    Ok(last)
+}

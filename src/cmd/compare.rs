@@ -1,0 +1,323 @@
+//! `relearn compare`: run a config in both modes, side by side, and say which to use.
+//!
+//! Each mode runs in a child process of this binary (`compare --worker MODE`, hidden), one
+//! after the other, so that each has its own peak memory (Linux `VmHWM`, read by the child
+//! just before it exits) and its own training time without the other competing for the
+//! cores. The children stream their progress to the parent as JSON lines on stdout; the
+//! parent draws one progress bar per mode on stderr (hidden when stderr is not a terminal).
+//! Once both are done, the parent reads the two runs back from the store (the same
+//! manifests `relearn log --json` prints), and prints the table, writes `compare.json`,
+//! `compare.svg` and `compare.png`, and ends with the recommendation.
+//!
+//! The runs are `NAME-stateless` and `NAME-stateful` in the config's store; the runner
+//! resumes them, so checkpoints already stored are reused and a second `compare` only
+//! reads.
+
+mod plot;
+mod report;
+mod table;
+
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use relearn_data::{Stream, Task};
+use relearn_store::Store;
+use relearn_train::{Mode, RunEvent, RunOptions, RunSpec};
+use serde::{Deserialize, Serialize};
+
+use self::report::{Invocation, PeakMemory, Setup, StreamSummary, run_name};
+use super::StoreArg;
+use crate::render;
+
+/// Arguments of `relearn compare`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The TOML config; its `run.mode` is ignored (both modes run).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Folder for compare.json, compare.svg and compare.png [default: compare-out/NAME,
+    /// NAME being the config's run.name].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Compare only the first N windows of the stream (initial windows included).
+    #[arg(long, value_name = "N")]
+    windows: Option<usize>,
+    #[command(flatten)]
+    store: StoreArg,
+    /// Internal: train one mode and report progress as JSON lines (used by `compare`
+    /// itself, one child process per mode).
+    #[arg(long, hide = true, value_parser = ["stateful", "stateless"])]
+    worker: Option<String>,
+}
+
+/// One line of a worker's stdout.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum WorkerEvent {
+    /// The store holds the run already; it continues after `window`.
+    Resuming { window: u64, id: String, next_window: usize },
+    /// `todo` checkpoints to train now.
+    Planned { todo: usize },
+    /// One checkpoint committed: `run`'s line for it.
+    Committed { window: u64, line: String },
+    /// The run is done; the worker's memory.
+    Done { trained: usize, start_kib: Option<u64>, peak_kib: Option<u64> },
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let spec = RunSpec::load(&args.config)?;
+    let store_path = args.store.store.clone().unwrap_or_else(|| spec.store.clone());
+    if let Some(mode) = args.worker.as_deref().and_then(Mode::parse) {
+        return worker(spec, &store_path, mode, args.windows);
+    }
+    // Open (and so validate) the stream before training anything: a bad CSV is the
+    // user's input and changes nothing.
+    let stream = Stream::open(&spec.source, spec.window_size, spec.initial_windows)?;
+    if let Some(n) = args.windows
+        && n <= spec.initial_windows
+    {
+        return Err(crate::exit::UsageError(format!(
+            "--windows {n} leaves no window to compare: the first {} are the initial training set; ask for at least {}",
+            spec.initial_windows,
+            spec.initial_windows + 1
+        ))
+        .into());
+    }
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("compare-out").join(&spec.name));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create output folder {}", out.display()))?;
+    let windows = args.windows.map_or(stream.n_windows(), |n| n.min(stream.n_windows()));
+    let (metric, higher_is_better) = report::metric_of(spec.task());
+    let setup = Setup {
+        name: spec.name.clone(),
+        config: args.config.display().to_string(),
+        store: store_path.display().to_string(),
+        task: match spec.task() {
+            Task::Classification => "classification",
+            Task::Regression => "regression",
+        },
+        metric,
+        higher_is_better,
+        stream: StreamSummary {
+            source: stream.info().source.clone(),
+            samples: stream.info().n_samples,
+            window_size: spec.window_size,
+            initial_windows: spec.initial_windows,
+            windows,
+            drift_points: stream.info().drift_points.clone(),
+        },
+    };
+
+    let multi = MultiProgress::with_draw_target(if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let style = ProgressStyle::with_template("{prefix:<24} [{bar:30}] {pos}/{len} checkpoints  {elapsed_precise}  {msg}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    let bars: Vec<ProgressBar> = Mode::ALL
+        .iter()
+        .map(|&mode| {
+            let bar = multi.add(ProgressBar::new(0));
+            bar.set_style(style.clone());
+            bar.set_prefix(run_name(&spec.name, mode));
+            bar.set_message("waiting");
+            bar
+        })
+        .collect();
+    let mut invocations = Vec::new();
+    for (mode, bar) in Mode::ALL.into_iter().zip(&bars) {
+        match spawn_worker(&args, &store_path, mode, &spec.name, bar, &multi)? {
+            Ok(invocation) => invocations.push(invocation),
+            Err(code) => {
+                multi.clear().ok();
+                eprintln!(
+                    "error: the {} run failed (exit code {code}; its message is above); nothing was written to {}",
+                    run_name(&spec.name, mode),
+                    out.display()
+                );
+                return Ok(ExitCode::from(code));
+            }
+        }
+    }
+    multi.clear().ok();
+
+    let store = Store::open(&store_path).with_context(|| format!("cannot open store {}", store_path.display()))?;
+    let stateless_chain = store.run_chain(&run_name(&spec.name, Mode::Stateless))?;
+    let stateful_chain = store.run_chain(&run_name(&spec.name, Mode::Stateful))?;
+    let mut invocations = invocations.into_iter();
+    let stateless_now = invocations.next().unwrap_or_default();
+    let stateful_now = invocations.next().unwrap_or_default();
+    let mut report = report::build(report::Inputs {
+        setup,
+        stateless: &stateless_chain,
+        stateful: &stateful_chain,
+        stateless_now,
+        stateful_now,
+    });
+    carry_over_peak_memory(&mut report, &out.join("compare.json"));
+
+    let json_path = out.join("compare.json");
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(&json_path, json + "\n").with_context(|| format!("cannot write {}", json_path.display()))?;
+    plot::write(&report, &out)?;
+
+    let text = table::render(&report);
+    let mut stdout = std::io::stdout().lock();
+    let written = write!(stdout, "{text}").and_then(|_| {
+        writeln!(
+            stdout,
+            "\nwrote {}, compare.svg and compare.png in {}",
+            json_path.file_name().unwrap_or_default().to_string_lossy(),
+            out.display()
+        )
+    });
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Runs one mode in a child process, following its progress. `Ok(Err(code))` when the
+/// child failed (it printed its own message on stderr).
+fn spawn_worker(
+    args: &Args,
+    store: &Path,
+    mode: Mode,
+    name: &str,
+    bar: &ProgressBar,
+    multi: &MultiProgress,
+) -> anyhow::Result<Result<Invocation, u8>> {
+    let exe = std::env::current_exe().context("cannot find the relearn executable to run each mode")?;
+    let mut command = Command::new(exe);
+    command.arg("compare").arg("--config").arg(&args.config).arg("--store").arg(store).arg("--worker").arg(mode.name());
+    if let Some(n) = args.windows {
+        command.arg("--windows").arg(n.to_string());
+    }
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start a child process for the comparison")?;
+    bar.set_message("starting");
+    bar.reset_elapsed();
+    let run = run_name(name, mode);
+    let mut done = None;
+    let stdout = child.stdout.take().expect("piped stdout");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("cannot read a child's progress")?;
+        match serde_json::from_str::<WorkerEvent>(&line) {
+            Ok(WorkerEvent::Resuming { window, id, next_window }) => multi.suspend(|| {
+                eprintln!(
+                    "{run}: reusing stored checkpoints up to window {window} ({}); next window {next_window}",
+                    render::short(&id)
+                )
+            }),
+            Ok(WorkerEvent::Planned { todo }) => {
+                bar.set_length(todo as u64);
+                bar.set_message(if todo == 0 { "up to date" } else { "training" });
+            }
+            Ok(WorkerEvent::Committed { line, .. }) => {
+                multi.println(format!("{run}: {line}")).ok();
+                bar.inc(1);
+            }
+            Ok(WorkerEvent::Done { trained, start_kib, peak_kib }) => done = Some((trained, start_kib, peak_kib)),
+            Err(_) => multi.suspend(|| eprintln!("{line}")),
+        }
+    }
+    let status = child.wait().context("cannot wait for a child process")?;
+    let wall_seconds = started.elapsed().as_secs_f64();
+    bar.finish_with_message("done");
+    if !status.success() {
+        return Ok(Err(status.code().map_or(1, |c| c.clamp(1, 255) as u8)));
+    }
+    let (trained, start_kib, peak_kib) =
+        done.ok_or_else(|| anyhow::anyhow!("the {run} child process ended without reporting"))?;
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let peak_memory = match peak_kib {
+        Some(peak) if trained > 0 => Some(PeakMemory {
+            mib: mib(peak),
+            start_mib: start_kib.map(mib),
+            windows_trained: trained,
+            measured: "now",
+        }),
+        _ => None,
+    };
+    Ok(Ok(Invocation { trained_now: trained, wall_seconds, peak_memory }))
+}
+
+/// A mode that trained nothing now has no meaningful peak; when the `compare.json` already
+/// in the output folder measured the same checkpoints (same head), its number stands,
+/// marked `earlier`.
+fn carry_over_peak_memory(report: &mut report::Report, previous: &Path) {
+    let Ok(text) = std::fs::read_to_string(previous) else { return };
+    let Ok(old) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    for mode in Mode::ALL {
+        let new = match mode {
+            Mode::Stateless => &mut report.modes.stateless,
+            Mode::Stateful => &mut report.modes.stateful,
+        };
+        if new.peak_memory.is_some() || new.trained_now > 0 {
+            continue;
+        }
+        let old_mode = &old["modes"][mode.name()];
+        if old_mode["head"].as_str() != new.head.as_deref() || new.head.is_none() {
+            continue;
+        }
+        let p = &old_mode["peak_memory"];
+        if let (Some(mib), Some(trained)) = (p["mib"].as_f64(), p["windows_trained"].as_u64()) {
+            new.peak_memory = Some(PeakMemory {
+                mib,
+                start_mib: p["start_mib"].as_f64(),
+                windows_trained: trained as usize,
+                measured: "earlier",
+            });
+        }
+    }
+}
+
+/// The child: trains one mode of the config into the store, reporting JSON lines.
+fn worker(spec: RunSpec, store_path: &Path, mode: Mode, max_windows: Option<usize>) -> anyhow::Result<ExitCode> {
+    let start_kib = proc_status_kib("VmRSS");
+    let name = run_name(&spec.name, mode);
+    let spec = spec.with_mode(mode).with_name(name);
+    let store = Store::open_for_write(store_path)?;
+    let task = spec.task();
+    let stdout = std::io::stdout();
+    let emit = |event: &WorkerEvent| {
+        let mut out = stdout.lock();
+        // The parent reads until the pipe closes; if it is gone, there is no one to tell.
+        let _ = serde_json::to_writer(&mut out, event).map(|_| writeln!(out)).map(|_| out.flush());
+    };
+    let mut trained = 0;
+    let mut on_event = |event: &RunEvent| match event {
+        RunEvent::Resuming { head, next_window } => emit(&WorkerEvent::Resuming {
+            window: head.window,
+            id: head.id.clone(),
+            next_window: *next_window,
+        }),
+        RunEvent::Planned { todo, .. } => emit(&WorkerEvent::Planned { todo: *todo }),
+        RunEvent::Committed(m) => {
+            trained += 1;
+            emit(&WorkerEvent::Committed { window: m.window, line: render::window_line(m, task) });
+        }
+    };
+    relearn_train::run(&spec, &store, &RunOptions { max_windows }, &mut on_event)?;
+    emit(&WorkerEvent::Done { trained, start_kib, peak_kib: proc_status_kib("VmHWM") });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A `kB` field of `/proc/self/status` (Linux); `None` elsewhere.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().strip_suffix("kB")?.trim().parse().ok()
+    })
+}

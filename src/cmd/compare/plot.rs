@@ -1,0 +1,156 @@
+//! The plot of per-window prequential scores of both modes, with the declared drift points
+//! marked, as SVG and PNG.
+//!
+//! Text is laid out and rasterised with `ab_glyph` and DejaVu Sans embedded in the binary
+//! (the `dejavu` crate), so the plot looks the same on a machine without system fonts.
+
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::Context;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::report::{Report, fmt_score};
+
+/// Pixel size of both images.
+pub const SIZE: (u32, u32) = (1000, 520);
+
+const STATELESS: RGBColor = RGBColor(31, 119, 180);
+const STATEFUL: RGBColor = RGBColor(230, 110, 10);
+const DRIFT: RGBColor = RGBColor(120, 120, 120);
+
+fn register_font() {
+    static FONT: Once = Once::new();
+    FONT.call_once(|| {
+        // DejaVu Sans is a valid TrueType font; registration cannot fail on it.
+        let ok = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok();
+        debug_assert!(ok, "DejaVu Sans registers");
+    });
+}
+
+/// Writes `compare.svg` and `compare.png` into `dir`.
+pub fn write(report: &Report, dir: &Path) -> anyhow::Result<()> {
+    register_font();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        draw(&root, report).map_err(|e| anyhow::anyhow!("cannot draw the SVG plot: {e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("cannot draw the SVG plot: {e}"))?;
+    }
+    let svg_path = dir.join("compare.svg");
+    std::fs::write(&svg_path, svg).with_context(|| format!("cannot write {}", svg_path.display()))?;
+
+    let (w, h) = SIZE;
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        draw(&root, report).map_err(|e| anyhow::anyhow!("cannot draw the PNG plot: {e}"))?;
+        root.present().map_err(|e| anyhow::anyhow!("cannot draw the PNG plot: {e}"))?;
+    }
+    let png_path = dir.join("compare.png");
+    write_png(&png_path, &pixels, SIZE).with_context(|| format!("cannot write {}", png_path.display()))?;
+    Ok(())
+}
+
+fn write_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> anyhow::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut encoder = png::Encoder::new(file, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// The y range: every score with a margin; accuracy kept inside `[0, 1]`.
+fn y_range(report: &Report) -> (f64, f64) {
+    let scores = report.modes.stateless.windows.iter().chain(&report.modes.stateful.windows).map(|w| w.score);
+    let (lo, hi) = scores.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s), hi.max(s)));
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let pad = ((hi - lo) * 0.06).max(if report.setup.higher_is_better { 0.01 } else { hi.abs() * 0.02 + 1e-9 });
+    let (mut lo, mut hi) = (lo - pad, hi + pad);
+    if report.setup.higher_is_better {
+        lo = lo.max(0.0);
+        hi = hi.min(1.0);
+    } else {
+        lo = lo.max(0.0);
+    }
+    (lo, hi)
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    report: &Report,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(56);
+
+    // Title on the left, legend on the right of the top band.
+    let metric = report.setup.metric;
+    let title = format!("{}: prequential {metric} per window", report.setup.name);
+    top.draw(&Text::new(title, (16, 10), ("sans-serif", 22).into_font().color(&BLACK)))?;
+    let better = if report.setup.higher_is_better { "higher is better" } else { "lower is better" };
+    let sub = format!("{}, windows of {} samples; {better}", report.setup.stream.source, report.setup.stream.window_size);
+    top.draw(&Text::new(sub, (16, 36), ("sans-serif", 14).into_font().color(&RGBColor(80, 80, 80))))?;
+    let legend_font = ("sans-serif", 15).into_font().color(&BLACK);
+    let mean = |m: Option<f64>| m.map_or("-".to_string(), |v| fmt_score(&report.setup, v));
+    let entries = [
+        (format!("stateless (mean {})", mean(report.modes.stateless.score.mean)), STATELESS, false),
+        (format!("stateful (mean {})", mean(report.modes.stateful.score.mean)), STATEFUL, false),
+        ("drift point".to_string(), DRIFT, true),
+    ];
+    let x0 = SIZE.0 as i32 - 300;
+    for (i, (label, color, dashed)) in entries.iter().enumerate() {
+        let y = 10 + 16 * i as i32;
+        if *dashed {
+            for k in 0..3 {
+                top.draw(&PathElement::new(vec![(x0 + 8 * k, y + 7), (x0 + 8 * k + 4, y + 7)], color.stroke_width(2)))?;
+            }
+        } else {
+            top.draw(&PathElement::new(vec![(x0, y + 7), (x0 + 22, y + 7)], color.stroke_width(3)))?;
+        }
+        top.draw(&Text::new(label.clone(), (x0 + 30, y), legend_font.clone()))?;
+    }
+
+    let sl = &report.modes.stateless.windows;
+    let sf = &report.modes.stateful.windows;
+    let first = sl.iter().chain(sf).map(|w| w.window).min().unwrap_or(report.setup.stream.initial_windows as u64);
+    let last = sl.iter().chain(sf).map(|w| w.window).max().unwrap_or(first + 1).max(first + 1);
+    let (y0, y1) = y_range(report);
+    let mut chart = ChartBuilder::on(&body)
+        .margin_left(12)
+        .margin_right(24)
+        .margin_bottom(8)
+        .x_label_area_size(44)
+        .y_label_area_size(70)
+        .build_cartesian_2d(first as f64 - 0.5..last as f64 + 0.5, y0..y1)?;
+    let y_digits = if report.setup.higher_is_better { 2 } else { 3 };
+    chart
+        .configure_mesh()
+        .x_desc("window")
+        .y_desc(format!("prequential {metric}"))
+        .axis_desc_style(("sans-serif", 15))
+        .label_style(("sans-serif", 13))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| super::report::format_sig(*y, y_digits))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()?;
+
+    for (_, w) in report.setup.stream.drift_windows() {
+        let x = w as f64;
+        chart.draw_series(DashedLineSeries::new(vec![(x, y0), (x, y1)], 6, 4, DRIFT.stroke_width(2)))?;
+    }
+    let points = |rows: &[super::report::WindowRow]| -> Vec<(f64, f64)> {
+        rows.iter().map(|w| (w.window as f64, w.score)).collect()
+    };
+    let dot = if sl.len().max(sf.len()) <= 60 { 3 } else { 0 };
+    chart.draw_series(LineSeries::new(points(sl), STATELESS.stroke_width(2)).point_size(dot))?;
+    chart.draw_series(LineSeries::new(points(sf), STATEFUL.stroke_width(2)).point_size(dot))?;
+    Ok(())
+}

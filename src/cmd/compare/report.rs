@@ -1,0 +1,787 @@
+//! The numbers of a comparison, computed from the two runs' manifests: per-window scores,
+//! totals, recovery after each declared drift point, and the recommendation.
+//!
+//! Everything here is a pure function of the manifests (as `relearn log --json` prints
+//! them), the stream's declared drift points and the measured peak memory, so the JSON,
+//! the table and the plot agree with the store by construction.
+
+use std::collections::BTreeMap;
+
+use relearn_data::Task;
+use relearn_store::{Manifest, Relation, Retained};
+use relearn_train::Mode;
+use serde::Serialize;
+
+/// Windows before a drift window whose mean is the pre-drift level.
+pub const PRE_DRIFT_WINDOWS: usize = 3;
+/// A score is "back" after a drift when within this many points of the pre-drift level.
+pub const RECOVERY_POINTS: f64 = 2.0;
+/// Mean differences under this many points are too close to call.
+pub const CLOSE_POINTS: f64 = 0.5;
+/// ... and so are differences within this many standard errors of the per-window
+/// differences (about a 95 % interval).
+pub const CLOSE_STD_ERRORS: f64 = 2.0;
+/// A mode that scores at most this many points below the other "matched" it in the
+/// recommendation's words, when it is clearly cheaper.
+pub const MATCH_POINTS: f64 = 1.0;
+/// Cost ratios within `1/COST_SIMILAR ..= COST_SIMILAR` count as the same cost.
+pub const COST_SIMILAR: f64 = 1.25;
+
+/// Version of the `compare.json` layout.
+pub const VERSION: u32 = 1;
+
+/// What the comparison is about: the config, the stream, the metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct Setup {
+    /// The config's `run.name`.
+    pub name: String,
+    /// The config file, as given.
+    pub config: String,
+    /// The store folder.
+    pub store: String,
+    /// `classification` or `regression`.
+    pub task: &'static str,
+    /// `accuracy` or `mse`.
+    pub metric: &'static str,
+    /// Whether a larger score is better (accuracy) or a smaller one (mse).
+    pub higher_is_better: bool,
+    /// The stream.
+    pub stream: StreamSummary,
+}
+
+/// The stream as compared.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamSummary {
+    /// `generator:sea`, `csv:path`.
+    pub source: String,
+    /// Samples in the stream.
+    pub samples: usize,
+    /// Samples per window.
+    pub window_size: usize,
+    /// Windows in the initial training set.
+    pub initial_windows: usize,
+    /// Windows compared (`--windows N` or the whole stream).
+    pub windows: usize,
+    /// Declared drift points (sample indices); empty for CSV and `hyperplane`.
+    pub drift_points: Vec<usize>,
+}
+
+impl StreamSummary {
+    /// The window holding each drift point's sample, for drift points the comparison can
+    /// see (after the initial windows, before the end).
+    pub fn drift_windows(&self) -> Vec<(usize, u64)> {
+        self.drift_points
+            .iter()
+            .map(|&p| (p, (p / self.window_size) as u64))
+            .filter(|&(_, w)| w as usize >= self.initial_windows && (w as usize) < self.windows)
+            .collect()
+    }
+}
+
+/// Peak memory of the child process that trained one mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeakMemory {
+    /// Peak resident set size (Linux `VmHWM`) in MiB.
+    pub mib: f64,
+    /// Resident set size when the process started work, before the run opened (MiB).
+    pub start_mib: Option<f64>,
+    /// Checkpoints the measured process trained (the rest were reused).
+    pub windows_trained: usize,
+    /// `now` (this invocation) or `earlier` (copied from the `compare.json` already in the
+    /// output folder, which described the same checkpoints, because this invocation
+    /// trained nothing).
+    pub measured: &'static str,
+}
+
+/// What one invocation of a mode did (not stored with the checkpoints).
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    /// Checkpoints trained now.
+    pub trained_now: usize,
+    /// Wall time of the child process, seconds.
+    pub wall_seconds: f64,
+    /// Peak memory, when measured (or carried over).
+    pub peak_memory: Option<PeakMemory>,
+}
+
+/// The whole comparison, as written to `compare.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Layout version.
+    pub version: u32,
+    /// Config, stream, metric.
+    #[serde(flatten)]
+    pub setup: Setup,
+    /// The thresholds the totals and the recommendation use.
+    pub definitions: Definitions,
+    /// Per mode.
+    pub modes: Modes,
+    /// Stateful against stateless.
+    pub comparison: Comparison,
+    /// The recommendation in plain words.
+    pub recommendation: String,
+}
+
+/// The thresholds, spelled out in the JSON so a reader can check the words against them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Definitions {
+    /// What one point is.
+    pub point: &'static str,
+    /// Windows before the drift window averaged into the pre-drift level.
+    pub pre_drift_windows: usize,
+    /// Tolerance of "recovered", in points.
+    pub recovery_points: f64,
+    /// Mean differences under this are too close to call, in points.
+    pub close_points: f64,
+    /// ... as are differences within this many standard errors.
+    pub close_std_errors: f64,
+}
+
+/// Both modes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Modes {
+    /// `NAME-stateless`.
+    pub stateless: ModeReport,
+    /// `NAME-stateful`.
+    pub stateful: ModeReport,
+}
+
+/// One mode's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeReport {
+    /// Run name in the store.
+    pub run: String,
+    /// `stateless` or `stateful`.
+    pub mode: &'static str,
+    /// The run's latest checkpoint compared.
+    pub head: Option<String>,
+    /// The initial model.
+    pub initial: Option<InitialRow>,
+    /// One row per update window, in window order.
+    pub windows: Vec<WindowRow>,
+    /// Prequential score totals.
+    pub score: ScoreSummary,
+    /// Recovery after each declared drift point the comparison can see.
+    pub recovery: Vec<Recovery>,
+    /// Training time.
+    pub train_seconds: Seconds,
+    /// Distinct samples in the training sets.
+    pub samples_trained: Samples,
+    /// Past data the run keeps after its last update.
+    pub retained_at_end: Retained,
+    /// Peak memory of the process that trained it; `null` when not measured.
+    pub peak_memory: Option<PeakMemory>,
+    /// Checkpoints trained by this invocation.
+    pub trained_now: usize,
+    /// Checkpoints reused from the store.
+    pub reused: usize,
+    /// Wall time of this invocation for this mode (training, scoring, storing), seconds.
+    pub wall_seconds: f64,
+}
+
+/// The initial model of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitialRow {
+    /// Checkpoint id.
+    pub id: String,
+    /// Its window (the last initial window).
+    pub window: u64,
+    /// Training time, seconds.
+    pub train_seconds: f64,
+    /// Samples trained.
+    pub samples_trained: u64,
+}
+
+/// One update checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowRow {
+    /// The window it trained on, which its prequential score was measured on.
+    pub window: u64,
+    /// Checkpoint id.
+    pub id: String,
+    /// The prequential score (`accuracy` or `mse`).
+    pub score: f64,
+    /// Every prequential metric, as stored.
+    pub prequential: BTreeMap<String, f64>,
+    /// Training time of the update, seconds.
+    pub train_seconds: f64,
+    /// Distinct samples in the update's training set.
+    pub samples_trained: u64,
+    /// Past data kept after the update.
+    pub retained: Retained,
+}
+
+/// A score at a window.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct At {
+    /// The window.
+    pub window: u64,
+    /// The score there.
+    pub score: f64,
+}
+
+/// Prequential totals of one mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreSummary {
+    /// Windows scored.
+    pub windows: usize,
+    /// Mean over the update windows.
+    pub mean: Option<f64>,
+    /// The last window's score.
+    pub r#final: Option<At>,
+    /// The worst window (lowest accuracy, highest mse).
+    pub worst: Option<At>,
+}
+
+/// How one mode came back after a declared drift point.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recovery {
+    /// The drift point, a sample index.
+    pub drift_point: usize,
+    /// The window holding it.
+    pub drift_window: u64,
+    /// Mean score of the (up to) 3 update windows before the drift window; `null` when
+    /// there are none.
+    pub pre_drift_level: Option<f64>,
+    /// The worst score from the drift window until recovery (or the next drift / the end).
+    pub lowest: Option<At>,
+    /// Windows from the drift window until the score is back within the tolerance: 0 when
+    /// neither the drift window nor the next one fell out of it; `null` when it did not
+    /// come back before the next drift window or the end of the stream.
+    pub windows_to_recover: Option<u64>,
+    /// The window where it was back.
+    pub recovered_at: Option<u64>,
+}
+
+/// Training time of one mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct Seconds {
+    /// The initial model.
+    pub initial: f64,
+    /// All updates.
+    pub updates_total: f64,
+    /// Mean per update.
+    pub per_update_mean: Option<f64>,
+    /// Initial model and updates.
+    pub total: f64,
+}
+
+/// Samples trained by one mode.
+#[derive(Debug, Clone, Serialize)]
+pub struct Samples {
+    /// The initial model.
+    pub initial: u64,
+    /// All updates (a sample in several training sets counts each time).
+    pub updates_total: u64,
+    /// Initial model and updates.
+    pub total: u64,
+}
+
+/// Stateful against stateless.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    /// Windows scored by both modes.
+    pub paired_windows: usize,
+    /// Mean of `stateful - stateless` per window, in the metric's units.
+    pub mean_difference: Option<f64>,
+    /// The same in points, signed so that positive means stateful did better.
+    pub advantage_points: Option<f64>,
+    /// Standard error of that mean (points), from the per-window differences.
+    pub std_error_points: Option<f64>,
+    /// `stateful`, `stateless`, or `too close to call`.
+    pub better: &'static str,
+    /// Training seconds of stateless updates over those of stateful updates.
+    pub cost_ratio: Option<f64>,
+    /// The mode the numbers favour: `stateful`, `stateless` or `either`.
+    pub recommended: &'static str,
+}
+
+/// The two runs as read from the store, with what this invocation did.
+pub struct Inputs<'a> {
+    /// Config, stream, metric.
+    pub setup: Setup,
+    /// The stateless run's checkpoints (`store.run_chain`), any order.
+    pub stateless: &'a [Manifest],
+    /// The stateful run's checkpoints.
+    pub stateful: &'a [Manifest],
+    /// What this invocation did for the stateless run.
+    pub stateless_now: Invocation,
+    /// ... for the stateful run.
+    pub stateful_now: Invocation,
+}
+
+/// The headline prequential metric of a task.
+pub fn metric_of(task: Task) -> (&'static str, bool) {
+    match task {
+        Task::Classification => ("accuracy", true),
+        Task::Regression => ("mse", false),
+    }
+}
+
+/// Builds the report.
+pub fn build(inputs: Inputs<'_>) -> Report {
+    let setup = inputs.setup;
+    let stateless = mode_report(Mode::Stateless, &setup, inputs.stateless, inputs.stateless_now);
+    let stateful = mode_report(Mode::Stateful, &setup, inputs.stateful, inputs.stateful_now);
+    let comparison = compare(&setup, &stateless, &stateful);
+    let mut report = Report {
+        version: VERSION,
+        definitions: Definitions {
+            point: if setup.higher_is_better {
+                "0.01 accuracy (one percentage point)"
+            } else {
+                "1 % of the reference mse (the pre-drift level for recovery, the stateless mean for the comparison)"
+            },
+            pre_drift_windows: PRE_DRIFT_WINDOWS,
+            recovery_points: RECOVERY_POINTS,
+            close_points: CLOSE_POINTS,
+            close_std_errors: CLOSE_STD_ERRORS,
+        },
+        setup,
+        modes: Modes { stateless, stateful },
+        comparison,
+        recommendation: String::new(),
+    };
+    report.recommendation = recommend(&report);
+    report
+}
+
+fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -> ModeReport {
+    let mut chain: Vec<&Manifest> =
+        chain.iter().filter(|m| (m.window as usize) < setup.stream.windows).collect();
+    // Window order; for a window stored twice (a rollback and a rerun), the later one.
+    chain.sort_by(|a, b| (a.window, &a.created_at).cmp(&(b.window, &b.created_at)));
+    let mut by_window: BTreeMap<u64, &Manifest> = BTreeMap::new();
+    for m in &chain {
+        by_window.insert(m.window, m);
+    }
+    let initial = chain.iter().rev().find(|m| m.relation == Relation::Initial).map(|m| InitialRow {
+        id: m.id.clone(),
+        window: m.window,
+        train_seconds: m.train_seconds,
+        samples_trained: m.samples_trained,
+    });
+    let windows: Vec<WindowRow> = by_window
+        .values()
+        .filter(|m| m.relation != Relation::Initial)
+        .filter_map(|m| {
+            let prequential = m.metrics.prequential.clone()?;
+            let score = *prequential.get(setup.metric)?;
+            Some(WindowRow {
+                window: m.window,
+                id: m.id.clone(),
+                score,
+                prequential,
+                train_seconds: m.train_seconds,
+                samples_trained: m.samples_trained,
+                retained: m.retained.clone(),
+            })
+        })
+        .collect();
+    let head = by_window.values().next_back().map(|m| m.id.clone());
+    let retained_at_end = by_window.values().next_back().map(|m| m.retained.clone()).unwrap_or_default();
+
+    let scores: Vec<f64> = windows.iter().map(|w| w.score).collect();
+    let worst = windows
+        .iter()
+        .map(|w| At { window: w.window, score: w.score })
+        .reduce(|a, b| if worse(setup.higher_is_better, b.score, a.score) { b } else { a });
+    let score = ScoreSummary {
+        windows: windows.len(),
+        mean: mean(&scores),
+        r#final: windows.last().map(|w| At { window: w.window, score: w.score }),
+        worst,
+    };
+    let recovery = recoveries(setup, &windows);
+
+    let initial_seconds = initial.as_ref().map_or(0.0, |i| i.train_seconds);
+    let updates_total: f64 = windows.iter().map(|w| w.train_seconds).sum();
+    let train_seconds = Seconds {
+        initial: initial_seconds,
+        updates_total,
+        per_update_mean: mean(&windows.iter().map(|w| w.train_seconds).collect::<Vec<_>>()),
+        total: initial_seconds + updates_total,
+    };
+    let initial_samples = initial.as_ref().map_or(0, |i| i.samples_trained);
+    let updates_samples: u64 = windows.iter().map(|w| w.samples_trained).sum();
+    let samples_trained =
+        Samples { initial: initial_samples, updates_total: updates_samples, total: initial_samples + updates_samples };
+    let stored = by_window.len();
+    ModeReport {
+        run: run_name(&setup.name, mode),
+        mode: mode.name(),
+        head,
+        initial,
+        windows,
+        score,
+        recovery,
+        train_seconds,
+        samples_trained,
+        retained_at_end,
+        peak_memory: now.peak_memory,
+        trained_now: now.trained_now.min(stored),
+        reused: stored.saturating_sub(now.trained_now),
+        wall_seconds: now.wall_seconds,
+    }
+}
+
+/// The store's run name of a mode: `NAME-stateless`, `NAME-stateful`.
+pub fn run_name(name: &str, mode: Mode) -> String {
+    format!("{name}-{}", mode.name())
+}
+
+/// Whether score `a` is worse than `b`.
+fn worse(higher_is_better: bool, a: f64, b: f64) -> bool {
+    if higher_is_better { a < b } else { a > b }
+}
+
+/// Whether `score` is within the recovery tolerance of `level`: 2 accuracy points below
+/// it at most, or an mse at most 2 % above it.
+pub fn within_tolerance(higher_is_better: bool, score: f64, level: f64) -> bool {
+    if higher_is_better {
+        score >= level - RECOVERY_POINTS / 100.0
+    } else {
+        score <= level * (1.0 + RECOVERY_POINTS / 100.0)
+    }
+}
+
+fn recoveries(setup: &Setup, windows: &[WindowRow]) -> Vec<Recovery> {
+    let score_at: BTreeMap<u64, f64> = windows.iter().map(|w| (w.window, w.score)).collect();
+    let drifts = setup.stream.drift_windows();
+    let end = setup.stream.windows as u64;
+    let hib = setup.higher_is_better;
+    drifts
+        .iter()
+        .enumerate()
+        .map(|(i, &(drift_point, w))| {
+            let pre: Vec<f64> =
+                (w.saturating_sub(PRE_DRIFT_WINDOWS as u64)..w).filter_map(|v| score_at.get(&v).copied()).collect();
+            let pre_drift_level = mean(&pre);
+            // Until the next drift window (a later drift is its own event) or the end.
+            let horizon = drifts.get(i + 1).map_or(end, |&(_, next)| next.max(w + 1));
+            let mut recovery = Recovery {
+                drift_point,
+                drift_window: w,
+                pre_drift_level,
+                lowest: None,
+                windows_to_recover: None,
+                recovered_at: None,
+            };
+            let Some(level) = pre_drift_level else { return recovery };
+            let ok = |v: u64| score_at.get(&v).map(|&s| within_tolerance(hib, s, level));
+            // The drop shows in the drift window, or in the next one when the drift point
+            // falls late in its window (the model then trained on mostly old data).
+            let dip = (w..(w + 2).min(horizon)).find(|&v| ok(v) == Some(false));
+            let back = match dip {
+                None => (w..horizon).find(|&v| ok(v) == Some(true)),
+                Some(d) => (d + 1..horizon).find(|&v| ok(v) == Some(true)),
+            };
+            let until = back.unwrap_or(horizon.saturating_sub(1));
+            recovery.lowest = (w..=until)
+                .filter_map(|v| score_at.get(&v).map(|&s| At { window: v, score: s }))
+                .reduce(|a, b| if worse(hib, b.score, a.score) { b } else { a });
+            recovery.recovered_at = back;
+            recovery.windows_to_recover = back.map(|b| if dip.is_none() { 0 } else { b - w });
+            recovery
+        })
+        .collect()
+}
+
+fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// Standard error of the mean of `xs` (sample standard deviation over `sqrt(n)`).
+fn std_error(xs: &[f64]) -> Option<f64> {
+    let n = xs.len();
+    if n < 2 {
+        return None;
+    }
+    let m = mean(xs)?;
+    let var = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+    Some((var / n as f64).sqrt())
+}
+
+fn compare(setup: &Setup, stateless: &ModeReport, stateful: &ModeReport) -> Comparison {
+    let sl: BTreeMap<u64, f64> = stateless.windows.iter().map(|w| (w.window, w.score)).collect();
+    let diffs: Vec<f64> =
+        stateful.windows.iter().filter_map(|w| sl.get(&w.window).map(|s| w.score - s)).collect();
+    // Points: accuracy * 100; for mse, percent of the stateless mean mse. Signed so that
+    // positive favours stateful.
+    let scale = if setup.higher_is_better {
+        Some(100.0)
+    } else {
+        stateless.score.mean.filter(|m| *m > 0.0).map(|m| -100.0 / m)
+    };
+    let points: Vec<f64> = match scale {
+        Some(k) => diffs.iter().map(|d| d * k).collect(),
+        None => Vec::new(),
+    };
+    let advantage_points = mean(&points);
+    let std_error_points = std_error(&points);
+    let better = match (advantage_points, std_error_points) {
+        (Some(d), Some(se)) if d.abs() >= CLOSE_POINTS && d.abs() >= CLOSE_STD_ERRORS * se => {
+            if d > 0.0 { "stateful" } else { "stateless" }
+        }
+        _ => "too close to call",
+    };
+    let cost_ratio = match (stateless.train_seconds.updates_total, stateful.train_seconds.updates_total) {
+        (a, b) if b > 0.0 && !stateless.windows.is_empty() => Some(a / b),
+        _ => None,
+    };
+    let mut c = Comparison {
+        paired_windows: diffs.len(),
+        mean_difference: mean(&diffs),
+        advantage_points,
+        std_error_points,
+        better,
+        cost_ratio,
+        recommended: "",
+    };
+    c.recommended = recommended(&c, stateless, stateful);
+    c
+}
+
+/// The mode the numbers favour: the one that scores better by more than the noise and
+/// the practical margin, else the cheaper one (time, then data kept), else `either`.
+fn recommended(c: &Comparison, stateless: &ModeReport, stateful: &ModeReport) -> &'static str {
+    let d = c.advantage_points.unwrap_or(0.0);
+    let cheaper = cheaper(c.cost_ratio);
+    match c.better {
+        "stateful" => "stateful",
+        "stateless" if d > -MATCH_POINTS && cheaper == Some(Mode::Stateful) => "stateful",
+        "stateless" => "stateless",
+        _ => match cheaper {
+            Some(m) => m.name(),
+            None => match stateless.retained_at_end.samples.cmp(&stateful.retained_at_end.samples) {
+                std::cmp::Ordering::Greater => "stateful",
+                std::cmp::Ordering::Less => "stateless",
+                std::cmp::Ordering::Equal => "either",
+            },
+        },
+    }
+}
+
+/// The clearly cheaper mode by training time, if either is.
+fn cheaper(cost_ratio: Option<f64>) -> Option<Mode> {
+    match cost_ratio {
+        Some(r) if r > COST_SIMILAR => Some(Mode::Stateful),
+        Some(r) if r < 1.0 / COST_SIMILAR => Some(Mode::Stateless),
+        _ => None,
+    }
+}
+
+/// `1/6` for a ratio of 6.2, `62 %` for 1.6: how much of the other's cost a mode needs.
+pub fn fraction(ratio: f64) -> String {
+    if ratio >= 2.0 { format!("1/{:.0}", ratio) } else { format!("{:.0} %", 100.0 / ratio) }
+}
+
+/// `4,000 samples (62.5 KiB)`.
+fn data_kept(r: &Retained) -> String {
+    if r.samples == 0 {
+        "no past data".to_string()
+    } else {
+        format!("{} past samples ({})", thousands(r.samples), crate::render::bytes(r.bytes))
+    }
+}
+
+/// `12,345`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A score as printed: accuracy with 4 decimals, mse with 4 significant digits.
+pub fn fmt_score(setup: &Setup, score: f64) -> String {
+    if setup.higher_is_better { format!("{score:.4}") } else { format_sig(score, 4) }
+}
+
+/// `x` with `digits` significant digits (no exponent for ordinary magnitudes).
+pub fn format_sig(x: f64, digits: usize) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    let decimals = (digits as i32 - 1 - magnitude).clamp(0, 12) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// The recommendation: which mode and why, from the numbers, with the caveats the numbers
+/// call for.
+fn recommend(r: &Report) -> String {
+    let (sl, sf) = (&r.modes.stateless, &r.modes.stateful);
+    let c = &r.comparison;
+    let metric = r.setup.metric;
+    let (Some(d), Some(m_sl), Some(m_sf)) = (c.advantage_points, sl.score.mean, sf.score.mean) else {
+        return "Not enough windows scored by both modes to compare them.".to_string();
+    };
+    let means = format!("mean {metric} {} stateful vs {} stateless", fmt_score(&r.setup, m_sf), fmt_score(&r.setup, m_sl));
+    let noise = match c.std_error_points {
+        Some(se) => format!("{:.2} points at 2 standard errors over {} windows", CLOSE_STD_ERRORS * se, c.paired_windows),
+        None => format!("{} window(s) only", c.paired_windows),
+    };
+    let unit = if r.setup.higher_is_better { "points" } else { "% of the stateless mse" };
+    let cost = match c.cost_ratio {
+        Some(k) if k >= 1.0 => format!("stateful trained in {} of the time stateless took", fraction(k)),
+        Some(k) => format!("stateless trained in {} of the time stateful took", fraction(1.0 / k)),
+        None => "training time could not be compared".to_string(),
+    };
+    let data = format!(
+        "stateful kept {}, stateless {}",
+        data_kept(&sf.retained_at_end),
+        data_kept(&sl.retained_at_end)
+    );
+    let mut text = match (c.better, c.recommended) {
+        ("too close to call", rec) => {
+            let lead = format!(
+                "Too close to call on {metric}: {means}, a difference of {d:+.2} {unit} (noise: {noise})."
+            );
+            let why = match rec {
+                "stateful" | "stateless" if cheaper(c.cost_ratio).is_some() => {
+                    format!(" With {metric} a draw, the cost decides: {cost}; {data}. Use {rec}.")
+                }
+                "stateful" | "stateless" => {
+                    format!(" Training time is similar too ({cost}); {data}. Use {rec}, which keeps less data.")
+                }
+                _ => format!(" Cost and data kept are similar too ({cost}; {data}): either mode will do."),
+            };
+            lead + &why
+        }
+        ("stateful", _) => format!(
+            "Use stateful: it did {d:.2} {unit} better on average ({means}; noise: {noise}); {cost}; {data}."
+        ),
+        ("stateless", "stateful") => format!(
+            "Use stateful unless {:.2} {unit} of {metric} are worth more to you than the cost: it matched stateless within \
+             {MATCH_POINTS:.0} point ({means}; noise: {noise}), and {cost}; {data}.",
+            -d
+        ),
+        _ => format!(
+            "Use stateless: it did {:.2} {unit} better on average ({means}; noise: {noise}), at a cost: {cost}; {data}.",
+            -d
+        ),
+    };
+    if let Some(recovery) = recovery_sentence(r) {
+        text.push(' ');
+        text.push_str(&recovery);
+    }
+    text
+}
+
+/// After drifts: mean windows to recover of each mode, and drifts not recovered from.
+fn recovery_sentence(r: &Report) -> Option<String> {
+    let describe = |m: &ModeReport| {
+        let known: Vec<&Recovery> = m.recovery.iter().filter(|x| x.pre_drift_level.is_some()).collect();
+        let back: Vec<f64> = known.iter().filter_map(|x| x.windows_to_recover).map(|w| w as f64).collect();
+        let missed = known.len() - back.len();
+        let mut s = match mean(&back) {
+            Some(w) => format!("{} in {w:.1} windows on average", m.mode),
+            None => format!("{} never", m.mode),
+        };
+        if missed > 0 && !back.is_empty() {
+            s.push_str(&format!(" (not within {missed} of them)"));
+        }
+        (s, known.len())
+    };
+    let (a, n) = describe(&r.modes.stateful);
+    let (b, _) = describe(&r.modes.stateless);
+    (n > 0).then(|| {
+        format!(
+            "After the {n} declared drift point(s), the score got back within {RECOVERY_POINTS:.0} points of its pre-drift level: {a}, {b}."
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
+        Setup {
+            name: "t".into(),
+            config: "t.toml".into(),
+            store: "s".into(),
+            task: if higher_is_better { "classification" } else { "regression" },
+            metric: if higher_is_better { "accuracy" } else { "mse" },
+            higher_is_better,
+            stream: StreamSummary {
+                source: "generator:sea".into(),
+                samples: 2000,
+                window_size: 100,
+                initial_windows: 1,
+                windows: 20,
+                drift_points,
+            },
+        }
+    }
+
+    fn rows(scores: &[(u64, f64)]) -> Vec<WindowRow> {
+        scores
+            .iter()
+            .map(|&(w, s)| WindowRow {
+                window: w,
+                id: format!("{w}"),
+                score: s,
+                prequential: BTreeMap::new(),
+                train_seconds: 0.1,
+                samples_trained: 100,
+                retained: Retained::default(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recovery_counts_windows_from_the_drift_window() {
+        let s = setup(true, vec![1000]);
+        // Pre-drift level 0.9 (windows 7, 8, 9); drop at 10, back within 0.02 at 12.
+        let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.6), (11, 0.85), (12, 0.885), (13, 0.9)]);
+        let r = &recoveries(&s, &w)[0];
+        assert_eq!(r.drift_window, 10);
+        assert!((r.pre_drift_level.unwrap() - 0.9).abs() < 1e-12);
+        assert_eq!(r.windows_to_recover, Some(2));
+        assert_eq!(r.recovered_at, Some(12));
+        assert_eq!(r.lowest.unwrap().window, 10);
+    }
+
+    #[test]
+    fn no_dip_is_zero_and_no_return_is_none() {
+        let s = setup(true, vec![1000]);
+        let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.89), (11, 0.95)]);
+        assert_eq!(recoveries(&s, &w)[0].windows_to_recover, Some(0));
+        let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.5), (11, 0.6), (12, 0.7)]);
+        let r = &recoveries(&s, &w)[0];
+        assert_eq!(r.windows_to_recover, None);
+        assert_eq!(r.lowest.unwrap().score, 0.5);
+    }
+
+    #[test]
+    fn late_drift_dips_in_the_next_window() {
+        let s = setup(true, vec![1090]);
+        let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.9), (11, 0.6), (12, 0.9)]);
+        assert_eq!(recoveries(&s, &w)[0].windows_to_recover, Some(2));
+    }
+
+    #[test]
+    fn regression_tolerance_is_relative() {
+        assert!(within_tolerance(false, 1.019, 1.0));
+        assert!(!within_tolerance(false, 1.03, 1.0));
+        assert!(within_tolerance(true, 0.881, 0.9));
+        assert!(!within_tolerance(true, 0.879, 0.9));
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(12), "12");
+        assert_eq!(fraction(6.2), "1/6");
+        assert_eq!(fraction(1.6), "62 %");
+        assert_eq!(format_sig(12.3456, 4), "12.35");
+        assert_eq!(format_sig(0.0123456, 4), "0.01235");
+    }
+}

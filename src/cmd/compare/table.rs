@@ -1,0 +1,130 @@
+//! The side-by-side text table `compare` prints on stdout.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::report::{ModeReport, Recovery, Report, fmt_score, thousands};
+use crate::render;
+
+/// The whole text report: header, per-window table, totals, recommendation.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    header(&mut s, r);
+    s.push('\n');
+    per_window(&mut s, r);
+    s.push('\n');
+    totals(&mut s, r);
+    s.push('\n');
+    let _ = writeln!(s, "recommendation: {}", r.recommendation);
+    s
+}
+
+fn header(s: &mut String, r: &Report) {
+    let st = &r.setup.stream;
+    let _ = writeln!(
+        s,
+        "compare '{}': {} ({} samples), {} windows of {}, {} initial",
+        r.setup.name,
+        st.source,
+        thousands(st.samples as u64),
+        st.windows,
+        st.window_size,
+        st.initial_windows
+    );
+    let better = if r.setup.higher_is_better { "higher is better" } else { "lower is better" };
+    let _ = writeln!(s, "score: prequential {} ({better}), before each update, on the window it then trains on", r.setup.metric);
+    let drifts = st.drift_windows();
+    if drifts.is_empty() {
+        let _ = writeln!(s, "drift points: none declared by the stream");
+    } else {
+        let list: Vec<String> = drifts.iter().map(|(p, w)| format!("{p} (window {w})")).collect();
+        let _ = writeln!(s, "drift points: samples {}", list.join(", "));
+    }
+}
+
+fn per_window(s: &mut String, r: &Report) {
+    let sl: BTreeMap<u64, f64> = r.modes.stateless.windows.iter().map(|w| (w.window, w.score)).collect();
+    let sf: BTreeMap<u64, f64> = r.modes.stateful.windows.iter().map(|w| (w.window, w.score)).collect();
+    let mut windows: Vec<u64> = sl.keys().chain(sf.keys()).copied().collect();
+    windows.sort_unstable();
+    windows.dedup();
+    let drift: BTreeMap<u64, usize> = r.setup.stream.drift_windows().into_iter().map(|(p, w)| (w, p)).collect();
+    let _ = writeln!(s, "{:>6}  {:>10}  {:>10}  {:>10}", "window", "stateless", "stateful", "difference");
+    let cell = |v: Option<&f64>| v.map_or("-".to_string(), |x| fmt_score(&r.setup, *x));
+    for w in windows {
+        let (a, b) = (sl.get(&w), sf.get(&w));
+        let diff = match (a, b) {
+            (Some(a), Some(b)) => format!("{:+.4}", b - a),
+            _ => "-".to_string(),
+        };
+        let mark = drift.get(&w).map(|p| format!("  <- drift at sample {p}")).unwrap_or_default();
+        let _ = writeln!(s, "{w:>6}  {:>10}  {:>10}  {diff:>10}{mark}", cell(a), cell(b));
+    }
+    let _ = writeln!(s, "(difference: stateful - stateless)");
+}
+
+fn totals(s: &mut String, r: &Report) {
+    let (sl, sf) = (&r.modes.stateless, &r.modes.stateful);
+    let metric = r.setup.metric;
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let mut row = |label: String, f: &dyn Fn(&ModeReport) -> String| rows.push((label, f(sl), f(sf)));
+    row("run".into(), &|m| m.run.clone());
+    row("checkpoints (trained now)".into(), &|m| {
+        format!("{} ({})", m.windows.len() + usize::from(m.initial.is_some()), m.trained_now)
+    });
+    let score = |x: Option<f64>| x.map_or("-".to_string(), |v| fmt_score(&r.setup, v));
+    row(format!("mean {metric}"), &|m| score(m.score.mean));
+    row(format!("final {metric}"), &|m| {
+        m.score.r#final.map_or("-".into(), |a| format!("{} (window {})", fmt_score(&r.setup, a.score), a.window))
+    });
+    row("worst window".into(), &|m| {
+        m.score.worst.map_or("-".into(), |a| format!("{} (window {})", fmt_score(&r.setup, a.score), a.window))
+    });
+    for (i, (p, _)) in r.setup.stream.drift_windows().into_iter().enumerate() {
+        row(format!("recovery after sample {p}"), &|m| m.recovery.get(i).map_or("-".into(), recovery_cell));
+    }
+    row("train seconds / update (mean)".into(), &|m| {
+        m.train_seconds.per_update_mean.map_or("-".into(), |v| format!("{v:.3}"))
+    });
+    row("train seconds, all updates".into(), &|m| format!("{:.2}", m.train_seconds.updates_total));
+    row("train seconds, initial model".into(), &|m| format!("{:.2}", m.train_seconds.initial));
+    row("samples trained (total)".into(), &|m| thousands(m.samples_trained.total));
+    row("past data kept at the end".into(), &|m| {
+        format!("{} ({})", thousands(m.retained_at_end.samples), render::bytes(m.retained_at_end.bytes))
+    });
+    row("peak memory".into(), &|m| match &m.peak_memory {
+        Some(p) if p.measured == "now" => format!("{:.1} MiB", p.mib),
+        Some(p) => format!("{:.1} MiB ({})", p.mib, p.measured),
+        None => "not measured".into(),
+    });
+    let label_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let width = rows.iter().map(|r| r.1.len().max(r.2.len())).max().unwrap_or(0).max(9);
+    let _ = writeln!(s, "{:label_width$}  {:<width$}  stateful", "", "stateless");
+    for (label, a, b) in rows {
+        let _ = writeln!(s, "{label:label_width$}  {a:<width$}  {b}");
+    }
+    let c = &r.comparison;
+    if let (Some(d), Some(se)) = (c.advantage_points, c.std_error_points) {
+        let unit = if r.setup.higher_is_better { "points" } else { "% of the stateless mse" };
+        let _ = writeln!(
+            s,
+            "\nstateful vs stateless: {d:+.2} {unit} on average (+ favours stateful; 2 standard errors: {:.2}, {} windows): {}",
+            2.0 * se,
+            c.paired_windows,
+            c.better
+        );
+    }
+    if let Some(k) = c.cost_ratio {
+        let _ = writeln!(s, "training time, stateless / stateful: {k:.2}x");
+    }
+}
+
+fn recovery_cell(r: &Recovery) -> String {
+    match (r.pre_drift_level, r.windows_to_recover) {
+        (None, _) => "n/a (no windows before)".into(),
+        (Some(_), Some(0)) => "0 windows (no drop)".into(),
+        (Some(_), Some(1)) => "1 window".into(),
+        (Some(_), Some(n)) => format!("{n} windows"),
+        (Some(_), None) => "did not recover".into(),
+    }
+}

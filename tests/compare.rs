@@ -1,0 +1,194 @@
+//! `relearn compare`: both modes side by side, the JSON, the plots, reuse of stored runs.
+
+use serde_json::Value;
+
+use crate::common::{Sandbox, sea_config, stderr};
+
+fn read_json(sb: &Sandbox, path: &str) -> Value {
+    let text = std::fs::read_to_string(sb.path(path)).expect("compare.json written");
+    serde_json::from_str(&text).expect("compare.json is JSON")
+}
+
+/// Every per-window row of one mode in compare.json equals the same checkpoint in
+/// `log --json`: id, window, prequential metrics, train_seconds, samples_trained.
+fn assert_agrees_with_log(sb: &Sandbox, report: &Value, mode: &str, metric: &str) {
+    let run = report["modes"][mode]["run"].as_str().unwrap().to_string();
+    let log = sb.log(&run);
+    let rows = report["modes"][mode]["windows"].as_array().unwrap();
+    let updates: Vec<&Value> = log.iter().filter(|m| m["relation"] != "initial").collect();
+    assert_eq!(rows.len(), updates.len(), "{mode}: one row per update checkpoint");
+    for (row, m) in rows.iter().zip(&updates) {
+        assert_eq!(row["id"], m["id"], "{mode}");
+        assert_eq!(row["window"], m["window"], "{mode}");
+        assert_eq!(row["train_seconds"], m["train_seconds"], "{mode}");
+        assert_eq!(row["samples_trained"], m["samples_trained"], "{mode}");
+        assert_eq!(row["prequential"], m["metrics"]["prequential"], "{mode}");
+        assert_eq!(row["score"], m["metrics"]["prequential"][metric], "{mode}");
+    }
+    let initial = log.iter().find(|m| m["relation"] == "initial").unwrap();
+    assert_eq!(report["modes"][mode]["initial"]["id"], initial["id"]);
+    assert_eq!(report["modes"][mode]["head"], log.last().unwrap()["id"]);
+    let total: f64 = updates.iter().map(|m| m["train_seconds"].as_f64().unwrap()).sum();
+    let reported = report["modes"][mode]["train_seconds"]["updates_total"].as_f64().unwrap();
+    assert!((total - reported).abs() < 1e-9, "{mode}: {total} vs {reported}");
+    let last = log.last().unwrap();
+    assert_eq!(report["modes"][mode]["retained_at_end"], last["retained"]);
+}
+
+fn window_ids(report: &Value, mode: &str) -> Vec<Value> {
+    report["modes"][mode]["windows"].as_array().unwrap().iter().map(|w| w["id"].clone()).collect()
+}
+
+#[test]
+fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
+    let sb = Sandbox::new();
+    sb.write("sea.toml", &sea_config("sea", "stateful", ""));
+    let out = sb.ok(&["compare", "--config", "sea.toml", "--out", "cmp"]);
+
+    // The table and the recommendation, on stdout.
+    assert!(out.starts_with("compare 'sea'"), "{out}");
+    for needle in [
+        "stateless",
+        "stateful",
+        "mean accuracy",
+        "final accuracy",
+        "worst window",
+        "recovery after sample 1000",
+        "train seconds / update (mean)",
+        "samples trained (total)",
+        "past data kept at the end",
+        "peak memory",
+        "<- drift at sample 1000",
+        "recommendation: ",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    // One row per update window (windows 1..=7).
+    for w in 1..=7 {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(&format!("{w} "))), "window {w}:\n{out}");
+    }
+
+    // Both runs are in the store under their compare names.
+    let report = read_json(&sb, "cmp/compare.json");
+    assert_eq!(report["metric"], "accuracy");
+    assert_eq!(report["higher_is_better"], true);
+    assert_eq!(report["stream"]["drift_points"], serde_json::json!([1000]));
+    assert_eq!(report["modes"]["stateless"]["run"], "sea-stateless");
+    assert_eq!(report["modes"]["stateful"]["run"], "sea-stateful");
+    assert_agrees_with_log(&sb, &report, "stateless", "accuracy");
+    assert_agrees_with_log(&sb, &report, "stateful", "accuracy");
+    for mode in ["stateless", "stateful"] {
+        let m = &report["modes"][mode];
+        assert_eq!(m["windows"].as_array().unwrap().len(), 7, "{mode}");
+        assert_eq!(m["trained_now"], 8, "{mode}");
+        assert_eq!(m["recovery"].as_array().unwrap().len(), 1, "{mode}");
+        assert_eq!(m["recovery"][0]["drift_window"], 4, "{mode}");
+        let mean = m["score"]["mean"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&mean), "{mode}: {mean}");
+        // Measured in a child process per mode (Linux).
+        if cfg!(target_os = "linux") {
+            let peak = m["peak_memory"]["mib"].as_f64().unwrap();
+            assert!(peak > 1.0 && peak < 16384.0, "{mode}: {peak}");
+            assert_eq!(m["peak_memory"]["measured"], "now");
+        }
+    }
+    assert_eq!(report["modes"]["stateful"]["retained_at_end"]["samples"], 0);
+    assert!(report["modes"]["stateless"]["retained_at_end"]["samples"].as_u64().unwrap() > 0);
+    let recommendation = report["recommendation"].as_str().unwrap();
+    assert!(!recommendation.is_empty());
+    assert!(out.contains(recommendation), "the printed recommendation is the JSON's");
+    assert!(
+        ["stateful", "stateless", "either"].contains(&report["comparison"]["recommended"].as_str().unwrap()),
+        "{report}"
+    );
+
+    // The plots.
+    let png = std::fs::read(sb.path("cmp/compare.png")).expect("compare.png");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "PNG signature");
+    assert!(png.len() > 5_000, "a real image, not a blank: {} bytes", png.len());
+    let svg = std::fs::read_to_string(sb.path("cmp/compare.svg")).expect("compare.svg");
+    assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "SVG document");
+    assert!(svg.matches("<polyline").count() >= 3, "two curves and the drift marker");
+    assert!(svg.contains("stateless (mean") && svg.contains("stateful (mean") && svg.contains("drift point"));
+
+    // Rerun: every checkpoint is reused, nothing new is trained, the ids are unchanged.
+    let before: Vec<Value> = [sb.log("sea-stateless"), sb.log("sea-stateful")].concat();
+    let again = sb.relearn(&["compare", "--config", "sea.toml", "--out", "cmp"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let after: Vec<Value> = [sb.log("sea-stateless"), sb.log("sea-stateful")].concat();
+    assert_eq!(before, after, "no new checkpoints on a rerun");
+    let rerun = read_json(&sb, "cmp/compare.json");
+    for mode in ["stateless", "stateful"] {
+        assert_eq!(window_ids(&report, mode), window_ids(&rerun, mode), "{mode}");
+        assert_eq!(rerun["modes"][mode]["trained_now"], 0, "{mode}");
+        assert_eq!(rerun["modes"][mode]["reused"], 8, "{mode}");
+        assert_eq!(rerun["modes"][mode]["score"], report["modes"][mode]["score"], "{mode}");
+        if cfg!(target_os = "linux") {
+            // Nothing trained now: the peak measured by the first compare stands.
+            assert_eq!(rerun["modes"][mode]["peak_memory"]["measured"], "earlier", "{mode}");
+            assert_eq!(rerun["modes"][mode]["peak_memory"]["mib"], report["modes"][mode]["peak_memory"]["mib"]);
+        }
+    }
+    assert_eq!(rerun["recommendation"], report["recommendation"]);
+    assert!(stderr(&again).contains("reusing stored checkpoints"), "{}", stderr(&again));
+}
+
+#[test]
+fn compare_regression_uses_mse() {
+    let sb = Sandbox::new();
+    sb.write(
+        "friedman.toml",
+        r#"[run]
+name = "fr"
+seed = 3
+
+[data]
+generator = "friedman"
+samples = 1500
+n_features = 5
+drift_points = [750]
+
+[window]
+size = 250
+
+[model]
+hidden = [16]
+
+[train]
+epochs = 3
+"#,
+    );
+    let out = sb.ok(&["compare", "--config", "friedman.toml", "--out", "fr-out"]);
+    assert!(out.contains("mean mse") && out.contains("recommendation: "), "{out}");
+    let report = read_json(&sb, "fr-out/compare.json");
+    assert_eq!(report["metric"], "mse");
+    assert_eq!(report["higher_is_better"], false);
+    assert_agrees_with_log(&sb, &report, "stateless", "mse");
+    assert_agrees_with_log(&sb, &report, "stateful", "mse");
+    assert!(std::fs::read(sb.path("fr-out/compare.png")).unwrap().starts_with(b"\x89PNG"));
+}
+
+#[test]
+fn compare_with_windows_and_default_out_folder() {
+    let sb = Sandbox::new();
+    sb.write("sea.toml", &sea_config("short", "stateless", ""));
+    let out = sb.ok(&["compare", "--config", "sea.toml", "--windows", "4"]);
+    assert!(out.contains("compare-out/short"), "{out}");
+    let report = read_json(&sb, "compare-out/short/compare.json");
+    for mode in ["stateless", "stateful"] {
+        assert_eq!(report["modes"][mode]["windows"].as_array().unwrap().len(), 3, "{mode}");
+    }
+    // The drift at sample 1000 lies in window 4, outside the 4 windows compared.
+    assert_eq!(report["modes"]["stateful"]["recovery"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn compare_bad_input_is_exit_2_and_trains_nothing() {
+    let sb = Sandbox::new();
+    sb.write("bad.toml", "[run]\nname = \"bad\"\n[data]\ncsv = \"missing.csv\"\ntarget = \"y\"\n");
+    let out = sb.relearn(&["compare", "--config", "bad.toml", "--out", "o"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("missing.csv"), "{}", stderr(&out));
+    assert!(!sb.store().exists(), "bad input never changes the store");
+    assert!(!sb.path("o").exists());
+}
