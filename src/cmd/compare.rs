@@ -108,6 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             initial_windows: spec.initial_windows,
             windows,
             drift_points: stream.info().drift_points.clone(),
+            target_variance: match spec.task() {
+                Task::Regression => Some(initial_target_variance(&stream)?),
+                Task::Classification => None,
+            },
         },
     };
 
@@ -311,6 +315,22 @@ fn worker(spec: RunSpec, store_path: &Path, mode: Mode, max_windows: Option<usiz
     relearn_train::run(&spec, &store, &RunOptions { max_windows }, &mut on_event)?;
     emit(&WorkerEvent::Done { trained, start_kib, peak_kib: proc_status_kib("VmHWM") });
     Ok(ExitCode::SUCCESS)
+}
+
+/// The variance of the target over the stream's initial windows (what a point of mse is
+/// measured against).
+fn initial_target_variance(stream: &Stream) -> anyhow::Result<f64> {
+    let (mut n, mut sum, mut sum_sq) = (0.0f64, 0.0f64, 0.0f64);
+    for window in stream.windows()?.take(stream.initial_windows()) {
+        for &y in &window?.batch.targets {
+            let y = f64::from(y);
+            n += 1.0;
+            sum += y;
+            sum_sq += y * y;
+        }
+    }
+    let mean = sum / n.max(1.0);
+    Ok((sum_sq / n.max(1.0) - mean * mean).max(0.0))
 }
 
 /// A `kB` field of `/proc/self/status` (Linux); `None` elsewhere.

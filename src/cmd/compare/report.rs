@@ -64,6 +64,10 @@ pub struct StreamSummary {
     pub windows: usize,
     /// Declared drift points (sample indices); empty for CSV and `hyperplane`.
     pub drift_points: Vec<usize>,
+    /// Regression: the variance of the target over the initial windows, which sets what a
+    /// point of mse is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_variance: Option<f64>,
 }
 
 impl StreamSummary {
@@ -75,6 +79,24 @@ impl StreamSummary {
             .map(|&p| (p, (p / self.window_size) as u64))
             .filter(|&(_, w)| w as usize >= self.initial_windows && (w as usize) < self.windows)
             .collect()
+    }
+}
+
+impl Setup {
+    /// One point in the metric's units: 0.01 accuracy; for mse, 1 % of the target's
+    /// variance over the initial windows (so a point of mse is 0.01 of R^2, explained
+    /// variance, the same scale as an accuracy point). A constant target falls back to
+    /// 0.01.
+    pub fn point(&self) -> f64 {
+        match self.stream.target_variance {
+            Some(v) if !self.higher_is_better && v.is_finite() && v > 0.0 => v / 100.0,
+            _ => 0.01,
+        }
+    }
+
+    /// How the numbers call a point: `points` or `points of R^2`.
+    pub fn unit(&self) -> &'static str {
+        if self.higher_is_better { "points" } else { "points of R²" }
     }
 }
 
@@ -126,7 +148,9 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct Definitions {
     /// What one point is.
-    pub point: &'static str,
+    pub point: String,
+    /// One point in the metric's units.
+    pub point_value: f64,
     /// Windows before the drift window averaged into the pre-drift level.
     pub pre_drift_windows: usize,
     /// Tolerance of "recovered", in points.
@@ -328,10 +352,15 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         version: VERSION,
         definitions: Definitions {
             point: if setup.higher_is_better {
-                "0.01 accuracy (one percentage point)"
+                "0.01 accuracy (one percentage point)".to_string()
             } else {
-                "1 % of the reference mse (the pre-drift level for recovery, the stateless mean for the comparison)"
+                format!(
+                    "{} mse: 1 % of the variance of the target over the initial windows ({}), so a point of mse is 0.01 of R²",
+                    format_sig(setup.point(), 4),
+                    format_sig(setup.stream.target_variance.unwrap_or(f64::NAN), 4)
+                )
             },
+            point_value: setup.point(),
             pre_drift_windows: PRE_DRIFT_WINDOWS,
             recovery_points: RECOVERY_POINTS,
             close_points: CLOSE_POINTS,
@@ -435,13 +464,13 @@ fn worse(higher_is_better: bool, a: f64, b: f64) -> bool {
     if higher_is_better { a < b } else { a > b }
 }
 
-/// Whether `score` is within the recovery tolerance of `level`: 2 accuracy points below
-/// it at most, or an mse at most 2 % above it.
-pub fn within_tolerance(higher_is_better: bool, score: f64, level: f64) -> bool {
+/// Whether `score` is within the recovery tolerance of `level`: at most 2 points worse
+/// (`point`: the metric's units per point, see [`Setup::point`]).
+pub fn within_tolerance(higher_is_better: bool, point: f64, score: f64, level: f64) -> bool {
     if higher_is_better {
-        score >= level - RECOVERY_POINTS / 100.0
+        score >= level - RECOVERY_POINTS * point
     } else {
-        score <= level * (1.0 + RECOVERY_POINTS / 100.0)
+        score <= level + RECOVERY_POINTS * point
     }
 }
 
@@ -450,6 +479,7 @@ fn recoveries(setup: &Setup, windows: &[WindowRow]) -> Vec<Recovery> {
     let drifts = setup.stream.drift_windows();
     let end = setup.stream.windows as u64;
     let hib = setup.higher_is_better;
+    let point = setup.point();
     drifts
         .iter()
         .enumerate()
@@ -468,7 +498,7 @@ fn recoveries(setup: &Setup, windows: &[WindowRow]) -> Vec<Recovery> {
                 recovered_at: None,
             };
             let Some(level) = pre_drift_level else { return recovery };
-            let ok = |v: u64| score_at.get(&v).map(|&s| within_tolerance(hib, s, level));
+            let ok = |v: u64| score_at.get(&v).map(|&s| within_tolerance(hib, point, s, level));
             // The drop shows in the drift window, or in the next one when the drift point
             // falls late in its window (the model then trained on mostly old data).
             let dip = (w..(w + 2).min(horizon)).find(|&v| ok(v) == Some(false));
@@ -506,17 +536,9 @@ fn compare(setup: &Setup, stateless: &ModeReport, stateful: &ModeReport) -> Comp
     let sl: BTreeMap<u64, f64> = stateless.windows.iter().map(|w| (w.window, w.score)).collect();
     let diffs: Vec<f64> =
         stateful.windows.iter().filter_map(|w| sl.get(&w.window).map(|s| w.score - s)).collect();
-    // Points: accuracy * 100; for mse, percent of the stateless mean mse. Signed so that
-    // positive favours stateful.
-    let scale = if setup.higher_is_better {
-        Some(100.0)
-    } else {
-        stateless.score.mean.filter(|m| *m > 0.0).map(|m| -100.0 / m)
-    };
-    let points: Vec<f64> = match scale {
-        Some(k) => diffs.iter().map(|d| d * k).collect(),
-        None => Vec::new(),
-    };
+    // In points, signed so that positive favours stateful.
+    let scale = if setup.higher_is_better { 1.0 } else { -1.0 } / setup.point();
+    let points: Vec<f64> = diffs.iter().map(|d| d * scale).collect();
     let advantage_points = mean(&points);
     let std_error_points = std_error(&points);
     let better = match (advantage_points, std_error_points) {
@@ -619,29 +641,29 @@ fn recommend(r: &Report) -> String {
     let (sl, sf) = (&r.modes.stateless, &r.modes.stateful);
     let c = &r.comparison;
     let metric = r.setup.metric;
+    let unit = r.setup.unit();
     let (Some(d), Some(m_sl), Some(m_sf)) = (c.advantage_points, sl.score.mean, sf.score.mean) else {
         return "Not enough windows scored by both modes to compare them.".to_string();
     };
-    let means = format!("mean {metric} {} stateful vs {} stateless", fmt_score(&r.setup, m_sf), fmt_score(&r.setup, m_sl));
+    let means = format!(
+        "mean {metric} {} stateful vs {} stateless",
+        fmt_score(&r.setup, m_sf),
+        fmt_score(&r.setup, m_sl)
+    );
     let noise = match c.std_error_points {
-        Some(se) => format!("{:.2} points at 2 standard errors over {} windows", CLOSE_STD_ERRORS * se, c.paired_windows),
-        None => format!("{} window(s) only", c.paired_windows),
+        Some(se) => format!("± {:.2} at 2 standard errors over {} windows", CLOSE_STD_ERRORS * se, c.paired_windows),
+        None => format!("{} window only, no error estimate", c.paired_windows),
     };
-    let unit = if r.setup.higher_is_better { "points" } else { "% of the stateless mse" };
     let cost = match c.cost_ratio {
         Some(k) if k >= 1.0 => format!("stateful trained in {} of the time stateless took", fraction(k)),
         Some(k) => format!("stateless trained in {} of the time stateful took", fraction(1.0 / k)),
         None => "training time could not be compared".to_string(),
     };
-    let data = format!(
-        "stateful kept {}, stateless {}",
-        data_kept(&sf.retained_at_end),
-        data_kept(&sl.retained_at_end)
-    );
+    let data = format!("stateful kept {}, stateless {}", data_kept(&sf.retained_at_end), data_kept(&sl.retained_at_end));
     let mut text = match (c.better, c.recommended) {
         ("too close to call", rec) => {
             let lead = format!(
-                "Too close to call on {metric}: {means}, a difference of {d:+.2} {unit} (noise: {noise})."
+                "Too close to call on {metric}: {means}, a difference of {d:+.2} {unit} ({noise}; + favours stateful)."
             );
             let why = match rec {
                 "stateful" | "stateless" if cheaper(c.cost_ratio).is_some() => {
@@ -654,16 +676,14 @@ fn recommend(r: &Report) -> String {
             };
             lead + &why
         }
-        ("stateful", _) => format!(
-            "Use stateful: it did {d:.2} {unit} better on average ({means}; noise: {noise}); {cost}; {data}."
-        ),
+        ("stateful", _) => format!("Use stateful: it did {d:.2} {unit} better on average ({means}; {noise}); {cost}; {data}."),
         ("stateless", "stateful") => format!(
-            "Use stateful unless {:.2} {unit} of {metric} are worth more to you than the cost: it matched stateless within \
-             {MATCH_POINTS:.0} point ({means}; noise: {noise}), and {cost}; {data}.",
+            "Use stateful, unless {:.2} {unit} of {metric} are worth more to you than the cost: it matched stateless \
+             within {MATCH_POINTS:.0} point ({means}; {noise}), and {cost}; {data}.",
             -d
         ),
         _ => format!(
-            "Use stateless: it did {:.2} {unit} better on average ({means}; noise: {noise}), at a cost: {cost}; {data}.",
+            "Use stateless: it did {:.2} {unit} better on average ({means}; {noise}), at a cost: {cost}; {data}.",
             -d
         ),
     };
@@ -674,26 +694,30 @@ fn recommend(r: &Report) -> String {
     text
 }
 
-/// After drifts: mean windows to recover of each mode, and drifts not recovered from.
+/// After drifts: how many drifts each mode recovered from, and how fast.
 fn recovery_sentence(r: &Report) -> Option<String> {
     let describe = |m: &ModeReport| {
         let known: Vec<&Recovery> = m.recovery.iter().filter(|x| x.pre_drift_level.is_some()).collect();
         let back: Vec<f64> = known.iter().filter_map(|x| x.windows_to_recover).map(|w| w as f64).collect();
-        let missed = known.len() - back.len();
-        let mut s = match mean(&back) {
-            Some(w) => format!("{} in {w:.1} windows on average", m.mode),
-            None => format!("{} never", m.mode),
+        let s = match mean(&back) {
+            None => format!("{} did not, before the next drift or the end", m.mode),
+            Some(w) if back.len() == known.len() => format!("{} after {w:.1} windows on average", m.mode),
+            Some(w) => format!(
+                "{} after {w:.1} windows on average for {} of them, not at all (before the next drift or the end) for {}",
+                m.mode,
+                back.len(),
+                known.len() - back.len()
+            ),
         };
-        if missed > 0 && !back.is_empty() {
-            s.push_str(&format!(" (not within {missed} of them)"));
-        }
         (s, known.len())
     };
     let (a, n) = describe(&r.modes.stateful);
     let (b, _) = describe(&r.modes.stateless);
+    let drifts = if n == 1 { "the declared drift point".to_string() } else { format!("the {n} declared drift points") };
     (n > 0).then(|| {
         format!(
-            "After the {n} declared drift point(s), the score got back within {RECOVERY_POINTS:.0} points of its pre-drift level: {a}, {b}."
+            "After {drifts}, the score was back within {RECOVERY_POINTS:.0} {} of its pre-drift level: {a}; {b}.",
+            r.setup.unit()
         )
     })
 }
@@ -717,6 +741,7 @@ mod tests {
                 initial_windows: 1,
                 windows: 20,
                 drift_points,
+                target_variance: None,
             },
         }
     }
@@ -769,10 +794,11 @@ mod tests {
 
     #[test]
     fn regression_tolerance_is_relative() {
-        assert!(within_tolerance(false, 1.019, 1.0));
-        assert!(!within_tolerance(false, 1.03, 1.0));
-        assert!(within_tolerance(true, 0.881, 0.9));
-        assert!(!within_tolerance(true, 0.879, 0.9));
+        // mse: 2 points of 0.5 (a target variance of 50) is 1.0 above the level.
+        assert!(within_tolerance(false, 0.5, 10.9, 10.0));
+        assert!(!within_tolerance(false, 0.5, 11.1, 10.0));
+        assert!(within_tolerance(true, 0.01, 0.881, 0.9));
+        assert!(!within_tolerance(true, 0.01, 0.879, 0.9));
     }
 
     #[test]
