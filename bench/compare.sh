@@ -21,7 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SHARED=${RELEARN_SHARED:-$ROOT/../shared}
-THREADS=$(nproc)
+NPROC=$(getconf _NPROCESSORS_ONLN)
+THREADS=$NPROC
 QUICK=0; GRID=1; TORCH=1; SKLEARN=1; MEMORY=1; UPDATES=1; STORE=1; PATHS=flex
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -42,7 +43,7 @@ done
 export RELEARN_THREADS=$THREADS OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 if [ $QUICK = 1 ]; then HIDDEN="32 64 256 512"; BATCH="32 256"; MIN_TIME=0.5; else HIDDEN="32 64 128 256 512"; BATCH="32 64 128 256 512"; MIN_TIME=1.0; fi
 
-echo "== machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg), threads $THREADS"
+echo "== machine: $NPROC CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg), threads $THREADS"
 
 echo "== building (release, once)"
 BINS=$(cargo bench --no-run --message-format=json 2>/dev/null | python3 -c '

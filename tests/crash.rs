@@ -167,7 +167,7 @@ impl Case {
     fn manifest_count(&self) -> usize {
         self.files()
             .iter()
-            .filter(|f| f.starts_with("manifests/") && f.ends_with(".json"))
+            .filter(|f| f.starts_with("manifests/") && f.ends_with(".json") && !f.contains("/.tmp-"))
             .count()
     }
 

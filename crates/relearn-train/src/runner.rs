@@ -171,15 +171,15 @@ impl<'a> Loop<'a> {
                 current: self.fingerprint.clone(),
             });
         }
-        let initial = self
-            .store
-            .run_chain(&self.spec.name)?
-            .into_iter()
-            .find(|m| m.relation == Relation::Initial)
-            .ok_or_else(|| TrainError::BadCheckpoint {
+        // Only stateless updates need the initial model (their parent); `gc` may prune a
+        // stateful run's initial checkpoint, since fine-tuning needs only the head.
+        let initial = self.store.run_chain(&self.spec.name)?.into_iter().find(|m| m.relation == Relation::Initial);
+        if initial.is_none() && self.spec.mode == Mode::Stateless {
+            return Err(TrainError::BadCheckpoint {
                 id: head.id.clone(),
                 message: format!("run '{}' has no initial checkpoint in the store", self.spec.name),
-            })?;
+            });
+        }
         let loaded = LoadedCheckpoint::load(self.store, head.clone())?;
         loaded.preprocessor.check_compatible(&self.info)?;
         let moments = match (&loaded.optimizer, self.spec.mode) {
@@ -189,7 +189,7 @@ impl<'a> Loop<'a> {
             }
             _ => None,
         };
-        self.initial_id = Some(initial.id);
+        self.initial_id = initial.map(|m| m.id);
         self.next_window = head.window as usize + 1;
         self.serving = Some(Serving { id: head.id.clone(), weights: loaded.weights, preprocessor: loaded.preprocessor, moments });
         self.head_manifest = Some(head);
