@@ -6,7 +6,8 @@ then for each window t the model trained through window t-1 scores window t, the
 across calls). MLPClassifier(hidden (64, 64), lr 1e-3, batch 32), as the shared data
 README's reference figures.
 
-Prints one line: `sklearn elec windows=N seconds=... accuracy=...` where seconds is the
+Prints one line: `sklearn elec windows=N seconds=... accuracy=...` (N: windows scored, the
+initial one excluded) where seconds is the
 wall time of the loop (scoring and training; reading the CSV excluded).
 
   python3 bench/sklearn_elec.py --csv ../shared/data/elec.csv [--window 1000] [--epochs 5]
@@ -40,4 +41,4 @@ for t in range(n_windows):
     for _ in range(a.epochs):
         model.partial_fit(xw, yw, classes=classes)
 seconds = time.perf_counter() - started
-print(f"sklearn elec windows={n_windows} seconds={seconds:.3f} accuracy={hits / max(scored, 1):.4f}")
+print(f"sklearn elec windows={n_windows - 1} seconds={seconds:.3f} accuracy={hits / max(scored, 1):.4f}")

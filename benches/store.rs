@@ -27,7 +27,13 @@ fn main() {
         match a.as_str() {
             "--skip-commit" => skip_commit = true,
             "--skip-log" => skip_log = true,
-            "--checkpoints" => checkpoints = it.next().expect("--checkpoints N").parse().expect("a number"),
+            "--checkpoints" => {
+                checkpoints = it
+                    .next()
+                    .expect("--checkpoints N")
+                    .parse()
+                    .expect("a number")
+            }
             _ => {}
         }
     }
@@ -39,8 +45,17 @@ fn main() {
     }
 }
 
-fn draft(run: &str, window: u64, parent: Option<String>, parts: Vec<(String, Vec<u8>)>) -> CheckpointDraft {
-    let relation = if parent.is_some() { Relation::FineTuned } else { Relation::Initial };
+fn draft(
+    run: &str,
+    window: u64,
+    parent: Option<String>,
+    parts: Vec<(String, Vec<u8>)>,
+) -> CheckpointDraft {
+    let relation = if parent.is_some() {
+        Relation::FineTuned
+    } else {
+        Relation::Initial
+    };
     CheckpointDraft {
         run: run.to_string(),
         mode: "stateful".into(),
@@ -51,12 +66,19 @@ fn draft(run: &str, window: u64, parent: Option<String>, parts: Vec<(String, Vec
         samples_trained: 1000,
         retained: Retained::default(),
         metrics: Metrics {
-            prequential: Some([("accuracy".to_string(), 0.87), ("loss".to_string(), 0.31)].into_iter().collect()),
+            prequential: Some(
+                [("accuracy".to_string(), 0.87), ("loss".to_string(), 0.31)]
+                    .into_iter()
+                    .collect(),
+            ),
             train_loss: Some(0.29),
         },
         train_seconds: 0.05,
         config_fingerprint: "0123456789abcdef".repeat(4),
-        trained_on: TrainedOn { windows: vec![window], samples: 1000 },
+        trained_on: TrainedOn {
+            windows: vec![window],
+            samples: 1000,
+        },
         extra: json!({
             "model": {"widths": [6, 64, 64, 2], "activation": "relu", "dropout": 0.0, "task": "classification", "backend": "flex"},
             "source": "generator sea (samples 20000, noise 0.1, drift points [5000, 10000, 15000])",
@@ -85,16 +107,30 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn commit_and_load() {
-    for &(label, size) in &[("10KB", 10_000usize), ("100KB", 100_000), ("1MB", 1_000_000), ("10MB", 10_000_000)] {
+    for &(label, size) in &[
+        ("10KB", 10_000usize),
+        ("100KB", 100_000),
+        ("1MB", 1_000_000),
+        ("10MB", 10_000_000),
+    ] {
         let dir = tempfile::tempdir_in(bench_dir()).expect("a temp dir");
         let store = Store::open_for_write(&dir.path().join("store")).expect("a store");
-        let reps = if size >= 10_000_000 { 7 } else if size >= 1_000_000 { 11 } else { 21 };
+        let reps = if size >= 10_000_000 {
+            7
+        } else if size >= 1_000_000 {
+            11
+        } else {
+            21
+        };
         let (mut commit, mut write, mut load) = (Vec::new(), Vec::new(), Vec::new());
         let mut parent = None;
         for rep in 0..reps {
             let parts = vec![
                 ("model".to_string(), blob(size, 3 * rep as u64)),
-                ("optimizer".to_string(), blob(2 * size + 13, 3 * rep as u64 + 1)),
+                (
+                    "optimizer".to_string(),
+                    blob(2 * size + 13, 3 * rep as u64 + 1),
+                ),
                 ("preprocessor".to_string(), blob(200, 3 * rep as u64 + 2)),
             ];
             let total: usize = parts.iter().map(|(_, b)| b.len()).sum();
@@ -109,7 +145,9 @@ fn commit_and_load() {
             write.push(t.elapsed().as_secs_f64());
 
             let t = Instant::now();
-            let manifest = store.commit(draft("bench", rep as u64, parent.clone(), parts)).expect("commit");
+            let manifest = store
+                .commit(draft("bench", rep as u64, parent.clone(), parts))
+                .expect("commit");
             commit.push(t.elapsed().as_secs_f64());
             parent = Some(manifest.id.clone());
 
@@ -153,17 +191,24 @@ fn big_store(checkpoints: usize) -> PathBuf {
     let runs = 10usize;
     let per_run = checkpoints.div_ceil(runs);
     let t = Instant::now();
-    eprintln!("building a store of {checkpoints} checkpoints in {} (once) ...", root.display());
+    eprintln!(
+        "building a store of {checkpoints} checkpoints in {} (once) ...",
+        root.display()
+    );
     for r in 0..runs {
         let run = format!("run-{r}");
         let mut parent = None;
         for w in 0..per_run {
             let parts = vec![("model".to_string(), blob(64, (r * per_run + w) as u64))];
-            let m = store.commit(draft(&run, w as u64, parent.clone(), parts)).expect("commit");
+            let m = store
+                .commit(draft(&run, w as u64, parent.clone(), parts))
+                .expect("commit");
             parent = Some(m.id);
         }
     }
-    store.set_tag("best", &store.resolve("run-3@500").expect("run-3@500")).expect("tag");
+    store
+        .set_tag("best", &store.resolve("run-3@500").expect("run-3@500"))
+        .expect("tag");
     File::create(&done).expect("marker");
     eprintln!("built in {:.1} s", t.elapsed().as_secs_f64());
     root
@@ -189,7 +234,10 @@ fn log_and_resolve(checkpoints: usize) {
         let store = Store::open(&root).expect("open the store");
         std::hint::black_box(store.manifests().expect("manifests"));
     });
-    println!("store log checkpoints={n} ms={:.1} (target < 200)", log * 1e3);
+    println!(
+        "store log checkpoints={n} ms={:.1} (target < 200)",
+        log * 1e3
+    );
     let head = store.resolve("run-7").expect("run-7");
     let refs = [
         ("tag", "best".to_string()),
@@ -203,6 +251,9 @@ fn log_and_resolve(checkpoints: usize) {
         let t = time_it(Duration::from_secs(1), || {
             std::hint::black_box(store.resolve(&reference).expect("resolves"));
         });
-        println!("store resolve kind={kind} checkpoints={n} ms={:.3}", t * 1e3);
+        println!(
+            "store resolve kind={kind} checkpoints={n} ms={:.3}",
+            t * 1e3
+        );
     }
 }

@@ -36,15 +36,30 @@ fn parse_args() -> Args {
         inputs: 32,
         min_time: Duration::from_secs_f64(1.0),
     };
-    let list = |v: &str| v.split(',').map(|x| x.trim().parse::<usize>().expect("a number")).collect::<Vec<_>>();
+    let list = |v: &str| {
+        v.split(',')
+            .map(|x| x.trim().parse::<usize>().expect("a number"))
+            .collect::<Vec<_>>()
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--hidden" => args.hidden = list(&it.next().expect("--hidden LIST")),
             "--batch" => args.batch = list(&it.next().expect("--batch LIST")),
-            "--paths" => args.paths = it.next().expect("--paths LIST").split(',').map(String::from).collect(),
+            "--paths" => {
+                args.paths = it
+                    .next()
+                    .expect("--paths LIST")
+                    .split(',')
+                    .map(String::from)
+                    .collect()
+            }
             "--inputs" => args.inputs = it.next().expect("--inputs N").parse().expect("a number"),
-            "--min-time" => args.min_time = Duration::from_secs_f64(it.next().expect("--min-time S").parse().expect("seconds")),
+            "--min-time" => {
+                args.min_time = Duration::from_secs_f64(
+                    it.next().expect("--min-time S").parse().expect("seconds"),
+                )
+            }
             // `cargo bench` passes `--bench`; ignore it and anything else.
             _ => {}
         }
@@ -88,12 +103,37 @@ fn main() {
                 device.seed(0);
                 let mut model = MlpConfig::new(d, vec![hidden, hidden], 2).init(&device);
                 let mut optimizer = MlpAdam::new(0.0, AdamMoments::default());
-                let settings = FitSettings { epochs: 1, batch_size: batch, lr: 1e-3, shuffle_seed: 0 };
+                let settings = FitSettings {
+                    epochs: 1,
+                    batch_size: batch,
+                    lr: 1e-3,
+                    shuffle_seed: 0,
+                };
                 // Warm-up: one pass (allocations, caches, worker threads).
-                model = fit_with(path, model, &mut optimizer, &train, Task::Classification, settings, &device).unwrap().0;
+                model = fit_with(
+                    path,
+                    model,
+                    &mut optimizer,
+                    &train,
+                    Task::Classification,
+                    settings,
+                    &device,
+                )
+                .unwrap()
+                .0;
                 let (mut done, started) = (0usize, Instant::now());
                 while started.elapsed() < args.min_time || done == 0 {
-                    model = fit_with(path, model, &mut optimizer, &train, Task::Classification, settings, &device).unwrap().0;
+                    model = fit_with(
+                        path,
+                        model,
+                        &mut optimizer,
+                        &train,
+                        Task::Classification,
+                        settings,
+                        &device,
+                    )
+                    .unwrap()
+                    .0;
                     done += steps;
                 }
                 let secs = started.elapsed().as_secs_f64();

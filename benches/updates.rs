@@ -35,14 +35,28 @@ fn main() {
         let config = dir.path().join(format!("{mode}.toml"));
         std::fs::write(&config, &toml).expect("write the config");
         let spec = RunSpec::load(&config).expect("a valid config");
-        let store = Store::open_for_write(&dir.path().join(format!("store-{mode}"))).expect("a store");
+        let store =
+            Store::open_for_write(&dir.path().join(format!("store-{mode}"))).expect("a store");
         // The initial model first, then every update, timed apart.
-        run(&spec, &store, &RunOptions { max_windows: Some(1) }, &mut |_| {}).expect("initial model");
+        run(
+            &spec,
+            &store,
+            &RunOptions {
+                max_windows: Some(1),
+            },
+            &mut |_| {},
+        )
+        .expect("initial model");
         let started = Instant::now();
         let summary = run(&spec, &store, &RunOptions::default(), &mut |_| {}).expect("the updates");
         let secs = started.elapsed().as_secs_f64();
         let n = summary.committed.len().max(1);
-        let train: f64 = summary.committed.iter().map(|m| m.train_seconds).sum::<f64>() / n as f64;
+        let train: f64 = summary
+            .committed
+            .iter()
+            .map(|m| m.train_seconds)
+            .sum::<f64>()
+            / n as f64;
         println!(
             "update mode={mode} backend={backend} windows={n} ms_per_window={:.2} train_ms_per_window={:.2}",
             secs / n as f64 * 1e3,

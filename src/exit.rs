@@ -18,7 +18,11 @@ pub struct WorkFailed(pub String);
 
 /// 2 when any error in the chain is the user's input, else 1.
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
-    if is_user_error(err) { ExitCode::from(2) } else { ExitCode::from(1) }
+    if is_user_error(err) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 fn is_user_error(err: &anyhow::Error) -> bool {

@@ -12,7 +12,11 @@ pub fn short(id: &str) -> &str {
 
 /// A comma-separated list, or "none".
 pub fn list(items: &[String]) -> String {
-    if items.is_empty() { "none".to_string() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// The headline metric of a manifest's prequential score, e.g. ` acc 0.912` (empty for the
@@ -30,10 +34,18 @@ pub fn window_line(m: &Manifest, task: Task) -> String {
     let score = match (&m.metrics.prequential, task) {
         (None, _) => "initial model (no prequential score)".to_string(),
         (Some(p), Task::Classification) => {
-            format!("accuracy {:.4}  loss {:.4}", p.get("accuracy").copied().unwrap_or(f64::NAN), p.get("loss").copied().unwrap_or(f64::NAN))
+            format!(
+                "accuracy {:.4}  loss {:.4}",
+                p.get("accuracy").copied().unwrap_or(f64::NAN),
+                p.get("loss").copied().unwrap_or(f64::NAN)
+            )
         }
         (Some(p), Task::Regression) => {
-            format!("mse {:.4}  mae {:.4}", p.get("mse").copied().unwrap_or(f64::NAN), p.get("mae").copied().unwrap_or(f64::NAN))
+            format!(
+                "mse {:.4}  mae {:.4}",
+                p.get("mse").copied().unwrap_or(f64::NAN),
+                p.get("mae").copied().unwrap_or(f64::NAN)
+            )
         }
     };
     format!(
@@ -47,7 +59,11 @@ pub fn window_line(m: &Manifest, task: Task) -> String {
 
 /// `log`'s line per checkpoint.
 pub fn log_line(m: &Manifest) -> String {
-    let tags = if m.tags.is_empty() { String::new() } else { format!("  [{}]", m.tags.join(", ")) };
+    let tags = if m.tags.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", m.tags.join(", "))
+    };
     format!(
         "{}  {:<20} window {:>4}  {:<10}{:<12}  {}{tags}",
         short(&m.id),
@@ -61,8 +77,18 @@ pub fn log_line(m: &Manifest) -> String {
 
 /// `tree`'s label of a node.
 pub fn node_label(m: &Manifest) -> String {
-    let tags = if m.tags.is_empty() { String::new() } else { format!("  [{}]", m.tags.join(", ")) };
-    format!("{}  window {:<4} {}{}{tags}", short(&m.id), m.window, m.relation.as_str(), metric_suffix(m))
+    let tags = if m.tags.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", m.tags.join(", "))
+    };
+    format!(
+        "{}  window {:<4} {}{}{tags}",
+        short(&m.id),
+        m.window,
+        m.relation.as_str(),
+        metric_suffix(m)
+    )
 }
 
 /// `show`'s text.
@@ -87,7 +113,12 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
         _ => format!("windows {windows:?}"),
     };
     writeln!(s, "trained on {} samples from {range}", m.samples_trained)?;
-    writeln!(s, "retained   {} samples, {} of past data kept by the run", m.retained.samples, bytes(m.retained.bytes))?;
+    writeln!(
+        s,
+        "retained   {} samples, {} of past data kept by the run",
+        m.retained.samples,
+        bytes(m.retained.bytes)
+    )?;
     writeln!(s, "train time {:.3}s", m.train_seconds)?;
     match &m.metrics.prequential {
         Some(p) => {
@@ -106,7 +137,12 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     let mut total = 0;
     for (name, part) in &m.parts {
         total += part.bytes;
-        writeln!(s, "  {name:<13} {:>10}  {}", bytes(part.bytes), store.object_path(&part.object).display())?;
+        writeln!(
+            s,
+            "  {name:<13} {:>10}  {}",
+            bytes(part.bytes),
+            store.object_path(&part.object).display()
+        )?;
     }
     writeln!(s, "  {:<13} {:>10}", "total", bytes(total))?;
     Ok(s)
@@ -121,7 +157,11 @@ pub fn bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 /// `run@window`, the REF that names a checkpoint by its run and window.

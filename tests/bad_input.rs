@@ -24,7 +24,12 @@ struct Case {
     needles: Vec<String>,
 }
 
-fn case(name: &'static str, files: Vec<(&'static str, String)>, args: &[&str], needles: &[&str]) -> Case {
+fn case(
+    name: &'static str,
+    files: Vec<(&'static str, String)>,
+    args: &[&str],
+    needles: &[&str],
+) -> Case {
     Case {
         name,
         files,
@@ -41,9 +46,17 @@ fn config_case(name: &'static str, text: String, marker: &str, needles: &[&str])
         .position(|l| l.contains(marker))
         .unwrap_or_else(|| panic!("{name}: marker {marker:?} not in the config"))
         + 1;
-    let needles: Vec<String> = needles.iter().map(|n| n.replace("{line}", &line.to_string())).collect();
+    let needles: Vec<String> = needles
+        .iter()
+        .map(|n| n.replace("{line}", &line.to_string()))
+        .collect();
     let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
-    case(name, vec![("bad.toml", text)], &["run", "--config", "bad.toml"], &needles)
+    case(
+        name,
+        vec![("bad.toml", text)],
+        &["run", "--config", "bad.toml"],
+        &needles,
+    )
 }
 
 /// The good SEA config of the sandbox's run with `from` replaced by `to`.
@@ -55,7 +68,9 @@ fn sea_with(from: &str, to: &str) -> String {
 
 /// A CSV config (window size 4, one initial window) plus `extra` lines under `[data]`.
 fn csv_config(extra: &str) -> String {
-    format!("[run]\nname = \"csv\"\n[data]\ncsv = \"d.csv\"\ntarget = \"y\"\n{extra}[window]\nsize = 4\ninitial = 1\n")
+    format!(
+        "[run]\nname = \"csv\"\n[data]\ncsv = \"d.csv\"\ntarget = \"y\"\n{extra}[window]\nsize = 4\ninitial = 1\n"
+    )
 }
 
 /// `relearn run` on [`csv_config`] with `d.csv` = `csv`.
@@ -136,7 +151,12 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             "config: initial_fraction above 1",
             sea_config("bad", "stateless", "[stateless]\ninitial_fraction = 1.5\n"),
             "initial_fraction",
-            &["bad.toml:{line}", "`stateless.initial_fraction`", "1.5", "[0, 1)"],
+            &[
+                "bad.toml:{line}",
+                "`stateless.initial_fraction`",
+                "1.5",
+                "[0, 1)",
+            ],
         ),
         config_case(
             "config: initial_fraction below 0",
@@ -184,13 +204,23 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             "config: unknown mode",
             sea_with("mode = \"stateful\"", "mode = \"sideways\""),
             "sideways",
-            &["bad.toml:{line}", "`run.mode`", "\"sideways\"", "\"stateless\""],
+            &[
+                "bad.toml:{line}",
+                "`run.mode`",
+                "\"sideways\"",
+                "\"stateless\"",
+            ],
         ),
         config_case(
             "config: unknown generator",
             sea_with("generator = \"sea\"", "generator = \"seaa\""),
             "seaa",
-            &["bad.toml:{line}", "`data.generator`", "\"seaa\"", "hyperplane"],
+            &[
+                "bad.toml:{line}",
+                "`data.generator`",
+                "\"seaa\"",
+                "hyperplane",
+            ],
         ),
         config_case(
             "config: invalid run name",
@@ -212,15 +242,33 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
         ),
         config_case(
             "config: csv and generator together",
-            sea_with("generator = \"sea\"", "generator = \"sea\"\ncsv = \"d.csv\""),
+            sea_with(
+                "generator = \"sea\"",
+                "generator = \"sea\"\ncsv = \"d.csv\"",
+            ),
             "generator",
             &["bad.toml:{line}", "`data.generator`", "cannot be combined"],
         ),
-        case("config: missing file", vec![], &["run", "--config", "nowhere.toml"], &["nowhere.toml"]),
+        case(
+            "config: missing file",
+            vec![],
+            &["run", "--config", "nowhere.toml"],
+            &["nowhere.toml"],
+        ),
         // ---- CSV
         csv_case("csv: missing file", "", None, &["d.csv", "no such file"]),
-        csv_case("csv: empty file", "", Some(String::new()), &["d.csv", "empty"]),
-        csv_case("csv: header only", "", Some("a,b,y\n".into()), &["d.csv", "no data rows"]),
+        csv_case(
+            "csv: empty file",
+            "",
+            Some(String::new()),
+            &["d.csv", "empty"],
+        ),
+        csv_case(
+            "csv: header only",
+            "",
+            Some("a,b,y\n".into()),
+            &["d.csv", "no data rows"],
+        ),
         csv_case(
             "csv: ragged row",
             "",
@@ -230,25 +278,49 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
         csv_case(
             "csv: non-numeric cell",
             "",
-            Some(csv_rows(12, |i, l| if i == 6 { "6,x7,0".into() } else { l })),
+            Some(csv_rows(
+                12,
+                |i, l| if i == 6 { "6,x7,0".into() } else { l },
+            )),
             &["d.csv", "row 8", "column \"b\"", "\"x7\"", "not a number"],
         ),
         csv_case(
             "csv: NaN cell",
             "",
-            Some(csv_rows(12, |i, l| if i == 9 { "NaN,18,1".into() } else { l })),
-            &["d.csv", "row 11", "column \"a\"", "\"NaN\"", "not a finite number"],
+            Some(csv_rows(
+                12,
+                |i, l| if i == 9 { "NaN,18,1".into() } else { l },
+            )),
+            &[
+                "d.csv",
+                "row 11",
+                "column \"a\"",
+                "\"NaN\"",
+                "not a finite number",
+            ],
         ),
         csv_case(
             "csv: infinite cell",
             "",
-            Some(csv_rows(12, |i, l| if i == 2 { "2,inf,0".into() } else { l })),
-            &["d.csv", "row 4", "column \"b\"", "\"inf\"", "not a finite number"],
+            Some(csv_rows(
+                12,
+                |i, l| if i == 2 { "2,inf,0".into() } else { l },
+            )),
+            &[
+                "d.csv",
+                "row 4",
+                "column \"b\"",
+                "\"inf\"",
+                "not a finite number",
+            ],
         ),
         csv_case(
             "csv: number too large for f32",
             "",
-            Some(csv_rows(12, |i, l| if i == 3 { "1e39,6,1".into() } else { l })),
+            Some(csv_rows(
+                12,
+                |i, l| if i == 3 { "1e39,6,1".into() } else { l },
+            )),
             &["d.csv", "row 5", "column \"a\"", "\"1e39\""],
         ),
         csv_case(
@@ -272,19 +344,33 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
         csv_case(
             "csv: class label first seen after the initial windows",
             "",
-            Some(csv_rows(12, |i, l| if i == 9 { "9,18,2".into() } else { l })),
-            &["d.csv", "row 11", "column \"y\"", "class label \"2\"", "after the initial windows"],
+            Some(csv_rows(
+                12,
+                |i, l| if i == 9 { "9,18,2".into() } else { l },
+            )),
+            &[
+                "d.csv",
+                "row 11",
+                "column \"y\"",
+                "class label \"2\"",
+                "after the initial windows",
+            ],
         ),
         csv_case(
             "csv: one class in the initial windows",
             "",
-            Some(csv_rows(12, |i, l| if i < 4 { format!("{i},{},1", 2 * i) } else { l })),
+            Some(csv_rows(12, |i, l| {
+                if i < 4 { format!("{i},{},1", 2 * i) } else { l }
+            })),
             &["d.csv", "only one class", "\"1\""],
         ),
         csv_case(
             "csv: regression target not a number",
             "task = \"regression\"\n",
-            Some(csv_rows(12, |i, l| if i == 7 { "7,14,high".into() } else { l })),
+            Some(csv_rows(
+                12,
+                |i, l| if i == 7 { "7,14,high".into() } else { l },
+            )),
             &["d.csv", "row 9", "column \"y\"", "\"high\""],
         ),
         csv_case(
@@ -296,41 +382,111 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
         csv_case(
             "csv: unterminated quote",
             "",
-            Some(csv_rows(12, |i, l| if i == 8 { "8,\"16,0".into() } else { l })),
+            Some(csv_rows(
+                12,
+                |i, l| if i == 8 { "8,\"16,0".into() } else { l },
+            )),
             &["d.csv"],
         ),
         // ---- REF
-        case("ref: unknown", vec![], &["show", "nope"], &["unknown REF 'nope'", "Known runs: good", "t-first"]),
+        case(
+            "ref: unknown",
+            vec![],
+            &["show", "nope"],
+            &["unknown REF 'nope'", "Known runs: good", "t-first"],
+        ),
         case(
             "ref: ambiguous id prefix",
             vec![],
             &["show", ambiguous_prefix],
-            &["ambiguous", &short(&twins[0]), &short(&twins[1]), "more hex digits"],
+            &[
+                "ambiguous",
+                &short(&twins[0]),
+                &short(&twins[1]),
+                "more hex digits",
+            ],
         ),
-        case("ref: id prefix under 6 digits", vec![], &["show", &ambiguous_prefix[..5]], &["at least 6 hex digits"]),
+        case(
+            "ref: id prefix under 6 digits",
+            vec![],
+            &["show", &ambiguous_prefix[..5]],
+            &["at least 6 hex digits"],
+        ),
         case(
             "ref: full id not in the store",
             vec![],
             &["show", &"0".repeat(64)],
             &["unknown REF", &"0".repeat(64)],
         ),
-        case("ref: NAME~K past the first checkpoint", vec![], &["show", "good~9"], &["good~9", "at most 1"]),
-        case("ref: NAME@W of a window not stored", vec![], &["show", "good@7"], &["good@7", "window 7"]),
-        case("ref: unknown in diff", vec![], &["diff", "good", "nope"], &["unknown REF 'nope'"]),
+        case(
+            "ref: NAME~K past the first checkpoint",
+            vec![],
+            &["show", "good~9"],
+            &["good~9", "at most 1"],
+        ),
+        case(
+            "ref: NAME@W of a window not stored",
+            vec![],
+            &["show", "good@7"],
+            &["good@7", "window 7"],
+        ),
+        case(
+            "ref: unknown in diff",
+            vec![],
+            &["diff", "good", "nope"],
+            &["unknown REF 'nope'"],
+        ),
         case(
             "ref: unknown in export",
             vec![],
-            &["export", "nope", "--format", "safetensors", "--out", "w.safetensors"],
+            &[
+                "export",
+                "nope",
+                "--format",
+                "safetensors",
+                "--out",
+                "w.safetensors",
+            ],
             &["unknown REF 'nope'"],
         ),
-        case("ref: unknown in tag", vec![], &["tag", "nope", "t-new"], &["unknown REF 'nope'"]),
-        case("ref: invalid tag name", vec![], &["tag", "good", "bad name"], &["invalid tag name", "\"bad name\""]),
-        case("ref: unknown run in log", vec![], &["log", "--run", "nope"], &["nope", "good"]),
+        case(
+            "ref: unknown in tag",
+            vec![],
+            &["tag", "nope", "t-new"],
+            &["unknown REF 'nope'"],
+        ),
+        case(
+            "ref: invalid tag name",
+            vec![],
+            &["tag", "good", "bad name"],
+            &["invalid tag name", "\"bad name\""],
+        ),
+        case(
+            "ref: unknown run in log",
+            vec![],
+            &["log", "--run", "nope"],
+            &["nope", "good"],
+        ),
         // ---- flags
-        case("flags: unknown flag", vec![], &["run", "--bogus"], &["--bogus"]),
+        case(
+            "flags: unknown flag",
+            vec![],
+            &["run", "--bogus"],
+            &["--bogus"],
+        ),
         case("flags: missing --config", vec![], &["run"], &["--config"]),
-        case("flags: unknown subcommand", vec![], &["frobnicate"], &["frobnicate"]),
-        case("flags: non-numeric --windows", vec![], &["run", "--config", good, "--windows", "x"], &["--windows", "'x'"]),
+        case(
+            "flags: unknown subcommand",
+            vec![],
+            &["frobnicate"],
+            &["frobnicate"],
+        ),
+        case(
+            "flags: non-numeric --windows",
+            vec![],
+            &["run", "--config", good, "--windows", "x"],
+            &["--windows", "'x'"],
+        ),
         case(
             "flags: unknown --mode",
             vec![],
@@ -343,7 +499,12 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["run", "--config", good, "--windows", "0"],
             &["--windows 0", "window.initial"],
         ),
-        case("flags: unknown tree format", vec![], &["tree", "--format", "png"], &["--format", "'png'"]),
+        case(
+            "flags: unknown tree format",
+            vec![],
+            &["tree", "--format", "png"],
+            &["--format", "'png'"],
+        ),
     ]
 }
 
@@ -364,11 +525,20 @@ fn commit_ambiguous_pair(store_dir: &Path) -> Vec<String> {
         relation: Relation::Initial,
         replaces: None,
         samples_trained: 1,
-        retained: Retained { samples: 0, bytes: 0 },
-        metrics: Metrics { prequential: None, train_loss: Some(0.5) },
+        retained: Retained {
+            samples: 0,
+            bytes: 0,
+        },
+        metrics: Metrics {
+            prequential: None,
+            train_loss: Some(0.5),
+        },
         train_seconds: 0.0,
         config_fingerprint: "ambiguous-prefix-test".into(),
-        trained_on: TrainedOn { windows: vec![0], samples: 1 },
+        trained_on: TrainedOn {
+            windows: vec![0],
+            samples: 1,
+        },
         extra: serde_json::json!({ "salt": salt }),
         parts: vec![("model".into(), b"twin".to_vec())],
     };
@@ -428,14 +598,32 @@ fn every_bad_input_exits_2_says_what_and_where_and_changes_nothing() {
             problems.push("the store changed".into());
         }
         if !problems.is_empty() {
-            failures.push(format!("{} ({:?}): {}\n  stderr: {}", case.name, case.args, problems.join("; "), err.trim()));
+            failures.push(format!(
+                "{} ({:?}): {}\n  stderr: {}",
+                case.name,
+                case.args,
+                problems.join("; "),
+                err.trim()
+            ));
         }
         for (name, _) in &case.files {
             std::fs::remove_file(sb.path(name)).unwrap();
         }
     }
-    assert!(!sb.path("w.safetensors").exists(), "export of an unknown REF wrote a file");
+    assert!(
+        !sb.path("w.safetensors").exists(),
+        "export of an unknown REF wrote a file"
+    );
     sb.ok(&["verify"]);
-    assert!(failures.is_empty(), "{} of {} bad inputs misbehaved:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    eprintln!("{} bad inputs rejected with exit 2 and an unchanged store", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad inputs misbehaved:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    eprintln!(
+        "{} bad inputs rejected with exit 2 and an unchanged store",
+        cases.len()
+    );
 }

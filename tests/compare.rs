@@ -16,7 +16,11 @@ fn assert_agrees_with_log(sb: &Sandbox, report: &Value, mode: &str, metric: &str
     let log = sb.log(&run);
     let rows = report["modes"][mode]["windows"].as_array().unwrap();
     let updates: Vec<&Value> = log.iter().filter(|m| m["relation"] != "initial").collect();
-    assert_eq!(rows.len(), updates.len(), "{mode}: one row per update checkpoint");
+    assert_eq!(
+        rows.len(),
+        updates.len(),
+        "{mode}: one row per update checkpoint"
+    );
     for (row, m) in rows.iter().zip(&updates) {
         assert_eq!(row["id"], m["id"], "{mode}");
         assert_eq!(row["window"], m["window"], "{mode}");
@@ -28,15 +32,28 @@ fn assert_agrees_with_log(sb: &Sandbox, report: &Value, mode: &str, metric: &str
     let initial = log.iter().find(|m| m["relation"] == "initial").unwrap();
     assert_eq!(report["modes"][mode]["initial"]["id"], initial["id"]);
     assert_eq!(report["modes"][mode]["head"], log.last().unwrap()["id"]);
-    let total: f64 = updates.iter().map(|m| m["train_seconds"].as_f64().unwrap()).sum();
-    let reported = report["modes"][mode]["train_seconds"]["updates_total"].as_f64().unwrap();
-    assert!((total - reported).abs() < 1e-9, "{mode}: {total} vs {reported}");
+    let total: f64 = updates
+        .iter()
+        .map(|m| m["train_seconds"].as_f64().unwrap())
+        .sum();
+    let reported = report["modes"][mode]["train_seconds"]["updates_total"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (total - reported).abs() < 1e-9,
+        "{mode}: {total} vs {reported}"
+    );
     let last = log.last().unwrap();
     assert_eq!(report["modes"][mode]["retained_at_end"], last["retained"]);
 }
 
 fn window_ids(report: &Value, mode: &str) -> Vec<Value> {
-    report["modes"][mode]["windows"].as_array().unwrap().iter().map(|w| w["id"].clone()).collect()
+    report["modes"][mode]["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].clone())
+        .collect()
 }
 
 #[test]
@@ -65,7 +82,11 @@ fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
     }
     // One row per update window (windows 1..=7).
     for w in 1..=7 {
-        assert!(out.lines().any(|l| l.trim_start().starts_with(&format!("{w} "))), "window {w}:\n{out}");
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{w} "))),
+            "window {w}:\n{out}"
+        );
     }
 
     // Both runs are in the store under their compare names.
@@ -93,23 +114,46 @@ fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
         }
     }
     assert_eq!(report["modes"]["stateful"]["retained_at_end"]["samples"], 0);
-    assert!(report["modes"]["stateless"]["retained_at_end"]["samples"].as_u64().unwrap() > 0);
+    assert!(
+        report["modes"]["stateless"]["retained_at_end"]["samples"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     let recommendation = report["recommendation"].as_str().unwrap();
     assert!(!recommendation.is_empty());
-    assert!(out.contains(recommendation), "the printed recommendation is the JSON's");
     assert!(
-        ["stateful", "stateless", "either"].contains(&report["comparison"]["recommended"].as_str().unwrap()),
+        out.contains(recommendation),
+        "the printed recommendation is the JSON's"
+    );
+    assert!(
+        ["stateful", "stateless", "either"]
+            .contains(&report["comparison"]["recommended"].as_str().unwrap()),
         "{report}"
     );
 
     // The plots.
     let png = std::fs::read(sb.path("cmp/compare.png")).expect("compare.png");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "PNG signature");
-    assert!(png.len() > 5_000, "a real image, not a blank: {} bytes", png.len());
+    assert!(
+        png.len() > 5_000,
+        "a real image, not a blank: {} bytes",
+        png.len()
+    );
     let svg = std::fs::read_to_string(sb.path("cmp/compare.svg")).expect("compare.svg");
-    assert!(svg.contains("<svg") && svg.trim_end().ends_with("</svg>"), "SVG document");
-    assert!(svg.matches("<polyline").count() >= 3, "two curves and the drift marker");
-    assert!(svg.contains("stateless (mean") && svg.contains("stateful (mean") && svg.contains("drift point"));
+    assert!(
+        svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+        "SVG document"
+    );
+    assert!(
+        svg.matches("<polyline").count() >= 3,
+        "two curves and the drift marker"
+    );
+    assert!(
+        svg.contains("stateless (mean")
+            && svg.contains("stateful (mean")
+            && svg.contains("drift point")
+    );
 
     // Rerun: every checkpoint is reused, nothing new is trained, the ids are unchanged.
     let before: Vec<Value> = [sb.log("sea-stateless"), sb.log("sea-stateful")].concat();
@@ -119,18 +163,35 @@ fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
     assert_eq!(before, after, "no new checkpoints on a rerun");
     let rerun = read_json(&sb, "cmp/compare.json");
     for mode in ["stateless", "stateful"] {
-        assert_eq!(window_ids(&report, mode), window_ids(&rerun, mode), "{mode}");
+        assert_eq!(
+            window_ids(&report, mode),
+            window_ids(&rerun, mode),
+            "{mode}"
+        );
         assert_eq!(rerun["modes"][mode]["trained_now"], 0, "{mode}");
         assert_eq!(rerun["modes"][mode]["reused"], 8, "{mode}");
-        assert_eq!(rerun["modes"][mode]["score"], report["modes"][mode]["score"], "{mode}");
+        assert_eq!(
+            rerun["modes"][mode]["score"], report["modes"][mode]["score"],
+            "{mode}"
+        );
         if cfg!(target_os = "linux") {
             // Nothing trained now: the peak measured by the first compare stands.
-            assert_eq!(rerun["modes"][mode]["peak_memory"]["measured"], "earlier", "{mode}");
-            assert_eq!(rerun["modes"][mode]["peak_memory"]["mib"], report["modes"][mode]["peak_memory"]["mib"]);
+            assert_eq!(
+                rerun["modes"][mode]["peak_memory"]["measured"], "earlier",
+                "{mode}"
+            );
+            assert_eq!(
+                rerun["modes"][mode]["peak_memory"]["mib"],
+                report["modes"][mode]["peak_memory"]["mib"]
+            );
         }
     }
     assert_eq!(rerun["recommendation"], report["recommendation"]);
-    assert!(stderr(&again).contains("reusing stored checkpoints"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("reusing stored checkpoints"),
+        "{}",
+        stderr(&again)
+    );
 }
 
 #[test]
@@ -159,13 +220,20 @@ epochs = 3
 "#,
     );
     let out = sb.ok(&["compare", "--config", "friedman.toml", "--out", "fr-out"]);
-    assert!(out.contains("mean mse") && out.contains("recommendation: "), "{out}");
+    assert!(
+        out.contains("mean mse") && out.contains("recommendation: "),
+        "{out}"
+    );
     let report = read_json(&sb, "fr-out/compare.json");
     assert_eq!(report["metric"], "mse");
     assert_eq!(report["higher_is_better"], false);
     assert_agrees_with_log(&sb, &report, "stateless", "mse");
     assert_agrees_with_log(&sb, &report, "stateful", "mse");
-    assert!(std::fs::read(sb.path("fr-out/compare.png")).unwrap().starts_with(b"\x89PNG"));
+    assert!(
+        std::fs::read(sb.path("fr-out/compare.png"))
+            .unwrap()
+            .starts_with(b"\x89PNG")
+    );
 }
 
 #[test]
@@ -176,16 +244,29 @@ fn compare_with_windows_and_default_out_folder() {
     assert!(out.contains("compare-out/short"), "{out}");
     let report = read_json(&sb, "compare-out/short/compare.json");
     for mode in ["stateless", "stateful"] {
-        assert_eq!(report["modes"][mode]["windows"].as_array().unwrap().len(), 3, "{mode}");
+        assert_eq!(
+            report["modes"][mode]["windows"].as_array().unwrap().len(),
+            3,
+            "{mode}"
+        );
     }
     // The drift at sample 1000 lies in window 4, outside the 4 windows compared.
-    assert_eq!(report["modes"]["stateful"]["recovery"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        report["modes"]["stateful"]["recovery"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
 fn compare_bad_input_is_exit_2_and_trains_nothing() {
     let sb = Sandbox::new();
-    sb.write("bad.toml", "[run]\nname = \"bad\"\n[data]\ncsv = \"missing.csv\"\ntarget = \"y\"\n");
+    sb.write(
+        "bad.toml",
+        "[run]\nname = \"bad\"\n[data]\ncsv = \"missing.csv\"\ntarget = \"y\"\n",
+    );
     let out = sb.relearn(&["compare", "--config", "bad.toml", "--out", "o"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("missing.csv"), "{}", stderr(&out));

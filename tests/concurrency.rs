@@ -14,7 +14,13 @@ fn long_config(name: &str, mode: &str, windows: usize) -> String {
 
 fn spawn_run(sb: &Sandbox, config: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_relearn"))
-        .args(["run", "--config", config.to_str().unwrap(), "--store", sb.store().to_str().unwrap()])
+        .args([
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--store",
+            sb.store().to_str().unwrap(),
+        ])
         .current_dir(sb.dir.path())
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
@@ -33,14 +39,20 @@ fn finish(child: Child, what: &str) -> Output {
 fn wait_for(path: &Path, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !path.exists() {
-        assert!(child.try_wait().unwrap().is_none(), "the first run ended before committing anything");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the first run ended before committing anything"
+        );
         assert!(Instant::now() < deadline, "no checkpoint after 60 s");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
 fn head(sb: &Sandbox, run: &str) -> String {
-    std::fs::read_to_string(sb.store().join("refs/runs").join(run)).unwrap().trim().to_string()
+    std::fs::read_to_string(sb.store().join("refs/runs").join(run))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -55,20 +67,41 @@ fn a_second_writer_of_a_running_run_is_refused_at_once() {
     let took = started.elapsed();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("run 'busy' is being written by another relearn process"), "{err}");
+    assert!(
+        err.contains("run 'busy' is being written by another relearn process"),
+        "{err}"
+    );
     assert!(err.contains("wait for it to finish"), "{err}");
     assert!(err.contains("busy.lock"), "{err}");
     // "At once": refused while the first is still running, not after waiting for it.
-    assert!(first.try_wait().unwrap().is_none(), "the first run ended before the second was refused");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run ended before the second was refused"
+    );
     eprintln!("second writer refused after {took:?}");
 
     // So is a second writer in the other mode: the lock is per run, not per mode.
-    let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap(), "--mode", "stateless"]);
+    let out = sb.relearn(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--mode",
+        "stateless",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(first.try_wait().unwrap().is_none(), "the first run ended too soon for this test");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run ended too soon for this test"
+    );
 
     let out = finish(first, "the first run");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("window")).count(), 120);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("window"))
+            .count(),
+        120
+    );
     sb.ok(&["verify"]);
     assert_eq!(sb.log("busy").len(), 120);
 }
@@ -82,8 +115,15 @@ fn two_writers_started_together_one_wins() {
     let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
     let codes: Vec<Option<i32>> = outs.iter().map(|o| o.status.code()).collect();
     let refused: Vec<&Output> = outs.iter().filter(|o| o.status.code() == Some(1)).collect();
-    assert!(codes.contains(&Some(0)) && refused.len() == 1, "exit codes {codes:?}");
-    assert!(stderr(refused[0]).contains("being written by another relearn process"), "{}", stderr(refused[0]));
+    assert!(
+        codes.contains(&Some(0)) && refused.len() == 1,
+        "exit codes {codes:?}"
+    );
+    assert!(
+        stderr(refused[0]).contains("being written by another relearn process"),
+        "{}",
+        stderr(refused[0])
+    );
     sb.ok(&["verify"]);
     assert_eq!(sb.log("race").len(), 60);
 }
@@ -111,11 +151,20 @@ fn runs_with_different_names_write_one_store_in_parallel() {
     }
     // They did run at the same time: each committed while the other was committing.
     let span = |log: &[serde_json::Value]| {
-        let times: Vec<&str> = log.iter().map(|m| m["created_at"].as_str().unwrap()).collect();
-        (times.iter().min().unwrap().to_string(), times.iter().max().unwrap().to_string())
+        let times: Vec<&str> = log
+            .iter()
+            .map(|m| m["created_at"].as_str().unwrap())
+            .collect();
+        (
+            times.iter().min().unwrap().to_string(),
+            times.iter().max().unwrap().to_string(),
+        )
     };
     let (a, b) = (span(&logs[0]), span(&logs[1]));
-    assert!(a.0 < b.1 && b.0 < a.1, "the runs did not overlap: {a:?} vs {b:?}");
+    assert!(
+        a.0 < b.1 && b.0 < a.1,
+        "the runs did not overlap: {a:?} vs {b:?}"
+    );
 
     // And each ends where it ends alone in a store of its own.
     for (name, mode) in runs {

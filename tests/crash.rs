@@ -69,7 +69,11 @@ struct Reference {
 fn reference(mode: &str) -> &'static Reference {
     static STATEFUL: OnceLock<Reference> = OnceLock::new();
     static STATELESS: OnceLock<Reference> = OnceLock::new();
-    let cell = if mode == "stateful" { &STATEFUL } else { &STATELESS };
+    let cell = if mode == "stateful" {
+        &STATEFUL
+    } else {
+        &STATELESS
+    };
     cell.get_or_init(|| {
         let case = Case::new(mode);
         // Warm the page cache once, then time a run into a fresh store.
@@ -78,7 +82,11 @@ fn reference(mode: &str) -> &'static Reference {
         let started = Instant::now();
         let out = case.run(None);
         let duration = started.elapsed();
-        assert!(out.status.success(), "reference run failed: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "reference run failed: {}",
+            stderr(&out)
+        );
         case.verify("the reference run");
         Reference {
             files: case.files(),
@@ -141,7 +149,9 @@ impl Case {
         let mut files = BTreeSet::new();
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for entry in entries {
                 let path = entry.unwrap().path();
                 if path.is_dir() {
@@ -167,7 +177,9 @@ impl Case {
     fn manifest_count(&self) -> usize {
         self.files()
             .iter()
-            .filter(|f| f.starts_with("manifests/") && f.ends_with(".json") && !f.contains("/.tmp-"))
+            .filter(|f| {
+                f.starts_with("manifests/") && f.ends_with(".json") && !f.contains("/.tmp-")
+            })
             .count()
     }
 
@@ -185,9 +197,17 @@ impl Case {
         }
         self.verify(&format!("after {what}"));
         let out = self.sb.relearn(&["log", "--json"]);
-        assert!(out.status.success(), "log failed after {what}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "log failed after {what}: {}",
+            stderr(&out)
+        );
         let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(listed.len(), self.manifest_count(), "after {what}: log lists other than the manifests");
+        assert_eq!(
+            listed.len(),
+            self.manifest_count(),
+            "after {what}: log lists other than the manifests"
+        );
         if let Some(head) = self.head() {
             assert!(
                 listed.iter().any(|m| m["id"] == head.as_str()),
@@ -199,7 +219,11 @@ impl Case {
     /// Reruns to the end and asserts the store is exactly the uninterrupted run's.
     fn resume_and_compare(&self, reference: &Reference, what: &str) {
         let out = self.run(None);
-        assert!(out.status.success(), "rerun after {what} failed: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "rerun after {what} failed: {}",
+            stderr(&out)
+        );
         self.verify(&format!("after resuming from {what}"));
         assert_eq!(
             self.head().as_deref(),
@@ -207,7 +231,11 @@ impl Case {
             "after {what}, the resumed run ends at another checkpoint"
         );
         let files = self.files();
-        assert!(self.temp_files().is_empty(), "after {what}, temp files remain: {:?}", self.temp_files());
+        assert!(
+            self.temp_files().is_empty(),
+            "after {what}, temp files remain: {:?}",
+            self.temp_files()
+        );
         assert_eq!(
             files,
             reference.files,
@@ -281,7 +309,10 @@ fn sigkill_at_many_instants_then_resume_to_the_same_ids() {
     eprintln!("{total} kills in {:?}", started.elapsed());
     // Where a kill lands depends on the scheduler; enough of them must land mid-run for the
     // test to mean something.
-    assert!(mid_run >= 8, "only {mid_run} of {total} kills landed mid-run");
+    assert!(
+        mid_run >= 8,
+        "only {mid_run} of {total} kills landed mid-run"
+    );
 }
 
 /// Aborts at `point` and checks the store, then resumes. Returns whether the abort happened
@@ -295,10 +326,16 @@ fn abort_at(mode: &str, point: &str) -> bool {
         assert!(!err.contains("aborting at"), "{err}");
         return false;
     }
-    assert!(err.contains(&format!("{CRASH_AT}: aborting at")), "{point}: not the hook's abort: {err}");
+    assert!(
+        err.contains(&format!("{CRASH_AT}: aborting at")),
+        "{point}: not the hook's abort: {err}"
+    );
     let what = format!("an abort at {point} ({mode})");
     if point.starts_with("write:partial") || point.starts_with("write:synced") {
-        assert!(!case.temp_files().is_empty(), "{what} left no temp file to clean up");
+        assert!(
+            !case.temp_files().is_empty(),
+            "{what} left no temp file to clean up"
+        );
     }
     case.check_after_crash(&what);
     case.resume_and_compare(reference, &what);
@@ -314,7 +351,10 @@ fn abort_inside_each_step_of_a_commit_then_resume_to_the_same_ids() {
         // Hits of the commit points: the initial model, an update, the last update.
         for point in ["commit:objects", "commit:manifest", "commit:ref"] {
             for n in [1, 2, commits] {
-                assert!(abort_at(mode, &format!("{point}:{n}")), "{point}:{n} never reached");
+                assert!(
+                    abort_at(mode, &format!("{point}:{n}")),
+                    "{point}:{n} never reached"
+                );
                 aborted += 1;
             }
         }
@@ -343,7 +383,11 @@ fn crash_during_temp_file_cleanup_and_repeated_crashes_still_converge() {
     assert!(!case.run(Some("write:synced:6")).status.success());
     assert!(!case.temp_files().is_empty());
     let out = case.run(Some("cleanup:1"));
-    assert!(stderr(&out).contains("aborting at cleanup"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("aborting at cleanup"),
+        "{}",
+        stderr(&out)
+    );
     case.check_after_crash("an abort during the temp-file cleanup");
     case.resume_and_compare(reference, "an abort during the temp-file cleanup");
 
@@ -359,7 +403,9 @@ fn crash_during_temp_file_cleanup_and_repeated_crashes_still_converge() {
         if out.status.success() {
             break;
         }
-        case.check_after_crash(&format!("crash {attempts} of a run crashing at every 3rd write"));
+        case.check_after_crash(&format!(
+            "crash {attempts} of a run crashing at every 3rd write"
+        ));
     }
     eprintln!("a run that crashes at every 3rd write got through after {attempts} attempts");
     assert!(attempts > 5, "{attempts}");

@@ -11,11 +11,17 @@ use serde_json::Value;
 use crate::common::{Sandbox, sea_config, stderr};
 
 fn head(sb: &Sandbox, run: &str) -> Option<String> {
-    Some(std::fs::read_to_string(sb.store().join("refs/runs").join(run)).ok()?.trim().to_string())
+    Some(
+        std::fs::read_to_string(sb.store().join("refs/runs").join(run))
+            .ok()?
+            .trim()
+            .to_string(),
+    )
 }
 
 fn manifest(sb: &Sandbox, id: &str) -> Value {
-    let text = std::fs::read_to_string(sb.store().join("manifests").join(format!("{id}.json"))).unwrap();
+    let text =
+        std::fs::read_to_string(sb.store().join("manifests").join(format!("{id}.json"))).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -25,7 +31,10 @@ fn object_path(sb: &Sandbox, hash: &str) -> PathBuf {
 
 /// The object hash of part `part` of checkpoint `id`.
 fn part(sb: &Sandbox, id: &str, part: &str) -> String {
-    manifest(sb, id)["parts"][part]["object"].as_str().unwrap().to_string()
+    manifest(sb, id)["parts"][part]["object"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Rewrites a store file (objects are read-only: make it writable first, then restore).
@@ -42,7 +51,9 @@ fn temp_files(root: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries {
             let p = e.unwrap().path();
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
@@ -94,13 +105,21 @@ fn a_corrupt_checkpoint_is_never_loaded_and_nothing_new_is_written() {
             rewrite(&object_path(sb, &hash), |_| bytes);
             hash
         }),
-        ("a manifest edited to load its parent's weights", |sb, head| {
-            let path = sb.store().join("manifests").join(format!("{head}.json"));
-            let own = part(sb, head, "model");
-            let other = part(sb, manifest(sb, head)["parent"].as_str().unwrap(), "model");
-            rewrite(&path, |b| String::from_utf8(b).unwrap().replace(&own, &other).into_bytes());
-            format!("{head}.json")
-        }),
+        (
+            "a manifest edited to load its parent's weights",
+            |sb, head| {
+                let path = sb.store().join("manifests").join(format!("{head}.json"));
+                let own = part(sb, head, "model");
+                let other = part(sb, manifest(sb, head)["parent"].as_str().unwrap(), "model");
+                rewrite(&path, |b| {
+                    String::from_utf8(b)
+                        .unwrap()
+                        .replace(&own, &other)
+                        .into_bytes()
+                });
+                format!("{head}.json")
+            },
+        ),
     ];
     for (what, damage) in damages {
         let sb = Sandbox::new();
@@ -115,20 +134,41 @@ fn a_corrupt_checkpoint_is_never_loaded_and_nothing_new_is_written() {
         let out = sb.relearn(&["run", "--config", cfg]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{what}: {err}");
-        assert!(err.contains(&named[2..]), "{what}: the message does not name {named}: {err}");
+        assert!(
+            err.contains(&named[2..]),
+            "{what}: the message does not name {named}: {err}"
+        );
         assert!(err.contains("relearn verify"), "{what}: {err}");
         assert_eq!(before, sb.snapshot(), "{what}: the store changed");
 
         // Nor does anything else load it.
-        let out = sb.relearn(&["export", "c", "--format", "safetensors", "--out", "w.safetensors"]);
-        assert_eq!(out.status.code(), Some(1), "{what}: export: {}", stderr(&out));
-        assert!(!sb.path("w.safetensors").exists(), "{what}: export wrote a file");
+        let out = sb.relearn(&[
+            "export",
+            "c",
+            "--format",
+            "safetensors",
+            "--out",
+            "w.safetensors",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: export: {}",
+            stderr(&out)
+        );
+        assert!(
+            !sb.path("w.safetensors").exists(),
+            "{what}: export wrote a file"
+        );
 
         // `verify` names the damaged file.
         let out = sb.relearn(&["verify"]);
         assert_eq!(out.status.code(), Some(1), "{what}: verify passed");
         let report = String::from_utf8_lossy(&out.stdout);
-        assert!(report.contains(&named[2..]), "{what}: verify does not name {named}: {report}");
+        assert!(
+            report.contains(&named[2..]),
+            "{what}: verify does not name {named}: {report}"
+        );
         assert_eq!(before, sb.snapshot(), "{what}: the store changed");
     }
 }
@@ -192,7 +232,11 @@ fn a_diverging_update_is_not_committed_and_the_last_good_checkpoint_stays_latest
     let before = sb.snapshot();
     let out = sb.relearn(&["run", "--config", cfg]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains("training diverged at window 1"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("training diverged at window 1"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(before, sb.snapshot());
 }
 
@@ -205,7 +249,12 @@ fn a_diverging_initial_model_commits_nothing() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("training diverged at window 0"), "{err}");
     assert!(err.contains("Lower `train.lr` (now 10)"), "{err}");
-    assert_eq!(std::fs::read_dir(sb.store().join("manifests")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(sb.store().join("manifests"))
+            .unwrap()
+            .count(),
+        0
+    );
     assert_eq!(head(&sb, "boom"), None);
     sb.ok(&["verify"]);
 }
@@ -224,7 +273,11 @@ impl Mount {
         match out {
             Ok(out) if out.status.success() => Some(Mount(dir.to_path_buf())),
             Ok(out) => {
-                eprintln!("cannot mount ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+                eprintln!(
+                    "cannot mount ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
                 None
             }
             Err(e) => {
@@ -235,8 +288,16 @@ impl Mount {
     }
 
     fn remount(&self, options: &str) {
-        let out = Command::new("mount").args(["-o", options]).arg(&self.0).output().unwrap();
-        assert!(out.status.success(), "remount {options}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("mount")
+            .args(["-o", options])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "remount {options}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -250,8 +311,13 @@ impl Drop for Mount {
 fn a_full_disk_fails_cleanly_and_the_run_resumes_once_there_is_room() {
     let sb = Sandbox::new();
     // 8 checkpoints need about 45 files of 4 KiB pages: 96 KiB fills up half-way.
-    let Some(disk) = Mount::new(&["-t", "tmpfs", "-o", "size=96k", "tmpfs"], &sb.path("disk")) else {
-        eprintln!("SKIPPED a_full_disk_fails_cleanly: mounting a small tmpfs needs root (CAP_SYS_ADMIN)");
+    let Some(disk) = Mount::new(
+        &["-t", "tmpfs", "-o", "size=96k", "tmpfs"],
+        &sb.path("disk"),
+    ) else {
+        eprintln!(
+            "SKIPPED a_full_disk_fails_cleanly: mounting a small tmpfs needs root (CAP_SYS_ADMIN)"
+        );
         return;
     };
     let store = sb.path("disk/store");
@@ -265,11 +331,21 @@ fn a_full_disk_fails_cleanly_and_the_run_resumes_once_there_is_room() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("No space left on device"), "{err}");
     assert!(err.contains("the disk is full"), "{err}");
-    assert!(temp_files(Path::new(store)).is_empty(), "{:?}", temp_files(Path::new(store)));
+    assert!(
+        temp_files(Path::new(store)).is_empty(),
+        "{:?}",
+        temp_files(Path::new(store))
+    );
     let out = run(&["verify", "--store", store]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = run(&["log", "--json", "--store", store]);
-    let committed = serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap().len();
+    let committed = serde_json::from_slice::<Vec<Value>>(&out.stdout)
+        .unwrap()
+        .len();
     assert!((1..8).contains(&committed), "{committed} checkpoints fit");
 
     // With room again, the run resumes to the ids of an uninterrupted run.
@@ -288,7 +364,11 @@ fn a_full_disk_fails_cleanly_and_the_run_resumes_once_there_is_room() {
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -297,7 +377,11 @@ fn set_writable(root: &Path, writable: bool) {
     while let Some(p) = stack.pop() {
         let meta = std::fs::metadata(&p).unwrap();
         let mode = meta.permissions().mode();
-        let mode = if writable { mode | 0o200 } else { mode & !0o222 };
+        let mode = if writable {
+            mode | 0o200
+        } else {
+            mode & !0o222
+        };
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
         if meta.is_dir() {
             stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
@@ -332,7 +416,10 @@ fn a_read_only_store_is_refused_and_left_as_it_was() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.to_lowercase().contains(expected), "{err}");
-    assert!(err.contains(store.to_str().unwrap()), "the message does not name the store: {err}");
+    assert!(
+        err.contains(store.to_str().unwrap()),
+        "the message does not name the store: {err}"
+    );
     assert_eq!(before, sb.snapshot());
     // Reading a read-only store works.
     sb.ok(&["verify"]);

@@ -6,7 +6,9 @@ use serde_json::Value;
 use crate::common::{Sandbox, sea_config};
 
 fn ids(log: &[Value]) -> Vec<String> {
-    log.iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()
+    log.iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -15,7 +17,11 @@ fn stateful_run_is_a_chain() {
     let cfg = sb.write("c.toml", &sea_config("chain", "stateful", ""));
     let out = sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
     // One line per window: 1 initial + 7 updates.
-    assert_eq!(out.lines().filter(|l| l.starts_with("window")).count(), 8, "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("window")).count(),
+        8,
+        "{out}"
+    );
     let log = sb.log("chain");
     assert_eq!(log.len(), 8);
     let ids = ids(&log);
@@ -37,21 +43,34 @@ fn stateful_run_is_a_chain() {
         assert_eq!(m["id"].as_str().unwrap().len(), 64);
     }
     // The run learns SEA: late windows of the same concept score well.
-    let last = log[7]["metrics"]["prequential"]["accuracy"].as_f64().unwrap();
+    let last = log[7]["metrics"]["prequential"]["accuracy"]
+        .as_f64()
+        .unwrap();
     assert!(last > 0.85, "final prequential accuracy {last}");
 }
 
 #[test]
 fn stateless_run_is_a_star_on_the_initial_model() {
     let sb = Sandbox::new();
-    let cfg = sb.write("c.toml", &sea_config("star", "stateless", "[stateless]\ninitial_fraction = 0.3\nrecent_windows = 3\n"));
+    let cfg = sb.write(
+        "c.toml",
+        &sea_config(
+            "star",
+            "stateless",
+            "[stateless]\ninitial_fraction = 0.3\nrecent_windows = 3\n",
+        ),
+    );
     sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
     let log = sb.log("star");
     assert_eq!(log.len(), 8);
     let ids = ids(&log);
     for (k, m) in log.iter().enumerate().skip(1) {
         assert_eq!(m["relation"], "retrained");
-        assert_eq!(m["parent"], ids[0].as_str(), "every retraining hangs off the initial model");
+        assert_eq!(
+            m["parent"],
+            ids[0].as_str(),
+            "every retraining hangs off the initial model"
+        );
         assert_eq!(m["replaces"], ids[k - 1].as_str());
         // Recent windows (at most 3, after the initial one) plus 30/70 initial share.
         let recent = k.min(3) * 250;
@@ -64,14 +83,18 @@ fn stateless_run_is_a_star_on_the_initial_model() {
     }
     let tree = sb.ok(&["tree", "--run", "star"]);
     assert!(tree.contains("star (stateless, 8 checkpoints"), "{tree}");
-    assert_eq!(tree.matches("├─").count() + tree.matches("└─").count(), 7, "{tree}");
+    assert_eq!(
+        tree.matches("├─").count() + tree.matches("└─").count(),
+        7,
+        "{tree}"
+    );
 }
 
 #[test]
 fn ids_are_reproducible_across_fresh_stores_on_both_backends() {
     for backend in ["flex", "ndarray"] {
-        let extra = format!("");
-        let text = sea_config("repro", "stateful", &extra).replace("seed = 7", &format!("seed = 7\nbackend = \"{backend}\""));
+        let text = sea_config("repro", "stateful", "")
+            .replace("seed = 7", &format!("seed = 7\nbackend = \"{backend}\""));
         let (a, b) = (Sandbox::new(), Sandbox::new());
         for sb in [&a, &b] {
             let cfg = sb.write("c.toml", &text);
@@ -87,16 +110,36 @@ fn show_and_tree_describe_the_run() {
     let cfg = sb.write("c.toml", &sea_config("insp", "stateful", ""));
     sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--windows", "4"]);
     let show = sb.ok(&["show", "insp"]);
-    assert!(show.contains("relation   fine-tuned") && show.contains("window     3"), "{show}");
+    assert!(
+        show.contains("relation   fine-tuned") && show.contains("window     3"),
+        "{show}"
+    );
     let json: Value = serde_json::from_str(&sb.ok(&["show", "insp~1", "--json"])).unwrap();
     assert_eq!(json["window"], 2);
-    for key in ["id", "run", "mode", "window", "parent", "relation", "replaces", "samples_trained", "retained", "metrics", "train_seconds", "created_at", "tags"] {
+    for key in [
+        "id",
+        "run",
+        "mode",
+        "window",
+        "parent",
+        "relation",
+        "replaces",
+        "samples_trained",
+        "retained",
+        "metrics",
+        "train_seconds",
+        "created_at",
+        "tags",
+    ] {
         assert!(json.get(key).is_some(), "show --json lacks {key}");
     }
     let tree: Value = serde_json::from_str(&sb.ok(&["tree", "--format", "json"])).unwrap();
     let root = &tree["runs"][0]["roots"][0];
     assert_eq!(root["relation"], "initial");
-    assert_eq!(root["children"][0]["children"][0]["children"][0]["window"], 3);
+    assert_eq!(
+        root["children"][0]["children"][0]["children"][0]["window"],
+        3
+    );
     let text = sb.ok(&["tree"]);
     assert!(text.contains("<- head"), "{text}");
 }

@@ -4,7 +4,10 @@
 use crate::common::{Sandbox, sea_config, stderr};
 
 fn final_id(sb: &Sandbox, run: &str) -> String {
-    sb.log(run).last().unwrap()["id"].as_str().unwrap().to_string()
+    sb.log(run).last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -35,6 +38,10 @@ fn changed_config_is_refused_and_store_unchanged() {
     let cfg = sb.write("c.toml", &sea_config("fp", "stateful", "lr = 0.01\n"));
     let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("different config"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("different config"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(before, sb.snapshot());
 }

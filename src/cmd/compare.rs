@@ -59,18 +59,30 @@ pub struct Args {
 #[serde(tag = "event", rename_all = "snake_case")]
 enum WorkerEvent {
     /// The store holds the run already; it continues after `window`.
-    Resuming { window: u64, id: String, next_window: usize },
+    Resuming {
+        window: u64,
+        id: String,
+        next_window: usize,
+    },
     /// `todo` checkpoints to train now.
     Planned { todo: usize },
     /// One checkpoint committed: `run`'s line for it.
     Committed { window: u64, line: String },
     /// The run is done; the worker's memory.
-    Done { trained: usize, start_kib: Option<u64>, peak_kib: Option<u64> },
+    Done {
+        trained: usize,
+        start_kib: Option<u64>,
+        peak_kib: Option<u64>,
+    },
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = RunSpec::load(&args.config)?;
-    let store_path = args.store.store.clone().unwrap_or_else(|| spec.store.clone());
+    let store_path = args
+        .store
+        .store
+        .clone()
+        .unwrap_or_else(|| spec.store.clone());
     if let Some(mode) = args.worker.as_deref().and_then(Mode::parse) {
         return worker(spec, &store_path, mode, args.windows);
     }
@@ -87,9 +99,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("compare-out").join(&spec.name));
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create output folder {}", out.display()))?;
-    let windows = args.windows.map_or(stream.n_windows(), |n| n.min(stream.n_windows()));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("compare-out").join(&spec.name));
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create output folder {}", out.display()))?;
+    let windows = args
+        .windows
+        .map_or(stream.n_windows(), |n| n.min(stream.n_windows()));
     let (metric, higher_is_better) = report::metric_of(spec.task());
     let setup = Setup {
         name: spec.name.clone(),
@@ -120,9 +138,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ProgressDrawTarget::hidden()
     });
-    let style = ProgressStyle::with_template("{prefix:<24} [{bar:30}] {pos}/{len} checkpoints  {elapsed_precise}  {msg}")
-        .expect("valid template")
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{prefix:<24} [{bar:30}] {pos}/{len} checkpoints  {elapsed_precise}  {msg}",
+    )
+    .expect("valid template")
+    .progress_chars("=> ");
     let bars: Vec<ProgressBar> = Mode::ALL
         .iter()
         .map(|&mode| {
@@ -150,7 +170,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     multi.clear().ok();
 
-    let store = Store::open(&store_path).with_context(|| format!("cannot open store {}", store_path.display()))?;
+    let store = Store::open(&store_path)
+        .with_context(|| format!("cannot open store {}", store_path.display()))?;
     let stateless_chain = store.run_chain(&run_name(&spec.name, Mode::Stateless))?;
     let stateful_chain = store.run_chain(&run_name(&spec.name, Mode::Stateful))?;
     let mut invocations = invocations.into_iter();
@@ -167,7 +188,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let json_path = out.join("compare.json");
     let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&json_path, json + "\n").with_context(|| format!("cannot write {}", json_path.display()))?;
+    std::fs::write(&json_path, json + "\n")
+        .with_context(|| format!("cannot write {}", json_path.display()))?;
     plot::write(&report, &out)?;
 
     let text = table::render(&report);
@@ -196,9 +218,17 @@ fn spawn_worker(
     bar: &ProgressBar,
     multi: &MultiProgress,
 ) -> anyhow::Result<Result<Invocation, u8>> {
-    let exe = std::env::current_exe().context("cannot find the relearn executable to run each mode")?;
+    let exe =
+        std::env::current_exe().context("cannot find the relearn executable to run each mode")?;
     let mut command = Command::new(exe);
-    command.arg("compare").arg("--config").arg(&args.config).arg("--store").arg(store).arg("--worker").arg(mode.name());
+    command
+        .arg("compare")
+        .arg("--config")
+        .arg(&args.config)
+        .arg("--store")
+        .arg(store)
+        .arg("--worker")
+        .arg(mode.name());
     if let Some(n) = args.windows {
         command.arg("--windows").arg(n.to_string());
     }
@@ -253,15 +283,23 @@ fn spawn_worker(
         }),
         _ => None,
     };
-    Ok(Ok(Invocation { trained_now: trained, wall_seconds, peak_memory }))
+    Ok(Ok(Invocation {
+        trained_now: trained,
+        wall_seconds,
+        peak_memory,
+    }))
 }
 
 /// A mode that trained nothing now has no meaningful peak; when the `compare.json` already
 /// in the output folder measured the same checkpoints (same head), its number stands,
 /// marked `earlier`.
 fn carry_over_peak_memory(report: &mut report::Report, previous: &Path) {
-    let Ok(text) = std::fs::read_to_string(previous) else { return };
-    let Ok(old) = serde_json::from_str::<serde_json::Value>(&text) else { return };
+    let Ok(text) = std::fs::read_to_string(previous) else {
+        return;
+    };
+    let Ok(old) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return;
+    };
     for mode in Mode::ALL {
         let new = match mode {
             Mode::Stateless => &mut report.modes.stateless,
@@ -287,7 +325,12 @@ fn carry_over_peak_memory(report: &mut report::Report, previous: &Path) {
 }
 
 /// The child: trains one mode of the config into the store, reporting JSON lines.
-fn worker(spec: RunSpec, store_path: &Path, mode: Mode, max_windows: Option<usize>) -> anyhow::Result<ExitCode> {
+fn worker(
+    spec: RunSpec,
+    store_path: &Path,
+    mode: Mode,
+    max_windows: Option<usize>,
+) -> anyhow::Result<ExitCode> {
     let start_kib = proc_status_kib("VmRSS");
     let name = run_name(&spec.name, mode);
     let spec = spec.with_mode(mode).with_name(name);
@@ -297,7 +340,9 @@ fn worker(spec: RunSpec, store_path: &Path, mode: Mode, max_windows: Option<usiz
     let emit = |event: &WorkerEvent| {
         let mut out = stdout.lock();
         // The parent reads until the pipe closes; if it is gone, there is no one to tell.
-        let _ = serde_json::to_writer(&mut out, event).map(|_| writeln!(out)).map(|_| out.flush());
+        let _ = serde_json::to_writer(&mut out, event)
+            .map(|_| writeln!(out))
+            .map(|_| out.flush());
     };
     let mut trained = 0;
     let mut on_event = |event: &RunEvent| match event {
@@ -309,11 +354,18 @@ fn worker(spec: RunSpec, store_path: &Path, mode: Mode, max_windows: Option<usiz
         RunEvent::Planned { todo, .. } => emit(&WorkerEvent::Planned { todo: *todo }),
         RunEvent::Committed(m) => {
             trained += 1;
-            emit(&WorkerEvent::Committed { window: m.window, line: render::window_line(m, task) });
+            emit(&WorkerEvent::Committed {
+                window: m.window,
+                line: render::window_line(m, task),
+            });
         }
     };
     relearn_train::run(&spec, &store, &RunOptions { max_windows }, &mut on_event)?;
-    emit(&WorkerEvent::Done { trained, start_kib, peak_kib: proc_status_kib("VmHWM") });
+    emit(&WorkerEvent::Done {
+        trained,
+        start_kib,
+        peak_kib: proc_status_kib("VmHWM"),
+    });
     Ok(ExitCode::SUCCESS)
 }
 

@@ -25,7 +25,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(run) => {
             if store.run_head(run)?.is_none() {
                 let runs = store.runs()?;
-                return Err(UsageError(format!("no run named '{run}' in {}; runs: {}", store.root().display(), render::list(&runs))).into());
+                return Err(UsageError(format!(
+                    "no run named '{run}' in {}; runs: {}",
+                    store.root().display(),
+                    render::list(&runs)
+                ))
+                .into());
             }
             store.run_chain(run)?
         }

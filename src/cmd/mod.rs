@@ -90,7 +90,9 @@ pub struct StoreArg {
 impl StoreArg {
     /// The store folder for commands without a config.
     pub fn path(&self) -> PathBuf {
-        self.store.clone().unwrap_or_else(|| PathBuf::from(relearn_train::config::defaults::STORE))
+        self.store
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(relearn_train::config::defaults::STORE))
     }
 
     /// Opens an existing store for reading.

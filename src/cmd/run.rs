@@ -32,24 +32,36 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(mode) = args.mode.as_deref().and_then(Mode::parse) {
         spec = spec.with_mode(mode);
     }
-    let store_path = args.store.store.clone().unwrap_or_else(|| spec.store.clone());
+    let store_path = args
+        .store
+        .store
+        .clone()
+        .unwrap_or_else(|| spec.store.clone());
     let store = Store::open_for_write(&store_path)?;
-    let options = RunOptions { max_windows: args.windows };
+    let options = RunOptions {
+        max_windows: args.windows,
+    };
     train(&spec, &store, &options)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `spec` into `store`, printing one line per checkpoint and a progress bar on a
 /// terminal. Shared with `compare`.
-pub fn train(spec: &RunSpec, store: &Store, options: &RunOptions) -> anyhow::Result<relearn_train::RunSummary> {
+pub fn train(
+    spec: &RunSpec,
+    store: &Store,
+    options: &RunOptions,
+) -> anyhow::Result<relearn_train::RunSummary> {
     let bar = ProgressBar::hidden();
     if std::io::stderr().is_terminal() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     }
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} windows  {elapsed_precise} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} windows  {elapsed_precise} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     bar.set_prefix(spec.name.clone());
     let task = spec.task();
@@ -62,7 +74,11 @@ pub fn train(spec: &RunSpec, store: &Store, options: &RunOptions) -> anyhow::Res
                 render::short(&head.id)
             )
         }),
-        RunEvent::Planned { info, stream_windows, todo } => {
+        RunEvent::Planned {
+            info,
+            stream_windows,
+            todo,
+        } => {
             tracing::info!(source = %info.source, samples = info.n_samples, stream_windows, todo, "planned");
             if *todo == 0 {
                 bar.suspend(|| println!("run '{}' is up to date: nothing to train", spec.name));

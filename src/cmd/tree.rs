@@ -39,7 +39,11 @@ pub struct Lineage {
 impl Lineage {
     fn build(store: &Store, run: &str) -> anyhow::Result<Lineage> {
         let nodes = store.run_chain(run)?;
-        let index: BTreeMap<&str, usize> = nodes.iter().enumerate().map(|(i, m)| (m.id.as_str(), i)).collect();
+        let index: BTreeMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.as_str(), i))
+            .collect();
         let mut children: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut roots = Vec::new();
         for (i, m) in nodes.iter().enumerate() {
@@ -49,11 +53,21 @@ impl Lineage {
             }
         }
         let mode = nodes.last().map(|m| m.mode.clone()).unwrap_or_default();
-        Ok(Lineage { run: run.to_string(), mode, head: store.run_head(run)?, nodes, children, roots })
+        Ok(Lineage {
+            run: run.to_string(),
+            mode,
+            head: store.run_head(run)?,
+            nodes,
+            children,
+            roots,
+        })
     }
 
     fn kids(&self, i: usize) -> &[usize] {
-        self.children.get(&self.nodes[i].id).map(Vec::as_slice).unwrap_or(&[])
+        self.children
+            .get(&self.nodes[i].id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     fn label(&self, i: usize) -> String {
@@ -67,8 +81,17 @@ impl Lineage {
 
     fn text(&self, all: bool, out: &mut String) {
         let fine_tunes = self.nodes.len().saturating_sub(1);
-        let shape = if self.mode == "stateful" { "a chain" } else { "a star on the initial model" };
-        out.push_str(&format!("{} ({}, {} checkpoints: {shape})\n", self.run, self.mode, self.nodes.len()));
+        let shape = if self.mode == "stateful" {
+            "a chain"
+        } else {
+            "a star on the initial model"
+        };
+        out.push_str(&format!(
+            "{} ({}, {} checkpoints: {shape})\n",
+            self.run,
+            self.mode,
+            self.nodes.len()
+        ));
         let _ = fine_tunes;
         for (k, &root) in self.roots.iter().enumerate() {
             self.text_node(root, "", k + 1 == self.roots.len(), true, all, out);
@@ -77,13 +100,27 @@ impl Lineage {
 
     /// Writes node `i` and its descendants. A node with a single child continues at the same
     /// indentation (a chain reads top to bottom); several children branch.
-    fn text_node(&self, i: usize, prefix: &str, last: bool, top: bool, all: bool, out: &mut String) {
+    fn text_node(
+        &self,
+        i: usize,
+        prefix: &str,
+        last: bool,
+        top: bool,
+        all: bool,
+        out: &mut String,
+    ) {
         // Follow the single-child chain from i.
         let mut chain = vec![i];
         while let [only] = self.kids(*chain.last().expect("non-empty")) {
             chain.push(*only);
         }
-        let (branch, cont) = if top { ("", "") } else if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+        let (branch, cont) = if top {
+            ("", "")
+        } else if last {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
         let fold = !all && chain.len() > 12;
         for (k, &node) in chain.iter().enumerate() {
             if fold && k == 3 {
@@ -156,15 +193,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(run) => {
             if store.run_head(run)?.is_none() {
                 let runs = store.runs()?;
-                return Err(UsageError(format!("no run named '{run}' in {}; runs: {}", store.root().display(), render::list(&runs))).into());
+                return Err(UsageError(format!(
+                    "no run named '{run}' in {}; runs: {}",
+                    store.root().display(),
+                    render::list(&runs)
+                ))
+                .into());
             }
             vec![run.clone()]
         }
         None => store.runs()?,
     };
-    let lineages = runs.iter().map(|r| Lineage::build(&store, r)).collect::<anyhow::Result<Vec<_>>>()?;
+    let lineages = runs
+        .iter()
+        .map(|r| Lineage::build(&store, r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     match args.format.as_str() {
-        "json" => print_json(&serde_json::json!({ "runs": lineages.iter().map(Lineage::json).collect::<Vec<_>>() }))?,
+        "json" => print_json(
+            &serde_json::json!({ "runs": lineages.iter().map(Lineage::json).collect::<Vec<_>>() }),
+        )?,
         "dot" => print!("{}", dot(&lineages)),
         "mermaid" => print!("{}", mermaid(&lineages)),
         _ => {
@@ -182,11 +229,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn dot(lineages: &[Lineage]) -> String {
-    let mut out = String::from("digraph lineage {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n");
+    let mut out = String::from(
+        "digraph lineage {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
     for (k, l) in lineages.iter().enumerate() {
-        out.push_str(&format!("  subgraph cluster_{k} {{\n    label=\"{} ({})\";\n", l.run, l.mode));
+        out.push_str(&format!(
+            "  subgraph cluster_{k} {{\n    label=\"{} ({})\";\n",
+            l.run, l.mode
+        ));
         for (i, m) in l.nodes.iter().enumerate() {
-            let head = if l.head.as_deref() == Some(m.id.as_str()) { ", penwidth=2" } else { "" };
+            let head = if l.head.as_deref() == Some(m.id.as_str()) {
+                ", penwidth=2"
+            } else {
+                ""
+            };
             out.push_str(&format!(
                 "    \"{}\" [label=\"{}\\nwindow {} {}{}\"{head}];\n",
                 m.id,
@@ -208,7 +264,12 @@ fn dot(lineages: &[Lineage]) -> String {
 fn mermaid(lineages: &[Lineage]) -> String {
     let mut out = String::from("graph TD\n");
     for l in lineages {
-        out.push_str(&format!("  subgraph {}[\"{} ({})\"]\n", mermaid_id(&l.run), l.run, l.mode));
+        out.push_str(&format!(
+            "  subgraph {}[\"{} ({})\"]\n",
+            mermaid_id(&l.run),
+            l.run,
+            l.mode
+        ));
         for (i, m) in l.nodes.iter().enumerate() {
             out.push_str(&format!(
                 "    c{}[\"{} w{} {}{}\"]\n",
@@ -219,7 +280,11 @@ fn mermaid(lineages: &[Lineage]) -> String {
                 render::metric_suffix(m)
             ));
             for &c in l.kids(i) {
-                out.push_str(&format!("    c{} --> c{}\n", render::short(&m.id), render::short(&l.nodes[c].id)));
+                out.push_str(&format!(
+                    "    c{} --> c{}\n",
+                    render::short(&m.id),
+                    render::short(&l.nodes[c].id)
+                ));
             }
         }
         out.push_str("  end\n");
@@ -228,5 +293,8 @@ fn mermaid(lineages: &[Lineage]) -> String {
 }
 
 fn mermaid_id(run: &str) -> String {
-    format!("run_{}", run.replace(|c: char| !c.is_ascii_alphanumeric(), "_"))
+    format!(
+        "run_{}",
+        run.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    )
 }

@@ -416,6 +416,16 @@ impl CsvLayout {
                     }
                     let label = String::from_utf8_lossy(cell);
                     if !seen.contains(label.as_ref()) {
+                        if n >= initial_samples && seen.len() < 2 {
+                            // The root cause is the initial windows' single class, not
+                            // this row: say that.
+                            return Err(DataError::SingleClass {
+                                stream: format!("csv:{}", path.display()),
+                                column: src.target.clone(),
+                                label: seen.into_iter().next().unwrap_or_default(),
+                                initial_samples,
+                            });
+                        }
                         if n >= initial_samples {
                             return Err(DataError::LateLabel {
                                 path: path.to_path_buf(),

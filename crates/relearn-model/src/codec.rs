@@ -60,7 +60,10 @@ impl MlpWeights {
 
     /// Number of scalar parameters.
     pub fn num_params(&self) -> usize {
-        self.layers.iter().map(|l| l.weight.len() + l.bias.len()).sum()
+        self.layers
+            .iter()
+            .map(|l| l.weight.len() + l.bias.len())
+            .sum()
     }
 
     /// Encodes the weights (see the module docs for the format).
@@ -91,7 +94,12 @@ impl MlpWeights {
             let d_output = reader.u32()? as usize;
             let weight = reader.f32s(d_input * d_output)?;
             let bias = reader.f32s(d_output)?;
-            layers.push(LayerWeights { d_input, d_output, weight, bias });
+            layers.push(LayerWeights {
+                d_input,
+                d_output,
+                weight,
+                bias,
+            });
         }
         Ok(MlpWeights { layers })
     }
@@ -104,7 +112,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let end = self.pos.checked_add(n).filter(|&end| end <= self.bytes.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len());
         let end = end.ok_or(CodecError::Truncated {
             expected: self.pos.saturating_add(n),
             found: self.bytes.len(),
@@ -115,11 +126,13 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Result<u32, CodecError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>, CodecError> {
-        let raw = self.take(n.checked_mul(4).unwrap_or(usize::MAX))?;
+        let raw = self.take(n.saturating_mul(4))?;
         Ok(raw
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
@@ -134,8 +147,18 @@ mod tests {
     fn sample() -> MlpWeights {
         MlpWeights {
             layers: vec![
-                LayerWeights { d_input: 2, d_output: 3, weight: vec![1.0, -2.0, 3.5, 0.0, 1e-8, -0.25], bias: vec![0.1, 0.2, 0.3] },
-                LayerWeights { d_input: 3, d_output: 1, weight: vec![f32::MIN_POSITIVE, 2.0, -3.0], bias: vec![-1.0] },
+                LayerWeights {
+                    d_input: 2,
+                    d_output: 3,
+                    weight: vec![1.0, -2.0, 3.5, 0.0, 1e-8, -0.25],
+                    bias: vec![0.1, 0.2, 0.3],
+                },
+                LayerWeights {
+                    d_input: 3,
+                    d_output: 1,
+                    weight: vec![f32::MIN_POSITIVE, 2.0, -3.0],
+                    bias: vec![-1.0],
+                },
             ],
         }
     }
@@ -156,7 +179,13 @@ mod tests {
             MlpWeights::from_bytes(&bytes[..bytes.len() - 1]),
             Err(CodecError::Truncated { .. })
         ));
-        assert_eq!(MlpWeights::from_bytes(b"not weights at all"), Err(CodecError::BadMagic));
-        assert!(matches!(MlpWeights::from_bytes(b"RL"), Err(CodecError::Truncated { .. })));
+        assert_eq!(
+            MlpWeights::from_bytes(b"not weights at all"),
+            Err(CodecError::BadMagic)
+        );
+        assert!(matches!(
+            MlpWeights::from_bytes(b"RL"),
+            Err(CodecError::Truncated { .. })
+        ));
     }
 }

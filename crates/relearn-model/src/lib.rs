@@ -14,5 +14,7 @@ mod mlp;
 
 pub use backend::Backend;
 pub use codec::{CodecError, LayerWeights, MlpWeights};
-pub use loss::{Objective, accuracy_and_loss, cross_entropy, mean_absolute_error, mean_squared_error};
+pub use loss::{
+    Objective, accuracy_and_loss, cross_entropy, mean_absolute_error, mean_squared_error,
+};
 pub use mlp::{Activation, Mlp, MlpConfig};

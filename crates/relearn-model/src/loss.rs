@@ -54,7 +54,11 @@ pub fn mean_absolute_error(predictions: Tensor<2>, targets: Tensor<1>) -> Tensor
 pub fn accuracy_and_loss(logits: Tensor<2>, targets: Tensor<1, Int>) -> (f64, f64) {
     let [batch, _] = logits.dims();
     let predicted = logits.clone().argmax(1).reshape([batch]);
-    let hits = predicted.equal(targets.clone()).int().sum().into_scalar::<i64>();
+    let hits = predicted
+        .equal(targets.clone())
+        .int()
+        .sum()
+        .into_scalar::<i64>();
     let loss = cross_entropy(logits, targets).into_scalar::<f32>();
     (hits as f64 / batch as f64, loss as f64)
 }
@@ -69,7 +73,10 @@ mod tests {
     fn cross_entropy_matches_closed_form() {
         let device = Backend::Flex.device();
         // Row 1: logits [0, ln 3] -> p(class 1) = 3/4; row 2: [0, 0] -> p(class 0) = 1/2.
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln(), 0.0, 0.0], [2, 2]), &device);
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![0.0f32, 3f32.ln(), 0.0, 0.0], [2, 2]),
+            &device,
+        );
         let targets = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &device);
         let loss = cross_entropy(logits.clone(), targets.clone()).into_scalar::<f32>();
         let expected = -((0.75f32).ln() + (0.5f32).ln()) / 2.0;

@@ -230,7 +230,10 @@ mod tests {
         let again = config().init_with(&weights, &device).unwrap();
         assert_eq!(again.weights(), weights);
         let x = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0], [1, 3]), &device);
-        let (a, b) = (mlp.forward(x.clone()).into_data(), again.forward(x).into_data());
+        let (a, b) = (
+            mlp.forward(x.clone()).into_data(),
+            again.forward(x).into_data(),
+        );
         assert_eq!(a, b);
     }
 
@@ -240,12 +243,27 @@ mod tests {
         let device = Backend::Flex.device();
         let weights = MlpWeights {
             layers: vec![
-                LayerWeights { d_input: 2, d_output: 1, weight: vec![1.0, -2.0], bias: vec![0.5] },
-                LayerWeights { d_input: 1, d_output: 1, weight: vec![3.0], bias: vec![-1.0] },
+                LayerWeights {
+                    d_input: 2,
+                    d_output: 1,
+                    weight: vec![1.0, -2.0],
+                    bias: vec![0.5],
+                },
+                LayerWeights {
+                    d_input: 1,
+                    d_output: 1,
+                    weight: vec![3.0],
+                    bias: vec![-1.0],
+                },
             ],
         };
-        let mlp = MlpConfig::new(2, vec![1], 1).init_with(&weights, &device).unwrap();
-        let x = Tensor::<2>::from_data(TensorData::new(vec![2.0f32, 0.5, 0.0, 1.0], [2, 2]), &device);
+        let mlp = MlpConfig::new(2, vec![1], 1)
+            .init_with(&weights, &device)
+            .unwrap();
+        let x = Tensor::<2>::from_data(
+            TensorData::new(vec![2.0f32, 0.5, 0.0, 1.0], [2, 2]),
+            &device,
+        );
         let out = mlp.forward(x).into_data().try_to_vec::<f32>().unwrap();
         // row 1: relu(2 - 1 + 0.5) = 1.5 -> 3*1.5 - 1 = 3.5; row 2: relu(-2 + 0.5) = 0 -> -1.
         assert_eq!(out, vec![3.5, -1.0]);
@@ -256,7 +274,9 @@ mod tests {
         let _rng = RNG.lock().unwrap();
         let device = Backend::Flex.device();
         let weights = config().init(&device).weights();
-        let err = MlpConfig::new(3, vec![4], 2).init_with(&weights, &device).unwrap_err();
+        let err = MlpConfig::new(3, vec![4], 2)
+            .init_with(&weights, &device)
+            .unwrap_err();
         assert!(err.to_string().contains("[3, 4, 2]"), "{err}");
     }
 

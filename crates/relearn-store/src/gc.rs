@@ -45,6 +45,11 @@ impl Store {
         let ref_runs = self.runs()?;
         if let Some(run) = run {
             validate_name("run", run)?;
+            // Refuse an unknown run before taking any lock: a lock file is a change.
+            if !ref_runs.iter().any(|r| r == run) && !self.manifests()?.iter().any(|m| m.run == run)
+            {
+                return Err(self.unknown_run(run));
+            }
         }
         let mut locks: Vec<RunLock> = Vec::new();
         let mut guard: Option<StoreGuard> = None;

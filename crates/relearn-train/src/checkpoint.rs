@@ -49,9 +49,11 @@ impl ModelInfo {
             (Some(&f), Some(&l)) if self.widths.len() >= 2 => (f, l),
             _ => return Err(format!("model widths {:?} are too short", self.widths)),
         };
-        Ok(MlpConfig::new(first, self.widths[1..self.widths.len() - 1].to_vec(), last)
-            .with_activation(activation)
-            .with_dropout(self.dropout))
+        Ok(
+            MlpConfig::new(first, self.widths[1..self.widths.len() - 1].to_vec(), last)
+                .with_activation(activation)
+                .with_dropout(self.dropout),
+        )
     }
 }
 
@@ -73,19 +75,29 @@ pub struct LoadedCheckpoint {
 impl LoadedCheckpoint {
     /// Reads a checkpoint's parts, verifying every object's hash on the way.
     pub fn load(store: &Store, manifest: Manifest) -> Result<LoadedCheckpoint, TrainError> {
-        let corrupt = |what: String| TrainError::BadCheckpoint { id: manifest.id.clone(), message: what };
+        let corrupt = |what: String| TrainError::BadCheckpoint {
+            id: manifest.id.clone(),
+            message: what,
+        };
         let info: ModelInfo = serde_json::from_value(manifest.extra["model"].clone())
             .map_err(|e| corrupt(format!("manifest extra.model is unreadable: {e}")))?;
         let weights = MlpWeights::from_bytes(&store.load_part(&manifest, parts::MODEL)?)
             .map_err(|e| corrupt(format!("model weights: {e}")))?;
-        let preprocessor = Preprocessor::from_bytes(&store.load_part(&manifest, parts::PREPROCESSOR)?)
-            .map_err(|e| corrupt(format!("preprocessor: {e}")))?;
+        let preprocessor =
+            Preprocessor::from_bytes(&store.load_part(&manifest, parts::PREPROCESSOR)?)
+                .map_err(|e| corrupt(format!("preprocessor: {e}")))?;
         let optimizer = if manifest.parts.contains_key(parts::OPTIMIZER) {
             Some(store.load_part(&manifest, parts::OPTIMIZER)?)
         } else {
             None
         };
         info.mlp_config().map_err(&corrupt)?;
-        Ok(LoadedCheckpoint { manifest, info, weights, preprocessor, optimizer })
+        Ok(LoadedCheckpoint {
+            manifest,
+            info,
+            weights,
+            preprocessor,
+            optimizer,
+        })
     }
 }

@@ -398,7 +398,11 @@ impl Validator<'_> {
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             key: key.to_string(),
-            line: key_line(self.text, key),
+            // A missing key is placed at its table's header, when there is one.
+            line: key_line(self.text, key).or_else(|| {
+                key.split_once('.')
+                    .and_then(|(table, _)| key_line(self.text, table))
+            }),
             message: message.into(),
         }
     }
@@ -407,10 +411,12 @@ impl Validator<'_> {
         let base = self.path.parent().unwrap_or(Path::new(""));
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
 
-        let name = raw
-            .run
-            .name
-            .ok_or_else(|| self.invalid("run.name", "is required: add `name = \"my-run\"` under [run]"))?;
+        let name = raw.run.name.ok_or_else(|| {
+            self.invalid(
+                "run.name",
+                "is required: add `name = \"my-run\"` under [run]",
+            )
+        })?;
         if !valid_name(&name) {
             return Err(self.invalid(
                 "run.name",
@@ -420,17 +426,27 @@ impl Validator<'_> {
         let mode = match raw.run.mode {
             None => defaults::MODE,
             Some(m) => Mode::parse(&m).ok_or_else(|| {
-                self.invalid("run.mode", format!("is {m:?}; expected \"stateful\" or \"stateless\""))
+                self.invalid(
+                    "run.mode",
+                    format!("is {m:?}; expected \"stateful\" or \"stateless\""),
+                )
             })?,
         };
         let backend = match raw.run.backend {
             None => Backend::default(),
             Some(b) => Backend::parse(&b).ok_or_else(|| {
-                self.invalid("run.backend", format!("is {b:?}; expected \"flex\" or \"ndarray\""))
+                self.invalid(
+                    "run.backend",
+                    format!("is {b:?}; expected \"flex\" or \"ndarray\""),
+                )
             })?,
         };
         let seed = raw.run.seed.unwrap_or(defaults::SEED);
-        let store = resolve(raw.run.store.unwrap_or_else(|| PathBuf::from(defaults::STORE)));
+        let store = resolve(
+            raw.run
+                .store
+                .unwrap_or_else(|| PathBuf::from(defaults::STORE)),
+        );
 
         let window_size = raw.window.size.unwrap_or(defaults::WINDOW_SIZE);
         if window_size == 0 {
@@ -438,19 +454,31 @@ impl Validator<'_> {
         }
         let initial_windows = raw.window.initial.unwrap_or(defaults::WINDOW_INITIAL);
         if initial_windows == 0 {
-            return Err(self.invalid("window.initial", "must be at least 1: the initial model needs data"));
+            return Err(self.invalid(
+                "window.initial",
+                "must be at least 1: the initial model needs data",
+            ));
         }
 
         let (source, scaling) = self.source(raw.data, seed, resolve)?;
 
-        let hidden = raw.model.hidden.unwrap_or_else(|| defaults::HIDDEN.to_vec());
+        let hidden = raw
+            .model
+            .hidden
+            .unwrap_or_else(|| defaults::HIDDEN.to_vec());
         if hidden.contains(&0) || hidden.len() > 16 {
-            return Err(self.invalid("model.hidden", "must list at most 16 layer widths, each at least 1"));
+            return Err(self.invalid(
+                "model.hidden",
+                "must list at most 16 layer widths, each at least 1",
+            ));
         }
         let activation = match raw.model.activation {
             None => Activation::Relu,
             Some(a) => Activation::parse(&a).ok_or_else(|| {
-                self.invalid("model.activation", format!("is {a:?}; expected \"relu\", \"gelu\" or \"tanh\""))
+                self.invalid(
+                    "model.activation",
+                    format!("is {a:?}; expected \"relu\", \"gelu\" or \"tanh\""),
+                )
             })?,
         };
         let dropout = raw.model.dropout.unwrap_or(0.0);
@@ -460,15 +488,24 @@ impl Validator<'_> {
 
         let train = TrainSpec {
             epochs: self.positive("train.epochs", raw.train.epochs, defaults::TRAIN_EPOCHS)?,
-            batch_size: self.positive("train.batch_size", raw.train.batch_size, defaults::BATCH_SIZE)?,
+            batch_size: self.positive(
+                "train.batch_size",
+                raw.train.batch_size,
+                defaults::BATCH_SIZE,
+            )?,
             lr: self.learning_rate("train.lr", raw.train.lr, defaults::TRAIN_LR)?,
             weight_decay: match raw.train.weight_decay {
                 None => 0.0,
                 Some(w) if w.is_finite() && w >= 0.0 => w,
-                Some(w) => return Err(self.invalid("train.weight_decay", format!("is {w}; must be >= 0"))),
+                Some(w) => {
+                    return Err(self.invalid("train.weight_decay", format!("is {w}; must be >= 0")));
+                }
             },
         };
-        let initial_fraction = raw.stateless.initial_fraction.unwrap_or(defaults::INITIAL_FRACTION);
+        let initial_fraction = raw
+            .stateless
+            .initial_fraction
+            .unwrap_or(defaults::INITIAL_FRACTION);
         if !(0.0..1.0).contains(&initial_fraction) {
             return Err(self.invalid(
                 "stateless.initial_fraction",
@@ -484,7 +521,11 @@ impl Validator<'_> {
             )?,
         };
         let stateful = StatefulSpec {
-            epochs: self.positive("stateful.epochs", raw.stateful.epochs, defaults::STATEFUL_EPOCHS)?,
+            epochs: self.positive(
+                "stateful.epochs",
+                raw.stateful.epochs,
+                defaults::STATEFUL_EPOCHS,
+            )?,
             lr: self.learning_rate("stateful.lr", raw.stateful.lr, defaults::STATEFUL_LR)?,
             carry_optimizer: raw.stateful.carry_optimizer.unwrap_or(true),
         };
@@ -499,14 +540,23 @@ impl Validator<'_> {
             scaling,
             window_size,
             initial_windows,
-            model: ModelSpec { hidden, activation, dropout },
+            model: ModelSpec {
+                hidden,
+                activation,
+                dropout,
+            },
             train,
             stateless,
             stateful,
         })
     }
 
-    fn positive(&self, key: &str, value: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    fn positive(
+        &self,
+        key: &str,
+        value: Option<usize>,
+        default: usize,
+    ) -> Result<usize, ConfigError> {
         match value {
             None => Ok(default),
             Some(0) => Err(self.invalid(key, "must be at least 1")),
@@ -514,11 +564,19 @@ impl Validator<'_> {
         }
     }
 
-    fn learning_rate(&self, key: &str, value: Option<f64>, default: f64) -> Result<f64, ConfigError> {
+    fn learning_rate(
+        &self,
+        key: &str,
+        value: Option<f64>,
+        default: f64,
+    ) -> Result<f64, ConfigError> {
         match value {
             None => Ok(default),
             Some(lr) if lr.is_finite() && lr > 0.0 && lr <= 10.0 => Ok(lr),
-            Some(lr) => Err(self.invalid(key, format!("is {lr}; a learning rate must be > 0 and <= 10 (try 1e-3)"))),
+            Some(lr) => Err(self.invalid(
+                key,
+                format!("is {lr}; a learning rate must be > 0 and <= 10 (try 1e-3)"),
+            )),
         }
     }
 
@@ -651,7 +709,9 @@ pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// The 1-based line where dotted `key` (e.g. `train.lr`) is set in TOML `text`, if it is
@@ -724,9 +784,10 @@ mod tests {
 
     #[test]
     fn wrong_type_is_a_parse_error_with_line() {
-        let err = parse("[run]\nname = \"x\"\n[data]\ngenerator = \"sea\"\n[window]\nsize = \"big\"\n")
-            .unwrap_err()
-            .to_string();
+        let err =
+            parse("[run]\nname = \"x\"\n[data]\ngenerator = \"sea\"\n[window]\nsize = \"big\"\n")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("line 6"), "{err}");
     }
 
@@ -738,13 +799,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot be combined"), "{err}");
-        let err = parse("[run]\nname = \"x\"\n[data]\ncsv = \"a.csv\"\n").unwrap_err().to_string();
+        let err = parse("[run]\nname = \"x\"\n[data]\ncsv = \"a.csv\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("data.target"), "{err}");
     }
 
     #[test]
     fn csv_paths_resolve_against_the_config_folder() {
-        let spec = parse("[run]\nname = \"e\"\n[data]\ncsv = \"data/e.csv\"\ntarget = \"class\"\n").unwrap();
+        let spec = parse("[run]\nname = \"e\"\n[data]\ncsv = \"data/e.csv\"\ntarget = \"class\"\n")
+            .unwrap();
         match spec.source {
             StreamSource::Csv(csv) => assert_eq!(csv.path, PathBuf::from("/cfg/data/e.csv")),
             other => panic!("{other:?}"),
@@ -754,14 +818,24 @@ mod tests {
     #[test]
     fn fingerprint_ignores_name_and_store_but_not_training_settings() {
         let a = parse(MINIMAL).unwrap();
-        let b = parse("[run]\nname = \"other\"\nstore = \"elsewhere\"\n[data]\ngenerator = \"sea\"\n").unwrap();
-        let c = parse("[run]\nname = \"sea\"\n[data]\ngenerator = \"sea\"\n[stateful]\nlr = 0.01\n").unwrap();
-        let d = parse("[run]\nname = \"sea\"\n[data]\ngenerator = \"sea\"\n[stateless]\nrecent_windows = 5\n").unwrap();
+        let b =
+            parse("[run]\nname = \"other\"\nstore = \"elsewhere\"\n[data]\ngenerator = \"sea\"\n")
+                .unwrap();
+        let c =
+            parse("[run]\nname = \"sea\"\n[data]\ngenerator = \"sea\"\n[stateful]\nlr = 0.01\n")
+                .unwrap();
+        let d = parse(
+            "[run]\nname = \"sea\"\n[data]\ngenerator = \"sea\"\n[stateless]\nrecent_windows = 5\n",
+        )
+        .unwrap();
         assert_eq!(a.fingerprint(), b.fingerprint());
         assert_ne!(a.fingerprint(), c.fingerprint());
         // Stateless settings do not shape a stateful run.
         assert_eq!(a.fingerprint(), d.fingerprint());
-        assert_ne!(a.clone().with_mode(Mode::Stateless).fingerprint(), a.fingerprint());
+        assert_ne!(
+            a.clone().with_mode(Mode::Stateless).fingerprint(),
+            a.fingerprint()
+        );
     }
 
     #[test]

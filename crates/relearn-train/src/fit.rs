@@ -56,7 +56,11 @@ pub enum FitPath {
 impl FitPath {
     /// The path [`fit`] takes on `device`.
     pub fn for_device(device: &Device) -> FitPath {
-        if device.clone().inner() == Device::flex() { FitPath::Fused } else { FitPath::Autodiff }
+        if device.clone().inner() == Device::flex() {
+            FitPath::Fused
+        } else {
+            FitPath::Autodiff
+        }
     }
 }
 
@@ -72,7 +76,15 @@ pub fn fit(
     settings: FitSettings,
     device: &Device,
 ) -> Result<(Mlp, f64), Diverged> {
-    fit_with(FitPath::for_device(device), model, optimizer, data, task, settings, device)
+    fit_with(
+        FitPath::for_device(device),
+        model,
+        optimizer,
+        data,
+        task,
+        settings,
+        device,
+    )
 }
 
 /// [`fit`] through the given implementation. The model comes back on `device`; the
@@ -113,16 +125,29 @@ fn fit_fused(
     sweep_autodiff_graphs(device);
     // Dropout masks come from a generator seeded by the device's (seeded) generator, so they
     // follow the run's seed as the autodiff path's masks do.
-    let dropout_seed = if dropout > 0.0 { seed_from_device(device) } else { 0 };
+    let dropout_seed = if dropout > 0.0 {
+        seed_from_device(device)
+    } else {
+        0
+    };
     let batch = settings.batch_size.max(1).min(data.len().max(1));
     let mut trainer = fused::Fused::new(&weights, activation, dropout, batch, dropout_seed);
     let weight_decay = optimizer.weight_decay();
-    let result = fused::train(&mut trainer, &mut optimizer.moments, data, task, settings, weight_decay);
+    let result = fused::train(
+        &mut trainer,
+        &mut optimizer.moments,
+        data,
+        task,
+        settings,
+        weight_decay,
+    );
     let last = widths.len() - 1;
     let config = MlpConfig::new(widths[0], widths[1..last].to_vec(), widths[last])
         .with_activation(activation)
         .with_dropout(dropout);
-    let model = config.init_with(&trainer.weights(), device).expect("the trained weights keep their shapes");
+    let model = config
+        .init_with(&trainer.weights(), device)
+        .expect("the trained weights keep their shapes");
     match result {
         Ok(loss) => Ok((model, loss)),
         Err(epoch) => Err(Diverged { epoch }),
@@ -145,7 +170,9 @@ fn sweep_autodiff_graphs(device: &Device) {
 fn seed_from_device(device: &Device) -> u64 {
     let draws = Tensor::<1>::random([4], Distribution::Default, &device.clone().inner());
     let draws = draws.into_data().try_to_vec::<f32>().expect("f32 draws");
-    draws.iter().fold(0u64, |acc, &v| acc.rotate_left(16) ^ u64::from((v * 65536.0) as u32 & 0xffff))
+    draws.iter().fold(0u64, |acc, &v| {
+        acc.rotate_left(16) ^ u64::from((v * 65536.0) as u32 & 0xffff)
+    })
 }
 
 fn fit_autodiff(
@@ -175,11 +202,17 @@ fn fit_autodiff(
             let loss = match task {
                 Task::Classification => {
                     let y: Vec<i64> = chunk.iter().map(|&i| data.targets[i] as i64).collect();
-                    cross_entropy(output, Tensor::<1, Int>::from_data(TensorData::new(y, [b]), device))
+                    cross_entropy(
+                        output,
+                        Tensor::<1, Int>::from_data(TensorData::new(y, [b]), device),
+                    )
                 }
                 Task::Regression => {
                     let y: Vec<f32> = chunk.iter().map(|&i| data.targets[i]).collect();
-                    mean_squared_error(output, Tensor::<1>::from_data(TensorData::new(y, [b]), device))
+                    mean_squared_error(
+                        output,
+                        Tensor::<1>::from_data(TensorData::new(y, [b]), device),
+                    )
                 }
             };
             let grads = loss.backward();
@@ -212,7 +245,11 @@ pub fn outputs(model: &Mlp, features: &Batch, device: &Device) -> Vec<f32> {
         let end = (start + CHUNK).min(features.len());
         let rows = features.features[start * d..end * d].to_vec();
         let x = Tensor::<2>::from_data(TensorData::new(rows, [end - start, d]), device);
-        let y = model.forward(x).into_data().try_to_vec::<f32>().expect("f32 outputs");
+        let y = model
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 outputs");
         out.extend(y);
     }
     out
@@ -238,7 +275,12 @@ pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTr
             for (row, &target) in outputs.chunks_exact(k.max(1)).zip(targets) {
                 let (best, _) = argmax(row);
                 let max = row[best] as f64;
-                let log_sum = row.iter().map(|&v| (v as f64 - max).exp()).sum::<f64>().ln() + max;
+                let log_sum = row
+                    .iter()
+                    .map(|&v| (v as f64 - max).exp())
+                    .sum::<f64>()
+                    .ln()
+                    + max;
                 loss += log_sum - row[target as usize] as f64;
                 hits += usize::from(best == target as usize);
             }
@@ -263,7 +305,9 @@ pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTr
 pub fn argmax(row: &[f32]) -> (usize, f32) {
     row.iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) })
+        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
+            if v > bv { (i, v) } else { (bi, bv) }
+        })
 }
 
 #[cfg(test)]
@@ -277,7 +321,11 @@ mod tests {
         let m = metrics_from_outputs(&outputs, &[1.0, 1.0], Task::Classification);
         assert_eq!(m["accuracy"], 0.5);
         let expected = (-(0.75f64).ln() + (1.0 + (-2.0f64).exp()).ln() + 2.0) / 2.0;
-        assert!((m["loss"] - expected).abs() < 1e-6, "{} vs {expected}", m["loss"]);
+        assert!(
+            (m["loss"] - expected).abs() < 1e-6,
+            "{} vs {expected}",
+            m["loss"]
+        );
     }
 
     #[test]
@@ -307,7 +355,12 @@ mod tests {
     }
 
     /// An MLP with fixed weights (no draw from the device's shared generator).
-    fn fixed_model(widths: &[usize], activation: relearn_model::Activation, dropout: f64, device: &Device) -> Mlp {
+    fn fixed_model(
+        widths: &[usize],
+        activation: relearn_model::Activation,
+        dropout: f64,
+        device: &Device,
+    ) -> Mlp {
         let mut s = 777u32;
         let mut next = || {
             s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -330,14 +383,35 @@ mod tests {
             .unwrap()
     }
 
-    fn train(path: FitPath, activation: relearn_model::Activation, task: Task, data: &Batch) -> (Vec<f32>, Vec<u8>, f64) {
+    fn train(
+        path: FitPath,
+        activation: relearn_model::Activation,
+        task: Task,
+        data: &Batch,
+    ) -> (Vec<f32>, Vec<u8>, f64) {
         let device = relearn_model::Backend::Flex.device().autodiff();
         let outputs = if task == Task::Classification { 3 } else { 1 };
-        let model = fixed_model(&[data.n_features, 16, 12, outputs], activation, 0.0, &device);
+        let model = fixed_model(
+            &[data.n_features, 16, 12, outputs],
+            activation,
+            0.0,
+            &device,
+        );
         let mut optimizer = MlpAdam::new(0.01, crate::optim::AdamMoments::default());
-        let settings = FitSettings { epochs: 2, batch_size: 16, lr: 1e-3, shuffle_seed: 9 };
-        let (model, loss) = fit_with(path, model, &mut optimizer, data, task, settings, &device).unwrap();
-        let weights = model.weights().layers.iter().flat_map(|l| l.weight.iter().chain(&l.bias).copied()).collect();
+        let settings = FitSettings {
+            epochs: 2,
+            batch_size: 16,
+            lr: 1e-3,
+            shuffle_seed: 9,
+        };
+        let (model, loss) =
+            fit_with(path, model, &mut optimizer, data, task, settings, &device).unwrap();
+        let weights = model
+            .weights()
+            .layers
+            .iter()
+            .flat_map(|l| l.weight.iter().chain(&l.bias).copied())
+            .collect();
         (weights, optimizer.moments.to_bytes(), loss)
     }
 
@@ -347,12 +421,24 @@ mod tests {
         for task in [Task::Classification, Task::Regression] {
             let data = toy(100, 5, task);
             for activation in Activation::ALL {
-                let (fused, fused_moments, fused_loss) = train(FitPath::Fused, activation, task, &data);
-                let (burn, burn_moments, burn_loss) = train(FitPath::Autodiff, activation, task, &data);
+                let (fused, fused_moments, fused_loss) =
+                    train(FitPath::Fused, activation, task, &data);
+                let (burn, burn_moments, burn_loss) =
+                    train(FitPath::Autodiff, activation, task, &data);
                 assert_eq!(fused.len(), burn.len());
-                let worst = fused.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-                assert!(worst < 1e-4, "{task:?} {activation:?}: weights differ by up to {worst}");
-                assert!((fused_loss - burn_loss).abs() < 1e-4 * (1.0 + burn_loss.abs()), "{fused_loss} vs {burn_loss}");
+                let worst = fused
+                    .iter()
+                    .zip(&burn)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(
+                    worst < 1e-4,
+                    "{task:?} {activation:?}: weights differ by up to {worst}"
+                );
+                assert!(
+                    (fused_loss - burn_loss).abs() < 1e-4 * (1.0 + burn_loss.abs()),
+                    "{fused_loss} vs {burn_loss}"
+                );
                 assert_eq!(fused_moments.len(), burn_moments.len());
             }
         }
@@ -361,8 +447,18 @@ mod tests {
     #[test]
     fn fused_trainer_is_deterministic() {
         let data = toy(300, 7, Task::Classification);
-        let a = train(FitPath::Fused, relearn_model::Activation::Relu, Task::Classification, &data);
-        let b = train(FitPath::Fused, relearn_model::Activation::Relu, Task::Classification, &data);
+        let a = train(
+            FitPath::Fused,
+            relearn_model::Activation::Relu,
+            Task::Classification,
+            &data,
+        );
+        let b = train(
+            FitPath::Fused,
+            relearn_model::Activation::Relu,
+            Task::Classification,
+            &data,
+        );
         assert_eq!(a.0, b.0);
         assert_eq!(a.1, b.1);
         assert_eq!(a.2.to_bits(), b.2.to_bits());
@@ -374,11 +470,26 @@ mod tests {
         let device = relearn_model::Backend::Flex.device().autodiff();
         let model = fixed_model(&[4, 32, 2], relearn_model::Activation::Relu, 0.2, &device);
         let mut optimizer = MlpAdam::new(0.0, crate::optim::AdamMoments::default());
-        let settings = FitSettings { epochs: 30, batch_size: 32, lr: 1e-2, shuffle_seed: 1 };
-        let (model, loss) = fit(model, &mut optimizer, &data, Task::Classification, settings, &device).unwrap();
+        let settings = FitSettings {
+            epochs: 30,
+            batch_size: 32,
+            lr: 1e-2,
+            shuffle_seed: 1,
+        };
+        let (model, loss) = fit(
+            model,
+            &mut optimizer,
+            &data,
+            Task::Classification,
+            settings,
+            &device,
+        )
+        .unwrap();
         assert!(loss < 0.3, "loss {loss}");
         let inference = relearn_model::Backend::Flex.device();
-        let model = relearn_model::MlpConfig::new(4, vec![32], 2).init_with(&model.weights(), &inference).unwrap();
+        let model = relearn_model::MlpConfig::new(4, vec![32], 2)
+            .init_with(&model.weights(), &inference)
+            .unwrap();
         let accuracy = score(&model, &data, Task::Classification, &inference)["accuracy"];
         assert!(accuracy > 0.9, "accuracy {accuracy}");
         assert_eq!(optimizer.moments.steps(), 30 * 13);

@@ -57,13 +57,24 @@ const MAGIC: &[u8; 8] = b"RLADAM\x00\x01";
 impl AdamMoments {
     /// Steps taken so far (0 for a fresh optimizer).
     pub fn steps(&self) -> usize {
-        self.weights.iter().flatten().map(|s| s.time).next().unwrap_or(0)
+        self.weights
+            .iter()
+            .flatten()
+            .map(|s| s.time)
+            .next()
+            .unwrap_or(0)
     }
 
     /// Encodes the moments: tag, layer count, then per parameter a present flag, the step
     /// count (u64 LE), the element count (u32 LE) and both moments as f32 LE.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let values: usize = self.weights.iter().chain(&self.biases).flatten().map(|m| 2 * m.m1.len()).sum();
+        let values: usize = self
+            .weights
+            .iter()
+            .chain(&self.biases)
+            .flatten()
+            .map(|m| 2 * m.m1.len())
+            .sum();
         let mut out = Vec::with_capacity(MAGIC.len() + 4 + 26 * self.weights.len() + 4 * values);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(self.weights.len() as u32).to_le_bytes());
@@ -89,7 +100,10 @@ impl AdamMoments {
         }
         let layers = r.u32()? as usize;
         if layers != shapes.len() {
-            return Err(format!("optimizer state has {layers} layers, the model {}", shapes.len()));
+            return Err(format!(
+                "optimizer state has {layers} layers, the model {}",
+                shapes.len()
+            ));
         }
         let mut moments = AdamMoments::default();
         for &[i, o] in shapes {
@@ -122,14 +136,20 @@ fn encode_state(out: &mut Vec<u8>, state: Option<&Moment>) {
     }
 }
 
-fn decode_state(r: &mut ByteReader<'_>, len: usize, shape: &[usize]) -> Result<Option<Moment>, String> {
+fn decode_state(
+    r: &mut ByteReader<'_>,
+    len: usize,
+    shape: &[usize],
+) -> Result<Option<Moment>, String> {
     if r.take(1)?[0] == 0 {
         return Ok(None);
     }
     let time = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes")) as usize;
     let n = r.u32()? as usize;
     if n != len {
-        return Err(format!("optimizer moment has {n} values, the parameter {shape:?}"));
+        return Err(format!(
+            "optimizer moment has {n} values, the parameter {shape:?}"
+        ));
     }
     let m1 = r.f32s(n)?;
     let m2 = r.f32s(n)?;
@@ -153,7 +173,9 @@ impl<'a> ByteReader<'a> {
         Ok(s)
     }
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>, String> {
         Ok(self
@@ -170,15 +192,34 @@ impl<'a> ByteReader<'a> {
 /// gradient plus `weight_decay * param`, then `m1 = b1 m1 + (1 - b1) g`,
 /// `m2 = b2 m2 + (1 - b2) g^2`, then `param -= lr * (m1 c) / (sqrt(m2) + eps s)` with
 /// `s = sqrt(1 - b2^t)` and `c = s / (1 - b1^t)`. One pass over the four arrays.
-pub fn adam_update(param: &mut [f32], grad: &[f32], moment: &mut Option<Moment>, lr: f64, weight_decay: f32) {
+pub fn adam_update(
+    param: &mut [f32],
+    grad: &[f32],
+    moment: &mut Option<Moment>,
+    lr: f64,
+    weight_decay: f32,
+) {
     let n = param.len();
     assert_eq!(grad.len(), n, "gradient and parameter differ in length");
     let first = moment.is_none();
-    let state = moment.get_or_insert_with(|| Moment { time: 0, m1: vec![0.0; n], m2: vec![0.0; n] });
+    let state = moment.get_or_insert_with(|| Moment {
+        time: 0,
+        m1: vec![0.0; n],
+        m2: vec![0.0; n],
+    });
     assert_eq!(state.m1.len(), n, "moment and parameter differ in length");
     assert_eq!(state.m2.len(), n, "moment and parameter differ in length");
     state.time += 1;
-    adam_update_slices(param, grad, &mut state.m1, &mut state.m2, state.time, first, lr, weight_decay);
+    adam_update_slices(
+        param,
+        grad,
+        &mut state.m1,
+        &mut state.m2,
+        state.time,
+        first,
+        lr,
+        weight_decay,
+    );
 }
 
 /// The arithmetic of [`adam_update`] on one block of elements: `time` is the step count
@@ -223,12 +264,27 @@ struct AdamConstants {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn adam_avx2(param: &mut [f32], grad: &[f32], m1: &mut [f32], m2: &mut [f32], first: bool, c: &AdamConstants) {
+fn adam_avx2(
+    param: &mut [f32],
+    grad: &[f32],
+    m1: &mut [f32],
+    m2: &mut [f32],
+    first: bool,
+    c: &AdamConstants,
+) {
     adam_kernel(param, grad, m1, m2, first, c);
 }
 
 #[inline(always)]
-fn adam_kernel(param: &mut [f32], grad: &[f32], m1: &mut [f32], m2: &mut [f32], first: bool, c: &AdamConstants) {
+#[allow(clippy::needless_range_loop)] // indexing four slices of one length vectorises best
+fn adam_kernel(
+    param: &mut [f32],
+    grad: &[f32],
+    m1: &mut [f32],
+    m2: &mut [f32],
+    first: bool,
+    c: &AdamConstants,
+) {
     let n = param.len();
     let (grad, m1, m2) = (&grad[..n], &mut m1[..n], &mut m2[..n]);
     let (f1, f2) = (1.0 - BETA_1, 1.0 - BETA_2);
@@ -301,8 +357,15 @@ impl MlpAdam {
             .with_beta_1(BETA_1)
             .with_beta_2(BETA_2)
             .with_epsilon(EPSILON)
-            .with_weight_decay((weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32)));
-        MlpAdam { adam: config.build(), weight_decay: weight_decay.max(0.0) as f32, moments, cache: None }
+            .with_weight_decay(
+                (weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay as f32)),
+            );
+        MlpAdam {
+            adam: config.build(),
+            weight_decay: weight_decay.max(0.0) as f32,
+            moments,
+            cache: None,
+        }
     }
 
     /// The L2 weight decay.
@@ -315,7 +378,10 @@ impl MlpAdam {
     pub fn step(&mut self, lr: f64, mut model: Mlp, grads: &Gradients) -> Mlp {
         let n = model.layers.len();
         if self.cache.is_none() {
-            let device = model.layers.first().map(|l| l.weight.val().device().inner());
+            let device = model
+                .layers
+                .first()
+                .map(|l| l.weight.val().device().inner());
             self.cache = Some(match device {
                 Some(device) => BurnStates::from_moments(&self.moments, &model, &device),
                 None => BurnStates::default(),
@@ -327,7 +393,13 @@ impl MlpAdam {
         for (i, layer) in model.layers.iter_mut().enumerate() {
             layer.weight = burn_update(&self.adam, lr, &layer.weight, grads, &mut cache.weights[i]);
             if let Some(bias) = &layer.bias {
-                layer.bias = Some(burn_update(&self.adam, lr, bias, grads, &mut cache.biases[i]));
+                layer.bias = Some(burn_update(
+                    &self.adam,
+                    lr,
+                    bias,
+                    grads,
+                    &mut cache.biases[i],
+                ));
             }
         }
         model
@@ -336,7 +408,9 @@ impl MlpAdam {
     /// Writes the moments that [`MlpAdam::step`] keeps as Burn tensors back into
     /// [`MlpAdam::moments`]. A no-op when no such step ran since the last sync.
     pub fn sync(&mut self) {
-        let Some(cache) = self.cache.take() else { return };
+        let Some(cache) = self.cache.take() else {
+            return;
+        };
         let n = cache.weights.len();
         self.moments.ensure_layers(n);
         for (i, (w, b)) in cache.weights.into_iter().zip(cache.biases).enumerate() {
@@ -357,8 +431,12 @@ impl BurnStates {
             let [d_in, d_out] = layer.weight.dims();
             let w = moments.weights.get(i).and_then(Option::as_ref);
             let b = moments.biases.get(i).and_then(Option::as_ref);
-            states.weights.push(w.map(|m| moment_to_burn(m, [d_in, d_out], device)));
-            states.biases.push(b.map(|m| moment_to_burn(m, [d_out], device)));
+            states
+                .weights
+                .push(w.map(|m| moment_to_burn(m, [d_in, d_out], device)));
+            states
+                .biases
+                .push(b.map(|m| moment_to_burn(m, [d_out], device)));
         }
         states
     }
@@ -373,8 +451,16 @@ fn moment_to_burn<const D: usize>(m: &Moment, shape: [usize; D], device: &Device
 fn moment_from_burn<const D: usize>(state: AdaptiveMomentumState<D>) -> Moment {
     Moment {
         time: state.time,
-        m1: state.moment_1.into_data().try_to_vec::<f32>().expect("f32 moments"),
-        m2: state.moment_2.into_data().try_to_vec::<f32>().expect("f32 moments"),
+        m1: state
+            .moment_1
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 moments"),
+        m2: state
+            .moment_2
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 moments"),
     }
 }
 
@@ -402,8 +488,16 @@ mod tests {
     fn moments_round_trip_through_bytes() {
         let mut m = AdamMoments::default();
         m.ensure_layers(2);
-        m.weights[0] = Some(Moment { time: 3, m1: vec![1.0, -2.0], m2: vec![0.5, 0.25] });
-        m.biases[0] = Some(Moment { time: 3, m1: vec![0.1, 0.2], m2: vec![0.3, 0.4] });
+        m.weights[0] = Some(Moment {
+            time: 3,
+            m1: vec![1.0, -2.0],
+            m2: vec![0.5, 0.25],
+        });
+        m.biases[0] = Some(Moment {
+            time: 3,
+            m1: vec![0.1, 0.2],
+            m2: vec![0.3, 0.4],
+        });
         let bytes = m.to_bytes();
         let back = AdamMoments::from_bytes_for(&bytes, &[[1, 2], [2, 1]]).unwrap();
         assert_eq!(back, m);
@@ -415,12 +509,17 @@ mod tests {
     #[test]
     fn fused_update_matches_burn_adam_bit_for_bit() {
         let device = burn::tensor::Device::flex();
-        let adam = AdamConfig::new().with_epsilon(EPSILON).with_weight_decay(Some(WeightDecayConfig::new(0.01))).build();
+        let adam = AdamConfig::new()
+            .with_epsilon(EPSILON)
+            .with_weight_decay(Some(WeightDecayConfig::new(0.01)))
+            .build();
         let mut param: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
         let mut tensor = Tensor::<1>::from_data(TensorData::new(param.clone(), [37]), &device);
         let (mut ours, mut theirs) = (None, None);
         for step in 0..5 {
-            let grad: Vec<f32> = (0..37).map(|i| ((i * 7 + step) as f32 * 0.11).cos()).collect();
+            let grad: Vec<f32> = (0..37)
+                .map(|i| ((i * 7 + step) as f32 * 0.11).cos())
+                .collect();
             adam_update(&mut param, &grad, &mut ours, 3e-3, 0.01);
             let g = Tensor::<1>::from_data(TensorData::new(grad, [37]), &device);
             let (t, s) = adam.step(3e-3, tensor, g, theirs.take());

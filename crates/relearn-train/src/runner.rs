@@ -9,7 +9,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use relearn_data::{Batch, Preprocessor, Scaling, Stream, StreamInfo, Window};
 use relearn_model::{Mlp, MlpConfig, MlpWeights};
-use relearn_store::{CheckpointDraft, CheckpointId, Manifest, Metrics, Relation, Retained, Store, TrainedOn};
+use relearn_store::{
+    CheckpointDraft, CheckpointId, Manifest, Metrics, Relation, Retained, Store, TrainedOn,
+};
 use serde_json::json;
 
 use crate::TrainError;
@@ -91,9 +93,16 @@ pub fn run(
     };
     let todo = end.saturating_sub(loop_.next_window) + usize::from(loop_.serving.is_none());
     if let Some(head) = &loop_.head_manifest {
-        on_event(&RunEvent::Resuming { head: Box::new(head.clone()), next_window: loop_.next_window });
+        on_event(&RunEvent::Resuming {
+            head: Box::new(head.clone()),
+            next_window: loop_.next_window,
+        });
     }
-    on_event(&RunEvent::Planned { info: stream.info().clone(), stream_windows: stream.n_windows(), todo });
+    on_event(&RunEvent::Planned {
+        info: stream.info().clone(),
+        stream_windows: stream.n_windows(),
+        todo,
+    });
     let resumed = loop_.serving.is_some();
     let mut committed = Vec::new();
     if todo > 0 {
@@ -108,7 +117,11 @@ pub fn run(
             }
         }
     }
-    Ok(RunSummary { committed, head: store.run_head(&spec.name)?, resumed })
+    Ok(RunSummary {
+        committed,
+        head: store.run_head(&spec.name)?,
+        resumed,
+    })
 }
 
 struct Loop<'a> {
@@ -136,9 +149,13 @@ impl<'a> Loop<'a> {
     fn new(spec: &'a RunSpec, store: &'a Store, stream: &Stream) -> Result<Loop<'a>, TrainError> {
         let info = stream.info().clone();
         let fingerprint = spec.fingerprint();
-        let mlp = MlpConfig::new(info.n_features(), spec.model.hidden.clone(), info.n_outputs())
-            .with_activation(spec.model.activation)
-            .with_dropout(spec.model.dropout);
+        let mlp = MlpConfig::new(
+            info.n_features(),
+            spec.model.hidden.clone(),
+            info.n_outputs(),
+        )
+        .with_activation(spec.model.activation)
+        .with_dropout(spec.model.dropout);
         let device = spec.backend.device();
         let train_device = device.clone().autodiff();
         let mut loop_ = Loop {
@@ -173,25 +190,43 @@ impl<'a> Loop<'a> {
         }
         // Only stateless updates need the initial model (their parent); `gc` may prune a
         // stateful run's initial checkpoint, since fine-tuning needs only the head.
-        let initial = self.store.run_chain(&self.spec.name)?.into_iter().find(|m| m.relation == Relation::Initial);
+        let initial = self
+            .store
+            .run_chain(&self.spec.name)?
+            .into_iter()
+            .find(|m| m.relation == Relation::Initial);
         if initial.is_none() && self.spec.mode == Mode::Stateless {
             return Err(TrainError::BadCheckpoint {
                 id: head.id.clone(),
-                message: format!("run '{}' has no initial checkpoint in the store", self.spec.name),
+                message: format!(
+                    "run '{}' has no initial checkpoint in the store",
+                    self.spec.name
+                ),
             });
         }
         let loaded = LoadedCheckpoint::load(self.store, head.clone())?;
         loaded.preprocessor.check_compatible(&self.info)?;
         let moments = match (&loaded.optimizer, self.spec.mode) {
             (Some(bytes), Mode::Stateful) => {
-                let model = self.mlp.init_with(&loaded.weights, &self.device).map_err(|e| bad(&head, e))?;
-                Some(AdamMoments::from_bytes(bytes, &model, &self.device).map_err(|e| bad(&head, e))?)
+                let model = self
+                    .mlp
+                    .init_with(&loaded.weights, &self.device)
+                    .map_err(|e| bad(&head, e))?;
+                Some(
+                    AdamMoments::from_bytes(bytes, &model, &self.device)
+                        .map_err(|e| bad(&head, e))?,
+                )
             }
             _ => None,
         };
         self.initial_id = initial.map(|m| m.id);
         self.next_window = head.window as usize + 1;
-        self.serving = Some(Serving { id: head.id.clone(), weights: loaded.weights, preprocessor: loaded.preprocessor, moments });
+        self.serving = Some(Serving {
+            id: head.id.clone(),
+            weights: loaded.weights,
+            preprocessor: loaded.preprocessor,
+            moments,
+        });
         self.head_manifest = Some(head);
         Ok(())
     }
@@ -245,7 +280,12 @@ impl<'a> Loop<'a> {
             moments: moments.as_ref(),
         })?;
         self.initial_id = Some(manifest.id.clone());
-        self.serving = Some(Serving { id: manifest.id.clone(), weights, preprocessor, moments });
+        self.serving = Some(Serving {
+            id: manifest.id.clone(),
+            weights,
+            preprocessor,
+            moments,
+        });
         if self.spec.mode == Mode::Stateful {
             // A stateful run keeps no past data.
             self.initial_pool = Batch::new(self.info.n_features());
@@ -254,11 +294,17 @@ impl<'a> Loop<'a> {
     }
 
     fn update(&mut self, window: Window) -> Result<Manifest, TrainError> {
-        let serving = self.serving.take().expect("the initial model precedes every update");
-        let model = self.mlp.init_with(&serving.weights, &self.device).map_err(|e| TrainError::BadCheckpoint {
-            id: serving.id.clone(),
-            message: e.to_string(),
-        })?;
+        let serving = self
+            .serving
+            .take()
+            .expect("the initial model precedes every update");
+        let model = self
+            .mlp
+            .init_with(&serving.weights, &self.device)
+            .map_err(|e| TrainError::BadCheckpoint {
+                id: serving.id.clone(),
+                message: e.to_string(),
+            })?;
         let scaled = serving.preprocessor.scaler.transform(&window.batch);
         let prequential = score(&model, &scaled, self.info.task, &self.device);
         let t = window.index;
@@ -269,12 +315,31 @@ impl<'a> Loop<'a> {
                 let mut preprocessor = serving.preprocessor.clone();
                 preprocessor.scaler.update(&window.batch);
                 let data = preprocessor.scaler.transform(&window.batch);
-                let moments = if self.spec.stateful.carry_optimizer { serving.moments.clone() } else { None };
-                let model = self.mlp.init_with(&serving.weights, &self.train_device).expect("shape checked above");
+                let moments = if self.spec.stateful.carry_optimizer {
+                    serving.moments.clone()
+                } else {
+                    None
+                };
+                let model = self
+                    .mlp
+                    .init_with(&serving.weights, &self.train_device)
+                    .expect("shape checked above");
                 let lr = self.spec.stateful.lr;
                 let (weights, moments, train_loss) = self
-                    .train(model, moments.unwrap_or_default(), &data, t, self.spec.stateful.epochs, lr)
-                    .map_err(|epoch| TrainError::Diverged { window: t, epoch, lr_key: "stateful.lr", lr })?;
+                    .train(
+                        model,
+                        moments.unwrap_or_default(),
+                        &data,
+                        t,
+                        self.spec.stateful.epochs,
+                        lr,
+                    )
+                    .map_err(|epoch| TrainError::Diverged {
+                        window: t,
+                        epoch,
+                        lr_key: "stateful.lr",
+                        lr,
+                    })?;
                 let train_seconds = started.elapsed().as_secs_f64();
                 let manifest = self.commit(Commit {
                     window: t,
@@ -290,7 +355,12 @@ impl<'a> Loop<'a> {
                     preprocessor: &preprocessor,
                     moments: Some(&moments),
                 })?;
-                let next = Serving { id: manifest.id.clone(), weights, preprocessor, moments: Some(moments) };
+                let next = Serving {
+                    id: manifest.id.clone(),
+                    weights,
+                    preprocessor,
+                    moments: Some(moments),
+                };
                 (manifest, next)
             }
             Mode::Stateless => {
@@ -314,7 +384,12 @@ impl<'a> Loop<'a> {
                     preprocessor: &preprocessor,
                     moments: None,
                 })?;
-                let next = Serving { id: manifest.id.clone(), weights, preprocessor, moments: None };
+                let next = Serving {
+                    id: manifest.id.clone(),
+                    weights,
+                    preprocessor,
+                    moments: None,
+                };
                 (manifest, next)
             }
         };
@@ -338,7 +413,8 @@ impl<'a> Loop<'a> {
         let mut set = Batch::new(self.info.n_features());
         if take > 0 {
             let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::InitialSample, t));
-            let mut picked = rand::seq::index::sample(&mut rng, self.initial_pool.len(), take).into_vec();
+            let mut picked =
+                rand::seq::index::sample(&mut rng, self.initial_pool.len(), take).into_vec();
             picked.sort_unstable();
             set = self.initial_pool.select(&picked);
             windows.splice(0..0, 0..self.spec.initial_windows as u64);
@@ -354,11 +430,24 @@ impl<'a> Loop<'a> {
         window: usize,
         lr: f64,
     ) -> Result<(MlpWeights, Option<AdamMoments>, f64), TrainError> {
-        self.train_device.seed(derive(self.spec.seed, Purpose::Weights, window));
+        self.train_device
+            .seed(derive(self.spec.seed, Purpose::Weights, window));
         let model = self.mlp.init(&self.train_device);
         let (weights, moments, loss) = self
-            .train(model, AdamMoments::default(), data, window, self.spec.train.epochs, lr)
-            .map_err(|epoch| TrainError::Diverged { window, epoch, lr_key: "train.lr", lr })?;
+            .train(
+                model,
+                AdamMoments::default(),
+                data,
+                window,
+                self.spec.train.epochs,
+                lr,
+            )
+            .map_err(|epoch| TrainError::Diverged {
+                window,
+                epoch,
+                lr_key: "train.lr",
+                lr,
+            })?;
         let keep = self.spec.mode == Mode::Stateful && self.spec.stateful.carry_optimizer;
         Ok((weights, keep.then_some(moments), loss))
     }
@@ -372,7 +461,8 @@ impl<'a> Loop<'a> {
         epochs: usize,
         lr: f64,
     ) -> Result<(MlpWeights, AdamMoments, f64), usize> {
-        self.train_device.seed(derive(self.spec.seed, Purpose::Dropout, window));
+        self.train_device
+            .seed(derive(self.spec.seed, Purpose::Dropout, window));
         let mut optimizer = MlpAdam::new(self.spec.train.weight_decay, moments);
         let settings = FitSettings {
             epochs,
@@ -380,8 +470,15 @@ impl<'a> Loop<'a> {
             lr,
             shuffle_seed: derive(self.spec.seed, Purpose::Shuffle, window),
         };
-        let (model, loss) =
-            fit(model, &mut optimizer, data, self.info.task, settings, &self.train_device).map_err(|d| d.epoch)?;
+        let (model, loss) = fit(
+            model,
+            &mut optimizer,
+            data,
+            self.info.task,
+            settings,
+            &self.train_device,
+        )
+        .map_err(|d| d.epoch)?;
         Ok((model.weights(), optimizer.moments, loss))
     }
 
@@ -390,13 +487,21 @@ impl<'a> Loop<'a> {
     /// the recent windows the next update reuses.
     fn retained_after(&self, window: usize) -> Retained {
         if self.spec.mode == Mode::Stateful {
-            return Retained { samples: 0, bytes: 0 };
+            return Retained {
+                samples: 0,
+                bytes: 0,
+            };
         }
-        let first_reused = (window + 2).saturating_sub(self.spec.stateless.recent_windows).max(self.spec.initial_windows);
+        let first_reused = (window + 2)
+            .saturating_sub(self.spec.stateless.recent_windows)
+            .max(self.spec.initial_windows);
         let reused_windows = (window + 1).saturating_sub(first_reused);
         let samples = (self.spec.initial_windows + reused_windows) * self.spec.window_size;
         let bytes = samples * 4 * (self.info.n_features() + 1);
-        Retained { samples: samples as u64, bytes: bytes as u64 }
+        Retained {
+            samples: samples as u64,
+            bytes: bytes as u64,
+        }
     }
 
     fn commit(&self, c: Commit<'_>) -> Result<Manifest, TrainError> {
@@ -423,10 +528,16 @@ impl<'a> Loop<'a> {
             replaces: c.replaces,
             samples_trained: c.samples_trained,
             retained: self.retained_after(c.window),
-            metrics: Metrics { prequential: c.prequential, train_loss: Some(c.train_loss) },
+            metrics: Metrics {
+                prequential: c.prequential,
+                train_loss: Some(c.train_loss),
+            },
             train_seconds: c.train_seconds,
             config_fingerprint: self.fingerprint.clone(),
-            trained_on: TrainedOn { windows: c.trained_windows, samples: c.samples_trained },
+            trained_on: TrainedOn {
+                windows: c.trained_windows,
+                samples: c.samples_trained,
+            },
             extra: json!({
                 "model": info,
                 "source": self.info.source,
@@ -468,5 +579,8 @@ fn scaling_name(s: Scaling) -> &'static str {
 }
 
 fn bad(head: &Manifest, e: impl std::fmt::Display) -> TrainError {
-    TrainError::BadCheckpoint { id: head.id.clone(), message: e.to_string() }
+    TrainError::BadCheckpoint {
+        id: head.id.clone(),
+        message: e.to_string(),
+    }
 }

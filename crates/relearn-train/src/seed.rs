@@ -32,9 +32,21 @@ mod tests {
 
     #[test]
     fn seeds_are_stable_and_distinct() {
-        assert_eq!(derive(0, Purpose::Weights, 3), derive(0, Purpose::Weights, 3));
-        assert_ne!(derive(0, Purpose::Weights, 3), derive(0, Purpose::Weights, 4));
-        assert_ne!(derive(0, Purpose::Weights, 3), derive(1, Purpose::Weights, 3));
-        assert_ne!(derive(0, Purpose::Weights, 3), derive(0, Purpose::Shuffle, 3));
+        assert_eq!(
+            derive(0, Purpose::Weights, 3),
+            derive(0, Purpose::Weights, 3)
+        );
+        assert_ne!(
+            derive(0, Purpose::Weights, 3),
+            derive(0, Purpose::Weights, 4)
+        );
+        assert_ne!(
+            derive(0, Purpose::Weights, 3),
+            derive(1, Purpose::Weights, 3)
+        );
+        assert_ne!(
+            derive(0, Purpose::Weights, 3),
+            derive(0, Purpose::Shuffle, 3)
+        );
     }
 }

@@ -25,7 +25,12 @@ fn register_font() {
     static FONT: Once = Once::new();
     FONT.call_once(|| {
         // DejaVu Sans is a valid TrueType font; registration cannot fail on it.
-        let ok = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).is_ok();
+        let ok = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            dejavu::sans::regular(),
+        )
+        .is_ok();
         debug_assert!(ok, "DejaVu Sans registers");
     });
 }
@@ -37,20 +42,24 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<()> {
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         draw(&root, report).map_err(|e| anyhow::anyhow!("cannot draw the SVG plot: {e}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("cannot draw the SVG plot: {e}"))?;
+        root.present()
+            .map_err(|e| anyhow::anyhow!("cannot draw the SVG plot: {e}"))?;
     }
     let svg_path = dir.join("compare.svg");
-    std::fs::write(&svg_path, svg).with_context(|| format!("cannot write {}", svg_path.display()))?;
+    std::fs::write(&svg_path, svg)
+        .with_context(|| format!("cannot write {}", svg_path.display()))?;
 
     let (w, h) = SIZE;
     let mut pixels = vec![0u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
         draw(&root, report).map_err(|e| anyhow::anyhow!("cannot draw the PNG plot: {e}"))?;
-        root.present().map_err(|e| anyhow::anyhow!("cannot draw the PNG plot: {e}"))?;
+        root.present()
+            .map_err(|e| anyhow::anyhow!("cannot draw the PNG plot: {e}"))?;
     }
     let png_path = dir.join("compare.png");
-    write_png(&png_path, &pixels, SIZE).with_context(|| format!("cannot write {}", png_path.display()))?;
+    write_png(&png_path, &pixels, SIZE)
+        .with_context(|| format!("cannot write {}", png_path.display()))?;
     Ok(())
 }
 
@@ -67,16 +76,28 @@ fn write_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> anyhow::Result<()> 
 
 /// The y range: every score with a margin; accuracy kept inside `[0, 1]`.
 fn y_range(report: &Report) -> (f64, f64) {
-    let scores = report.modes.stateless.windows.iter().chain(&report.modes.stateful.windows).map(|w| w.score);
-    let (lo, hi) = scores.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| (lo.min(s), hi.max(s)));
+    let scores = report
+        .modes
+        .stateless
+        .windows
+        .iter()
+        .chain(&report.modes.stateful.windows)
+        .map(|w| w.score);
+    let (lo, hi) = scores.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+        (lo.min(s), hi.max(s))
+    });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    let pad = ((hi - lo) * 0.06).max(if report.setup.higher_is_better { 0.01 } else { hi.abs() * 0.02 + 1e-9 });
+    let pad = ((hi - lo) * 0.06).max(if report.setup.higher_is_better {
+        0.01
+    } else {
+        hi.abs() * 0.02 + 1e-9
+    });
     let (mut lo, mut hi) = (lo - pad, hi + pad);
     if report.setup.higher_is_better {
         lo = lo.max(0.0);
-        hi = hi.min(1.0);
+        hi = hi.min(1.005);
     } else {
         lo = lo.max(0.0);
     }
@@ -93,15 +114,41 @@ fn draw<DB: DrawingBackend>(
     // Title on the left, legend on the right of the top band.
     let metric = report.setup.metric;
     let title = format!("{}: prequential {metric} per window", report.setup.name);
-    top.draw(&Text::new(title, (16, 10), ("sans-serif", 22).into_font().color(&BLACK)))?;
-    let better = if report.setup.higher_is_better { "higher is better" } else { "lower is better" };
-    let sub = format!("{}, windows of {} samples; {better}", report.setup.stream.source, report.setup.stream.window_size);
-    top.draw(&Text::new(sub, (16, 36), ("sans-serif", 14).into_font().color(&RGBColor(80, 80, 80))))?;
+    top.draw(&Text::new(
+        title,
+        (16, 10),
+        ("sans-serif", 22).into_font().color(&BLACK),
+    ))?;
+    let better = if report.setup.higher_is_better {
+        "higher is better"
+    } else {
+        "lower is better"
+    };
+    let sub = format!(
+        "{}, windows of {} samples; {better}",
+        report.setup.stream.source, report.setup.stream.window_size
+    );
+    top.draw(&Text::new(
+        sub,
+        (16, 36),
+        ("sans-serif", 14).into_font().color(&RGBColor(80, 80, 80)),
+    ))?;
     let legend_font = ("sans-serif", 15).into_font().color(&BLACK);
     let mean = |m: Option<f64>| m.map_or("-".to_string(), |v| fmt_score(&report.setup, v));
     let entries = [
-        (format!("stateless (mean {})", mean(report.modes.stateless.score.mean)), STATELESS, false),
-        (format!("stateful (mean {})", mean(report.modes.stateful.score.mean)), STATEFUL, false),
+        (
+            format!(
+                "stateless (mean {})",
+                mean(report.modes.stateless.score.mean)
+            ),
+            STATELESS,
+            false,
+        ),
+        (
+            format!("stateful (mean {})", mean(report.modes.stateful.score.mean)),
+            STATEFUL,
+            false,
+        ),
         ("drift point".to_string(), DRIFT, true),
     ];
     let x0 = SIZE.0 as i32 - 300;
@@ -109,18 +156,35 @@ fn draw<DB: DrawingBackend>(
         let y = 10 + 16 * i as i32;
         if *dashed {
             for k in 0..3 {
-                top.draw(&PathElement::new(vec![(x0 + 8 * k, y + 7), (x0 + 8 * k + 4, y + 7)], color.stroke_width(2)))?;
+                top.draw(&PathElement::new(
+                    vec![(x0 + 8 * k, y + 7), (x0 + 8 * k + 4, y + 7)],
+                    color.stroke_width(2),
+                ))?;
             }
         } else {
-            top.draw(&PathElement::new(vec![(x0, y + 7), (x0 + 22, y + 7)], color.stroke_width(3)))?;
+            top.draw(&PathElement::new(
+                vec![(x0, y + 7), (x0 + 22, y + 7)],
+                color.stroke_width(3),
+            ))?;
         }
         top.draw(&Text::new(label.clone(), (x0 + 30, y), legend_font.clone()))?;
     }
 
     let sl = &report.modes.stateless.windows;
     let sf = &report.modes.stateful.windows;
-    let first = sl.iter().chain(sf).map(|w| w.window).min().unwrap_or(report.setup.stream.initial_windows as u64);
-    let last = sl.iter().chain(sf).map(|w| w.window).max().unwrap_or(first + 1).max(first + 1);
+    let first = sl
+        .iter()
+        .chain(sf)
+        .map(|w| w.window)
+        .min()
+        .unwrap_or(report.setup.stream.initial_windows as u64);
+    let last = sl
+        .iter()
+        .chain(sf)
+        .map(|w| w.window)
+        .max()
+        .unwrap_or(first + 1)
+        .max(first + 1);
     let (y0, y1) = y_range(report);
     let mut chart = ChartBuilder::on(&body)
         .margin_left(12)
@@ -144,7 +208,12 @@ fn draw<DB: DrawingBackend>(
 
     for (_, w) in report.setup.stream.drift_windows() {
         let x = w as f64;
-        chart.draw_series(DashedLineSeries::new(vec![(x, y0), (x, y1)], 6, 4, DRIFT.stroke_width(2)))?;
+        chart.draw_series(DashedLineSeries::new(
+            vec![(x, y0), (x, y1)],
+            6,
+            4,
+            DRIFT.stroke_width(2),
+        ))?;
     }
     let points = |rows: &[super::report::WindowRow]| -> Vec<(f64, f64)> {
         rows.iter().map(|w| (w.window as f64, w.score)).collect()

@@ -96,7 +96,11 @@ impl Setup {
 
     /// How the numbers call a point: `points` or `points of R^2`.
     pub fn unit(&self) -> &'static str {
-        if self.higher_is_better { "points" } else { "points of R²" }
+        if self.higher_is_better {
+            "points"
+        } else {
+            "points of R²"
+        }
     }
 }
 
@@ -345,7 +349,12 @@ pub fn metric_of(task: Task) -> (&'static str, bool) {
 /// Builds the report.
 pub fn build(inputs: Inputs<'_>) -> Report {
     let setup = inputs.setup;
-    let stateless = mode_report(Mode::Stateless, &setup, inputs.stateless, inputs.stateless_now);
+    let stateless = mode_report(
+        Mode::Stateless,
+        &setup,
+        inputs.stateless,
+        inputs.stateless_now,
+    );
     let stateful = mode_report(Mode::Stateful, &setup, inputs.stateful, inputs.stateful_now);
     let comparison = compare(&setup, &stateless, &stateful);
     let mut report = Report {
@@ -367,7 +376,10 @@ pub fn build(inputs: Inputs<'_>) -> Report {
             close_std_errors: CLOSE_STD_ERRORS,
         },
         setup,
-        modes: Modes { stateless, stateful },
+        modes: Modes {
+            stateless,
+            stateful,
+        },
         comparison,
         recommendation: String::new(),
     };
@@ -376,20 +388,26 @@ pub fn build(inputs: Inputs<'_>) -> Report {
 }
 
 fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -> ModeReport {
-    let mut chain: Vec<&Manifest> =
-        chain.iter().filter(|m| (m.window as usize) < setup.stream.windows).collect();
+    let mut chain: Vec<&Manifest> = chain
+        .iter()
+        .filter(|m| (m.window as usize) < setup.stream.windows)
+        .collect();
     // Window order; for a window stored twice (a rollback and a rerun), the later one.
     chain.sort_by(|a, b| (a.window, &a.created_at).cmp(&(b.window, &b.created_at)));
     let mut by_window: BTreeMap<u64, &Manifest> = BTreeMap::new();
     for m in &chain {
         by_window.insert(m.window, m);
     }
-    let initial = chain.iter().rev().find(|m| m.relation == Relation::Initial).map(|m| InitialRow {
-        id: m.id.clone(),
-        window: m.window,
-        train_seconds: m.train_seconds,
-        samples_trained: m.samples_trained,
-    });
+    let initial = chain
+        .iter()
+        .rev()
+        .find(|m| m.relation == Relation::Initial)
+        .map(|m| InitialRow {
+            id: m.id.clone(),
+            window: m.window,
+            train_seconds: m.train_seconds,
+            samples_trained: m.samples_trained,
+        });
     let windows: Vec<WindowRow> = by_window
         .values()
         .filter(|m| m.relation != Relation::Initial)
@@ -408,17 +426,33 @@ fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -
         })
         .collect();
     let head = by_window.values().next_back().map(|m| m.id.clone());
-    let retained_at_end = by_window.values().next_back().map(|m| m.retained.clone()).unwrap_or_default();
+    let retained_at_end = by_window
+        .values()
+        .next_back()
+        .map(|m| m.retained.clone())
+        .unwrap_or_default();
 
     let scores: Vec<f64> = windows.iter().map(|w| w.score).collect();
     let worst = windows
         .iter()
-        .map(|w| At { window: w.window, score: w.score })
-        .reduce(|a, b| if worse(setup.higher_is_better, b.score, a.score) { b } else { a });
+        .map(|w| At {
+            window: w.window,
+            score: w.score,
+        })
+        .reduce(|a, b| {
+            if worse(setup.higher_is_better, b.score, a.score) {
+                b
+            } else {
+                a
+            }
+        });
     let score = ScoreSummary {
         windows: windows.len(),
         mean: mean(&scores),
-        r#final: windows.last().map(|w| At { window: w.window, score: w.score }),
+        r#final: windows.last().map(|w| At {
+            window: w.window,
+            score: w.score,
+        }),
         worst,
     };
     let recovery = recoveries(setup, &windows);
@@ -433,8 +467,11 @@ fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -
     };
     let initial_samples = initial.as_ref().map_or(0, |i| i.samples_trained);
     let updates_samples: u64 = windows.iter().map(|w| w.samples_trained).sum();
-    let samples_trained =
-        Samples { initial: initial_samples, updates_total: updates_samples, total: initial_samples + updates_samples };
+    let samples_trained = Samples {
+        initial: initial_samples,
+        updates_total: updates_samples,
+        total: initial_samples + updates_samples,
+    };
     let stored = by_window.len();
     ModeReport {
         run: run_name(&setup.name, mode),
@@ -484,8 +521,9 @@ fn recoveries(setup: &Setup, windows: &[WindowRow]) -> Vec<Recovery> {
         .iter()
         .enumerate()
         .map(|(i, &(drift_point, w))| {
-            let pre: Vec<f64> =
-                (w.saturating_sub(PRE_DRIFT_WINDOWS as u64)..w).filter_map(|v| score_at.get(&v).copied()).collect();
+            let pre: Vec<f64> = (w.saturating_sub(PRE_DRIFT_WINDOWS as u64)..w)
+                .filter_map(|v| score_at.get(&v).copied())
+                .collect();
             let pre_drift_level = mean(&pre);
             // Until the next drift window (a later drift is its own event) or the end.
             let horizon = drifts.get(i + 1).map_or(end, |&(_, next)| next.max(w + 1));
@@ -497,8 +535,14 @@ fn recoveries(setup: &Setup, windows: &[WindowRow]) -> Vec<Recovery> {
                 windows_to_recover: None,
                 recovered_at: None,
             };
-            let Some(level) = pre_drift_level else { return recovery };
-            let ok = |v: u64| score_at.get(&v).map(|&s| within_tolerance(hib, point, s, level));
+            let Some(level) = pre_drift_level else {
+                return recovery;
+            };
+            let ok = |v: u64| {
+                score_at
+                    .get(&v)
+                    .map(|&s| within_tolerance(hib, point, s, level))
+            };
             // The drop shows in the drift window, or in the next one when the drift point
             // falls late in its window (the model then trained on mostly old data).
             let dip = (w..(w + 2).min(horizon)).find(|&v| ok(v) == Some(false));
@@ -508,7 +552,12 @@ fn recoveries(setup: &Setup, windows: &[WindowRow]) -> Vec<Recovery> {
             };
             let until = back.unwrap_or(horizon.saturating_sub(1));
             recovery.lowest = (w..=until)
-                .filter_map(|v| score_at.get(&v).map(|&s| At { window: v, score: s }))
+                .filter_map(|v| {
+                    score_at.get(&v).map(|&s| At {
+                        window: v,
+                        score: s,
+                    })
+                })
                 .reduce(|a, b| if worse(hib, b.score, a.score) { b } else { a });
             recovery.recovered_at = back;
             recovery.windows_to_recover = back.map(|b| if dip.is_none() { 0 } else { b - w });
@@ -533,9 +582,16 @@ fn std_error(xs: &[f64]) -> Option<f64> {
 }
 
 fn compare(setup: &Setup, stateless: &ModeReport, stateful: &ModeReport) -> Comparison {
-    let sl: BTreeMap<u64, f64> = stateless.windows.iter().map(|w| (w.window, w.score)).collect();
-    let diffs: Vec<f64> =
-        stateful.windows.iter().filter_map(|w| sl.get(&w.window).map(|s| w.score - s)).collect();
+    let sl: BTreeMap<u64, f64> = stateless
+        .windows
+        .iter()
+        .map(|w| (w.window, w.score))
+        .collect();
+    let diffs: Vec<f64> = stateful
+        .windows
+        .iter()
+        .filter_map(|w| sl.get(&w.window).map(|s| w.score - s))
+        .collect();
     // In points, signed so that positive favours stateful.
     let scale = if setup.higher_is_better { 1.0 } else { -1.0 } / setup.point();
     let points: Vec<f64> = diffs.iter().map(|d| d * scale).collect();
@@ -547,7 +603,10 @@ fn compare(setup: &Setup, stateless: &ModeReport, stateful: &ModeReport) -> Comp
         }
         _ => "too close to call",
     };
-    let cost_ratio = match (stateless.train_seconds.updates_total, stateful.train_seconds.updates_total) {
+    let cost_ratio = match (
+        stateless.train_seconds.updates_total,
+        stateful.train_seconds.updates_total,
+    ) {
         (a, b) if b > 0.0 && !stateless.windows.is_empty() => Some(a / b),
         _ => None,
     };
@@ -575,7 +634,11 @@ fn recommended(c: &Comparison, stateless: &ModeReport, stateful: &ModeReport) ->
         "stateless" => "stateless",
         _ => match cheaper {
             Some(m) => m.name(),
-            None => match stateless.retained_at_end.samples.cmp(&stateful.retained_at_end.samples) {
+            None => match stateless
+                .retained_at_end
+                .samples
+                .cmp(&stateful.retained_at_end.samples)
+            {
                 std::cmp::Ordering::Greater => "stateful",
                 std::cmp::Ordering::Less => "stateless",
                 std::cmp::Ordering::Equal => "either",
@@ -595,7 +658,11 @@ fn cheaper(cost_ratio: Option<f64>) -> Option<Mode> {
 
 /// `1/6` for a ratio of 6.2, `62 %` for 1.6: how much of the other's cost a mode needs.
 pub fn fraction(ratio: f64) -> String {
-    if ratio >= 2.0 { format!("1/{:.0}", ratio) } else { format!("{:.0} %", 100.0 / ratio) }
+    if ratio >= 2.0 {
+        format!("1/{:.0}", ratio)
+    } else {
+        format!("{:.0} %", 100.0 / ratio)
+    }
 }
 
 /// `4,000 samples (62.5 KiB)`.
@@ -603,7 +670,11 @@ fn data_kept(r: &Retained) -> String {
     if r.samples == 0 {
         "no past data".to_string()
     } else {
-        format!("{} past samples ({})", thousands(r.samples), crate::render::bytes(r.bytes))
+        format!(
+            "{} past samples ({})",
+            thousands(r.samples),
+            crate::render::bytes(r.bytes)
+        )
     }
 }
 
@@ -612,7 +683,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -622,7 +693,11 @@ pub fn thousands(n: u64) -> String {
 
 /// A score as printed: accuracy with 4 decimals, mse with 4 significant digits.
 pub fn fmt_score(setup: &Setup, score: f64) -> String {
-    if setup.higher_is_better { format!("{score:.4}") } else { format_sig(score, 4) }
+    if setup.higher_is_better {
+        format!("{score:.4}")
+    } else {
+        format_sig(score, 4)
+    }
 }
 
 /// `x` with `digits` significant digits (no exponent for ordinary magnitudes).
@@ -642,7 +717,8 @@ fn recommend(r: &Report) -> String {
     let c = &r.comparison;
     let metric = r.setup.metric;
     let unit = r.setup.unit();
-    let (Some(d), Some(m_sl), Some(m_sf)) = (c.advantage_points, sl.score.mean, sf.score.mean) else {
+    let (Some(d), Some(m_sl), Some(m_sf)) = (c.advantage_points, sl.score.mean, sf.score.mean)
+    else {
         return "Not enough windows scored by both modes to compare them.".to_string();
     };
     let means = format!(
@@ -651,15 +727,29 @@ fn recommend(r: &Report) -> String {
         fmt_score(&r.setup, m_sl)
     );
     let noise = match c.std_error_points {
-        Some(se) => format!("± {:.2} at 2 standard errors over {} windows", CLOSE_STD_ERRORS * se, c.paired_windows),
+        Some(se) => format!(
+            "± {:.2} at 2 standard errors over {} windows",
+            CLOSE_STD_ERRORS * se,
+            c.paired_windows
+        ),
         None => format!("{} window only, no error estimate", c.paired_windows),
     };
     let cost = match c.cost_ratio {
-        Some(k) if k >= 1.0 => format!("stateful trained in {} of the time stateless took", fraction(k)),
-        Some(k) => format!("stateless trained in {} of the time stateful took", fraction(1.0 / k)),
+        Some(k) if k >= 1.0 => format!(
+            "stateful trained in {} of the time stateless took",
+            fraction(k)
+        ),
+        Some(k) => format!(
+            "stateless trained in {} of the time stateful took",
+            fraction(1.0 / k)
+        ),
         None => "training time could not be compared".to_string(),
     };
-    let data = format!("stateful kept {}, stateless {}", data_kept(&sf.retained_at_end), data_kept(&sl.retained_at_end));
+    let data = format!(
+        "stateful kept {}, stateless {}",
+        data_kept(&sf.retained_at_end),
+        data_kept(&sl.retained_at_end)
+    );
     let mut text = match (c.better, c.recommended) {
         ("too close to call", rec) => {
             let lead = format!(
@@ -670,13 +760,19 @@ fn recommend(r: &Report) -> String {
                     format!(" With {metric} a draw, the cost decides: {cost}; {data}. Use {rec}.")
                 }
                 "stateful" | "stateless" => {
-                    format!(" Training time is similar too ({cost}); {data}. Use {rec}, which keeps less data.")
+                    format!(
+                        " Training time is similar too ({cost}); {data}. Use {rec}, which keeps less data."
+                    )
                 }
-                _ => format!(" Cost and data kept are similar too ({cost}; {data}): either mode will do."),
+                _ => format!(
+                    " Cost and data kept are similar too ({cost}; {data}): either mode will do."
+                ),
             };
             lead + &why
         }
-        ("stateful", _) => format!("Use stateful: it did {d:.2} {unit} better on average ({means}; {noise}); {cost}; {data}."),
+        ("stateful", _) => format!(
+            "Use stateful: it did {d:.2} {unit} better on average ({means}; {noise}); {cost}; {data}."
+        ),
         ("stateless", "stateful") => format!(
             "Use stateful, unless {:.2} {unit} of {metric} are worth more to you than the cost: it matched stateless \
              within {MATCH_POINTS:.0} point ({means}; {noise}), and {cost}; {data}.",
@@ -697,11 +793,21 @@ fn recommend(r: &Report) -> String {
 /// After drifts: how many drifts each mode recovered from, and how fast.
 fn recovery_sentence(r: &Report) -> Option<String> {
     let describe = |m: &ModeReport| {
-        let known: Vec<&Recovery> = m.recovery.iter().filter(|x| x.pre_drift_level.is_some()).collect();
-        let back: Vec<f64> = known.iter().filter_map(|x| x.windows_to_recover).map(|w| w as f64).collect();
+        let known: Vec<&Recovery> = m
+            .recovery
+            .iter()
+            .filter(|x| x.pre_drift_level.is_some())
+            .collect();
+        let back: Vec<f64> = known
+            .iter()
+            .filter_map(|x| x.windows_to_recover)
+            .map(|w| w as f64)
+            .collect();
         let s = match mean(&back) {
             None => format!("{} did not, before the next drift or the end", m.mode),
-            Some(w) if back.len() == known.len() => format!("{} after {w:.1} windows on average", m.mode),
+            Some(w) if back.len() == known.len() => {
+                format!("{} after {w:.1} windows on average", m.mode)
+            }
             Some(w) => format!(
                 "{} after {w:.1} windows on average for {} of them, not at all (before the next drift or the end) for {}",
                 m.mode,
@@ -713,7 +819,11 @@ fn recovery_sentence(r: &Report) -> Option<String> {
     };
     let (a, n) = describe(&r.modes.stateful);
     let (b, _) = describe(&r.modes.stateless);
-    let drifts = if n == 1 { "the declared drift point".to_string() } else { format!("the {n} declared drift points") };
+    let drifts = if n == 1 {
+        "the declared drift point".to_string()
+    } else {
+        format!("the {n} declared drift points")
+    };
     (n > 0).then(|| {
         format!(
             "After {drifts}, the score was back within {RECOVERY_POINTS:.0} {} of its pre-drift level: {a}; {b}.",
@@ -731,7 +841,11 @@ mod tests {
             name: "t".into(),
             config: "t.toml".into(),
             store: "s".into(),
-            task: if higher_is_better { "classification" } else { "regression" },
+            task: if higher_is_better {
+                "classification"
+            } else {
+                "regression"
+            },
             metric: if higher_is_better { "accuracy" } else { "mse" },
             higher_is_better,
             stream: StreamSummary {
@@ -765,7 +879,15 @@ mod tests {
     fn recovery_counts_windows_from_the_drift_window() {
         let s = setup(true, vec![1000]);
         // Pre-drift level 0.9 (windows 7, 8, 9); drop at 10, back within 0.02 at 12.
-        let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.6), (11, 0.85), (12, 0.885), (13, 0.9)]);
+        let w = rows(&[
+            (7, 0.9),
+            (8, 0.9),
+            (9, 0.9),
+            (10, 0.6),
+            (11, 0.85),
+            (12, 0.885),
+            (13, 0.9),
+        ]);
         let r = &recoveries(&s, &w)[0];
         assert_eq!(r.drift_window, 10);
         assert!((r.pre_drift_level.unwrap() - 0.9).abs() < 1e-12);
@@ -779,7 +901,14 @@ mod tests {
         let s = setup(true, vec![1000]);
         let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.89), (11, 0.95)]);
         assert_eq!(recoveries(&s, &w)[0].windows_to_recover, Some(0));
-        let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.5), (11, 0.6), (12, 0.7)]);
+        let w = rows(&[
+            (7, 0.9),
+            (8, 0.9),
+            (9, 0.9),
+            (10, 0.5),
+            (11, 0.6),
+            (12, 0.7),
+        ]);
         let r = &recoveries(&s, &w)[0];
         assert_eq!(r.windows_to_recover, None);
         assert_eq!(r.lowest.unwrap().score, 0.5);
@@ -788,7 +917,14 @@ mod tests {
     #[test]
     fn late_drift_dips_in_the_next_window() {
         let s = setup(true, vec![1090]);
-        let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.9), (11, 0.6), (12, 0.9)]);
+        let w = rows(&[
+            (7, 0.9),
+            (8, 0.9),
+            (9, 0.9),
+            (10, 0.9),
+            (11, 0.6),
+            (12, 0.9),
+        ]);
         assert_eq!(recoveries(&s, &w)[0].windows_to_recover, Some(2));
     }
 

@@ -31,25 +31,59 @@ fn header(s: &mut String, r: &Report) {
         st.window_size,
         st.initial_windows
     );
-    let better = if r.setup.higher_is_better { "higher is better" } else { "lower is better" };
-    let _ = writeln!(s, "score: prequential {} ({better}), before each update, on the window it then trains on", r.setup.metric);
+    let better = if r.setup.higher_is_better {
+        "higher is better"
+    } else {
+        "lower is better"
+    };
+    let _ = writeln!(
+        s,
+        "score: prequential {} ({better}), before each update, on the window it then trains on",
+        r.setup.metric
+    );
+    let _ = writeln!(s, "1 point = {}", r.definitions.point);
     let drifts = st.drift_windows();
     if drifts.is_empty() {
         let _ = writeln!(s, "drift points: none declared by the stream");
     } else {
-        let list: Vec<String> = drifts.iter().map(|(p, w)| format!("{p} (window {w})")).collect();
+        let list: Vec<String> = drifts
+            .iter()
+            .map(|(p, w)| format!("{p} (window {w})"))
+            .collect();
         let _ = writeln!(s, "drift points: samples {}", list.join(", "));
     }
 }
 
 fn per_window(s: &mut String, r: &Report) {
-    let sl: BTreeMap<u64, f64> = r.modes.stateless.windows.iter().map(|w| (w.window, w.score)).collect();
-    let sf: BTreeMap<u64, f64> = r.modes.stateful.windows.iter().map(|w| (w.window, w.score)).collect();
+    let sl: BTreeMap<u64, f64> = r
+        .modes
+        .stateless
+        .windows
+        .iter()
+        .map(|w| (w.window, w.score))
+        .collect();
+    let sf: BTreeMap<u64, f64> = r
+        .modes
+        .stateful
+        .windows
+        .iter()
+        .map(|w| (w.window, w.score))
+        .collect();
     let mut windows: Vec<u64> = sl.keys().chain(sf.keys()).copied().collect();
     windows.sort_unstable();
     windows.dedup();
-    let drift: BTreeMap<u64, usize> = r.setup.stream.drift_windows().into_iter().map(|(p, w)| (w, p)).collect();
-    let _ = writeln!(s, "{:>6}  {:>10}  {:>10}  {:>10}", "window", "stateless", "stateful", "difference");
+    let drift: BTreeMap<u64, usize> = r
+        .setup
+        .stream
+        .drift_windows()
+        .into_iter()
+        .map(|(p, w)| (w, p))
+        .collect();
+    let _ = writeln!(
+        s,
+        "{:>6}  {:>10}  {:>10}  {:>10}",
+        "window", "stateless", "stateful", "difference"
+    );
     let cell = |v: Option<&f64>| v.map_or("-".to_string(), |x| fmt_score(&r.setup, *x));
     for w in windows {
         let (a, b) = (sl.get(&w), sf.get(&w));
@@ -57,8 +91,16 @@ fn per_window(s: &mut String, r: &Report) {
             (Some(a), Some(b)) => format!("{:+.4}", b - a),
             _ => "-".to_string(),
         };
-        let mark = drift.get(&w).map(|p| format!("  <- drift at sample {p}")).unwrap_or_default();
-        let _ = writeln!(s, "{w:>6}  {:>10}  {:>10}  {diff:>10}{mark}", cell(a), cell(b));
+        let mark = drift
+            .get(&w)
+            .map(|p| format!("  <- drift at sample {p}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{w:>6}  {:>10}  {:>10}  {diff:>10}{mark}",
+            cell(a),
+            cell(b)
+        );
     }
     let _ = writeln!(s, "(difference: stateful - stateless)");
 }
@@ -67,30 +109,53 @@ fn totals(s: &mut String, r: &Report) {
     let (sl, sf) = (&r.modes.stateless, &r.modes.stateful);
     let metric = r.setup.metric;
     let mut rows: Vec<(String, String, String)> = Vec::new();
-    let mut row = |label: String, f: &dyn Fn(&ModeReport) -> String| rows.push((label, f(sl), f(sf)));
+    let mut row =
+        |label: String, f: &dyn Fn(&ModeReport) -> String| rows.push((label, f(sl), f(sf)));
     row("run".into(), &|m| m.run.clone());
     row("checkpoints (trained now)".into(), &|m| {
-        format!("{} ({})", m.windows.len() + usize::from(m.initial.is_some()), m.trained_now)
+        format!(
+            "{} ({})",
+            m.windows.len() + usize::from(m.initial.is_some()),
+            m.trained_now
+        )
     });
     let score = |x: Option<f64>| x.map_or("-".to_string(), |v| fmt_score(&r.setup, v));
     row(format!("mean {metric}"), &|m| score(m.score.mean));
     row(format!("final {metric}"), &|m| {
-        m.score.r#final.map_or("-".into(), |a| format!("{} (window {})", fmt_score(&r.setup, a.score), a.window))
+        m.score.r#final.map_or("-".into(), |a| {
+            format!("{} (window {})", fmt_score(&r.setup, a.score), a.window)
+        })
     });
     row("worst window".into(), &|m| {
-        m.score.worst.map_or("-".into(), |a| format!("{} (window {})", fmt_score(&r.setup, a.score), a.window))
+        m.score.worst.map_or("-".into(), |a| {
+            format!("{} (window {})", fmt_score(&r.setup, a.score), a.window)
+        })
     });
     for (i, (p, _)) in r.setup.stream.drift_windows().into_iter().enumerate() {
-        row(format!("recovery after sample {p}"), &|m| m.recovery.get(i).map_or("-".into(), recovery_cell));
+        row(format!("recovery after sample {p}"), &|m| {
+            m.recovery.get(i).map_or("-".into(), recovery_cell)
+        });
     }
     row("train seconds / update (mean)".into(), &|m| {
-        m.train_seconds.per_update_mean.map_or("-".into(), |v| format!("{v:.3}"))
+        m.train_seconds
+            .per_update_mean
+            .map_or("-".into(), |v| format!("{v:.3}"))
     });
-    row("train seconds, all updates".into(), &|m| format!("{:.2}", m.train_seconds.updates_total));
-    row("train seconds, initial model".into(), &|m| format!("{:.2}", m.train_seconds.initial));
-    row("samples trained (total)".into(), &|m| thousands(m.samples_trained.total));
+    row("train seconds, all updates".into(), &|m| {
+        format!("{:.2}", m.train_seconds.updates_total)
+    });
+    row("train seconds, initial model".into(), &|m| {
+        format!("{:.2}", m.train_seconds.initial)
+    });
+    row("samples trained (total)".into(), &|m| {
+        thousands(m.samples_trained.total)
+    });
     row("past data kept at the end".into(), &|m| {
-        format!("{} ({})", thousands(m.retained_at_end.samples), render::bytes(m.retained_at_end.bytes))
+        format!(
+            "{} ({})",
+            thousands(m.retained_at_end.samples),
+            render::bytes(m.retained_at_end.bytes)
+        )
     });
     row("peak memory".into(), &|m| match &m.peak_memory {
         Some(p) if p.measured == "now" => format!("{:.1} MiB", p.mib),
@@ -98,14 +163,19 @@ fn totals(s: &mut String, r: &Report) {
         None => "not measured".into(),
     });
     let label_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let width = rows.iter().map(|r| r.1.len().max(r.2.len())).max().unwrap_or(0).max(9);
+    let width = rows
+        .iter()
+        .map(|r| r.1.len().max(r.2.len()))
+        .max()
+        .unwrap_or(0)
+        .max(9);
     let _ = writeln!(s, "{:label_width$}  {:<width$}  stateful", "", "stateless");
     for (label, a, b) in rows {
         let _ = writeln!(s, "{label:label_width$}  {a:<width$}  {b}");
     }
     let c = &r.comparison;
     if let (Some(d), Some(se)) = (c.advantage_points, c.std_error_points) {
-        let unit = if r.setup.higher_is_better { "points" } else { "% of the stateless mse" };
+        let unit = r.setup.unit();
         let _ = writeln!(
             s,
             "\nstateful vs stateless: {d:+.2} {unit} on average (+ favours stateful; 2 standard errors: {:.2}, {} windows): {}",

@@ -46,14 +46,20 @@ unsafe impl Sync for MatMut {}
 impl MatRef {
     /// The view moved by `offset` elements (the caller keeps it in bounds).
     fn shifted(self, offset: isize) -> MatRef {
-        MatRef { ptr: self.ptr.wrapping_offset(offset), ..self }
+        MatRef {
+            ptr: self.ptr.wrapping_offset(offset),
+            ..self
+        }
     }
 }
 
 impl MatMut {
     /// The view moved by `offset` elements (the caller keeps it in bounds).
     fn shifted(self, offset: isize) -> MatMut {
-        MatMut { ptr: self.ptr.wrapping_offset(offset), ..self }
+        MatMut {
+            ptr: self.ptr.wrapping_offset(offset),
+            ..self
+        }
     }
 }
 
@@ -66,7 +72,15 @@ const MIN_BLOCK: usize = 16;
 ///
 /// # Safety
 /// The views must cover the shapes given and `dst` must not overlap `lhs` or `rhs`.
-unsafe fn matmul(m: usize, n: usize, k: usize, dst: MatMut, lhs: MatRef, rhs: MatRef, accumulate: bool) {
+unsafe fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: MatMut,
+    lhs: MatRef,
+    rhs: MatRef,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -74,7 +88,11 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: MatMut, lhs: MatRef, rhs: Ma
     let macs = m.saturating_mul(n).saturating_mul(k);
     let by_rows = m >= n;
     let span = if by_rows { m } else { n };
-    let blocks = if threads > 1 && macs >= PARALLEL_MIN_MACS { threads.min(span / MIN_BLOCK).max(1) } else { 1 };
+    let blocks = if threads > 1 && macs >= PARALLEL_MIN_MACS {
+        threads.min(span / MIN_BLOCK).max(1)
+    } else {
+        1
+    };
     if blocks <= 1 {
         // SAFETY: forwarded from the caller.
         unsafe { gemm_block(m, n, k, dst, lhs, rhs, accumulate) };
@@ -92,9 +110,25 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: MatMut, lhs: MatRef, rhs: Ma
         // SAFETY: block `b` writes rows (or columns) `start..start + len` of `dst` only.
         unsafe {
             if by_rows {
-                gemm_block(len, n, k, dst.shifted(s * dst.rs), lhs.shifted(s * lhs.rs), rhs, accumulate);
+                gemm_block(
+                    len,
+                    n,
+                    k,
+                    dst.shifted(s * dst.rs),
+                    lhs.shifted(s * lhs.rs),
+                    rhs,
+                    accumulate,
+                );
             } else {
-                gemm_block(m, len, k, dst.shifted(s * dst.cs), lhs, rhs.shifted(s * rhs.cs), accumulate);
+                gemm_block(
+                    m,
+                    len,
+                    k,
+                    dst.shifted(s * dst.cs),
+                    lhs,
+                    rhs.shifted(s * rhs.cs),
+                    accumulate,
+                );
             }
         }
     });
@@ -102,7 +136,15 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: MatMut, lhs: MatRef, rhs: Ma
 
 /// # Safety
 /// As [`matmul`].
-unsafe fn gemm_block(m: usize, n: usize, k: usize, dst: MatMut, lhs: MatRef, rhs: MatRef, accumulate: bool) {
+unsafe fn gemm_block(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: MatMut,
+    lhs: MatRef,
+    rhs: MatRef,
+    accumulate: bool,
+) {
     // SAFETY: forwarded from the caller.
     unsafe {
         gemm::gemm(
@@ -156,7 +198,13 @@ pub(crate) struct Fused {
 
 impl Fused {
     /// A trainer for `weights`, with batches of up to `batch` rows.
-    pub(crate) fn new(weights: &MlpWeights, activation: Activation, dropout: f64, batch: usize, dropout_seed: u64) -> Fused {
+    pub(crate) fn new(
+        weights: &MlpWeights,
+        activation: Activation,
+        dropout: f64,
+        batch: usize,
+        dropout_seed: u64,
+    ) -> Fused {
         let widths = weights.widths();
         let layers = weights.layers.len();
         let hidden = layers.saturating_sub(1);
@@ -167,11 +215,29 @@ impl Fused {
             keep,
             weights: weights.layers.iter().map(|l| l.weight.clone()).collect(),
             biases: weights.layers.iter().map(|l| l.bias.clone()).collect(),
-            grad_w: weights.layers.iter().map(|l| vec![0.0; l.weight.len()]).collect(),
-            grad_b: weights.layers.iter().map(|l| vec![0.0; l.bias.len()]).collect(),
-            pre: (0..hidden).map(|l| vec![0.0; batch * widths[l + 1]]).collect(),
-            post: (0..hidden).map(|l| vec![0.0; batch * widths[l + 1]]).collect(),
-            masks: if keep < 1.0 { (0..hidden).map(|l| vec![0.0; batch * widths[l + 1]]).collect() } else { Vec::new() },
+            grad_w: weights
+                .layers
+                .iter()
+                .map(|l| vec![0.0; l.weight.len()])
+                .collect(),
+            grad_b: weights
+                .layers
+                .iter()
+                .map(|l| vec![0.0; l.bias.len()])
+                .collect(),
+            pre: (0..hidden)
+                .map(|l| vec![0.0; batch * widths[l + 1]])
+                .collect(),
+            post: (0..hidden)
+                .map(|l| vec![0.0; batch * widths[l + 1]])
+                .collect(),
+            masks: if keep < 1.0 {
+                (0..hidden)
+                    .map(|l| vec![0.0; batch * widths[l + 1]])
+                    .collect()
+            } else {
+                Vec::new()
+            },
             input: vec![0.0; batch * widths[0]],
             output: vec![0.0; batch * widths[layers]],
             delta: [vec![0.0; batch * widest], vec![0.0; batch * widest]],
@@ -182,7 +248,9 @@ impl Fused {
 
     /// The trained weights.
     pub(crate) fn weights(&self) -> MlpWeights {
-        let mut out = MlpWeights { layers: Vec::with_capacity(self.weights.len()) };
+        let mut out = MlpWeights {
+            layers: Vec::with_capacity(self.weights.len()),
+        };
         for (l, (w, b)) in self.weights.iter().zip(&self.biases).enumerate() {
             out.layers.push(relearn_model::LayerWeights {
                 d_input: self.widths[l],
@@ -221,14 +289,34 @@ impl Fused {
         for l in 0..layers {
             let (din, dout) = (self.widths[l], self.widths[l + 1]);
             let last = l + 1 == layers;
-            let input = if l == 0 { self.input.as_ptr() } else { self.post[l - 1].as_ptr() };
-            let out = if last { &mut self.output } else { &mut self.pre[l] };
+            let input = if l == 0 {
+                self.input.as_ptr()
+            } else {
+                self.post[l - 1].as_ptr()
+            };
+            let out = if last {
+                &mut self.output
+            } else {
+                &mut self.pre[l]
+            };
             for row in out[..b * dout].chunks_exact_mut(dout) {
                 row.copy_from_slice(&self.biases[l]);
             }
-            let dst = MatMut { ptr: out.as_mut_ptr(), rs: dout as isize, cs: 1 };
-            let lhs = MatRef { ptr: input, rs: din as isize, cs: 1 };
-            let rhs = MatRef { ptr: self.weights[l].as_ptr(), rs: dout as isize, cs: 1 };
+            let dst = MatMut {
+                ptr: out.as_mut_ptr(),
+                rs: dout as isize,
+                cs: 1,
+            };
+            let lhs = MatRef {
+                ptr: input,
+                rs: din as isize,
+                cs: 1,
+            };
+            let rhs = MatRef {
+                ptr: self.weights[l].as_ptr(),
+                rs: dout as isize,
+                cs: 1,
+            };
             // SAFETY: `out` is [b, dout], `input` [b, din] (another buffer), weights [din, dout].
             unsafe { matmul(b, dout, din, dst, lhs, rhs, true) };
             if !last {
@@ -256,7 +344,13 @@ impl Fused {
     }
 
     /// Writes d(mean loss)/d(output) into `delta[0]`; returns the summed loss of the batch.
-    fn loss_and_output_grad(&mut self, b: usize, rows: &[usize], targets: &[f32], task: Task) -> f64 {
+    fn loss_and_output_grad(
+        &mut self,
+        b: usize,
+        rows: &[usize],
+        targets: &[f32],
+        task: Task,
+    ) -> f64 {
         let k = *self.widths.last().expect("an MLP has an output layer");
         let out = &self.output[..b * k];
         let grad = &mut self.delta[0][..b * k];
@@ -302,12 +396,28 @@ impl Fused {
         let mut cur = 0;
         for l in (0..layers).rev() {
             let (din, dout) = (self.widths[l], self.widths[l + 1]);
-            let input = if l == 0 { self.input.as_ptr() } else { self.post[l - 1].as_ptr() };
+            let input = if l == 0 {
+                self.input.as_ptr()
+            } else {
+                self.post[l - 1].as_ptr()
+            };
             let dz = self.delta[cur].as_ptr();
             // grad_w = input^T . dz   ([din, b] . [b, dout])
-            let dst = MatMut { ptr: self.grad_w[l].as_mut_ptr(), rs: dout as isize, cs: 1 };
-            let lhs = MatRef { ptr: input, rs: 1, cs: din as isize };
-            let rhs = MatRef { ptr: dz, rs: dout as isize, cs: 1 };
+            let dst = MatMut {
+                ptr: self.grad_w[l].as_mut_ptr(),
+                rs: dout as isize,
+                cs: 1,
+            };
+            let lhs = MatRef {
+                ptr: input,
+                rs: 1,
+                cs: din as isize,
+            };
+            let rhs = MatRef {
+                ptr: dz,
+                rs: dout as isize,
+                cs: 1,
+            };
             // SAFETY: grad_w is [din, dout]; input [b, din] and dz [b, dout] are other buffers.
             unsafe { matmul(din, dout, b, dst, lhs, rhs, false) };
             // grad_b = column sums of dz, row by row.
@@ -318,16 +428,41 @@ impl Fused {
             // d(input) = dz . W^T   ([b, dout] . [dout, din]), into the other delta buffer.
             let next = 1 - cur;
             let (lo, hi) = self.delta.split_at_mut(1);
-            let (src, dst_buf) = if cur == 0 { (&lo[0], &mut hi[0]) } else { (&hi[0], &mut lo[0]) };
-            let dst = MatMut { ptr: dst_buf.as_mut_ptr(), rs: din as isize, cs: 1 };
-            let lhs = MatRef { ptr: src.as_ptr(), rs: dout as isize, cs: 1 };
-            let rhs = MatRef { ptr: self.weights[l].as_ptr(), rs: 1, cs: dout as isize };
+            let (src, dst_buf) = if cur == 0 {
+                (&lo[0], &mut hi[0])
+            } else {
+                (&hi[0], &mut lo[0])
+            };
+            let dst = MatMut {
+                ptr: dst_buf.as_mut_ptr(),
+                rs: din as isize,
+                cs: 1,
+            };
+            let lhs = MatRef {
+                ptr: src.as_ptr(),
+                rs: dout as isize,
+                cs: 1,
+            };
+            let rhs = MatRef {
+                ptr: self.weights[l].as_ptr(),
+                rs: 1,
+                cs: dout as isize,
+            };
             // SAFETY: dst is [b, din] in one delta buffer, src [b, dout] in the other.
             unsafe { matmul(b, din, dout, dst, lhs, rhs, false) };
             // Through dropout and the activation of hidden layer l - 1.
             let len = b * din;
-            let masks = if self.keep < 1.0 { Some(&self.masks[l - 1][..len]) } else { None };
-            activation_backward(self.activation, &mut dst_buf[..len], &self.pre[l - 1][..len], masks);
+            let masks = if self.keep < 1.0 {
+                Some(&self.masks[l - 1][..len])
+            } else {
+                None
+            };
+            activation_backward(
+                self.activation,
+                &mut dst_buf[..len],
+                &self.pre[l - 1][..len],
+                masks,
+            );
             cur = next;
         }
     }
@@ -336,15 +471,33 @@ impl Fused {
         let layers = self.weights.len();
         moments.ensure_layers(layers);
         for l in 0..layers {
-            update(&mut self.weights[l], &self.grad_w[l], &mut moments.weights[l], lr, weight_decay);
-            update(&mut self.biases[l], &self.grad_b[l], &mut moments.biases[l], lr, weight_decay);
+            update(
+                &mut self.weights[l],
+                &self.grad_w[l],
+                &mut moments.weights[l],
+                lr,
+                weight_decay,
+            );
+            update(
+                &mut self.biases[l],
+                &self.grad_b[l],
+                &mut moments.biases[l],
+                lr,
+                weight_decay,
+            );
         }
     }
 }
 
 /// Adam on one parameter array, in parallel blocks when it is large. Element-wise, so the
 /// split does not change any value.
-fn update(param: &mut [f32], grad: &[f32], moment: &mut Option<crate::optim::Moment>, lr: f64, wd: f32) {
+fn update(
+    param: &mut [f32],
+    grad: &[f32],
+    moment: &mut Option<crate::optim::Moment>,
+    lr: f64,
+    wd: f32,
+) {
     let n = param.len();
     let threads = pool::threads();
     if threads <= 1 || n < PARALLEL_MIN_PARAMS {
@@ -352,13 +505,26 @@ fn update(param: &mut [f32], grad: &[f32], moment: &mut Option<crate::optim::Mom
         return;
     }
     let first = moment.is_none();
-    let state = moment.get_or_insert_with(|| crate::optim::Moment { time: 0, m1: vec![0.0; n], m2: vec![0.0; n] });
-    assert!(grad.len() == n && state.m1.len() == n && state.m2.len() == n, "Adam arrays differ in length");
+    let state = moment.get_or_insert_with(|| crate::optim::Moment {
+        time: 0,
+        m1: vec![0.0; n],
+        m2: vec![0.0; n],
+    });
+    assert!(
+        grad.len() == n && state.m1.len() == n && state.m2.len() == n,
+        "Adam arrays differ in length"
+    );
     state.time += 1;
     let time = state.time;
     let per = n.div_ceil(threads).next_multiple_of(16);
-    let (p, g) = (SendPtr(param.as_mut_ptr()), SendPtr(grad.as_ptr().cast_mut()));
-    let (m1, m2) = (SendPtr(state.m1.as_mut_ptr()), SendPtr(state.m2.as_mut_ptr()));
+    let (p, g) = (
+        SendPtr(param.as_mut_ptr()),
+        SendPtr(grad.as_ptr().cast_mut()),
+    );
+    let (m1, m2) = (
+        SendPtr(state.m1.as_mut_ptr()),
+        SendPtr(state.m2.as_mut_ptr()),
+    );
     pool::run(n.div_ceil(per), &|b| {
         let start = b * per;
         let len = per.min(n - start);
@@ -439,14 +605,22 @@ with_avx2! {
 }
 
 /// `grad *= act'(pre)` (then the dropout multipliers), in place.
-fn activation_backward(activation: Activation, grad: &mut [f32], pre: &[f32], masks: Option<&[f32]>) {
+fn activation_backward(
+    activation: Activation,
+    grad: &mut [f32],
+    pre: &[f32],
+    masks: Option<&[f32]>,
+) {
     match activation {
         Activation::Relu => relu_backward(grad, pre),
         Activation::Tanh => grad.iter_mut().zip(pre).for_each(|(g, &x)| {
             let y = x.tanh();
             *g *= 1.0 - y * y;
         }),
-        Activation::Gelu => grad.iter_mut().zip(pre).for_each(|(g, &x)| *g *= gelu_grad(x)),
+        Activation::Gelu => grad
+            .iter_mut()
+            .zip(pre)
+            .for_each(|(g, &x)| *g *= gelu_grad(x)),
     }
     if let Some(masks) = masks {
         scale_by(grad, masks);
@@ -461,7 +635,8 @@ fn gelu(x: f32) -> f32 {
 /// d GELU / dx = `0.5 (1 + erf(x / sqrt 2)) + x phi(x)`.
 fn gelu_grad(x: f32) -> f32 {
     const INV_SQRT_2PI: f32 = 0.398_942_3;
-    0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)) + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
+    0.5 * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+        + x * INV_SQRT_2PI * (-0.5 * x * x).exp()
 }
 
 /// Trains `fused` for `epochs` over `data`; returns the last epoch's mean loss, or the first

@@ -58,9 +58,17 @@ fn pool() -> &'static Pool {
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
             .filter(|&n| n >= 1)
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            })
             .min(64);
-        let shared = Arc::new(Shared { generation: AtomicU64::new(0), job: Mutex::new(None), wake: Condvar::new() });
+        let shared = Arc::new(Shared {
+            generation: AtomicU64::new(0),
+            job: Mutex::new(None),
+            wake: Condvar::new(),
+        });
         for i in 1..threads {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -68,7 +76,11 @@ fn pool() -> &'static Pool {
                 .spawn(move || worker(&shared))
                 .expect("spawn a relearn worker thread");
         }
-        Pool { shared, threads, submit: Mutex::new(()) }
+        Pool {
+            shared,
+            threads,
+            submit: Mutex::new(()),
+        }
     })
 }
 
@@ -83,7 +95,7 @@ fn worker(shared: &Shared) {
         let mut spins = 0u32;
         while shared.generation.load(Ordering::Acquire) == seen {
             spins += 1;
-            if spins % 64 == 0 && started.elapsed() > SPIN {
+            if spins.is_multiple_of(64) && started.elapsed() > SPIN {
                 let mut guard = shared.job.lock().expect("pool lock");
                 while shared.generation.load(Ordering::Acquire) == seen {
                     guard = shared.wake.wait(guard).expect("pool lock");
@@ -153,13 +165,16 @@ pub(crate) fn run(tasks: usize, f: &(dyn Fn(usize) + Sync)) {
     let mut spins = 0u32;
     while job.done.load(Ordering::Acquire) < tasks {
         spins = spins.wrapping_add(1);
-        if spins % 1024 == 0 {
+        if spins.is_multiple_of(1024) {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();
         }
     }
-    assert!(!job.panicked.load(Ordering::Acquire), "a parallel task panicked");
+    assert!(
+        !job.panicked.load(Ordering::Acquire),
+        "a parallel task panicked"
+    );
 }
 
 #[cfg(test)]
@@ -173,7 +188,10 @@ mod tests {
             run(tasks, &|i| {
                 hits[i].fetch_add(1, Ordering::Relaxed);
             });
-            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "{tasks} tasks");
+            assert!(
+                hits.iter().all(|h| h.load(Ordering::Relaxed) == 1),
+                "{tasks} tasks"
+            );
         }
     }
 }
