@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates docs/compare.md and the plots docs/compare-KIND.svg|png with `relearn compare`
-# itself, one section per built-in drift kind. Runs into a fresh temporary store, so the
-# numbers are those of a first run (peak memory measured, every checkpoint trained).
+# Regenerates the README's comparison section (between the `compare-generate` markers) and
+# the plots docs/compare-KIND.svg|png with `relearn compare` itself, one subsection per
+# built-in drift kind. Runs into a fresh temporary store, so the numbers are those of a first
+# run (every checkpoint trained, peak memory measured).
 #
 #   cargo build && docs/compare-generate.sh          # RELEARN=path/to/relearn to override
 set -euo pipefail
@@ -19,20 +20,20 @@ declare -A titles=(
   [friedman]="Friedman #1: regression with abrupt drift"
 )
 
-md=docs/compare.md
+section="$work/section.md"
 {
-  cat docs/compare-intro.md
+  echo "<!-- compare-generate:begin (made by docs/compare-generate.sh; edit the script, not this) -->"
   for kind in "${kinds[@]}"; do
     echo "$kind ..." >&2
     "$bin" compare --config "configs/$kind.toml" --store "$work/store" --out "$work/$kind" >"$work/$kind.txt"
     cp "$work/$kind/compare.svg" "docs/compare-$kind.svg"
     cp "$work/$kind/compare.png" "docs/compare-$kind.png"
     echo
-    echo "### ${titles[$kind]}"
+    echo "#### ${titles[$kind]}"
     echo
     echo "\`relearn compare --config configs/$kind.toml\`"
     echo
-    echo "![per-window prequential score of both modes, $kind](compare-$kind.png)"
+    echo "![per-window prequential score of both modes, $kind](docs/compare-$kind.png)"
     echo
     echo '```text'
     # The per-window table is in compare.json and the plot; keep the header and totals.
@@ -40,6 +41,18 @@ md=docs/compare.md
       | sed -e "s|$work/$kind|compare-out/$kind|g" | cat -s
     echo '```'
   done
-} >"$md.tmp"
-mv "$md.tmp" "$md"
-echo "wrote $md and docs/compare-*.svg|png" >&2
+  echo
+  echo "<!-- compare-generate:end -->"
+} >"$section"
+
+grep -q '^<!-- compare-generate:begin' README.md || {
+  echo "README.md has no compare-generate markers" >&2
+  exit 1
+}
+awk -v section="$section" '
+  /^<!-- compare-generate:begin/ { while ((getline line < section) > 0) print line; skip = 1; next }
+  /^<!-- compare-generate:end/ { skip = 0; next }
+  !skip
+' README.md >README.md.tmp
+mv README.md.tmp README.md
+echo "updated README.md and docs/compare-*.svg|png" >&2

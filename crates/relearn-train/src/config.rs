@@ -442,11 +442,13 @@ impl Validator<'_> {
             })?,
         };
         let seed = raw.run.seed.unwrap_or(defaults::SEED);
-        let store = resolve(
-            raw.run
-                .store
-                .unwrap_or_else(|| PathBuf::from(defaults::STORE)),
-        );
+        // The store is relative to the working directory, like every command's `--store`
+        // default, so that `relearn run --config configs/x.toml` and then `relearn log`
+        // see the same store. Data paths are relative to the config file.
+        let store = raw
+            .run
+            .store
+            .unwrap_or_else(|| PathBuf::from(defaults::STORE));
 
         let window_size = raw.window.size.unwrap_or(defaults::WINDOW_SIZE);
         if window_size == 0 {
@@ -754,7 +756,7 @@ mod tests {
         let spec = parse(MINIMAL).unwrap();
         assert_eq!(spec.mode, Mode::Stateful);
         assert_eq!(spec.backend, Backend::Flex);
-        assert_eq!(spec.store, PathBuf::from("/cfg/checkpoints"));
+        assert_eq!(spec.store, PathBuf::from("checkpoints"));
         assert_eq!(spec.window_size, 1000);
         assert_eq!(spec.model.hidden, vec![64, 64]);
         assert_eq!(spec.stateless.recent_windows, 3);

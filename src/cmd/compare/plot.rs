@@ -135,7 +135,7 @@ fn draw<DB: DrawingBackend>(
     ))?;
     let legend_font = ("sans-serif", 15).into_font().color(&BLACK);
     let mean = |m: Option<f64>| m.map_or("-".to_string(), |v| fmt_score(&report.setup, v));
-    let entries = [
+    let mut entries = vec![
         (
             format!(
                 "stateless (mean {})",
@@ -149,8 +149,11 @@ fn draw<DB: DrawingBackend>(
             STATEFUL,
             false,
         ),
-        ("drift point".to_string(), DRIFT, true),
     ];
+    // A stream without declared drift points (a CSV, say) has no markers to explain.
+    if !report.setup.stream.drift_windows().is_empty() {
+        entries.push(("drift point".to_string(), DRIFT, true));
+    }
     let x0 = SIZE.0 as i32 - 300;
     for (i, (label, color, dashed)) in entries.iter().enumerate() {
         let y = 10 + 16 * i as i32;
