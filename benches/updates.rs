@@ -50,13 +50,8 @@ fn main() {
         let started = Instant::now();
         let summary = run(&spec, &store, &RunOptions::default(), &mut |_| {}).expect("the updates");
         let secs = started.elapsed().as_secs_f64();
-        let n = summary.committed.len().max(1);
-        let train: f64 = summary
-            .committed
-            .iter()
-            .map(|m| m.train_seconds)
-            .sum::<f64>()
-            / n as f64;
+        let n = summary.committed.max(1);
+        let train = summary.train_seconds / n as f64;
         println!(
             "update mode={mode} backend={backend} windows={n} ms_per_window={:.2} train_ms_per_window={:.2}",
             secs / n as f64 * 1e3,

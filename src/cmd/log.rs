@@ -39,8 +39,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&manifests)?;
     } else {
-        for m in &manifests {
-            println!("{}", render::log_line(m));
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let written = manifests
+            .iter()
+            .try_for_each(|m| writeln!(out, "{}", render::log_line(m)))
+            .and_then(|()| out.flush());
+        if let Err(e) = written
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -65,6 +65,52 @@ pub(crate) fn write_atomic(target: &Path, bytes: &[u8], read_only: bool) -> Resu
     let dir = target
         .parent()
         .expect("store paths always have a parent folder");
+    stage(target, bytes, read_only)?.rename()?;
+    sync_dir(dir)
+}
+
+/// A temp file written and synced next to its target, not yet renamed onto it. Dropped
+/// without [`Staged::rename`], it removes its temp file (a crash leaves it for the start-up
+/// cleanup, which every reader already ignores).
+#[must_use = "a staged file is removed unless renamed"]
+pub(crate) struct Staged {
+    temp: PathBuf,
+    target: PathBuf,
+    renamed: bool,
+}
+
+impl Staged {
+    /// The folder the file lands in.
+    pub(crate) fn dir(&self) -> &Path {
+        self.target
+            .parent()
+            .expect("store paths always have a parent folder")
+    }
+
+    /// Renames the temp file onto its target. The rename is durable once its folder is
+    /// synced ([`sync_dirs`]).
+    pub(crate) fn rename(mut self) -> Result<()> {
+        fs::rename(&self.temp, &self.target)
+            .map_err(|e| StoreError::io("rename into place", &self.target, e))?;
+        self.renamed = true;
+        crash_point("write:renamed");
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writes `bytes` to a new temp file next to `target` and syncs it (see [`write_atomic`]).
+pub(crate) fn stage(target: &Path, bytes: &[u8], read_only: bool) -> Result<Staged> {
+    let dir = target
+        .parent()
+        .expect("store paths always have a parent folder");
     let file_name = target
         .file_name()
         .and_then(|n| n.to_str())
@@ -74,15 +120,63 @@ pub(crate) fn write_atomic(target: &Path, bytes: &[u8], read_only: bool) -> Resu
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = write_temp_and_rename(&temp, target, bytes, read_only);
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result?;
-    sync_dir(dir)
+    // Made before the file exists, so a failed write removes its partial temp file.
+    let staged = Staged {
+        temp,
+        target: target.to_path_buf(),
+        renamed: false,
+    };
+    write_temp(&staged.temp, bytes, read_only)?;
+    Ok(staged)
 }
 
-fn write_temp_and_rename(temp: &Path, target: &Path, bytes: &[u8], read_only: bool) -> Result<()> {
+/// [`stage`] of several files at once, each on its own thread: their `sync_all`s overlap,
+/// so the file system can make them durable in one journal commit instead of one after the
+/// other. On an error every file staged so far is removed again.
+pub(crate) fn stage_all(files: &[(PathBuf, &[u8], bool)]) -> Result<Vec<Staged>> {
+    if files.len() <= 1 {
+        return files
+            .iter()
+            .map(|(target, bytes, read_only)| stage(target, bytes, *read_only))
+            .collect();
+    }
+    let results: Vec<Result<Staged>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|(target, bytes, read_only)| scope.spawn(move || stage(target, bytes, *read_only)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a staging thread panicked"))
+            .collect()
+    });
+    // The first error wins; dropping the other `Staged`s removes their temp files.
+    results.into_iter().collect()
+}
+
+/// Syncs each distinct folder of `dirs` (see [`sync_dir`]), concurrently when there are
+/// several.
+pub(crate) fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    let mut unique: Vec<&Path> = dirs.into_iter().collect();
+    unique.sort();
+    unique.dedup();
+    if unique.len() <= 1 {
+        return unique.into_iter().try_for_each(sync_dir);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = unique
+            .iter()
+            .map(|&dir| scope.spawn(move || sync_dir(dir)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a folder sync thread panicked"))
+            .collect::<Result<Vec<()>>>()
+    })?;
+    Ok(())
+}
+
+fn write_temp(temp: &Path, bytes: &[u8], read_only: bool) -> Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -102,8 +196,6 @@ fn write_temp_and_rename(temp: &Path, target: &Path, bytes: &[u8], read_only: bo
         .map_err(|e| StoreError::io("sync", temp, e))?;
     drop(file);
     crash_point("write:synced");
-    fs::rename(temp, target).map_err(|e| StoreError::io("rename into place", target, e))?;
-    crash_point("write:renamed");
     Ok(())
 }
 
@@ -288,6 +380,49 @@ mod tests {
         assert_eq!(now.len(), 24, "{now}");
         assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T', "{now}");
         assert!(now.as_str() > "2024-01-01");
+    }
+
+    #[test]
+    fn staged_files_appear_only_when_renamed_and_vanish_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let files = [
+            (a.clone(), &b"one"[..], false),
+            (b.clone(), &b"two"[..], true),
+        ];
+        let mut staged = stage_all(&files).unwrap();
+        assert!(
+            !a.exists() && !b.exists(),
+            "staged files are not visible yet"
+        );
+        assert_eq!(list_dir(dir.path()).unwrap().len(), 2, "two temp files");
+        let second = staged.pop().unwrap();
+        staged.pop().unwrap().rename().unwrap();
+        drop(second);
+        sync_dirs([dir.path(), dir.path()]).unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"one");
+        assert_eq!(
+            list_dir(dir.path()).unwrap(),
+            ["a"],
+            "the dropped file left nothing"
+        );
+    }
+
+    #[test]
+    fn a_failed_stage_all_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("ok");
+        let missing = dir.path().join("no-such-folder/x");
+        let files = [
+            (ok.clone(), &b"one"[..], false),
+            (missing, &b"two"[..], false),
+        ];
+        assert!(stage_all(&files).is_err());
+        assert!(
+            list_dir(dir.path()).unwrap().is_empty(),
+            "{:?}",
+            list_dir(dir.path())
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use fs4::fs_std::FileExt;
 use crate::error::{Result, StoreError};
 use crate::fsutil::{
     crash_point, ensure_dir, is_full_id, is_lower_hex, is_temp_name, list_dir, now_rfc3339,
-    remove_file_if_exists, sha256_hex, sync_dir, validate_name, write_atomic,
+    remove_file_if_exists, sha256_hex, stage_all, sync_dir, sync_dirs, validate_name, write_atomic,
 };
 use crate::model::{CheckpointDraft, CheckpointId, Manifest, PartRef};
 
@@ -296,18 +296,14 @@ impl Store {
     }
 
     fn put_object_unlocked(&self, bytes: &[u8]) -> Result<PartRef> {
-        let hash = sha256_hex(bytes);
-        let path = self.object_path(&hash);
         let part = PartRef {
-            object: hash,
+            object: sha256_hex(bytes),
             bytes: bytes.len() as u64,
         };
-        if let Ok(meta) = fs::metadata(&path)
-            && meta.is_file()
-            && meta.len() == part.bytes
-        {
+        if self.has_object(&part) {
             return Ok(part);
         }
+        let path = self.object_path(&part.object);
         let dir = path.parent().expect("object paths have a parent");
         if !dir.is_dir() {
             ensure_dir(dir)?;
@@ -315,6 +311,13 @@ impl Store {
         }
         write_atomic(&path, bytes, true)?;
         Ok(part)
+    }
+
+    /// Whether the object of `part` is in the store with the right size (an object is
+    /// never rewritten: its name is its content's hash).
+    fn has_object(&self, part: &PartRef) -> bool {
+        fs::metadata(self.object_path(&part.object))
+            .is_ok_and(|meta| meta.is_file() && meta.len() == part.bytes)
     }
 
     /// Reads an object and checks that its content hashes to `hash`.
@@ -398,11 +401,19 @@ impl Store {
                 });
             }
         }
+        // Hash the parts; note the objects the store lacks.
         let mut parts = BTreeMap::new();
+        let mut new_objects: BTreeMap<String, &[u8]> = BTreeMap::new();
         for (name, bytes) in &draft.parts {
-            parts.insert(name.clone(), self.put_object_unlocked(bytes)?);
+            let part = PartRef {
+                object: sha256_hex(bytes),
+                bytes: bytes.len() as u64,
+            };
+            if !self.has_object(&part) {
+                new_objects.insert(part.object.clone(), bytes.as_slice());
+            }
+            parts.insert(name.clone(), part);
         }
-        crash_point("commit:objects");
         let manifest = Manifest {
             id: String::new(),
             run: draft.run,
@@ -431,23 +442,66 @@ impl Store {
                 }
             })?;
         manifest.id = manifest.compute_id();
-        let path = self.manifest_path(&manifest.id);
+        let manifest_path = self.manifest_path(&manifest.id);
         let existing = match self.read_manifest_file(&manifest.id) {
             Ok(existing) if existing.compute_id() == manifest.id => Some(existing),
             _ => None,
         };
-        let mut manifest = match existing {
-            Some(existing) => {
-                tracing::debug!(id = %manifest.id, "checkpoint already in the store");
-                existing
+        let manifest_json = existing.is_none().then(|| manifest.to_file_json());
+        let ref_text = format!("{}\n", manifest.id);
+        let runs_dir = self.runs_dir();
+        ensure_dir(&runs_dir)?;
+        let mut new_dirs = false;
+        for hash in new_objects.keys() {
+            let dir = self.object_path(hash);
+            let dir = dir.parent().expect("object paths have a parent");
+            if !dir.is_dir() {
+                ensure_dir(dir)?;
+                new_dirs = true;
             }
-            None => {
-                write_atomic(&path, manifest.to_file_json().as_bytes(), false)?;
-                manifest
-            }
+        }
+        if new_dirs {
+            sync_dir(&self.objects_dir())?;
+        }
+
+        // Every file of the checkpoint is written and synced at once (temp names, invisible
+        // to readers), then made visible in dependency order, each step durable before the
+        // next: objects, then the manifest that names them, then the run ref that names the
+        // manifest. A crash anywhere leaves complete checkpoints only; four sequential
+        // sync latencies a commit instead of one per file and folder.
+        let mut files: Vec<(PathBuf, &[u8], bool)> = new_objects
+            .iter()
+            .map(|(hash, bytes)| (self.object_path(hash), *bytes, true))
+            .collect();
+        if let Some(json) = &manifest_json {
+            files.push((manifest_path.clone(), json.as_bytes(), false));
+        }
+        files.push((runs_dir.join(&manifest.run), ref_text.as_bytes(), false));
+        let mut staged = stage_all(&files)?;
+        let run_ref = staged.pop().expect("the run ref is staged last");
+        let staged_manifest = match manifest_json {
+            Some(_) => staged.pop(),
+            None => None,
         };
+        let object_dirs: Vec<PathBuf> = staged.iter().map(|o| o.dir().to_path_buf()).collect();
+        for object in staged {
+            object.rename()?;
+        }
+        sync_dirs(object_dirs.iter().map(PathBuf::as_path))?;
+        crash_point("commit:objects");
+        match staged_manifest {
+            Some(staged_manifest) => {
+                staged_manifest.rename()?;
+                sync_dir(&self.manifests_dir())?;
+            }
+            None => tracing::debug!(id = %manifest.id, "checkpoint already in the store"),
+        }
+        if let Some(existing) = existing {
+            manifest = existing;
+        }
         crash_point("commit:manifest");
-        self.write_ref(&self.runs_dir(), &manifest.run, &manifest.id)?;
+        run_ref.rename()?;
+        sync_dir(&runs_dir)?;
         crash_point("commit:ref");
         manifest.tags = self.tags_of(&manifest.id)?;
         tracing::debug!(id = %manifest.id, run = %manifest.run, window = manifest.window, "committed checkpoint");

@@ -54,8 +54,12 @@ pub enum RunEvent {
 /// What an invocation did.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
-    /// Checkpoints committed now, in order.
-    pub committed: Vec<Manifest>,
+    /// How many checkpoints this invocation committed (each was reported through
+    /// `on_event` as it landed: the summary keeps none of them, so a run's memory does not
+    /// grow with the stream).
+    pub committed: usize,
+    /// Sum of `train_seconds` over the checkpoints committed now.
+    pub train_seconds: f64,
     /// The run's latest checkpoint afterwards.
     pub head: Option<CheckpointId>,
     /// Whether it continued a stored run.
@@ -104,7 +108,7 @@ pub fn run(
         todo,
     });
     let resumed = loop_.serving.is_some();
-    let mut committed = Vec::new();
+    let (mut committed, mut train_seconds) = (0, 0.0);
     if todo > 0 {
         for window in stream.windows()? {
             let window = window?;
@@ -112,13 +116,15 @@ pub fn run(
                 break;
             }
             if let Some(manifest) = loop_.feed(window)? {
-                on_event(&RunEvent::Committed(Box::new(manifest.clone())));
-                committed.push(manifest);
+                committed += 1;
+                train_seconds += manifest.train_seconds;
+                on_event(&RunEvent::Committed(Box::new(manifest)));
             }
         }
     }
     Ok(RunSummary {
         committed,
+        train_seconds,
         head: store.run_head(&spec.name)?,
         resumed,
     })
