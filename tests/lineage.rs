@@ -134,12 +134,18 @@ fn show_and_tree_describe_the_run() {
         assert!(json.get(key).is_some(), "show --json lacks {key}");
     }
     let tree: Value = serde_json::from_str(&sb.ok(&["tree", "--format", "json"])).unwrap();
-    let root = &tree["runs"][0]["roots"][0];
-    assert_eq!(root["relation"], "initial");
-    assert_eq!(
-        root["children"][0]["children"][0]["children"][0]["window"],
-        3
-    );
+    // Flat: nodes in creation order linked by ids, whatever the chain's length.
+    let run = &tree["runs"][0];
+    let nodes = run["nodes"].as_array().unwrap();
+    assert_eq!(run["roots"], serde_json::json!([nodes[0]["id"]]));
+    assert_eq!(nodes[0]["relation"], "initial");
+    assert_eq!(nodes[0]["parent"], Value::Null);
+    for pair in nodes.windows(2) {
+        assert_eq!(pair[1]["parent"], pair[0]["id"]);
+        assert_eq!(pair[0]["children"], serde_json::json!([pair[1]["id"]]));
+    }
+    assert_eq!(nodes[3]["window"], 3);
+    assert_eq!(run["head"], nodes.last().unwrap()["id"]);
     let text = sb.ok(&["tree"]);
     assert!(text.contains("<- head"), "{text}");
 }

@@ -146,34 +146,47 @@ impl Lineage {
         }
     }
 
+    /// The run as flat JSON: nodes in creation order, linked by ids (`parent`, `children`),
+    /// so a chain of thousands of checkpoints does not nest thousands deep (JSON parsers
+    /// limit nesting: serde_json to 128, jq to 256).
     fn json(&self) -> JsonRun {
-        fn node(l: &Lineage, i: usize) -> JsonNode {
-            let m = &l.nodes[i];
-            JsonNode {
-                id: m.id.clone(),
-                window: m.window,
-                relation: m.relation.as_str().to_string(),
-                replaces: m.replaces.clone(),
-                prequential: m.metrics.prequential.clone(),
-                tags: m.tags.clone(),
-                children: l.kids(i).iter().map(|&k| node(l, k)).collect(),
-            }
-        }
+        let ids = |list: &[usize]| -> Vec<String> {
+            list.iter().map(|&k| self.nodes[k].id.clone()).collect()
+        };
         JsonRun {
             run: self.run.clone(),
             mode: self.mode.clone(),
             head: self.head.clone(),
-            roots: self.roots.iter().map(|&r| node(self, r)).collect(),
+            roots: ids(&self.roots),
+            nodes: self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, m)| JsonNode {
+                    id: m.id.clone(),
+                    window: m.window,
+                    relation: m.relation.as_str().to_string(),
+                    parent: m.parent.clone(),
+                    replaces: m.replaces.clone(),
+                    prequential: m.metrics.prequential.clone(),
+                    tags: m.tags.clone(),
+                    children: ids(self.kids(i)),
+                })
+                .collect(),
         }
     }
 }
 
+/// `tree --format json`: one entry per run.
 #[derive(Serialize)]
 struct JsonRun {
     run: String,
     mode: String,
     head: Option<String>,
-    roots: Vec<JsonNode>,
+    /// Ids of the checkpoints without a parent in the run (its initial model).
+    roots: Vec<String>,
+    /// Every checkpoint of the run, in creation order.
+    nodes: Vec<JsonNode>,
 }
 
 #[derive(Serialize)]
@@ -181,10 +194,12 @@ struct JsonNode {
     id: String,
     window: u64,
     relation: String,
+    parent: Option<String>,
     replaces: Option<String>,
     prequential: Option<BTreeMap<String, f64>>,
     tags: Vec<String>,
-    children: Vec<JsonNode>,
+    /// Ids of the checkpoints whose `parent` this is.
+    children: Vec<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
