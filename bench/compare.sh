@@ -130,7 +130,7 @@ print("%.4f %d %.3f" % (sum(scored) / len(scored), len(scored), sum(m["train_sec
     echo "$sk"
     sks=$(echo "$sk" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
     python3 -c "r=$sks/$ours; print(f'speed-up over scikit-learn: {r:.1f}x (target >= 5x): ' + ('yes' if r >= 5 else 'NO'))"
-  else
+  elif [ $SKLEARN = 1 ]; then
     echo "(scikit-learn not installed: pip install scikit-learn)"
   fi
 else
