@@ -109,31 +109,17 @@ fn main() {
                     lr: 1e-3,
                     shuffle_seed: 0,
                 };
+                let mut pass = |model| {
+                    let task = Task::Classification;
+                    fit_with(path, model, &mut optimizer, &train, task, settings, &device)
+                        .expect("a benchmark pass does not diverge")
+                        .0
+                };
                 // Warm-up: one pass (allocations, caches, worker threads).
-                model = fit_with(
-                    path,
-                    model,
-                    &mut optimizer,
-                    &train,
-                    Task::Classification,
-                    settings,
-                    &device,
-                )
-                .unwrap()
-                .0;
+                model = pass(model);
                 let (mut done, started) = (0usize, Instant::now());
                 while started.elapsed() < args.min_time || done == 0 {
-                    model = fit_with(
-                        path,
-                        model,
-                        &mut optimizer,
-                        &train,
-                        Task::Classification,
-                        settings,
-                        &device,
-                    )
-                    .unwrap()
-                    .0;
+                    model = pass(model);
                     done += steps;
                 }
                 let secs = started.elapsed().as_secs_f64();
