@@ -76,9 +76,9 @@ pub fn relearn(args: &[&str], cwd: &Path) -> Output {
         .expect("run relearn")
 }
 
-/// Every file under `root` with its bytes, sorted by path.
-pub fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
+/// Every file and folder below `root`, sorted (an empty list if `root` does not exist).
+pub fn entries_under(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -87,14 +87,39 @@ pub fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         for e in entries {
             let p = e.unwrap().path();
             if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push((p.clone(), std::fs::read(&p).unwrap()));
+                stack.push(p.clone());
             }
+            found.push(p);
         }
     }
-    files.sort();
-    files
+    found.sort();
+    found
+}
+
+/// Every file under `root` with its bytes, sorted by path.
+pub fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    entries_under(root)
+        .into_iter()
+        .filter(|p| !p.is_dir())
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+/// The store's temporary files and folders, relative to `root`: anything under `tmp/`, or
+/// with a `.tmp-` name anywhere.
+pub fn temp_files(root: &Path) -> Vec<PathBuf> {
+    entries_under(root)
+        .into_iter()
+        .map(|p| p.strip_prefix(root).unwrap().to_path_buf())
+        .filter(|rel| {
+            let mut parts = rel.iter().map(|c| c.to_string_lossy());
+            let first_is_tmp = rel.starts_with("tmp") && rel != Path::new("tmp");
+            first_is_tmp || parts.any(|c| c.starts_with(".tmp-"))
+        })
+        .collect()
 }
 
 /// A small, fast SEA config: 8 windows of 250 samples, a small model.

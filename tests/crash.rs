@@ -12,12 +12,12 @@
 //!   middle of the start-up cleanup of stale temp files.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::common::{Sandbox, stderr};
+use crate::common::{Sandbox, entries_under, stderr, temp_files};
 
 /// Name of the crash-test hook's environment variable (see `relearn-store`'s `fsutil.rs`).
 const CRASH_AT: &str = "RELEARN_CRASH_AT";
@@ -146,30 +146,19 @@ impl Case {
     /// Every file under the store, relative to it, `/`-separated.
     fn files(&self) -> BTreeSet<String> {
         let root = self.sb.store();
-        let mut files = BTreeSet::new();
-        let mut stack = vec![root.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else {
-                    let rel = path.strip_prefix(&root).unwrap();
-                    files.insert(rel.to_string_lossy().replace('\\', "/"));
-                }
-            }
-        }
-        files
+        entries_under(&root)
+            .into_iter()
+            .filter(|p| !p.is_dir())
+            .map(|p| relative(&root, &p))
+            .collect()
     }
 
-    /// Temporary files: `.tmp-*` anywhere, or anything under `tmp/`.
+    /// Temporary files and folders (see [`temp_files`]), `/`-separated.
     fn temp_files(&self) -> Vec<String> {
-        self.files()
-            .into_iter()
-            .filter(|f| f.starts_with("tmp/") || f.split('/').any(|c| c.starts_with(".tmp-")))
+        let root = self.sb.store();
+        temp_files(&root)
+            .iter()
+            .map(|rel| relative(Path::new(""), rel))
             .collect()
     }
 
@@ -414,4 +403,10 @@ fn crash_during_temp_file_cleanup_and_repeated_crashes_still_converge() {
     assert!(case.temp_files().is_empty(), "{:?}", case.temp_files());
     assert_eq!(case.head().as_deref(), Some(reference.head.as_str()));
     assert_eq!(case.files(), reference.files);
+}
+
+/// `path` relative to `root`, `/`-separated.
+fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap();
+    rel.to_string_lossy().replace('\\', "/")
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{Sandbox, sea_config, stderr};
+use crate::common::{Sandbox, sea_config, stderr, temp_files};
 
 fn head(sb: &Sandbox, run: &str) -> Option<String> {
     Some(
@@ -44,28 +44,6 @@ fn rewrite(path: &Path, edit: impl FnOnce(Vec<u8>) -> Vec<u8>) {
     let bytes = std::fs::read(path).unwrap();
     std::fs::write(path, edit(bytes)).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Temporary files left anywhere in the store.
-fn temp_files(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with(".tmp-") || p.parent() == Some(&root.join("tmp")) {
-                found.push(p.clone());
-            }
-            if p.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    found
 }
 
 // ---------------------------------------------------------------------------------------
