@@ -296,21 +296,31 @@ impl Store {
     }
 
     fn put_object_unlocked(&self, bytes: &[u8]) -> Result<PartRef> {
-        let part = PartRef {
-            object: sha256_hex(bytes),
-            bytes: bytes.len() as u64,
-        };
+        let part = part_of(bytes);
         if self.has_object(&part) {
             return Ok(part);
         }
-        let path = self.object_path(&part.object);
-        let dir = path.parent().expect("object paths have a parent");
-        if !dir.is_dir() {
-            ensure_dir(dir)?;
+        self.ensure_object_dirs([part.object.as_str()])?;
+        write_atomic(&self.object_path(&part.object), bytes, true)?;
+        Ok(part)
+    }
+
+    /// Creates the `objects/ab/` folders of `hashes` that are missing, and makes their
+    /// creation durable (one sync of `objects/` however many were made).
+    fn ensure_object_dirs<'a>(&self, hashes: impl IntoIterator<Item = &'a str>) -> Result<()> {
+        let mut created = false;
+        for hash in hashes {
+            let path = self.object_path(hash);
+            let dir = path.parent().expect("object paths have a parent");
+            if !dir.is_dir() {
+                ensure_dir(dir)?;
+                created = true;
+            }
+        }
+        if created {
             sync_dir(&self.objects_dir())?;
         }
-        write_atomic(&path, bytes, true)?;
-        Ok(part)
+        Ok(())
     }
 
     /// Whether the object of `part` is in the store with the right size (an object is
@@ -405,10 +415,7 @@ impl Store {
         let mut parts = BTreeMap::new();
         let mut new_objects: BTreeMap<String, &[u8]> = BTreeMap::new();
         for (name, bytes) in &draft.parts {
-            let part = PartRef {
-                object: sha256_hex(bytes),
-                bytes: bytes.len() as u64,
-            };
+            let part = part_of(bytes);
             if !self.has_object(&part) {
                 new_objects.insert(part.object.clone(), bytes.as_slice());
             }
@@ -448,21 +455,10 @@ impl Store {
             _ => None,
         };
         let manifest_json = existing.is_none().then(|| manifest.to_file_json());
-        let ref_text = format!("{}\n", manifest.id);
+        let ref_text = ref_file_text(&manifest.id);
         let runs_dir = self.runs_dir();
         ensure_dir(&runs_dir)?;
-        let mut new_dirs = false;
-        for hash in new_objects.keys() {
-            let dir = self.object_path(hash);
-            let dir = dir.parent().expect("object paths have a parent");
-            if !dir.is_dir() {
-                ensure_dir(dir)?;
-                new_dirs = true;
-            }
-        }
-        if new_dirs {
-            sync_dir(&self.objects_dir())?;
-        }
+        self.ensure_object_dirs(new_objects.keys().map(String::as_str))?;
 
         // Every file of the checkpoint is written and synced at once (temp names, invisible
         // to readers), then made visible in dependency order, each step durable before the
@@ -661,7 +657,7 @@ impl Store {
     /// Writes `dir/name` = `id` atomically. The caller holds a store guard.
     fn write_ref(&self, dir: &Path, name: &str, id: &str) -> Result<()> {
         ensure_dir(dir)?;
-        write_atomic(&dir.join(name), format!("{id}\n").as_bytes(), false)
+        write_atomic(&dir.join(name), ref_file_text(id).as_bytes(), false)
     }
 
     /// Valid ref names in `dir` (temp files and stray names skipped), sorted.
@@ -908,6 +904,19 @@ pub(crate) fn sort_chain(chain: &mut [Manifest]) {
 }
 
 /// Parses a manifest file's bytes and checks that its `id` field matches its name.
+/// The part record of `bytes`: their hash (the object's name) and size.
+fn part_of(bytes: &[u8]) -> PartRef {
+    PartRef {
+        object: sha256_hex(bytes),
+        bytes: bytes.len() as u64,
+    }
+}
+
+/// The content of a ref file (run or tag) pointing at `id`.
+fn ref_file_text(id: &str) -> String {
+    format!("{id}\n")
+}
+
 pub(crate) fn parse_manifest(path: &Path, id: &str, bytes: &[u8]) -> Result<Manifest> {
     let manifest: Manifest =
         serde_json::from_slice(bytes).map_err(|e| StoreError::CorruptManifest {
