@@ -30,7 +30,7 @@ use relearn_train::{Mode, RunEvent, RunOptions, RunSpec};
 use serde::{Deserialize, Serialize};
 
 use self::report::{Invocation, PeakMemory, Setup, StreamSummary, run_name};
-use super::StoreArg;
+use super::{StoreArg, write_stdout};
 use crate::render;
 
 /// Arguments of `relearn compare`.
@@ -193,19 +193,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     plot::write(&report, &out)?;
 
     let text = table::render(&report);
-    let mut stdout = std::io::stdout().lock();
-    let written = write!(stdout, "{text}").and_then(|_| {
+    write_stdout(|stdout| {
+        write!(stdout, "{text}")?;
         writeln!(
             stdout,
             "\nwrote {}, compare.svg and compare.png in {}",
             json_path.file_name().unwrap_or_default().to_string_lossy(),
             out.display()
         )
-    });
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(ExitCode::SUCCESS),
-    }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs one mode in a child process, following its progress. `Ok(Err(code))` when the

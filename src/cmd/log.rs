@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, print_json, write_stdout};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -39,17 +39,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&manifests)?;
     } else {
-        use std::io::Write;
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let written = manifests
-            .iter()
-            .try_for_each(|m| writeln!(out, "{}", render::log_line(m)))
-            .and_then(|()| out.flush());
-        if let Err(e) = written
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            return Err(e.into());
-        }
+        write_stdout(|out| {
+            manifests
+                .iter()
+                .try_for_each(|m| writeln!(out, "{}", render::log_line(m)))
+        })?;
     }
     Ok(ExitCode::SUCCESS)
 }

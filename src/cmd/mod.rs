@@ -106,18 +106,25 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
     Store::open(path).with_context(|| format!("cannot open store {}", path.display()))
 }
 
-/// Prints `value` as pretty JSON on stdout. A closed stdout (`relearn log --json | head`)
-/// is not an error: the reader has what it wanted.
-pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+/// Writes to stdout, locked and buffered, through `write`, then flushes. A closed stdout
+/// (`relearn log | head`) is not an error: the reader has what it wanted.
+pub fn write_stdout(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::io::Write;
-    // Streamed into one buffered, locked stdout: `log --json` of a large store is megabytes.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    let written = serde_json::to_writer_pretty(&mut out, value)
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(out))
-        .and_then(|()| out.flush());
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result,
     }
+}
+
+/// Prints `value` as pretty JSON on stdout (see [`write_stdout`]); streamed, as `log
+/// --json` of a large store is megabytes.
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    write_stdout(|out| {
+        serde_json::to_writer_pretty(&mut *out, value)?;
+        writeln!(out)
+    })?;
+    Ok(())
 }

@@ -4,12 +4,13 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use relearn_data::Task;
 use relearn_train::fit;
 use serde_json::{Map, Value, json};
 
 use super::eval::Inference;
-use super::{StoreArg, print_json};
+use super::{StoreArg, print_json, write_stdout};
 
 /// Arguments of `relearn predict`.
 #[derive(Debug, clap::Args)]
@@ -56,12 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    match write_csv(classes, &rows) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        // `relearn predict ... | head`: the reader has all it wanted.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(anyhow::Error::new(e).context("cannot write predictions to stdout")),
-    }
+    write_stdout(|out| write_csv(out, classes, &rows))
+        .context("cannot write predictions to stdout")?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One row's prediction.
@@ -96,9 +94,12 @@ pub fn predictions(task: Task, classes: &[String], outputs: &[f32]) -> Vec<Predi
 
 /// Writes the CSV: a `prediction` column (class name or value), and for classification one
 /// `p_<class>` column per class.
-fn write_csv(classes: &[String], rows: &[Prediction]) -> io::Result<()> {
-    let stdout = io::stdout().lock();
-    let mut out = csv::Writer::from_writer(io::BufWriter::new(stdout));
+fn write_csv(
+    stdout: &mut dyn io::Write,
+    classes: &[String],
+    rows: &[Prediction],
+) -> io::Result<()> {
+    let mut out = csv::Writer::from_writer(stdout);
     let mut header = vec!["prediction".to_string()];
     header.extend(classes.iter().map(|c| format!("p_{c}")));
     out.write_record(&header)?;
@@ -114,7 +115,7 @@ fn write_csv(classes: &[String], rows: &[Prediction]) -> io::Result<()> {
         }
         out.write_record(&record)?;
     }
-    // Flushes the csv buffer and the BufWriter under it.
+    // Flushes the csv buffer into `stdout` (which `write_stdout` flushes).
     out.flush()
 }
 
