@@ -420,7 +420,7 @@ impl CsvLayout {
                             // The root cause is the initial windows' single class, not
                             // this row: say that.
                             return Err(DataError::SingleClass {
-                                stream: format!("csv:{}", path.display()),
+                                stream: src.label(),
                                 column: src.target.clone(),
                                 label: seen.into_iter().next().unwrap_or_default(),
                                 initial_samples,

@@ -59,6 +59,13 @@ pub struct CsvSource {
     pub task: Task,
 }
 
+impl CsvSource {
+    /// How the stream names itself (`StreamInfo::source`, messages): `csv:<path>`.
+    pub fn label(&self) -> String {
+        format!("csv:{}", self.path.display())
+    }
+}
+
 /// The built-in stream generators. Each is deterministic given its [`GeneratorSpec`].
 ///
 /// Shared drift schedule: the *concept index* `k` of sample `i` is the number of

@@ -118,7 +118,7 @@ impl Stream {
             StreamSource::Csv(src) => {
                 let v = CsvLayout::validate(src, initial_samples)?;
                 let info = StreamInfo {
-                    source: format!("csv:{}", src.path.display()),
+                    source: src.label(),
                     feature_names: v.layout.feature_names().to_vec(),
                     task: src.task,
                     classes: v.classes,
