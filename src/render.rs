@@ -57,13 +57,18 @@ pub fn window_line(m: &Manifest, task: Task) -> String {
     )
 }
 
-/// `log`'s line per checkpoint.
-pub fn log_line(m: &Manifest) -> String {
-    let tags = if m.tags.is_empty() {
+/// `  [tag, ...]` after a checkpoint's line, or nothing when it has no tags.
+fn tags_suffix(m: &Manifest) -> String {
+    if m.tags.is_empty() {
         String::new()
     } else {
         format!("  [{}]", m.tags.join(", "))
-    };
+    }
+}
+
+/// `log`'s line per checkpoint.
+pub fn log_line(m: &Manifest) -> String {
+    let tags = tags_suffix(m);
     format!(
         "{}  {:<20} window {:>4}  {:<10}{:<12}  {}{tags}",
         short(&m.id),
@@ -77,11 +82,7 @@ pub fn log_line(m: &Manifest) -> String {
 
 /// `tree`'s label of a node.
 pub fn node_label(m: &Manifest) -> String {
-    let tags = if m.tags.is_empty() {
-        String::new()
-    } else {
-        format!("  [{}]", m.tags.join(", "))
-    };
+    let tags = tags_suffix(m);
     format!(
         "{}  window {:<4} {}{}{tags}",
         short(&m.id),

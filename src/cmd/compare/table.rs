@@ -55,20 +55,10 @@ fn header(s: &mut String, r: &Report) {
 }
 
 fn per_window(s: &mut String, r: &Report) {
-    let sl: BTreeMap<u64, f64> = r
-        .modes
-        .stateless
-        .windows
-        .iter()
-        .map(|w| (w.window, w.score))
-        .collect();
-    let sf: BTreeMap<u64, f64> = r
-        .modes
-        .stateful
-        .windows
-        .iter()
-        .map(|w| (w.window, w.score))
-        .collect();
+    let scores = |mode: &ModeReport| -> BTreeMap<u64, f64> {
+        mode.windows.iter().map(|w| (w.window, w.score)).collect()
+    };
+    let (sl, sf) = (scores(&r.modes.stateless), scores(&r.modes.stateful));
     let mut windows: Vec<u64> = sl.keys().chain(sf.keys()).copied().collect();
     windows.sort_unstable();
     windows.dedup();
