@@ -690,13 +690,10 @@ impl Validator<'_> {
     }
 
     fn generator_error(&self, e: relearn_data::DataError) -> ConfigError {
-        let message = e.to_string();
-        // The data crate names the key as `data.<field>`; find it to report the line.
-        let key = message
-            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
-            .find(|w| w.starts_with("data."))
-            .unwrap_or("data")
-            .to_string();
+        let (key, message) = match e {
+            relearn_data::DataError::Config { key, message } => (key.to_string(), message),
+            other => ("data".to_string(), other.to_string()),
+        };
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line: key_line(self.text, &key),
