@@ -12,3 +12,4 @@ mod failures;
 mod inspect;
 mod lineage;
 mod resume;
+mod threads;

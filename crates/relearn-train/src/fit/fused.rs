@@ -12,6 +12,8 @@
 //! over threads is split by rows or columns of its output, never along the summed dimension.
 //! So the same inputs give bit-identical weights and moments, on this machine, run after run.
 
+use std::ops::Range;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use relearn_data::{Batch, Task};
@@ -68,10 +70,40 @@ const PARALLEL_MIN_MACS: usize = 1 << 18;
 /// Rows (or columns) of output per parallel block, at least.
 const MIN_BLOCK: usize = 16;
 
-/// `dst (m x n) = lhs (m x k) . rhs (k x n)`, plus `dst` when `accumulate`.
+/// Element-wise work on rows `rows` of a product's output (before or after the product).
+/// It must touch those rows only, so that blocks of rows can run on different threads.
+type RowPass<'a> = &'a (dyn Fn(Range<usize>) + Sync);
+
+/// Element-wise passes over at least this many elements run in parallel row blocks.
+const PARALLEL_MIN_ELEMS: usize = 1 << 15;
+
+/// Runs `pass` over rows `0..m` of a `[m, row_len]` buffer: in row blocks over the pool
+/// when the buffer is large, else at once.
+fn par_rows(m: usize, row_len: usize, pass: RowPass) {
+    let threads = pool::threads();
+    if threads <= 1 || m < 2 || m.saturating_mul(row_len) < PARALLEL_MIN_ELEMS {
+        pass(0..m);
+        return;
+    }
+    let per = m.div_ceil(threads);
+    pool::run(m.div_ceil(per), &|b| {
+        let start = b * per;
+        pass(start..(start + per).min(m));
+    });
+}
+
+/// `dst (m x n) = lhs (m x k) . rhs (k x n)`, plus `dst` when `accumulate`; `before` runs
+/// on rows of `dst` before the product writes them, `after` once it has.
+///
+/// A large product is split over the pool by rows (or columns) of `dst`. Split by rows,
+/// each task runs `before`, its block of the product and `after` on its own rows, while
+/// they are in its cache and with no serial pass between; otherwise the passes run as
+/// parallel row blocks of their own around the product.
 ///
 /// # Safety
-/// The views must cover the shapes given and `dst` must not overlap `lhs` or `rhs`.
+/// The views must cover the shapes given and `dst` must not overlap `lhs` or `rhs`; the
+/// passes must not touch `lhs` or `rhs`, nor rows of `dst` outside the range they are given.
+#[allow(clippy::too_many_arguments)]
 unsafe fn matmul(
     m: usize,
     n: usize,
@@ -80,6 +112,8 @@ unsafe fn matmul(
     lhs: MatRef,
     rhs: MatRef,
     accumulate: bool,
+    before: Option<RowPass>,
+    after: Option<RowPass>,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -93,11 +127,48 @@ unsafe fn matmul(
     } else {
         1
     };
+    // Split by rows, each task runs the passes on its own rows; otherwise they run around
+    // the product.
+    let passes_in_tasks = blocks > 1 && by_rows;
+    if !passes_in_tasks && let Some(pass) = before {
+        par_rows(m, n, pass);
+    }
     if blocks <= 1 {
         // SAFETY: forwarded from the caller.
         unsafe { gemm_block(m, n, k, dst, lhs, rhs, accumulate) };
-        return;
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            matmul_blocks(
+                m, n, k, dst, lhs, rhs, accumulate, blocks, by_rows, before, after,
+            )
+        };
     }
+    if !passes_in_tasks && let Some(pass) = after {
+        par_rows(m, n, pass);
+    }
+}
+
+/// [`matmul`] over the pool in `blocks` blocks of rows (`by_rows`, each running the passes
+/// on its rows) or of columns.
+///
+/// # Safety
+/// As [`matmul`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn matmul_blocks(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: MatMut,
+    lhs: MatRef,
+    rhs: MatRef,
+    accumulate: bool,
+    blocks: usize,
+    by_rows: bool,
+    before: Option<RowPass>,
+    after: Option<RowPass>,
+) {
+    let span = if by_rows { m } else { n };
     // Blocks of whole 8-row (8-column) groups, so the kernel's tiles line up.
     let per = span.div_ceil(blocks).next_multiple_of(8);
     pool::run(blocks, &|b| {
@@ -110,6 +181,9 @@ unsafe fn matmul(
         // SAFETY: block `b` writes rows (or columns) `start..start + len` of `dst` only.
         unsafe {
             if by_rows {
+                if let Some(pass) = before {
+                    pass(start..start + len);
+                }
                 gemm_block(
                     len,
                     n,
@@ -119,6 +193,9 @@ unsafe fn matmul(
                     rhs,
                     accumulate,
                 );
+                if let Some(pass) = after {
+                    pass(start..start + len);
+                }
             } else {
                 gemm_block(
                     m,
@@ -286,6 +363,7 @@ impl Fused {
 
     fn forward(&mut self, b: usize) {
         let layers = self.weights.len();
+        let activation = self.activation;
         for l in 0..layers {
             let (din, dout) = (self.widths[l], self.widths[l + 1]);
             let last = l + 1 == layers;
@@ -294,16 +372,33 @@ impl Fused {
             } else {
                 self.post[l - 1].as_ptr()
             };
-            let out = if last {
-                &mut self.output
+            // Pre-activations of a hidden layer, or the output; then the activations.
+            let out = SendPtr(if last {
+                self.output.as_mut_ptr()
             } else {
-                &mut self.pre[l]
+                self.pre[l].as_mut_ptr()
+            });
+            let post = SendPtr(if last {
+                std::ptr::null_mut()
+            } else {
+                self.post[l].as_mut_ptr()
+            });
+            let bias = &self.biases[l];
+            let fill_bias = |rows: Range<usize>| {
+                // SAFETY: `out` is [b, dout]; `matmul` hands each pass rows of its own.
+                let out = unsafe { rows_of(out, rows, dout) };
+                for row in out.chunks_exact_mut(dout) {
+                    row.copy_from_slice(bias);
+                }
             };
-            for row in out[..b * dout].chunks_exact_mut(dout) {
-                row.copy_from_slice(&self.biases[l]);
-            }
+            let activate = |rows: Range<usize>| {
+                // SAFETY: as above; `post` is [b, dout] too (a hidden layer's).
+                let (pre, post) =
+                    unsafe { (rows_of(out, rows.clone(), dout), rows_of(post, rows, dout)) };
+                activate(activation, post, pre);
+            };
             let dst = MatMut {
-                ptr: out.as_mut_ptr(),
+                ptr: out.get(),
                 rs: dout as isize,
                 cs: 1,
             };
@@ -317,29 +412,26 @@ impl Fused {
                 rs: dout as isize,
                 cs: 1,
             };
-            // SAFETY: `out` is [b, dout], `input` [b, din] (another buffer), weights [din, dout].
-            unsafe { matmul(b, dout, din, dst, lhs, rhs, true) };
-            if !last {
-                self.activate(l, b * dout);
+            let after: Option<RowPass> = if last { None } else { Some(&activate) };
+            // SAFETY: `out` is [b, dout], `input` [b, din] (another buffer), weights
+            // [din, dout]; the passes touch only their rows of `out` and `post`.
+            unsafe { matmul(b, dout, din, dst, lhs, rhs, true, Some(&fill_bias), after) };
+            if !last && self.keep < 1.0 {
+                self.drop_out(l, b * dout);
             }
         }
     }
 
-    fn activate(&mut self, l: usize, len: usize) {
-        let (pre, post) = (&self.pre[l][..len], &mut self.post[l][..len]);
-        match self.activation {
-            Activation::Relu => relu(post, pre),
-            Activation::Tanh => post.iter_mut().zip(pre).for_each(|(y, &x)| *y = x.tanh()),
-            Activation::Gelu => post.iter_mut().zip(pre).for_each(|(y, &x)| *y = gelu(x)),
-        }
-        if self.keep < 1.0 {
-            let (keep, scale) = (self.keep, 1.0 / self.keep);
-            let mask = &mut self.masks[l][..len];
-            for (m, y) in mask.iter_mut().zip(post.iter_mut()) {
-                let kept = self.rng.random::<f32>() < keep;
-                *m = if kept { scale } else { 0.0 };
-                *y = (*y * f32::from(u8::from(kept))) * scale;
-            }
+    /// Dropout on the first `len` activations of hidden layer `l`, in order (one random
+    /// draw per element, on this thread, so the masks never depend on the thread count).
+    fn drop_out(&mut self, l: usize, len: usize) {
+        let (keep, scale) = (self.keep, 1.0 / self.keep);
+        let post = &mut self.post[l][..len];
+        let mask = &mut self.masks[l][..len];
+        for (m, y) in mask.iter_mut().zip(post.iter_mut()) {
+            let kept = self.rng.random::<f32>() < keep;
+            *m = if kept { scale } else { 0.0 };
+            *y = (*y * f32::from(u8::from(kept))) * scale;
         }
     }
 
@@ -419,7 +511,7 @@ impl Fused {
                 cs: 1,
             };
             // SAFETY: grad_w is [din, dout]; input [b, din] and dz [b, dout] are other buffers.
-            unsafe { matmul(din, dout, b, dst, lhs, rhs, false) };
+            unsafe { matmul(din, dout, b, dst, lhs, rhs, false, None, None) };
             // grad_b = column sums of dz, row by row.
             column_sums(&mut self.grad_b[l], &self.delta[cur][..b * dout]);
             if l == 0 {
@@ -448,21 +540,29 @@ impl Fused {
                 rs: 1,
                 cs: dout as isize,
             };
-            // SAFETY: dst is [b, din] in one delta buffer, src [b, dout] in the other.
-            unsafe { matmul(b, din, dout, dst, lhs, rhs, false) };
-            // Through dropout and the activation of hidden layer l - 1.
-            let len = b * din;
+            // Through the activation of hidden layer l - 1, then its dropout.
+            let grads = SendPtr(dst.ptr);
+            let pre = &self.pre[l - 1];
             let masks = if self.keep < 1.0 {
-                Some(&self.masks[l - 1][..len])
+                Some(&self.masks[l - 1])
             } else {
                 None
             };
-            activation_backward(
-                self.activation,
-                &mut dst_buf[..len],
-                &self.pre[l - 1][..len],
-                masks,
-            );
+            let activation = self.activation;
+            let through = |rows: Range<usize>| {
+                let span = rows.start * din..rows.end * din;
+                // SAFETY: `grads` is [b, din]; `matmul` hands each pass rows of its own.
+                let grad = unsafe { rows_of(grads, rows, din) };
+                activation_backward(
+                    activation,
+                    grad,
+                    &pre[span.clone()],
+                    masks.map(|m| &m[span]),
+                );
+            };
+            // SAFETY: dst is [b, din] in one delta buffer, src [b, dout] in the other; the
+            // pass touches only its rows of dst.
+            unsafe { matmul(b, din, dout, dst, lhs, rhs, false, None, Some(&through)) };
             cur = next;
         }
     }
@@ -539,6 +639,24 @@ fn update(
         };
         crate::optim::adam_update_slices(p, g, m1, m2, time, first, lr, wd);
     });
+}
+
+/// Rows `rows` of the `[_, width]` buffer at `buf`.
+///
+/// # Safety
+/// The rows must lie in the buffer, and nothing else may use them while the slice lives.
+unsafe fn rows_of<'a>(buf: SendPtr, rows: Range<usize>, width: usize) -> &'a mut [f32] {
+    // SAFETY: forwarded from the caller.
+    unsafe { std::slice::from_raw_parts_mut(buf.get().add(rows.start * width), rows.len() * width) }
+}
+
+/// `post = act(pre)`, element by element.
+fn activate(activation: Activation, post: &mut [f32], pre: &[f32]) {
+    match activation {
+        Activation::Relu => relu(post, pre),
+        Activation::Tanh => post.iter_mut().zip(pre).for_each(|(y, &x)| *y = x.tanh()),
+        Activation::Gelu => post.iter_mut().zip(pre).for_each(|(y, &x)| *y = gelu(x)),
+    }
 }
 
 #[derive(Clone, Copy)]
