@@ -172,8 +172,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let store = Store::open(&store_path)
         .with_context(|| format!("cannot open store {}", store_path.display()))?;
-    let stateless_chain = store.run_chain(&run_name(&spec.name, Mode::Stateless))?;
-    let stateful_chain = store.run_chain(&run_name(&spec.name, Mode::Stateful))?;
+    let (stateless, stateful) = (
+        run_name(&spec.name, Mode::Stateless),
+        run_name(&spec.name, Mode::Stateful),
+    );
+    let mut chains = store.run_chains(&[&stateless, &stateful])?;
+    let stateful_chain = chains.pop().unwrap_or_default();
+    let stateless_chain = chains.pop().unwrap_or_default();
     let mut invocations = invocations.into_iter();
     let stateless_now = invocations.next().unwrap_or_default();
     let stateful_now = invocations.next().unwrap_or_default();

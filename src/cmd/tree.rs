@@ -37,8 +37,8 @@ pub struct Lineage {
 }
 
 impl Lineage {
-    fn build(store: &Store, run: &str) -> anyhow::Result<Lineage> {
-        let nodes = store.run_chain(run)?;
+    /// The lineage of `run`, whose checkpoints are `nodes` (its [`Store::run_chain`]).
+    fn build(store: &Store, run: &str, nodes: Vec<Manifest>) -> anyhow::Result<Lineage> {
         let index: BTreeMap<&str, usize> = nodes
             .iter()
             .enumerate()
@@ -219,9 +219,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => store.runs()?,
     };
+    let names: Vec<&str> = runs.iter().map(String::as_str).collect();
     let lineages = runs
         .iter()
-        .map(|r| Lineage::build(&store, r))
+        .zip(store.run_chains(&names)?)
+        .map(|(r, nodes)| Lineage::build(&store, r, nodes))
         .collect::<anyhow::Result<Vec<_>>>()?;
     match args.format.as_str() {
         "json" => print_json(

@@ -268,6 +268,11 @@ fn run_chain_is_in_creation_order_and_per_run() {
     assert_eq!(store.run_chain("b").unwrap(), b);
     assert!(store.run_chain("nobody").unwrap().is_empty());
     assert_eq!(
+        store.run_chains(&["b", "nobody", "a"]).unwrap(),
+        vec![b.clone(), Vec::new(), a.clone()]
+    );
+    assert!(store.run_chains(&["../x"]).is_err());
+    assert_eq!(
         store.runs().unwrap(),
         vec!["a".to_string(), "b".to_string()]
     );
