@@ -1,5 +1,6 @@
 //! `relearn log`: checkpoints in creation order.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use super::{StoreArg, print_json, write_stdout};

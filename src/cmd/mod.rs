@@ -14,6 +14,7 @@ mod tag;
 mod tree;
 mod verify;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -106,11 +107,14 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
     Store::open(path).with_context(|| format!("cannot open store {}", path.display()))
 }
 
+/// Locked, buffered stdout, as [`write_stdout`] hands it out. A concrete type, not a
+/// `dyn Write`: serde_json writes many small pieces, and each goes through `BufWriter`'s
+/// inlined fast path instead of a virtual call (a third of `log --json`'s output time).
+pub type Stdout = std::io::BufWriter<std::io::StdoutLock<'static>>;
+
 /// Writes to stdout, locked and buffered, through `write`, then flushes. A closed stdout
 /// (`relearn log | head`) is not an error: the reader has what it wanted.
-pub fn write_stdout(
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
-) -> std::io::Result<()> {
+pub fn write_stdout(write: impl FnOnce(&mut Stdout) -> std::io::Result<()>) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match write(&mut out).and_then(|()| out.flush()) {

@@ -95,7 +95,7 @@ pub fn predictions(task: Task, classes: &[String], outputs: &[f32]) -> Vec<Predi
 /// Writes the CSV: a `prediction` column (class name or value), and for classification one
 /// `p_<class>` column per class.
 fn write_csv(
-    stdout: &mut dyn io::Write,
+    stdout: &mut super::Stdout,
     classes: &[String],
     rows: &[Prediction],
 ) -> io::Result<()> {
