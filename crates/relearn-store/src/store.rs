@@ -300,14 +300,17 @@ impl Store {
         if self.has_object(&part) {
             return Ok(part);
         }
-        self.ensure_object_dirs([part.object.as_str()])?;
+        if self.ensure_object_dirs([part.object.as_str()])? {
+            sync_dir(&self.objects_dir())?;
+        }
         write_atomic(&self.object_path(&part.object), bytes, true)?;
         Ok(part)
     }
 
-    /// Creates the `objects/ab/` folders of `hashes` that are missing, and makes their
-    /// creation durable (one sync of `objects/` however many were made).
-    fn ensure_object_dirs<'a>(&self, hashes: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    /// Creates the `objects/ab/` folders of `hashes` that are missing; true if it made any.
+    /// Their creation is durable once `objects/` is synced, which the caller does before
+    /// anything that names an object in them is published.
+    fn ensure_object_dirs<'a>(&self, hashes: impl IntoIterator<Item = &'a str>) -> Result<bool> {
         let mut created = false;
         for hash in hashes {
             let path = self.object_path(hash);
@@ -317,10 +320,7 @@ impl Store {
                 created = true;
             }
         }
-        if created {
-            sync_dir(&self.objects_dir())?;
-        }
-        Ok(())
+        Ok(created)
     }
 
     /// Whether the object of `part` is in the store with the right size (an object is
@@ -458,13 +458,15 @@ impl Store {
         let ref_text = ref_file_text(&manifest.id);
         let runs_dir = self.runs_dir();
         ensure_dir(&runs_dir)?;
-        self.ensure_object_dirs(new_objects.keys().map(String::as_str))?;
+        let new_object_dirs = self.ensure_object_dirs(new_objects.keys().map(String::as_str))?;
 
         // Every file of the checkpoint is written and synced at once (temp names, invisible
         // to readers), then made visible in dependency order, each step durable before the
         // next: objects, then the manifest that names them, then the run ref that names the
         // manifest. A crash anywhere leaves complete checkpoints only; four sequential
-        // sync latencies a commit instead of one per file and folder.
+        // sync latencies a commit instead of one per file and folder. New `objects/ab/`
+        // folders are made durable with the objects' renames (`objects/` is synced with
+        // their folders), as both must be before the manifest is published.
         let mut files: Vec<(PathBuf, &[u8], bool)> = new_objects
             .iter()
             .map(|(hash, bytes)| (self.object_path(hash), *bytes, true))
@@ -479,7 +481,10 @@ impl Store {
             Some(_) => staged.pop(),
             None => None,
         };
-        let object_dirs: Vec<PathBuf> = staged.iter().map(|o| o.dir().to_path_buf()).collect();
+        let mut object_dirs: Vec<PathBuf> = staged.iter().map(|o| o.dir().to_path_buf()).collect();
+        if new_object_dirs {
+            object_dirs.push(self.objects_dir());
+        }
         for object in staged {
             object.rename()?;
         }
