@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # relearn against PyTorch and scikit-learn, measured in one run on this machine.
 #
-#   bench/compare.sh [--quick] [--threads N] [--no-grid] [--no-torch] [--no-sklearn] [--no-memory]
+#   bench/compare.sh [--quick] [--threads N] [--rounds R] [--no-grid] [--no-torch] [--no-sklearn] [--no-memory]
 #                    [--no-updates] [--no-store] [--all-paths]
 #
 # 1. Training-step grid (hidden 32..512 x batch 32..512, 32 inputs, 2 classes, Adam, ReLU):
 #    relearn's `train_step` bench (Flex, fused trainer) and ../shared/bench/torch_mlp.py,
-#    back to back per shape, same thread count. Needs `python3 -c "import torch"`.
+#    back to back per shape, same thread count, R rounds per shape alternating the two
+#    sides (default 3, 1 with --quick); the medians are compared. Needs `python3 -c "import torch"`.
 # 2. End-to-end Elec2 stream (window 1000, stateful, 5 epochs per window, hidden (64, 64),
 #    lr 1e-3, batch 32): `relearn run` (whole process, CSV parsing and commits included)
 #    against bench/sklearn_elec.py (MLPClassifier.partial_fit; its loop only).
@@ -23,11 +24,12 @@ ROOT=$PWD
 SHARED=${RELEARN_SHARED:-$ROOT/../shared}
 NPROC=$(getconf _NPROCESSORS_ONLN)
 THREADS=$NPROC
-QUICK=0; GRID=1; TORCH=1; SKLEARN=1; MEMORY=1; UPDATES=1; STORE=1; PATHS=flex
+QUICK=0; ROUNDS=; GRID=1; TORCH=1; SKLEARN=1; MEMORY=1; UPDATES=1; STORE=1; PATHS=flex
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --threads) THREADS=$2; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
     --no-grid) GRID=0 ;;
     --no-torch) TORCH=0 ;;
     --no-sklearn) SKLEARN=0 ;;
@@ -35,13 +37,15 @@ while [ $# -gt 0 ]; do
     --no-updates) UPDATES=0 ;;
     --no-store) STORE=0 ;;
     --all-paths) PATHS=flex,flex-autodiff,ndarray ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 export RELEARN_THREADS=$THREADS OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS
 if [ $QUICK = 1 ]; then HIDDEN="32 64 256 512"; BATCH="32 256"; MIN_TIME=0.5; else HIDDEN="32 64 128 256 512"; BATCH="32 64 128 256 512"; MIN_TIME=1.0; fi
+[ -n "$ROUNDS" ] || ROUNDS=$([ $QUICK = 1 ] && echo 1 || echo 3)
+median() { python3 -c "import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 
 echo "== machine: $NPROC CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg), threads $THREADS"
 
@@ -65,21 +69,29 @@ if [ $TORCH = 1 ] && python3 -c "import torch" 2>/dev/null && [ -f "$SHARED/benc
 
 if [ $GRID = 1 ]; then
 echo
-echo "== 1. training step: samples/s (32 inputs, 2 hidden layers, 2 classes, Adam), $THREADS threads"
+echo "== 1. training step: samples/s (32 inputs, 2 hidden layers, 2 classes, Adam), $THREADS threads, median of $ROUNDS round(s)"
 printf "%-7s %-6s %12s %12s %8s %8s  %s\n" hidden batch relearn torch ratio target ok
 for h in $HIDDEN; do
   for b in $BATCH; do
-    line=$("$STEP" --hidden "$h" --batch "$b" --paths "$PATHS" --min-time "$MIN_TIME" | grep '^step path=flex ')
-    ours=$(echo "$line" | sed -n 's/.*samples_per_s=\([0-9.]*\).*/\1/p')
-    theirs=-; ratio=-; ok=-
     target=$([ "$h" -le 64 ] && echo 2.5 || echo 1.0)
+    steps=$(python3 -c "p=32*$h+$h+$h*$h+$h+$h*2+2; print(max(50, min(3000, int(3e9/(6*p*$b)))))")
+    ours_all=(); theirs_all=()
+    for _ in $(seq "$ROUNDS"); do
+      line=$("$STEP" --hidden "$h" --batch "$b" --paths flex --min-time "$MIN_TIME" | grep '^step path=flex ')
+      ours_all+=("$(echo "$line" | sed -n 's/.*samples_per_s=\([0-9.]*\).*/\1/p')")
+      if [ $HAVE_TORCH = 1 ]; then
+        theirs_all+=("$(python3 "$SHARED/bench/torch_mlp.py" --inputs 32 --hidden "$h" "$h" --classes 2 --batch "$b" --steps "$steps" --threads "$THREADS" | sed -n 's/.*samples\/s \([0-9.]*\).*/\1/p')")
+      fi
+    done
+    ours=$(median "${ours_all[@]}" | cut -d. -f1)
+    theirs=-; ratio=-; ok=-
     if [ $HAVE_TORCH = 1 ]; then
-      steps=$(python3 -c "p=32*$h+$h+$h*$h+$h+$h*2+2; print(max(50, min(3000, int(3e9/(6*p*$b)))))")
-      theirs=$(python3 "$SHARED/bench/torch_mlp.py" --inputs 32 --hidden "$h" "$h" --classes 2 --batch "$b" --steps "$steps" --threads "$THREADS" | sed -n 's/.*samples\/s \([0-9.]*\).*/\1/p')
+      theirs=$(median "${theirs_all[@]}" | cut -d. -f1)
       ratio=$(python3 -c "print(f'{$ours/$theirs:.2f}')")
       ok=$(python3 -c "print('yes' if $ours/$theirs >= $target else 'NO')")
     fi
     printf "%-7s %-6s %12s %12s %8s %8s  %s\n" "$h" "$b" "$ours" "$theirs" "$ratio" ">=$target" "$ok"
+    [ "$ROUNDS" -gt 1 ] && echo "        rounds: relearn ${ours_all[*]}; torch ${theirs_all[*]:--}"
     if [ "$PATHS" != flex ]; then "$STEP" --hidden "$h" --batch "$b" --paths flex-autodiff,ndarray --min-time "$MIN_TIME" | sed 's/^/    /'; fi
   done
 done
@@ -148,9 +160,21 @@ if [ $STORE = 1 ]; then
   echo "== 4. store: commit/load vs write+fsync; log and REF resolution over 10,000 checkpoints"
   "$STO"
   if [ -f target/bench-data/store-10k/bench-complete ]; then
-    "$RELEARN" log --store target/bench-data/store-10k --json > /dev/null
-    start=$(date +%s.%N); "$RELEARN" log --store target/bench-data/store-10k --json > /dev/null; end=$(date +%s.%N)
-    python3 -c "print(f'relearn log --json (whole process, 10,000 checkpoints): {($end-$start)*1e3:.0f} ms (target < 200)')"
+    # Whole processes over the 10,000-checkpoint store: median of 5 after a warm-up.
+    for cmd in "log" "log --json" "tree" "show run-3~5"; do
+      # shellcheck disable=SC2086
+      "$RELEARN" $cmd --store target/bench-data/store-10k > /dev/null
+      times=()
+      for _ in 1 2 3 4 5; do
+        start=$(date +%s.%N)
+        # shellcheck disable=SC2086
+        "$RELEARN" $cmd --store target/bench-data/store-10k > /dev/null
+        end=$(date +%s.%N)
+        times+=("$(python3 -c "print(($end - $start) * 1e3)")")
+      done
+      echo "relearn $cmd (whole process, 10,000 checkpoints): $(median "${times[@]}" | cut -d. -f1) ms (all: $(printf '%.0f ' "${times[@]}"))"
+    done
+    echo "(target: log < 200 ms)"
   fi
 fi
 
