@@ -39,7 +39,7 @@ struct MatMut {
 }
 
 // SAFETY: the views are only shared with pool tasks that write disjoint blocks of `MatMut`
-// and read `MatRef`s nobody writes meanwhile; `matmul` waits for all of them.
+// and read `MatRef`s nobody writes meanwhile; `Product::run` waits for all of them.
 unsafe impl Send for MatRef {}
 unsafe impl Sync for MatRef {}
 unsafe impl Send for MatMut {}
@@ -92,19 +92,10 @@ fn par_rows(m: usize, row_len: usize, pass: RowPass) {
     });
 }
 
-/// `dst (m x n) = lhs (m x k) . rhs (k x n)`, plus `dst` when `accumulate`; `before` runs
-/// on rows of `dst` before the product writes them, `after` once it has.
-///
-/// A large product is split over the pool by rows (or columns) of `dst`. Split by rows,
-/// each task runs `before`, its block of the product and `after` on its own rows, while
-/// they are in its cache and with no serial pass between; otherwise the passes run as
-/// parallel row blocks of their own around the product.
-///
-/// # Safety
-/// The views must cover the shapes given and `dst` must not overlap `lhs` or `rhs`; the
-/// passes must not touch `lhs` or `rhs`, nor rows of `dst` outside the range they are given.
-#[allow(clippy::too_many_arguments)]
-unsafe fn matmul(
+/// One matrix product: `dst (m x n) = lhs (m x k) . rhs (k x n)`, plus `dst` when
+/// `accumulate`.
+#[derive(Clone, Copy)]
+struct Product {
     m: usize,
     n: usize,
     k: usize,
@@ -112,139 +103,133 @@ unsafe fn matmul(
     lhs: MatRef,
     rhs: MatRef,
     accumulate: bool,
-    before: Option<RowPass>,
-    after: Option<RowPass>,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    let threads = pool::threads();
-    let macs = m.saturating_mul(n).saturating_mul(k);
-    let by_rows = m >= n;
-    let span = if by_rows { m } else { n };
-    let blocks = if threads > 1 && macs >= PARALLEL_MIN_MACS {
-        threads.min(span / MIN_BLOCK).max(1)
-    } else {
-        1
-    };
-    // Split by rows, each task runs the passes on its own rows; otherwise they run around
-    // the product.
-    let passes_in_tasks = blocks > 1 && by_rows;
-    if !passes_in_tasks && let Some(pass) = before {
-        par_rows(m, n, pass);
-    }
-    if blocks <= 1 {
-        // SAFETY: forwarded from the caller.
-        unsafe { gemm_block(m, n, k, dst, lhs, rhs, accumulate) };
-    } else {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            matmul_blocks(
-                m, n, k, dst, lhs, rhs, accumulate, blocks, by_rows, before, after,
-            )
-        };
-    }
-    if !passes_in_tasks && let Some(pass) = after {
-        par_rows(m, n, pass);
-    }
 }
 
-/// [`matmul`] over the pool in `blocks` blocks of rows (`by_rows`, each running the passes
-/// on its rows) or of columns.
-///
-/// # Safety
-/// As [`matmul`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn matmul_blocks(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: MatMut,
-    lhs: MatRef,
-    rhs: MatRef,
-    accumulate: bool,
-    blocks: usize,
-    by_rows: bool,
-    before: Option<RowPass>,
-    after: Option<RowPass>,
-) {
-    let span = if by_rows { m } else { n };
-    // Blocks of whole 8-row (8-column) groups, so the kernel's tiles line up.
-    let per = span.div_ceil(blocks).next_multiple_of(8);
-    pool::run(blocks, &|b| {
-        let start = b * per;
-        if start >= span {
+impl Product {
+    /// Computes the product; `before` runs on rows of `dst` before the product writes them,
+    /// `after` once it has.
+    ///
+    /// A large product is split over the pool by rows (or columns) of `dst`. Split by rows,
+    /// each task runs `before`, its block of the product and `after` on its own rows, while
+    /// they are in its cache and with no serial pass between; otherwise the passes run as
+    /// parallel row blocks of their own around the product.
+    ///
+    /// # Safety
+    /// The views must cover the shapes given and `dst` must not overlap `lhs` or `rhs`; the
+    /// passes must not touch `lhs` or `rhs`, nor rows of `dst` outside the range they are
+    /// given.
+    unsafe fn run(self, before: Option<RowPass>, after: Option<RowPass>) {
+        let Product { m, n, k, .. } = self;
+        if m == 0 || n == 0 {
             return;
         }
-        let len = per.min(span - start);
-        let s = start as isize;
-        // SAFETY: block `b` writes rows (or columns) `start..start + len` of `dst` only.
-        unsafe {
-            if by_rows {
-                if let Some(pass) = before {
-                    pass(start..start + len);
-                }
-                gemm_block(
-                    len,
-                    n,
-                    k,
-                    dst.shifted(s * dst.rs),
-                    lhs.shifted(s * lhs.rs),
-                    rhs,
-                    accumulate,
-                );
-                if let Some(pass) = after {
-                    pass(start..start + len);
-                }
-            } else {
-                gemm_block(
-                    m,
-                    len,
-                    k,
-                    dst.shifted(s * dst.cs),
-                    lhs,
-                    rhs.shifted(s * rhs.cs),
-                    accumulate,
-                );
-            }
+        let threads = pool::threads();
+        let macs = m.saturating_mul(n).saturating_mul(k);
+        let by_rows = m >= n;
+        let span = if by_rows { m } else { n };
+        let blocks = if threads > 1 && macs >= PARALLEL_MIN_MACS {
+            threads.min(span / MIN_BLOCK).max(1)
+        } else {
+            1
+        };
+        let passes_in_tasks = blocks > 1 && by_rows;
+        if !passes_in_tasks && let Some(pass) = before {
+            par_rows(m, n, pass);
         }
-    });
-}
+        if blocks <= 1 {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.gemm() };
+        } else {
+            // Blocks of whole 8-row (8-column) groups, so the kernel's tiles line up.
+            let per = span.div_ceil(blocks).next_multiple_of(8);
+            pool::run(blocks, &|b| {
+                let start = b * per;
+                if start >= span {
+                    return;
+                }
+                let rows = start..start + per.min(span - start);
+                // SAFETY: block `b` writes rows (or columns) `rows` of `dst` only, and
+                // runs the passes on those rows.
+                unsafe {
+                    if by_rows {
+                        if let Some(pass) = before {
+                            pass(rows.clone());
+                        }
+                        self.rows(rows.clone()).gemm();
+                        if let Some(pass) = after {
+                            pass(rows);
+                        }
+                    } else {
+                        self.columns(rows).gemm();
+                    }
+                }
+            });
+        }
+        if !passes_in_tasks && let Some(pass) = after {
+            par_rows(m, n, pass);
+        }
+    }
 
-/// # Safety
-/// As [`matmul`].
-unsafe fn gemm_block(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: MatMut,
-    lhs: MatRef,
-    rhs: MatRef,
-    accumulate: bool,
-) {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        gemm::gemm(
+    /// The part of the product that computes rows `rows` of `dst`.
+    fn rows(self, rows: Range<usize>) -> Product {
+        let s = rows.start as isize;
+        Product {
+            m: rows.len(),
+            dst: self.dst.shifted(s * self.dst.rs),
+            lhs: self.lhs.shifted(s * self.lhs.rs),
+            ..self
+        }
+    }
+
+    /// The part of the product that computes columns `columns` of `dst`.
+    fn columns(self, columns: Range<usize>) -> Product {
+        let s = columns.start as isize;
+        Product {
+            n: columns.len(),
+            dst: self.dst.shifted(s * self.dst.cs),
+            rhs: self.rhs.shifted(s * self.rhs.cs),
+            ..self
+        }
+    }
+
+    /// The whole product in one `gemm` call on this thread.
+    ///
+    /// # Safety
+    /// As [`Product::run`].
+    unsafe fn gemm(self) {
+        let Product {
             m,
             n,
             k,
-            dst.ptr,
-            dst.cs,
-            dst.rs,
+            dst,
+            lhs,
+            rhs,
             accumulate,
-            lhs.ptr,
-            lhs.cs,
-            lhs.rs,
-            rhs.ptr,
-            rhs.cs,
-            rhs.rs,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
+        } = self;
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                dst.ptr,
+                dst.cs,
+                dst.rs,
+                accumulate,
+                lhs.ptr,
+                lhs.cs,
+                lhs.rs,
+                rhs.ptr,
+                rhs.cs,
+                rhs.rs,
+                1.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
     }
 }
 
@@ -385,7 +370,7 @@ impl Fused {
             });
             let bias = &self.biases[l];
             let fill_bias = |rows: Range<usize>| {
-                // SAFETY: `out` is [b, dout]; `matmul` hands each pass rows of its own.
+                // SAFETY: `out` is [b, dout]; `Product::run` hands each pass rows of its own.
                 let out = unsafe { rows_of(out, rows, dout) };
                 for row in out.chunks_exact_mut(dout) {
                     row.copy_from_slice(bias);
@@ -413,9 +398,18 @@ impl Fused {
                 cs: 1,
             };
             let after: Option<RowPass> = if last { None } else { Some(&activate) };
+            let product = Product {
+                m: b,
+                n: dout,
+                k: din,
+                dst,
+                lhs,
+                rhs,
+                accumulate: true,
+            };
             // SAFETY: `out` is [b, dout], `input` [b, din] (another buffer), weights
             // [din, dout]; the passes touch only their rows of `out` and `post`.
-            unsafe { matmul(b, dout, din, dst, lhs, rhs, true, Some(&fill_bias), after) };
+            unsafe { product.run(Some(&fill_bias), after) };
             if !last && self.keep < 1.0 {
                 self.drop_out(l, b * dout);
             }
@@ -510,8 +504,17 @@ impl Fused {
                 rs: dout as isize,
                 cs: 1,
             };
+            let product = Product {
+                m: din,
+                n: dout,
+                k: b,
+                dst,
+                lhs,
+                rhs,
+                accumulate: false,
+            };
             // SAFETY: grad_w is [din, dout]; input [b, din] and dz [b, dout] are other buffers.
-            unsafe { matmul(din, dout, b, dst, lhs, rhs, false, None, None) };
+            unsafe { product.run(None, None) };
             // grad_b = column sums of dz, row by row.
             column_sums(&mut self.grad_b[l], &self.delta[cur][..b * dout]);
             if l == 0 {
@@ -551,7 +554,7 @@ impl Fused {
             let activation = self.activation;
             let through = |rows: Range<usize>| {
                 let span = rows.start * din..rows.end * din;
-                // SAFETY: `grads` is [b, din]; `matmul` hands each pass rows of its own.
+                // SAFETY: `grads` is [b, din]; `Product::run` hands each pass rows of its own.
                 let grad = unsafe { rows_of(grads, rows, din) };
                 activation_backward(
                     activation,
@@ -560,9 +563,18 @@ impl Fused {
                     masks.map(|m| &m[span]),
                 );
             };
+            let product = Product {
+                m: b,
+                n: din,
+                k: dout,
+                dst,
+                lhs,
+                rhs,
+                accumulate: false,
+            };
             // SAFETY: dst is [b, din] in one delta buffer, src [b, dout] in the other; the
             // pass touches only its rows of dst.
-            unsafe { matmul(b, din, dout, dst, lhs, rhs, false, None, Some(&through)) };
+            unsafe { product.run(None, Some(&through)) };
             cur = next;
         }
     }
