@@ -112,14 +112,18 @@ fn sync_folder(dir: &Path) {
         .expect("sync a folder");
 }
 
+/// Creates `path` with `bytes` and syncs it (not its folder).
+fn write_synced(path: &Path, bytes: &[u8]) {
+    let mut f = File::create(path).expect("create");
+    f.write_all(bytes).expect("write");
+    f.sync_all().expect("sync");
+}
+
 /// The textbook durable write of one file: a temporary file, synced, renamed into place, and
 /// the folder synced.
 fn write_durably(dir: &Path, name: &str, bytes: &[u8]) {
     let tmp = dir.join(format!(".tmp-{name}"));
-    let mut f = File::create(&tmp).expect("create");
-    f.write_all(bytes).expect("write");
-    f.sync_all().expect("sync");
-    drop(f);
+    write_synced(&tmp, bytes);
     fs::rename(&tmp, dir.join(name)).expect("rename");
     sync_folder(dir);
 }
@@ -166,18 +170,12 @@ fn commit_and_load() {
             let raw = blob(total + 1500, 7_777 + rep as u64);
             let path = dir.path().join(format!("raw-{rep}"));
             let t = Instant::now();
-            let mut f = File::create(&path).expect("create");
-            f.write_all(&raw).expect("write");
-            f.sync_all().expect("sync");
-            drop(f);
+            write_synced(&path, &raw);
             write.push(t.elapsed().as_secs_f64());
 
             let path = dir.path().join(format!("durable-{rep}"));
             let t = Instant::now();
-            let mut f = File::create(&path).expect("create");
-            f.write_all(&raw).expect("write");
-            f.sync_all().expect("sync");
-            drop(f);
+            write_synced(&path, &raw);
             sync_folder(dir.path());
             durable.push(t.elapsed().as_secs_f64());
 
