@@ -632,9 +632,9 @@ impl Store {
         Ok(self.run_chains(&[run])?.pop().unwrap_or_default())
     }
 
-    /// [`Store::run_chain`] of each of `runs` (distinct names), in that order, from one read of the store's
-    /// manifests (a store-wide command over every run reads each manifest once, not once
-    /// a run).
+    /// [`Store::run_chain`] of each of `runs` (distinct names), in that order, from one read
+    /// of the store's manifests (a store-wide command over every run reads each manifest
+    /// once, not once a run).
     pub fn run_chains(&self, runs: &[&str]) -> Result<Vec<Vec<Manifest>>> {
         for run in runs {
             validate_name("run", run)?;
