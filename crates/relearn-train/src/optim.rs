@@ -199,27 +199,50 @@ pub fn adam_update(
     lr: f64,
     weight_decay: f32,
 ) {
-    let n = param.len();
-    assert_eq!(grad.len(), n, "gradient and parameter differ in length");
-    let first = moment.is_none();
-    let state = moment.get_or_insert_with(|| Moment {
-        time: 0,
-        m1: vec![0.0; n],
-        m2: vec![0.0; n],
-    });
-    assert_eq!(state.m1.len(), n, "moment and parameter differ in length");
-    assert_eq!(state.m2.len(), n, "moment and parameter differ in length");
-    state.time += 1;
+    let step = Moment::begin_step(moment, param.len(), grad.len());
     adam_update_slices(
         param,
         grad,
-        &mut state.m1,
-        &mut state.m2,
-        state.time,
-        first,
+        step.m1,
+        step.m2,
+        step.time,
+        step.first,
         lr,
         weight_decay,
     );
+}
+
+/// One Adam step's moments, from [`Moment::begin_step`].
+pub(crate) struct Step<'a> {
+    /// The step count after this step.
+    pub(crate) time: usize,
+    /// Whether the moments were just created (then they are written, not read).
+    pub(crate) first: bool,
+    pub(crate) m1: &'a mut [f32],
+    pub(crate) m2: &'a mut [f32],
+}
+
+impl Moment {
+    /// Starts one Adam step over `n` parameters with a gradient of `grad_len` values:
+    /// creates the moments on the first step, checks the lengths and advances the count.
+    pub(crate) fn begin_step(moment: &mut Option<Moment>, n: usize, grad_len: usize) -> Step<'_> {
+        assert_eq!(grad_len, n, "gradient and parameter differ in length");
+        let first = moment.is_none();
+        let state = moment.get_or_insert_with(|| Moment {
+            time: 0,
+            m1: vec![0.0; n],
+            m2: vec![0.0; n],
+        });
+        assert_eq!(state.m1.len(), n, "moment and parameter differ in length");
+        assert_eq!(state.m2.len(), n, "moment and parameter differ in length");
+        state.time += 1;
+        Step {
+            time: state.time,
+            first,
+            m1: &mut state.m1,
+            m2: &mut state.m2,
+        }
+    }
 }
 
 /// The arithmetic of [`adam_update`] on one block of elements: `time` is the step count

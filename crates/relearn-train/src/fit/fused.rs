@@ -616,27 +616,14 @@ fn update(
         adam_update(param, grad, moment, lr, wd);
         return;
     }
-    let first = moment.is_none();
-    let state = moment.get_or_insert_with(|| crate::optim::Moment {
-        time: 0,
-        m1: vec![0.0; n],
-        m2: vec![0.0; n],
-    });
-    assert!(
-        grad.len() == n && state.m1.len() == n && state.m2.len() == n,
-        "Adam arrays differ in length"
-    );
-    state.time += 1;
-    let time = state.time;
+    let step = crate::optim::Moment::begin_step(moment, n, grad.len());
+    let (time, first) = (step.time, step.first);
     let per = n.div_ceil(threads).next_multiple_of(16);
     let (p, g) = (
         SendPtr(param.as_mut_ptr()),
         SendPtr(grad.as_ptr().cast_mut()),
     );
-    let (m1, m2) = (
-        SendPtr(state.m1.as_mut_ptr()),
-        SendPtr(state.m2.as_mut_ptr()),
-    );
+    let (m1, m2) = (SendPtr(step.m1.as_mut_ptr()), SendPtr(step.m2.as_mut_ptr()));
     pool::run(n.div_ceil(per), &|b| {
         let start = b * per;
         let len = per.min(n - start);
