@@ -134,21 +134,8 @@ pub(crate) fn stage(target: &Path, bytes: &[u8], read_only: bool) -> Result<Stag
 /// so the file system can make them durable in one journal commit instead of one after the
 /// other. On an error every file staged so far is removed again.
 pub(crate) fn stage_all(files: &[(PathBuf, &[u8], bool)]) -> Result<Vec<Staged>> {
-    if files.len() <= 1 {
-        return files
-            .iter()
-            .map(|(target, bytes, read_only)| stage(target, bytes, *read_only))
-            .collect();
-    }
-    let results: Vec<Result<Staged>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = files
-            .iter()
-            .map(|(target, bytes, read_only)| scope.spawn(move || stage(target, bytes, *read_only)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a staging thread panicked"))
-            .collect()
+    let results = each_on_a_thread(files, |(target, bytes, read_only)| {
+        stage(target, bytes, *read_only)
     });
     // The first error wins; dropping the other `Staged`s removes their temp files.
     results.into_iter().collect()
@@ -160,20 +147,29 @@ pub(crate) fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Result<
     let mut unique: Vec<&Path> = dirs.into_iter().collect();
     unique.sort();
     unique.dedup();
-    if unique.len() <= 1 {
-        return unique.into_iter().try_for_each(sync_dir);
+    each_on_a_thread(&unique, |dir| sync_dir(dir))
+        .into_iter()
+        .collect()
+}
+
+/// `f` of every item, each on a thread of its own (for calls that mostly wait on the disk,
+/// so that the waits overlap; a single item runs on this thread); the results in the order
+/// of `items`.
+fn each_on_a_thread<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 {
+        return items.iter().map(f).collect();
     }
+    let f = &f;
     std::thread::scope(|scope| {
-        let handles: Vec<_> = unique
+        let handles: Vec<_> = items
             .iter()
-            .map(|&dir| scope.spawn(move || sync_dir(dir)))
+            .map(|item| scope.spawn(move || f(item)))
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a folder sync thread panicked"))
-            .collect::<Result<Vec<()>>>()
-    })?;
-    Ok(())
+            .map(|h| h.join().expect("a file system thread panicked"))
+            .collect()
+    })
 }
 
 fn write_temp(temp: &Path, bytes: &[u8], read_only: bool) -> Result<()> {
