@@ -45,3 +45,22 @@ fn changed_config_is_refused_and_store_unchanged() {
     );
     assert_eq!(before, sb.snapshot());
 }
+
+#[test]
+fn stateless_resume_without_its_initial_model_is_refused() {
+    let sb = Sandbox::new();
+    let cfg = sb.write("c.toml", &sea_config("s", "stateless", ""));
+    sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--windows", "3"]);
+    let log = sb.log("s");
+    let initial = log[0]["id"].as_str().unwrap();
+    assert_eq!(log[0]["relation"], "initial");
+    std::fs::remove_file(sb.store().join(format!("manifests/{initial}.json"))).unwrap();
+    let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("run 's' has no initial checkpoint in the store"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(sb.log("s").len(), 2, "nothing new was committed");
+}

@@ -194,21 +194,36 @@ impl<'a> Loop<'a> {
                 current: self.fingerprint.clone(),
             });
         }
-        // Only stateless updates need the initial model (their parent); `gc` may prune a
-        // stateful run's initial checkpoint, since fine-tuning needs only the head.
-        let initial = self
-            .store
-            .run_chain(&self.spec.name)?
-            .into_iter()
-            .find(|m| m.relation == Relation::Initial);
-        if initial.is_none() && self.spec.mode == Mode::Stateless {
-            return Err(TrainError::BadCheckpoint {
-                id: head.id.clone(),
-                message: format!(
-                    "run '{}' has no initial checkpoint in the store",
-                    self.spec.name
-                ),
-            });
+        // Only stateless updates need the initial model: it is the parent of every retrained
+        // checkpoint, so the head names it. Stateful fine-tuning needs only the head (`gc`
+        // may prune a stateful run's initial checkpoint).
+        if self.spec.mode == Mode::Stateless {
+            let initial_id = match head.relation {
+                Relation::Initial => Some(head.id.clone()),
+                _ => head.parent.clone(),
+            };
+            let initial = match &initial_id {
+                Some(id) => match self.store.manifest(id) {
+                    Ok(m) => Some(m),
+                    Err(relearn_store::StoreError::UnknownRef { .. }) => None,
+                    Err(e) => return Err(e.into()),
+                },
+                None => None,
+            };
+            match initial {
+                Some(m) if m.relation == Relation::Initial && m.run == self.spec.name => {
+                    self.initial_id = Some(m.id);
+                }
+                _ => {
+                    return Err(TrainError::BadCheckpoint {
+                        id: head.id.clone(),
+                        message: format!(
+                            "run '{}' has no initial checkpoint in the store",
+                            self.spec.name
+                        ),
+                    });
+                }
+            }
         }
         let loaded = LoadedCheckpoint::load(self.store, head.clone())?;
         loaded.preprocessor.check_compatible(&self.info)?;
@@ -225,7 +240,6 @@ impl<'a> Loop<'a> {
             }
             _ => None,
         };
-        self.initial_id = initial.map(|m| m.id);
         self.next_window = head.window as usize + 1;
         self.serving = Some(Serving {
             id: head.id.clone(),
