@@ -88,6 +88,18 @@ impl MlpConfig {
         widths
     }
 
+    /// The config with these layer widths from input to output (the inverse of
+    /// [`MlpConfig::widths`]), default activation and no dropout; `None` for fewer than two
+    /// widths.
+    pub fn from_widths(widths: &[usize]) -> Option<MlpConfig> {
+        match widths {
+            [d_input, hidden @ .., d_output] => {
+                Some(MlpConfig::new(*d_input, hidden.to_vec(), *d_output))
+            }
+            _ => None,
+        }
+    }
+
     /// Builds an MLP with fresh weights on `device`.
     ///
     /// Pass an autodiff device (`device.clone().autodiff()`) to train it.
@@ -191,6 +203,19 @@ mod tests {
     /// Burn's CPU backends seed one process-wide generator; tests that draw from it take
     /// turns so that parallel tests do not interleave their draws.
     static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn from_widths_inverts_widths() {
+        let widths = config().widths();
+        assert_eq!(widths, vec![3, 4, 5, 2]);
+        assert_eq!(MlpConfig::from_widths(&widths).unwrap().widths(), widths);
+        assert_eq!(
+            MlpConfig::from_widths(&[3, 2]).unwrap().hidden,
+            Vec::<usize>::new()
+        );
+        assert!(MlpConfig::from_widths(&[3]).is_none());
+        assert!(MlpConfig::from_widths(&[]).is_none());
+    }
 
     #[test]
     fn forward_shape_is_batch_by_outputs() {

@@ -45,15 +45,11 @@ impl ModelInfo {
     pub fn mlp_config(&self) -> Result<MlpConfig, String> {
         let activation = Activation::parse(&self.activation)
             .ok_or_else(|| format!("unknown activation {:?}", self.activation))?;
-        let (first, last) = match (self.widths.first(), self.widths.last()) {
-            (Some(&f), Some(&l)) if self.widths.len() >= 2 => (f, l),
-            _ => return Err(format!("model widths {:?} are too short", self.widths)),
-        };
-        Ok(
-            MlpConfig::new(first, self.widths[1..self.widths.len() - 1].to_vec(), last)
-                .with_activation(activation)
-                .with_dropout(self.dropout),
-        )
+        let config = MlpConfig::from_widths(&self.widths)
+            .ok_or_else(|| format!("model widths {:?} are too short", self.widths))?;
+        Ok(config
+            .with_activation(activation)
+            .with_dropout(self.dropout))
     }
 }
 

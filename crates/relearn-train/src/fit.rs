@@ -141,8 +141,8 @@ fn fit_fused(
         settings,
         weight_decay,
     );
-    let last = widths.len() - 1;
-    let config = MlpConfig::new(widths[0], widths[1..last].to_vec(), widths[last])
+    let config = MlpConfig::from_widths(&widths)
+        .expect("an MLP has input and output widths")
         .with_activation(activation)
         .with_dropout(dropout);
     let model = config
@@ -375,8 +375,8 @@ mod tests {
                 bias: (0..w[1]).map(|_| next() * 0.1).collect(),
             })
             .collect();
-        let last = widths.len() - 1;
-        MlpConfig::new(widths[0], widths[1..last].to_vec(), widths[last])
+        MlpConfig::from_widths(widths)
+            .unwrap()
             .with_activation(activation)
             .with_dropout(dropout)
             .init_with(&relearn_model::MlpWeights { layers }, device)
