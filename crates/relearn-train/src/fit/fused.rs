@@ -625,15 +625,14 @@ fn update(
     );
     let (m1, m2) = (SendPtr(step.m1.as_mut_ptr()), SendPtr(step.m2.as_mut_ptr()));
     pool::run(n.div_ceil(per), &|b| {
-        let start = b * per;
-        let len = per.min(n - start);
-        // SAFETY: block `b` owns elements `start..start + len` of each array; `g` is only read.
+        let block = b * per..(b * per + per).min(n);
+        // SAFETY: block `b` owns elements `block` of each array; `g` is only read.
         let (p, g, m1, m2) = unsafe {
             (
-                std::slice::from_raw_parts_mut(p.get().add(start), len),
-                std::slice::from_raw_parts(g.get().add(start), len),
-                std::slice::from_raw_parts_mut(m1.get().add(start), len),
-                std::slice::from_raw_parts_mut(m2.get().add(start), len),
+                rows_of(p, block.clone(), 1),
+                std::slice::from_raw_parts(g.get().add(block.start), block.len()),
+                rows_of(m1, block.clone(), 1),
+                rows_of(m2, block, 1),
             )
         };
         crate::optim::adam_update_slices(p, g, m1, m2, time, first, lr, wd);
