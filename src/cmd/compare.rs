@@ -113,10 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         name: spec.name.clone(),
         config: args.config.display().to_string(),
         store: store_path.display().to_string(),
-        task: match spec.task() {
-            Task::Classification => "classification",
-            Task::Regression => "regression",
-        },
+        task: spec.task().name(),
         metric,
         higher_is_better,
         stream: StreamSummary {
@@ -170,8 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     multi.clear().ok();
 
-    let store = Store::open(&store_path)
-        .with_context(|| format!("cannot open store {}", store_path.display()))?;
+    let store = super::open_existing(&store_path)?;
     let (stateless, stateful) = (
         run_name(&spec.name, Mode::Stateless),
         run_name(&spec.name, Mode::Stateful),

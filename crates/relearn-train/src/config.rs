@@ -602,14 +602,12 @@ impl Validator<'_> {
         };
         let task = match data.task.as_deref() {
             None => None,
-            Some("classification") => Some(Task::Classification),
-            Some("regression") => Some(Task::Regression),
-            Some(t) => {
-                return Err(self.invalid(
+            Some(t) => Some(Task::parse(t).ok_or_else(|| {
+                self.invalid(
                     "data.task",
                     format!("is {t:?}; expected \"classification\" or \"regression\""),
-                ));
-            }
+                )
+            })?),
         };
         match (data.csv, data.generator) {
             (Some(_), Some(_)) => Err(self.invalid(
