@@ -212,6 +212,20 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             ],
         ),
         config_case(
+            "config: unknown scaling",
+            sea_with(
+                "generator = \"sea\"",
+                "generator = \"sea\"\nscaling = \"max\"",
+            ),
+            "scaling",
+            &[
+                "bad.toml:{line}",
+                "`data.scaling`",
+                "\"max\"",
+                "\"running\"",
+            ],
+        ),
+        config_case(
             "config: unknown generator",
             sea_with("generator = \"sea\"", "generator = \"seaa\""),
             "seaa",

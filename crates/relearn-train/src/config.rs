@@ -590,15 +590,12 @@ impl Validator<'_> {
     ) -> Result<(StreamSource, Scaling), ConfigError> {
         let scaling = match data.scaling.as_deref() {
             None => defaults::SCALING,
-            Some("none") => Scaling::None,
-            Some("initial") => Scaling::Initial,
-            Some("running") => Scaling::Running,
-            Some(s) => {
-                return Err(self.invalid(
+            Some(s) => Scaling::parse(s).ok_or_else(|| {
+                self.invalid(
                     "data.scaling",
                     format!("is {s:?}; expected \"none\", \"initial\" or \"running\""),
-                ));
-            }
+                )
+            })?,
         };
         let task = match data.task.as_deref() {
             None => None,
