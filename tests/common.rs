@@ -32,12 +32,16 @@ impl Sandbox {
         p
     }
 
+    /// `relearn ARGS --store <sandbox store>`, to run in the sandbox (see [`command`]).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = command(args, self.dir.path());
+        cmd.arg("--store").arg(self.store());
+        cmd
+    }
+
     /// Runs `relearn ARGS --store <sandbox store>`.
     pub fn relearn(&self, args: &[&str]) -> Output {
-        let mut all: Vec<&str> = args.to_vec();
-        let store = self.store();
-        all.extend(["--store", store.to_str().unwrap()]);
-        relearn(&all, self.dir.path())
+        self.command(args).output().expect("run relearn")
     }
 
     /// Runs a command that must succeed, returning stdout.
@@ -66,14 +70,16 @@ impl Sandbox {
     }
 }
 
+/// The binary with `args`, to run in `cwd`, without the caller's `RUST_LOG`.
+pub fn command(args: &[&str], cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_relearn"));
+    cmd.args(args).current_dir(cwd).env_remove("RUST_LOG");
+    cmd
+}
+
 /// Runs the binary with `args` in `cwd`.
 pub fn relearn(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_relearn"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run relearn")
+    command(args, cwd).output().expect("run relearn")
 }
 
 /// Every file and folder below `root`, sorted (an empty list if `root` does not exist).

@@ -2,7 +2,7 @@
 //! runs with different names share one store in parallel.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::{Sandbox, sea_config, stderr};
@@ -13,16 +13,7 @@ fn long_config(name: &str, mode: &str, windows: usize) -> String {
 }
 
 fn spawn_run(sb: &Sandbox, config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_relearn"))
-        .args([
-            "run",
-            "--config",
-            config.to_str().unwrap(),
-            "--store",
-            sb.store().to_str().unwrap(),
-        ])
-        .current_dir(sb.dir.path())
-        .env_remove("RUST_LOG")
+    sb.command(&["run", "--config", config.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -111,15 +111,10 @@ impl Case {
     }
 
     fn command(&self, crash_at: Option<&str>) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_relearn"));
-        cmd.arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--store")
-            .arg(self.sb.store())
-            .current_dir(self.sb.dir.path())
-            .env_remove("RUST_LOG")
-            .env_remove(CRASH_AT);
+        let mut cmd = self
+            .sb
+            .command(&["run", "--config", self.config.to_str().unwrap()]);
+        cmd.env_remove(CRASH_AT);
         if let Some(point) = crash_at {
             cmd.env(CRASH_AT, point);
         }

@@ -2,8 +2,6 @@
 //! thread as on several (products split over threads by output rows or columns, never along
 //! the summed dimension; element-wise passes split by rows).
 
-use std::process::Command;
-
 use crate::common::{Sandbox, stderr};
 
 /// Large enough that every product and element-wise pass of the fused trainer is split over
@@ -34,16 +32,13 @@ batch_size = 256
 fn final_ref(threads: &str) -> String {
     let sb = Sandbox::new();
     let cfg = sb.write("c.toml", CONFIG);
-    let store = sb.store();
-    let out = Command::new(env!("CARGO_BIN_EXE_relearn"))
-        .args(["run", "--config", cfg.to_str().unwrap()])
-        .args(["--store", store.to_str().unwrap()])
+    let out = sb
+        .command(&["run", "--config", cfg.to_str().unwrap()])
         .env("RELEARN_THREADS", threads)
-        .env_remove("RUST_LOG")
         .output()
         .expect("run relearn");
     assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::read_to_string(store.join("refs/runs/threads")).expect("the run's ref")
+    std::fs::read_to_string(sb.store().join("refs/runs/threads")).expect("the run's ref")
 }
 
 #[test]
