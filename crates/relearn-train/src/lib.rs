@@ -6,6 +6,8 @@
 //! The loop (score, update, commit, resume) is written once in [`runner`]; the two update
 //! modes differ only in how a window's training set and starting weights are chosen.
 
+#[macro_use]
+mod avx2;
 pub mod checkpoint;
 pub mod config;
 pub mod fit;

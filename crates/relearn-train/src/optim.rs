@@ -269,12 +269,6 @@ pub(crate) fn adam_update_slices(
         lr: lr as f32,
         weight_decay,
     };
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2.
-        unsafe { adam_avx2(param, grad, m1, m2, first, &c) };
-        return;
-    }
     adam_kernel(param, grad, m1, m2, first, &c);
 }
 
@@ -285,71 +279,59 @@ struct AdamConstants {
     weight_decay: f32,
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn adam_avx2(
-    param: &mut [f32],
-    grad: &[f32],
-    m1: &mut [f32],
-    m2: &mut [f32],
-    first: bool,
-    c: &AdamConstants,
-) {
-    adam_kernel(param, grad, m1, m2, first, c);
-}
-
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // indexing four slices of one length vectorises best
-fn adam_kernel(
-    param: &mut [f32],
-    grad: &[f32],
-    m1: &mut [f32],
-    m2: &mut [f32],
-    first: bool,
-    c: &AdamConstants,
-) {
-    let n = param.len();
-    let (grad, m1, m2) = (&grad[..n], &mut m1[..n], &mut m2[..n]);
-    let (f1, f2) = (1.0 - BETA_1, 1.0 - BETA_2);
-    let (combined, eps, lr, wd) = (c.combined, c.eps, c.lr, c.weight_decay);
-    // Four loop bodies so each one is branch-free and vectorises.
-    match (first, wd > 0.0) {
-        (true, false) => {
-            for i in 0..n {
-                let g = grad[i];
-                let (a, b) = (g * f1, (g * g) * f2);
-                m1[i] = a;
-                m2[i] = b;
-                param[i] -= ((a * combined) / (b.sqrt() + eps)) * lr;
+with_avx2! {
+    #[allow(clippy::needless_range_loop)] // indexing four slices of one length vectorises best
+    fn adam_kernel(
+        param: &mut [f32],
+        grad: &[f32],
+        m1: &mut [f32],
+        m2: &mut [f32],
+        first: bool,
+        c: &AdamConstants,
+    ) {
+        let n = param.len();
+        let (grad, m1, m2) = (&grad[..n], &mut m1[..n], &mut m2[..n]);
+        let (f1, f2) = (1.0 - BETA_1, 1.0 - BETA_2);
+        let (combined, eps, lr, wd) = (c.combined, c.eps, c.lr, c.weight_decay);
+        // Four loop bodies so each one is branch-free and vectorises.
+        match (first, wd > 0.0) {
+            (true, false) => {
+                for i in 0..n {
+                    let g = grad[i];
+                    let (a, b) = (g * f1, (g * g) * f2);
+                    m1[i] = a;
+                    m2[i] = b;
+                    param[i] -= ((a * combined) / (b.sqrt() + eps)) * lr;
+                }
             }
-        }
-        (false, false) => {
-            for i in 0..n {
-                let g = grad[i];
-                let (a, b) = (m1[i] * BETA_1 + g * f1, m2[i] * BETA_2 + (g * g) * f2);
-                m1[i] = a;
-                m2[i] = b;
-                param[i] -= ((a * combined) / (b.sqrt() + eps)) * lr;
+            (false, false) => {
+                for i in 0..n {
+                    let g = grad[i];
+                    let (a, b) = (m1[i] * BETA_1 + g * f1, m2[i] * BETA_2 + (g * g) * f2);
+                    m1[i] = a;
+                    m2[i] = b;
+                    param[i] -= ((a * combined) / (b.sqrt() + eps)) * lr;
+                }
             }
-        }
-        (true, true) => {
-            for i in 0..n {
-                let p = param[i];
-                let g = p * wd + grad[i];
-                let (a, b) = (g * f1, (g * g) * f2);
-                m1[i] = a;
-                m2[i] = b;
-                param[i] = p - ((a * combined) / (b.sqrt() + eps)) * lr;
+            (true, true) => {
+                for i in 0..n {
+                    let p = param[i];
+                    let g = p * wd + grad[i];
+                    let (a, b) = (g * f1, (g * g) * f2);
+                    m1[i] = a;
+                    m2[i] = b;
+                    param[i] = p - ((a * combined) / (b.sqrt() + eps)) * lr;
+                }
             }
-        }
-        (false, true) => {
-            for i in 0..n {
-                let p = param[i];
-                let g = p * wd + grad[i];
-                let (a, b) = (m1[i] * BETA_1 + g * f1, m2[i] * BETA_2 + (g * g) * f2);
-                m1[i] = a;
-                m2[i] = b;
-                param[i] = p - ((a * combined) / (b.sqrt() + eps)) * lr;
+            (false, true) => {
+                for i in 0..n {
+                    let p = param[i];
+                    let g = p * wd + grad[i];
+                    let (a, b) = (m1[i] * BETA_1 + g * f1, m2[i] * BETA_2 + (g * g) * f2);
+                    m1[i] = a;
+                    m2[i] = b;
+                    param[i] = p - ((a * combined) / (b.sqrt() + eps)) * lr;
+                }
             }
         }
     }

@@ -668,30 +668,6 @@ impl SendPtr {
     }
 }
 
-/// Runs `$body` compiled for AVX2 when the CPU has it, else for the baseline target. Same
-/// IEEE operations either way (Rust never fuses a multiply and an add on its own), so the
-/// same bits.
-macro_rules! with_avx2 {
-    (fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn imp($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) {
-                    imp($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            imp($($arg),*)
-        }
-    };
-}
-
 with_avx2! {
     fn relu(post: &mut [f32], pre: &[f32]) {
         post.iter_mut().zip(pre).for_each(|(y, &x)| *y = if x > 0.0 { x } else { 0.0 });
