@@ -11,5 +11,6 @@ mod crash;
 mod failures;
 mod inspect;
 mod lineage;
+mod one_build;
 mod resume;
 mod threads;
