@@ -79,6 +79,17 @@ pub enum StoreError {
         source: Option<serde_json::Error>,
     },
 
+    /// A line of a run's ref log (`logs/<run>`) is not a ref move.
+    #[error("ref log {}:{line} is corrupt: {message}; run `relearn verify`", path.display())]
+    CorruptRefLog {
+        /// The log file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The parse error.
+        message: String,
+    },
+
     /// A ref file does not contain a checkpoint id.
     #[error(
         "ref {} is corrupt: expected a 64-digit hex checkpoint id, found {content:?}; run `relearn verify`",
@@ -211,6 +222,7 @@ impl StoreError {
                 | StoreError::MissingObject { .. }
                 | StoreError::CorruptManifest { .. }
                 | StoreError::CorruptRef { .. }
+                | StoreError::CorruptRefLog { .. }
         )
     }
 

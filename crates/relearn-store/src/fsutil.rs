@@ -31,7 +31,8 @@ pub(crate) const CRASH_AT_ENV: &str = "RELEARN_CRASH_AT";
 /// `write:synced` (a temp file complete and synced, not yet renamed), `write:renamed`
 /// (renamed, folder not yet synced), `commit:objects` (a checkpoint's objects written, no
 /// manifest yet), `commit:manifest` (manifest written, run ref not yet moved), `commit:ref`
-/// (ref moved), `cleanup` (while removing stale temp files).
+/// (ref moved), `cleanup` (while removing stale temp files), `move-head:record` (a
+/// rollback recorded in `logs/<run>`, the run ref not yet moved).
 pub(crate) fn crash_point(point: &str) {
     static TARGET: OnceLock<Option<(String, u64)>> = OnceLock::new();
     static HITS: AtomicU64 = AtomicU64::new(0);

@@ -49,15 +49,20 @@ pub enum Relation {
     FineTuned,
     /// A stateless update: fresh weights; the parent is the initial model.
     Retrained,
+    /// A drift policy's update after its detector fired: fresh weights trained on the recent
+    /// windows only; the parent is the checkpoint it replaces (the run stays a chain, and the
+    /// reset marks where it stopped inheriting weights).
+    Reset,
 }
 
 impl Relation {
-    /// The name used in JSON: "initial", "fine-tuned" or "retrained".
+    /// The name used in JSON: "initial", "fine-tuned", "retrained" or "reset".
     pub fn as_str(self) -> &'static str {
         match self {
             Relation::Initial => "initial",
             Relation::FineTuned => "fine-tuned",
             Relation::Retrained => "retrained",
+            Relation::Reset => "reset",
         }
     }
 }
@@ -66,6 +71,29 @@ impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Where [`crate::Store::commit_to`] publishes a checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publish<'a> {
+    /// Move the run's ref to it: it becomes the run's head (what [`crate::Store::commit`]
+    /// does).
+    RunHead,
+    /// Leave the run's ref alone and point this tag at it.
+    Tag(&'a str),
+}
+
+/// One recorded move of a run's ref (`logs/<run>`, a JSON object per line).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefMove {
+    /// When, RFC 3339 UTC.
+    pub at: String,
+    /// Why, e.g. "rollback".
+    pub action: String,
+    /// The head before the move (`None` if the run had none).
+    pub from: Option<CheckpointId>,
+    /// The head after it.
+    pub to: CheckpointId,
 }
 
 /// The data a checkpoint was trained on.

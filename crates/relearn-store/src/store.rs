@@ -12,7 +12,7 @@ use crate::fsutil::{
     crash_point, ensure_dir, is_full_id, is_lower_hex, is_temp_name, list_dir, now_rfc3339,
     remove_file_if_exists, sha256_hex, stage_all, sync_dir, sync_dirs, validate_name, write_atomic,
 };
-use crate::model::{CheckpointDraft, CheckpointId, Manifest, PartRef};
+use crate::model::{CheckpointDraft, CheckpointId, Manifest, PartRef, Publish, RefMove};
 
 /// Shortest id prefix that [`Store::resolve`] accepts.
 pub const MIN_PREFIX_LEN: usize = 6;
@@ -132,6 +132,15 @@ impl Store {
 
     pub(crate) fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
+    }
+
+    /// The folder of the runs' ref logs (see [`Store::move_run_head`]).
+    pub(crate) fn logs_dir(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    fn ref_log_path(&self, run: &str) -> PathBuf {
+        self.logs_dir().join(run)
     }
 
     /// The file listing ids that `gc` removed (see [`Store::gc`]).
@@ -399,7 +408,17 @@ impl Store {
     /// `created_at`) and just moves the run's ref, so a resumed run reaches the same state as
     /// an uninterrupted one.
     pub fn commit(&self, draft: CheckpointDraft) -> Result<Manifest> {
+        self.commit_to(draft, Publish::RunHead)
+    }
+
+    /// [`Store::commit`], publishing the checkpoint where `publish` says: the run's ref, or
+    /// only a tag (a candidate that a promotion gate rejected: recorded and findable, but the
+    /// run keeps serving its head). Same ordering and crash guarantees either way.
+    pub fn commit_to(&self, draft: CheckpointDraft, publish: Publish<'_>) -> Result<Manifest> {
         validate_draft(&draft)?;
+        if let Publish::Tag(tag) = publish {
+            validate_name("tag", tag)?;
+        }
         let _guard = self.shared_guard()?;
         for (what, id) in [("parent", &draft.parent), ("replaces", &draft.replaces)] {
             if let Some(id) = id
@@ -456,8 +475,11 @@ impl Store {
         };
         let manifest_json = existing.is_none().then(|| manifest.to_file_json());
         let ref_text = ref_file_text(&manifest.id);
-        let runs_dir = self.runs_dir();
-        ensure_dir(&runs_dir)?;
+        let (ref_dir, ref_name) = match publish {
+            Publish::RunHead => (self.runs_dir(), manifest.run.clone()),
+            Publish::Tag(tag) => (self.tags_dir(), tag.to_string()),
+        };
+        ensure_dir(&ref_dir)?;
         let new_object_dirs = self.ensure_object_dirs(new_objects.keys().map(String::as_str))?;
 
         // Every file of the checkpoint is written and synced at once (temp names, invisible
@@ -474,7 +496,7 @@ impl Store {
         if let Some(json) = &manifest_json {
             files.push((manifest_path.clone(), json.as_bytes(), false));
         }
-        files.push((runs_dir.join(&manifest.run), ref_text.as_bytes(), false));
+        files.push((ref_dir.join(&ref_name), ref_text.as_bytes(), false));
         let mut staged = stage_all(&files)?;
         let run_ref = staged.pop().expect("the run ref is staged last");
         let staged_manifest = match manifest_json {
@@ -502,7 +524,7 @@ impl Store {
         }
         crash_point("commit:manifest");
         run_ref.rename()?;
-        sync_dir(&runs_dir)?;
+        sync_dir(&ref_dir)?;
         crash_point("commit:ref");
         manifest.tags = self.tags_of(&manifest.id)?;
         tracing::debug!(id = %manifest.id, run = %manifest.run, window = manifest.window, "committed checkpoint");
@@ -709,6 +731,60 @@ impl Store {
         self.require_manifest(id)?;
         let _guard = self.shared_guard()?;
         self.write_ref(&self.runs_dir(), run, id)
+    }
+
+    /// Moves the run's ref to checkpoint `to` (a full id of a checkpoint of `run`) and records
+    /// the move in `logs/<run>` as `action` (e.g. "rollback"). Returns the record.
+    ///
+    /// The caller holds the run's lock ([`Store::lock_run`]). The record is written (whole
+    /// file, atomically) before the ref moves, so a crash leaves either nothing changed, or a
+    /// record whose `to` is not the head yet (the move did not land; repeating it completes
+    /// it), or both: never a moved ref without its record.
+    pub fn move_run_head(&self, run: &str, to: &str, action: &str) -> Result<RefMove> {
+        validate_name("run", run)?;
+        self.require_manifest(to)?;
+        let _guard = self.shared_guard()?;
+        let record = RefMove {
+            at: now_rfc3339(),
+            action: action.to_string(),
+            from: self.run_head(run)?,
+            to: to.to_string(),
+        };
+        let path = self.ref_log_path(run);
+        let mut text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(StoreError::io("read", &path, e)),
+        };
+        text.push_str(&serde_json::to_string(&record).expect("a ref move serialises"));
+        text.push('\n');
+        ensure_dir(&self.logs_dir())?;
+        write_atomic(&path, text.as_bytes(), false)?;
+        crash_point("move-head:record");
+        self.write_ref(&self.runs_dir(), run, to)?;
+        Ok(record)
+    }
+
+    /// The recorded moves of a run's ref (see [`Store::move_run_head`]), oldest first.
+    pub fn ref_moves(&self, run: &str) -> Result<Vec<RefMove>> {
+        validate_name("run", run)?;
+        let path = self.ref_log_path(run);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io("read", &path, e)),
+        };
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(i, line)| {
+                serde_json::from_str(line).map_err(|e| StoreError::CorruptRefLog {
+                    path: path.clone(),
+                    line: i + 1,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// All tags and the checkpoints they point at.

@@ -229,7 +229,7 @@ impl Store {
                     "bad-lineage",
                     format!("checkpoint {id} is an initial model but has a parent"),
                 )),
-                (Relation::FineTuned | Relation::Retrained, None) => {
+                (Relation::FineTuned | Relation::Retrained | Relation::Reset, None) => {
                     report.problems.push(Problem::new(
                         path.clone(),
                         "bad-lineage",
