@@ -8,6 +8,7 @@ mod gc;
 mod generate;
 mod log;
 mod predict;
+mod rollback;
 mod run;
 mod show;
 mod tag;
@@ -47,6 +48,8 @@ enum Command {
     Verify(verify::Args),
     /// Create (`tag REF NAME`), remove (`--delete NAME`) or list (`tag`) tags.
     Tag(tag::Args),
+    /// Move a run's serving ref back to an earlier checkpoint (recorded in the store).
+    Rollback(rollback::Args),
     /// Remove older checkpoints of runs and unreferenced objects (retention).
     Gc(gc::Args),
     /// Write a checkpoint's weights and preprocessing for other tools (safetensors).
@@ -71,6 +74,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => diff::run(args),
         Command::Verify(args) => verify::run(args),
         Command::Tag(args) => tag::run(args),
+        Command::Rollback(args) => rollback::run(args),
         Command::Gc(args) => gc::run(args),
         Command::Export(args) => export::run(args),
         Command::Eval(args) => eval::run(args),

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use relearn_store::Store;
-use relearn_train::{Mode, RunEvent, RunOptions, RunSpec};
+use relearn_train::{Gate, Mode, RunEvent, RunOptions, RunSpec};
 
 use super::StoreArg;
+use crate::exit::UsageError;
 use crate::render;
 
 /// Arguments of `relearn run`.
@@ -17,9 +18,15 @@ pub struct Args {
     /// The run's TOML config.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-    /// Override `run.mode`.
-    #[arg(long, value_parser = ["stateful", "stateless"])]
+    /// Override `run.mode` (the update policy).
+    #[arg(long, value_parser = ["stateful", "stateless", "replay", "drift"])]
     mode: Option<String>,
+    /// Promotion gate, overriding `[gate] require`: conditions like "accuracy>=0.9" (comma
+    /// separated) that each new checkpoint must meet on the newest window it trained on to
+    /// become the run's head. A candidate that fails is stored and tagged
+    /// `<run>.rejected.<window>`, the head stays, and the run stops with exit code 1.
+    #[arg(long, value_name = "CONDITIONS")]
+    gate: Option<String>,
     /// Stop after N windows of the stream in total (initial windows included).
     #[arg(long, value_name = "N")]
     windows: Option<usize>,
@@ -32,6 +39,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(mode) = args.mode.as_deref().and_then(Mode::parse) {
         spec = spec.with_mode(mode);
     }
+    if let Some(text) = &args.gate {
+        let gate =
+            Gate::parse(text, spec.task()).map_err(|e| UsageError(format!("--gate: {e}")))?;
+        spec = spec.with_gate(Some(gate));
+    }
     let store_path = args
         .store
         .store
@@ -41,7 +53,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = RunOptions {
         max_windows: args.windows,
     };
-    train(&spec, &store, &options)?;
+    let summary = train(&spec, &store, &options)?;
+    if summary.rejected.is_some() {
+        // `train` printed why; the store holds the candidate, the head is unchanged.
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -89,6 +105,27 @@ pub fn train(
             bar.suspend(|| println!("{}", render::window_line(m, task)));
             bar.inc(1);
         }
+        RunEvent::Rejected {
+            candidate,
+            verdict,
+            tag,
+        } => bar.suspend(|| {
+            println!("{}  REJECTED", render::window_line(candidate, task));
+            let scores: Vec<String> = verdict
+                .scores
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.4}"))
+                .collect();
+            eprintln!(
+                "error: the promotion gate rejected the candidate for window {} ({}): it fails {} \
+                 on the newest window it trained on. It is stored as tag '{tag}'; run '{}' still \
+                 serves its previous head, and the run stopped here.",
+                candidate.window,
+                scores.join(", "),
+                verdict.failed.join(", "),
+                spec.name
+            );
+        }),
     };
     let summary = relearn_train::run(spec, store, options, &mut on_event)?;
     bar.finish_and_clear();

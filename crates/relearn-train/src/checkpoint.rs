@@ -3,7 +3,9 @@
 //! Parts (content-addressed blobs in the store):
 //! - `model`: the MLP weights ([`MlpWeights`] codec);
 //! - `preprocessor`: feature scaling and label map ([`Preprocessor`] bytes);
-//! - `optimizer`: Adam's moments (stateful runs only: a stateless update never reuses them).
+//! - `optimizer`: Adam's moments (every policy but stateless, which never reuses them);
+//! - `replay`: the replay policy's reservoir of past samples ([`crate::replay::Reservoir`]);
+//! - `detector`: the drift policy's detector state ([`crate::drift::Detector`]).
 //!
 //! The manifest's `extra.model` records the architecture, so a checkpoint can be loaded,
 //! scored or exported without the config file that made it.
@@ -23,6 +25,10 @@ pub mod parts {
     pub const PREPROCESSOR: &str = "preprocessor";
     /// Adam moments.
     pub const OPTIMIZER: &str = "optimizer";
+    /// The replay policy's reservoir of past samples.
+    pub const REPLAY: &str = "replay";
+    /// The drift policy's detector state.
+    pub const DETECTOR: &str = "detector";
 }
 
 /// The architecture recorded in a manifest's `extra.model`.

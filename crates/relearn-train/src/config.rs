@@ -6,6 +6,8 @@
 //! Nothing past [`RunSpec::from_toml`] can hold an invalid setting.
 
 use std::fmt;
+
+use crate::gate::Gate;
 use std::path::{Path, PathBuf};
 
 use relearn_data::{CsvSource, GeneratorKind, GeneratorSpec, Scaling, StreamSource, Task};
@@ -47,7 +49,7 @@ pub enum ConfigError {
     },
 }
 
-/// Whether an update fine-tunes the latest model or retrains from scratch.
+/// How a run updates its model when a window arrives: the update policy (`run.mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -57,23 +59,51 @@ pub enum Mode {
     /// Fresh weights, trained from scratch on a sample of the initial data plus the most
     /// recent windows. Models form a star rooted at the initial model.
     Stateless,
+    /// Stateful fine-tuning on the new window mixed with a bounded reservoir of past samples
+    /// (`policy.replay`), kept as a checkpoint part. A chain.
+    Replay,
+    /// Stateful fine-tuning, except that when a drift detector on the serving model's
+    /// prequential loss fires (`policy.drift`), the update retrains fresh weights on the
+    /// recent windows (`relation = "reset"`). A chain with resets.
+    Drift,
 }
 
 impl Mode {
-    /// Both modes.
-    pub const ALL: [Mode; 2] = [Mode::Stateless, Mode::Stateful];
+    /// Every policy, in the order the docs list them.
+    pub const ALL: [Mode; 4] = [Mode::Stateless, Mode::Stateful, Mode::Replay, Mode::Drift];
+
+    /// The two policies `compare` runs by default: the book's two modes.
+    pub const BOOK: [Mode; 2] = [Mode::Stateless, Mode::Stateful];
 
     /// The config spelling.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Stateful => "stateful",
             Mode::Stateless => "stateless",
+            Mode::Replay => "replay",
+            Mode::Drift => "drift",
         }
     }
 
     /// Parses the config spelling.
     pub fn parse(name: &str) -> Option<Mode> {
         Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The spellings, for messages: `"stateless", "stateful", "replay" or "drift"`.
+    pub fn expected() -> String {
+        let names: Vec<String> = Mode::ALL
+            .iter()
+            .map(|m| format!("{:?}", m.name()))
+            .collect();
+        let (last, rest) = names.split_last().expect("four modes");
+        format!("{} or {last}", rest.join(", "))
+    }
+
+    /// Whether updates start from the serving checkpoint's weights and optimizer (every
+    /// policy but stateless).
+    pub fn fine_tunes(self) -> bool {
+        self != Mode::Stateless
     }
 }
 
@@ -111,6 +141,12 @@ pub struct RawConfig {
     /// `[stateful]`
     #[serde(default)]
     pub stateful: RawStateful,
+    /// `[policy]`
+    #[serde(default)]
+    pub policy: RawPolicy,
+    /// `[gate]`
+    #[serde(default)]
+    pub gate: RawGate,
 }
 
 /// `[run]` as written.
@@ -193,6 +229,47 @@ pub struct RawStateful {
     pub carry_optimizer: Option<bool>,
 }
 
+/// `[policy]` as written: the settings of the `replay` and `drift` policies.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// `[policy.replay]` (or `replay.KEY = ...` under `[policy]`)
+    #[serde(default)]
+    pub replay: RawReplay,
+    /// `[policy.drift]`
+    #[serde(default)]
+    pub drift: RawDrift,
+}
+
+/// `[policy.replay]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReplay {
+    pub samples: Option<usize>,
+}
+
+/// `[policy.drift]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrift {
+    pub detector: Option<String>,
+    pub delta: Option<f64>,
+    pub threshold: Option<f64>,
+    pub min_samples: Option<usize>,
+    pub confidence: Option<f64>,
+    pub recent_windows: Option<usize>,
+}
+
+/// `[gate]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGate {
+    pub require: Option<Vec<String>>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Defaults, chosen by measurement (see the README's config reference).
 
@@ -228,6 +305,18 @@ pub mod defaults {
     pub const SAMPLES: usize = 20_000;
     /// `data.scaling`
     pub const SCALING: relearn_data::Scaling = relearn_data::Scaling::Running;
+    /// `policy.replay.samples`
+    pub const REPLAY_SAMPLES: usize = 2000;
+    /// `policy.drift.delta` (Page-Hinkley)
+    pub const DRIFT_DELTA: f64 = 0.05;
+    /// `policy.drift.threshold` (Page-Hinkley)
+    pub const DRIFT_THRESHOLD: f64 = 50.0;
+    /// `policy.drift.min_samples` (Page-Hinkley)
+    pub const DRIFT_MIN_SAMPLES: usize = 30;
+    /// `policy.drift.confidence` (ADWIN)
+    pub const DRIFT_CONFIDENCE: f64 = 0.002;
+    /// `policy.drift.recent_windows`
+    pub const DRIFT_RECENT_WINDOWS: usize = 1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,8 +350,62 @@ pub struct RunSpec {
     pub train: TrainSpec,
     /// Stateless updates.
     pub stateless: StatelessSpec,
-    /// Stateful updates.
+    /// Stateful updates (also the fine-tuning of the replay and drift policies).
     pub stateful: StatefulSpec,
+    /// The replay policy.
+    pub replay: ReplaySpec,
+    /// The drift policy.
+    pub drift: DriftSpec,
+    /// The promotion gate, if any: a candidate that fails it does not become the head.
+    pub gate: Option<Gate>,
+}
+
+/// `[policy.replay]`, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplaySpec {
+    /// Capacity of the reservoir of past samples mixed into every update, at least 1.
+    pub samples: usize,
+}
+
+/// `[policy.drift]`, validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DriftSpec {
+    /// The detector watching the serving model's per-sample prequential loss.
+    pub detector: DetectorSpec,
+    /// Windows (the current one included) a reset retrains on, at least 1.
+    pub recent_windows: usize,
+}
+
+/// A drift detector and its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DetectorSpec {
+    /// Page-Hinkley: fires when the cumulative excess of the loss over its running mean
+    /// (less `delta` per sample) rises `threshold` above its minimum.
+    PageHinkley {
+        /// Tolerated increase per sample, in loss units.
+        delta: f64,
+        /// Alarm level, in loss units.
+        threshold: f64,
+        /// Samples seen before it may fire.
+        min_samples: usize,
+    },
+    /// ADWIN: fires when a recent part of its adaptive window has a significantly higher
+    /// mean loss than the older part, at confidence `confidence`.
+    Adwin {
+        /// The bound's delta (smaller: fewer false alarms, slower detection).
+        confidence: f64,
+    },
+}
+
+impl DetectorSpec {
+    /// The config spelling of its kind.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DetectorSpec::PageHinkley { .. } => "page-hinkley",
+            DetectorSpec::Adwin { .. } => "adwin",
+        }
+    }
 }
 
 /// `[model]`, validated.
@@ -343,15 +486,19 @@ impl RunSpec {
 
     /// The task the stream poses.
     pub fn task(&self) -> Task {
-        match &self.source {
-            StreamSource::Csv(csv) => csv.task,
-            StreamSource::Generator(g) => g.kind.task(),
-        }
+        source_task(&self.source)
+    }
+
+    /// The same run behind another promotion gate (`run --gate`), or none.
+    pub fn with_gate(mut self, gate: Option<Gate>) -> RunSpec {
+        self.gate = gate;
+        self
     }
 
     /// A hash of every setting that shapes this run's checkpoints: the data source, the
     /// windows, the model, the training settings of this mode, the seed and the backend.
-    /// Not the run name or the store. A rerun whose fingerprint differs from the stored
+    /// Not the run name, the store or the gate (which decides what is promoted, not what is
+    /// trained). A rerun whose fingerprint differs from the stored
     /// run's is refused: it would mix two different experiments in one lineage.
     pub fn fingerprint(&self) -> String {
         #[derive(Serialize)]
@@ -368,6 +515,12 @@ impl RunSpec {
             train: &'a TrainSpec,
             stateless: Option<&'a StatelessSpec>,
             stateful: Option<&'a StatefulSpec>,
+            // Absent for the two book modes, so their fingerprints (and ids) are the ones
+            // they had before the other policies existed.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            replay: Option<&'a ReplaySpec>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            drift: Option<&'a DriftSpec>,
         }
         let f = Fingerprinted {
             version: 1,
@@ -381,7 +534,9 @@ impl RunSpec {
             model: &self.model,
             train: &self.train,
             stateless: (self.mode == Mode::Stateless).then_some(&self.stateless),
-            stateful: (self.mode == Mode::Stateful).then_some(&self.stateful),
+            stateful: self.mode.fine_tunes().then_some(&self.stateful),
+            replay: (self.mode == Mode::Replay).then_some(&self.replay),
+            drift: (self.mode == Mode::Drift).then_some(&self.drift),
         };
         let json = serde_json::to_vec(&f).expect("spec serialises");
         hex::encode(Sha256::digest(&json))
@@ -400,8 +555,14 @@ impl Validator<'_> {
             key: key.to_string(),
             // A missing key is placed at its table's header, when there is one.
             line: key_line(self.text, key).or_else(|| {
-                key.split_once('.')
-                    .and_then(|(table, _)| key_line(self.text, table))
+                let mut table = key;
+                while let Some((outer, _)) = table.rsplit_once('.') {
+                    table = outer;
+                    if let Some(line) = key_line(self.text, table) {
+                        return Some(line);
+                    }
+                }
+                None
             }),
             message: message.into(),
         }
@@ -428,7 +589,7 @@ impl Validator<'_> {
             Some(m) => Mode::parse(&m).ok_or_else(|| {
                 self.invalid(
                     "run.mode",
-                    format!("is {m:?}; expected \"stateful\" or \"stateless\""),
+                    format!("is {m:?}; expected {}", Mode::expected()),
                 )
             })?,
         };
@@ -532,6 +693,22 @@ impl Validator<'_> {
             carry_optimizer: raw.stateful.carry_optimizer.unwrap_or(true),
         };
 
+        let replay = ReplaySpec {
+            samples: self.positive(
+                "policy.replay.samples",
+                raw.policy.replay.samples,
+                defaults::REPLAY_SAMPLES,
+            )?,
+        };
+        let drift = self.drift(raw.policy.drift)?;
+        let gate = match raw.gate.require {
+            None => None,
+            Some(conditions) => Some(
+                Gate::parse(&conditions.join(","), source_task(&source))
+                    .map_err(|e| self.invalid("gate.require", e))?,
+            ),
+        };
+
         Ok(RunSpec {
             name,
             mode,
@@ -550,6 +727,83 @@ impl Validator<'_> {
             train,
             stateless,
             stateful,
+            replay,
+            drift,
+            gate,
+        })
+    }
+
+    fn drift(&self, raw: RawDrift) -> Result<DriftSpec, ConfigError> {
+        let detector = raw.detector.as_deref().unwrap_or("page-hinkley");
+        let only = |key: &str, set: bool, kind: &str| match set {
+            true => Err(self.invalid(
+                key,
+                format!("applies to the {kind} detector only, not to {detector:?}"),
+            )),
+            false => Ok(()),
+        };
+        let positive_f64 = |key: &str, value: Option<f64>, default: f64| match value {
+            None => Ok(default),
+            Some(v) if v.is_finite() && v > 0.0 => Ok(v),
+            Some(v) => Err(self.invalid(key, format!("is {v}; must be a number > 0"))),
+        };
+        let detector = match detector {
+            "page-hinkley" => {
+                only("policy.drift.confidence", raw.confidence.is_some(), "adwin")?;
+                DetectorSpec::PageHinkley {
+                    delta: match raw.delta {
+                        None => defaults::DRIFT_DELTA,
+                        Some(v) if v.is_finite() && v >= 0.0 => v,
+                        Some(v) => {
+                            return Err(self.invalid(
+                                "policy.drift.delta",
+                                format!("is {v}; must be >= 0 (loss units per sample)"),
+                            ));
+                        }
+                    },
+                    threshold: positive_f64(
+                        "policy.drift.threshold",
+                        raw.threshold,
+                        defaults::DRIFT_THRESHOLD,
+                    )?,
+                    min_samples: raw.min_samples.unwrap_or(defaults::DRIFT_MIN_SAMPLES),
+                }
+            }
+            "adwin" => {
+                for (key, set) in [
+                    ("policy.drift.delta", raw.delta.is_some()),
+                    ("policy.drift.threshold", raw.threshold.is_some()),
+                    ("policy.drift.min_samples", raw.min_samples.is_some()),
+                ] {
+                    only(key, set, "page-hinkley")?;
+                }
+                let confidence = positive_f64(
+                    "policy.drift.confidence",
+                    raw.confidence,
+                    defaults::DRIFT_CONFIDENCE,
+                )?;
+                if confidence >= 1.0 {
+                    return Err(self.invalid(
+                        "policy.drift.confidence",
+                        format!("is {confidence}; must be in (0, 1) (try 0.002)"),
+                    ));
+                }
+                DetectorSpec::Adwin { confidence }
+            }
+            other => {
+                return Err(self.invalid(
+                    "policy.drift.detector",
+                    format!("is {other:?}; expected \"page-hinkley\" or \"adwin\""),
+                ));
+            }
+        };
+        Ok(DriftSpec {
+            detector,
+            recent_windows: self.positive(
+                "policy.drift.recent_windows",
+                raw.recent_windows,
+                defaults::DRIFT_RECENT_WINDOWS,
+            )?,
         })
     }
 
@@ -698,6 +952,14 @@ impl Validator<'_> {
     }
 }
 
+/// The task a source poses.
+fn source_task(source: &StreamSource) -> Task {
+    match source {
+        StreamSource::Csv(csv) => csv.task,
+        StreamSource::Generator(g) => g.kind.task(),
+    }
+}
+
 /// Whether `name` is usable as a run name (and so as a file name in the store).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -708,26 +970,38 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// The 1-based line where dotted `key` (e.g. `train.lr`) is set in TOML `text`, if it is
-/// written there as `key = ...` under its `[table]` header (or as the table header itself).
+/// The 1-based line where dotted `key` (e.g. `train.lr`, `policy.replay.samples`) is set in
+/// TOML `text`: as `key = ...` under its `[table]` header, with any split of the dots between
+/// header and key (`[policy.replay]` + `samples`, or `[policy]` + `replay.samples`), or as a
+/// table header itself.
 fn key_line(text: &str, key: &str) -> Option<usize> {
-    let (table, field) = key.split_once('.').unwrap_or((key, ""));
+    fn dotted(k: &str) -> String {
+        k.split('.')
+            .map(|part| part.trim().trim_matches('"'))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
     let mut current = String::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
+        if line.starts_with('#') {
+            continue;
+        }
         if let Some(header) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
-            current = header.trim().to_string();
-            if field.is_empty() && current == table {
+            current = dotted(header);
+            if current == key {
                 return Some(i + 1);
             }
             continue;
         }
-        if current == table
-            && !field.is_empty()
-            && let Some((k, _)) = line.split_once('=')
-            && k.trim().trim_matches('"') == field
-        {
-            return Some(i + 1);
+        if let Some((k, _)) = line.split_once('=') {
+            let full = match current.is_empty() {
+                true => dotted(k),
+                false => format!("{current}.{}", dotted(k)),
+            };
+            if full == key {
+                return Some(i + 1);
+            }
         }
     }
     None
@@ -839,6 +1113,10 @@ mod tests {
         assert_eq!(key_line(text, "run.name"), Some(2));
         assert_eq!(key_line(text, "train"), Some(4));
         assert_eq!(key_line(text, "model.hidden"), None);
+        let text = "[policy]\nreplay.samples = 5\n[policy.drift]\ndelta = 1\n";
+        assert_eq!(key_line(text, "policy.replay.samples"), Some(2));
+        assert_eq!(key_line(text, "policy.drift.delta"), Some(4));
+        assert_eq!(key_line(text, "policy.drift"), Some(3));
     }
 
     #[test]

@@ -301,6 +301,36 @@ pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTr
     metrics
 }
 
+/// Each sample's loss from outputs already computed: cross-entropy for classification,
+/// squared error for regression (the per-sample terms whose means [`metrics_from_outputs`]
+/// reports as `loss` and `mse`).
+pub fn sample_losses(outputs: &[f32], targets: &[f32], task: Task) -> Vec<f64> {
+    match task {
+        Task::Classification => {
+            let k = (outputs.len() / targets.len().max(1)).max(1);
+            outputs
+                .chunks_exact(k)
+                .zip(targets)
+                .map(|(row, &target)| {
+                    let max = row[argmax(row).0] as f64;
+                    let log_sum = row
+                        .iter()
+                        .map(|&v| (v as f64 - max).exp())
+                        .sum::<f64>()
+                        .ln()
+                        + max;
+                    log_sum - row[target as usize] as f64
+                })
+                .collect()
+        }
+        Task::Regression => outputs
+            .iter()
+            .zip(targets)
+            .map(|(&p, &t)| (p as f64 - t as f64).powi(2))
+            .collect(),
+    }
+}
+
 /// Index and value of the largest entry (the first on ties).
 pub fn argmax(row: &[f32]) -> (usize, f32) {
     row.iter()
@@ -313,6 +343,18 @@ pub fn argmax(row: &[f32]) -> (usize, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_losses_average_to_the_reported_loss() {
+        let outputs = [0.0, 3f32.ln(), 2.0, 0.0, 1.0, 1.0];
+        let targets = [1.0, 1.0, 0.0];
+        let losses = sample_losses(&outputs, &targets, Task::Classification);
+        let m = metrics_from_outputs(&outputs, &targets, Task::Classification);
+        assert!((losses[0] - (4f64 / 3.0).ln()).abs() < 1e-6, "{losses:?}");
+        assert!((losses.iter().sum::<f64>() / 3.0 - m["loss"]).abs() < 1e-12);
+        let losses = sample_losses(&[1.0, 4.0], &[0.0, 2.0], Task::Regression);
+        assert_eq!(losses, vec![1.0, 4.0]);
+    }
 
     #[test]
     fn classification_metrics_match_hand_computation() {

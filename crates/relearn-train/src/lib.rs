@@ -10,13 +10,17 @@
 mod avx2;
 pub mod checkpoint;
 pub mod config;
+pub mod drift;
 pub mod fit;
+pub mod gate;
 pub mod optim;
+pub mod replay;
 pub mod runner;
 mod seed;
 
 pub use checkpoint::{LoadedCheckpoint, ModelInfo};
 pub use config::{ConfigError, Mode, RunSpec};
+pub use gate::{Gate, Verdict};
 pub use runner::{RunEvent, RunOptions, RunSummary, run};
 
 use std::path::PathBuf;

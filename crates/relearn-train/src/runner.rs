@@ -1,5 +1,6 @@
 //! The run loop: initial model, then for each new window the prequential score of the
-//! serving model, the update, and the commit. Resumes where the store ends.
+//! serving model, the update its policy makes, the promotion gate, and the commit. Resumes
+//! where the store ends.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
@@ -10,15 +11,18 @@ use rand::rngs::StdRng;
 use relearn_data::{Batch, Preprocessor, Scaling, Stream, StreamInfo, Window};
 use relearn_model::{Mlp, MlpConfig, MlpWeights};
 use relearn_store::{
-    CheckpointDraft, CheckpointId, Manifest, Metrics, Relation, Retained, Store, TrainedOn,
+    CheckpointDraft, CheckpointId, Manifest, Metrics, Publish, Relation, Retained, Store, TrainedOn,
 };
 use serde_json::json;
 
 use crate::TrainError;
 use crate::checkpoint::{LoadedCheckpoint, ModelInfo, parts};
 use crate::config::{Mode, RunSpec};
-use crate::fit::{FitSettings, fit, score};
+use crate::drift::Detector;
+use crate::fit::{FitSettings, fit, metrics_from_outputs, outputs, sample_losses, score};
+use crate::gate::Verdict;
 use crate::optim::{AdamMoments, MlpAdam};
+use crate::replay::Reservoir;
 use crate::seed::{Purpose, derive};
 
 /// Options of one invocation of [`run`].
@@ -49,6 +53,16 @@ pub enum RunEvent {
     },
     /// A checkpoint was committed.
     Committed(Box<Manifest>),
+    /// The promotion gate rejected a candidate: it is in the store under `tag`, the run's
+    /// head did not move, and the run stops.
+    Rejected {
+        /// The rejected candidate.
+        candidate: Box<Manifest>,
+        /// Why.
+        verdict: Verdict,
+        /// The tag that names it.
+        tag: String,
+    },
 }
 
 /// What an invocation did.
@@ -64,14 +78,29 @@ pub struct RunSummary {
     pub head: Option<CheckpointId>,
     /// Whether it continued a stored run.
     pub resumed: bool,
+    /// The candidate the promotion gate rejected, which stopped the run.
+    pub rejected: Option<Box<Manifest>>,
 }
 
-/// The model that serves predictions between updates, as committed.
+/// The model that serves predictions between updates, as committed, with the state its
+/// policy carries to the next update.
 struct Serving {
     id: CheckpointId,
     weights: MlpWeights,
     preprocessor: Preprocessor,
     moments: Option<AdamMoments>,
+    /// Replay policy: the reservoir of past samples.
+    reservoir: Option<Reservoir>,
+    /// Drift policy: the detector.
+    detector: Option<Detector>,
+}
+
+/// What became of a window's candidate.
+enum Outcome {
+    /// It is the run's new head.
+    Promoted(Manifest),
+    /// The gate rejected it; the run keeps its head and stops.
+    Rejected(Manifest, Verdict, String),
 }
 
 /// Trains `spec` into `store`: the initial model if the run has none, then one update per
@@ -108,17 +137,30 @@ pub fn run(
         todo,
     });
     let resumed = loop_.serving.is_some();
-    let (mut committed, mut train_seconds) = (0, 0.0);
+    let (mut committed, mut train_seconds, mut rejected) = (0, 0.0, None);
     if todo > 0 {
         for window in stream.windows()? {
             let window = window?;
             if window.index >= end {
                 break;
             }
-            if let Some(manifest) = loop_.feed(window)? {
-                committed += 1;
-                train_seconds += manifest.train_seconds;
-                on_event(&RunEvent::Committed(Box::new(manifest)));
+            match loop_.feed(window)? {
+                None => {}
+                Some(Outcome::Promoted(manifest)) => {
+                    committed += 1;
+                    train_seconds += manifest.train_seconds;
+                    on_event(&RunEvent::Committed(Box::new(manifest)));
+                }
+                Some(Outcome::Rejected(candidate, verdict, tag)) => {
+                    let candidate = Box::new(candidate);
+                    on_event(&RunEvent::Rejected {
+                        candidate: candidate.clone(),
+                        verdict,
+                        tag,
+                    });
+                    rejected = Some(candidate);
+                    break;
+                }
             }
         }
     }
@@ -127,6 +169,7 @@ pub fn run(
         train_seconds,
         head: store.run_head(&spec.name)?,
         resumed,
+        rejected,
     })
 }
 
@@ -147,8 +190,10 @@ struct Loop<'a> {
     /// All initial samples: kept while the initial model trains, and for good by stateless
     /// runs (their updates sample from it).
     initial_pool: Batch,
-    /// Stateless: the most recent post-initial windows (the current one last).
+    /// Stateless and drift: the most recent post-initial windows (the current one last).
     recent: VecDeque<Window>,
+    /// How many windows `recent` holds (0: the policy keeps none).
+    recent_capacity: usize,
 }
 
 impl<'a> Loop<'a> {
@@ -178,6 +223,11 @@ impl<'a> Loop<'a> {
             next_window: spec.initial_windows,
             initial_pool: Batch::new(stream.info().n_features()),
             recent: VecDeque::new(),
+            recent_capacity: match spec.mode {
+                Mode::Stateless => spec.stateless.recent_windows,
+                Mode::Drift => spec.drift.recent_windows,
+                Mode::Stateful | Mode::Replay => 0,
+            },
         };
         if let Some(head_id) = store.run_head(&spec.name)? {
             loop_.resume_from(store.manifest(&head_id)?)?;
@@ -227,8 +277,8 @@ impl<'a> Loop<'a> {
         }
         let loaded = LoadedCheckpoint::load(self.store, head.clone())?;
         loaded.preprocessor.check_compatible(&self.info)?;
-        let moments = match (&loaded.optimizer, self.spec.mode) {
-            (Some(bytes), Mode::Stateful) => {
+        let moments = match &loaded.optimizer {
+            Some(bytes) if self.spec.mode.fine_tunes() => {
                 let model = self
                     .mlp
                     .init_with(&loaded.weights, &self.device)
@@ -240,19 +290,46 @@ impl<'a> Loop<'a> {
             }
             _ => None,
         };
+        let part = |name: &str| -> Result<Vec<u8>, TrainError> {
+            if !head.parts.contains_key(name) {
+                return Err(bad(
+                    &head,
+                    format!(
+                        "it has no `{name}` part, which a {} run needs",
+                        self.spec.mode
+                    ),
+                ));
+            }
+            Ok(self.store.load_part(&head, name)?)
+        };
+        let reservoir = match self.spec.mode {
+            Mode::Replay => {
+                Some(Reservoir::from_bytes(&part(parts::REPLAY)?).map_err(|e| bad(&head, e))?)
+            }
+            _ => None,
+        };
+        let detector = match self.spec.mode {
+            Mode::Drift => {
+                Some(Detector::from_bytes(&part(parts::DETECTOR)?).map_err(|e| bad(&head, e))?)
+            }
+            _ => None,
+        };
         self.next_window = head.window as usize + 1;
         self.serving = Some(Serving {
             id: head.id.clone(),
             weights: loaded.weights,
             preprocessor: loaded.preprocessor,
             moments,
+            reservoir,
+            detector,
         });
         self.head_manifest = Some(head);
         Ok(())
     }
 
-    /// Takes the next window of the stream; returns the checkpoint it produced, if any.
-    fn feed(&mut self, window: Window) -> Result<Option<Manifest>, TrainError> {
+    /// Takes the next window of the stream; returns what became of the checkpoint it
+    /// produced, if any.
+    fn feed(&mut self, window: Window) -> Result<Option<Outcome>, TrainError> {
         let initial_windows = self.spec.initial_windows;
         let stateless = self.spec.mode == Mode::Stateless;
         if window.index < initial_windows {
@@ -264,9 +341,9 @@ impl<'a> Loop<'a> {
             }
             return Ok(None);
         }
-        if stateless {
+        if self.recent_capacity > 0 {
             self.recent.push_back(window.clone());
-            while self.recent.len() > self.spec.stateless.recent_windows {
+            while self.recent.len() > self.recent_capacity {
                 self.recent.pop_front();
             }
         }
@@ -276,7 +353,7 @@ impl<'a> Loop<'a> {
         self.update(window).map(Some)
     }
 
-    fn train_initial(&mut self) -> Result<Manifest, TrainError> {
+    fn train_initial(&mut self) -> Result<Outcome, TrainError> {
         let started = Instant::now();
         let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
         preprocessor.scaler.fit(&self.initial_pool);
@@ -285,39 +362,82 @@ impl<'a> Loop<'a> {
         let (weights, moments, train_loss) = self.train_fresh(&data, window, self.spec.train.lr)?;
         let train_seconds = started.elapsed().as_secs_f64();
         let samples = self.initial_pool.len() as u64;
-        let manifest = self.commit(Commit {
-            window,
-            parent: None,
-            relation: Relation::Initial,
-            replaces: None,
-            samples_trained: samples,
-            trained_windows: (0..self.spec.initial_windows as u64).collect(),
-            prequential: None,
-            train_loss,
-            train_seconds,
-            weights: &weights,
-            preprocessor: &preprocessor,
-            moments: moments.as_ref(),
-        })?;
-        self.initial_id = Some(manifest.id.clone());
-        self.serving = Some(Serving {
-            id: manifest.id.clone(),
+        let reservoir = (self.spec.mode == Mode::Replay).then(|| {
+            let mut reservoir = Reservoir::new(self.spec.replay.samples, self.info.n_features());
+            let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::Reservoir, window));
+            let rows = self.spec.window_size;
+            for w in 0..self.spec.initial_windows {
+                let range: Vec<usize> =
+                    (w * rows..((w + 1) * rows).min(samples as usize)).collect();
+                reservoir.offer(&self.initial_pool.select(&range), w, &mut rng);
+            }
+            reservoir
+        });
+        let detector =
+            (self.spec.mode == Mode::Drift).then(|| Detector::new(&self.spec.drift.detector));
+        let candidate = Serving {
+            id: String::new(),
             weights,
             preprocessor,
             moments,
-        });
-        if self.spec.mode == Mode::Stateful {
-            // A stateful run keeps no past data.
-            self.initial_pool = Batch::new(self.info.n_features());
+            reservoir,
+            detector,
+        };
+        let verdict = self.gate(&candidate, &self.initial_pool);
+        let outcome = self.commit(
+            Commit {
+                window,
+                parent: None,
+                relation: Relation::Initial,
+                replaces: None,
+                samples_trained: samples,
+                trained_windows: (0..self.spec.initial_windows as u64).collect(),
+                prequential: None,
+                train_loss,
+                train_seconds,
+                retained: self.retained_after(window, &candidate),
+                drift: None,
+            },
+            candidate,
+            verdict,
+        )?;
+        if let Outcome::Promoted(manifest) = &outcome {
+            self.initial_id = Some(manifest.id.clone());
+            if self.spec.mode != Mode::Stateless {
+                // Only stateless updates draw from the initial data again.
+                self.initial_pool = Batch::new(self.info.n_features());
+            }
         }
-        Ok(manifest)
+        Ok(outcome)
     }
 
-    fn update(&mut self, window: Window) -> Result<Manifest, TrainError> {
+    /// The promotion gate's verdict on a candidate, scored on `raw` (the newest data it was
+    /// trained on, unscaled); `None` without a gate.
+    fn gate(&self, candidate: &Serving, raw: &Batch) -> Option<Verdict> {
+        let gate = self.spec.gate.as_ref()?;
+        let model = self
+            .mlp
+            .init_with(&candidate.weights, &self.device)
+            .expect("a model the trainer just made has the config's shape");
+        let scaled = candidate.preprocessor.scaler.transform(raw);
+        Some(gate.check(&score(&model, &scaled, self.info.task, &self.device)))
+    }
+
+    fn update(&mut self, window: Window) -> Result<Outcome, TrainError> {
         let serving = self
             .serving
             .take()
             .expect("the initial model precedes every update");
+        let result = self.update_from(&serving, window);
+        if !matches!(result, Ok(Outcome::Promoted(_))) {
+            // A rejected or failed candidate leaves the serving model (and its state) as
+            // it was; a promoted one has installed itself.
+            self.serving.get_or_insert(serving);
+        }
+        result
+    }
+
+    fn update_from(&mut self, serving: &Serving, window: Window) -> Result<Outcome, TrainError> {
         let model = self
             .mlp
             .init_with(&serving.weights, &self.device)
@@ -326,95 +446,153 @@ impl<'a> Loop<'a> {
                 message: e.to_string(),
             })?;
         let scaled = serving.preprocessor.scaler.transform(&window.batch);
-        let prequential = score(&model, &scaled, self.info.task, &self.device);
+        let served = outputs(&model, &scaled, &self.device);
+        let prequential = metrics_from_outputs(&served, &scaled.targets, self.info.task);
         let t = window.index;
 
+        // The drift policy's detector watches the serving model's loss on this window.
+        let mut detector = serving.detector.clone();
+        let mut drift = None;
+        if let Some(d) = &mut detector {
+            let fired = d.scan(&sample_losses(&served, &scaled.targets, self.info.task));
+            drift = Some(json!({
+                "detector": self.spec.drift.detector.name(),
+                "statistic": d.statistic(),
+                "fired": fired,
+            }));
+            if fired {
+                d.reset();
+            }
+        }
+        let reset = drift.as_ref().is_some_and(|d| d["fired"] == true);
+
         let started = Instant::now();
-        let (manifest, next) = match self.spec.mode {
-            Mode::Stateful => {
-                let mut preprocessor = serving.preprocessor.clone();
-                preprocessor.scaler.update(&window.batch);
-                let data = preprocessor.scaler.transform(&window.batch);
-                let moments = if self.spec.stateful.carry_optimizer {
-                    serving.moments.clone()
-                } else {
-                    None
-                };
-                let model = self
-                    .mlp
-                    .init_with(&serving.weights, &self.train_device)
-                    .expect("shape checked above");
-                let lr = self.spec.stateful.lr;
-                let (weights, moments, train_loss) = self
-                    .train(
-                        model,
-                        moments.unwrap_or_default(),
-                        &data,
-                        t,
-                        self.spec.stateful.epochs,
-                        lr,
-                    )
-                    .map_err(|epoch| TrainError::Diverged {
-                        window: t,
-                        epoch,
-                        lr_key: "stateful.lr",
-                        lr,
-                    })?;
-                let train_seconds = started.elapsed().as_secs_f64();
-                let manifest = self.commit(Commit {
+        let (commit, candidate) = if self.spec.mode == Mode::Stateless || reset {
+            // Fresh weights: stateless retraining (initial sample + recent windows), or a
+            // drift reset (recent windows only).
+            let (raw, trained_windows) = match reset {
+                false => self.stateless_training_set(t),
+                true => self.recent_training_set(),
+            };
+            let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+            preprocessor.scaler.fit(&raw);
+            let data = preprocessor.scaler.transform(&raw);
+            let (weights, moments, train_loss) = self.train_fresh(&data, t, self.spec.train.lr)?;
+            let (parent, relation) = match reset {
+                false => (self.initial_id.clone(), Relation::Retrained),
+                true => (Some(serving.id.clone()), Relation::Reset),
+            };
+            let commit = Commit {
+                window: t,
+                parent,
+                relation,
+                replaces: Some(serving.id.clone()),
+                samples_trained: raw.len() as u64,
+                trained_windows,
+                prequential: Some(prequential),
+                train_loss,
+                train_seconds: started.elapsed().as_secs_f64(),
+                retained: Retained::default(),
+                drift,
+            };
+            let candidate = Serving {
+                id: String::new(),
+                weights,
+                preprocessor,
+                moments,
+                reservoir: None,
+                detector,
+            };
+            (commit, candidate)
+        } else {
+            // Fine-tuning the serving model: on the window alone (stateful, drift), or on
+            // the window and the reservoir (replay).
+            let mut preprocessor = serving.preprocessor.clone();
+            preprocessor.scaler.update(&window.batch);
+            let mut reservoir = serving.reservoir.clone();
+            let (data, samples_trained, mut trained_windows) = match &reservoir {
+                None => (
+                    preprocessor.scaler.transform(&window.batch),
+                    window.batch.len(),
+                    vec![t as u64],
+                ),
+                Some(r) => {
+                    let mut raw = window.batch.clone();
+                    raw.extend(r.samples());
+                    (preprocessor.scaler.transform(&raw), raw.len(), r.windows())
+                }
+            };
+            let moments = match self.spec.stateful.carry_optimizer {
+                true => serving.moments.clone(),
+                false => None,
+            };
+            let model = self
+                .mlp
+                .init_with(&serving.weights, &self.train_device)
+                .expect("shape checked above");
+            let lr = self.spec.stateful.lr;
+            let (weights, moments, train_loss) = self
+                .train(
+                    model,
+                    moments.unwrap_or_default(),
+                    &data,
+                    t,
+                    self.spec.stateful.epochs,
+                    lr,
+                )
+                .map_err(|epoch| TrainError::Diverged {
                     window: t,
-                    parent: Some(serving.id.clone()),
-                    relation: Relation::FineTuned,
-                    replaces: Some(serving.id.clone()),
-                    samples_trained: window.batch.len() as u64,
-                    trained_windows: vec![t as u64],
-                    prequential: Some(prequential),
-                    train_loss,
-                    train_seconds,
-                    weights: &weights,
-                    preprocessor: &preprocessor,
-                    moments: Some(&moments),
+                    epoch,
+                    lr_key: "stateful.lr",
+                    lr,
                 })?;
-                let next = Serving {
-                    id: manifest.id.clone(),
-                    weights,
-                    preprocessor,
-                    moments: Some(moments),
-                };
-                (manifest, next)
+            let train_seconds = started.elapsed().as_secs_f64();
+            if let Some(r) = &mut reservoir {
+                let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::Reservoir, t));
+                r.offer(&window.batch, t, &mut rng);
+                trained_windows.push(t as u64);
+                trained_windows.dedup();
             }
-            Mode::Stateless => {
-                let (raw, trained_windows) = self.stateless_training_set(t);
-                let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
-                preprocessor.scaler.fit(&raw);
-                let data = preprocessor.scaler.transform(&raw);
-                let (weights, _, train_loss) = self.train_fresh(&data, t, self.spec.train.lr)?;
-                let train_seconds = started.elapsed().as_secs_f64();
-                let manifest = self.commit(Commit {
-                    window: t,
-                    parent: self.initial_id.clone(),
-                    relation: Relation::Retrained,
-                    replaces: Some(serving.id.clone()),
-                    samples_trained: raw.len() as u64,
-                    trained_windows,
-                    prequential: Some(prequential),
-                    train_loss,
-                    train_seconds,
-                    weights: &weights,
-                    preprocessor: &preprocessor,
-                    moments: None,
-                })?;
-                let next = Serving {
-                    id: manifest.id.clone(),
-                    weights,
-                    preprocessor,
-                    moments: None,
-                };
-                (manifest, next)
-            }
+            let commit = Commit {
+                window: t,
+                parent: Some(serving.id.clone()),
+                relation: Relation::FineTuned,
+                replaces: Some(serving.id.clone()),
+                samples_trained: samples_trained as u64,
+                trained_windows,
+                prequential: Some(prequential),
+                train_loss,
+                train_seconds,
+                retained: Retained::default(),
+                drift,
+            };
+            let candidate = Serving {
+                id: String::new(),
+                weights,
+                preprocessor,
+                moments: Some(moments),
+                reservoir,
+                detector,
+            };
+            (commit, candidate)
         };
-        self.serving = Some(next);
-        Ok(manifest)
+        let commit = Commit {
+            retained: self.retained_after(t, &candidate),
+            ..commit
+        };
+        let verdict = self.gate(&candidate, &window.batch);
+        self.commit(commit, candidate, verdict)
+    }
+
+    /// A drift reset's training set: the recent windows (the current one last).
+    fn recent_training_set(&self) -> (Batch, Vec<u64>) {
+        let mut set = Batch::new(self.info.n_features());
+        let mut windows = Vec::new();
+        for w in &self.recent {
+            set.extend(&w.batch);
+            windows.push(w.index as u64);
+        }
+        (set, windows)
     }
 
     /// A stateless update's training set at window `t`: the last `recent_windows`
@@ -468,7 +646,7 @@ impl<'a> Loop<'a> {
                 lr_key: "train.lr",
                 lr,
             })?;
-        let keep = self.spec.mode == Mode::Stateful && self.spec.stateful.carry_optimizer;
+        let keep = self.spec.mode.fine_tunes() && self.spec.stateful.carry_optimizer;
         Ok((weights, keep.then_some(moments), loss))
     }
 
@@ -502,29 +680,53 @@ impl<'a> Loop<'a> {
         Ok((model.weights(), optimizer.moments, loss))
     }
 
-    /// Past data this run keeps after committing a checkpoint for `window`, to make its
-    /// later updates: none for stateful runs; for stateless runs the initial windows plus
-    /// the recent windows the next update reuses.
-    fn retained_after(&self, window: usize) -> Retained {
-        if self.spec.mode == Mode::Stateful {
-            return Retained {
-                samples: 0,
-                bytes: 0,
-            };
-        }
-        let first_reused = (window + 2)
-            .saturating_sub(self.spec.stateless.recent_windows)
-            .max(self.spec.initial_windows);
-        let reused_windows = (window + 1).saturating_sub(first_reused);
-        let samples = (self.spec.initial_windows + reused_windows) * self.spec.window_size;
-        let bytes = samples * 4 * (self.info.n_features() + 1);
-        Retained {
-            samples: samples as u64,
-            bytes: bytes as u64,
+    /// Past data this run keeps after committing `candidate` for `window`, to make its later
+    /// updates: none for stateful runs; for stateless runs the initial windows plus the recent
+    /// windows the next update reuses; for replay runs the reservoir; for drift runs the
+    /// recent windows a reset at the next window would reuse.
+    fn retained_after(&self, window: usize, candidate: &Serving) -> Retained {
+        let windows_of = |n: usize| {
+            let samples = n * self.spec.window_size;
+            Retained {
+                samples: samples as u64,
+                bytes: (samples * 4 * (self.info.n_features() + 1)) as u64,
+            }
+        };
+        match self.spec.mode {
+            Mode::Stateful => Retained::default(),
+            Mode::Replay => {
+                let kept = candidate
+                    .reservoir
+                    .as_ref()
+                    .expect("a replay candidate carries its reservoir")
+                    .samples();
+                Retained {
+                    samples: kept.len() as u64,
+                    bytes: kept.bytes(),
+                }
+            }
+            Mode::Stateless => {
+                let first_reused = (window + 2)
+                    .saturating_sub(self.spec.stateless.recent_windows)
+                    .max(self.spec.initial_windows);
+                let reused_windows = (window + 1).saturating_sub(first_reused);
+                windows_of(self.spec.initial_windows + reused_windows)
+            }
+            Mode::Drift => {
+                let post_initial = (window + 1).saturating_sub(self.spec.initial_windows);
+                windows_of((self.spec.drift.recent_windows - 1).min(post_initial))
+            }
         }
     }
 
-    fn commit(&self, c: Commit<'_>) -> Result<Manifest, TrainError> {
+    /// Commits a candidate: as the run's new head when there is no gate or it passed;
+    /// otherwise under a `<run>.rejected.<window>` tag, with the verdict in `extra.gate`.
+    fn commit(
+        &mut self,
+        c: Commit,
+        mut candidate: Serving,
+        verdict: Option<Verdict>,
+    ) -> Result<Outcome, TrainError> {
         let info = ModelInfo {
             widths: self.mlp.widths(),
             activation: self.mlp.activation.name().to_string(),
@@ -533,11 +735,40 @@ impl<'a> Loop<'a> {
             backend: self.spec.backend.name().to_string(),
         };
         let mut parts_out = vec![
-            (parts::MODEL.to_string(), c.weights.to_bytes()),
-            (parts::PREPROCESSOR.to_string(), c.preprocessor.to_bytes()),
+            (parts::MODEL.to_string(), candidate.weights.to_bytes()),
+            (
+                parts::PREPROCESSOR.to_string(),
+                candidate.preprocessor.to_bytes(),
+            ),
         ];
-        if let Some(m) = c.moments {
+        // Fresh training keeps its moments only for a policy that will fine-tune them
+        // (`train_fresh`); fine-tuning always stores them.
+        if let Some(m) = &candidate.moments {
             parts_out.push((parts::OPTIMIZER.to_string(), m.to_bytes()));
+        }
+        if let Some(r) = &candidate.reservoir {
+            parts_out.push((parts::REPLAY.to_string(), r.to_bytes()));
+        }
+        if let Some(d) = &candidate.detector {
+            parts_out.push((parts::DETECTOR.to_string(), d.to_bytes()));
+        }
+        let mut extra = json!({
+            "model": info,
+            "source": self.info.source,
+            "target": match &self.spec.source {
+                relearn_data::StreamSource::Csv(csv) => csv.target.as_str(),
+                relearn_data::StreamSource::Generator(_) => "y",
+            },
+            "scaling": scaling_name(self.spec.scaling),
+            "window_size": self.spec.window_size,
+            "seed": self.spec.seed,
+        });
+        if let Some(drift) = c.drift {
+            extra["drift"] = drift;
+        }
+        let rejected = verdict.as_ref().filter(|v| !v.passed());
+        if let Some(v) = rejected {
+            extra["gate"] = serde_json::to_value(v).expect("a verdict serialises");
         }
         let draft = CheckpointDraft {
             run: self.spec.name.clone(),
@@ -547,7 +778,7 @@ impl<'a> Loop<'a> {
             relation: c.relation,
             replaces: c.replaces,
             samples_trained: c.samples_trained,
-            retained: self.retained_after(c.window),
+            retained: c.retained,
             metrics: Metrics {
                 prequential: c.prequential,
                 train_loss: Some(c.train_loss),
@@ -558,24 +789,23 @@ impl<'a> Loop<'a> {
                 windows: c.trained_windows,
                 samples: c.samples_trained,
             },
-            extra: json!({
-                "model": info,
-                "source": self.info.source,
-                "target": match &self.spec.source {
-                    relearn_data::StreamSource::Csv(csv) => csv.target.as_str(),
-                    relearn_data::StreamSource::Generator(_) => "y",
-                },
-                "scaling": scaling_name(self.spec.scaling),
-                "window_size": self.spec.window_size,
-                "seed": self.spec.seed,
-            }),
+            extra,
             parts: parts_out,
         };
-        Ok(self.store.commit(draft)?)
+        if let Some(v) = rejected {
+            let tag = format!("{}.rejected.{}", self.spec.name, c.window);
+            let manifest = self.store.commit_to(draft, Publish::Tag(&tag))?;
+            return Ok(Outcome::Rejected(manifest, v.clone(), tag));
+        }
+        let manifest = self.store.commit(draft)?;
+        candidate.id = manifest.id.clone();
+        self.serving = Some(candidate);
+        Ok(Outcome::Promoted(manifest))
     }
 }
 
-struct Commit<'c> {
+/// What a checkpoint records beyond its parts.
+struct Commit {
     window: usize,
     parent: Option<CheckpointId>,
     relation: Relation,
@@ -585,9 +815,9 @@ struct Commit<'c> {
     prequential: Option<BTreeMap<String, f64>>,
     train_loss: f64,
     train_seconds: f64,
-    weights: &'c MlpWeights,
-    preprocessor: &'c Preprocessor,
-    moments: Option<&'c AdamMoments>,
+    retained: Retained,
+    /// Drift policy: the detector's statistic and whether it fired (`extra.drift`).
+    drift: Option<serde_json::Value>,
 }
 
 fn scaling_name(s: Scaling) -> &'static str {

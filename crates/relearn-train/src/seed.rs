@@ -14,6 +14,8 @@ pub(crate) enum Purpose {
     InitialSample,
     /// Dropout masks while training on a window.
     Dropout,
+    /// Which samples of a window the replay reservoir keeps.
+    Reservoir,
 }
 
 /// A seed for `purpose` at `window`, independent of every other (seed, purpose, window).

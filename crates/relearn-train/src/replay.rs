@@ -1,0 +1,177 @@
+//! The replay policy's memory: a bounded, uniformly sampled reservoir of past samples
+//! (Vitter's Algorithm R), stored with each checkpoint as its `replay` part.
+
+use rand::Rng;
+use rand::rngs::StdRng;
+use relearn_data::Batch;
+
+/// Up to `capacity` raw (unscaled) samples drawn uniformly from every sample offered so far,
+/// with the window each came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reservoir {
+    capacity: usize,
+    /// Samples offered so far.
+    seen: u64,
+    samples: Batch,
+    windows: Vec<u32>,
+}
+
+const MAGIC: &[u8; 8] = b"RLREPLY1";
+
+impl Reservoir {
+    /// An empty reservoir for rows of `n_features` features.
+    pub fn new(capacity: usize, n_features: usize) -> Reservoir {
+        Reservoir {
+            capacity,
+            seen: 0,
+            samples: Batch::with_capacity(n_features, capacity.min(1 << 16)),
+            windows: Vec::new(),
+        }
+    }
+
+    /// The kept samples.
+    pub fn samples(&self) -> &Batch {
+        &self.samples
+    }
+
+    /// The distinct windows the kept samples come from, ascending.
+    pub fn windows(&self) -> Vec<u64> {
+        let mut w: Vec<u64> = self.windows.iter().map(|&w| u64::from(w)).collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    }
+
+    /// Offers every row of `batch` (from window `window`): each is kept with probability
+    /// `capacity / seen`, replacing a uniformly chosen kept one once the reservoir is full.
+    pub fn offer(&mut self, batch: &Batch, window: usize, rng: &mut StdRng) {
+        let nf = self.samples.n_features;
+        for i in 0..batch.len() {
+            self.seen += 1;
+            if self.samples.len() < self.capacity {
+                self.samples.push(batch.row(i), batch.targets[i]);
+                self.windows.push(window as u32);
+                continue;
+            }
+            let j = rng.random_range(0..self.seen);
+            if (j as usize) < self.capacity {
+                let j = j as usize;
+                self.samples.features[j * nf..(j + 1) * nf].copy_from_slice(batch.row(i));
+                self.samples.targets[j] = batch.targets[i];
+                self.windows[j] = window as u32;
+            }
+        }
+    }
+
+    /// The reservoir as bytes: magic, capacity, seen, features per row, rows (u64 LE each),
+    /// then the features, targets (f32 LE) and windows (u32 LE).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let rows = self.samples.len();
+        let mut out = Vec::with_capacity(40 + rows * 4 * (self.samples.n_features + 2));
+        out.extend_from_slice(MAGIC);
+        for v in [
+            self.capacity as u64,
+            self.seen,
+            self.samples.n_features as u64,
+            rows as u64,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in self.samples.features.iter().chain(&self.samples.targets) {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for w in &self.windows {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads [`Reservoir::to_bytes`] back.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Reservoir, String> {
+        let bad = |what: &str| format!("replay reservoir: {what}");
+        let body = bytes
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or_else(|| bad("not a reservoir (bad magic)"))?;
+        if body.len() < 32 {
+            return Err(bad("truncated header"));
+        }
+        let word = |i: usize| u64::from_le_bytes(body[i * 8..i * 8 + 8].try_into().expect("8"));
+        let (capacity, seen, nf, rows) = (word(0), word(1), word(2) as usize, word(3) as usize);
+        let floats = rows
+            .checked_mul(nf + 1)
+            .ok_or_else(|| bad("size overflows"))?;
+        let data = &body[32..];
+        if data.len() != floats * 4 + rows * 4 || rows as u64 > capacity || rows as u64 > seen {
+            return Err(bad("length does not match its header"));
+        }
+        let f32s: Vec<f32> = data[..floats * 4]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
+            .collect();
+        let windows = data[floats * 4..]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
+            .collect();
+        let (features, targets) = f32s.split_at(rows * nf);
+        Ok(Reservoir {
+            capacity: capacity as usize,
+            seen,
+            samples: Batch {
+                features: features.to_vec(),
+                targets: targets.to_vec(),
+                n_features: nf,
+            },
+            windows,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn window(start: f32, rows: usize) -> Batch {
+        let mut b = Batch::new(2);
+        for i in 0..rows {
+            let x = start + i as f32;
+            b.push(&[x, -x], x % 2.0);
+        }
+        b
+    }
+
+    #[test]
+    fn keeps_everything_until_full_then_samples_uniformly() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut r = Reservoir::new(100, 2);
+        r.offer(&window(0.0, 60), 0, &mut rng);
+        assert_eq!(r.samples().len(), 60);
+        r.offer(&window(60.0, 40), 1, &mut rng);
+        assert_eq!(r.samples(), &window(0.0, 100));
+        assert_eq!(r.windows(), vec![0, 1]);
+        // After 10 000 more, each of the 100 windows of 100 should hold about 1 % of it.
+        for w in 2..102 {
+            r.offer(&window(w as f32 * 100.0, 100), w, &mut rng);
+        }
+        assert_eq!(r.samples().len(), 100);
+        let old = r.windows.iter().filter(|&&w| w < 51).count();
+        assert!((30..=70).contains(&old), "{old} of 100 from the older half");
+        // Rows stay whole: features and target move together.
+        for i in 0..100 {
+            let row = r.samples().row(i);
+            assert_eq!(row[0], -row[1]);
+            assert_eq!(r.samples().targets[i], row[0] % 2.0);
+        }
+    }
+
+    #[test]
+    fn bytes_round_trip_and_reject_damage() {
+        let mut rng = StdRng::seed_from_u64(0);
+        let mut r = Reservoir::new(50, 2);
+        r.offer(&window(0.0, 80), 4, &mut rng);
+        let bytes = r.to_bytes();
+        assert_eq!(Reservoir::from_bytes(&bytes).unwrap(), r);
+        assert!(Reservoir::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Reservoir::from_bytes(b"RLREPLY0").is_err());
+    }
+}
