@@ -1,6 +1,7 @@
-//! `relearn compare`: run a config in both modes, side by side, and say which to use.
+//! `relearn compare`: run a config under several update policies (by default the two book
+//! modes, stateless and stateful), side by side, and say which to use.
 //!
-//! Each mode runs in a child process of this binary (`compare --worker MODE`, hidden), one
+//! Each policy runs in a child process of this binary (`compare --worker MODE`, hidden), one
 //! after the other, so that each has its own peak memory (Linux `VmHWM`, read by the child
 //! just before it exits) and its own training time without the other competing for the
 //! cores. The children stream their progress to the parent as JSON lines on stdout; the
@@ -9,9 +10,10 @@
 //! manifests `relearn log --json` prints), and prints the table, writes `compare.json`,
 //! `compare.svg` and `compare.png`, and ends with the recommendation.
 //!
-//! The runs are `NAME-stateless` and `NAME-stateful` in the config's store; the runner
-//! resumes them, so checkpoints already stored are reused and a second `compare` only
-//! reads.
+//! The runs are `NAME-<policy>` (`NAME-stateless`, `NAME-stateful`, ...) in the config's
+//! store; the runner resumes them, so checkpoints already stored are reused and a second
+//! `compare` only reads. A config's `[gate]` does not apply: a comparison measures every
+//! window.
 
 mod plot;
 mod report;
@@ -36,9 +38,18 @@ use crate::render;
 /// Arguments of `relearn compare`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The TOML config; its `run.mode` is ignored (both modes run).
+    /// The TOML config; its `run.mode` is ignored (every policy in --policies runs).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
+    /// The update policies to compare, comma separated.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "stateless,stateful",
+        value_parser = ["stateless", "stateful", "replay", "drift"]
+    )]
+    policies: Vec<String>,
     /// Folder for compare.json, compare.svg and compare.png [default: compare-out/NAME,
     /// NAME being the config's run.name].
     #[arg(long, value_name = "DIR")]
@@ -50,7 +61,7 @@ pub struct Args {
     store: StoreArg,
     /// Internal: train one mode and report progress as JSON lines (used by `compare`
     /// itself, one child process per mode).
-    #[arg(long, hide = true, value_parser = ["stateful", "stateless"])]
+    #[arg(long, hide = true, value_parser = ["stateful", "stateless", "replay", "drift"])]
     worker: Option<String>,
 }
 
@@ -85,6 +96,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| spec.store.clone());
     if let Some(mode) = args.worker.as_deref().and_then(Mode::parse) {
         return worker(spec, &store_path, mode, args.windows);
+    }
+    let mut policies: Vec<Mode> = Vec::new();
+    for name in &args.policies {
+        let mode = Mode::parse(name).expect("clap checked the policy names");
+        if policies.contains(&mode) {
+            return Err(crate::exit::UsageError(format!(
+                "--policies names {name} twice; list each policy once, e.g. stateless,stateful,replay,drift"
+            ))
+            .into());
+        }
+        policies.push(mode);
     }
     // Open (and so validate) the stream before training anything: a bad CSV is the
     // user's input and changes nothing.
@@ -140,7 +162,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )
     .expect("valid template")
     .progress_chars("=> ");
-    let bars: Vec<ProgressBar> = Mode::ALL
+    let bars: Vec<ProgressBar> = policies
         .iter()
         .map(|&mode| {
             let bar = multi.add(ProgressBar::new(0));
@@ -151,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let mut invocations = Vec::new();
-    for (mode, bar) in Mode::ALL.into_iter().zip(&bars) {
+    for (&mode, bar) in policies.iter().zip(&bars) {
         match spawn_worker(&args, &store_path, mode, &spec.name, bar, &multi)? {
             Ok(invocation) => invocations.push(invocation),
             Err(code) => {
@@ -168,23 +190,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     multi.clear().ok();
 
     let store = super::open_existing(&store_path)?;
-    let (stateless, stateful) = (
-        run_name(&spec.name, Mode::Stateless),
-        run_name(&spec.name, Mode::Stateful),
-    );
-    let mut chains = store.run_chains(&[&stateless, &stateful])?;
-    let stateful_chain = chains.pop().unwrap_or_default();
-    let stateless_chain = chains.pop().unwrap_or_default();
-    let mut invocations = invocations.into_iter();
-    let stateless_now = invocations.next().unwrap_or_default();
-    let stateful_now = invocations.next().unwrap_or_default();
-    let mut report = report::build(report::Inputs {
-        setup,
-        stateless: &stateless_chain,
-        stateful: &stateful_chain,
-        stateless_now,
-        stateful_now,
-    });
+    let names: Vec<String> = policies.iter().map(|&m| run_name(&spec.name, m)).collect();
+    let chains = store.run_chains(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let concepts = ConceptWindows::read(&stream, &setup.stream)?;
+    let mut runs = Vec::new();
+    for ((&mode, chain), now) in policies.iter().zip(&chains).zip(invocations) {
+        runs.push(report::RunInput {
+            mode,
+            chain,
+            now,
+            previous_concept: concepts.score_each(&store, chain, spec.task())?,
+        });
+    }
+    let mut report = report::build(report::Inputs { setup, runs });
     carry_over_peak_memory(&mut report, &out.join("compare.json"));
 
     let json_path = out.join("compare.json");
@@ -298,15 +316,11 @@ fn carry_over_peak_memory(report: &mut report::Report, previous: &Path) {
     let Ok(old) = serde_json::from_str::<serde_json::Value>(&text) else {
         return;
     };
-    for mode in Mode::ALL {
-        let new = match mode {
-            Mode::Stateless => &mut report.modes.stateless,
-            Mode::Stateful => &mut report.modes.stateful,
-        };
+    for new in &mut report.modes.0 {
         if new.peak_memory.is_some() || new.trained_now > 0 {
             continue;
         }
-        let old_mode = &old["modes"][mode.name()];
+        let old_mode = &old["modes"][new.mode];
         if old_mode["head"].as_str() != new.head.as_deref() || new.head.is_none() {
             continue;
         }
@@ -331,7 +345,7 @@ fn worker(
 ) -> anyhow::Result<ExitCode> {
     let start_kib = proc_status_kib("VmRSS");
     let name = run_name(&spec.name, mode);
-    let spec = spec.with_mode(mode).with_name(name);
+    let spec = spec.with_mode(mode).with_name(name).with_gate(None);
     let store = Store::open_for_write(store_path)?;
     let task = spec.task();
     let stdout = std::io::stdout();
@@ -357,6 +371,8 @@ fn worker(
                 line: render::window_line(m, task),
             });
         }
+        // Without a gate nothing is rejected.
+        RunEvent::Rejected { .. } => {}
     };
     relearn_train::run(&spec, &store, &RunOptions { max_windows }, &mut on_event)?;
     emit(&WorkerEvent::Done {
@@ -365,6 +381,82 @@ fn worker(
         peak_kib: proc_status_kib("VmHWM"),
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stream's windows that lie wholly inside a concept (between declared drift points),
+/// read once, to score checkpoints on the concept before their own (forgetting).
+struct ConceptWindows {
+    /// The concept of each compared window.
+    concept_of: Vec<usize>,
+    /// Per concept, its whole windows' samples in one batch (empty when it has none).
+    batches: Vec<relearn_data::Batch>,
+}
+
+impl ConceptWindows {
+    /// Reads the concepts' windows; none when the stream declares no drift points.
+    fn read(stream: &Stream, summary: &StreamSummary) -> anyhow::Result<ConceptWindows> {
+        if summary.drift_points.is_empty() {
+            return Ok(ConceptWindows {
+                concept_of: Vec::new(),
+                batches: Vec::new(),
+            });
+        }
+        let (concept_of, whole) = report::concepts(summary);
+        let mut batches = vec![relearn_data::Batch::new(stream.info().n_features()); whole.len()];
+        for window in stream.windows()?.take(summary.windows) {
+            let window = window?;
+            if let Some(c) = whole
+                .iter()
+                .position(|r| r.contains(&(window.index as u64)))
+            {
+                batches[c].extend(&window.batch);
+            }
+        }
+        Ok(ConceptWindows {
+            concept_of,
+            batches,
+        })
+    }
+
+    /// Each update checkpoint of `chain` in a concept after the first, scored (its metric
+    /// for `task`) on the previous concept's windows, with its own preprocessing.
+    fn score_each(
+        &self,
+        store: &Store,
+        chain: &[relearn_store::Manifest],
+        task: Task,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+        let mut scores = std::collections::BTreeMap::new();
+        let (metric, _) = report::metric_of(task);
+        for m in chain {
+            let Some(&concept) = self.concept_of.get(m.window as usize) else {
+                continue;
+            };
+            if concept == 0
+                || m.metrics.prequential.is_none()
+                || self.batches[concept - 1].is_empty()
+            {
+                continue;
+            }
+            let loaded = relearn_train::LoadedCheckpoint::load(store, m.clone())?;
+            let device = relearn_model::Backend::parse(&loaded.info.backend)
+                .unwrap_or_default()
+                .device();
+            let model = loaded
+                .info
+                .mlp_config()
+                .map_err(anyhow::Error::msg)?
+                .init_with(&loaded.weights, &device)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let data = loaded
+                .preprocessor
+                .scaler
+                .transform(&self.batches[concept - 1]);
+            let metrics = relearn_train::fit::score(&model, &data, task, &device);
+            scores.insert(m.id.clone(), metrics[metric]);
+        }
+        Ok(scores)
+    }
 }
 
 /// The variance of the target over the stream's initial windows (what a point of mse is

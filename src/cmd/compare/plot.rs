@@ -1,4 +1,4 @@
-//! The plot of per-window prequential scores of both modes, with the declared drift points
+//! The plot of per-window prequential scores of each policy, with the declared drift points
 //! marked, as SVG and PNG.
 //!
 //! Text is laid out and rasterised with `ab_glyph` and DejaVu Sans embedded in the binary
@@ -17,9 +17,17 @@ use super::report::{Report, fmt_score};
 /// Pixel size of both images.
 pub const SIZE: (u32, u32) = (1000, 520);
 
-const STATELESS: RGBColor = RGBColor(31, 119, 180);
-const STATEFUL: RGBColor = RGBColor(230, 110, 10);
 const DRIFT: RGBColor = RGBColor(120, 120, 120);
+
+/// Each policy's line colour (the book modes keep the colours they always had).
+fn color(mode: &str) -> RGBColor {
+    match mode {
+        "stateless" => RGBColor(31, 119, 180),
+        "stateful" => RGBColor(230, 110, 10),
+        "replay" => RGBColor(44, 160, 44),
+        _ => RGBColor(200, 30, 120),
+    }
+}
 
 fn register_font() {
     static FONT: Once = Once::new();
@@ -78,10 +86,9 @@ fn write_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> anyhow::Result<()> 
 fn y_range(report: &Report) -> (f64, f64) {
     let scores = report
         .modes
-        .stateless
-        .windows
+        .0
         .iter()
-        .chain(&report.modes.stateful.windows)
+        .flat_map(|m| &m.windows)
         .map(|w| w.score);
     let (lo, hi) = scores.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
         (lo.min(s), hi.max(s))
@@ -135,28 +142,30 @@ fn draw<DB: DrawingBackend>(
     ))?;
     let legend_font = ("sans-serif", 15).into_font().color(&BLACK);
     let mean = |m: Option<f64>| m.map_or("-".to_string(), |v| fmt_score(&report.setup, v));
-    let mut entries = vec![
-        (
-            format!(
-                "stateless (mean {})",
-                mean(report.modes.stateless.score.mean)
-            ),
-            STATELESS,
-            false,
-        ),
-        (
-            format!("stateful (mean {})", mean(report.modes.stateful.score.mean)),
-            STATEFUL,
-            false,
-        ),
-    ];
+    let mut entries: Vec<(String, RGBColor, bool)> = report
+        .modes
+        .0
+        .iter()
+        .map(|m| {
+            (
+                format!("{} (mean {})", m.mode, mean(m.score.mean)),
+                color(m.mode),
+                false,
+            )
+        })
+        .collect();
     // A stream without declared drift points (a CSV, say) has no markers to explain.
     if !report.setup.stream.drift_windows().is_empty() {
         entries.push(("drift point".to_string(), DRIFT, true));
     }
-    let x0 = SIZE.0 as i32 - 300;
+    // One column of up to three entries; two columns (of three) beyond that.
+    let two_columns = entries.len() > 3;
     for (i, (label, color, dashed)) in entries.iter().enumerate() {
-        let y = 10 + 16 * i as i32;
+        let x0 = match two_columns {
+            false => SIZE.0 as i32 - 300,
+            true => SIZE.0 as i32 - 520 + 260 * (i / 3) as i32,
+        };
+        let y = if two_columns { 4 } else { 10 } + 16 * (i % 3) as i32;
         if *dashed {
             for k in 0..3 {
                 top.draw(&PathElement::new(
@@ -173,17 +182,12 @@ fn draw<DB: DrawingBackend>(
         top.draw(&Text::new(label.clone(), (x0 + 30, y), legend_font.clone()))?;
     }
 
-    let sl = &report.modes.stateless.windows;
-    let sf = &report.modes.stateful.windows;
-    let first = sl
-        .iter()
-        .chain(sf)
+    let all = || report.modes.0.iter().flat_map(|m| &m.windows);
+    let first = all()
         .map(|w| w.window)
         .min()
         .unwrap_or(report.setup.stream.initial_windows as u64);
-    let last = sl
-        .iter()
-        .chain(sf)
+    let last = all()
         .map(|w| w.window)
         .max()
         .unwrap_or(first + 1)
@@ -221,8 +225,18 @@ fn draw<DB: DrawingBackend>(
     let points = |rows: &[super::report::WindowRow]| -> Vec<(f64, f64)> {
         rows.iter().map(|w| (w.window as f64, w.score)).collect()
     };
-    let dot = if sl.len().max(sf.len()) <= 60 { 3 } else { 0 };
-    chart.draw_series(LineSeries::new(points(sl), STATELESS.stroke_width(2)).point_size(dot))?;
-    chart.draw_series(LineSeries::new(points(sf), STATEFUL.stroke_width(2)).point_size(dot))?;
+    let longest = report
+        .modes
+        .0
+        .iter()
+        .map(|m| m.windows.len())
+        .max()
+        .unwrap_or(0);
+    let dot = if longest <= 60 { 3 } else { 0 };
+    for m in &report.modes.0 {
+        chart.draw_series(
+            LineSeries::new(points(&m.windows), color(m.mode).stroke_width(2)).point_size(dot),
+        )?;
+    }
     Ok(())
 }

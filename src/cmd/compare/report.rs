@@ -1,5 +1,6 @@
-//! The numbers of a comparison, computed from the two runs' manifests: per-window scores,
-//! totals, recovery after each declared drift point, and the recommendation.
+//! The numbers of a comparison, computed from the runs' manifests (one run per policy):
+//! per-window scores, totals, recovery after each declared drift point, the score of each
+//! checkpoint on the previous concept (forgetting), and the recommendation.
 //!
 //! Everything here is a pure function of the manifests (as `relearn log --json` prints
 //! them), the stream's declared drift points and the measured peak memory, so the JSON,
@@ -27,8 +28,10 @@ pub const MATCH_POINTS: f64 = 1.0;
 /// Cost ratios within `1/COST_SIMILAR ..= COST_SIMILAR` count as the same cost.
 pub const COST_SIMILAR: f64 = 1.25;
 
-/// Version of the `compare.json` layout.
-pub const VERSION: u32 = 1;
+/// Version of the `compare.json` layout: 2 added `policies`, `ranking`, `recommended`,
+/// `backward` and each window's `previous_concept`, and made `comparison` null unless both
+/// book modes ran.
+pub const VERSION: u32 = 2;
 
 /// What the comparison is about: the config, the stream, the metric.
 #[derive(Debug, Clone, Serialize)]
@@ -140,12 +143,37 @@ pub struct Report {
     pub setup: Setup,
     /// The thresholds the totals and the recommendation use.
     pub definitions: Definitions,
-    /// Per mode.
+    /// The policies compared, in the order given.
+    pub policies: Vec<&'static str>,
+    /// Per policy, keyed by its name.
     pub modes: Modes,
-    /// Stateful against stateless.
-    pub comparison: Comparison,
+    /// Stateful against stateless, when both ran.
+    pub comparison: Option<Comparison>,
+    /// Every policy against the most accurate one, in the order given.
+    pub ranking: Vec<Standing>,
+    /// The policy the numbers favour (`either` when two book modes tie on everything).
+    pub recommended: &'static str,
     /// The recommendation in plain words.
     pub recommendation: String,
+}
+
+/// One policy against the most accurate one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Standing {
+    /// The policy.
+    pub policy: &'static str,
+    /// Its mean prequential score.
+    pub mean: Option<f64>,
+    /// Mean per-window difference to the best policy, in points (<= 0; 0 for the best).
+    pub behind_best_points: Option<f64>,
+    /// Standard error of that mean, in points.
+    pub std_error_points: Option<f64>,
+    /// Whether the difference is within the noise (too close to call with the best).
+    pub close_to_best: bool,
+    /// Training seconds of all updates.
+    pub train_seconds: f64,
+    /// Past samples kept at the end.
+    pub retained_samples: u64,
 }
 
 /// The thresholds, spelled out in the JSON so a reader can check the words against them.
@@ -165,13 +193,47 @@ pub struct Definitions {
     pub close_std_errors: f64,
 }
 
-/// Both modes.
+/// Every policy's report, in the order compared; serialised as an object keyed by policy.
+#[derive(Debug, Clone)]
+pub struct Modes(pub Vec<ModeReport>);
+
+impl Modes {
+    /// The report of policy `mode`, if it was compared.
+    pub fn get(&self, mode: Mode) -> Option<&ModeReport> {
+        self.0.iter().find(|m| m.mode == mode.name())
+    }
+
+    /// Whether exactly the two book modes were compared.
+    pub fn is_book_pair(&self) -> bool {
+        self.0.len() == 2 && Mode::BOOK.iter().all(|&m| self.get(m).is_some())
+    }
+}
+
+impl Serialize for Modes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for m in &self.0 {
+            map.serialize_entry(m.mode, m)?;
+        }
+        map.end()
+    }
+}
+
+/// How well a policy's checkpoints still do on the concept before the current one (for
+/// streams that declare drift points): the forgetting side of the comparison.
 #[derive(Debug, Clone, Serialize)]
-pub struct Modes {
-    /// `NAME-stateless`.
-    pub stateless: ModeReport,
-    /// `NAME-stateful`.
-    pub stateful: ModeReport,
+pub struct Backward {
+    /// Checkpoints scored on their previous concept.
+    pub checkpoints: usize,
+    /// Their mean score there.
+    pub score: f64,
+    /// The policy's own mean prequential score over those previous-concept windows, back
+    /// when they were current.
+    pub then: f64,
+    /// `score - then` in points, signed so that negative means forgotten (backward
+    /// transfer).
+    pub transfer_points: f64,
 }
 
 /// One mode's run.
@@ -191,6 +253,8 @@ pub struct ModeReport {
     pub score: ScoreSummary,
     /// Recovery after each declared drift point the comparison can see.
     pub recovery: Vec<Recovery>,
+    /// Scores on the previous concept (null when the stream declares no drift points).
+    pub backward: Option<Backward>,
     /// Training time.
     pub train_seconds: Seconds,
     /// Distinct samples in the training sets.
@@ -237,6 +301,8 @@ pub struct WindowRow {
     pub samples_trained: u64,
     /// Past data kept after the update.
     pub retained: Retained,
+    /// The checkpoint's score on the previous concept's windows (see [`Backward`]).
+    pub previous_concept: Option<f64>,
 }
 
 /// A score at a window.
@@ -324,18 +390,24 @@ pub struct Comparison {
     pub recommended: &'static str,
 }
 
-/// The two runs as read from the store, with what this invocation did.
+/// The runs as read from the store, with what this invocation did.
 pub struct Inputs<'a> {
     /// Config, stream, metric.
     pub setup: Setup,
-    /// The stateless run's checkpoints (`store.run_chain`), any order.
-    pub stateless: &'a [Manifest],
-    /// The stateful run's checkpoints.
-    pub stateful: &'a [Manifest],
-    /// What this invocation did for the stateless run.
-    pub stateless_now: Invocation,
-    /// ... for the stateful run.
-    pub stateful_now: Invocation,
+    /// One per policy, in the order compared.
+    pub runs: Vec<RunInput<'a>>,
+}
+
+/// One policy's run.
+pub struct RunInput<'a> {
+    /// The policy.
+    pub mode: Mode,
+    /// Its checkpoints (`store.run_chain`), any order.
+    pub chain: &'a [Manifest],
+    /// What this invocation did for it.
+    pub now: Invocation,
+    /// Each checkpoint's score on the previous concept's windows, by checkpoint id.
+    pub previous_concept: BTreeMap<String, f64>,
 }
 
 /// The headline prequential metric of a task.
@@ -349,14 +421,19 @@ pub fn metric_of(task: Task) -> (&'static str, bool) {
 /// Builds the report.
 pub fn build(inputs: Inputs<'_>) -> Report {
     let setup = inputs.setup;
-    let stateless = mode_report(
-        Mode::Stateless,
-        &setup,
-        inputs.stateless,
-        inputs.stateless_now,
+    let policies: Vec<&'static str> = inputs.runs.iter().map(|r| r.mode.name()).collect();
+    let modes = Modes(
+        inputs
+            .runs
+            .into_iter()
+            .map(|r| mode_report(r.mode, &setup, r.chain, r.now, &r.previous_concept))
+            .collect(),
     );
-    let stateful = mode_report(Mode::Stateful, &setup, inputs.stateful, inputs.stateful_now);
-    let comparison = compare(&setup, &stateless, &stateful);
+    let comparison = match (modes.get(Mode::Stateless), modes.get(Mode::Stateful)) {
+        (Some(stateless), Some(stateful)) => Some(compare(&setup, stateless, stateful)),
+        _ => None,
+    };
+    let ranking = rank(&setup, &modes);
     let mut report = Report {
         version: VERSION,
         definitions: Definitions {
@@ -376,18 +453,34 @@ pub fn build(inputs: Inputs<'_>) -> Report {
             close_std_errors: CLOSE_STD_ERRORS,
         },
         setup,
-        modes: Modes {
-            stateless,
-            stateful,
-        },
+        policies,
+        modes,
         comparison,
+        ranking,
+        recommended: "",
         recommendation: String::new(),
     };
-    report.recommendation = recommend(&report);
+    if report.modes.is_book_pair() {
+        let c = report.comparison.as_ref().expect("both book modes ran");
+        report.recommended = c.recommended;
+        report.recommendation = recommend(&report);
+    } else {
+        (report.recommended, report.recommendation) = recommend_many(&report);
+    }
+    if let Some(forgetting) = backward_sentence(&report) {
+        report.recommendation.push(' ');
+        report.recommendation.push_str(&forgetting);
+    }
     report
 }
 
-fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -> ModeReport {
+fn mode_report(
+    mode: Mode,
+    setup: &Setup,
+    chain: &[Manifest],
+    now: Invocation,
+    previous_concept: &BTreeMap<String, f64>,
+) -> ModeReport {
     let mut chain: Vec<&Manifest> = chain
         .iter()
         .filter(|m| (m.window as usize) < setup.stream.windows)
@@ -422,6 +515,7 @@ fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -
                 train_seconds: m.train_seconds,
                 samples_trained: m.samples_trained,
                 retained: m.retained.clone(),
+                previous_concept: previous_concept.get(&m.id).copied(),
             })
         })
         .collect();
@@ -456,6 +550,7 @@ fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -
         worst,
     };
     let recovery = recoveries(setup, &windows);
+    let backward = backward(setup, &windows);
 
     let initial_seconds = initial.as_ref().map_or(0.0, |i| i.train_seconds);
     let updates_total: f64 = windows.iter().map(|w| w.train_seconds).sum();
@@ -481,6 +576,7 @@ fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -
         windows,
         score,
         recovery,
+        backward,
         train_seconds,
         samples_trained,
         retained_at_end,
@@ -489,6 +585,225 @@ fn mode_report(mode: Mode, setup: &Setup, chain: &[Manifest], now: Invocation) -
         reused: stored.saturating_sub(now.trained_now),
         wall_seconds: now.wall_seconds,
     }
+}
+
+/// The concept (0 before the first declared drift point) of each window, and each concept's
+/// windows wholly between its drift points: `(concept_of(window), windows_of(concept))`.
+/// A window holding a drift point belongs to the new concept but to neither's "whole"
+/// windows.
+pub fn concepts(stream: &StreamSummary) -> (Vec<usize>, Vec<std::ops::Range<u64>>) {
+    let ws = stream.window_size;
+    let concept_of: Vec<usize> = (0..stream.windows)
+        .map(|w| stream.drift_points.iter().filter(|&&p| p / ws <= w).count())
+        .collect();
+    let mut bounds = vec![0usize];
+    bounds.extend(stream.drift_points.iter().copied());
+    bounds.push(stream.windows * ws);
+    let whole = bounds
+        .windows(2)
+        .map(|b| (b[0].div_ceil(ws) as u64)..((b[1] / ws) as u64).min(stream.windows as u64))
+        .collect();
+    (concept_of, whole)
+}
+
+/// The forgetting summary from each row's previous-concept score.
+fn backward(setup: &Setup, windows: &[WindowRow]) -> Option<Backward> {
+    if setup.stream.drift_points.is_empty() {
+        return None;
+    }
+    let (concept_of, whole) = concepts(&setup.stream);
+    let score_at: BTreeMap<u64, f64> = windows.iter().map(|w| (w.window, w.score)).collect();
+    let (mut now, mut then) = (Vec::new(), Vec::new());
+    for w in windows {
+        let Some(score) = w.previous_concept else {
+            continue;
+        };
+        let concept = concept_of[w.window as usize];
+        let past: Vec<f64> = whole[concept - 1]
+            .clone()
+            .filter_map(|v| score_at.get(&v).copied())
+            .collect();
+        let Some(level) = mean(&past) else {
+            continue;
+        };
+        now.push(score);
+        then.push(level);
+    }
+    let (score, then_mean) = (mean(&now)?, mean(&then)?);
+    let sign = if setup.higher_is_better { 1.0 } else { -1.0 };
+    Some(Backward {
+        checkpoints: now.len(),
+        score,
+        then: then_mean,
+        transfer_points: sign * (score - then_mean) / setup.point(),
+    })
+}
+
+/// Every policy against the most accurate (by mean prequential score).
+fn rank(setup: &Setup, modes: &Modes) -> Vec<Standing> {
+    let hib = setup.higher_is_better;
+    let best = modes
+        .0
+        .iter()
+        .filter(|m| m.score.mean.is_some())
+        .reduce(|a, b| {
+            match worse(
+                hib,
+                a.score.mean.unwrap_or(f64::NAN),
+                b.score.mean.unwrap_or(f64::NAN),
+            ) {
+                true => b,
+                false => a,
+            }
+        });
+    let scale = if hib { 1.0 } else { -1.0 } / setup.point();
+    modes
+        .0
+        .iter()
+        .map(|m| {
+            let (behind, se) = match best {
+                Some(best) => {
+                    let theirs: BTreeMap<u64, f64> =
+                        best.windows.iter().map(|w| (w.window, w.score)).collect();
+                    let points: Vec<f64> = m
+                        .windows
+                        .iter()
+                        .filter_map(|w| theirs.get(&w.window).map(|b| (w.score - b) * scale))
+                        .collect();
+                    (mean(&points), std_error(&points))
+                }
+                None => (None, None),
+            };
+            let close = match (behind, se) {
+                (Some(d), se) => {
+                    d.abs() < CLOSE_POINTS || se.is_some_and(|se| d.abs() < CLOSE_STD_ERRORS * se)
+                }
+                (None, _) => false,
+            };
+            Standing {
+                policy: m.mode,
+                mean: m.score.mean,
+                behind_best_points: behind,
+                std_error_points: se,
+                close_to_best: close,
+                train_seconds: m.train_seconds.updates_total,
+                retained_samples: m.retained_at_end.samples,
+            }
+        })
+        .collect()
+}
+
+/// The recommendation for any set of policies but the book pair: among the policies too
+/// close to call with the most accurate one, the clearly cheapest in training time, else
+/// the one keeping the least past data, else the most accurate.
+fn recommend_many(r: &Report) -> (&'static str, String) {
+    let metric = r.setup.metric;
+    let unit = r.setup.unit();
+    let contenders: Vec<&Standing> = r.ranking.iter().filter(|s| s.close_to_best).collect();
+    let Some(best) = r
+        .ranking
+        .iter()
+        .find(|s| s.behind_best_points == Some(0.0) && s.mean.is_some())
+    else {
+        return (
+            "either",
+            "Not enough windows scored to compare the policies.".to_string(),
+        );
+    };
+    let cheapest = contenders
+        .iter()
+        .min_by(|a, b| a.train_seconds.total_cmp(&b.train_seconds))
+        .copied()
+        .unwrap_or(best);
+    let (chosen, why) = if cheapest.policy != best.policy
+        && best.train_seconds > COST_SIMILAR * cheapest.train_seconds
+    {
+        (
+            cheapest,
+            format!(
+                "it is within the noise of {} on {metric} and trained in {} of its time",
+                best.policy,
+                fraction(best.train_seconds / cheapest.train_seconds.max(1e-9))
+            ),
+        )
+    } else {
+        let leanest = contenders
+            .iter()
+            .filter(|s| s.train_seconds <= COST_SIMILAR * best.train_seconds)
+            .min_by_key(|s| s.retained_samples)
+            .copied()
+            .unwrap_or(best);
+        if leanest.policy != best.policy && leanest.retained_samples < best.retained_samples {
+            (
+                leanest,
+                format!(
+                    "it is within the noise of {} on {metric}, costs about as much, and keeps less past data",
+                    best.policy
+                ),
+            )
+        } else {
+            (best, format!("it had the best mean {metric}"))
+        }
+    };
+    let per_policy: Vec<String> = r
+        .ranking
+        .iter()
+        .map(|s| {
+            let m = r
+                .modes
+                .0
+                .iter()
+                .find(|m| m.mode == s.policy)
+                .expect("ranked policies ran");
+            let behind = match (s.behind_best_points, s.std_error_points) {
+                (Some(d), _) if s.policy == best.policy && d == 0.0 => "best".to_string(),
+                (Some(d), Some(se)) => format!("{d:+.2} ± {:.2} {unit}", CLOSE_STD_ERRORS * se),
+                (Some(d), None) => format!("{d:+.2} {unit}"),
+                (None, _) => "not scored".to_string(),
+            };
+            format!(
+                "{} {} ({behind}; {:.2} s training; {})",
+                s.policy,
+                s.mean.map_or("-".into(), |v| fmt_score(&r.setup, v)),
+                s.train_seconds,
+                data_kept(&m.retained_at_end)
+            )
+        })
+        .collect();
+    (
+        chosen.policy,
+        format!(
+            "Use {}: {why}. Mean {metric} per policy: {}.",
+            chosen.policy,
+            per_policy.join("; ")
+        ),
+    )
+}
+
+/// How each policy scores on the concept before the current one, when the stream declares
+/// drift points.
+fn backward_sentence(r: &Report) -> Option<String> {
+    let parts: Vec<String> = r
+        .modes
+        .0
+        .iter()
+        .filter_map(|m| {
+            let b = m.backward.as_ref()?;
+            Some(format!(
+                "{} {} ({:+.1} {} against its own score back then)",
+                m.mode,
+                fmt_score(&r.setup, b.score),
+                b.transfer_points,
+                r.setup.unit()
+            ))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Forgetting: after a drift, the checkpoints scored on the previous concept's windows: {}.",
+            parts.join("; ")
+        )
+    })
 }
 
 /// The store's run name of a mode: `NAME-stateless`, `NAME-stateful`.
@@ -713,8 +1028,13 @@ pub fn format_sig(x: f64, digits: usize) -> String {
 /// The recommendation: which mode and why, from the numbers, with the caveats the numbers
 /// call for.
 fn recommend(r: &Report) -> String {
-    let (sl, sf) = (&r.modes.stateless, &r.modes.stateful);
-    let c = &r.comparison;
+    let (Some(sl), Some(sf), Some(c)) = (
+        r.modes.get(Mode::Stateless),
+        r.modes.get(Mode::Stateful),
+        r.comparison.as_ref(),
+    ) else {
+        return String::new();
+    };
     let metric = r.setup.metric;
     let unit = r.setup.unit();
     let (Some(d), Some(m_sl), Some(m_sf)) = (c.advantage_points, sl.score.mean, sf.score.mean)
@@ -817,8 +1137,8 @@ fn recovery_sentence(r: &Report) -> Option<String> {
         };
         (s, known.len())
     };
-    let (a, n) = describe(&r.modes.stateful);
-    let (b, _) = describe(&r.modes.stateless);
+    let (a, n) = describe(r.modes.get(Mode::Stateful)?);
+    let (b, _) = describe(r.modes.get(Mode::Stateless)?);
     let drifts = if n == 1 {
         "the declared drift point".to_string()
     } else {
@@ -871,8 +1191,33 @@ mod tests {
                 train_seconds: 0.1,
                 samples_trained: 100,
                 retained: Retained::default(),
+                previous_concept: None,
             })
             .collect()
+    }
+
+    #[test]
+    fn concepts_are_the_windows_wholly_between_drift_points() {
+        let mut s = setup(true, vec![1000, 1450]);
+        s.stream.windows = 20;
+        let (concept_of, whole) = concepts(&s.stream);
+        assert_eq!(&concept_of[8..16], &[0, 0, 1, 1, 1, 1, 2, 2]);
+        // Window 14 holds sample 1450: it belongs to neither concept's whole windows.
+        assert_eq!(whole, vec![0..10, 10..14, 15..20]);
+    }
+
+    #[test]
+    fn backward_compares_the_previous_concept_now_and_then() {
+        let s = setup(true, vec![1000]);
+        let mut w = rows(&[(8, 0.9), (9, 0.8), (10, 0.5), (11, 0.7)]);
+        w[2].previous_concept = Some(0.75);
+        w[3].previous_concept = Some(0.65);
+        // Then: windows 1..10 of concept 0 scored 0.9 and 0.8 (mean 0.85); now 0.70.
+        let b = backward(&s, &w).unwrap();
+        assert_eq!(b.checkpoints, 2);
+        assert!((b.score - 0.70).abs() < 1e-12);
+        assert!((b.then - 0.85).abs() < 1e-12);
+        assert!((b.transfer_points + 15.0).abs() < 1e-9);
     }
 
     #[test]

@@ -55,13 +55,17 @@ fn header(s: &mut String, r: &Report) {
 }
 
 fn per_window(s: &mut String, r: &Report) {
-    let scores = |mode: &ModeReport| -> BTreeMap<u64, f64> {
-        mode.windows.iter().map(|w| (w.window, w.score)).collect()
-    };
-    let (sl, sf) = (scores(&r.modes.stateless), scores(&r.modes.stateful));
-    let mut windows: Vec<u64> = sl.keys().chain(sf.keys()).copied().collect();
+    let scores: Vec<BTreeMap<u64, f64>> = r
+        .modes
+        .0
+        .iter()
+        .map(|mode| mode.windows.iter().map(|w| (w.window, w.score)).collect())
+        .collect();
+    let mut windows: Vec<u64> = scores.iter().flat_map(|s| s.keys()).copied().collect();
     windows.sort_unstable();
     windows.dedup();
+    // The book pair's table has a difference column (stateful - stateless).
+    let pair = r.modes.is_book_pair();
     let drift: BTreeMap<u64, usize> = r
         .setup
         .stream
@@ -69,38 +73,50 @@ fn per_window(s: &mut String, r: &Report) {
         .into_iter()
         .map(|(p, w)| (w, p))
         .collect();
+    let _ = write!(s, "{:>6}", "window");
+    for m in &r.modes.0 {
+        let _ = write!(s, "  {:>10}", m.mode);
+    }
     let _ = writeln!(
         s,
-        "{:>6}  {:>10}  {:>10}  {:>10}",
-        "window", "stateless", "stateful", "difference"
+        "{}",
+        if pair {
+            format!("  {:>10}", "difference")
+        } else {
+            String::new()
+        }
     );
     let cell = |v: Option<&f64>| v.map_or("-".to_string(), |x| fmt_score(&r.setup, *x));
     for w in windows {
-        let (a, b) = (sl.get(&w), sf.get(&w));
-        let diff = match (a, b) {
-            (Some(a), Some(b)) => format!("{:+.4}", b - a),
-            _ => "-".to_string(),
-        };
+        let _ = write!(s, "{w:>6}");
+        for column in &scores {
+            let _ = write!(s, "  {:>10}", cell(column.get(&w)));
+        }
+        if pair {
+            // The book pair is compared in the order stateless, stateful.
+            let diff = match (scores[0].get(&w), scores[1].get(&w)) {
+                (Some(a), Some(b)) => format!("{:+.4}", b - a),
+                _ => "-".to_string(),
+            };
+            let _ = write!(s, "  {diff:>10}");
+        }
         let mark = drift
             .get(&w)
             .map(|p| format!("  <- drift at sample {p}"))
             .unwrap_or_default();
-        let _ = writeln!(
-            s,
-            "{w:>6}  {:>10}  {:>10}  {diff:>10}{mark}",
-            cell(a),
-            cell(b)
-        );
+        let _ = writeln!(s, "{mark}");
     }
-    let _ = writeln!(s, "(difference: stateful - stateless)");
+    if pair {
+        let _ = writeln!(s, "(difference: stateful - stateless)");
+    }
 }
 
 fn totals(s: &mut String, r: &Report) {
-    let (sl, sf) = (&r.modes.stateless, &r.modes.stateful);
     let metric = r.setup.metric;
-    let mut rows: Vec<(String, String, String)> = Vec::new();
-    let mut row =
-        |label: String, f: &dyn Fn(&ModeReport) -> String| rows.push((label, f(sl), f(sf)));
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |label: String, f: &dyn Fn(&ModeReport) -> String| {
+        rows.push((label, r.modes.0.iter().map(f).collect()))
+    };
     row("run".into(), &|m| m.run.clone());
     row("checkpoints (trained now)".into(), &|m| {
         format!(
@@ -124,6 +140,22 @@ fn totals(s: &mut String, r: &Report) {
     for (i, (p, _)) in r.setup.stream.drift_windows().into_iter().enumerate() {
         row(format!("recovery after sample {p}"), &|m| {
             m.recovery.get(i).map_or("-".into(), recovery_cell)
+        });
+    }
+    if r.modes.0.iter().any(|m| m.backward.is_some()) {
+        row(format!("{metric} on the previous concept"), &|m| {
+            m.backward.as_ref().map_or("-".into(), |b| {
+                format!(
+                    "{} ({:+.1} {})",
+                    fmt_score(&r.setup, b.score),
+                    b.transfer_points,
+                    if r.setup.higher_is_better {
+                        "pts"
+                    } else {
+                        "pts R²"
+                    }
+                )
+            })
         });
     }
     row("train seconds / update (mean)".into(), &|m| {
@@ -155,15 +187,34 @@ fn totals(s: &mut String, r: &Report) {
     let label_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let width = rows
         .iter()
-        .map(|r| r.1.len().max(r.2.len()))
+        .flat_map(|r| r.1.iter().map(String::len))
         .max()
         .unwrap_or(0)
         .max(9);
-    let _ = writeln!(s, "{:label_width$}  {:<width$}  stateful", "", "stateless");
-    for (label, a, b) in rows {
-        let _ = writeln!(s, "{label:label_width$}  {a:<width$}  {b}");
+    // Every column padded to one width but the last, which needs no padding.
+    let line = |label: &str, cells: Vec<&str>| {
+        let mut out = format!("{label:label_width$}");
+        let last = cells.len().saturating_sub(1);
+        for (i, cell) in cells.into_iter().enumerate() {
+            match i == last {
+                true => out.push_str(&format!("  {cell}")),
+                false => out.push_str(&format!("  {cell:<width$}")),
+            }
+        }
+        out
+    };
+    let names: Vec<&str> = r.modes.0.iter().map(|m| m.mode).collect();
+    let _ = writeln!(s, "{}", line("", names));
+    for (label, cells) in &rows {
+        let _ = writeln!(
+            s,
+            "{}",
+            line(label, cells.iter().map(String::as_str).collect())
+        );
     }
-    let c = &r.comparison;
+    let Some(c) = &r.comparison else {
+        return;
+    };
     if let (Some(d), Some(se)) = (c.advantage_points, c.std_error_points) {
         let unit = r.setup.unit();
         let _ = writeln!(
