@@ -273,3 +273,84 @@ fn compare_bad_input_is_exit_2_and_trains_nothing() {
     assert!(!sb.store().exists(), "bad input never changes the store");
     assert!(!sb.path("o").exists());
 }
+
+#[test]
+fn compare_runs_any_set_of_policies_with_forgetting() {
+    let sb = Sandbox::new();
+    sb.write(
+        "sea.toml",
+        &sea_config("sea", "stateful", "[policy.drift]\nthreshold = 8\n"),
+    );
+    let out = sb.ok(&[
+        "compare",
+        "--config",
+        "sea.toml",
+        "--out",
+        "cmp",
+        "--policies",
+        "stateless,stateful,replay,drift",
+    ]);
+    for needle in [
+        "replay",
+        "drift",
+        "accuracy on the previous concept",
+        "Forgetting: ",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    let report = read_json(&sb, "cmp/compare.json");
+    assert_eq!(
+        report["policies"],
+        serde_json::json!(["stateless", "stateful", "replay", "drift"])
+    );
+    for policy in ["stateless", "stateful", "replay", "drift"] {
+        assert_agrees_with_log(&sb, &report, policy, "accuracy");
+        let backward = &report["modes"][policy]["backward"];
+        // Windows 4.. (concept 1) are scored on windows 0..4 (concept 0).
+        assert_eq!(backward["checkpoints"], 4, "{policy}: {backward}");
+        let rows = report["modes"][policy]["windows"].as_array().unwrap();
+        assert!(rows[0]["previous_concept"].is_null());
+        assert!(rows[3]["previous_concept"].is_number(), "{policy}");
+    }
+    assert_eq!(report["ranking"].as_array().unwrap().len(), 4);
+    let recommended = report["recommended"].as_str().unwrap();
+    assert!(
+        out.contains(&format!("recommendation: Use {recommended}")),
+        "{out}"
+    );
+    assert!(report["comparison"]["paired_windows"].is_number());
+    assert!(sb.path("cmp/compare.png").is_file() && sb.path("cmp/compare.svg").is_file());
+
+    // A subset without the book pair: no stateful-vs-stateless comparison.
+    sb.ok(&[
+        "compare",
+        "--config",
+        "sea.toml",
+        "--out",
+        "two",
+        "--policies",
+        "replay,stateful",
+    ]);
+    let report = read_json(&sb, "two/compare.json");
+    assert!(report["comparison"].is_null());
+    assert_eq!(
+        report["modes"]["replay"]["trained_now"], 0,
+        "replay's run was reused"
+    );
+}
+
+#[test]
+fn compare_rejects_unknown_or_repeated_policies() {
+    let sb = Sandbox::new();
+    sb.write("sea.toml", &sea_config("sea", "stateful", ""));
+    for (policies, expected) in [("stateless,bogus", "bogus"), ("replay,replay", "twice")] {
+        let out = sb.relearn(&["compare", "--config", "sea.toml", "--policies", policies]);
+        assert_eq!(out.status.code(), Some(2), "{policies}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{policies}: {}",
+            stderr(&out)
+        );
+        assert!(!sb.store().exists(), "{policies}: nothing written");
+    }
+}

@@ -9,8 +9,10 @@ mod concurrency;
 mod crash;
 #[cfg(unix)]
 mod failures;
+mod gate;
 mod inspect;
 mod lineage;
 mod one_build;
+mod policies;
 mod resume;
 mod threads;

@@ -78,7 +78,10 @@ fn the_test_build_needs_no_macro_helper_as_an_ordinary_dependency() {
     let everything = packages(&["--package", "relearn", "--edges", "normal,build"]);
     let ordinary = packages(&["--package", "relearn", "--edges", "normal,no-proc-macro"]);
     let macro_only: BTreeSet<&String> = everything.difference(&ordinary).collect();
-    assert!(!macro_only.is_empty(), "Burn's derives have helpers: {everything:?}");
+    assert!(
+        !macro_only.is_empty(),
+        "Burn's derives have helpers: {everything:?}"
+    );
     // Ordinary dependencies of the test build.
     let test = packages(&["--workspace", "--edges", "normal,dev,no-proc-macro"]);
     let shared: Vec<&&String> = macro_only.iter().filter(|p| test.contains(**p)).collect();
