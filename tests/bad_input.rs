@@ -201,6 +201,50 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["bad.toml:{line}", "`model.hidden`"],
         ),
         config_case(
+            "config: unknown policy key",
+            sea_config("bad", "replay", "[policy.replay]\nsize = 300\n"),
+            "size = 300",
+            &["bad.toml", "line {line}", "size"],
+        ),
+        config_case(
+            "config: empty reservoir",
+            sea_config("bad", "replay", "[policy]\nreplay.samples = 0\n"),
+            "replay.samples",
+            &["bad.toml:{line}", "`policy.replay.samples`", "at least 1"],
+        ),
+        config_case(
+            "config: unknown drift detector",
+            sea_config("bad", "drift", "[policy.drift]\ndetector = \"cusum\"\n"),
+            "cusum",
+            &[
+                "bad.toml:{line}",
+                "`policy.drift.detector`",
+                "\"page-hinkley\" or \"adwin\"",
+            ],
+        ),
+        config_case(
+            "config: a parameter of the other detector",
+            sea_config("bad", "drift", "[policy.drift]\nconfidence = 0.01\n"),
+            "confidence",
+            &[
+                "bad.toml:{line}",
+                "`policy.drift.confidence`",
+                "adwin detector only",
+            ],
+        ),
+        config_case(
+            "config: negative drift threshold",
+            sea_config("bad", "drift", "[policy.drift]\nthreshold = -1\n"),
+            "threshold",
+            &["bad.toml:{line}", "`policy.drift.threshold`", "> 0"],
+        ),
+        config_case(
+            "config: a gate metric the task lacks",
+            sea_config("bad", "stateful", "[gate]\nrequire = [\"mse<=0.1\"]\n"),
+            "require",
+            &["bad.toml:{line}", "`gate.require`", "use accuracy or loss"],
+        ),
+        config_case(
             "config: unknown mode",
             sea_with("mode = \"stateful\"", "mode = \"sideways\""),
             "sideways",
@@ -209,6 +253,7 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
                 "`run.mode`",
                 "\"sideways\"",
                 "\"stateless\"",
+                "\"replay\" or \"drift\"",
             ],
         ),
         config_case(

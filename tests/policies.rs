@@ -72,10 +72,21 @@ fn drift_resets_when_its_detector_fires_and_records_the_statistic() {
         // A chain: every update's parent is the checkpoint it replaces.
         assert_eq!(m["parent"], m["replaces"]);
     }
-    // A reset trains on the recent windows only (default: the current one).
+    // A reset trains on the recent windows (default: 2) from the estimated change on, and
+    // at least on the current window; it keeps one window for the next reset.
     let reset = resets[0];
-    assert_eq!(reset["samples_trained"], 250);
-    assert_eq!(reset["retained"]["samples"], 0);
+    let since_change = reset["extra"]["drift"]["since_change"].as_u64().unwrap();
+    assert_eq!(
+        reset["samples_trained"],
+        since_change.clamp(250, 500),
+        "{reset:#}"
+    );
+    assert_eq!(reset["retained"]["samples"], 250);
+    let windows = &reset["trained_on"]["windows"];
+    assert!(
+        windows == &serde_json::json!([4]) || windows == &serde_json::json!([3, 4]),
+        "{windows}"
+    );
     sb.ok(&["verify"]);
     let tree = sb.ok(&["tree", "--run", "dr"]);
     assert!(tree.contains("reset"), "{tree}");

@@ -305,18 +305,18 @@ pub mod defaults {
     pub const SAMPLES: usize = 20_000;
     /// `data.scaling`
     pub const SCALING: relearn_data::Scaling = relearn_data::Scaling::Running;
-    /// `policy.replay.samples`
-    pub const REPLAY_SAMPLES: usize = 2000;
+    // `policy.replay.samples` defaults to `window.size`: each update trains on the new
+    // window and as many replayed samples.
     /// `policy.drift.delta` (Page-Hinkley)
     pub const DRIFT_DELTA: f64 = 0.05;
     /// `policy.drift.threshold` (Page-Hinkley)
-    pub const DRIFT_THRESHOLD: f64 = 50.0;
+    pub const DRIFT_THRESHOLD: f64 = 200.0;
     /// `policy.drift.min_samples` (Page-Hinkley)
     pub const DRIFT_MIN_SAMPLES: usize = 30;
     /// `policy.drift.confidence` (ADWIN)
     pub const DRIFT_CONFIDENCE: f64 = 0.002;
     /// `policy.drift.recent_windows`
-    pub const DRIFT_RECENT_WINDOWS: usize = 1;
+    pub const DRIFT_RECENT_WINDOWS: usize = 2;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +372,9 @@ pub struct ReplaySpec {
 pub struct DriftSpec {
     /// The detector watching the serving model's per-sample prequential loss.
     pub detector: DetectorSpec,
-    /// Windows (the current one included) a reset retrains on, at least 1.
+    /// Windows (the current one included) a reset may retrain on, at least 1: it takes
+    /// their samples from the detector's estimated change on, and at least the current
+    /// window.
     pub recent_windows: usize,
 }
 
@@ -697,7 +699,7 @@ impl Validator<'_> {
             samples: self.positive(
                 "policy.replay.samples",
                 raw.policy.replay.samples,
-                defaults::REPLAY_SAMPLES,
+                window_size,
             )?,
         };
         let drift = self.drift(raw.policy.drift)?;
@@ -1027,6 +1029,17 @@ mod tests {
         assert_eq!(spec.model.hidden, vec![64, 64]);
         assert_eq!(spec.stateless.recent_windows, 3);
         assert_eq!(spec.task(), Task::Classification);
+        assert_eq!(spec.replay.samples, spec.window_size);
+        assert_eq!(spec.drift.recent_windows, 2);
+        assert_eq!(
+            spec.drift.detector,
+            DetectorSpec::PageHinkley {
+                delta: 0.05,
+                threshold: 200.0,
+                min_samples: 30
+            }
+        );
+        assert_eq!(spec.gate, None);
     }
 
     #[test]

@@ -42,10 +42,23 @@ impl Detector {
         }
     }
 
-    /// Feeds values until one signals a drift; returns whether one did. The rest is not fed:
-    /// after a drift the model that produced them is replaced.
-    pub fn scan(&mut self, values: &[f64]) -> bool {
-        values.iter().any(|&x| self.update(x))
+    /// Feeds values until one signals a drift, and says where. The rest is not fed: after a
+    /// drift the model that produced them is replaced.
+    pub fn scan(&mut self, values: &[f64]) -> Option<Alarm> {
+        let at = values.iter().position(|&x| self.update(x))?;
+        Some(Alarm {
+            at,
+            since_change: self.since_change(),
+        })
+    }
+
+    /// How many of the values fed so far (the last one included) came after the change the
+    /// detector estimates: Page-Hinkley's `T - argmin_t m_t`; ADWIN's newer part.
+    pub fn since_change(&self) -> u64 {
+        match self {
+            Detector::PageHinkley(d) => d.n - d.minimum_at,
+            Detector::Adwin(d) => d.window.len() as u64,
+        }
     }
 
     /// The test statistic now: Page-Hinkley's `m_T - M_T`; ADWIN's largest gap between an
@@ -77,6 +90,15 @@ impl Detector {
     }
 }
 
+/// Where a detector fired in the values given to [`Detector::scan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alarm {
+    /// Index of the value that fired it.
+    pub at: usize,
+    /// Values from the estimated change to that one (see [`Detector::since_change`]).
+    pub since_change: u64,
+}
+
 /// The Page-Hinkley test for an increase of the mean: with `x̄_T` the running mean,
 /// `m_T = Σ_{t<=T} (x_t - x̄_t - δ)` and `M_T = min_{t<=T} m_t`, it fires when
 /// `m_T - M_T > λ` (after `min_samples` values).
@@ -89,6 +111,8 @@ pub struct PageHinkley {
     mean: f64,
     cumulative: f64,
     minimum: f64,
+    /// `n` when `minimum` was reached: the estimated change is just after it.
+    minimum_at: u64,
 }
 
 impl PageHinkley {
@@ -102,6 +126,7 @@ impl PageHinkley {
             mean: 0.0,
             cumulative: 0.0,
             minimum: 0.0,
+            minimum_at: 0,
         }
     }
 
@@ -110,7 +135,10 @@ impl PageHinkley {
         self.n += 1;
         self.mean += (x - self.mean) / self.n as f64;
         self.cumulative += x - self.mean - self.delta;
-        self.minimum = self.minimum.min(self.cumulative);
+        if self.cumulative < self.minimum {
+            self.minimum = self.cumulative;
+            self.minimum_at = self.n;
+        }
         self.n as usize >= self.min_samples && self.statistic() > self.threshold
     }
 
@@ -243,15 +271,28 @@ mod tests {
         ] {
             let mut rng = StdRng::seed_from_u64(7);
             let mut d = Detector::new(&spec);
-            assert!(!d.scan(&noisy(&mut rng, 0.3, 5000)), "{spec:?}: steady");
-            assert!(!d.scan(&noisy(&mut rng, 0.1, 2000)), "{spec:?}: falling");
+            assert!(
+                d.scan(&noisy(&mut rng, 0.3, 5000)).is_none(),
+                "{spec:?}: steady"
+            );
+            assert!(
+                d.scan(&noisy(&mut rng, 0.1, 2000)).is_none(),
+                "{spec:?}: falling"
+            );
             let rise = noisy(&mut rng, 0.8, 1000);
-            let at = rise.iter().position(|&x| d.update(x));
-            let at = at.unwrap_or_else(|| panic!("{spec:?} missed the rise"));
-            assert!(at < 300, "{spec:?} fired only after {at} samples");
+            let alarm = d
+                .scan(&rise)
+                .unwrap_or_else(|| panic!("{spec:?} missed the rise"));
+            assert!(alarm.at < 300, "{spec:?} fired only after {alarm:?}");
+            // The change it estimates is near the start of the rise.
+            let rise_len = alarm.at as u64 + 1;
+            assert!(
+                (rise_len / 2..=rise_len + 64).contains(&alarm.since_change),
+                "{spec:?}: {alarm:?}"
+            );
             d.reset();
             assert!(
-                !d.scan(&noisy(&mut rng, 0.8, 2000)),
+                d.scan(&noisy(&mut rng, 0.8, 2000)).is_none(),
                 "{spec:?}: after reset"
             );
         }

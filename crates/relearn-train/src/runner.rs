@@ -453,26 +453,34 @@ impl<'a> Loop<'a> {
         // The drift policy's detector watches the serving model's loss on this window.
         let mut detector = serving.detector.clone();
         let mut drift = None;
+        let mut alarm = None;
         if let Some(d) = &mut detector {
-            let fired = d.scan(&sample_losses(&served, &scaled.targets, self.info.task));
-            drift = Some(json!({
+            alarm = d.scan(&sample_losses(&served, &scaled.targets, self.info.task));
+            let mut record = json!({
                 "detector": self.spec.drift.detector.name(),
                 "statistic": d.statistic(),
-                "fired": fired,
-            }));
-            if fired {
+                "fired": alarm.is_some(),
+            });
+            if let Some(a) = alarm {
+                // Samples of the recent windows from the estimated change to the window's end.
+                record["since_change"] =
+                    json!(a.since_change + (window.batch.len() - a.at - 1) as u64);
                 d.reset();
             }
+            drift = Some(record);
         }
-        let reset = drift.as_ref().is_some_and(|d| d["fired"] == true);
+        let reset = alarm.is_some();
 
         let started = Instant::now();
         let (commit, candidate) = if self.spec.mode == Mode::Stateless || reset {
             // Fresh weights: stateless retraining (initial sample + recent windows), or a
             // drift reset (recent windows only).
-            let (raw, trained_windows) = match reset {
-                false => self.stateless_training_set(t),
-                true => self.recent_training_set(),
+            let (raw, trained_windows) = match (reset, &drift) {
+                (true, Some(record)) => self.reset_training_set(
+                    record["since_change"].as_u64().expect("set with the alarm"),
+                    window.batch.len(),
+                ),
+                _ => self.stateless_training_set(t),
             };
             let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
             preprocessor.scaler.fit(&raw);
@@ -584,15 +592,25 @@ impl<'a> Loop<'a> {
         self.commit(commit, candidate, verdict)
     }
 
-    /// A drift reset's training set: the recent windows (the current one last).
-    fn recent_training_set(&self) -> (Batch, Vec<u64>) {
-        let mut set = Batch::new(self.info.n_features());
-        let mut windows = Vec::new();
+    /// A drift reset's training set: the samples of the recent windows (the current one
+    /// last) from the detector's estimated change on, and at least the current window
+    /// (`current` samples), so that an old concept's windows stay out of it.
+    fn reset_training_set(&self, since_change: u64, current: usize) -> (Batch, Vec<u64>) {
+        let mut all = Batch::new(self.info.n_features());
+        let mut starts = Vec::new();
         for w in &self.recent {
-            set.extend(&w.batch);
-            windows.push(w.index as u64);
+            starts.push((all.len(), w.index as u64));
+            all.extend(&w.batch);
         }
-        (set, windows)
+        let keep = (since_change as usize).max(current).min(all.len());
+        let first = all.len() - keep;
+        let windows = starts
+            .iter()
+            .zip(starts.iter().skip(1).map(|&(s, _)| s).chain([all.len()]))
+            .filter(|&(&(_, _), end)| end > first)
+            .map(|(&(_, index), _)| index)
+            .collect();
+        (all.select(&(first..all.len()).collect::<Vec<_>>()), windows)
     }
 
     /// A stateless update's training set at window `t`: the last `recent_windows`
