@@ -25,19 +25,20 @@ section="$work/section.md"
   echo "<!-- compare-generate:begin (made by docs/compare-generate.sh; edit the script, not this) -->"
   for kind in "${kinds[@]}"; do
     echo "$kind ..." >&2
-    "$bin" compare --config "configs/$kind.toml" --store "$work/store" --out "$work/$kind" >"$work/$kind.txt"
+    "$bin" compare --config "configs/$kind.toml" --store "$work/store" --out "$work/$kind" \
+      --policies stateless,stateful,replay,drift >"$work/$kind.txt"
     cp "$work/$kind/compare.svg" "docs/compare-$kind.svg"
     cp "$work/$kind/compare.png" "docs/compare-$kind.png"
     echo
     echo "#### ${titles[$kind]}"
     echo
-    echo "\`relearn compare --config configs/$kind.toml\`"
+    echo "\`relearn compare --config configs/$kind.toml --policies stateless,stateful,replay,drift\`"
     echo
-    echo "![per-window prequential score of both modes, $kind](docs/compare-$kind.png)"
+    echo "![per-window prequential score of each policy, $kind](docs/compare-$kind.png)"
     echo
     echo '```text'
     # The per-window table is in compare.json and the plot; keep the header and totals.
-    awk '/^ *window  /{skip=1} skip && /^\(difference/{skip=0; next} !skip' "$work/$kind.txt" \
+    awk '/^ *window  /{skip=1} skip && /^$/{skip=0; next} !skip' "$work/$kind.txt" \
       | sed -e "s|$work/$kind|compare-out/$kind|g" | cat -s
     echo '```'
   done
