@@ -215,3 +215,32 @@ fn bad_rollbacks_exit_2_and_change_nothing() {
     }
     assert_eq!(before, sb.snapshot());
 }
+
+#[test]
+fn gc_keeps_what_served_not_rejected_candidates_or_what_a_rollback_left() {
+    let sb = Sandbox::new();
+    let cfg = sb.write("c.toml", &sea_config("r", "stateful", ""));
+    let cfg = cfg.to_str().unwrap();
+    sb.ok(&["run", "--config", cfg, "--windows", "5"]);
+    let out = sb.relearn(&["run", "--config", cfg, "--gate", "accuracy>=0.999"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    sb.ok(&["rollback", "r"]);
+    let ids = |log: &[Value]| -> Vec<(u64, String)> {
+        log.iter()
+            .map(|m| {
+                (
+                    m["window"].as_u64().unwrap(),
+                    m["id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let before = ids(&sb.log("r"));
+    sb.ok(&["gc", "--keep-last", "2"]);
+    let after: Vec<u64> = ids(&sb.log("r")).into_iter().map(|(w, _)| w).collect();
+    // Served now: window 3 (the head after the rollback) and window 2 (which it replaced);
+    // window 5's rejected candidate stays for its tag; window 4, past the rollback, goes.
+    assert_eq!(after, vec![2, 3, 5], "{before:?}");
+    sb.ok(&["verify"]);
+    sb.ok(&["show", "r.rejected.5"]);
+}

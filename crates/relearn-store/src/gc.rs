@@ -11,7 +11,7 @@ use crate::fsutil::{
     validate_name,
 };
 use crate::model::{CheckpointId, Manifest, Relation};
-use crate::store::{RunLock, Store, StoreGuard, sort_chain};
+use crate::store::{RunLock, Store, StoreGuard};
 
 /// What [`Store::gc`] removed (or, with `dry_run`, would remove).
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -160,16 +160,22 @@ impl Store {
                 .iter()
                 .filter_map(|id| by_id.get_key_value(id.as_str()).map(|(k, _)| *k)),
         );
-        // The last `keep_last` of each selected run's chain.
+        // The last `keep_last` checkpoints that served each selected run: its head and the
+        // checkpoints it replaced, in turn. A candidate a promotion gate rejected never
+        // served, nor did checkpoints past a rollback's target: they are kept only when
+        // tagged (rejected candidates are).
         for run in selected {
-            let mut chain: Vec<Manifest> = all.iter().filter(|m| m.run == *run).cloned().collect();
-            sort_chain(&mut chain);
-            let start = chain.len().saturating_sub(keep_last);
-            for m in &chain[start..] {
-                let (id, _) = by_id
-                    .get_key_value(m.id.as_str())
-                    .expect("chain ids come from `all`");
+            let mut next = self.run_head(run)?;
+            for _ in 0..keep_last {
+                let Some((id, m)) = next
+                    .as_deref()
+                    .and_then(|id| by_id.get_key_value(id))
+                    .filter(|(_, m)| m.run == *run)
+                else {
+                    break;
+                };
                 roots.push(id);
+                next = m.replaces.clone();
             }
         }
         // What kept checkpoints need: a retrained checkpoint's parent (transitively).
