@@ -164,6 +164,15 @@ fn rollback_moves_the_head_back_and_records_it() {
     // Running again resumes from the served checkpoint, to the same ids as before.
     sb.ok(&["run", "--config", cfg, "--windows", "5"]);
     assert_eq!(head(&sb, "r"), w4);
+    // A damaged ref log is a problem `verify` names.
+    std::fs::write(sb.store().join("logs/r"), "{\"at\": 1}\n").unwrap();
+    let out = sb.relearn(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &stderr(&out);
+    assert!(
+        text.contains("bad-ref-log") && text.contains("logs/r"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::fsutil::{is_full_id, is_lower_hex, is_temp_name, list_dir, sha256_file, validate_name};
 use crate::model::{CheckpointId, Manifest, Relation};
 use crate::store::{Store, parse_manifest};
@@ -64,7 +64,8 @@ impl Store {
     ///   removed (listed in `pruned`) where the checkpoint does not need it (a retrained
     ///   checkpoint always needs its parent);
     /// - every run and tag ref holds an id of an existing manifest (and a run's ref one of
-    ///   that run).
+    ///   that run);
+    /// - every run's ref log (`logs/<run>`) parses.
     ///
     /// Temp files (`.tmp-*`, `tmp/`) and `locks/` are ignored.
     pub fn verify(&self) -> Result<VerifyReport> {
@@ -73,7 +74,36 @@ impl Store {
         let manifests = self.verify_manifests(&objects, &mut report)?;
         self.verify_lineage(&manifests, &mut report)?;
         self.verify_refs(&manifests, &mut report)?;
+        self.verify_ref_logs(&mut report)?;
         Ok(report)
+    }
+
+    /// Parses every run's ref log. A move whose `to` is not the head is not a problem: a
+    /// later move, or a crash between the record and the ref, explains it.
+    fn verify_ref_logs(&self, report: &mut VerifyReport) -> Result<()> {
+        let dir = self.logs_dir();
+        for name in list_dir(&dir)? {
+            if is_temp_name(&name) {
+                continue;
+            }
+            let path = dir.join(&name);
+            if validate_name("run", &name).is_err() || !path.is_file() {
+                report.problems.push(Problem::new(
+                    path,
+                    "unexpected-file",
+                    "not a run's ref log".into(),
+                ));
+                continue;
+            }
+            match self.ref_moves(&name) {
+                Ok(_) => {}
+                Err(StoreError::CorruptRefLog { message, line, .. }) => report.problems.push(
+                    Problem::new(path, "bad-ref-log", format!("line {line}: {message}")),
+                ),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Re-hashes every object; returns the sizes of the objects present.
