@@ -80,11 +80,11 @@ impl Lineage {
     }
 
     fn text(&self, all: bool, out: &mut String) {
-        let fine_tunes = self.nodes.len().saturating_sub(1);
-        let shape = if self.mode == "stateful" {
-            "a chain"
-        } else {
+        // Every policy but stateless builds a chain (drift's resets are links of it).
+        let shape = if self.mode == "stateless" {
             "a star on the initial model"
+        } else {
+            "a chain"
         };
         out.push_str(&format!(
             "{} ({}, {} checkpoints: {shape})\n",
@@ -92,7 +92,6 @@ impl Lineage {
             self.mode,
             self.nodes.len()
         ));
-        let _ = fine_tunes;
         for (k, &root) in self.roots.iter().enumerate() {
             self.text_node(root, "", k + 1 == self.roots.len(), true, all, out);
         }
