@@ -57,6 +57,12 @@ impl Sandbox {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
+    /// The run's latest checkpoint, from its ref file (`None` if the run has none).
+    pub fn head(&self, run: &str) -> Option<String> {
+        let text = std::fs::read_to_string(self.store().join("refs/runs").join(run)).ok()?;
+        Some(text.trim().to_string())
+    }
+
     /// `log --json` of a run, parsed.
     pub fn log(&self, run: &str) -> Vec<Value> {
         let out = self.ok(&["log", "--run", run, "--json"]);
@@ -153,6 +159,13 @@ epochs = 3
 batch_size = 32
 {extra}"#
     )
+}
+
+/// The ids of `log --json` checkpoints, in order.
+pub fn ids(log: &[Value]) -> Vec<String> {
+    log.iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// stderr as text.

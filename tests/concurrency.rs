@@ -39,13 +39,6 @@ fn wait_for(path: &Path, child: &mut Child) {
     }
 }
 
-fn head(sb: &Sandbox, run: &str) -> String {
-    std::fs::read_to_string(sb.store().join("refs/runs").join(run))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn a_second_writer_of_a_running_run_is_refused_at_once() {
     let sb = Sandbox::new();
@@ -162,6 +155,6 @@ fn runs_with_different_names_write_one_store_in_parallel() {
         let alone = Sandbox::new();
         let cfg = alone.write("c.toml", &long_config(name, mode, windows));
         alone.ok(&["run", "--config", cfg.to_str().unwrap()]);
-        assert_eq!(head(&shared, name), head(&alone, name), "{name}");
+        assert_eq!(shared.head(name), alone.head(name), "{name}");
     }
 }

@@ -10,15 +10,6 @@ use serde_json::Value;
 
 use crate::common::{Sandbox, sea_config, stderr, temp_files};
 
-fn head(sb: &Sandbox, run: &str) -> Option<String> {
-    Some(
-        std::fs::read_to_string(sb.store().join("refs/runs").join(run))
-            .ok()?
-            .trim()
-            .to_string(),
-    )
-}
-
 fn manifest(sb: &Sandbox, id: &str) -> Value {
     let text =
         std::fs::read_to_string(sb.store().join("manifests").join(format!("{id}.json"))).unwrap();
@@ -104,7 +95,7 @@ fn a_corrupt_checkpoint_is_never_loaded_and_nothing_new_is_written() {
         let cfg = sb.write("c.toml", &sea_config("c", "stateful", ""));
         let cfg = cfg.to_str().unwrap();
         sb.ok(&["run", "--config", cfg, "--windows", "3"]);
-        let head_before = head(&sb, "c").unwrap();
+        let head_before = sb.head("c").unwrap();
         let named = damage(&sb, &head_before);
         let before = sb.snapshot();
 
@@ -202,7 +193,7 @@ fn a_diverging_update_is_not_committed_and_the_last_good_checkpoint_stays_latest
     let log = sb.log("boom");
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0]["relation"], "initial");
-    assert_eq!(head(&sb, "boom").as_deref(), log[0]["id"].as_str());
+    assert_eq!(sb.head("boom").as_deref(), log[0]["id"].as_str());
     assert!(temp_files(&sb.store()).is_empty());
     sb.ok(&["verify"]);
 
@@ -233,7 +224,7 @@ fn a_diverging_initial_model_commits_nothing() {
             .count(),
         0
     );
-    assert_eq!(head(&sb, "boom"), None);
+    assert_eq!(sb.head("boom"), None);
     sb.ok(&["verify"]);
 }
 
@@ -336,7 +327,7 @@ fn a_full_disk_fails_cleanly_and_the_run_resumes_once_there_is_room() {
     let alone = Sandbox::new();
     let cfg = alone.write("c.toml", &sea_config("full", "stateful", ""));
     alone.ok(&["run", "--config", cfg.to_str().unwrap()]);
-    assert_eq!(resumed.trim(), head(&alone, "full").unwrap());
+    assert_eq!(resumed.trim(), alone.head("full").unwrap());
 }
 
 fn is_root() -> bool {
@@ -373,7 +364,7 @@ fn a_read_only_store_is_refused_and_left_as_it_was() {
     let cfg = sb.write("c.toml", &sea_config("ro", "stateful", ""));
     let cfg = cfg.to_str().unwrap();
     sb.ok(&["run", "--config", cfg, "--windows", "3"]);
-    let head_before = head(&sb, "ro");
+    let head_before = sb.head("ro");
 
     // Root ignores permission bits, so as root the store is bind-mounted read-only (EROFS);
     // otherwise its files and folders lose their write bits (EACCES).
@@ -407,7 +398,7 @@ fn a_read_only_store_is_refused_and_left_as_it_was() {
     if !is_root() {
         set_writable(&store, true);
     }
-    assert_eq!(head(&sb, "ro"), head_before);
+    assert_eq!(sb.head("ro"), head_before);
     sb.ok(&["run", "--config", cfg]);
     assert_eq!(sb.log("ro").len(), 8);
 }

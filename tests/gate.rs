@@ -3,17 +3,10 @@
 
 use serde_json::Value;
 
-use crate::common::{Sandbox, sea_config, stderr, temp_files};
+use crate::common::{Sandbox, ids, sea_config, stderr, temp_files};
 
 fn head(sb: &Sandbox, run: &str) -> String {
-    let shown: Value = serde_json::from_str(&sb.ok(&["show", run, "--json"])).unwrap();
-    shown["id"].as_str().unwrap().to_string()
-}
-
-fn ids(log: &[Value]) -> Vec<String> {
-    log.iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect()
+    sb.head(run).expect("the run has a head")
 }
 
 #[test]

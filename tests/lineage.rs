@@ -3,13 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{Sandbox, sea_config};
-
-fn ids(log: &[Value]) -> Vec<String> {
-    log.iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect()
-}
+use crate::common::{Sandbox, ids, sea_config};
 
 #[test]
 fn stateful_run_is_a_chain() {

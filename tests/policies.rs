@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{Sandbox, sea_config, stderr};
+use crate::common::{Sandbox, ids, sea_config, stderr};
 
 /// The drift policy's settings for [`drift_config`].
 const DRIFT: &str = "[policy.drift]\nthreshold = 8\n";
@@ -13,12 +13,6 @@ const DRIFT: &str = "[policy.drift]\nthreshold = 8\n";
 fn drift_config(name: &str, mode: &str, extra: &str) -> String {
     sea_config(name, mode, &format!("{DRIFT}{extra}"))
         .replace("generator = \"sea\"", "generator = \"feature-drift\"")
-}
-
-fn ids(log: &[Value]) -> Vec<String> {
-    log.iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

@@ -274,14 +274,7 @@ pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTr
             let (mut hits, mut loss) = (0usize, 0.0f64);
             for (row, &target) in outputs.chunks_exact(k.max(1)).zip(targets) {
                 let (best, _) = argmax(row);
-                let max = row[best] as f64;
-                let log_sum = row
-                    .iter()
-                    .map(|&v| (v as f64 - max).exp())
-                    .sum::<f64>()
-                    .ln()
-                    + max;
-                loss += log_sum - row[target as usize] as f64;
+                loss += row_cross_entropy(row, best, target as usize);
                 hits += usize::from(best == target as usize);
             }
             metrics.insert("accuracy".into(), hits as f64 / n);
@@ -311,16 +304,7 @@ pub fn sample_losses(outputs: &[f32], targets: &[f32], task: Task) -> Vec<f64> {
             outputs
                 .chunks_exact(k)
                 .zip(targets)
-                .map(|(row, &target)| {
-                    let max = row[argmax(row).0] as f64;
-                    let log_sum = row
-                        .iter()
-                        .map(|&v| (v as f64 - max).exp())
-                        .sum::<f64>()
-                        .ln()
-                        + max;
-                    log_sum - row[target as usize] as f64
-                })
+                .map(|(row, &target)| row_cross_entropy(row, argmax(row).0, target as usize))
                 .collect()
         }
         Task::Regression => outputs
@@ -329,6 +313,19 @@ pub fn sample_losses(outputs: &[f32], targets: &[f32], task: Task) -> Vec<f64> {
             .map(|(&p, &t)| (p as f64 - t as f64).powi(2))
             .collect(),
     }
+}
+
+/// One row's cross-entropy from its logits, `log Σ exp(row) - row[target]`, computed in f64
+/// around the row's largest logit (at index `best`) so it cannot overflow.
+fn row_cross_entropy(row: &[f32], best: usize, target: usize) -> f64 {
+    let max = row[best] as f64;
+    let log_sum = row
+        .iter()
+        .map(|&v| (v as f64 - max).exp())
+        .sum::<f64>()
+        .ln()
+        + max;
+    log_sum - row[target] as f64
 }
 
 /// Index and value of the largest entry (the first on ties).

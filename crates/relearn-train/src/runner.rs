@@ -472,9 +472,9 @@ impl<'a> Loop<'a> {
         let reset = alarm.is_some();
 
         let started = Instant::now();
-        let (commit, candidate) = if self.spec.mode == Mode::Stateless || reset {
+        let update = if self.spec.mode == Mode::Stateless || reset {
             // Fresh weights: stateless retraining (initial sample + recent windows), or a
-            // drift reset (recent windows only).
+            // drift reset (recent windows from the estimated change on).
             let (raw, trained_windows) = match (reset, &drift) {
                 (true, Some(record)) => self.reset_training_set(
                     record["since_change"].as_u64().expect("set with the alarm"),
@@ -490,28 +490,17 @@ impl<'a> Loop<'a> {
                 false => (self.initial_id.clone(), Relation::Retrained),
                 true => (Some(serving.id.clone()), Relation::Reset),
             };
-            let commit = Commit {
-                window: t,
+            Update {
                 parent,
                 relation,
-                replaces: Some(serving.id.clone()),
-                samples_trained: raw.len() as u64,
+                samples_trained: raw.len(),
                 trained_windows,
-                prequential: Some(prequential),
                 train_loss,
-                train_seconds: started.elapsed().as_secs_f64(),
-                retained: Retained::default(),
-                drift,
-            };
-            let candidate = Serving {
-                id: String::new(),
                 weights,
                 preprocessor,
                 moments,
                 reservoir: None,
-                detector,
-            };
-            (commit, candidate)
+            }
         } else {
             // Fine-tuning the serving model: on the window alone (stateful, drift), or on
             // the window and the reservoir (replay).
@@ -554,39 +543,46 @@ impl<'a> Loop<'a> {
                     lr_key: "stateful.lr",
                     lr,
                 })?;
-            let train_seconds = started.elapsed().as_secs_f64();
             if let Some(r) = &mut reservoir {
                 let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::Reservoir, t));
                 r.offer(&window.batch, t, &mut rng);
                 trained_windows.push(t as u64);
                 trained_windows.dedup();
             }
-            let commit = Commit {
-                window: t,
+            Update {
                 parent: Some(serving.id.clone()),
                 relation: Relation::FineTuned,
-                replaces: Some(serving.id.clone()),
-                samples_trained: samples_trained as u64,
+                samples_trained,
                 trained_windows,
-                prequential: Some(prequential),
                 train_loss,
-                train_seconds,
-                retained: Retained::default(),
-                drift,
-            };
-            let candidate = Serving {
-                id: String::new(),
                 weights,
                 preprocessor,
                 moments: Some(moments),
                 reservoir,
-                detector,
-            };
-            (commit, candidate)
+            }
+        };
+        // Building the training set, training, and (replay) the reservoir's update.
+        let train_seconds = started.elapsed().as_secs_f64();
+        let candidate = Serving {
+            id: String::new(),
+            weights: update.weights,
+            preprocessor: update.preprocessor,
+            moments: update.moments,
+            reservoir: update.reservoir,
+            detector,
         };
         let commit = Commit {
+            window: t,
+            parent: update.parent,
+            relation: update.relation,
+            replaces: Some(serving.id.clone()),
+            samples_trained: update.samples_trained as u64,
+            trained_windows: update.trained_windows,
+            prequential: Some(prequential),
+            train_loss: update.train_loss,
+            train_seconds,
             retained: self.retained_after(t, &candidate),
-            ..commit
+            drift,
         };
         let verdict = self.gate(&candidate, &window.batch);
         self.commit(commit, candidate, verdict)
@@ -820,6 +816,19 @@ impl<'a> Loop<'a> {
         self.serving = Some(candidate);
         Ok(Outcome::Promoted(manifest))
     }
+}
+
+/// What an update trained, before it is committed.
+struct Update {
+    parent: Option<CheckpointId>,
+    relation: Relation,
+    samples_trained: usize,
+    trained_windows: Vec<u64>,
+    train_loss: f64,
+    weights: MlpWeights,
+    preprocessor: Preprocessor,
+    moments: Option<AdamMoments>,
+    reservoir: Option<Reservoir>,
 }
 
 /// What a checkpoint records beyond its parts.
