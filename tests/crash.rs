@@ -23,8 +23,17 @@ use crate::common::{Sandbox, entries_under, stderr, temp_files};
 const CRASH_AT: &str = "RELEARN_CRASH_AT";
 
 /// A small run: 6 windows of 200 samples (an initial model and 5 updates), a tiny model,
-/// so that one uninterrupted run takes a fraction of a second.
+/// so that one uninterrupted run takes a fraction of a second. The replay run keeps a
+/// reservoir of 300 samples; the drift run, on the feature-drift stream with a touchy
+/// detector, resets at windows 1, 2, 4 and 5 and fine-tunes at window 3.
 fn config(mode: &str) -> String {
+    let (generator, policy) = match mode {
+        "drift" => (
+            "feature-drift",
+            "[policy.drift]\nthreshold = 2\ndelta = 0.005\n",
+        ),
+        _ => ("sea", "[policy.replay]\nsamples = 300\n"),
+    };
     format!(
         r#"[run]
 name = "crash"
@@ -32,7 +41,7 @@ mode = "{mode}"
 seed = 3
 
 [data]
-generator = "sea"
+generator = "{generator}"
 samples = 1200
 drift_points = [600]
 
@@ -52,7 +61,8 @@ epochs = 1
 
 [stateless]
 recent_windows = 2
-"#
+
+{policy}"#
     )
 }
 
@@ -69,10 +79,14 @@ struct Reference {
 fn reference(mode: &str) -> &'static Reference {
     static STATEFUL: OnceLock<Reference> = OnceLock::new();
     static STATELESS: OnceLock<Reference> = OnceLock::new();
-    let cell = if mode == "stateful" {
-        &STATEFUL
-    } else {
-        &STATELESS
+    static REPLAY: OnceLock<Reference> = OnceLock::new();
+    static DRIFT: OnceLock<Reference> = OnceLock::new();
+    let cell = match mode {
+        "stateful" => &STATEFUL,
+        "stateless" => &STATELESS,
+        "replay" => &REPLAY,
+        "drift" => &DRIFT,
+        other => panic!("no crash config for mode {other}"),
     };
     cell.get_or_init(|| {
         let case = Case::new(mode);
@@ -280,7 +294,12 @@ fn sigkill_at_many_instants_then_resume_to_the_same_ids() {
     let started = Instant::now();
     let mut total = 0;
     let mut mid_run = 0;
-    for (mode, kills) in [("stateful", 24), ("stateless", 10)] {
+    for (mode, kills) in [
+        ("stateful", 24),
+        ("stateless", 10),
+        ("replay", 8),
+        ("drift", 8),
+    ] {
         let reference = reference(mode);
         let tally = kill_at_delays(mode, kills);
         eprintln!(
@@ -330,7 +349,7 @@ fn abort_at(mode: &str, point: &str) -> bool {
 fn abort_inside_each_step_of_a_commit_then_resume_to_the_same_ids() {
     let started = Instant::now();
     let mut aborted = 0;
-    for mode in ["stateful", "stateless"] {
+    for mode in ["stateful", "stateless", "replay", "drift"] {
         let commits = reference(mode).checkpoints;
         // Hits of the commit points: the initial model, an update, the last update.
         for point in ["commit:objects", "commit:manifest", "commit:ref"] {
@@ -343,7 +362,12 @@ fn abort_inside_each_step_of_a_commit_then_resume_to_the_same_ids() {
             }
         }
         // Every atomic write (objects, manifest, ref of each commit) goes through these; the
-        // hits are spread over the writes of the first, a middle and the last commit.
+        // hits are spread over the writes of the first, a middle and the last commit. (The
+        // replay and drift runs write through the same commit: their commit points above
+        // suffice.)
+        if mode == "replay" || mode == "drift" {
+            continue;
+        }
         for point in ["write:partial", "write:synced", "write:renamed"] {
             for n in [1, 3, 4, 5, 9, 14, 17] {
                 if abort_at(mode, &format!("{point}:{n}")) {
