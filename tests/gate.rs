@@ -48,7 +48,10 @@ fn a_failing_candidate_is_stored_tagged_and_not_served() {
     let rejected: Value =
         serde_json::from_str(&sb.ok(&["show", "g.rejected.3", "--json"])).unwrap();
     assert_eq!(rejected["window"], 3);
-    assert_eq!(rejected["tags"], serde_json::json!(["g.rejected.3"]));
+    assert_eq!(
+        rejected["tags"],
+        serde_json::json!(["g.rejected.3", "rejected"])
+    );
     assert_eq!(
         rejected["extra"]["gate"]["failed"],
         serde_json::json!(["accuracy>=0.999"])

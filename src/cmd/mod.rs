@@ -23,8 +23,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use relearn_store::Store;
 
-/// Keep a neural model current as data drifts: stateless retraining or stateful
-/// fine-tuning, every model a checkpoint with its lineage.
+/// Keep a neural model current as data drifts: stateless retraining, stateful
+/// fine-tuning, replay or drift-triggered resets, every model a checkpoint with its lineage.
 #[derive(Debug, Parser)]
 #[command(name = "relearn", version, about, propagate_version = true)]
 pub struct Cli {
@@ -60,7 +60,8 @@ enum Command {
     Predict(predict::Args),
     /// Write a config's stream (generator or CSV source) to a CSV file.
     Generate(generate::Args),
-    /// Run a config in both modes and compare them: table, plot, JSON and a recommendation.
+    /// Run a config under several update policies (default: both modes) and compare them:
+    /// table, plot, JSON and a recommendation.
     Compare(compare::Args),
 }
 

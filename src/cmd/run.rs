@@ -24,7 +24,8 @@ pub struct Args {
     /// Promotion gate, overriding `[gate] require`: conditions like "accuracy>=0.9" (comma
     /// separated) that each new checkpoint must meet on the newest window it trained on to
     /// become the run's head. A candidate that fails is stored and tagged
-    /// `<run>.rejected.<window>`, the head stays, and the run stops with exit code 1.
+    /// `<run>.rejected.<window>` and `rejected`, the head stays, and the run stops with exit
+    /// code 1.
     #[arg(long, value_name = "CONDITIONS")]
     gate: Option<String>,
     /// Stop after N windows of the stream in total (initial windows included).
@@ -81,7 +82,8 @@ pub fn train(
     );
     bar.set_prefix(spec.name.clone());
     let task = spec.task();
-    let mut on_event = |event: &RunEvent| match event {
+    let mut on_event = |event: &RunEvent| {
+        match event {
         RunEvent::Resuming { head, next_window } => bar.suspend(|| {
             println!(
                 "resuming run '{}' after window {} (checkpoint {}); next window {next_window}",
@@ -118,7 +120,7 @@ pub fn train(
                 .collect();
             eprintln!(
                 "error: the promotion gate rejected the candidate for window {} ({}): it fails {} \
-                 on the newest window it trained on. It is stored as tag '{tag}'; run '{}' still \
+                 on the newest window it trained on. It is stored as tags '{tag}' and 'rejected'; run '{}' still \
                  serves its previous head, and the run stopped here.",
                 candidate.window,
                 scores.join(", "),
@@ -126,6 +128,7 @@ pub fn train(
                 spec.name
             );
         }),
+    }
     };
     let summary = relearn_train::run(spec, store, options, &mut on_event)?;
     bar.finish_and_clear();

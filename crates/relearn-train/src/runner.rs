@@ -734,7 +734,8 @@ impl<'a> Loop<'a> {
     }
 
     /// Commits a candidate: as the run's new head when there is no gate or it passed;
-    /// otherwise under a `<run>.rejected.<window>` tag, with the verdict in `extra.gate`.
+    /// otherwise under a `<run>.rejected.<window>` tag (and [`REJECTED_TAG`]), with the
+    /// verdict in `extra.gate`.
     fn commit(
         &mut self,
         c: Commit,
@@ -809,6 +810,9 @@ impl<'a> Loop<'a> {
         if let Some(v) = rejected {
             let tag = format!("{}.rejected.{}", self.spec.name, c.window);
             let manifest = self.store.commit_to(draft, Publish::Tag(&tag))?;
+            // `rejected` names the store's latest rejected candidate (`relearn show rejected`).
+            self.store.set_tag(REJECTED_TAG, &manifest.id)?;
+            let manifest = self.store.manifest(&manifest.id)?;
             return Ok(Outcome::Rejected(manifest, v.clone(), tag));
         }
         let manifest = self.store.commit(draft)?;
@@ -817,6 +821,10 @@ impl<'a> Loop<'a> {
         Ok(Outcome::Promoted(manifest))
     }
 }
+
+/// The tag on the store's most recently rejected candidate (each also has its own
+/// `<run>.rejected.<window>` tag).
+pub const REJECTED_TAG: &str = "rejected";
 
 /// What an update trained, before it is committed.
 struct Update {
