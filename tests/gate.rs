@@ -52,6 +52,8 @@ fn a_failing_candidate_is_stored_tagged_and_not_served() {
         rejected["tags"],
         serde_json::json!(["g.rejected.3", "rejected"])
     );
+    let latest: Value = serde_json::from_str(&sb.ok(&["show", "rejected", "--json"])).unwrap();
+    assert_eq!(latest["id"], rejected["id"]);
     assert_eq!(
         rejected["extra"]["gate"]["failed"],
         serde_json::json!(["accuracy>=0.999"])
