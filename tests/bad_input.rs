@@ -213,6 +213,16 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["bad.toml:{line}", "`policy.replay.samples`", "at least 1"],
         ),
         config_case(
+            "config: unknown reservoir sampling",
+            sea_config("bad", "replay", "[policy.replay]\nsampling = \"newest\"\n"),
+            "newest",
+            &[
+                "bad.toml:{line}",
+                "`policy.replay.sampling`",
+                "\"recent\" or \"uniform\"",
+            ],
+        ),
+        config_case(
             "config: unknown drift detector",
             sea_config("bad", "drift", "[policy.drift]\ndetector = \"cusum\"\n"),
             "cusum",

@@ -17,35 +17,47 @@ fn drift_config(name: &str, mode: &str, extra: &str) -> String {
 
 #[test]
 fn replay_fine_tunes_on_the_window_and_a_bounded_reservoir() {
-    let sb = Sandbox::new();
-    let cfg = sb.write(
-        "c.toml",
-        &sea_config("rp", "replay", "[policy]\nreplay.samples = 300\n"),
-    );
-    sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
-    let log = sb.log("rp");
-    assert_eq!(log.len(), 8);
-    for (i, m) in log.iter().enumerate() {
-        assert_eq!(m["mode"], "replay");
-        // The reservoir holds every sample offered until it is full: 250 per window.
-        let kept = (250 * (i + 1)).min(300) as u64;
-        assert_eq!(m["retained"]["samples"], kept, "window {i}");
-        assert_eq!(m["retained"]["bytes"], kept * 4 * 4, "3 features + target");
-        if i > 0 {
-            assert_eq!(m["relation"], "fine-tuned");
-            assert_eq!(m["parent"], log[i - 1]["id"]);
-            // The window plus the reservoir as it was before this window.
-            let before = (250 * i).min(300) as u64;
-            assert_eq!(m["samples_trained"], 250 + before, "window {i}");
+    let mut last_ids = Vec::new();
+    for sampling in ["recent", "uniform"] {
+        let sb = Sandbox::new();
+        let policy = format!("[policy]\nreplay.samples = 300\nreplay.sampling = \"{sampling}\"\n");
+        let cfg = sb.write("c.toml", &sea_config("rp", "replay", &policy));
+        sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+        let log = sb.log("rp");
+        assert_eq!(log.len(), 8);
+        for (i, m) in log.iter().enumerate() {
+            assert_eq!(m["mode"], "replay");
+            // The reservoir holds every sample offered until it is full: 250 per window.
+            let kept = (250 * (i + 1)).min(300) as u64;
+            assert_eq!(m["retained"]["samples"], kept, "{sampling}: window {i}");
+            assert_eq!(m["retained"]["bytes"], kept * 4 * 4, "3 features + target");
+            if i > 0 {
+                assert_eq!(m["relation"], "fine-tuned");
+                assert_eq!(m["parent"], log[i - 1]["id"]);
+                // The window plus the reservoir as it was before this window.
+                let before = (250 * i).min(300) as u64;
+                assert_eq!(m["samples_trained"], 250 + before, "{sampling}: window {i}");
+            }
         }
+        let shown: Value =
+            serde_json::from_str(&sb.ok(&["show", "rp", "--json"])).expect("show --json");
+        assert!(shown["parts"]["replay"]["bytes"].as_u64().unwrap() > 300 * 16);
+        let windows: Vec<u64> = shown["trained_on"]["windows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_u64().unwrap())
+            .collect();
+        assert!(
+            windows.len() > 2,
+            "{sampling}: replayed samples come from earlier windows: {windows:?}"
+        );
+        assert_eq!(windows.last(), Some(&7));
+        last_ids.push(shown["id"].clone());
     }
-    let shown: Value =
-        serde_json::from_str(&sb.ok(&["show", "rp", "--json"])).expect("show --json");
-    assert!(shown["parts"]["replay"]["bytes"].as_u64().unwrap() > 300 * 16);
-    let windows = shown["trained_on"]["windows"].as_array().unwrap();
-    assert!(
-        windows.len() > 2,
-        "replayed samples come from earlier windows: {windows:?}"
+    assert_ne!(
+        last_ids[0], last_ids[1],
+        "the sampling shapes the checkpoints"
     );
 }
 

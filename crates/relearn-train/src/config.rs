@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::gate::Gate;
+use crate::replay::Sampling;
 use std::path::{Path, PathBuf};
 
 use relearn_data::{CsvSource, GeneratorKind, GeneratorSpec, Scaling, StreamSource, Task};
@@ -247,6 +248,7 @@ pub struct RawPolicy {
 #[serde(deny_unknown_fields)]
 pub struct RawReplay {
     pub samples: Option<usize>,
+    pub sampling: Option<String>,
 }
 
 /// `[policy.drift]` as written.
@@ -305,8 +307,10 @@ pub mod defaults {
     pub const SAMPLES: usize = 20_000;
     /// `data.scaling`
     pub const SCALING: relearn_data::Scaling = relearn_data::Scaling::Running;
-    // `policy.replay.samples` defaults to `window.size`: each update trains on the new
-    // window and as many replayed samples.
+    // `policy.replay.samples` defaults to half of `window.size`: each update trains on the
+    // new window and half as many replayed samples.
+    /// `policy.replay.sampling`
+    pub const REPLAY_SAMPLING: crate::replay::Sampling = crate::replay::Sampling::Recent;
     /// `policy.drift.delta` (Page-Hinkley)
     pub const DRIFT_DELTA: f64 = 0.05;
     /// `policy.drift.threshold` (Page-Hinkley)
@@ -365,6 +369,8 @@ pub struct RunSpec {
 pub struct ReplaySpec {
     /// Capacity of the reservoir of past samples mixed into every update, at least 1.
     pub samples: usize,
+    /// What a full reservoir keeps.
+    pub sampling: Sampling,
 }
 
 /// `[policy.drift]`, validated.
@@ -699,8 +705,17 @@ impl Validator<'_> {
             samples: self.positive(
                 "policy.replay.samples",
                 raw.policy.replay.samples,
-                window_size,
+                (window_size / 2).max(1),
             )?,
+            sampling: match raw.policy.replay.sampling.as_deref() {
+                None => defaults::REPLAY_SAMPLING,
+                Some(name) => Sampling::parse(name).ok_or_else(|| {
+                    self.invalid(
+                        "policy.replay.sampling",
+                        format!("is {name:?}; expected \"recent\" or \"uniform\""),
+                    )
+                })?,
+            },
         };
         let drift = self.drift(raw.policy.drift)?;
         let gate = match raw.gate.require {
@@ -1029,7 +1044,8 @@ mod tests {
         assert_eq!(spec.model.hidden, vec![64, 64]);
         assert_eq!(spec.stateless.recent_windows, 3);
         assert_eq!(spec.task(), Task::Classification);
-        assert_eq!(spec.replay.samples, spec.window_size);
+        assert_eq!(spec.replay.samples, spec.window_size / 2);
+        assert_eq!(spec.replay.sampling, Sampling::Recent);
         assert_eq!(spec.drift.recent_windows, 2);
         assert_eq!(
             spec.drift.detector,

@@ -1,14 +1,47 @@
-//! The replay policy's memory: a bounded, uniformly sampled reservoir of past samples
-//! (Vitter's Algorithm R), stored with each checkpoint as its `replay` part.
+//! The replay policy's memory: a bounded reservoir of past samples, stored with each
+//! checkpoint as its `replay` part. Either uniform over everything seen (Vitter's Algorithm
+//! R) or biased towards recent samples (Aggarwal's biased reservoir: every new sample enters,
+//! replacing a random one, so a sample survives `k` later ones with probability
+//! `(1 - 1/capacity)^k`).
 
 use rand::Rng;
 use rand::rngs::StdRng;
 use relearn_data::Batch;
+use serde::Serialize;
 
-/// Up to `capacity` raw (unscaled) samples drawn uniformly from every sample offered so far,
-/// with the window each came from.
+/// How a full reservoir chooses what to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sampling {
+    /// Every new sample replaces a random kept one: the kept samples' ages are roughly
+    /// exponential with a mean of `capacity` samples.
+    Recent,
+    /// Every sample seen so far is kept with the same probability (Algorithm R).
+    Uniform,
+}
+
+impl Sampling {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sampling::Recent => "recent",
+            Sampling::Uniform => "uniform",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(name: &str) -> Option<Sampling> {
+        [Sampling::Recent, Sampling::Uniform]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
+
+/// Up to `capacity` raw (unscaled) samples of those offered so far, chosen by its
+/// [`Sampling`], with the window each came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reservoir {
+    sampling: Sampling,
     capacity: usize,
     /// Samples offered so far.
     seen: u64,
@@ -20,8 +53,9 @@ const MAGIC: &[u8; 8] = b"RLREPLY1";
 
 impl Reservoir {
     /// An empty reservoir for rows of `n_features` features.
-    pub fn new(capacity: usize, n_features: usize) -> Reservoir {
+    pub fn new(capacity: usize, n_features: usize, sampling: Sampling) -> Reservoir {
         Reservoir {
+            sampling,
             capacity,
             seen: 0,
             samples: Batch::with_capacity(n_features, capacity.min(1 << 16)),
@@ -42,8 +76,9 @@ impl Reservoir {
         w
     }
 
-    /// Offers every row of `batch` (from window `window`): each is kept with probability
-    /// `capacity / seen`, replacing a uniformly chosen kept one once the reservoir is full.
+    /// Offers every row of `batch` (from window `window`). Until the reservoir is full every
+    /// row is kept; then a row replaces a uniformly chosen kept one always ([`Sampling::Recent`])
+    /// or with probability `capacity / seen` ([`Sampling::Uniform`]).
     pub fn offer(&mut self, batch: &Batch, window: usize, rng: &mut StdRng) {
         let nf = self.samples.n_features;
         for i in 0..batch.len() {
@@ -53,7 +88,10 @@ impl Reservoir {
                 self.windows.push(window as u32);
                 continue;
             }
-            let j = rng.random_range(0..self.seen);
+            let j = match self.sampling {
+                Sampling::Recent => rng.random_range(0..self.capacity as u64),
+                Sampling::Uniform => rng.random_range(0..self.seen),
+            };
             if (j as usize) < self.capacity {
                 let j = j as usize;
                 self.samples.features[j * nf..(j + 1) * nf].copy_from_slice(batch.row(i));
@@ -63,13 +101,18 @@ impl Reservoir {
         }
     }
 
-    /// The reservoir as bytes: magic, capacity, seen, features per row, rows (u64 LE each),
-    /// then the features, targets (f32 LE) and windows (u32 LE).
+    /// The reservoir as bytes: magic, sampling (0 recent, 1 uniform), capacity, seen,
+    /// features per row, rows (u64 LE each), then the features, targets (f32 LE) and windows
+    /// (u32 LE).
     pub fn to_bytes(&self) -> Vec<u8> {
         let rows = self.samples.len();
-        let mut out = Vec::with_capacity(40 + rows * 4 * (self.samples.n_features + 2));
+        let mut out = Vec::with_capacity(48 + rows * 4 * (self.samples.n_features + 2));
         out.extend_from_slice(MAGIC);
         for v in [
+            match self.sampling {
+                Sampling::Recent => 0,
+                Sampling::Uniform => 1,
+            },
             self.capacity as u64,
             self.seen,
             self.samples.n_features as u64,
@@ -92,15 +135,20 @@ impl Reservoir {
         let body = bytes
             .strip_prefix(MAGIC.as_slice())
             .ok_or_else(|| bad("not a reservoir (bad magic)"))?;
-        if body.len() < 32 {
+        if body.len() < 40 {
             return Err(bad("truncated header"));
         }
         let word = |i: usize| u64::from_le_bytes(body[i * 8..i * 8 + 8].try_into().expect("8"));
-        let (capacity, seen, nf, rows) = (word(0), word(1), word(2) as usize, word(3) as usize);
+        let sampling = match word(0) {
+            0 => Sampling::Recent,
+            1 => Sampling::Uniform,
+            other => return Err(bad(&format!("unknown sampling {other}"))),
+        };
+        let (capacity, seen, nf, rows) = (word(1), word(2), word(3) as usize, word(4) as usize);
         let floats = rows
             .checked_mul(nf + 1)
             .ok_or_else(|| bad("size overflows"))?;
-        let data = &body[32..];
+        let data = &body[40..];
         if data.len() != floats * 4 + rows * 4 || rows as u64 > capacity || rows as u64 > seen {
             return Err(bad("length does not match its header"));
         }
@@ -114,6 +162,7 @@ impl Reservoir {
             .collect();
         let (features, targets) = f32s.split_at(rows * nf);
         Ok(Reservoir {
+            sampling,
             capacity: capacity as usize,
             seen,
             samples: Batch {
@@ -143,7 +192,7 @@ mod tests {
     #[test]
     fn keeps_everything_until_full_then_samples_uniformly() {
         let mut rng = StdRng::seed_from_u64(3);
-        let mut r = Reservoir::new(100, 2);
+        let mut r = Reservoir::new(100, 2, Sampling::Uniform);
         r.offer(&window(0.0, 60), 0, &mut rng);
         assert_eq!(r.samples().len(), 60);
         r.offer(&window(60.0, 40), 1, &mut rng);
@@ -165,9 +214,25 @@ mod tests {
     }
 
     #[test]
+    fn recent_sampling_keeps_mostly_the_last_windows() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut r = Reservoir::new(100, 2, Sampling::Recent);
+        for w in 0..50 {
+            r.offer(&window(w as f32 * 100.0, 100), w, &mut rng);
+        }
+        assert_eq!(r.samples().len(), 100);
+        // A sample survives the last 100 offers with probability (1 - 1/100)^100 ≈ 0.37: about
+        // 63 of the 100 from window 49, 23 from window 48, 9 from 47, ...
+        let last = r.windows.iter().filter(|&&w| w == 49).count();
+        let older = r.windows.iter().filter(|&&w| w < 46).count();
+        assert!((50..=75).contains(&last), "{last} from the last window");
+        assert!(older <= 5, "{older} from before window 46");
+    }
+
+    #[test]
     fn bytes_round_trip_and_reject_damage() {
         let mut rng = StdRng::seed_from_u64(0);
-        let mut r = Reservoir::new(50, 2);
+        let mut r = Reservoir::new(50, 2, Sampling::Recent);
         r.offer(&window(0.0, 80), 4, &mut rng);
         let bytes = r.to_bytes();
         assert_eq!(Reservoir::from_bytes(&bytes).unwrap(), r);

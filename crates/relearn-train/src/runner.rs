@@ -363,7 +363,11 @@ impl<'a> Loop<'a> {
         let train_seconds = started.elapsed().as_secs_f64();
         let samples = self.initial_pool.len() as u64;
         let reservoir = (self.spec.mode == Mode::Replay).then(|| {
-            let mut reservoir = Reservoir::new(self.spec.replay.samples, self.info.n_features());
+            let mut reservoir = Reservoir::new(
+                self.spec.replay.samples,
+                self.info.n_features(),
+                self.spec.replay.sampling,
+            );
             let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::Reservoir, window));
             let rows = self.spec.window_size;
             for w in 0..self.spec.initial_windows {
