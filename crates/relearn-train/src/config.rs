@@ -314,7 +314,7 @@ pub mod defaults {
     /// `policy.drift.delta` (Page-Hinkley)
     pub const DRIFT_DELTA: f64 = 0.05;
     /// `policy.drift.threshold` (Page-Hinkley)
-    pub const DRIFT_THRESHOLD: f64 = 200.0;
+    pub const DRIFT_THRESHOLD: f64 = 800.0;
     /// `policy.drift.min_samples` (Page-Hinkley)
     pub const DRIFT_MIN_SAMPLES: usize = 30;
     /// `policy.drift.confidence` (ADWIN)
@@ -1051,7 +1051,7 @@ mod tests {
             spec.drift.detector,
             DetectorSpec::PageHinkley {
                 delta: 0.05,
-                threshold: 200.0,
+                threshold: 800.0,
                 min_samples: 30
             }
         );
