@@ -213,6 +213,15 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["bad.toml:{line}", "`policy.replay.samples`", "at least 1"],
         ),
         config_case(
+            "config: the fused trainer on ndarray",
+            sea_with(
+                "seed = 7",
+                "seed = 7\nbackend = \"ndarray\"\ntrainer = \"fused\"",
+            ),
+            "trainer",
+            &["bad.toml:{line}", "`run.trainer`", "flex backend only"],
+        ),
+        config_case(
             "config: unknown reservoir sampling",
             sea_config("bad", "replay", "[policy.replay]\nsampling = \"newest\"\n"),
             "newest",

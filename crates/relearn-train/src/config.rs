@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::fit::FitPath;
 use crate::gate::Gate;
 use crate::replay::Sampling;
 use std::path::{Path, PathBuf};
@@ -160,6 +161,7 @@ pub struct RawRun {
     pub seed: Option<u64>,
     pub store: Option<PathBuf>,
     pub backend: Option<String>,
+    pub trainer: Option<String>,
 }
 
 /// `[data]` as written.
@@ -340,6 +342,9 @@ pub struct RunSpec {
     pub store: PathBuf,
     /// Burn CPU backend.
     pub backend: Backend,
+    /// Which implementation trains (`run.trainer`): the fused trainer (Flex only) or Burn's
+    /// autodiff (any backend).
+    pub trainer: FitPath,
     /// Where samples come from.
     pub source: StreamSource,
     /// Feature scaling.
@@ -515,6 +520,9 @@ impl RunSpec {
             mode: Mode,
             seed: u64,
             backend: Backend,
+            // Absent for the backend's own trainer, so that default configs keep their ids.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            trainer: Option<FitPath>,
             source: &'a StreamSource,
             scaling: Scaling,
             window_size: usize,
@@ -535,6 +543,7 @@ impl RunSpec {
             mode: self.mode,
             seed: self.seed,
             backend: self.backend,
+            trainer: (self.trainer != default_trainer(self.backend)).then_some(self.trainer),
             source: &self.source,
             scaling: self.scaling,
             window_size: self.window_size,
@@ -609,6 +618,26 @@ impl Validator<'_> {
                     format!("is {b:?}; expected \"flex\" or \"ndarray\""),
                 )
             })?,
+        };
+        let trainer = match raw.run.trainer.as_deref() {
+            None => default_trainer(backend),
+            Some("autodiff") => FitPath::Autodiff,
+            Some("fused") if backend == Backend::Flex => FitPath::Fused,
+            Some("fused") => {
+                return Err(self.invalid(
+                    "run.trainer",
+                    format!(
+                        "is \"fused\", which runs on the flex backend only, not on {:?}; use \"autodiff\" or backend = \"flex\"",
+                        backend.name()
+                    ),
+                ));
+            }
+            Some(t) => {
+                return Err(self.invalid(
+                    "run.trainer",
+                    format!("is {t:?}; expected \"fused\" or \"autodiff\""),
+                ));
+            }
         };
         let seed = raw.run.seed.unwrap_or(defaults::SEED);
         // The store is relative to the working directory, like every command's `--store`
@@ -732,6 +761,7 @@ impl Validator<'_> {
             seed,
             store,
             backend,
+            trainer,
             source,
             scaling,
             window_size,
@@ -969,6 +999,15 @@ impl Validator<'_> {
     }
 }
 
+/// The trainer a backend uses unless `run.trainer` says otherwise: the fused trainer on Flex,
+/// Burn's autodiff elsewhere.
+pub fn default_trainer(backend: Backend) -> FitPath {
+    match backend {
+        Backend::Flex => FitPath::Fused,
+        Backend::Ndarray => FitPath::Autodiff,
+    }
+}
+
 /// The task a source poses.
 fn source_task(source: &StreamSource) -> Task {
     match source {
@@ -1133,6 +1172,36 @@ mod tests {
             a.clone().with_mode(Mode::Stateless).fingerprint(),
             a.fingerprint()
         );
+    }
+
+    #[test]
+    fn the_trainer_defaults_to_the_backend_s_and_only_a_change_is_fingerprinted() {
+        let with = |run: &str| {
+            parse(&format!(
+                "[run]\nname = \"t\"\n{run}[data]\ngenerator = \"sea\"\n"
+            ))
+        };
+        let flex = with("").unwrap();
+        assert_eq!(flex.trainer, FitPath::Fused);
+        assert_eq!(
+            with("backend = \"ndarray\"\n").unwrap().trainer,
+            FitPath::Autodiff
+        );
+        // Spelling out the default changes nothing; choosing the other trainer does.
+        let explicit = with("trainer = \"fused\"\n").unwrap();
+        assert_eq!(explicit.fingerprint(), flex.fingerprint());
+        let autodiff = with("trainer = \"autodiff\"\n").unwrap();
+        assert_eq!(autodiff.trainer, FitPath::Autodiff);
+        assert_ne!(autodiff.fingerprint(), flex.fingerprint());
+        let err = with("backend = \"ndarray\"\ntrainer = \"fused\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`run.trainer`") && err.contains("flex backend only"),
+            "{err}"
+        );
+        let err = with("trainer = \"jit\"\n").unwrap_err().to_string();
+        assert!(err.contains("\"fused\" or \"autodiff\""), "{err}");
     }
 
     #[test]

@@ -42,8 +42,9 @@ pub struct Diverged {
     pub epoch: usize,
 }
 
-/// Which implementation trains a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which implementation trains a model (`run.trainer`: `"fused"` or `"autodiff"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FitPath {
     /// relearn's fused MLP trainer: `gemm` products on flat buffers, fused element-wise
     /// passes, Adam in one pass. The default on the Flex backend.

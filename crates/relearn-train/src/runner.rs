@@ -19,7 +19,7 @@ use crate::TrainError;
 use crate::checkpoint::{LoadedCheckpoint, ModelInfo, parts};
 use crate::config::{Mode, RunSpec};
 use crate::drift::Detector;
-use crate::fit::{FitSettings, fit, metrics_from_outputs, outputs, sample_losses, score};
+use crate::fit::{FitSettings, fit_with, metrics_from_outputs, outputs, sample_losses, score};
 use crate::gate::Verdict;
 use crate::optim::{AdamMoments, MlpAdam};
 use crate::replay::Reservoir;
@@ -686,7 +686,8 @@ impl<'a> Loop<'a> {
             lr,
             shuffle_seed: derive(self.spec.seed, Purpose::Shuffle, window),
         };
-        let (model, loss) = fit(
+        let (model, loss) = fit_with(
+            self.spec.trainer,
             model,
             &mut optimizer,
             data,
