@@ -168,6 +168,14 @@ pub fn ids(log: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that a command failed with exit code `code` and said `says` on stderr.
+#[track_caller]
+pub fn assert_fails(out: &Output, code: i32, says: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(says), "stderr lacks {says:?}: {err}");
+}
+
 /// stderr as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{Sandbox, ids, sea_config, stderr, temp_files};
+use crate::common::{Sandbox, assert_fails, ids, sea_config, stderr, temp_files};
 
 fn head(sb: &Sandbox, run: &str) -> String {
     sb.head(run).expect("the run has a head")
@@ -36,12 +36,7 @@ fn a_failing_candidate_is_stored_tagged_and_not_served() {
     for _ in 0..2 {
         // Rejected, and rejected again on a rerun (the same candidate, already stored).
         let out = sb.relearn(&["run", "--config", cfg, "--gate", "accuracy>=0.999"]);
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        assert!(
-            stderr(&out).contains("rejected the candidate for window 3"),
-            "{}",
-            stderr(&out)
-        );
+        assert_fails(&out, 1, "rejected the candidate for window 3");
         assert!(stderr(&out).contains("accuracy>=0.999"), "{}", stderr(&out));
         assert_eq!(head(&sb, "g"), served);
     }
@@ -126,12 +121,7 @@ fn bad_gates_exit_2_and_change_nothing() {
         &sea_config("g", "stateful", "[gate]\nrequire = [\"accuracy>>0.9\"]\n"),
     );
     let out = sb.relearn(&["run", "--config", bad.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("bad.toml:22: `gate.require`"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 2, "bad.toml:22: `gate.require`");
     assert_eq!(before, sb.snapshot());
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::common::{Sandbox, ids, sea_config, stderr};
+use crate::common::{Sandbox, assert_fails, ids, sea_config};
 
 /// The drift policy's settings for [`drift_config`].
 const DRIFT: &str = "[policy.drift]\nthreshold = 8\n";
@@ -136,12 +136,7 @@ fn policy_settings_are_part_of_the_fingerprint_and_the_book_modes_ignore_them() 
         &sea_config("fp", "replay", "[policy.replay]\nsamples = 10\n"),
     );
     let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("different config"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 2, "different config");
 
     // A stateful run gives the same ids with or without policy settings it does not use.
     let (a, b) = (Sandbox::new(), Sandbox::new());

@@ -1,7 +1,7 @@
 //! Resume: a run interrupted by `--windows` continues to the same ids; a changed config is
 //! refused.
 
-use crate::common::{Sandbox, sea_config, stderr};
+use crate::common::{Sandbox, assert_fails, sea_config};
 
 fn final_id(sb: &Sandbox, run: &str) -> String {
     sb.log(run).last().unwrap()["id"]
@@ -37,12 +37,7 @@ fn changed_config_is_refused_and_store_unchanged() {
     let before = sb.snapshot();
     let cfg = sb.write("c.toml", &sea_config("fp", "stateful", "lr = 0.01\n"));
     let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("different config"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 2, "different config");
     assert_eq!(before, sb.snapshot());
 }
 
@@ -56,11 +51,6 @@ fn stateless_resume_without_its_initial_model_is_refused() {
     assert_eq!(log[0]["relation"], "initial");
     std::fs::remove_file(sb.store().join(format!("manifests/{initial}.json"))).unwrap();
     let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("run 's' has no initial checkpoint in the store"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, 1, "run 's' has no initial checkpoint in the store");
     assert_eq!(sb.log("s").len(), 2, "nothing new was committed");
 }
