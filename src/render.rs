@@ -83,8 +83,16 @@ pub fn log_line(m: &Manifest) -> String {
 /// `tree`'s label of a node.
 pub fn node_label(m: &Manifest) -> String {
     let tags = tags_suffix(m);
+    // A candidate the promotion gate rejected never served: say so where lineage is drawn.
+    let rejected = match m.extra["gate"]["failed"].as_array() {
+        Some(failed) => {
+            let failed: Vec<&str> = failed.iter().filter_map(|f| f.as_str()).collect();
+            format!("  rejected: fails {}", failed.join(", "))
+        }
+        None => String::new(),
+    };
     format!(
-        "{}  window {:<4} {}{}{tags}",
+        "{}  window {:<4} {}{}{rejected}{tags}",
         short(&m.id),
         m.window,
         m.relation.as_str(),

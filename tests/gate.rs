@@ -49,6 +49,11 @@ fn a_failing_candidate_is_stored_tagged_and_not_served() {
     );
     let latest: Value = serde_json::from_str(&sb.ok(&["show", "rejected", "--json"])).unwrap();
     assert_eq!(latest["id"], rejected["id"]);
+    let tree = sb.ok(&["tree", "--run", "g"]);
+    assert!(
+        tree.contains("rejected: fails accuracy>=0.999  [g.rejected.3, rejected]"),
+        "{tree}"
+    );
     assert_eq!(
         rejected["extra"]["gate"]["failed"],
         serde_json::json!(["accuracy>=0.999"])
