@@ -8,7 +8,7 @@ use std::time::Instant;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use relearn_data::{Batch, Preprocessor, Scaling, Stream, StreamInfo, Window};
+use relearn_data::{Batch, Preprocessor, Stream, StreamInfo, Window};
 use relearn_model::{Mlp, MlpConfig, MlpWeights};
 use relearn_store::{
     CheckpointDraft, CheckpointId, Manifest, Metrics, Publish, Relation, Retained, Store, TrainedOn,
@@ -457,34 +457,33 @@ impl<'a> Loop<'a> {
         // The drift policy's detector watches the serving model's loss on this window.
         let mut detector = serving.detector.clone();
         let mut drift = None;
-        let mut alarm = None;
+        // When the detector fires: the samples of the recent windows from its estimated
+        // change to the window's end, which a reset trains on.
+        let mut since_change = None;
         if let Some(d) = &mut detector {
-            alarm = d.scan(&sample_losses(&served, &scaled.targets, self.info.task));
+            let alarm = d.scan(&sample_losses(&served, &scaled.targets, self.info.task));
             let mut record = json!({
                 "detector": self.spec.drift.detector.name(),
                 "statistic": d.statistic(),
                 "fired": alarm.is_some(),
             });
             if let Some(a) = alarm {
-                // Samples of the recent windows from the estimated change to the window's end.
-                record["since_change"] =
-                    json!(a.since_change + (window.batch.len() - a.at - 1) as u64);
+                let samples = a.since_change + (window.batch.len() - a.at - 1) as u64;
+                record["since_change"] = json!(samples);
+                since_change = Some(samples);
                 d.reset();
             }
             drift = Some(record);
         }
-        let reset = alarm.is_some();
+        let reset = since_change.is_some();
 
         let started = Instant::now();
         let update = if self.spec.mode == Mode::Stateless || reset {
             // Fresh weights: stateless retraining (initial sample + recent windows), or a
             // drift reset (recent windows from the estimated change on).
-            let (raw, trained_windows) = match (reset, &drift) {
-                (true, Some(record)) => self.reset_training_set(
-                    record["since_change"].as_u64().expect("set with the alarm"),
-                    window.batch.len(),
-                ),
-                _ => self.stateless_training_set(t),
+            let (raw, trained_windows) = match since_change {
+                Some(samples) => self.reset_training_set(samples, window.batch.len()),
+                None => self.stateless_training_set(t),
             };
             let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
             preprocessor.scaler.fit(&raw);
@@ -596,21 +595,23 @@ impl<'a> Loop<'a> {
     /// last) from the detector's estimated change on, and at least the current window
     /// (`current` samples), so that an old concept's windows stay out of it.
     fn reset_training_set(&self, since_change: u64, current: usize) -> (Batch, Vec<u64>) {
-        let mut all = Batch::new(self.info.n_features());
-        let mut starts = Vec::new();
+        let total: usize = self.recent.iter().map(|w| w.batch.len()).sum();
+        let keep = (since_change as usize).max(current).min(total);
+        // Rows to leave out, oldest first.
+        let mut skip = total - keep;
+        let mut set = Batch::new(self.info.n_features());
+        let mut windows = Vec::new();
         for w in &self.recent {
-            starts.push((all.len(), w.index as u64));
-            all.extend(&w.batch);
+            let rows = w.batch.len();
+            if skip >= rows {
+                skip -= rows;
+                continue;
+            }
+            set.extend(&w.batch.select(&(skip..rows).collect::<Vec<_>>()));
+            skip = 0;
+            windows.push(w.index as u64);
         }
-        let keep = (since_change as usize).max(current).min(all.len());
-        let first = all.len() - keep;
-        let windows = starts
-            .iter()
-            .zip(starts.iter().skip(1).map(|&(s, _)| s).chain([all.len()]))
-            .filter(|&(&(_, _), end)| end > first)
-            .map(|(&(_, index), _)| index)
-            .collect();
-        (all.select(&(first..all.len()).collect::<Vec<_>>()), windows)
+        (set, windows)
     }
 
     /// A stateless update's training set at window `t`: the last `recent_windows`
@@ -779,7 +780,7 @@ impl<'a> Loop<'a> {
                 relearn_data::StreamSource::Csv(csv) => csv.target.as_str(),
                 relearn_data::StreamSource::Generator(_) => "y",
             },
-            "scaling": scaling_name(self.spec.scaling),
+            "scaling": self.spec.scaling.name(),
             "window_size": self.spec.window_size,
             "seed": self.spec.seed,
         });
@@ -858,14 +859,6 @@ struct Commit {
     retained: Retained,
     /// Drift policy: the detector's statistic and whether it fired (`extra.drift`).
     drift: Option<serde_json::Value>,
-}
-
-fn scaling_name(s: Scaling) -> &'static str {
-    match s {
-        Scaling::None => "none",
-        Scaling::Initial => "initial",
-        Scaling::Running => "running",
-    }
 }
 
 fn bad(head: &Manifest, e: impl std::fmt::Display) -> TrainError {
