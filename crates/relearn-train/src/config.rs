@@ -6,16 +6,16 @@
 //! Nothing past [`RunSpec::from_toml`] can hold an invalid setting.
 
 use std::fmt;
-
-use crate::fit::FitPath;
-use crate::gate::Gate;
-use crate::replay::Sampling;
 use std::path::{Path, PathBuf};
 
 use relearn_data::{CsvSource, GeneratorKind, GeneratorSpec, Scaling, StreamSource, Task};
 use relearn_model::{Activation, Backend};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::fit::FitPath;
+use crate::gate::Gate;
+use crate::replay::Sampling;
 
 /// An invalid config file: what is wrong, where (file, key, line) and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -543,7 +543,7 @@ impl RunSpec {
             mode: self.mode,
             seed: self.seed,
             backend: self.backend,
-            trainer: (self.trainer != default_trainer(self.backend)).then_some(self.trainer),
+            trainer: (self.trainer != FitPath::default_for(self.backend)).then_some(self.trainer),
             source: &self.source,
             scaling: self.scaling,
             window_size: self.window_size,
@@ -620,7 +620,7 @@ impl Validator<'_> {
             })?,
         };
         let trainer = match raw.run.trainer.as_deref() {
-            None => default_trainer(backend),
+            None => FitPath::default_for(backend),
             Some("autodiff") => FitPath::Autodiff,
             Some("fused") if backend == Backend::Flex => FitPath::Fused,
             Some("fused") => {
@@ -996,15 +996,6 @@ impl Validator<'_> {
             key,
             message: format!("is invalid: {message}"),
         }
-    }
-}
-
-/// The trainer a backend uses unless `run.trainer` says otherwise: the fused trainer on Flex,
-/// Burn's autodiff elsewhere.
-pub fn default_trainer(backend: Backend) -> FitPath {
-    match backend {
-        Backend::Flex => FitPath::Fused,
-        Backend::Ndarray => FitPath::Autodiff,
     }
 }
 

@@ -1,12 +1,13 @@
 //! The training loop and the scoring of a model on a batch.
 //!
-//! One function trains ([`fit`]) and one scores ([`score`]); both stateless and stateful
-//! updates, the initial model, `eval` and `predict` go through them.
+//! One function trains ([`fit_with`]) and one scores ([`score`]); every update, the initial
+//! model, `eval` and `predict` go through them.
 //!
-//! Training has two implementations of the same mathematics ([`FitPath`]): on the Flex
-//! backend a fused trainer (flat buffers, `gemm` for the products, one pass per element-wise
-//! step, no autodiff graph: see `fit/fused.rs`), elsewhere Burn's autodiff. Both are
-//! deterministic: the same inputs give bit-identical weights and moments.
+//! Training has two implementations of the same mathematics ([`FitPath`]): a fused trainer
+//! (flat buffers, `gemm` for the products, one pass per element-wise step, no autodiff
+//! graph: see `fit/fused.rs`), the default on the Flex backend, and Burn's autodiff, on any
+//! backend (`run.trainer`). Both are deterministic: the same inputs give bit-identical
+//! weights and moments.
 
 mod fused;
 mod pool;
@@ -18,7 +19,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use relearn_data::{Batch, Task};
-use relearn_model::{Mlp, MlpConfig, cross_entropy, mean_squared_error};
+use relearn_model::{Backend, Mlp, MlpConfig, cross_entropy, mean_squared_error};
 
 use crate::optim::MlpAdam;
 
@@ -55,41 +56,20 @@ pub enum FitPath {
 }
 
 impl FitPath {
-    /// The path [`fit`] takes on `device`.
-    pub fn for_device(device: &Device) -> FitPath {
-        if device.clone().inner() == Device::flex() {
-            FitPath::Fused
-        } else {
-            FitPath::Autodiff
+    /// The path a run on `backend` takes unless `run.trainer` says otherwise: the fused
+    /// trainer on Flex, Burn's autodiff elsewhere.
+    pub fn default_for(backend: Backend) -> FitPath {
+        match backend {
+            Backend::Flex => FitPath::Fused,
+            Backend::Ndarray => FitPath::Autodiff,
         }
     }
 }
 
-/// Trains `model` (on an autodiff device) on `data` (already preprocessed), shuffling each
-/// epoch. Returns the model and the mean training loss of the last epoch.
-///
-/// Uses [`FitPath::for_device`]; see [`fit_with`].
-pub fn fit(
-    model: Mlp,
-    optimizer: &mut MlpAdam,
-    data: &Batch,
-    task: Task,
-    settings: FitSettings,
-    device: &Device,
-) -> Result<(Mlp, f64), Diverged> {
-    fit_with(
-        FitPath::for_device(device),
-        model,
-        optimizer,
-        data,
-        task,
-        settings,
-        device,
-    )
-}
-
-/// [`fit`] through the given implementation. The model comes back on `device`; the
-/// optimizer's moments are current when this returns (also after divergence).
+/// Trains `model` (on an autodiff device) on `data` (already preprocessed) through `path`,
+/// shuffling each epoch. Returns the model, on `device`, and the mean training loss of the
+/// last epoch; the optimizer's moments are current when this returns (also after
+/// divergence).
 pub fn fit_with(
     path: FitPath,
     model: Mlp,
@@ -516,7 +496,8 @@ mod tests {
             lr: 1e-2,
             shuffle_seed: 1,
         };
-        let (model, loss) = fit(
+        let (model, loss) = fit_with(
+            FitPath::Fused,
             model,
             &mut optimizer,
             &data,

@@ -342,8 +342,8 @@ pub struct MlpAdam {
     adam: Adam,
     weight_decay: f32,
     /// The moments, carried across steps (and across windows when the run says so). After
-    /// [`MlpAdam::step`] calls, current only once [`MlpAdam::sync`] has run ([`crate::fit::fit`]
-    /// does so before it returns).
+    /// [`MlpAdam::step`] calls, current only once [`MlpAdam::sync`] has run
+    /// ([`crate::fit::fit_with`] does so before it returns).
     pub moments: AdamMoments,
     /// Burn-side copies of the moments while the autodiff path trains.
     cache: Option<BurnStates>,
