@@ -97,6 +97,11 @@ impl Setup {
         }
     }
 
+    /// Multiplies a score difference into points, signed so that positive is better.
+    pub fn points_scale(&self) -> f64 {
+        (if self.higher_is_better { 1.0 } else { -1.0 }) / self.point()
+    }
+
     /// How the numbers call a point: `points` or `points of R^2`.
     pub fn unit(&self) -> &'static str {
         if self.higher_is_better {
@@ -645,30 +650,19 @@ fn rank(setup: &Setup, modes: &Modes) -> Vec<Standing> {
     let best = modes
         .0
         .iter()
-        .filter(|m| m.score.mean.is_some())
-        .reduce(|a, b| {
-            match worse(
-                hib,
-                a.score.mean.unwrap_or(f64::NAN),
-                b.score.mean.unwrap_or(f64::NAN),
-            ) {
-                true => b,
-                false => a,
-            }
-        });
-    let scale = if hib { 1.0 } else { -1.0 } / setup.point();
+        .filter_map(|m| Some((m, m.score.mean?)))
+        .reduce(|a, b| if worse(hib, a.1, b.1) { b } else { a })
+        .map(|(m, _)| m);
+    let scale = setup.points_scale();
     modes
         .0
         .iter()
         .map(|m| {
             let (behind, se) = match best {
                 Some(best) => {
-                    let theirs: BTreeMap<u64, f64> =
-                        best.windows.iter().map(|w| (w.window, w.score)).collect();
-                    let points: Vec<f64> = m
-                        .windows
+                    let points: Vec<f64> = paired_differences(m, best)
                         .iter()
-                        .filter_map(|w| theirs.get(&w.window).map(|b| (w.score - b) * scale))
+                        .map(|d| d * scale)
                         .collect();
                     (mean(&points), std_error(&points))
                 }
@@ -896,19 +890,19 @@ fn std_error(xs: &[f64]) -> Option<f64> {
     Some((var / n as f64).sqrt())
 }
 
+/// `a`'s score minus `b`'s on each window both scored, in `a`'s window order.
+fn paired_differences(a: &ModeReport, b: &ModeReport) -> Vec<f64> {
+    let theirs: BTreeMap<u64, f64> = b.windows.iter().map(|w| (w.window, w.score)).collect();
+    a.windows
+        .iter()
+        .filter_map(|w| theirs.get(&w.window).map(|s| w.score - s))
+        .collect()
+}
+
 fn compare(setup: &Setup, stateless: &ModeReport, stateful: &ModeReport) -> Comparison {
-    let sl: BTreeMap<u64, f64> = stateless
-        .windows
-        .iter()
-        .map(|w| (w.window, w.score))
-        .collect();
-    let diffs: Vec<f64> = stateful
-        .windows
-        .iter()
-        .filter_map(|w| sl.get(&w.window).map(|s| w.score - s))
-        .collect();
+    let diffs = paired_differences(stateful, stateless);
     // In points, signed so that positive favours stateful.
-    let scale = if setup.higher_is_better { 1.0 } else { -1.0 } / setup.point();
+    let scale = setup.points_scale();
     let points: Vec<f64> = diffs.iter().map(|d| d * scale).collect();
     let advantage_points = mean(&points);
     let std_error_points = std_error(&points);
