@@ -32,6 +32,7 @@ use relearn_train::{Mode, RunEvent, RunOptions, RunSpec};
 use serde::{Deserialize, Serialize};
 
 use self::report::{Invocation, PeakMemory, Setup, StreamSummary, run_name};
+use super::eval::Inference;
 use super::{StoreArg, write_stdout};
 use crate::render;
 
@@ -438,21 +439,14 @@ impl ConceptWindows {
             {
                 continue;
             }
-            let loaded = relearn_train::LoadedCheckpoint::load(store, m.clone())?;
-            let device = relearn_model::Backend::parse(&loaded.info.backend)
-                .unwrap_or_default()
-                .device();
-            let model = loaded
-                .info
-                .mlp_config()
-                .map_err(anyhow::Error::msg)?
-                .init_with(&loaded.weights, &device)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let data = loaded
+            let inference = Inference::of(store, m.clone())?;
+            let data = inference
+                .checkpoint
                 .preprocessor
                 .scaler
                 .transform(&self.batches[concept - 1]);
-            let metrics = relearn_train::fit::score(&model, &data, task, &device);
+            let metrics =
+                relearn_train::fit::score(&inference.model, &data, task, &inference.device);
             scores.insert(m.id.clone(), metrics[metric]);
         }
         Ok(scores)

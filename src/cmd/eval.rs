@@ -112,7 +112,12 @@ impl Inference {
     /// Resolves `reference` and loads the checkpoint (verifying its objects' hashes).
     pub fn load(store: &Store, reference: &str) -> anyhow::Result<Inference> {
         let id = store.resolve(reference)?;
-        let manifest = store.manifest(&id)?;
+        Inference::of(store, store.manifest(&id)?)
+    }
+
+    /// Loads the checkpoint of `manifest` (verifying its objects' hashes).
+    pub fn of(store: &Store, manifest: Manifest) -> anyhow::Result<Inference> {
+        let id = manifest.id.clone();
         let checkpoint = LoadedCheckpoint::load(store, manifest)?;
         let bad = |message: String| {
             WorkFailed(format!(
