@@ -84,11 +84,8 @@ pub fn log_line(m: &Manifest) -> String {
 pub fn node_label(m: &Manifest) -> String {
     let tags = tags_suffix(m);
     // A candidate the promotion gate rejected never served: say so where lineage is drawn.
-    let rejected = match m.extra["gate"]["failed"].as_array() {
-        Some(failed) => {
-            let failed: Vec<&str> = failed.iter().filter_map(|f| f.as_str()).collect();
-            format!("  rejected: fails {}", failed.join(", "))
-        }
+    let rejected = match gate_failures(m) {
+        Some(failed) => format!("  rejected: fails {}", failed.join(", ")),
         None => String::new(),
     };
     format!(
@@ -98,6 +95,13 @@ pub fn node_label(m: &Manifest) -> String {
         m.relation.as_str(),
         metric_suffix(m)
     )
+}
+
+/// The conditions a promotion gate found this checkpoint failing (`extra.gate.failed`);
+/// `None` for a checkpoint no gate rejected.
+pub fn gate_failures(m: &Manifest) -> Option<Vec<&str>> {
+    let failed = m.extra["gate"]["failed"].as_array()?;
+    Some(failed.iter().filter_map(|f| f.as_str()).collect())
 }
 
 /// `show`'s text.

@@ -49,6 +49,14 @@ fn a_failing_candidate_is_stored_tagged_and_not_served() {
     );
     let latest: Value = serde_json::from_str(&sb.ok(&["show", "rejected", "--json"])).unwrap();
     assert_eq!(latest["id"], rejected["id"]);
+    let before = sb.snapshot();
+    let out = sb.relearn(&["rollback", "g", "g.rejected.3"]);
+    assert_fails(
+        &out,
+        2,
+        "rejected by the promotion gate (it fails accuracy>=0.999)",
+    );
+    assert_eq!(before, sb.snapshot());
     let tree = sb.ok(&["tree", "--run", "g"]);
     assert!(
         tree.contains("rejected: fails accuracy>=0.999  [g.rejected.3, rejected]"),

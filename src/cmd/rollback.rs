@@ -57,8 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return history(&store, &args.run, args.json);
     }
     // Refuse while a run writes this run's chain: its next commit would move the ref again.
+    // The head is read again under the lock: a run may have moved it since.
     let _lock = store.lock_run(&args.run)?;
-    let head = store.manifest(&head)?;
+    let head = store.manifest(&store.run_head(&args.run)?.unwrap_or(head))?;
     let target = match &args.reference {
         Some(reference) => store.resolve(reference)?,
         None => head.replaces.clone().ok_or_else(|| {
@@ -88,11 +89,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    if !target.extra["gate"].is_null() {
+    if let Some(failed) = render::gate_failures(&target) {
         return Err(UsageError(format!(
-            "checkpoint {} was rejected by the promotion gate ({}); roll back to a checkpoint that served",
+            "checkpoint {} was rejected by the promotion gate (it fails {}); roll back to a checkpoint that served",
             render::short(&target.id),
-            target.extra["gate"]["failed"]
+            failed.join(", ")
         ))
         .into());
     }
@@ -110,7 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             render::run_at(&target),
             render::short(&head.id),
             render::run_at(&head),
-            store.root().join("logs").join(&args.run).display()
+            store.ref_log_path(&args.run).display()
         );
     }
     Ok(ExitCode::SUCCESS)

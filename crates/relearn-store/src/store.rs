@@ -139,7 +139,8 @@ impl Store {
         self.root.join("logs")
     }
 
-    fn ref_log_path(&self, run: &str) -> PathBuf {
+    /// The file recording the moves of `run`'s ref (see [`Store::move_run_head`]).
+    pub fn ref_log_path(&self, run: &str) -> PathBuf {
         self.logs_dir().join(run)
     }
 
