@@ -354,3 +354,30 @@ fn compare_rejects_unknown_or_repeated_policies() {
         assert!(!sb.store().exists(), "{policies}: nothing written");
     }
 }
+
+#[test]
+fn the_difference_column_is_stateful_minus_stateless_in_either_order() {
+    let sb = Sandbox::new();
+    sb.write("sea.toml", &sea_config("sea", "stateful", ""));
+    let rows = |policies: &str, out: &str| -> Vec<(String, String)> {
+        let text = sb.ok(&[
+            "compare",
+            "--config",
+            "sea.toml",
+            "--out",
+            out,
+            "--policies",
+            policies,
+        ]);
+        text.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|t| t.len() >= 4 && t[0].parse::<u64>().is_ok() && t[1].parse::<f64>().is_ok())
+            .map(|t| (t[0].to_string(), t[3].to_string()))
+            .collect()
+    };
+    let book = rows("stateless,stateful", "a");
+    let reversed = rows("stateful,stateless", "b");
+    assert_eq!(book.len(), 7, "{book:?}");
+    assert_eq!(book, reversed);
+    assert!(book.iter().any(|(_, d)| d != "+0.0000"), "{book:?}");
+}

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use relearn_train::Mode;
+
 use super::report::{ModeReport, Recovery, Report, fmt_score, thousands};
 use crate::render;
 
@@ -64,8 +66,13 @@ fn per_window(s: &mut String, r: &Report) {
     let mut windows: Vec<u64> = scores.iter().flat_map(|s| s.keys()).copied().collect();
     windows.sort_unstable();
     windows.dedup();
-    // The book pair's table has a difference column (stateful - stateless).
-    let pair = r.modes.is_book_pair();
+    // The book pair's table has a difference column (stateful - stateless), whichever order
+    // `--policies` named them in.
+    let column = |mode: Mode| r.modes.0.iter().position(|m| m.mode == mode.name());
+    let pair = match r.modes.is_book_pair() {
+        true => column(Mode::Stateless).zip(column(Mode::Stateful)),
+        false => None,
+    };
     let drift: BTreeMap<u64, usize> = r
         .setup
         .stream
@@ -80,7 +87,7 @@ fn per_window(s: &mut String, r: &Report) {
     let _ = writeln!(
         s,
         "{}",
-        if pair {
+        if pair.is_some() {
             format!("  {:>10}", "difference")
         } else {
             String::new()
@@ -92,9 +99,8 @@ fn per_window(s: &mut String, r: &Report) {
         for column in &scores {
             let _ = write!(s, "  {:>10}", cell(column.get(&w)));
         }
-        if pair {
-            // The book pair is compared in the order stateless, stateful.
-            let diff = match (scores[0].get(&w), scores[1].get(&w)) {
+        if let Some((stateless, stateful)) = pair {
+            let diff = match (scores[stateless].get(&w), scores[stateful].get(&w)) {
                 (Some(a), Some(b)) => format!("{:+.4}", b - a),
                 _ => "-".to_string(),
             };
@@ -106,7 +112,7 @@ fn per_window(s: &mut String, r: &Report) {
             .unwrap_or_default();
         let _ = writeln!(s, "{mark}");
     }
-    if pair {
+    if pair.is_some() {
         let _ = writeln!(s, "(difference: stateful - stateless)");
     }
 }
