@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use relearn_store::Store;
-use relearn_train::{Gate, Mode, RunEvent, RunOptions, RunSpec};
+use relearn_store::{Manifest, Store};
+use relearn_train::{Gate, Mode, RunEvent, RunOptions, RunSpec, Verdict};
 
 use super::StoreArg;
 use crate::exit::UsageError;
@@ -82,8 +82,7 @@ pub fn train(
     );
     bar.set_prefix(spec.name.clone());
     let task = spec.task();
-    let mut on_event = |event: &RunEvent| {
-        match event {
+    let mut on_event = |event: &RunEvent| match event {
         RunEvent::Resuming { head, next_window } => bar.suspend(|| {
             println!(
                 "resuming run '{}' after window {} (checkpoint {}); next window {next_window}",
@@ -113,24 +112,27 @@ pub fn train(
             tag,
         } => bar.suspend(|| {
             println!("{}  REJECTED", render::window_line(candidate, task));
-            let scores: Vec<String> = verdict
-                .scores
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.4}"))
-                .collect();
-            eprintln!(
-                "error: the promotion gate rejected the candidate for window {} ({}): it fails {} \
-                 on the newest window it trained on. It is stored as tags '{tag}' and 'rejected'; run '{}' still \
-                 serves its previous head, and the run stopped here.",
-                candidate.window,
-                scores.join(", "),
-                verdict.failed.join(", "),
-                spec.name
-            );
+            eprintln!("{}", rejection(&spec.name, candidate, verdict, tag));
         }),
-    }
     };
     let summary = relearn_train::run(spec, store, options, &mut on_event)?;
     bar.finish_and_clear();
     Ok(summary)
+}
+
+/// What `run` says on stderr when the promotion gate rejects `candidate`.
+fn rejection(run: &str, candidate: &Manifest, verdict: &Verdict, tag: &str) -> String {
+    let scores: Vec<String> = verdict
+        .scores
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.4}"))
+        .collect();
+    format!(
+        "error: the promotion gate rejected the candidate for window {} ({}): it fails {} on \
+         the newest window it trained on. It is stored as tags '{tag}' and 'rejected'; run \
+         '{run}' still serves its previous head, and the run stopped here.",
+        candidate.window,
+        scores.join(", "),
+        verdict.failed.join(", "),
+    )
 }
