@@ -250,6 +250,15 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The text of the file at `path`, or `None` when there is no such file.
+pub(crate) fn read_text_if_exists(path: &Path) -> Result<Option<String>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io("read", path, e)),
+    }
+}
+
 /// Removes `path`, treating "already gone" as success. Returns whether it existed.
 pub(crate) fn remove_file_if_exists(path: &Path) -> Result<bool> {
     match fs::remove_file(path) {

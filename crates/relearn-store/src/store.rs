@@ -10,7 +10,8 @@ use fs4::fs_std::FileExt;
 use crate::error::{Result, StoreError};
 use crate::fsutil::{
     crash_point, ensure_dir, is_full_id, is_lower_hex, is_temp_name, list_dir, now_rfc3339,
-    remove_file_if_exists, sha256_hex, stage_all, sync_dir, sync_dirs, validate_name, write_atomic,
+    read_text_if_exists, remove_file_if_exists, sha256_hex, stage_all, sync_dir, sync_dirs,
+    validate_name, write_atomic,
 };
 use crate::model::{CheckpointDraft, CheckpointId, Manifest, PartRef, Publish, RefMove};
 
@@ -752,11 +753,7 @@ impl Store {
             to: to.to_string(),
         };
         let path = self.ref_log_path(run);
-        let mut text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(StoreError::io("read", &path, e)),
-        };
+        let mut text = read_text_if_exists(&path)?.unwrap_or_default();
         text.push_str(&serde_json::to_string(&record).expect("a ref move serialises"));
         text.push('\n');
         ensure_dir(&self.logs_dir())?;
@@ -770,11 +767,7 @@ impl Store {
     pub fn ref_moves(&self, run: &str) -> Result<Vec<RefMove>> {
         validate_name("run", run)?;
         let path = self.ref_log_path(run);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::io("read", &path, e)),
-        };
+        let text = read_text_if_exists(&path)?.unwrap_or_default();
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .enumerate()
@@ -843,17 +836,13 @@ impl Store {
 
     /// The ids that `gc` removed.
     pub(crate) fn pruned_ids(&self) -> Result<BTreeSet<CheckpointId>> {
-        let path = self.pruned_path();
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(text
-                .lines()
-                .map(str::trim)
-                .filter(|l| is_full_id(l))
-                .map(str::to_string)
-                .collect()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeSet::new()),
-            Err(e) => Err(StoreError::io("read", &path, e)),
-        }
+        let text = read_text_if_exists(&self.pruned_path())?.unwrap_or_default();
+        Ok(text
+            .lines()
+            .map(str::trim)
+            .filter(|l| is_full_id(l))
+            .map(str::to_string)
+            .collect())
     }
 
     /// Adds ids to the `pruned` file (rewritten atomically). The caller holds a store guard.
