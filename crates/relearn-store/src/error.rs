@@ -102,6 +102,36 @@ pub enum StoreError {
         content: String,
     },
 
+    /// A run or tag ref names a checkpoint whose manifest is not in the store: the store is
+    /// damaged (`gc` never removes what a ref names).
+    #[error(
+        "the store is damaged: {} points at checkpoint {id}, whose manifest {} is missing; run `relearn verify` to see what else is wrong (nothing was changed)",
+        ref_path.display(),
+        manifest.display()
+    )]
+    DanglingRef {
+        /// The ref file.
+        ref_path: PathBuf,
+        /// The id it holds.
+        id: String,
+        /// Where that checkpoint's manifest should be.
+        manifest: PathBuf,
+    },
+
+    /// `gc` found the problems `verify` reports, and so deletes nothing.
+    #[error(
+        "the store {} is damaged ({count} problem(s); the first: {first}); gc deletes nothing in a damaged store. Run `relearn verify` to see every problem",
+        path.display()
+    )]
+    Damaged {
+        /// The store folder.
+        path: PathBuf,
+        /// How many problems `verify` found.
+        count: usize,
+        /// The first of them, for humans.
+        first: String,
+    },
+
     /// A REF matches no tag, run or checkpoint.
     #[error("{}", unknown_ref_message(reference, known_runs, known_tags, hint.as_deref()))]
     UnknownRef {
@@ -223,6 +253,8 @@ impl StoreError {
                 | StoreError::CorruptManifest { .. }
                 | StoreError::CorruptRef { .. }
                 | StoreError::CorruptRefLog { .. }
+                | StoreError::DanglingRef { .. }
+                | StoreError::Damaged { .. }
         )
     }
 

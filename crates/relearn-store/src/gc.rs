@@ -39,7 +39,9 @@ impl Store {
     /// the manifests are deleted, then the objects.
     ///
     /// Unless `dry_run`, takes the lock of every selected run ([`StoreError::RunLocked`] if
-    /// one is being written) and the exclusive store lock ([`StoreError::StoreBusy`]).
+    /// one is being written) and the exclusive store lock, waiting for other runs' commits
+    /// ([`StoreError::StoreBusy`] if they never pause). Then it checks the whole store as
+    /// [`Store::verify`] does and deletes nothing in a damaged one ([`StoreError::Damaged`]).
     /// An unknown `run` is [`StoreError::UnknownRun`].
     pub fn gc(&self, keep_last: usize, run: Option<&str>, dry_run: bool) -> Result<GcReport> {
         let ref_runs = self.runs()?;
@@ -62,6 +64,16 @@ impl Store {
                 locks.push(self.lock_run(name)?);
             }
             guard = Some(self.exclusive_guard()?);
+        }
+        // A damaged store (say, a run's head whose manifest is gone) would make what it still
+        // needs look unreferenced: delete nothing until `verify` passes.
+        let health = self.verify()?;
+        if let Some(first) = health.problems.first() {
+            return Err(StoreError::Damaged {
+                path: self.root().to_path_buf(),
+                count: health.problems.len(),
+                first: first.message.clone(),
+            });
         }
 
         let all = self.manifests()?;

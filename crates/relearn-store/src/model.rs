@@ -185,6 +185,11 @@ pub struct Manifest {
     pub extra: serde_json::Value,
     /// The checkpoint's parts by name.
     pub parts: BTreeMap<String, PartRef>,
+    /// The sha256 of the manifest file's other bytes (see [`Manifest::file_checksum`]), as
+    /// read from the file; `None` in manifests written before checksums existed. Not part
+    /// of the checkpoint JSON that `show` and `log` print.
+    #[serde(default, skip_serializing)]
+    pub checksum: Option<String>,
 }
 
 /// The identity content of a checkpoint, hashed into its id. Field order is fixed; maps are
@@ -225,6 +230,9 @@ pub(crate) struct ManifestFile<'a> {
     trained_on: &'a TrainedOn,
     extra: &'a serde_json::Value,
     parts: &'a BTreeMap<String, PartRef>,
+    /// Last, so that it covers every field above it (see [`Manifest::file_checksum`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum: Option<&'a str>,
 }
 
 impl<'a> From<&'a Manifest> for ManifestFile<'a> {
@@ -246,6 +254,7 @@ impl<'a> From<&'a Manifest> for ManifestFile<'a> {
             trained_on: &m.trained_on,
             extra: &m.extra,
             parts: &m.parts,
+            checksum: None,
         }
     }
 }
@@ -281,12 +290,37 @@ impl Manifest {
         hex::encode(Sha256::digest(&bytes))
     }
 
-    /// The manifest file's JSON text (pretty, without `tags`).
+    /// The manifest file's JSON text (pretty, without `tags`), ending with a `checksum`
+    /// field over everything before it.
     pub(crate) fn to_file_json(&self) -> String {
+        let checksum = self.file_checksum();
+        let file = ManifestFile {
+            checksum: Some(&checksum),
+            ..ManifestFile::from(self)
+        };
+        let mut text = serde_json::to_string_pretty(&file).expect("manifest serializes");
+        text.push('\n');
+        text
+    }
+
+    /// The checksum a manifest file records: the sha256 (lowercase hex) of the file's JSON
+    /// without its `checksum` field. The id covers the identity content only; this covers
+    /// every field, `created_at` and `train_seconds` included, so that `verify` notices any
+    /// edit of a manifest file.
+    pub fn file_checksum(&self) -> String {
         let mut text =
             serde_json::to_string_pretty(&ManifestFile::from(self)).expect("manifest serializes");
         text.push('\n');
-        text
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// Whether the file this manifest was read from is intact: its recorded checksum
+    /// matches its content. True for a manifest written before checksums existed (it has
+    /// none; its id still covers the identity content).
+    pub fn checksum_matches(&self) -> bool {
+        self.checksum
+            .as_ref()
+            .is_none_or(|recorded| *recorded == self.file_checksum())
     }
 
     /// The total size of the parts in bytes.
@@ -356,6 +390,7 @@ mod tests {
                     bytes: 3,
                 },
             )]),
+            checksum: None,
         }
     }
 
@@ -394,7 +429,38 @@ mod tests {
         m.id = m.compute_id();
         let back: Manifest = serde_json::from_str(&m.to_file_json()).unwrap();
         assert_eq!(back.compute_id(), m.id);
-        assert_eq!(back, m);
+        assert_eq!(back.checksum.as_deref(), Some(m.file_checksum().as_str()));
+        assert_eq!(
+            Manifest {
+                checksum: None,
+                ..back
+            },
+            m
+        );
+    }
+
+    #[test]
+    fn checksum_covers_the_fields_the_id_leaves_out() {
+        let mut m = sample();
+        m.id = m.compute_id();
+        let text = m.to_file_json();
+        let intact: Manifest = serde_json::from_str(&text).unwrap();
+        assert!(intact.checksum_matches());
+        for (from, to) in [("2026-01-01", "9026-01-01"), ("0.5", "0.6")] {
+            let edited: Manifest = serde_json::from_str(&text.replacen(from, to, 1)).unwrap();
+            assert_eq!(edited.compute_id(), m.id, "the id leaves {from} out");
+            assert!(!edited.checksum_matches(), "editing {from} is noticed");
+        }
+        let legacy: Manifest = serde_json::from_value({
+            let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            v.as_object_mut().unwrap().remove("checksum");
+            v
+        })
+        .unwrap();
+        assert!(
+            legacy.checksum_matches(),
+            "a manifest without checksum is not refused"
+        );
     }
 
     #[test]

@@ -22,6 +22,12 @@ pub const MIN_PREFIX_LEN: usize = 6;
 /// collides with a run's lock.
 const STORE_LOCK: &str = ".store.lock";
 
+/// Manifests read from the store, and the parse errors of those that could not be read.
+type ManifestsRead = (Vec<Manifest>, Vec<StoreError>);
+
+/// How long [`Store::exclusive_guard`] waits for concurrent commits to finish.
+const EXCLUSIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Listing at least this many manifests reads them on several threads.
 const PARALLEL_READ_MIN: usize = 256;
 
@@ -203,12 +209,22 @@ impl Store {
         }
     }
 
-    /// Like [`Store::try_exclusive_guard`], but "busy" is an error.
+    /// Like [`Store::try_exclusive_guard`], but waits up to [`EXCLUSIVE_WAIT`] for writers
+    /// to finish their commits (each holds the shared lock for one commit only, so another
+    /// run's writing leaves gaps); still busy then is [`StoreError::StoreBusy`].
     pub(crate) fn exclusive_guard(&self) -> Result<StoreGuard> {
-        self.try_exclusive_guard()?
-            .ok_or_else(|| StoreError::StoreBusy {
-                path: self.store_lock_path(),
-            })
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(guard) = self.try_exclusive_guard()? {
+                return Ok(guard);
+            }
+            if started.elapsed() >= EXCLUSIVE_WAIT {
+                return Err(StoreError::StoreBusy {
+                    path: self.store_lock_path(),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     /// Takes the run's exclusive lock (`locks/<run>.lock`) without waiting.
@@ -460,6 +476,7 @@ impl Store {
             trained_on: draft.trained_on,
             extra: draft.extra,
             parts,
+            checksum: None,
         };
         // Compute the id from exactly what a reader will parse back from the file.
         let mut manifest: Manifest =
@@ -589,11 +606,23 @@ impl Store {
     /// Temp files are ignored; a manifest that cannot be parsed is an error
     /// ([`StoreError::CorruptManifest`]).
     pub fn manifests(&self) -> Result<Vec<Manifest>> {
+        let (manifests, mut unreadable) = self.readable_manifests()?;
+        match unreadable.is_empty() {
+            true => Ok(manifests),
+            false => Err(unreadable.swap_remove(0)),
+        }
+    }
+
+    /// [`Store::manifests`] that goes on past manifests it cannot parse: the readable ones,
+    /// sorted, and an error ([`StoreError::CorruptManifest`]) for each of the others, so that
+    /// a listing can show the rest of the store and name the damage. Other errors (a folder
+    /// that cannot be listed) still fail.
+    pub fn readable_manifests(&self) -> Result<(Vec<Manifest>, Vec<StoreError>)> {
         let mut tags_by_id: HashMap<CheckpointId, Vec<String>> = HashMap::new();
         for (tag, id) in self.tags()? {
             tags_by_id.entry(id).or_default().push(tag);
         }
-        let mut manifests = self.read_manifests(&self.manifest_ids()?)?;
+        let (mut manifests, unreadable) = self.read_manifests(&self.manifest_ids()?)?;
         for manifest in &mut manifests {
             if let Some(tags) = tags_by_id.remove(&manifest.id) {
                 manifest.tags = tags;
@@ -602,12 +631,13 @@ impl Store {
         manifests.sort_by(|a, b| {
             (&a.created_at, &a.run, a.window, &a.id).cmp(&(&b.created_at, &b.run, b.window, &b.id))
         });
-        Ok(manifests)
+        Ok((manifests, unreadable))
     }
 
     /// Reads and parses the given manifests (skipping any removed meanwhile by a concurrent
-    /// gc), on several threads when there are many.
-    fn read_manifests(&self, ids: &[CheckpointId]) -> Result<Vec<Manifest>> {
+    /// gc), on several threads when there are many: the parsed ones, and the parse errors of
+    /// the others.
+    fn read_manifests(&self, ids: &[CheckpointId]) -> Result<ManifestsRead> {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
@@ -626,28 +656,34 @@ impl Store {
                 .chunks(chunk)
                 .map(|ids| scope.spawn(move || self.read_manifest_chunk(ids)))
                 .collect();
-            let mut manifests = self.read_manifest_chunk(first)?;
+            let (mut manifests, mut unreadable) = self.read_manifest_chunk(first)?;
             manifests.reserve(ids.len() - manifests.len());
             for worker in workers {
-                manifests.extend(worker.join().expect("manifest reader thread panicked")?);
+                let (more, bad) = worker.join().expect("manifest reader thread panicked")?;
+                manifests.extend(more);
+                unreadable.extend(bad);
             }
-            Ok(manifests)
+            Ok((manifests, unreadable))
         })
     }
 
-    fn read_manifest_chunk(&self, ids: &[CheckpointId]) -> Result<Vec<Manifest>> {
+    fn read_manifest_chunk(&self, ids: &[CheckpointId]) -> Result<ManifestsRead> {
         let mut manifests = Vec::with_capacity(ids.len());
+        let mut unreadable = Vec::new();
         let mut buf = Vec::with_capacity(8192);
         for id in ids {
             let path = self.manifest_path(id);
             buf.clear();
             match File::open(&path).and_then(|f| read_small_file(f, &mut buf)) {
-                Ok(_) => manifests.push(parse_manifest(&path, id, &buf)?),
+                Ok(_) => match parse_manifest(&path, id, &buf) {
+                    Ok(m) => manifests.push(m),
+                    Err(e) => unreadable.push(e),
+                },
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(StoreError::io("read", &path, e)),
             }
         }
-        Ok(manifests)
+        Ok((manifests, unreadable))
     }
 
     /// The run's checkpoints in creation order: every manifest of `run`, sorted by window,
@@ -723,6 +759,36 @@ impl Store {
     pub fn run_head(&self, run: &str) -> Result<Option<CheckpointId>> {
         validate_name("run", run)?;
         self.read_ref(&self.runs_dir().join(run))
+    }
+
+    /// The manifest of the run's latest checkpoint, `None` if the run has none.
+    ///
+    /// A head whose manifest is missing is [`StoreError::DanglingRef`] (a damaged store, not
+    /// an unknown REF).
+    pub fn head_manifest(&self, run: &str) -> Result<Option<Manifest>> {
+        validate_name("run", run)?;
+        let path = self.runs_dir().join(run);
+        match self.read_ref(&path)? {
+            Some(id) => {
+                let id = self.present(&path, id)?;
+                self.manifest(&id).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// `id`, read from the ref file `ref_path`, if its manifest is in the store; else the
+    /// store is damaged ([`StoreError::DanglingRef`]).
+    fn present(&self, ref_path: &Path, id: CheckpointId) -> Result<CheckpointId> {
+        let manifest = self.manifest_path(&id);
+        if manifest.is_file() {
+            return Ok(id);
+        }
+        Err(StoreError::DanglingRef {
+            ref_path: ref_path.to_path_buf(),
+            id,
+            manifest,
+        })
     }
 
     /// Points the run's ref at checkpoint `id` (atomically), e.g. for a rollback.
@@ -869,11 +935,11 @@ impl Store {
     /// [`StoreError::AmbiguousRef`], [`StoreError::RefOutOfRange`].
     pub fn resolve(&self, reference: &str) -> Result<CheckpointId> {
         if validate_name("ref", reference).is_ok() {
-            if let Some(id) = self.read_ref(&self.tags_dir().join(reference))? {
-                return Ok(id);
-            }
-            if let Some(id) = self.read_ref(&self.runs_dir().join(reference))? {
-                return Ok(id);
+            for dir in [self.tags_dir(), self.runs_dir()] {
+                let path = dir.join(reference);
+                if let Some(id) = self.read_ref(&path)? {
+                    return self.present(&path, id);
+                }
             }
         }
         if let Some((name, k)) = reference.rsplit_once('~')
@@ -1027,6 +1093,23 @@ fn read_small_file(mut file: File, buf: &mut Vec<u8>) -> io::Result<usize> {
 }
 
 pub(crate) fn parse_manifest(path: &Path, id: &str, bytes: &[u8]) -> Result<Manifest> {
+    let manifest = parse_manifest_unchecked(path, id, bytes)?;
+    if !manifest.checksum_matches() {
+        return Err(StoreError::CorruptManifest {
+            path: path.to_path_buf(),
+            reason: MANIFEST_EDITED.to_string(),
+            source: None,
+        });
+    }
+    Ok(manifest)
+}
+
+/// Why a manifest whose checksum does not match is refused.
+pub(crate) const MANIFEST_EDITED: &str =
+    "it was edited after it was written: its checksum does not match its content";
+
+/// [`parse_manifest`] without the checksum check (`verify` reports that on its own).
+pub(crate) fn parse_manifest_unchecked(path: &Path, id: &str, bytes: &[u8]) -> Result<Manifest> {
     let manifest: Manifest =
         serde_json::from_slice(bytes).map_err(|e| StoreError::CorruptManifest {
             path: path.to_path_buf(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error::{Result, StoreError};
 use crate::fsutil::{is_full_id, is_lower_hex, is_temp_name, list_dir, sha256_file, validate_name};
 use crate::model::{CheckpointId, Manifest, Relation};
-use crate::store::{Store, parse_manifest};
+use crate::store::{MANIFEST_EDITED, Store, parse_manifest_unchecked};
 
 /// What [`Store::verify`] found.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -35,7 +35,8 @@ pub struct Problem {
     /// The file that is wrong (an object, a manifest or a ref).
     pub path: PathBuf,
     /// A short code: `corrupt-object`, `unreadable-object`, `unexpected-file`,
-    /// `unreadable-manifest`, `bad-manifest`, `manifest-id-mismatch`, `missing-object`,
+    /// `unreadable-manifest`, `bad-manifest`, `manifest-checksum-mismatch`,
+    /// `manifest-id-mismatch`, `missing-object`,
     /// `object-size-mismatch`, `bad-lineage`, `dangling-parent`, `dangling-replaces`,
     /// `bad-ref`, `dangling-ref` or `ref-run-mismatch`.
     pub kind: String,
@@ -58,7 +59,8 @@ impl Store {
     /// the store's folders):
     ///
     /// - every object's content hashes to its name;
-    /// - every manifest parses, its `id` equals its file name and its recomputed id;
+    /// - every manifest parses, its `id` equals its file name and its recomputed id, and its
+    ///   `checksum` matches the file's content (every field, times included);
     /// - every part's object exists with the recorded size;
     /// - every `parent` and `replaces` points at an existing manifest, or at one that `gc`
     ///   removed (listed in `pruned`) where the checkpoint does not need it (a retrained
@@ -193,7 +195,7 @@ impl Store {
                 }
             };
             report.manifests_checked += 1;
-            let manifest = match parse_manifest(&path, id, &bytes) {
+            let manifest = match parse_manifest_unchecked(&path, id, &bytes) {
                 Ok(m) => m,
                 Err(e) => {
                     let detail = std::error::Error::source(&e)
@@ -207,6 +209,13 @@ impl Store {
                     continue;
                 }
             };
+            if !manifest.checksum_matches() {
+                report.problems.push(Problem::new(
+                    path.clone(),
+                    "manifest-checksum-mismatch",
+                    format!("manifest {id}: {MANIFEST_EDITED}"),
+                ));
+            }
             let computed = manifest.compute_id();
             if computed != id {
                 report.problems.push(Problem::new(
