@@ -20,7 +20,7 @@ pub enum DataError {
         path: PathBuf,
     },
     /// The CSV file exists but cannot be opened or read during validation.
-    #[error("{}: cannot read the file: {source}", .path.display())]
+    #[error("{}: cannot read the file", .path.display())]
     Open {
         /// The file.
         path: PathBuf,
@@ -29,7 +29,7 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// Reading an already-validated file failed (not a user error).
-    #[error("{}: reading failed: {source}", .path.display())]
+    #[error("{}: reading failed", .path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -48,7 +48,10 @@ pub enum StreamSource {
 /// A CSV file with a header row; each data row is one sample, in file order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CsvSource {
-    /// The file (already resolved against the config file's folder).
+    /// The file (already resolved against the config file's folder). Not serialized: the
+    /// config fingerprint must not depend on how the config's path was spelled (`g.toml`,
+    /// `./g.toml`, an absolute path); a run records the content of its windows instead.
+    #[serde(skip)]
     pub path: PathBuf,
     /// The target column's name.
     pub target: String,
@@ -63,6 +66,13 @@ impl CsvSource {
     /// How the stream names itself (`StreamInfo::source`, messages): `csv:<path>`.
     pub fn label(&self) -> String {
         format!("csv:{}", self.path.display())
+    }
+
+    /// How checkpoints name the source (`extra.source`): `csv:<file name>`, the same however
+    /// the path to the file was spelled.
+    pub fn identity(&self) -> String {
+        let name = self.path.file_name().unwrap_or(self.path.as_os_str());
+        format!("csv:{}", name.to_string_lossy())
     }
 }
 

@@ -21,7 +21,7 @@ use crate::replay::Sampling;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {path}")]
     Read {
         /// The config file.
         path: PathBuf,
@@ -601,6 +601,20 @@ impl Validator<'_> {
                 format!("{name:?} is not a valid run name: use 1-100 letters, digits, '.', '_' or '-', not starting with '.'"),
             ));
         }
+        if name.len() >= relearn_store::MIN_PREFIX_LEN
+            && name.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(self.invalid(
+                "run.name",
+                format!("{name:?} looks like a checkpoint id prefix, and REF syntax would confuse the two; use a name with a letter other than a-f"),
+            ));
+        }
+        if crate::runner::is_reserved_tag(&name) {
+            return Err(self.invalid(
+                "run.name",
+                format!("{name:?} is a name the promotion gate gives its rejected candidates (`rejected`, `<run>.rejected.<window>`), and REF syntax would confuse the two; choose another name"),
+            ));
+        }
         let mode = match raw.run.mode {
             None => defaults::MODE,
             Some(m) => Mode::parse(&m).ok_or_else(|| {
@@ -657,6 +671,12 @@ impl Validator<'_> {
             return Err(self.invalid(
                 "window.initial",
                 "must be at least 1: the initial model needs data",
+            ));
+        }
+        if window_size.checked_mul(initial_windows + 1).is_none() {
+            return Err(self.invalid(
+                "window.size",
+                format!("is {window_size}: {window_size} samples times {} windows (window.initial + 1) is more samples than this machine can count; use a window of at most a few million samples", initial_windows as u128 + 1),
             ));
         }
 

@@ -10,6 +10,7 @@
 mod avx2;
 pub mod checkpoint;
 pub mod config;
+pub mod data_trail;
 pub mod drift;
 pub mod fit;
 pub mod gate;
@@ -55,20 +56,32 @@ pub enum TrainError {
     /// A usage error in the run options.
     #[error("{0}")]
     Usage(String),
-    /// The loss became NaN or infinite; nothing was committed for this window.
+    /// The rows a stored run trained on are not in its CSV file any more (edited, reordered,
+    /// removed or replaced): resuming would continue a lineage on other data.
     #[error(
-        "training diverged at window {window} (epoch {epoch}: the loss is not a finite number); nothing was \
-         committed for this window and the run's latest checkpoint is unchanged. Lower `{lr_key}` (now {lr}) and run again"
+        "the data of run '{run}' changed: {message}. Nothing was trained or changed. Appending rows is the \
+         way to feed a run new windows; to train on the changed data, give the run a new `run.name` (or use another --store)"
     )]
-    Diverged {
-        /// The window being trained.
+    DataChanged {
+        /// The run.
+        run: String,
+        /// What changed, naming the file and the first changed window.
+        message: String,
+    },
+    /// A loss or a score became NaN or infinite; nothing was committed for this window.
+    #[error(
+        "{what} at window {window} ({detail}); nothing was committed for this window and the run's \
+         latest checkpoint is unchanged. {advice}"
+    )]
+    NotFinite {
+        /// What failed: "training diverged", or the serving model's score.
+        what: &'static str,
+        /// The window being scored or trained.
         window: usize,
-        /// The epoch whose loss went non-finite.
-        epoch: usize,
-        /// The config key of the learning rate in use.
-        lr_key: &'static str,
-        /// Its value.
-        lr: f64,
+        /// Which number went non-finite.
+        detail: String,
+        /// What to do about it: the data's scale or the learning rate.
+        advice: String,
     },
     /// A checkpoint's parts are unreadable although their hashes match.
     #[error("checkpoint {id:.12} cannot be loaded: {message}")]
@@ -85,10 +98,13 @@ impl TrainError {
     /// (exit code 1).
     pub fn is_user_error(&self) -> bool {
         match self {
-            TrainError::Config(_) | TrainError::ConfigChanged { .. } | TrainError::Usage(_) => true,
+            TrainError::Config(_)
+            | TrainError::ConfigChanged { .. }
+            | TrainError::Usage(_)
+            | TrainError::DataChanged { .. } => true,
             TrainError::Data(e) => e.is_user_error(),
             TrainError::Store(e) => e.is_user_error(),
-            TrainError::Diverged { .. } | TrainError::BadCheckpoint { .. } => false,
+            TrainError::NotFinite { .. } | TrainError::BadCheckpoint { .. } => false,
         }
     }
 }

@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::TrainError;
 use crate::checkpoint::{LoadedCheckpoint, ModelInfo, parts};
 use crate::config::{Mode, RunSpec};
+use crate::data_trail::{self, DataTrail};
 use crate::drift::Detector;
 use crate::fit::{FitSettings, fit_with, metrics_from_outputs, outputs, sample_losses, score};
 use crate::gate::Verdict;
@@ -112,8 +113,30 @@ pub fn run(
     on_event: &mut dyn FnMut(&RunEvent),
 ) -> Result<RunSummary, TrainError> {
     let stream = Stream::open(&spec.source, spec.window_size, spec.initial_windows)?;
+    let mlp = model_config(spec, stream.info());
+    // A new run's checks come before its lock file is made: bad input changes nothing.
+    if store.run_head(&spec.name)?.is_none() {
+        check_new_run_name(spec, store)?;
+        check_model_fits(spec, &mlp)?;
+    }
     let _lock = store.lock_run(&spec.name)?;
-    let mut loop_ = Loop::new(spec, store, &stream)?;
+    let mut loop_ = Loop::new(spec, store, &stream, mlp)?;
+    if let (Some(head), Some(_)) = (&loop_.head_manifest, &loop_.trail)
+        && head.window as usize >= stream.n_windows()
+    {
+        return Err(TrainError::DataChanged {
+            run: spec.name.clone(),
+            message: format!(
+                "{} now holds {} full window(s) of {} rows, but the run has trained through window {} \
+                 (checkpoint {:.12}): rows were removed or the file was replaced",
+                csv_path(spec),
+                stream.n_windows(),
+                spec.window_size,
+                head.window,
+                head.id
+            ),
+        });
+    }
     let end = match options.max_windows {
         Some(n) if n < spec.initial_windows => {
             return Err(TrainError::Usage(format!(
@@ -138,11 +161,17 @@ pub fn run(
     });
     let resumed = loop_.serving.is_some();
     let (mut committed, mut train_seconds, mut rejected) = (0, 0.0, None);
-    if todo > 0 {
+    if todo > 0 || loop_.data_check_pending() {
         for window in stream.windows()? {
             let window = window?;
             if window.index >= end {
-                break;
+                // Past the windows to train: only the check of the data already trained on
+                // may still need to see them.
+                if !loop_.data_check_pending() {
+                    break;
+                }
+                loop_.observe(&window)?;
+                continue;
             }
             match loop_.feed(window)? {
                 None => {}
@@ -194,19 +223,21 @@ struct Loop<'a> {
     recent: VecDeque<Window>,
     /// How many windows `recent` holds (0: the policy keeps none).
     recent_capacity: usize,
+    /// CSV runs: the hashes of the windows streamed past so far (see [`data_trail`]).
+    trail: Option<DataTrail>,
+    /// Resuming a CSV run: its head, until the data it trained on has been checked.
+    data_check: Option<Manifest>,
 }
 
 impl<'a> Loop<'a> {
-    fn new(spec: &'a RunSpec, store: &'a Store, stream: &Stream) -> Result<Loop<'a>, TrainError> {
+    fn new(
+        spec: &'a RunSpec,
+        store: &'a Store,
+        stream: &Stream,
+        mlp: MlpConfig,
+    ) -> Result<Loop<'a>, TrainError> {
         let info = stream.info().clone();
         let fingerprint = spec.fingerprint();
-        let mlp = MlpConfig::new(
-            info.n_features(),
-            spec.model.hidden.clone(),
-            info.n_outputs(),
-        )
-        .with_activation(spec.model.activation)
-        .with_dropout(spec.model.dropout);
         let device = spec.backend.device();
         let train_device = device.clone().autodiff();
         let mut loop_ = Loop {
@@ -228,11 +259,68 @@ impl<'a> Loop<'a> {
                 Mode::Drift => spec.drift.recent_windows,
                 Mode::Stateful | Mode::Replay => 0,
             },
+            trail: matches!(spec.source, relearn_data::StreamSource::Csv(_))
+                .then(DataTrail::default),
+            data_check: None,
         };
-        if let Some(head_id) = store.run_head(&spec.name)? {
-            loop_.resume_from(store.manifest(&head_id)?)?;
+        if let Some(head) = store.head_manifest(&spec.name)? {
+            loop_.resume_from(head)?;
+            if loop_.trail.is_some() {
+                loop_.data_check = loop_.head_manifest.clone();
+            }
         }
         Ok(loop_)
+    }
+
+    /// Whether the data a resumed CSV run trained on is still to be checked.
+    fn data_check_pending(&self) -> bool {
+        self.data_check.is_some()
+    }
+
+    /// Hashes a window as it streams past (CSV runs), and checks the data the run trained on
+    /// once the head's window has passed.
+    fn observe(&mut self, window: &Window) -> Result<(), TrainError> {
+        let Some(trail) = &mut self.trail else {
+            return Ok(());
+        };
+        if trail.len() != window.index {
+            // Windows stream in order from 0; only a window seen twice lands here.
+            return Ok(());
+        }
+        trail.push(&window.batch);
+        let Some(head) = self
+            .data_check
+            .as_ref()
+            .filter(|h| h.window as usize == window.index)
+        else {
+            return Ok(());
+        };
+        let chain = self.store.run_chain(&self.spec.name)?;
+        if let Err(change) = trail.check(head, &chain) {
+            let rows = |w: usize| {
+                let first = w * self.spec.window_size + 1;
+                format!(
+                    "rows {first}-{} (file lines {}-{})",
+                    first + self.spec.window_size - 1,
+                    first + 1,
+                    first + self.spec.window_size
+                )
+            };
+            let which = match change.first_changed {
+                Some(w) => format!("window {w}, {}, is not what the run trained on", rows(w)),
+                None => format!(
+                    "a window at or before window {} is not what the run trained on (the \
+                     checkpoints that would name it were removed by gc)",
+                    change.head_window
+                ),
+            };
+            return Err(TrainError::DataChanged {
+                run: self.spec.name.clone(),
+                message: format!("in {}, {which}", csv_path(self.spec)),
+            });
+        }
+        self.data_check = None;
+        Ok(())
     }
 
     fn resume_from(&mut self, head: Manifest) -> Result<(), TrainError> {
@@ -330,6 +418,7 @@ impl<'a> Loop<'a> {
     /// Takes the next window of the stream; returns what became of the checkpoint it
     /// produced, if any.
     fn feed(&mut self, window: Window) -> Result<Option<Outcome>, TrainError> {
+        self.observe(&window)?;
         let initial_windows = self.spec.initial_windows;
         let stateless = self.spec.mode == Mode::Stateless;
         if window.index < initial_windows {
@@ -453,6 +542,15 @@ impl<'a> Loop<'a> {
         let served = outputs(&model, &scaled, &self.device);
         let prequential = metrics_from_outputs(&served, &scaled.targets, self.info.task);
         let t = window.index;
+        if let Some((metric, value)) = prequential.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(TrainError::NotFinite {
+                what: "the serving model's score is not a finite number",
+                window: t,
+                detail: format!("its prequential {metric} is {value}"),
+                advice: data_scale_advice(self.spec, &scaled, self.info.task)
+                    .unwrap_or_else(|| "check the window's rows for extreme values".to_string()),
+            });
+        }
 
         // The drift policy's detector watches the serving model's loss on this window.
         let mut detector = serving.detector.clone();
@@ -540,12 +638,7 @@ impl<'a> Loop<'a> {
                     self.spec.stateful.epochs,
                     lr,
                 )
-                .map_err(|epoch| TrainError::Diverged {
-                    window: t,
-                    epoch,
-                    lr_key: "stateful.lr",
-                    lr,
-                })?;
+                .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
             if let Some(r) = &mut reservoir {
                 let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::Reservoir, t));
                 r.offer(&window.batch, t, &mut rng);
@@ -659,12 +752,7 @@ impl<'a> Loop<'a> {
                 self.spec.train.epochs,
                 lr,
             )
-            .map_err(|epoch| TrainError::Diverged {
-                window,
-                epoch,
-                lr_key: "train.lr",
-                lr,
-            })?;
+            .map_err(|epoch| self.diverged(window, epoch, "train.lr", lr, data))?;
         let keep = self.spec.mode.fine_tunes() && self.spec.stateful.carry_optimizer;
         Ok((weights, keep.then_some(moments), loss))
     }
@@ -775,7 +863,10 @@ impl<'a> Loop<'a> {
         }
         let mut extra = json!({
             "model": info,
-            "source": self.info.source,
+            "source": match &self.spec.source {
+                relearn_data::StreamSource::Csv(csv) => csv.identity(),
+                relearn_data::StreamSource::Generator(_) => self.info.source.clone(),
+            },
             "target": match &self.spec.source {
                 relearn_data::StreamSource::Csv(csv) => csv.target.as_str(),
                 relearn_data::StreamSource::Generator(_) => "y",
@@ -786,6 +877,9 @@ impl<'a> Loop<'a> {
         });
         if let Some(drift) = c.drift {
             extra["drift"] = drift;
+        }
+        if let Some(trail) = &self.trail {
+            extra[data_trail::EXTRA_KEY] = trail.record(c.window);
         }
         let rejected = verdict.as_ref().filter(|v| !v.passed());
         if let Some(v) = rejected {
@@ -814,7 +908,10 @@ impl<'a> Loop<'a> {
             parts: parts_out,
         };
         if let Some(v) = rejected {
-            let tag = format!("{}.rejected.{}", self.spec.name, c.window);
+            let tag = rejected_tag(&self.spec.name, c.window);
+            for name in [tag.as_str(), REJECTED_TAG] {
+                self.check_gate_may_move(name)?;
+            }
             let manifest = self.store.commit_to(draft, Publish::Tag(&tag))?;
             // `rejected` names the store's latest rejected candidate (`relearn show rejected`).
             self.store.set_tag(REJECTED_TAG, &manifest.id)?;
@@ -831,6 +928,201 @@ impl<'a> Loop<'a> {
 /// The tag on the store's most recently rejected candidate (each also has its own
 /// `<run>.rejected.<window>` tag).
 pub const REJECTED_TAG: &str = "rejected";
+
+/// The tag of a candidate the gate rejected at `window` of `run`.
+pub fn rejected_tag(run: &str, window: usize) -> String {
+    format!("{run}.rejected.{window}")
+}
+
+/// Whether `name` is one the promotion gate writes ([`REJECTED_TAG`] or
+/// `<run>.rejected.<window>`): reserved, so that no tag a user makes is ever moved by a gate
+/// (`relearn tag` refuses them, and so does `run.name`).
+pub fn is_reserved_tag(name: &str) -> bool {
+    name == REJECTED_TAG
+        || name.rsplit_once(".rejected.").is_some_and(|(run, window)| {
+            !run.is_empty() && !window.is_empty() && window.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+impl Loop<'_> {
+    /// Refuses to move gate tag `name` if it names a checkpoint no gate rejected: a tag a
+    /// user made (with a relearn from before these names were reserved) never moves.
+    fn check_gate_may_move(&self, name: &str) -> Result<(), TrainError> {
+        let Some(id) = self.store.tags()?.remove(name) else {
+            return Ok(());
+        };
+        let made_by_gate = self
+            .store
+            .manifest(&id)
+            .is_ok_and(|m| m.extra.get("gate").is_some());
+        if made_by_gate {
+            return Ok(());
+        }
+        Err(TrainError::Usage(format!(
+            "the promotion gate rejected the candidate of run '{}' and would tag it '{name}', but \
+             tag '{name}' was made by hand (it names checkpoint {id:.12}, which no gate rejected) \
+             and a tag you made never moves. Nothing was committed. Give your tag another name \
+             (`relearn tag {:.12} NEW-NAME`, then `relearn tag --delete {name}`) and run again",
+            self.spec.name, id
+        )))
+    }
+}
+
+impl Loop<'_> {
+    /// The error for training that diverged at `window`, with advice: the data's scale when
+    /// it is extreme, else the learning rate.
+    fn diverged(
+        &self,
+        window: usize,
+        epoch: usize,
+        lr_key: &str,
+        lr: f64,
+        data: &Batch,
+    ) -> TrainError {
+        TrainError::NotFinite {
+            what: "training diverged",
+            window,
+            detail: format!("epoch {epoch}: the loss is not a finite number"),
+            advice: data_scale_advice(self.spec, data, self.info.task)
+                .unwrap_or_else(|| format!("Lower `{lr_key}` (now {lr}) and run again")),
+        }
+    }
+}
+
+/// Inputs (after scaling) or regression targets this far from 0 make an MLP's loss overflow
+/// or its gradients explode, whatever the learning rate.
+const EXTREME: f32 = 1e4;
+
+/// What to tell the user when `data` (scaled as the model sees it) holds extreme values,
+/// `None` when it does not.
+fn data_scale_advice(spec: &RunSpec, data: &Batch, task: relearn_data::Task) -> Option<String> {
+    let largest = |values: &[f32]| {
+        values
+            .iter()
+            .map(|v| {
+                if v.is_finite() {
+                    v.abs()
+                } else {
+                    f32::INFINITY
+                }
+            })
+            .fold(0.0f32, f32::max)
+    };
+    let size = |v: f32| match v.is_finite() {
+        true => format!("{v:e}"),
+        false => "beyond f32's range".to_string(),
+    };
+    let feature = largest(&data.features);
+    if feature > EXTREME {
+        return Some(format!(
+            "The cause is the data's scale, not the learning rate: the model sees inputs as large as \
+             {} (with `data.scaling = \"{}\"`). Look for huge values in the feature columns \
+             (a marker such as 3e38 or 9999999 standing for a missing value), remove or replace them, \
+             or scale the inputs (`data.scaling = \"initial\"`)",
+            size(feature),
+            spec.scaling.name()
+        ));
+    }
+    let target = largest(&data.targets);
+    if task == relearn_data::Task::Regression && target > EXTREME {
+        return Some(format!(
+            "The cause is the data's scale, not the learning rate: regression targets reach {}, \
+             and relearn does not rescale targets. Divide the target column by its typical size \
+             (say, its standard deviation) or look for marker values in it",
+            size(target)
+        ));
+    }
+    None
+}
+
+/// The model a run trains on `info`'s stream.
+fn model_config(spec: &RunSpec, info: &StreamInfo) -> MlpConfig {
+    MlpConfig::new(
+        info.n_features(),
+        spec.model.hidden.clone(),
+        info.n_outputs(),
+    )
+    .with_activation(spec.model.activation)
+    .with_dropout(spec.model.dropout)
+}
+
+/// The CSV file a run reads, for messages.
+fn csv_path(spec: &RunSpec) -> String {
+    match &spec.source {
+        relearn_data::StreamSource::Csv(csv) => csv.path.display().to_string(),
+        relearn_data::StreamSource::Generator(g) => format!("generator {}", g.kind.name()),
+    }
+}
+
+/// A new run's name must not hide or be hidden by another REF: REF syntax resolves a tag
+/// before a run, so a run named like an existing tag would be unreachable by name.
+fn check_new_run_name(spec: &RunSpec, store: &Store) -> Result<(), TrainError> {
+    if let Some(id) = store.tags()?.get(&spec.name) {
+        return Err(TrainError::Usage(format!(
+            "`run.name = \"{}\"` is already a tag in {} (it names checkpoint {id:.12}); REF \
+             syntax resolves tags before runs, so the run could not be named in `show`, \
+             `export` or `predict`. Choose another `run.name`",
+            spec.name,
+            store.root().display()
+        )));
+    }
+    Ok(())
+}
+
+/// Bytes a float of the model takes while it trains: the weights, their gradients, Adam's
+/// two moments and the updated copy.
+const TRAINING_COPIES: u128 = 5 * 4;
+
+/// Refuses, before anything is allocated, a model whose training state would not fit in
+/// this machine's memory (an allocation that large aborts the process).
+fn check_model_fits(spec: &RunSpec, mlp: &MlpConfig) -> Result<(), TrainError> {
+    let widths = mlp.widths();
+    let params: u128 = widths
+        .windows(2)
+        .map(|w| (w[0] as u128 + 1) * w[1] as u128)
+        .sum();
+    let widest = widths.iter().copied().max().unwrap_or(0) as u128;
+    let activations = 3 * 4 * widest * widths.len() as u128 * spec.train.batch_size as u128;
+    let needed = params * TRAINING_COPIES + activations;
+    let Some(memory) = physical_memory() else {
+        return Ok(());
+    };
+    if needed <= memory as u128 {
+        return Ok(());
+    }
+    Err(TrainError::Usage(format!(
+        "`model.hidden = {:?}` needs about {} to train ({params} parameters, each with its \
+         gradient, Adam's two moments and an update copy), more than this machine's {} of \
+         memory. Use smaller hidden layers",
+        spec.model.hidden,
+        human_bytes(needed),
+        human_bytes(memory as u128)
+    )))
+}
+
+/// Total physical memory in bytes (Linux: `MemTotal` of `/proc/meminfo`); `None` where it
+/// cannot be read.
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+fn human_bytes(bytes: u128) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
 
 /// What an update trained, before it is committed.
 struct Update {
