@@ -14,5 +14,6 @@ mod inspect;
 mod lineage;
 mod one_build;
 mod policies;
+mod reliability;
 mod resume;
 mod threads;
