@@ -15,6 +15,7 @@ pub mod drift;
 pub mod fit;
 pub mod gate;
 pub mod optim;
+pub mod policy;
 pub mod replay;
 pub mod runner;
 mod seed;
@@ -22,7 +23,7 @@ mod seed;
 pub use checkpoint::{LoadedCheckpoint, ModelInfo};
 pub use config::{ConfigError, Mode, RunSpec};
 pub use gate::{Gate, Verdict};
-pub use runner::{RunEvent, RunOptions, RunSummary, run};
+pub use runner::{RunEvent, RunOptions, RunSummary, run, run_with};
 
 use std::path::PathBuf;
 

@@ -6,8 +6,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
 use burn::tensor::Device;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use relearn_data::{Batch, Preprocessor, Stream, StreamInfo, Window};
 use relearn_model::{Mlp, MlpConfig, MlpWeights};
 use relearn_store::{
@@ -17,13 +15,12 @@ use serde_json::json;
 
 use crate::TrainError;
 use crate::checkpoint::{LoadedCheckpoint, ModelInfo, parts};
-use crate::config::{Mode, RunSpec};
+use crate::config::RunSpec;
 use crate::data_trail::{self, DataTrail};
-use crate::drift::Detector;
 use crate::fit::{FitSettings, fit_with, metrics_from_outputs, outputs, sample_losses, score};
 use crate::gate::Verdict;
 use crate::optim::{AdamMoments, MlpAdam};
-use crate::replay::Reservoir;
+use crate::policy::{self, Context, History, PolicyState, Start, UpdatePolicy};
 use crate::seed::{Purpose, derive};
 
 /// Options of one invocation of [`run`].
@@ -90,10 +87,8 @@ struct Serving {
     weights: MlpWeights,
     preprocessor: Preprocessor,
     moments: Option<AdamMoments>,
-    /// Replay policy: the reservoir of past samples.
-    reservoir: Option<Reservoir>,
-    /// Drift policy: the detector.
-    detector: Option<Detector>,
+    /// What its policy carries to the next update.
+    state: Box<dyn PolicyState>,
 }
 
 /// What became of a window's candidate.
@@ -112,6 +107,18 @@ pub fn run(
     options: &RunOptions,
     on_event: &mut dyn FnMut(&RunEvent),
 ) -> Result<RunSummary, TrainError> {
+    run_with(spec, store, options, policy::for_spec(spec), on_event)
+}
+
+/// [`run`] under `policy` instead of the one `spec.mode` names (`spec.mode` still names the
+/// settings the fingerprint records): a Rust user's own [`UpdatePolicy`].
+pub fn run_with(
+    spec: &RunSpec,
+    store: &Store,
+    options: &RunOptions,
+    policy: Box<dyn UpdatePolicy>,
+    on_event: &mut dyn FnMut(&RunEvent),
+) -> Result<RunSummary, TrainError> {
     let stream = Stream::open(&spec.source, spec.window_size, spec.initial_windows)?;
     let mlp = model_config(spec, stream.info());
     // A new run's checks come before its lock file is made: bad input changes nothing.
@@ -120,7 +127,7 @@ pub fn run(
         check_model_fits(spec, &mlp)?;
     }
     let _lock = store.lock_run(&spec.name)?;
-    let mut loop_ = Loop::new(spec, store, &stream, mlp)?;
+    let mut loop_ = Loop::new(spec, store, &stream, mlp, policy)?;
     if let (Some(head), Some(_)) = (&loop_.head_manifest, &loop_.trail)
         && head.window as usize >= stream.n_windows()
     {
@@ -210,19 +217,19 @@ struct Loop<'a> {
     mlp: MlpConfig,
     device: Device,
     train_device: Device,
+    /// The run's update policy.
+    policy: Box<dyn UpdatePolicy>,
+    /// What the policy needs to know of the run.
+    ctx: Context,
     /// The latest checkpoint at start, when resuming.
     head_manifest: Option<Manifest>,
     serving: Option<Serving>,
-    /// Id of the run's initial model (the parent of every stateless update).
+    /// Id of the run's initial model (the parent of every retrained checkpoint).
     initial_id: Option<CheckpointId>,
     next_window: usize,
-    /// All initial samples: kept while the initial model trains, and for good by stateless
-    /// runs (their updates sample from it).
-    initial_pool: Batch,
-    /// Stateless and drift: the most recent post-initial windows (the current one last).
-    recent: VecDeque<Window>,
-    /// How many windows `recent` holds (0: the policy keeps none).
-    recent_capacity: usize,
+    /// The initial samples (kept after the initial model when the policy asks) and the
+    /// recent windows the policy keeps.
+    history: History,
     /// CSV runs: the hashes of the windows streamed past so far (see [`data_trail`]).
     trail: Option<DataTrail>,
     /// Resuming a CSV run: its head, until the data it trained on has been checked.
@@ -235,11 +242,18 @@ impl<'a> Loop<'a> {
         store: &'a Store,
         stream: &Stream,
         mlp: MlpConfig,
+        policy: Box<dyn UpdatePolicy>,
     ) -> Result<Loop<'a>, TrainError> {
         let info = stream.info().clone();
         let fingerprint = spec.fingerprint();
         let device = spec.backend.device();
         let train_device = device.clone().autodiff();
+        let ctx = Context {
+            seed: spec.seed,
+            window_size: spec.window_size,
+            initial_windows: spec.initial_windows,
+            n_features: info.n_features(),
+        };
         let mut loop_ = Loop {
             spec,
             store,
@@ -248,16 +262,15 @@ impl<'a> Loop<'a> {
             mlp,
             device,
             train_device,
+            policy,
+            ctx,
             head_manifest: None,
             serving: None,
             initial_id: None,
             next_window: spec.initial_windows,
-            initial_pool: Batch::new(stream.info().n_features()),
-            recent: VecDeque::new(),
-            recent_capacity: match spec.mode {
-                Mode::Stateless => spec.stateless.recent_windows,
-                Mode::Drift => spec.drift.recent_windows,
-                Mode::Stateful | Mode::Replay => 0,
+            history: History {
+                initial: Batch::new(ctx.n_features),
+                recent: VecDeque::new(),
             },
             trail: matches!(spec.source, relearn_data::StreamSource::Csv(_))
                 .then(DataTrail::default),
@@ -332,10 +345,10 @@ impl<'a> Loop<'a> {
                 current: self.fingerprint.clone(),
             });
         }
-        // Only stateless updates need the initial model: it is the parent of every retrained
-        // checkpoint, so the head names it. Stateful fine-tuning needs only the head (`gc`
-        // may prune a stateful run's initial checkpoint).
-        if self.spec.mode == Mode::Stateless {
+        // Only a policy whose updates descend from the initial model needs it: it is their
+        // parent, so the head names it. Fine-tuning needs only the head (`gc` may prune a
+        // stateful run's initial checkpoint).
+        if self.policy.needs_initial_model() {
             let initial_id = match head.relation {
                 Relation::Initial => Some(head.id.clone()),
                 _ => head.parent.clone(),
@@ -366,7 +379,7 @@ impl<'a> Loop<'a> {
         let loaded = LoadedCheckpoint::load(self.store, head.clone())?;
         loaded.preprocessor.check_compatible(&self.info)?;
         let moments = match &loaded.optimizer {
-            Some(bytes) if self.spec.mode.fine_tunes() => {
+            Some(bytes) if self.policy.fine_tunes() => {
                 let model = self
                     .mlp
                     .init_with(&loaded.weights, &self.device)
@@ -378,38 +391,23 @@ impl<'a> Loop<'a> {
             }
             _ => None,
         };
-        let part = |name: &str| -> Result<Vec<u8>, TrainError> {
-            if !head.parts.contains_key(name) {
+        let name = self.policy.name();
+        let state = self.policy.resume(&head, &mut |part: &str| {
+            if !head.parts.contains_key(part) {
                 return Err(bad(
                     &head,
-                    format!(
-                        "it has no `{name}` part, which a {} run needs",
-                        self.spec.mode
-                    ),
+                    format!("it has no `{part}` part, which a {name} run needs"),
                 ));
             }
-            Ok(self.store.load_part(&head, name)?)
-        };
-        let reservoir = match self.spec.mode {
-            Mode::Replay => {
-                Some(Reservoir::from_bytes(&part(parts::REPLAY)?).map_err(|e| bad(&head, e))?)
-            }
-            _ => None,
-        };
-        let detector = match self.spec.mode {
-            Mode::Drift => {
-                Some(Detector::from_bytes(&part(parts::DETECTOR)?).map_err(|e| bad(&head, e))?)
-            }
-            _ => None,
-        };
+            Ok(self.store.load_part(&head, part)?)
+        })?;
         self.next_window = head.window as usize + 1;
         self.serving = Some(Serving {
             id: head.id.clone(),
             weights: loaded.weights,
             preprocessor: loaded.preprocessor,
             moments,
-            reservoir,
-            detector,
+            state,
         });
         self.head_manifest = Some(head);
         Ok(())
@@ -420,20 +418,20 @@ impl<'a> Loop<'a> {
     fn feed(&mut self, window: Window) -> Result<Option<Outcome>, TrainError> {
         self.observe(&window)?;
         let initial_windows = self.spec.initial_windows;
-        let stateless = self.spec.mode == Mode::Stateless;
         if window.index < initial_windows {
-            if self.serving.is_none() || stateless {
-                self.initial_pool.extend(&window.batch);
+            if self.serving.is_none() || self.policy.keeps_initial_data() {
+                self.history.initial.extend(&window.batch);
             }
             if window.index + 1 == initial_windows && self.serving.is_none() {
                 return self.train_initial().map(Some);
             }
             return Ok(None);
         }
-        if self.recent_capacity > 0 {
-            self.recent.push_back(window.clone());
-            while self.recent.len() > self.recent_capacity {
-                self.recent.pop_front();
+        let keep = self.policy.recent_windows();
+        if keep > 0 {
+            self.history.recent.push_back(window.clone());
+            while self.history.recent.len() > keep {
+                self.history.recent.pop_front();
             }
         }
         if window.index < self.next_window {
@@ -444,39 +442,23 @@ impl<'a> Loop<'a> {
 
     fn train_initial(&mut self) -> Result<Outcome, TrainError> {
         let started = Instant::now();
+        let initial = &self.history.initial;
         let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
-        preprocessor.scaler.fit(&self.initial_pool);
-        let data = preprocessor.scaler.transform(&self.initial_pool);
+        preprocessor.scaler.fit(initial);
+        let data = preprocessor.scaler.transform(initial);
         let window = self.spec.initial_windows - 1;
         let (weights, moments, train_loss) = self.train_fresh(&data, window, self.spec.train.lr)?;
         let train_seconds = started.elapsed().as_secs_f64();
-        let samples = self.initial_pool.len() as u64;
-        let reservoir = (self.spec.mode == Mode::Replay).then(|| {
-            let mut reservoir = Reservoir::new(
-                self.spec.replay.samples,
-                self.info.n_features(),
-                self.spec.replay.sampling,
-            );
-            let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::Reservoir, window));
-            let rows = self.spec.window_size;
-            for w in 0..self.spec.initial_windows {
-                let range: Vec<usize> =
-                    (w * rows..((w + 1) * rows).min(samples as usize)).collect();
-                reservoir.offer(&self.initial_pool.select(&range), w, &mut rng);
-            }
-            reservoir
-        });
-        let detector =
-            (self.spec.mode == Mode::Drift).then(|| Detector::new(&self.spec.drift.detector));
+        let samples = initial.len() as u64;
+        let state = self.policy.start(&self.history, &self.ctx);
         let candidate = Serving {
             id: String::new(),
             weights,
             preprocessor,
             moments,
-            reservoir,
-            detector,
+            state,
         };
-        let verdict = self.gate(&candidate, &self.initial_pool);
+        let verdict = self.gate(&candidate, &self.history.initial);
         let outcome = self.commit(
             Commit {
                 window,
@@ -488,17 +470,16 @@ impl<'a> Loop<'a> {
                 prequential: None,
                 train_loss,
                 train_seconds,
-                retained: self.retained_after(window, &candidate),
-                drift: None,
+                retained: self.policy.retained(window, &*candidate.state, &self.ctx),
+                record: None,
             },
             candidate,
             verdict,
         )?;
         if let Outcome::Promoted(manifest) = &outcome {
             self.initial_id = Some(manifest.id.clone());
-            if self.spec.mode != Mode::Stateless {
-                // Only stateless updates draw from the initial data again.
-                self.initial_pool = Batch::new(self.info.n_features());
+            if !self.policy.keeps_initial_data() {
+                self.history.initial = Batch::new(self.info.n_features());
             }
         }
         Ok(outcome)
@@ -552,185 +533,87 @@ impl<'a> Loop<'a> {
             });
         }
 
-        // The drift policy's detector watches the serving model's loss on this window.
-        let mut detector = serving.detector.clone();
-        let mut drift = None;
-        // When the detector fires: the samples of the recent windows from its estimated
-        // change to the window's end, which a reset trains on.
-        let mut since_change = None;
-        if let Some(d) = &mut detector {
-            let alarm = d.scan(&sample_losses(&served, &scaled.targets, self.info.task));
-            let mut record = json!({
-                "detector": self.spec.drift.detector.name(),
-                "statistic": d.statistic(),
-                "fired": alarm.is_some(),
-            });
-            if let Some(a) = alarm {
-                let samples = a.since_change + (window.batch.len() - a.at - 1) as u64;
-                record["since_change"] = json!(samples);
-                since_change = Some(samples);
-                d.reset();
-            }
-            drift = Some(record);
-        }
-        let reset = since_change.is_some();
+        // The candidate's policy state starts as the serving one's; the plan may change it
+        // (a detector scans the window's losses).
+        let mut state = serving.state.clone_state();
+        let losses = || sample_losses(&served, &scaled.targets, self.info.task);
+        let plan = state.plan(&window, &losses, &self.history, &self.ctx);
 
         let started = Instant::now();
-        let update = if self.spec.mode == Mode::Stateless || reset {
-            // Fresh weights: stateless retraining (initial sample + recent windows), or a
-            // drift reset (recent windows from the estimated change on).
-            let (raw, trained_windows) = match since_change {
-                Some(samples) => self.reset_training_set(samples, window.batch.len()),
-                None => self.stateless_training_set(t),
-            };
-            let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
-            preprocessor.scaler.fit(&raw);
-            let data = preprocessor.scaler.transform(&raw);
-            let (weights, moments, train_loss) = self.train_fresh(&data, t, self.spec.train.lr)?;
-            let (parent, relation) = match reset {
-                false => (self.initial_id.clone(), Relation::Retrained),
-                true => (Some(serving.id.clone()), Relation::Reset),
-            };
-            Update {
-                parent,
-                relation,
-                samples_trained: raw.len(),
-                trained_windows,
-                train_loss,
-                weights,
-                preprocessor,
-                moments,
-                reservoir: None,
+        let samples_trained = plan.set.raw.len();
+        let (parent, relation, weights, preprocessor, moments, train_loss) = match plan.start {
+            Start::Fresh(relation) => {
+                let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+                preprocessor.scaler.fit(&plan.set.raw);
+                let data = preprocessor.scaler.transform(&plan.set.raw);
+                let (weights, moments, train_loss) =
+                    self.train_fresh(&data, t, self.spec.train.lr)?;
+                let parent = match relation {
+                    Relation::Retrained => self.initial_id.clone(),
+                    _ => Some(serving.id.clone()),
+                };
+                (parent, relation, weights, preprocessor, moments, train_loss)
             }
-        } else {
-            // Fine-tuning the serving model: on the window alone (stateful, drift), or on
-            // the window and the reservoir (replay).
-            let mut preprocessor = serving.preprocessor.clone();
-            preprocessor.scaler.update(&window.batch);
-            let mut reservoir = serving.reservoir.clone();
-            let (data, samples_trained, mut trained_windows) = match &reservoir {
-                None => (
-                    preprocessor.scaler.transform(&window.batch),
-                    window.batch.len(),
-                    vec![t as u64],
-                ),
-                Some(r) => {
-                    let mut raw = window.batch.clone();
-                    raw.extend(r.samples());
-                    (preprocessor.scaler.transform(&raw), raw.len(), r.windows())
-                }
-            };
-            let moments = match self.spec.stateful.carry_optimizer {
-                true => serving.moments.clone(),
-                false => None,
-            };
-            let model = self
-                .mlp
-                .init_with(&serving.weights, &self.train_device)
-                .expect("shape checked above");
-            let lr = self.spec.stateful.lr;
-            let (weights, moments, train_loss) = self
-                .train(
-                    model,
-                    moments.unwrap_or_default(),
-                    &data,
-                    t,
-                    self.spec.stateful.epochs,
-                    lr,
+            Start::Serving => {
+                // The scaler takes the new window only (not replayed samples, which it saw).
+                let mut preprocessor = serving.preprocessor.clone();
+                preprocessor.scaler.update(&window.batch);
+                let data = preprocessor.scaler.transform(&plan.set.raw);
+                let moments = match self.spec.stateful.carry_optimizer {
+                    true => serving.moments.clone(),
+                    false => None,
+                };
+                let model = self
+                    .mlp
+                    .init_with(&serving.weights, &self.train_device)
+                    .expect("shape checked above");
+                let lr = self.spec.stateful.lr;
+                let (weights, moments, train_loss) = self
+                    .train(
+                        model,
+                        moments.unwrap_or_default(),
+                        &data,
+                        t,
+                        self.spec.stateful.epochs,
+                        lr,
+                    )
+                    .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
+                let parent = Some(serving.id.clone());
+                (
+                    parent,
+                    Relation::FineTuned,
+                    weights,
+                    preprocessor,
+                    Some(moments),
+                    train_loss,
                 )
-                .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
-            if let Some(r) = &mut reservoir {
-                let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::Reservoir, t));
-                r.offer(&window.batch, t, &mut rng);
-                trained_windows.push(t as u64);
-                trained_windows.dedup();
-            }
-            Update {
-                parent: Some(serving.id.clone()),
-                relation: Relation::FineTuned,
-                samples_trained,
-                trained_windows,
-                train_loss,
-                weights,
-                preprocessor,
-                moments: Some(moments),
-                reservoir,
             }
         };
-        // Building the training set, training, and (replay) the reservoir's update.
+        state.trained(&window, &self.ctx);
+        // Building the training set, training, and the policy state's update.
         let train_seconds = started.elapsed().as_secs_f64();
         let candidate = Serving {
             id: String::new(),
-            weights: update.weights,
-            preprocessor: update.preprocessor,
-            moments: update.moments,
-            reservoir: update.reservoir,
-            detector,
+            weights,
+            preprocessor,
+            moments,
+            state,
         };
         let commit = Commit {
             window: t,
-            parent: update.parent,
-            relation: update.relation,
+            parent,
+            relation,
             replaces: Some(serving.id.clone()),
-            samples_trained: update.samples_trained as u64,
-            trained_windows: update.trained_windows,
+            samples_trained: samples_trained as u64,
+            trained_windows: plan.set.windows,
             prequential: Some(prequential),
-            train_loss: update.train_loss,
+            train_loss,
             train_seconds,
-            retained: self.retained_after(t, &candidate),
-            drift,
+            retained: self.policy.retained(t, &*candidate.state, &self.ctx),
+            record: plan.record,
         };
         let verdict = self.gate(&candidate, &window.batch);
         self.commit(commit, candidate, verdict)
-    }
-
-    /// A drift reset's training set: the samples of the recent windows (the current one
-    /// last) from the detector's estimated change on, and at least the current window
-    /// (`current` samples), so that an old concept's windows stay out of it.
-    fn reset_training_set(&self, since_change: u64, current: usize) -> (Batch, Vec<u64>) {
-        let total: usize = self.recent.iter().map(|w| w.batch.len()).sum();
-        let keep = (since_change as usize).max(current).min(total);
-        // Rows to leave out, oldest first.
-        let mut skip = total - keep;
-        let mut set = Batch::new(self.info.n_features());
-        let mut windows = Vec::new();
-        for w in &self.recent {
-            let rows = w.batch.len();
-            if skip >= rows {
-                skip -= rows;
-                continue;
-            }
-            set.extend(&w.batch.select(&(skip..rows).collect::<Vec<_>>()));
-            skip = 0;
-            windows.push(w.index as u64);
-        }
-        (set, windows)
-    }
-
-    /// A stateless update's training set at window `t`: the last `recent_windows`
-    /// post-initial windows, plus a sample of initial data sized so that it makes up
-    /// `initial_fraction` of the whole.
-    fn stateless_training_set(&self, t: usize) -> (Batch, Vec<u64>) {
-        let mut recent = Batch::new(self.info.n_features());
-        let mut windows: Vec<u64> = Vec::new();
-        for w in &self.recent {
-            recent.extend(&w.batch);
-            windows.push(w.index as u64);
-        }
-        let f = self.spec.stateless.initial_fraction;
-        let wanted = ((f / (1.0 - f)) * recent.len() as f64).round() as usize;
-        let take = wanted.min(self.initial_pool.len());
-        let mut set = Batch::new(self.info.n_features());
-        if take > 0 {
-            let mut rng = StdRng::seed_from_u64(derive(self.spec.seed, Purpose::InitialSample, t));
-            let mut picked =
-                rand::seq::index::sample(&mut rng, self.initial_pool.len(), take).into_vec();
-            picked.sort_unstable();
-            set = self.initial_pool.select(&picked);
-            windows.splice(0..0, 0..self.spec.initial_windows as u64);
-        }
-        set.extend(&recent);
-        (set, windows)
     }
 
     /// Trains fresh weights seeded by (seed, window) on `data` for `train.epochs`.
@@ -753,7 +636,8 @@ impl<'a> Loop<'a> {
                 lr,
             )
             .map_err(|epoch| self.diverged(window, epoch, "train.lr", lr, data))?;
-        let keep = self.spec.mode.fine_tunes() && self.spec.stateful.carry_optimizer;
+        // Fresh training keeps its moments only for a policy that will fine-tune them.
+        let keep = self.policy.fine_tunes() && self.spec.stateful.carry_optimizer;
         Ok((weights, keep.then_some(moments), loss))
     }
 
@@ -788,45 +672,6 @@ impl<'a> Loop<'a> {
         Ok((model.weights(), optimizer.moments, loss))
     }
 
-    /// Past data this run keeps after committing `candidate` for `window`, to make its later
-    /// updates: none for stateful runs; for stateless runs the initial windows plus the recent
-    /// windows the next update reuses; for replay runs the reservoir; for drift runs the
-    /// recent windows a reset at the next window would reuse.
-    fn retained_after(&self, window: usize, candidate: &Serving) -> Retained {
-        let windows_of = |n: usize| {
-            let samples = n * self.spec.window_size;
-            Retained {
-                samples: samples as u64,
-                bytes: (samples * 4 * (self.info.n_features() + 1)) as u64,
-            }
-        };
-        match self.spec.mode {
-            Mode::Stateful => Retained::default(),
-            Mode::Replay => {
-                let kept = candidate
-                    .reservoir
-                    .as_ref()
-                    .expect("a replay candidate carries its reservoir")
-                    .samples();
-                Retained {
-                    samples: kept.len() as u64,
-                    bytes: kept.bytes(),
-                }
-            }
-            Mode::Stateless => {
-                let first_reused = (window + 2)
-                    .saturating_sub(self.spec.stateless.recent_windows)
-                    .max(self.spec.initial_windows);
-                let reused_windows = (window + 1).saturating_sub(first_reused);
-                windows_of(self.spec.initial_windows + reused_windows)
-            }
-            Mode::Drift => {
-                let post_initial = (window + 1).saturating_sub(self.spec.initial_windows);
-                windows_of((self.spec.drift.recent_windows - 1).min(post_initial))
-            }
-        }
-    }
-
     /// Commits a candidate: as the run's new head when there is no gate or it passed;
     /// otherwise under a `<run>.rejected.<window>` tag (and [`REJECTED_TAG`]), with the
     /// verdict in `extra.gate`.
@@ -855,12 +700,13 @@ impl<'a> Loop<'a> {
         if let Some(m) = &candidate.moments {
             parts_out.push((parts::OPTIMIZER.to_string(), m.to_bytes()));
         }
-        if let Some(r) = &candidate.reservoir {
-            parts_out.push((parts::REPLAY.to_string(), r.to_bytes()));
-        }
-        if let Some(d) = &candidate.detector {
-            parts_out.push((parts::DETECTOR.to_string(), d.to_bytes()));
-        }
+        parts_out.extend(
+            candidate
+                .state
+                .parts()
+                .into_iter()
+                .map(|(name, bytes)| (name.to_string(), bytes)),
+        );
         let mut extra = json!({
             "model": info,
             "source": match &self.spec.source {
@@ -875,8 +721,8 @@ impl<'a> Loop<'a> {
             "window_size": self.spec.window_size,
             "seed": self.spec.seed,
         });
-        if let Some(drift) = c.drift {
-            extra["drift"] = drift;
+        if let Some((key, record)) = c.record {
+            extra[key] = record;
         }
         if let Some(trail) = &self.trail {
             extra[data_trail::EXTRA_KEY] = trail.record(c.window);
@@ -887,7 +733,7 @@ impl<'a> Loop<'a> {
         }
         let draft = CheckpointDraft {
             run: self.spec.name.clone(),
-            mode: self.spec.mode.name().to_string(),
+            mode: self.policy.name().to_string(),
             window: c.window as u64,
             parent: c.parent,
             relation: c.relation,
@@ -1124,19 +970,6 @@ fn human_bytes(bytes: u128) -> String {
     }
 }
 
-/// What an update trained, before it is committed.
-struct Update {
-    parent: Option<CheckpointId>,
-    relation: Relation,
-    samples_trained: usize,
-    trained_windows: Vec<u64>,
-    train_loss: f64,
-    weights: MlpWeights,
-    preprocessor: Preprocessor,
-    moments: Option<AdamMoments>,
-    reservoir: Option<Reservoir>,
-}
-
 /// What a checkpoint records beyond its parts.
 struct Commit {
     window: usize,
@@ -1149,8 +982,8 @@ struct Commit {
     train_loss: f64,
     train_seconds: f64,
     retained: Retained,
-    /// Drift policy: the detector's statistic and whether it fired (`extra.drift`).
-    drift: Option<serde_json::Value>,
+    /// What the policy records under `extra.<key>` (see [`policy::Plan::record`]).
+    record: Option<(&'static str, serde_json::Value)>,
 }
 
 fn bad(head: &Manifest, e: impl std::fmt::Display) -> TrainError {
