@@ -11,7 +11,7 @@ use relearn_store::{Manifest, Store};
 use relearn_train::{LoadedCheckpoint, fit};
 use serde::Serialize;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::exit::{UsageError, WorkFailed};
 use crate::render;
 
@@ -71,18 +71,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             metrics: &metrics,
         })?;
     } else {
-        println!(
+        outln!(
             "checkpoint {}  {}",
             render::short(&manifest.id),
             render::run_at(manifest)
-        );
-        println!(
+        )?;
+        outln!(
             "data       {}: {} samples, target column \"{target}\"",
             args.csv.display(),
             batch.len()
-        );
+        )?;
         for (name, value) in &metrics {
-            println!("{name:<10} {value:.6}");
+            outln!("{name:<10} {value:.6}")?;
         }
     }
     Ok(ExitCode::SUCCESS)

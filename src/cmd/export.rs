@@ -14,7 +14,7 @@ use relearn_train::{LoadedCheckpoint, ModelInfo};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -84,19 +84,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             metadata: &metadata,
         })?;
     } else {
-        println!(
+        outln!(
             "exported checkpoint {} ({}) to {} ({}, {} parameters)",
             render::short(&m.id),
             render::run_at(m),
             args.out.display(),
             render::bytes(bytes.len() as u64),
             checkpoint.weights.num_params()
-        );
+        )?;
         for t in &tensors {
-            println!("  {:<18} f32 {:?}", t.name, t.shape);
+            outln!("  {:<18} f32 {:?}", t.name, t.shape)?;
         }
         let keys: Vec<String> = metadata.keys().cloned().collect();
-        println!("  metadata: {}", keys.join(", "));
+        outln!("  metadata: {}", keys.join(", "))?;
     }
     Ok(ExitCode::SUCCESS)
 }

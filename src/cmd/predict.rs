@@ -4,7 +4,6 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use relearn_data::Task;
 use relearn_train::fit;
 use serde_json::{Map, Value, json};
@@ -57,8 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    write_stdout(|out| write_csv(out, classes, &rows))
-        .context("cannot write predictions to stdout")?;
+    write_stdout(|out| write_csv(out, classes, &rows))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use relearn_store::{RefMove, Store};
 use serde::Serialize;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -126,16 +126,16 @@ fn history(store: &Store, run: &str, json: bool) -> anyhow::Result<ExitCode> {
             .collect();
         print_json(&moves)?;
     } else if moves.is_empty() {
-        println!("run '{run}' has no recorded rollbacks");
+        outln!("run '{run}' has no recorded rollbacks")?;
     } else {
         for m in &moves {
-            println!(
+            outln!(
                 "{}  {:<8}  {} -> {}",
                 m.at,
                 m.action,
                 m.from.as_deref().map(render::short).unwrap_or("(none)"),
                 render::short(&m.to)
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
