@@ -32,7 +32,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
     let inference = Inference::load(&store, &args.reference)?;
     let batch = inference.read_csv(&args.csv, None)?;
-    let outputs = fit::outputs(&inference.model, &batch, &inference.device);
+    // Every row is checked before anything is printed.
+    let outputs = inference.outputs(&args.csv, &batch)?;
     let classes = &inference.checkpoint.preprocessor.classes;
     let rows = predictions(inference.task(), classes, &outputs);
     if args.json {
