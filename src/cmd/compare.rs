@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use self::report::{Invocation, PeakMemory, Setup, StreamSummary, run_name};
 use super::eval::Inference;
 use super::export::{output_target, write_atomic};
-use super::{StoreArg, write_stdout};
+use super::{ConfigStoreArg, write_stdout};
 use crate::render;
 
 /// Arguments of `relearn compare`.
@@ -60,7 +60,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     windows: Option<usize>,
     #[command(flatten)]
-    store: StoreArg,
+    store: ConfigStoreArg,
     /// Internal: train one mode and report progress as JSON lines (used by `compare`
     /// itself, one child process per mode).
     #[arg(long, hide = true, value_parser = ["stateful", "stateless", "replay", "drift"])]
@@ -91,11 +91,7 @@ enum WorkerEvent {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = RunSpec::load(&args.config)?;
-    let store_path = args
-        .store
-        .store
-        .clone()
-        .unwrap_or_else(|| spec.store.clone());
+    let store_path = args.store.path(&spec)?;
     if let Some(mode) = args.worker.as_deref().and_then(Mode::parse) {
         return worker(spec, &store_path, mode, args.windows);
     }

@@ -85,16 +85,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `--store DIR`, shared by every command.
+/// `--store DIR` of the commands without a config.
 #[derive(Debug, clap::Args)]
 pub struct StoreArg {
-    /// Checkpoint store folder [default: the config's `run.store`, else `checkpoints`].
+    /// Checkpoint store folder [default: checkpoints].
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 }
 
 impl StoreArg {
-    /// The store folder for commands without a config.
+    /// The store folder.
     pub fn path(&self) -> PathBuf {
         self.store
             .clone()
@@ -107,8 +107,40 @@ impl StoreArg {
     }
 }
 
+/// `--store DIR` of the commands that take a config (`run`, `compare`).
+#[derive(Debug, clap::Args)]
+pub struct ConfigStoreArg {
+    /// Checkpoint store folder [default: the config's `run.store`, else `checkpoints`].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+}
+
+impl ConfigStoreArg {
+    /// The store folder: `--store`, else the config's (checked: see [`check_store_path`]).
+    pub fn path(&self, spec: &relearn_train::RunSpec) -> anyhow::Result<PathBuf> {
+        let path = self.store.clone().unwrap_or_else(|| spec.store.clone());
+        check_store_path(&path)?;
+        Ok(path)
+    }
+}
+
+/// Refuses a store path that exists and is not a folder (bad input, exit code 2), before
+/// the store is opened or created.
+pub fn check_store_path(path: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_dir() => Err(crate::exit::UsageError(format!(
+            "store {} is not a folder (it is a file); a store is a folder of checkpoints: give \
+             --store a store's folder (or, to create a store, a path that does not exist yet)",
+            path.display()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 /// Opens an existing store for reading.
 pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+    check_store_path(path)?;
     Store::open(path).with_context(|| format!("cannot open store {}", path.display()))
 }
 

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use relearn_store::{Manifest, Store};
 use relearn_train::{Gate, Mode, RunEvent, RunOptions, RunSpec, Verdict};
 
-use super::{StoreArg, print_text};
+use super::{ConfigStoreArg, print_text};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -33,7 +33,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     windows: Option<usize>,
     #[command(flatten)]
-    store: StoreArg,
+    store: ConfigStoreArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -46,11 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Gate::parse(text, spec.task()).map_err(|e| UsageError(format!("--gate: {e}")))?;
         spec = spec.with_gate(Some(gate));
     }
-    let store_path = args
-        .store
-        .store
-        .clone()
-        .unwrap_or_else(|| spec.store.clone());
+    let store_path = args.store.path(&spec)?;
     let store = Store::open_for_write(&store_path)?;
     let options = RunOptions {
         max_windows: args.windows,
