@@ -4,6 +4,8 @@
 mod common;
 
 mod bad_input;
+#[cfg(unix)]
+mod cli_output;
 mod compare;
 mod concurrency;
 mod crash;

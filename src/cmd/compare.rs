@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use self::report::{Invocation, PeakMemory, Setup, StreamSummary, run_name};
 use super::eval::Inference;
-use super::{StoreArg, write_stdout};
+use super::export::{output_target, write_atomic};
+use super::{ConfigStoreArg, write_stdout};
 use crate::render;
 
 /// Arguments of `relearn compare`.
@@ -59,7 +60,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     windows: Option<usize>,
     #[command(flatten)]
-    store: StoreArg,
+    store: ConfigStoreArg,
     /// Internal: train one mode and report progress as JSON lines (used by `compare`
     /// itself, one child process per mode).
     #[arg(long, hide = true, value_parser = ["stateful", "stateless", "replay", "drift"])]
@@ -90,11 +91,7 @@ enum WorkerEvent {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = RunSpec::load(&args.config)?;
-    let store_path = args
-        .store
-        .store
-        .clone()
-        .unwrap_or_else(|| spec.store.clone());
+    let store_path = args.store.path(&spec)?;
     if let Some(mode) = args.worker.as_deref().and_then(Mode::parse) {
         return worker(spec, &store_path, mode, args.windows);
     }
@@ -126,6 +123,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("compare-out").join(&spec.name));
+    check_out_folder(&out)?;
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
     let windows = args
@@ -208,8 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let json_path = out.join("compare.json");
     let json = serde_json::to_string_pretty(&report)?;
-    std::fs::write(&json_path, json + "\n")
-        .with_context(|| format!("cannot write {}", json_path.display()))?;
+    write_atomic(&json_path, |w| Ok(writeln!(w, "{json}")?))?;
     plot::write(&report, &out)?;
 
     let text = table::render(&report);
@@ -223,6 +220,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an `--out` that cannot be the report's folder (bad input, exit code 2) before
+/// anything is trained: a path that exists and is not a folder, or, in an existing folder,
+/// a `compare.*` file that is not a regular file (see [`output_target`]).
+fn check_out_folder(out: &Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(crate::exit::UsageError(format!(
+            "--out {} is not a folder (it is a file); compare writes compare.json, compare.svg \
+             and compare.png into a folder: give a folder's path (created if missing)",
+            out.display()
+        ))
+        .into());
+    }
+    if out.is_dir() {
+        for name in ["compare.json", "compare.svg", "compare.png"] {
+            output_target(&out.join(name))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs one mode in a child process, following its progress. `Ok(Err(code))` when the

@@ -9,7 +9,7 @@ use relearn_store::{Manifest, Store};
 use relearn_train::LoadedCheckpoint;
 use serde::Serialize;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, print_json, print_text};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -102,7 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&report)?;
     } else {
-        print!("{}", text(&report));
+        print_text(&text(&report))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,17 +1,18 @@
 //! `relearn eval REF --csv FILE`: scores a checkpoint on labelled data, with the
 //! checkpoint's own preprocessing and the same metrics as its manifest.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use burn::tensor::Device;
-use relearn_data::{Batch, Task, read_labelled_csv};
+use relearn_data::{Batch, Scaling, Task, read_labelled_csv};
 use relearn_model::{Backend, Mlp};
 use relearn_store::{Manifest, Store};
 use relearn_train::{LoadedCheckpoint, fit};
 use serde::Serialize;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::exit::{UsageError, WorkFailed};
 use crate::render;
 
@@ -58,12 +59,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })?,
     };
     let batch = inference.read_csv(&args.csv, Some(&target))?;
-    let metrics = fit::score(
-        &inference.model,
-        &batch,
-        inference.task(),
-        &inference.device,
-    );
+    let outputs = inference.outputs(&args.csv, &batch)?;
+    let metrics = fit::metrics_from_outputs(&outputs, &batch.targets, inference.task());
     if args.json {
         print_json(&EvalJson {
             id: &manifest.id,
@@ -71,18 +68,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             metrics: &metrics,
         })?;
     } else {
-        println!(
+        outln!(
             "checkpoint {}  {}",
             render::short(&manifest.id),
             render::run_at(manifest)
-        );
-        println!(
+        )?;
+        outln!(
             "data       {}: {} samples, target column \"{target}\"",
             args.csv.display(),
             batch.len()
-        );
+        )?;
         for (name, value) in &metrics {
-            println!("{name:<10} {value:.6}");
+            outln!("{name:<10} {value:.6}")?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -151,4 +148,127 @@ impl Inference {
         let (batch, _) = read_labelled_csv(path, pre, target)?;
         Ok(pre.scaler.transform(&batch))
     }
+
+    /// The model's outputs (row-major) for `batch`, read from `path` by
+    /// [`Inference::read_csv`]. A row whose output is not finite (a feature far beyond what
+    /// the model was trained on, like `3e38` written as a "missing" marker, overflows it) is
+    /// bad input (exit code 2), naming the row, rather than a NaN prediction or score.
+    pub fn outputs(&self, path: &Path, batch: &Batch) -> anyhow::Result<Vec<f32>> {
+        let outputs = fit::outputs(&self.model, batch, &self.device);
+        let width = (outputs.len() / batch.len().max(1)).max(1);
+        let bad = outputs
+            .chunks(width)
+            .position(|row| row.iter().any(|v| !v.is_finite()));
+        match bad {
+            None => Ok(outputs),
+            Some(row) => {
+                let nan = outputs[row * width..(row + 1) * width]
+                    .iter()
+                    .any(|v| v.is_nan());
+                Err(self.non_finite(path, batch, row, nan).into())
+            }
+        }
+    }
+
+    /// The error for data row `row` (0-based) of `path`, whose output is NaN (`nan`) or
+    /// infinite: where it is, and the feature that most likely caused it.
+    fn non_finite(&self, path: &Path, batch: &Batch, row: usize, nan: bool) -> UsageError {
+        let pre = &self.checkpoint.preprocessor;
+        let record = csv_record(path, row);
+        // Rows as the data crate names them in its errors: 1-based lines of the file, the
+        // header being row 1 (blank lines count).
+        let line = record
+            .as_ref()
+            .map_or(row as u64 + 2, |(line, _)| *line)
+            .to_string();
+        let mut message = format!(
+            "{}: row {line} (data row {}; the header is row 1): the model's output for this row is {}",
+            path.display(),
+            row + 1,
+            if nan { "NaN" } else { "infinite" }
+        );
+        // The feature farthest from what the model saw in training, after scaling.
+        let scaled = batch.row(row);
+        let worst = scaled
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+            .filter(|(_, v)| !v.is_finite() || v.abs() >= LARGE_SCALED);
+        match worst {
+            Some((i, &value)) => {
+                let name = pre.feature_names.get(i).map_or("?", String::as_str);
+                let cell = record
+                    .as_ref()
+                    .and_then(|(_, cells)| cells.get(name).cloned())
+                    .unwrap_or_else(|| "a huge value".to_string());
+                let scaling = if pre.scaler.mode == Scaling::None || pre.scaler.count == 0 {
+                    String::new()
+                } else if value.is_finite() {
+                    format!(" (after the checkpoint's scaling: {value:e})")
+                } else {
+                    " (the checkpoint's scaling makes it infinite)".to_string()
+                };
+                message.push_str(&format!(
+                    ". Feature \"{name}\" is {cell}{scaling}: far beyond the values the model \
+                     was trained on, too large for its arithmetic, which overflows. A huge \
+                     value like this is often a marker for missing data (3e38, 1e30): remove \
+                     or impute such cells before running the checkpoint on them"
+                ));
+            }
+            None => message.push_str(
+                ". None of its features is far from the training data; check the row's values, \
+                 and run `relearn verify` to check the checkpoint",
+            ),
+        }
+        UsageError(message)
+    }
+}
+
+/// A scaled feature this far from 0 (standard deviations, when the checkpoint scales) is
+/// named as the likely cause of a non-finite output.
+const LARGE_SCALED: f32 = 1e4;
+
+/// Data record `index` (0-based) of the CSV at `path`, read as `read_labelled_csv` reads it
+/// (header first; blank lines skipped): its 1-based line in the file (the header is line
+/// 1, blank lines counted) and its cells by header name. `None` if it cannot be read.
+fn csv_record(path: &Path, index: usize) -> Option<(u64, HashMap<String, String>)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .ok()?;
+    let header: Vec<String> = reader
+        .byte_headers()
+        .ok()?
+        .iter()
+        .map(|f| String::from_utf8_lossy(f.trim_ascii()).into_owned())
+        .collect();
+    let record = reader.byte_records().nth(index)?.ok()?;
+    let start = record.position()?.byte();
+    let cells = header
+        .into_iter()
+        .zip(record.iter())
+        .map(|(h, c)| (h, String::from_utf8_lossy(c.trim_ascii()).into_owned()))
+        .collect();
+    Some((line_at(path, start)?, cells))
+}
+
+/// The 1-based line of the record the csv parser reports at byte `start`: 1 + the line
+/// ends (`\n`, `\r\n` or a lone `\r`) before it, plus those of the blank lines right after
+/// `start` (the parser's position points before the blank lines it skips). As the data
+/// crate counts rows in its errors.
+fn line_at(path: &Path, start: u64) -> Option<u64> {
+    let bytes = std::fs::read(path).ok()?;
+    let (mut lines, mut prev_cr) = (1u64, false);
+    for (offset, &b) in bytes.iter().enumerate() {
+        let ends_line = b == b'\n' || b == b'\r';
+        if offset as u64 >= start && !ends_line {
+            return Some(lines);
+        }
+        if b == b'\r' || (b == b'\n' && !prev_cr) {
+            lines += 1;
+        }
+        prev_cr = b == b'\r';
+    }
+    Some(lines)
 }

@@ -14,7 +14,7 @@ use relearn_train::{LoadedCheckpoint, ModelInfo};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -84,19 +84,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             metadata: &metadata,
         })?;
     } else {
-        println!(
+        outln!(
             "exported checkpoint {} ({}) to {} ({}, {} parameters)",
             render::short(&m.id),
             render::run_at(m),
             args.out.display(),
             render::bytes(bytes.len() as u64),
             checkpoint.weights.num_params()
-        );
+        )?;
         for t in &tensors {
-            println!("  {:<18} f32 {:?}", t.name, t.shape);
+            outln!("  {:<18} f32 {:?}", t.name, t.shape)?;
         }
         let keys: Vec<String> = metadata.keys().cloned().collect();
-        println!("  metadata: {}", keys.join(", "));
+        outln!("  metadata: {}", keys.join(", "))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -202,26 +202,100 @@ pub fn safetensors_bytes(tensors: &[Tensor], metadata: &Map<String, Value>) -> V
     out
 }
 
-/// Refuses an output path that is a folder or lies in a folder that does not exist (bad
-/// input, exit code 2), before any work is done.
+/// Refuses an output path that `write_atomic` could not write, before any work is done
+/// (bad input, exit code 2): see [`output_target`].
 pub fn check_output_path(path: &Path) -> anyhow::Result<()> {
-    if path.is_dir() {
+    output_target(path).map(drop)
+}
+
+/// The file that writing `path` writes: `path` itself, or, when it is a symlink, the file
+/// it points at (chains followed, a relative target read from the link's folder; a dangling
+/// link gives the path of the file it would point at). The symlink stays: the new file is
+/// renamed onto the target.
+///
+/// Bad input (exit code 2): a target that exists and is not a regular file (a folder, a
+/// FIFO, a device, a socket: writing one is not writing a file, and renaming onto it would
+/// replace the special file), a target whose folder does not exist, a symlink loop.
+pub fn output_target(path: &Path) -> anyhow::Result<PathBuf> {
+    // As the kernel's limit on links followed in one lookup.
+    const MAX_LINKS: usize = 40;
+    let mut target = path.to_path_buf();
+    for _ in 0..=MAX_LINKS {
+        let meta = match std::fs::symlink_metadata(&target) {
+            Ok(meta) => meta,
+            // A new file (or a dangling link's target): its folder must exist.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let dir = parent_dir(&target);
+                if !dir.is_dir() {
+                    return Err(UsageError(format!(
+                        "cannot write {}: folder {} does not exist",
+                        describe_target(path, &target),
+                        dir.display()
+                    ))
+                    .into());
+                }
+                return Ok(target);
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("cannot write {}", describe_target(path, &target))));
+            }
+        };
+        if meta.file_type().is_symlink() {
+            let link = std::fs::read_link(&target)
+                .with_context(|| format!("cannot read symlink {}", target.display()))?;
+            target = parent_dir(&target).join(link);
+            continue;
+        }
+        if meta.is_file() {
+            return Ok(target);
+        }
         return Err(UsageError(format!(
-            "--out {} is a folder; give a file name",
-            path.display()
+            "--out {} is {}, not a regular file; give the path of a file to write (it is \
+             written to a temporary file, then renamed onto that path)",
+            describe_target(path, &target),
+            kind_of(&meta.file_type())
         ))
         .into());
     }
-    let dir = parent_dir(path);
-    if !dir.is_dir() {
-        return Err(UsageError(format!(
-            "cannot write {}: folder {} does not exist",
-            path.display(),
-            dir.display()
-        ))
-        .into());
+    Err(UsageError(format!(
+        "--out {}: too many levels of symlinks (more than {MAX_LINKS}; a loop?)",
+        path.display()
+    ))
+    .into())
+}
+
+/// `path`, and what it points at when that is another path.
+fn describe_target(path: &Path, target: &Path) -> String {
+    if path == target {
+        path.display().to_string()
+    } else {
+        format!("{} (a symlink to {})", path.display(), target.display())
     }
-    Ok(())
+}
+
+/// What a file that is not a regular file or a symlink is, in words.
+fn kind_of(kind: &std::fs::FileType) -> &'static str {
+    if kind.is_dir() {
+        return "a folder";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    "a special file"
 }
 
 fn parent_dir(path: &Path) -> &Path {
@@ -231,14 +305,17 @@ fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Writes `path` atomically: `fill` writes a temporary file in the same folder, which is
-/// synced and renamed onto `path`. On error nothing is left behind.
+/// Writes `path` atomically: `fill` writes a temporary file in the folder of the file
+/// `path` names (through symlinks: see [`output_target`], whose refusals apply), which is
+/// synced and renamed onto it, and the folder synced. A symlink stays a symlink, pointing at
+/// the new content. On error nothing is left behind.
 pub fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let dir = parent_dir(path);
-    let context = || format!("cannot write {}", path.display());
+    let target = output_target(path)?;
+    let dir = parent_dir(&target);
+    let context = || format!("cannot write {}", describe_target(path, &target));
     let mut tmp = tempfile::Builder::new()
         .prefix(".relearn-tmp-")
         .tempfile_in(dir)
@@ -256,7 +333,7 @@ pub fn write_atomic(
         tmp.as_file().set_permissions(perms).with_context(context)?;
     }
     tmp.as_file().sync_all().with_context(context)?;
-    tmp.persist(path)
+    tmp.persist(&target)
         .map_err(|e| e.error)
         .with_context(context)?;
     // Make the rename durable too (best effort: not every platform can sync a folder).

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use relearn_store::{GcReport, Manifest};
 use serde::Serialize;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::render;
 
 /// Arguments of `relearn gc`.
@@ -61,25 +61,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let n = report.removed_checkpoints.len();
     if n == 0 && report.removed_objects == 0 {
-        println!(
+        outln!(
             "nothing to remove: {remaining} checkpoint{} kept",
             plural(remaining)
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{verb} {n} checkpoint{}:", plural(n));
+    outln!("{verb} {n} checkpoint{}:", plural(n))?;
     for id in &report.removed_checkpoints {
         match by_id.get(id.as_str()) {
-            Some(m) => println!(
+            Some(m) => outln!(
                 "  {}  {:<24} {}",
                 render::short(id),
                 render::run_at(m),
                 m.relation.as_str()
-            ),
-            None => println!("  {}", render::short(id)),
+            )?,
+            None => outln!("  {}", render::short(id))?,
         }
     }
-    println!(
+    outln!(
         "{verb} {} object{}, {} freed ({} bytes); {remaining} checkpoint{} {}",
         report.removed_objects,
         plural(report.removed_objects),
@@ -91,9 +91,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             "remain"
         }
-    );
+    )?;
     if args.dry_run {
-        println!("(dry run: nothing was removed)");
+        outln!("(dry run: nothing was removed)")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 //! generator, or the windows of its CSV source) as CSV, so that `eval` and `predict` can be
 //! run on exactly the windows a run saw.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,6 +10,7 @@ use relearn_data::{Stream, StreamSource, Task};
 use relearn_train::RunSpec;
 
 use super::export::{check_output_path, write_atomic};
+use super::{outln, write_stdout_with};
 use crate::exit::UsageError;
 
 /// Arguments of `relearn generate`.
@@ -56,10 +57,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let write = |w: &mut dyn Write| write_windows(&stream, &target, args.from, end, w);
     let rows = if to_stdout {
-        let mut out = io::BufWriter::new(io::stdout().lock());
-        let rows = write(&mut out)?;
-        out.flush()?;
-        rows
+        match write_stdout_with(write)? {
+            Some(rows) => rows,
+            // The reader went away (`| head`): it has what it wanted.
+            None => return Ok(ExitCode::SUCCESS),
+        }
     } else {
         let mut rows = 0;
         write_atomic(&args.out, |w| {
@@ -84,7 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if to_stdout {
         eprintln!("{message}");
     } else {
-        println!("{message}");
+        outln!("{message}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -85,16 +85,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `--store DIR`, shared by every command.
+/// `--store DIR` of the commands without a config.
 #[derive(Debug, clap::Args)]
 pub struct StoreArg {
-    /// Checkpoint store folder [default: the config's `run.store`, else `checkpoints`].
+    /// Checkpoint store folder [default: checkpoints].
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 }
 
 impl StoreArg {
-    /// The store folder for commands without a config.
+    /// The store folder.
     pub fn path(&self) -> PathBuf {
         self.store
             .clone()
@@ -107,8 +107,40 @@ impl StoreArg {
     }
 }
 
+/// `--store DIR` of the commands that take a config (`run`, `compare`).
+#[derive(Debug, clap::Args)]
+pub struct ConfigStoreArg {
+    /// Checkpoint store folder [default: the config's `run.store`, else `checkpoints`].
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+}
+
+impl ConfigStoreArg {
+    /// The store folder: `--store`, else the config's (checked: see [`check_store_path`]).
+    pub fn path(&self, spec: &relearn_train::RunSpec) -> anyhow::Result<PathBuf> {
+        let path = self.store.clone().unwrap_or_else(|| spec.store.clone());
+        check_store_path(&path)?;
+        Ok(path)
+    }
+}
+
+/// Refuses a store path that exists and is not a folder (bad input, exit code 2), before
+/// the store is opened or created.
+pub fn check_store_path(path: &Path) -> anyhow::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_dir() => Err(crate::exit::UsageError(format!(
+            "store {} is not a folder (it is a file); a store is a folder of checkpoints: give \
+             --store a store's folder (or, to create a store, a path that does not exist yet)",
+            path.display()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
 /// Opens an existing store for reading.
 pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
+    check_store_path(path)?;
     Store::open(path).with_context(|| format!("cannot open store {}", path.display()))
 }
 
@@ -117,16 +149,102 @@ pub fn open_existing(path: &Path) -> anyhow::Result<Store> {
 /// inlined fast path instead of a virtual call (a third of `log --json`'s output time).
 pub type Stdout = std::io::BufWriter<std::io::StdoutLock<'static>>;
 
+/// The error of a failed write to stdout (a full disk, `> /dev/full`): exit code 1, saying
+/// `cannot write to stdout: <the OS's reason>`.
+pub fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context("cannot write to stdout")
+}
+
 /// Writes to stdout, locked and buffered, through `write`, then flushes. A closed stdout
-/// (`relearn log | head`) is not an error: the reader has what it wanted.
-pub fn write_stdout(write: impl FnOnce(&mut Stdout) -> std::io::Result<()>) -> std::io::Result<()> {
-    use std::io::Write;
+/// (`relearn log | head`) is not an error: the reader has what it wanted (and with SIGPIPE's
+/// default disposition, restored in `main`, the process ends quietly on its own). Any other
+/// write error is [`stdout_error`].
+pub fn write_stdout(write: impl FnOnce(&mut Stdout) -> std::io::Result<()>) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        result => result,
+        Err(e) => {
+            // Drop the unwritten rest: `BufWriter`'s drop would try to write it again.
+            let _ = out.into_parts();
+            Err(stdout_error(e))
+        }
+        Ok(()) => Ok(()),
     }
 }
+
+/// Like [`write_stdout`], for a `write` that can also fail for its own reasons (`generate`
+/// reads its stream while writing it): an error of stdout is [`stdout_error`], any other is
+/// returned as it is. `Ok(None)` when the reader went away (a closed pipe).
+pub fn write_stdout_with<T>(
+    write: impl FnOnce(&mut dyn std::io::Write) -> anyhow::Result<T>,
+) -> anyhow::Result<Option<T>> {
+    let mut out = Trap {
+        inner: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        error: None,
+    };
+    let result = write(&mut out).and_then(|value| {
+        out.flush()?;
+        Ok(value)
+    });
+    let (inner, error) = (out.inner, out.error);
+    // Drop the unwritten rest: `BufWriter`'s drop would try to write it again.
+    let _ = inner.into_parts();
+    match error {
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(None),
+        Some(e) => Err(stdout_error(e)),
+        None => result.map(Some),
+    }
+}
+
+/// A writer that keeps its first error (handing its caller a stand-in), so that a failing
+/// stdout can be told apart from the other errors of the code that writes to it.
+struct Trap<W> {
+    inner: W,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> Trap<W> {
+    fn trap<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        result.map_err(|e| {
+            let stand_in = std::io::Error::new(e.kind(), "cannot write to stdout");
+            self.error.get_or_insert(e);
+            stand_in
+        })
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for Trap<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.error.is_some() {
+            return Err(std::io::Error::other("stdout failed before"));
+        }
+        let result = self.inner.write(buf);
+        self.trap(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.error.is_some() {
+            return Err(std::io::Error::other("stdout failed before"));
+        }
+        let result = self.inner.flush();
+        self.trap(result)
+    }
+}
+
+/// Writes `text` to stdout (see [`write_stdout`]).
+pub fn print_text(text: &str) -> anyhow::Result<()> {
+    write_stdout(|out| out.write_all(text.as_bytes()))
+}
+
+/// `println!` that returns an error instead of panicking when stdout cannot be written: see
+/// [`print_text`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cmd::print_text(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) use outln;
 
 /// Prints `value` as pretty JSON on stdout (see [`write_stdout`]); streamed, as `log
 /// --json` of a large store is megabytes.
@@ -134,6 +252,5 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     write_stdout(|out| {
         serde_json::to_writer_pretty(&mut *out, value)?;
         writeln!(out)
-    })?;
-    Ok(())
+    })
 }

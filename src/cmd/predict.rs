@@ -4,7 +4,6 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use relearn_data::Task;
 use relearn_train::fit;
 use serde_json::{Map, Value, json};
@@ -33,7 +32,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
     let inference = Inference::load(&store, &args.reference)?;
     let batch = inference.read_csv(&args.csv, None)?;
-    let outputs = fit::outputs(&inference.model, &batch, &inference.device);
+    // Every row is checked before anything is printed.
+    let outputs = inference.outputs(&args.csv, &batch)?;
     let classes = &inference.checkpoint.preprocessor.classes;
     let rows = predictions(inference.task(), classes, &outputs);
     if args.json {
@@ -57,8 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    write_stdout(|out| write_csv(out, classes, &rows))
-        .context("cannot write predictions to stdout")?;
+    write_stdout(|out| write_csv(out, classes, &rows))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use relearn_store::{RefMove, Store};
+use relearn_store::{Manifest, RefMove, Store};
 use serde::Serialize;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -56,10 +56,48 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.history {
         return history(&store, &args.run, args.json);
     }
+    // Bad input is refused before the lock is taken, so that it changes nothing in the
+    // store (taking the lock creates `locks/`); then, under the lock, everything is checked
+    // again: a run may have moved the head since.
+    let head = store.manifest(&head)?;
+    plan(&store, &args, head)?;
     // Refuse while a run writes this run's chain: its next commit would move the ref again.
-    // The head is read again under the lock: a run may have moved it since.
     let _lock = store.lock_run(&args.run)?;
-    let head = store.manifest(&store.run_head(&args.run)?.unwrap_or(head))?;
+    let head = match store.run_head(&args.run)? {
+        Some(id) => store.manifest(&id)?,
+        None => {
+            return Err(UsageError(format!(
+                "run '{}' has no checkpoints in {} any more",
+                args.run,
+                store.root().display()
+            ))
+            .into());
+        }
+    };
+    let (head, target) = plan(&store, &args, head)?;
+    let record = store.move_run_head(&args.run, &target.id, "rollback")?;
+    if args.json {
+        print_json(&MoveJson {
+            run: &args.run,
+            record: &record,
+        })?;
+    } else {
+        outln!(
+            "run '{}' now serves {} ({}), rolled back from {} ({}); recorded in {}",
+            args.run,
+            render::short(&target.id),
+            render::run_at(&target),
+            render::short(&head.id),
+            render::run_at(&head),
+            store.ref_log_path(&args.run).display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The move `args` asks for with the run at `head`: `(head, target)`, or why it is bad
+/// input.
+fn plan(store: &Store, args: &Args, head: Manifest) -> anyhow::Result<(Manifest, Manifest)> {
     let target = match &args.reference {
         Some(reference) => store.resolve(reference)?,
         None => head.replaces.clone().ok_or_else(|| {
@@ -97,24 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let record = store.move_run_head(&args.run, &target.id, "rollback")?;
-    if args.json {
-        print_json(&MoveJson {
-            run: &args.run,
-            record: &record,
-        })?;
-    } else {
-        println!(
-            "run '{}' now serves {} ({}), rolled back from {} ({}); recorded in {}",
-            args.run,
-            render::short(&target.id),
-            render::run_at(&target),
-            render::short(&head.id),
-            render::run_at(&head),
-            store.ref_log_path(&args.run).display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((head, target))
 }
 
 fn history(store: &Store, run: &str, json: bool) -> anyhow::Result<ExitCode> {
@@ -126,16 +147,16 @@ fn history(store: &Store, run: &str, json: bool) -> anyhow::Result<ExitCode> {
             .collect();
         print_json(&moves)?;
     } else if moves.is_empty() {
-        println!("run '{run}' has no recorded rollbacks");
+        outln!("run '{run}' has no recorded rollbacks")?;
     } else {
         for m in &moves {
-            println!(
+            outln!(
                 "{}  {:<8}  {} -> {}",
                 m.at,
                 m.action,
                 m.from.as_deref().map(render::short).unwrap_or("(none)"),
                 render::short(&m.to)
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! `relearn run`: train a config's run, resuming where the store ends.
 
+use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use relearn_store::{Manifest, Store};
 use relearn_train::{Gate, Mode, RunEvent, RunOptions, RunSpec, Verdict};
 
-use super::StoreArg;
+use super::{ConfigStoreArg, print_text};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -32,7 +33,7 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     windows: Option<usize>,
     #[command(flatten)]
-    store: StoreArg,
+    store: ConfigStoreArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -45,11 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Gate::parse(text, spec.task()).map_err(|e| UsageError(format!("--gate: {e}")))?;
         spec = spec.with_gate(Some(gate));
     }
-    let store_path = args
-        .store
-        .store
-        .clone()
-        .unwrap_or_else(|| spec.store.clone());
+    let store_path = args.store.path(&spec)?;
     let store = Store::open_for_write(&store_path)?;
     let options = RunOptions {
         max_windows: args.windows,
@@ -63,7 +60,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `spec` into `store`, printing one line per checkpoint and a progress bar on a
-/// terminal. Shared with `compare`.
+/// terminal.
+///
+/// A write to stdout that fails (`run > /dev/full`) does not stop the training (the runner
+/// offers no way to stop between windows, and what it commits is whole); the lines after
+/// it are not printed, and the error is returned once the run is done.
 pub fn train(
     spec: &RunSpec,
     store: &Store,
@@ -82,14 +83,24 @@ pub fn train(
     );
     bar.set_prefix(spec.name.clone());
     let task = spec.task();
+    // The first failed write to stdout; nothing more is printed after it.
+    let stdout_failed: RefCell<Option<anyhow::Error>> = RefCell::new(None);
+    let say = |text: String| {
+        let mut failed = stdout_failed.borrow_mut();
+        if failed.is_none()
+            && let Err(e) = print_text(&(text + "\n"))
+        {
+            *failed = Some(e);
+        }
+    };
     let mut on_event = |event: &RunEvent| match event {
         RunEvent::Resuming { head, next_window } => bar.suspend(|| {
-            println!(
+            say(format!(
                 "resuming run '{}' after window {} (checkpoint {}); next window {next_window}",
                 spec.name,
                 head.window,
                 render::short(&head.id)
-            )
+            ))
         }),
         RunEvent::Planned {
             info,
@@ -98,12 +109,17 @@ pub fn train(
         } => {
             tracing::info!(source = %info.source, samples = info.n_samples, stream_windows, todo, "planned");
             if *todo == 0 {
-                bar.suspend(|| println!("run '{}' is up to date: nothing to train", spec.name));
+                bar.suspend(|| {
+                    say(format!(
+                        "run '{}' is up to date: nothing to train",
+                        spec.name
+                    ))
+                });
             }
             bar.set_length(*todo as u64);
         }
         RunEvent::Committed(m) => {
-            bar.suspend(|| println!("{}", render::window_line(m, task)));
+            bar.suspend(|| say(render::window_line(m, task)));
             bar.inc(1);
         }
         RunEvent::Rejected {
@@ -111,12 +127,18 @@ pub fn train(
             verdict,
             tag,
         } => bar.suspend(|| {
-            println!("{}  REJECTED", render::window_line(candidate, task));
+            say(format!(
+                "{}  REJECTED",
+                render::window_line(candidate, task)
+            ));
             eprintln!("{}", rejection(&spec.name, candidate, verdict, tag));
         }),
     };
     let summary = relearn_train::run(spec, store, options, &mut on_event)?;
     bar.finish_and_clear();
+    if let Some(e) = stdout_failed.into_inner() {
+        return Err(e);
+    }
     Ok(summary)
 }
 

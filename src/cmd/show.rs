@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, print_json, print_text};
 use crate::render;
 
 /// Arguments of `relearn show`.
@@ -24,7 +24,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&manifest)?;
     } else {
-        print!("{}", render::show(&store, &manifest)?);
+        print_text(&render::show(&store, &manifest)?)?;
     }
     Ok(ExitCode::SUCCESS)
 }

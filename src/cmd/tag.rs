@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use relearn_store::{MIN_PREFIX_LEN, Store};
 use serde::Serialize;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -84,7 +84,7 @@ fn create(store: &Store, reference: &str, name: &str, force: bool) -> anyhow::Re
     let target = format!("{} ({})", render::short(&id), render::run_at(&manifest));
     match store.tags()?.get(name) {
         Some(old) if *old == id => {
-            println!("tag '{name}' already points at {target}");
+            outln!("tag '{name}' already points at {target}")?;
             return Ok(ExitCode::SUCCESS);
         }
         Some(old) if !force => {
@@ -98,11 +98,11 @@ fn create(store: &Store, reference: &str, name: &str, force: bool) -> anyhow::Re
         Some(old) => {
             let old = render::short(old).to_string();
             store.set_tag(name, &id)?;
-            println!("moved tag '{name}' from {old} to {target}");
+            outln!("moved tag '{name}' from {old} to {target}")?;
         }
         None => {
             store.set_tag(name, &id)?;
-            println!("tagged {target} as '{name}'");
+            outln!("tagged {target} as '{name}'")?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -119,11 +119,11 @@ fn delete(store: &Store, name: &str) -> anyhow::Result<ExitCode> {
         .into());
     };
     store.remove_tag(name)?;
-    println!(
+    outln!(
         "deleted tag '{name}' (was {} {})",
         render::short(id),
         describe(store, id)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -150,7 +150,7 @@ fn list(store: &Store, json: bool) -> anyhow::Result<ExitCode> {
             (Some(run), Some(w)) => format!("{run}@{w}"),
             _ => "(missing checkpoint: run `relearn verify`)".to_string(),
         };
-        println!("{:<24} {}  {at}", t.name, render::short(&t.id));
+        outln!("{:<24} {}  {at}", t.name, render::short(&t.id))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use relearn_store::{Manifest, Store};
 use serde::Serialize;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, print_json, print_text};
 use crate::exit::UsageError;
 use crate::render;
 
@@ -228,8 +228,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "json" => print_json(
             &serde_json::json!({ "runs": lineages.iter().map(Lineage::json).collect::<Vec<_>>() }),
         )?,
-        "dot" => print!("{}", dot(&lineages)),
-        "mermaid" => print!("{}", mermaid(&lineages)),
+        "dot" => print_text(&dot(&lineages))?,
+        "mermaid" => print_text(&mermaid(&lineages))?,
         _ => {
             let mut out = String::new();
             for (k, l) in lineages.iter().enumerate() {
@@ -238,7 +238,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 l.text(args.all, &mut out);
             }
-            print!("{out}");
+            print_text(&out)?;
         }
     }
     Ok(ExitCode::SUCCESS)

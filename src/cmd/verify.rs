@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use super::{StoreArg, print_json};
+use super::{StoreArg, outln, print_json};
 use crate::exit::WorkFailed;
 
 /// Arguments of `relearn verify`.
@@ -23,16 +23,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         print_json(&report)?;
     } else {
         for p in &report.problems {
-            println!("{}: {} ({})", p.path.display(), p.message, p.kind);
+            outln!("{}: {} ({})", p.path.display(), p.message, p.kind)?;
         }
     }
     let root = store.root().display();
     if report.is_ok() {
         if !args.json {
-            println!(
+            outln!(
                 "store {root} is sound: {} objects and {} manifests checked, refs and lineage consistent",
-                report.objects_checked, report.manifests_checked
-            );
+                report.objects_checked,
+                report.manifests_checked
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -4,15 +4,16 @@
 //! Text is laid out and rasterised with `ab_glyph` and DejaVu Sans embedded in the binary
 //! (the `dejavu` crate), so the plot looks the same on a machine without system fonts.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::Context;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::report::{Report, fmt_score};
+use crate::cmd::export::write_atomic;
 
 /// Pixel size of both images.
 pub const SIZE: (u32, u32) = (1000, 520);
@@ -53,9 +54,9 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<()> {
         root.present()
             .map_err(|e| anyhow::anyhow!("cannot draw the SVG plot: {e}"))?;
     }
-    let svg_path = dir.join("compare.svg");
-    std::fs::write(&svg_path, svg)
-        .with_context(|| format!("cannot write {}", svg_path.display()))?;
+    write_atomic(&dir.join("compare.svg"), |w| {
+        Ok(w.write_all(svg.as_bytes())?)
+    })?;
 
     let (w, h) = SIZE;
     let mut pixels = vec![0u8; (w * h * 3) as usize];
@@ -65,15 +66,12 @@ pub fn write(report: &Report, dir: &Path) -> anyhow::Result<()> {
         root.present()
             .map_err(|e| anyhow::anyhow!("cannot draw the PNG plot: {e}"))?;
     }
-    let png_path = dir.join("compare.png");
-    write_png(&png_path, &pixels, SIZE)
-        .with_context(|| format!("cannot write {}", png_path.display()))?;
+    write_atomic(&dir.join("compare.png"), |w| write_png(w, &pixels, SIZE))?;
     Ok(())
 }
 
-fn write_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> anyhow::Result<()> {
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut encoder = png::Encoder::new(file, w, h);
+fn write_png(out: &mut dyn Write, rgb: &[u8], (w, h): (u32, u32)) -> anyhow::Result<()> {
+    let mut encoder = png::Encoder::new(out, w, h);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header()?;
