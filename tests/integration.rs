@@ -7,6 +7,7 @@ mod bad_input;
 mod compare;
 mod concurrency;
 mod crash;
+mod docs;
 #[cfg(unix)]
 mod failures;
 mod gate;
