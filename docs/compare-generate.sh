@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates the README's comparison section (between the `compare-generate` markers) and
-# the plots docs/compare-KIND.svg|png with `relearn compare` itself, one subsection per
-# built-in drift kind. Runs into a fresh temporary store, so the numbers are those of a first
-# run (every checkpoint trained, peak memory measured).
+# Regenerates the per-kind comparisons of docs/compare.md (between the `compare-generate`
+# markers) and the plots docs/compare-KIND.svg|png with `relearn compare` itself, one
+# subsection per built-in drift kind. Runs into a fresh temporary store, so the numbers are
+# those of a first run (every checkpoint trained, peak memory measured).
 #
 #   cargo build && docs/compare-generate.sh          # RELEARN=path/to/relearn to override
 set -euo pipefail
@@ -30,11 +30,11 @@ section="$work/section.md"
     cp "$work/$kind/compare.svg" "docs/compare-$kind.svg"
     cp "$work/$kind/compare.png" "docs/compare-$kind.png"
     echo
-    echo "#### ${titles[$kind]}"
+    echo "### ${titles[$kind]}"
     echo
     echo "\`relearn compare --config configs/$kind.toml --policies stateless,stateful,replay,drift\`"
     echo
-    echo "![per-window prequential score of each policy, $kind](docs/compare-$kind.png)"
+    echo "![per-window prequential score of each policy, $kind](compare-$kind.png)"
     echo
     echo '```text'
     # The per-window table is in compare.json and the plot; keep the header and totals.
@@ -46,14 +46,15 @@ section="$work/section.md"
   echo "<!-- compare-generate:end -->"
 } >"$section"
 
-grep -q '^<!-- compare-generate:begin' README.md || {
-  echo "README.md has no compare-generate markers" >&2
+page=docs/compare.md
+grep -q '^<!-- compare-generate:begin' "$page" || {
+  echo "$page has no compare-generate markers" >&2
   exit 1
 }
 awk -v section="$section" '
   /^<!-- compare-generate:begin/ { while ((getline line < section) > 0) print line; skip = 1; next }
   /^<!-- compare-generate:end/ { skip = 0; next }
   !skip
-' README.md >README.md.tmp
-mv README.md.tmp README.md
-echo "updated README.md and docs/compare-*.svg|png" >&2
+' "$page" >"$page.tmp"
+mv "$page.tmp" "$page"
+echo "updated $page and docs/compare-*.svg|png" >&2

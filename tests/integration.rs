@@ -9,6 +9,7 @@ mod cli_output;
 mod compare;
 mod concurrency;
 mod crash;
+mod docs;
 #[cfg(unix)]
 mod failures;
 mod gate;
