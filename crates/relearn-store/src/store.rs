@@ -487,6 +487,8 @@ impl Store {
                 }
             })?;
         manifest.id = manifest.compute_id();
+        // As the file will record it (the round trip above hashed an empty id).
+        manifest.checksum = Some(manifest.file_checksum());
         let manifest_path = self.manifest_path(&manifest.id);
         let existing = match self.read_manifest_file(&manifest.id) {
             Ok(existing) if existing.compute_id() == manifest.id => Some(existing),

@@ -209,19 +209,19 @@ impl Store {
                     continue;
                 }
             };
-            if !manifest.checksum_matches() {
-                report.problems.push(Problem::new(
-                    path.clone(),
-                    "manifest-checksum-mismatch",
-                    format!("manifest {id}: {MANIFEST_EDITED}"),
-                ));
-            }
             let computed = manifest.compute_id();
             if computed != id {
                 report.problems.push(Problem::new(
                     path.clone(),
                     "manifest-id-mismatch",
                     format!("manifest {id} was modified: its content hashes to id {computed}"),
+                ));
+            } else if !manifest.checksum_matches() {
+                // An edit the id does not cover (created_at, train_seconds).
+                report.problems.push(Problem::new(
+                    path.clone(),
+                    "manifest-checksum-mismatch",
+                    format!("manifest {id}: {MANIFEST_EDITED}"),
                 ));
             }
             for (part, part_ref) in &manifest.parts {
