@@ -363,3 +363,43 @@ fn gc_of_one_run_waits_for_another_run_s_commits() {
     assert!(writer.wait().unwrap().success());
     assert!(rounds > 0);
 }
+
+#[test]
+fn one_unreadable_manifest_is_named_and_the_rest_still_listed() {
+    let sb = Sandbox::new();
+    let cfg = sb.write("c.toml", &sea_config("q", "stateful", ""));
+    sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--windows", "3"]);
+    let log = sb.log("q");
+    let bad = log[1]["id"].as_str().unwrap().to_string();
+    let path = sb.store().join(format!("manifests/{bad}.json"));
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).unwrap();
+    std::fs::write(&path, "{ not json").unwrap();
+    for args in [
+        vec!["log"],
+        vec!["log", "--run", "q", "--json"],
+        vec!["tree"],
+    ] {
+        let out = sb.relearn(&args);
+        assert_fails(&out, 1, &bad);
+        assert!(stderr(&out).contains("relearn verify"), "{args:?}");
+        let listed = String::from_utf8_lossy(&out.stdout);
+        for m in [&log[0], &log[2]] {
+            let id = m["id"].as_str().unwrap();
+            assert!(
+                listed.contains(&id[..12]),
+                "{args:?} lists the readable {id}: {listed}"
+            );
+        }
+    }
+    sb.ok(&["show", "q"]);
+    let before = sb.snapshot();
+    assert_fails(
+        &sb.relearn(&["gc", "--keep-last", "1"]),
+        1,
+        "relearn verify",
+    );
+    assert_unchanged(&before, &sb, "gc");
+}

@@ -22,7 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
-    let manifests = match &args.run {
+    let (manifests, unreadable) = match &args.run {
         Some(run) => {
             if store.run_head(run)?.is_none() {
                 let runs = store.runs()?;
@@ -33,9 +33,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ))
                 .into());
             }
-            store.run_chain(run)?
+            let (mut chains, unreadable) = store.readable_run_chains(&[run])?;
+            (chains.pop().unwrap_or_default(), unreadable)
         }
-        None => store.manifests()?,
+        None => store.readable_manifests()?,
     };
     if args.json {
         print_json(&manifests)?;
@@ -46,5 +47,5 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .try_for_each(|m| writeln!(out, "{}", render::log_line(m)))
         })?;
     }
-    Ok(ExitCode::SUCCESS)
+    super::listed_past(&unreadable)
 }

@@ -254,3 +254,19 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
         writeln!(out)
     })
 }
+
+/// The end of a listing (`log`, `tree`) that went on past manifests it could not read: each
+/// is named on stderr, and the exit code is 1 (a damaged store) once the rest is printed.
+pub fn listed_past(unreadable: &[relearn_store::StoreError]) -> anyhow::Result<ExitCode> {
+    if unreadable.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in unreadable {
+        eprintln!("warning: left out of the listing: {e}");
+    }
+    Err(crate::exit::WorkFailed(format!(
+        "the store is damaged: {} manifest(s) could not be read and were left out (named above); run `relearn verify`",
+        unreadable.len()
+    ))
+    .into())
+}

@@ -219,9 +219,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => store.runs()?,
     };
     let names: Vec<&str> = runs.iter().map(String::as_str).collect();
+    let (chains, unreadable) = store.readable_run_chains(&names)?;
     let lineages = runs
         .iter()
-        .zip(store.run_chains(&names)?)
+        .zip(chains)
         .map(|(r, nodes)| Lineage::build(&store, r, nodes))
         .collect::<anyhow::Result<Vec<_>>>()?;
     match args.format.as_str() {
@@ -241,7 +242,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             print_text(&out)?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    super::listed_past(&unreadable)
 }
 
 fn dot(lineages: &[Lineage]) -> String {

@@ -698,18 +698,32 @@ impl Store {
     /// of the store's manifests (a store-wide command over every run reads each manifest
     /// once, not once a run).
     pub fn run_chains(&self, runs: &[&str]) -> Result<Vec<Vec<Manifest>>> {
+        let (chains, mut unreadable) = self.readable_run_chains(runs)?;
+        match unreadable.is_empty() {
+            true => Ok(chains),
+            false => Err(unreadable.swap_remove(0)),
+        }
+    }
+
+    /// [`Store::run_chains`] that goes on past manifests it cannot parse, like
+    /// [`Store::readable_manifests`] (an unparseable manifest may belong to any run).
+    pub fn readable_run_chains(
+        &self,
+        runs: &[&str],
+    ) -> Result<(Vec<Vec<Manifest>>, Vec<StoreError>)> {
         for run in runs {
             validate_name("run", run)?;
         }
         let index: HashMap<&str, usize> = runs.iter().enumerate().map(|(k, r)| (*r, k)).collect();
         let mut chains: Vec<Vec<Manifest>> = vec![Vec::new(); runs.len()];
-        for m in self.manifests()? {
+        let (manifests, unreadable) = self.readable_manifests()?;
+        for m in manifests {
             if let Some(&k) = index.get(m.run.as_str()) {
                 chains[k].push(m);
             }
         }
         chains.iter_mut().for_each(|c| sort_chain(c));
-        Ok(chains)
+        Ok((chains, unreadable))
     }
 
     // ----------------------------------------------------------------------------------
