@@ -275,7 +275,7 @@ pub struct RawGate {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Defaults, chosen by measurement (see the README's config reference).
+// Defaults, chosen by measurement (see docs/configuration.md).
 
 /// Default values of every optional key.
 pub mod defaults {
