@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::Batch;
 use crate::error::DataError;
+use crate::info::StreamInfo;
 use crate::source::Task;
-use crate::stream::StreamInfo;
 
 /// How features are standardised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -111,7 +111,8 @@ pub struct TrainedOn {
 pub struct CheckpointDraft {
     /// The run this checkpoint belongs to.
     pub run: String,
-    /// "stateful" or "stateless".
+    /// The update policy that made it: "stateless", "stateful", "replay" or "drift" (the
+    /// store records it and does not interpret it).
     pub mode: String,
     /// The window this checkpoint was trained on (the last initial window for the initial
     /// model).
@@ -152,7 +153,8 @@ pub struct Manifest {
     pub id: CheckpointId,
     /// The run.
     pub run: String,
-    /// "stateful" or "stateless".
+    /// The update policy that made it: "stateless", "stateful", "replay" or "drift" (the
+    /// store records it and does not interpret it).
     pub mode: String,
     /// The window this checkpoint was trained on.
     pub window: u64,
