@@ -99,9 +99,9 @@ pub fn node_label(m: &Manifest) -> String {
 
 /// The conditions a promotion gate found this checkpoint failing (`extra.gate.failed`);
 /// `None` for a checkpoint no gate rejected.
-pub fn gate_failures(m: &Manifest) -> Option<Vec<&str>> {
-    let failed = m.extra["gate"]["failed"].as_array()?;
-    Some(failed.iter().filter_map(|f| f.as_str()).collect())
+pub fn gate_failures(m: &Manifest) -> Option<Vec<String>> {
+    let extra = relearn_train::CheckpointExtra::of(m).ok()?;
+    Some(extra.gate?.failed)
 }
 
 /// `show`'s text.

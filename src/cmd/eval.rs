@@ -87,11 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// The target column the run trained on (`extra.target` of the manifest).
 pub fn recorded_target(manifest: &Manifest) -> Option<String> {
-    manifest
-        .extra
-        .get("target")
-        .and_then(|t| t.as_str())
-        .map(str::to_string)
+    Some(relearn_train::CheckpointExtra::of(manifest).ok()?.target)
 }
 
 /// A checkpoint ready to score or predict: its state, and its model on a plain (inference)

@@ -10,6 +10,8 @@
 //! The manifest's `extra.model` records the architecture, so a checkpoint can be loaded,
 //! scored or exported without the config file that made it.
 
+use std::collections::BTreeMap;
+
 use relearn_data::{Preprocessor, Task};
 use relearn_model::{Activation, MlpConfig, MlpWeights};
 use relearn_store::{Manifest, Store};
@@ -29,6 +31,79 @@ pub mod parts {
     pub const REPLAY: &str = "replay";
     /// The drift policy's detector state.
     pub const DETECTOR: &str = "detector";
+}
+
+/// Why the bytes of a checkpoint part (or its `extra.model` record) cannot be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    /// The model weights.
+    #[error("its `model` part is unreadable")]
+    Model(#[source] relearn_model::CodecError),
+    /// The preprocessing state.
+    #[error("its `preprocessor` part is unreadable")]
+    Preprocessor(#[source] relearn_data::DataError),
+    /// A JSON part (the drift detector) or record (`extra.model`) that does not parse.
+    #[error("its `{part}` is not what relearn wrote")]
+    Json {
+        /// The part or record.
+        part: &'static str,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A binary part (optimizer state, replay reservoir) whose layout is wrong, or a
+    /// record that contradicts the model.
+    #[error("its `{part}` part is malformed: {reason}")]
+    Malformed {
+        /// The part.
+        part: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// What relearn records under a checkpoint's `extra` (the store keeps it as JSON and reads
+/// none of it; its keys are sorted when stored, so field order here changes no byte or id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointExtra {
+    /// The architecture.
+    pub model: ModelInfo,
+    /// The stream: `generator:<name>`, or `csv:<file name>` (`csv:<path>` in checkpoints of
+    /// relearn before December 2026).
+    pub source: String,
+    /// The target column (`y` for generators).
+    pub target: String,
+    /// `data.scaling`.
+    pub scaling: relearn_data::Scaling,
+    /// `window.size`.
+    pub window_size: usize,
+    /// `run.seed`.
+    pub seed: u64,
+    /// CSV runs: the hashes of the data the run trained on (see [`crate::data_trail`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<crate::data_trail::DataRecord>,
+    /// A candidate the promotion gate rejected: the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::Verdict>,
+    /// What the update policy recorded, by key (the drift policy's `drift`: see
+    /// [`crate::policy::Plan::record`]).
+    #[serde(flatten)]
+    pub policy: BTreeMap<String, serde_json::Value>,
+}
+
+impl CheckpointExtra {
+    /// The record of checkpoint `manifest`.
+    pub fn of(manifest: &Manifest) -> Result<CheckpointExtra, PartError> {
+        serde_json::from_value(manifest.extra.clone()).map_err(|source| PartError::Json {
+            part: "extra",
+            source,
+        })
+    }
+
+    /// As the manifest stores it.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("the extra record serialises")
+    }
 }
 
 /// The architecture recorded in a manifest's `extra.model`.
@@ -77,23 +152,27 @@ pub struct LoadedCheckpoint {
 impl LoadedCheckpoint {
     /// Reads a checkpoint's parts, verifying every object's hash on the way.
     pub fn load(store: &Store, manifest: Manifest) -> Result<LoadedCheckpoint, TrainError> {
-        let corrupt = |what: String| TrainError::BadCheckpoint {
+        let bad = |source: PartError| TrainError::BadPart {
             id: manifest.id.clone(),
-            message: what,
+            source: Box::new(source),
         };
-        let info: ModelInfo = serde_json::from_value(manifest.extra["model"].clone())
-            .map_err(|e| corrupt(format!("manifest extra.model is unreadable: {e}")))?;
+        let info = CheckpointExtra::of(&manifest).map_err(bad)?.model;
         let weights = MlpWeights::from_bytes(&store.load_part(&manifest, parts::MODEL)?)
-            .map_err(|e| corrupt(format!("model weights: {e}")))?;
+            .map_err(|e| bad(PartError::Model(e)))?;
         let preprocessor =
             Preprocessor::from_bytes(&store.load_part(&manifest, parts::PREPROCESSOR)?)
-                .map_err(|e| corrupt(format!("preprocessor: {e}")))?;
+                .map_err(|e| bad(PartError::Preprocessor(e)))?;
         let optimizer = if manifest.parts.contains_key(parts::OPTIMIZER) {
             Some(store.load_part(&manifest, parts::OPTIMIZER)?)
         } else {
             None
         };
-        info.mlp_config().map_err(&corrupt)?;
+        info.mlp_config().map_err(|reason| {
+            bad(PartError::Malformed {
+                part: "extra.model",
+                reason,
+            })
+        })?;
         Ok(LoadedCheckpoint {
             manifest,
             info,

@@ -13,11 +13,8 @@
 
 use relearn_data::Batch;
 use relearn_store::Manifest;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-/// The key under `extra` where a checkpoint records its data hashes.
-pub const EXTRA_KEY: &str = "data";
 
 /// The hashes of the windows a run has streamed past, in order.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +23,15 @@ pub struct DataTrail {
     windows: Vec<[u8; 32]>,
     /// `through[t]`: the chain over windows `0..=t`.
     through: Vec<[u8; 32]>,
+}
+
+/// What a checkpoint of a CSV run records under `extra.data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataRecord {
+    /// The sha256 of the checkpoint's own window.
+    pub window_sha256: String,
+    /// The hash chained over windows 0 to the checkpoint's own.
+    pub through_sha256: String,
 }
 
 /// The first difference [`DataTrail::check`] found.
@@ -65,11 +71,11 @@ impl DataTrail {
     ///
     /// # Panics
     /// If `window` was not hashed yet.
-    pub fn record(&self, window: usize) -> Value {
-        json!({
-            "window_sha256": hex::encode(self.windows[window]),
-            "through_sha256": hex::encode(self.through[window]),
-        })
+    pub fn record(&self, window: usize) -> DataRecord {
+        DataRecord {
+            window_sha256: hex::encode(self.windows[window]),
+            through_sha256: hex::encode(self.through[window]),
+        }
     }
 
     /// Checks that the windows hashed so far are those `head` (the run's latest checkpoint,
@@ -78,7 +84,7 @@ impl DataTrail {
     /// before these hashes existed) is taken as it is.
     pub fn check(&self, head: &Manifest, chain: &[Manifest]) -> Result<(), DataChange> {
         let head_window = head.window as usize;
-        let Some(through) = recorded(head, "through_sha256") else {
+        let Some(through) = recorded(head).map(|r| r.through_sha256) else {
             return Ok(());
         };
         if through == hex::encode(self.through[head_window]) {
@@ -88,8 +94,9 @@ impl DataTrail {
             .iter()
             .filter(|m| (m.window as usize) <= head_window)
             .filter(|m| {
-                recorded(m, "window_sha256")
-                    .is_some_and(|h| h != hex::encode(self.windows[m.window as usize]))
+                recorded(m).is_some_and(|r| {
+                    r.window_sha256 != hex::encode(self.windows[m.window as usize])
+                })
             })
             .map(|m| m.window as usize)
             .min();
@@ -100,9 +107,9 @@ impl DataTrail {
     }
 }
 
-/// `extra.data.<key>` of a checkpoint.
-fn recorded<'a>(m: &'a Manifest, key: &str) -> Option<&'a str> {
-    m.extra.get(EXTRA_KEY)?.get(key)?.as_str()
+/// `extra.data` of a checkpoint (`None` for one written before these hashes existed).
+fn recorded(m: &Manifest) -> Option<DataRecord> {
+    crate::checkpoint::CheckpointExtra::of(m).ok()?.data
 }
 
 /// The sha256 of a window's samples as the model sees them before scaling: its shape, then
@@ -133,15 +140,32 @@ mod tests {
         b
     }
 
-    fn manifest(window: u64, data: Value) -> Manifest {
-        serde_json::from_value(json!({
+    fn manifest(window: u64, data: Option<DataRecord>) -> Manifest {
+        let extra = crate::checkpoint::CheckpointExtra {
+            model: crate::checkpoint::ModelInfo {
+                widths: vec![1, 2],
+                activation: "relu".into(),
+                dropout: 0.0,
+                task: relearn_data::Task::Classification,
+                backend: "flex".into(),
+            },
+            source: "csv:t.csv".into(),
+            target: "y".into(),
+            scaling: relearn_data::Scaling::Running,
+            window_size: 2,
+            seed: 0,
+            data,
+            gate: None,
+            policy: Default::default(),
+        };
+        serde_json::from_value(serde_json::json!({
             "id": "0".repeat(64), "run": "r", "mode": "stateful", "window": window,
             "parent": null, "relation": "initial", "replaces": null, "samples_trained": 2,
             "retained": {"samples": 0, "bytes": 0},
             "metrics": {"prequential": null, "train_loss": null}, "train_seconds": 0.0,
             "created_at": "2026-01-01T00:00:00.000Z", "config_fingerprint": "f",
             "trained_on": {"windows": [window], "samples": 2},
-            "extra": {"data": data}, "parts": {}
+            "extra": extra.to_value(), "parts": {}
         }))
         .unwrap()
     }
@@ -158,7 +182,7 @@ mod tests {
     fn the_first_changed_window_is_named() {
         let before = trail(&[&[1.0, 2.0], &[3.0, 4.0], &[5.0, 6.0]]);
         let stored: Vec<Manifest> = (0..3)
-            .map(|w| manifest(w, before.record(w as usize)))
+            .map(|w| manifest(w, Some(before.record(w as usize))))
             .collect();
         assert_eq!(before.check(&stored[2], &stored), Ok(()));
 
@@ -174,10 +198,10 @@ mod tests {
     #[test]
     fn appended_windows_and_legacy_heads_pass() {
         let before = trail(&[&[1.0, 2.0], &[3.0, 4.0]]);
-        let head = manifest(1, before.record(1));
+        let head = manifest(1, Some(before.record(1)));
         let appended = trail(&[&[1.0, 2.0], &[3.0, 4.0], &[7.0, 8.0]]);
         assert_eq!(appended.check(&head, &[]), Ok(()));
-        let legacy = manifest(1, Value::Null);
+        let legacy = manifest(1, None);
         assert_eq!(
             trail(&[&[9.0, 9.0], &[9.0, 9.0]]).check(&legacy, &[]),
             Ok(())

@@ -85,8 +85,11 @@ impl Detector {
     }
 
     /// Reads [`Detector::to_bytes`] back.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Detector, String> {
-        serde_json::from_slice(bytes).map_err(|e| format!("drift detector state: {e}"))
+    pub fn from_bytes(bytes: &[u8]) -> Result<Detector, crate::PartError> {
+        serde_json::from_slice(bytes).map_err(|source| crate::PartError::Json {
+            part: crate::checkpoint::parts::DETECTOR,
+            source,
+        })
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use relearn_data::Task;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A comparison in a gate condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,7 +76,7 @@ pub struct Gate {
 }
 
 /// A gate's decision on one candidate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// The gate, as written (`accuracy>=0.9,loss<=0.5`).
     pub gate: String,

@@ -20,7 +20,7 @@ pub mod replay;
 pub mod runner;
 mod seed;
 
-pub use checkpoint::{LoadedCheckpoint, ModelInfo};
+pub use checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, PartError};
 pub use config::{ConfigError, Mode, RunSpec};
 pub use gate::{Gate, Verdict};
 pub use runner::{RunEvent, RunOptions, RunSummary, run, run_with};
@@ -84,6 +84,16 @@ pub enum TrainError {
         /// What to do about it: the data's scale or the learning rate.
         advice: String,
     },
+    /// A checkpoint part does not decode although its hash matches (written by another
+    /// version, or a bug).
+    #[error("checkpoint {id:.12} cannot be loaded")]
+    BadPart {
+        /// The checkpoint.
+        id: String,
+        /// Which part, and why.
+        #[source]
+        source: Box<checkpoint::PartError>,
+    },
     /// A checkpoint's parts are unreadable although their hashes match.
     #[error("checkpoint {id:.12} cannot be loaded: {message}")]
     BadCheckpoint {
@@ -105,7 +115,9 @@ impl TrainError {
             | TrainError::DataChanged { .. } => true,
             TrainError::Data(e) => e.is_user_error(),
             TrainError::Store(e) => e.is_user_error(),
-            TrainError::NotFinite { .. } | TrainError::BadCheckpoint { .. } => false,
+            TrainError::NotFinite { .. }
+            | TrainError::BadPart { .. }
+            | TrainError::BadCheckpoint { .. } => false,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! autodiff path ([`MlpAdam::step`]) runs Burn's own `Adam::step` on tensors it caches for
 //! the duration of a fit ([`MlpAdam::sync`] writes them back).
 
+use crate::checkpoint::PartError;
 use burn::module::Param;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, Optimizer};
@@ -87,23 +88,27 @@ impl AdamMoments {
 
     /// Decodes [`AdamMoments::to_bytes`], checking each moment has the shape of the matching
     /// parameter of `model`. (`_device` is kept for callers; the moments live on the host.)
-    pub fn from_bytes(bytes: &[u8], model: &Mlp, _device: &Device) -> Result<AdamMoments, String> {
+    pub fn from_bytes(
+        bytes: &[u8],
+        model: &Mlp,
+        _device: &Device,
+    ) -> Result<AdamMoments, PartError> {
         let shapes: Vec<[usize; 2]> = model.layers.iter().map(|l| l.weight.dims()).collect();
         AdamMoments::from_bytes_for(bytes, &shapes)
     }
 
     /// [`AdamMoments::from_bytes`] for layers of the given `[d_input, d_output]` shapes.
-    pub fn from_bytes_for(bytes: &[u8], shapes: &[[usize; 2]]) -> Result<AdamMoments, String> {
+    pub fn from_bytes_for(bytes: &[u8], shapes: &[[usize; 2]]) -> Result<AdamMoments, PartError> {
         let mut r = ByteReader { bytes, pos: 0 };
         if r.take(MAGIC.len())? != MAGIC {
-            return Err("not a relearn optimizer state (bad tag)".into());
+            return Err(malformed("not a relearn optimizer state (bad tag)"));
         }
         let layers = r.u32()? as usize;
         if layers != shapes.len() {
-            return Err(format!(
-                "optimizer state has {layers} layers, the model {}",
+            return Err(malformed(format!(
+                "{layers} layers, the model has {}",
                 shapes.len()
-            ));
+            )));
         }
         let mut moments = AdamMoments::default();
         for &[i, o] in shapes {
@@ -111,7 +116,7 @@ impl AdamMoments {
             moments.biases.push(decode_state(&mut r, o, &[o])?);
         }
         if r.pos != bytes.len() {
-            return Err("optimizer state has trailing bytes".into());
+            return Err(malformed("trailing bytes"));
         }
         Ok(moments)
     }
@@ -140,20 +145,28 @@ fn decode_state(
     r: &mut ByteReader<'_>,
     len: usize,
     shape: &[usize],
-) -> Result<Option<Moment>, String> {
+) -> Result<Option<Moment>, PartError> {
     if r.take(1)?[0] == 0 {
         return Ok(None);
     }
     let time = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes")) as usize;
     let n = r.u32()? as usize;
     if n != len {
-        return Err(format!(
-            "optimizer moment has {n} values, the parameter {shape:?}"
-        ));
+        return Err(malformed(format!(
+            "a moment has {n} values, its parameter {shape:?}"
+        )));
     }
     let m1 = r.f32s(n)?;
     let m2 = r.f32s(n)?;
     Ok(Some(Moment { time, m1, m2 }))
+}
+
+/// The optimizer state's [`PartError`].
+fn malformed(reason: impl Into<String>) -> PartError {
+    PartError::Malformed {
+        part: crate::checkpoint::parts::OPTIMIZER,
+        reason: reason.into(),
+    }
 }
 
 struct ByteReader<'a> {
@@ -162,24 +175,24 @@ struct ByteReader<'a> {
 }
 
 impl<'a> ByteReader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], PartError> {
         let end = self
             .pos
             .checked_add(n)
             .filter(|&e| e <= self.bytes.len())
-            .ok_or("optimizer state is truncated")?;
+            .ok_or_else(|| malformed("truncated"))?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
     }
-    fn u32(&mut self) -> Result<u32, String> {
+    fn u32(&mut self) -> Result<u32, PartError> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
-    fn f32s(&mut self, n: usize) -> Result<Vec<f32>, String> {
+    fn f32s(&mut self, n: usize) -> Result<Vec<f32>, PartError> {
         Ok(self
-            .take(n.checked_mul(4).ok_or("optimizer state is truncated")?)?
+            .take(n.checked_mul(4).ok_or_else(|| malformed("truncated"))?)?
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect())

@@ -130,8 +130,11 @@ impl Reservoir {
     }
 
     /// Reads [`Reservoir::to_bytes`] back.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Reservoir, String> {
-        let bad = |what: &str| format!("replay reservoir: {what}");
+    pub fn from_bytes(bytes: &[u8]) -> Result<Reservoir, crate::PartError> {
+        let bad = |what: &str| crate::PartError::Malformed {
+            part: crate::checkpoint::parts::REPLAY,
+            reason: what.to_string(),
+        };
         let body = bytes
             .strip_prefix(MAGIC.as_slice())
             .ok_or_else(|| bad("not a reservoir (bad magic)"))?;

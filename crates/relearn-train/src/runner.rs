@@ -11,12 +11,11 @@ use relearn_model::{Mlp, MlpConfig, MlpWeights};
 use relearn_store::{
     CheckpointDraft, CheckpointId, Manifest, Metrics, Publish, Relation, Retained, Store, TrainedOn,
 };
-use serde_json::json;
 
 use crate::TrainError;
-use crate::checkpoint::{LoadedCheckpoint, ModelInfo, parts};
+use crate::checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, parts};
 use crate::config::RunSpec;
-use crate::data_trail::{self, DataTrail};
+use crate::data_trail::DataTrail;
 use crate::fit::{FitSettings, fit_with, metrics_from_outputs, outputs, sample_losses, score};
 use crate::gate::Verdict;
 use crate::optim::{AdamMoments, MlpAdam};
@@ -385,8 +384,12 @@ impl<'a> Loop<'a> {
                     .init_with(&loaded.weights, &self.device)
                     .map_err(|e| bad(&head, e))?;
                 Some(
-                    AdamMoments::from_bytes(bytes, &model, &self.device)
-                        .map_err(|e| bad(&head, e))?,
+                    AdamMoments::from_bytes(bytes, &model, &self.device).map_err(|source| {
+                        TrainError::BadPart {
+                            id: head.id.clone(),
+                            source: Box::new(source),
+                        }
+                    })?,
                 )
             }
             _ => None,
@@ -707,30 +710,28 @@ impl<'a> Loop<'a> {
                 .into_iter()
                 .map(|(name, bytes)| (name.to_string(), bytes)),
         );
-        let mut extra = json!({
-            "model": info,
-            "source": match &self.spec.source {
+        let rejected = verdict.as_ref().filter(|v| !v.passed());
+        let extra = CheckpointExtra {
+            model: info,
+            source: match &self.spec.source {
                 relearn_data::StreamSource::Csv(csv) => csv.identity(),
                 relearn_data::StreamSource::Generator(_) => self.info.source.clone(),
             },
-            "target": match &self.spec.source {
-                relearn_data::StreamSource::Csv(csv) => csv.target.as_str(),
-                relearn_data::StreamSource::Generator(_) => "y",
+            target: match &self.spec.source {
+                relearn_data::StreamSource::Csv(csv) => csv.target.clone(),
+                relearn_data::StreamSource::Generator(_) => "y".to_string(),
             },
-            "scaling": self.spec.scaling.name(),
-            "window_size": self.spec.window_size,
-            "seed": self.spec.seed,
-        });
-        if let Some((key, record)) = c.record {
-            extra[key] = record;
-        }
-        if let Some(trail) = &self.trail {
-            extra[data_trail::EXTRA_KEY] = trail.record(c.window);
-        }
-        let rejected = verdict.as_ref().filter(|v| !v.passed());
-        if let Some(v) = rejected {
-            extra["gate"] = serde_json::to_value(v).expect("a verdict serialises");
-        }
+            scaling: self.spec.scaling,
+            window_size: self.spec.window_size,
+            seed: self.spec.seed,
+            data: self.trail.as_ref().map(|trail| trail.record(c.window)),
+            gate: rejected.cloned(),
+            policy: c
+                .record
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        };
         let draft = CheckpointDraft {
             run: self.spec.name.clone(),
             mode: self.policy.name().to_string(),
@@ -750,7 +751,7 @@ impl<'a> Loop<'a> {
                 windows: c.trained_windows,
                 samples: c.samples_trained,
             },
-            extra,
+            extra: extra.to_value(),
             parts: parts_out,
         };
         if let Some(v) = rejected {
@@ -800,7 +801,9 @@ impl Loop<'_> {
         let made_by_gate = self
             .store
             .manifest(&id)
-            .is_ok_and(|m| m.extra.get("gate").is_some());
+            .ok()
+            .and_then(|m| CheckpointExtra::of(&m).ok())
+            .is_some_and(|extra| extra.gate.is_some());
         if made_by_gate {
             return Ok(());
         }

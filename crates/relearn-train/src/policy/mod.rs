@@ -192,12 +192,12 @@ pub(crate) fn decode_part<T>(
     head: &Manifest,
     name: &str,
     part: &mut dyn FnMut(&str) -> Result<Vec<u8>, TrainError>,
-    decode: impl FnOnce(&[u8]) -> Result<T, String>,
+    decode: impl FnOnce(&[u8]) -> Result<T, crate::PartError>,
 ) -> Result<T, TrainError> {
     let bytes = part(name)?;
-    decode(&bytes).map_err(|message| TrainError::BadCheckpoint {
+    decode(&bytes).map_err(|source| TrainError::BadPart {
         id: head.id.clone(),
-        message,
+        source: Box::new(source),
     })
 }
 
@@ -235,7 +235,11 @@ mod tests {
             part: &mut dyn FnMut(&str) -> Result<Vec<u8>, TrainError>,
         ) -> Result<Box<dyn PolicyState>, TrainError> {
             let updates = decode_part(head, "counter", part, |b| {
-                Ok(u64::from_le_bytes(b.try_into().map_err(|_| "8 bytes")?))
+                let bytes = b.try_into().map_err(|_| crate::PartError::Malformed {
+                    part: "counter",
+                    reason: "not 8 bytes".into(),
+                })?;
+                Ok(u64::from_le_bytes(bytes))
             })?;
             Ok(Box::new(Counting { updates }))
         }
