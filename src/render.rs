@@ -1,5 +1,6 @@
 //! Human-readable text for checkpoints: shared by `run`, `log`, `show` and `tree`.
 
+use relearn_train::Metric;
 use std::fmt::Write;
 
 use relearn_data::Task;
@@ -22,30 +23,22 @@ pub fn list(items: &[String]) -> String {
 /// The headline metric of a manifest's prequential score, e.g. ` acc 0.912` (empty for the
 /// initial model).
 pub fn metric_suffix(m: &Manifest) -> String {
+    let (accuracy, mse) = (Metric::Accuracy.name(), Metric::Mse.name());
     match &m.metrics.prequential {
-        Some(p) if p.contains_key("accuracy") => format!(" acc {:.3}", p["accuracy"]),
-        Some(p) if p.contains_key("mse") => format!(" mse {:.3}", p["mse"]),
+        Some(p) if p.contains_key(accuracy) => format!(" acc {:.3}", p[accuracy]),
+        Some(p) if p.contains_key(mse) => format!(" mse {:.3}", p[mse]),
         _ => String::new(),
     }
 }
 
 /// `run`'s line per committed checkpoint: window, prequential score, training time.
 pub fn window_line(m: &Manifest, task: Task) -> String {
-    let score = match (&m.metrics.prequential, task) {
-        (None, _) => "initial model (no prequential score)".to_string(),
-        (Some(p), Task::Classification) => {
-            format!(
-                "accuracy {:.4}  loss {:.4}",
-                p.get("accuracy").copied().unwrap_or(f64::NAN),
-                p.get("loss").copied().unwrap_or(f64::NAN)
-            )
-        }
-        (Some(p), Task::Regression) => {
-            format!(
-                "mse {:.4}  mae {:.4}",
-                p.get("mse").copied().unwrap_or(f64::NAN),
-                p.get("mae").copied().unwrap_or(f64::NAN)
-            )
+    let score = match &m.metrics.prequential {
+        None => "initial model (no prequential score)".to_string(),
+        Some(p) => {
+            let [a, b] =
+                Metric::of(task).map(|k| (k.name(), p.get(k.name()).copied().unwrap_or(f64::NAN)));
+            format!("{} {:.4}  {} {:.4}", a.0, a.1, b.0, b.1)
         }
     };
     format!(

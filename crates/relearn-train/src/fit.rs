@@ -12,6 +12,7 @@
 mod fused;
 mod pool;
 
+use crate::metric::Metric;
 use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
@@ -258,8 +259,8 @@ pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTr
                 loss += row_cross_entropy(row, best, target as usize);
                 hits += usize::from(best == target as usize);
             }
-            metrics.insert("accuracy".into(), hits as f64 / n);
-            metrics.insert("loss".into(), loss / n);
+            metrics.insert(Metric::Accuracy.name().into(), hits as f64 / n);
+            metrics.insert(Metric::Loss.name().into(), loss / n);
         }
         Task::Regression => {
             let (mut se, mut ae) = (0.0f64, 0.0f64);
@@ -268,8 +269,8 @@ pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTr
                 se += e * e;
                 ae += e.abs();
             }
-            metrics.insert("mse".into(), se / n);
-            metrics.insert("mae".into(), ae / n);
+            metrics.insert(Metric::Mse.name().into(), se / n);
+            metrics.insert(Metric::Mae.name().into(), ae / n);
         }
     }
     metrics

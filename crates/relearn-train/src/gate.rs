@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use relearn_data::Task;
+
+use crate::metric::Metric;
 use serde::{Deserialize, Serialize};
 
 /// A comparison in a gate condition.
@@ -97,10 +99,7 @@ impl Gate {
     /// Parses `metric OP number` conditions separated by commas, for a run of `task`.
     /// The error says what is wrong and what would be right.
     pub fn parse(text: &str, task: Task) -> Result<Gate, String> {
-        let metrics: &[&str] = match task {
-            Task::Classification => &["accuracy", "loss"],
-            Task::Regression => &["mse", "mae"],
-        };
+        let metrics = Metric::of(task).map(Metric::name);
         let mut conditions = Vec::new();
         for part in text.split(',').map(str::trim) {
             if part.is_empty() {

@@ -14,6 +14,7 @@ pub mod data_trail;
 pub mod drift;
 pub mod fit;
 pub mod gate;
+pub mod metric;
 pub mod optim;
 pub mod policy;
 pub mod replay;
@@ -23,6 +24,7 @@ mod seed;
 pub use checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, PartError};
 pub use config::{ConfigError, Mode, RunSpec};
 pub use gate::{Gate, Verdict};
+pub use metric::Metric;
 pub use runner::{RunEvent, RunOptions, RunSummary, run, run_with};
 
 use std::path::PathBuf;
