@@ -143,6 +143,16 @@ pub fn run_with(
             ),
         });
     }
+    // A resumed CSV run first checks, before it reports or trains anything, that the rows it
+    // trained on are still those of the file.
+    if loop_.data_check_pending() {
+        for window in stream.windows()? {
+            loop_.observe(&window?)?;
+            if !loop_.data_check_pending() {
+                break;
+            }
+        }
+    }
     let end = match options.max_windows {
         Some(n) if n < spec.initial_windows => {
             return Err(TrainError::Usage(format!(
@@ -167,17 +177,11 @@ pub fn run_with(
     });
     let resumed = loop_.serving.is_some();
     let (mut committed, mut train_seconds, mut rejected) = (0, 0.0, None);
-    if todo > 0 || loop_.data_check_pending() {
+    if todo > 0 {
         for window in stream.windows()? {
             let window = window?;
             if window.index >= end {
-                // Past the windows to train: only the check of the data already trained on
-                // may still need to see them.
-                if !loop_.data_check_pending() {
-                    break;
-                }
-                loop_.observe(&window)?;
-                continue;
+                break;
             }
             match loop_.feed(window)? {
                 None => {}
@@ -296,7 +300,7 @@ impl<'a> Loop<'a> {
             return Ok(());
         };
         if trail.len() != window.index {
-            // Windows stream in order from 0; only a window seen twice lands here.
+            // Hashed already: by the check before the run, or an earlier pass over the stream.
             return Ok(());
         }
         trail.push(&window.batch);
