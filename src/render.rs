@@ -156,18 +156,7 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
 
 /// Bytes in a human unit.
 pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    relearn_train::runner::human_bytes(n.into())
 }
 
 /// `run@window`, the REF that names a checkpoint by its run and window.

@@ -16,22 +16,23 @@ fn trained() -> (Sandbox, PathBuf) {
     let config = sb.write("sea.toml", &sea_config("sea", "stateful", ""));
     let c = config.to_str().unwrap();
     sb.ok(&["run", "--config", c, "--windows", "2"]);
-    let out = command(
-        &[
-            "generate",
-            "--config",
-            c,
-            "--out",
-            "data.csv",
-            "--windows",
-            "1",
-        ],
-        sb.dir.path(),
-    )
-    .output()
-    .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    generate_first_window(&sb, c);
     (sb, config)
+}
+
+/// Writes the first window of config `c`'s stream to `data.csv` in the sandbox.
+fn generate_first_window(sb: &Sandbox, c: &str) {
+    let args = [
+        "generate",
+        "--config",
+        c,
+        "--out",
+        "data.csv",
+        "--windows",
+        "1",
+    ];
+    let out = command(&args, sb.dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 /// The first `rows` data rows of `data.csv`, with the feature `x1` of data row `bad`
@@ -61,21 +62,7 @@ fn trained_regression() -> Sandbox {
     let config = sb.write("fr.toml", &config);
     let c = config.to_str().unwrap();
     sb.ok(&["run", "--config", c, "--windows", "2"]);
-    let out = command(
-        &[
-            "generate",
-            "--config",
-            c,
-            "--out",
-            "data.csv",
-            "--windows",
-            "1",
-        ],
-        sb.dir.path(),
-    )
-    .output()
-    .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    generate_first_window(&sb, c);
     sb
 }
 

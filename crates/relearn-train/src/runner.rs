@@ -962,16 +962,17 @@ fn physical_memory() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-fn human_bytes(bytes: u128) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
+/// `n` bytes in a human unit: `512 B`, `62.5 KiB`, `186.4 GiB`.
+pub fn human_bytes(n: u128) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
     let mut unit = 0;
     while value >= 1024.0 && unit + 1 < UNITS.len() {
         value /= 1024.0;
         unit += 1;
     }
     if unit == 0 {
-        format!("{bytes} bytes")
+        format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
