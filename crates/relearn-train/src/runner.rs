@@ -127,32 +127,7 @@ pub fn run_with(
     }
     let _lock = store.lock_run(&spec.name)?;
     let mut loop_ = Loop::new(spec, store, &stream, mlp, policy)?;
-    if let (Some(head), Some(_)) = (&loop_.head_manifest, &loop_.trail)
-        && head.window as usize >= stream.n_windows()
-    {
-        return Err(TrainError::DataChanged {
-            run: spec.name.clone(),
-            message: format!(
-                "{} now holds {} full window(s) of {} rows, but the run has trained through window {} \
-                 (checkpoint {:.12}): rows were removed or the file was replaced",
-                csv_path(spec),
-                stream.n_windows(),
-                spec.window_size,
-                head.window,
-                head.id
-            ),
-        });
-    }
-    // A resumed CSV run first checks, before it reports or trains anything, that the rows it
-    // trained on are still those of the file.
-    if loop_.data_check_pending() {
-        for window in stream.windows()? {
-            loop_.observe(&window?)?;
-            if !loop_.data_check_pending() {
-                break;
-            }
-        }
-    }
+    loop_.check_data(&stream)?;
     let end = match options.max_windows {
         Some(n) if n < spec.initial_windows => {
             return Err(TrainError::Usage(format!(
@@ -286,6 +261,35 @@ impl<'a> Loop<'a> {
             }
         }
         Ok(loop_)
+    }
+
+    /// A resumed CSV run's check, before it reports or trains anything, that the rows it
+    /// trained on are still those of the file: none removed, none changed.
+    fn check_data(&mut self, stream: &Stream) -> Result<(), TrainError> {
+        let Some(head) = self.data_check.as_ref() else {
+            return Ok(());
+        };
+        if head.window as usize >= stream.n_windows() {
+            return Err(TrainError::DataChanged {
+                run: self.spec.name.clone(),
+                message: format!(
+                    "{} now holds {} full window(s) of {} rows, but the run has trained through window {} \
+                     (checkpoint {:.12}): rows were removed or the file was replaced",
+                    csv_path(self.spec),
+                    stream.n_windows(),
+                    self.spec.window_size,
+                    head.window,
+                    head.id
+                ),
+            });
+        }
+        for window in stream.windows()? {
+            self.observe(&window?)?;
+            if !self.data_check_pending() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Whether the data a resumed CSV run trained on is still to be checked.
