@@ -52,7 +52,7 @@ fn main() {
 fn draft(
     run: &str,
     window: u64,
-    parent: Option<String>,
+    parent: Option<relearn_store::CheckpointId>,
     parts: Vec<(String, Vec<u8>)>,
 ) -> CheckpointDraft {
     let relation = if parent.is_some() {
@@ -290,7 +290,7 @@ fn log_and_resolve(checkpoints: usize) {
     let refs = [
         ("tag", "best".to_string()),
         ("run", "run-7".to_string()),
-        ("full-id", head.clone()),
+        ("full-id", head.to_string()),
         ("prefix", head[..8].to_string()),
         ("name~k", "run-7~10".to_string()),
         ("name@w", "run-7@500".to_string()),

@@ -100,7 +100,10 @@ pub fn gate_failures(m: &Manifest) -> Option<Vec<String>> {
 /// `show`'s text.
 pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     let mut s = String::new();
-    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "none".to_string());
+    let opt = |o: &Option<relearn_store::CheckpointId>| {
+        o.as_ref()
+            .map_or_else(|| "none".to_string(), |id| id.to_string())
+    };
     writeln!(s, "checkpoint {}", m.id)?;
     writeln!(s, "run        {} ({})", m.run, m.mode)?;
     writeln!(s, "window     {}", m.window)?;

@@ -631,7 +631,7 @@ fn commit_ambiguous_pair(store_dir: &Path) -> Vec<String> {
             let b = store.commit(draft(salt)).unwrap().id;
             assert_eq!(a[..6], b[..6], "in-memory ids differ from committed ones");
             assert_ne!(a, b);
-            let mut pair = vec![a, b];
+            let mut pair = vec![a.to_string(), b.to_string()];
             pair.sort();
             return pair;
         }

@@ -74,7 +74,7 @@ enum WorkerEvent {
     /// The store holds the run already; it continues after `window`.
     Resuming {
         window: u64,
-        id: String,
+        id: relearn_store::CheckpointId,
         next_window: usize,
     },
     /// `todo` checkpoints to train now.
@@ -443,7 +443,7 @@ impl ConceptWindows {
         store: &Store,
         chain: &[relearn_store::Manifest],
         task: Task,
-    ) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    ) -> anyhow::Result<std::collections::BTreeMap<relearn_store::CheckpointId, f64>> {
         let mut scores = std::collections::BTreeMap::new();
         let (metric, _) = report::metric_of(task);
         for m in chain {

@@ -30,7 +30,7 @@ pub struct Args {
 /// A checkpoint's identity in the diff.
 #[derive(Debug, Serialize)]
 struct Side {
-    id: String,
+    id: relearn_store::CheckpointId,
     run: String,
     window: u64,
     relation: &'static str,

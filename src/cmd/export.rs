@@ -147,7 +147,7 @@ pub fn metadata(manifest: &Manifest, info: &ModelInfo, pre: &Preprocessor) -> Ma
             "exported_by",
             format!("relearn {}", env!("CARGO_PKG_VERSION")),
         ),
-        ("checkpoint_id", manifest.id.clone()),
+        ("checkpoint_id", manifest.id.to_string()),
         ("run", manifest.run.clone()),
         ("mode", manifest.mode.clone()),
         ("window", manifest.window.to_string()),

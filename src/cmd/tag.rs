@@ -39,7 +39,7 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct TagJson {
     name: String,
-    id: String,
+    id: relearn_store::CheckpointId,
     /// Null when the checkpoint is missing (see `relearn verify`).
     run: Option<String>,
     window: Option<u64>,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use relearn_store::{Manifest, Store};
+use relearn_store::{CheckpointId, Manifest, Store};
 use serde::Serialize;
 
 use super::{StoreArg, print_json, print_text};
@@ -30,7 +30,7 @@ pub struct Args {
 pub struct Lineage {
     run: String,
     mode: String,
-    head: Option<String>,
+    head: Option<CheckpointId>,
     nodes: Vec<Manifest>,
     children: BTreeMap<String, Vec<usize>>,
     roots: Vec<usize>,
@@ -65,7 +65,7 @@ impl Lineage {
 
     fn kids(&self, i: usize) -> &[usize] {
         self.children
-            .get(&self.nodes[i].id)
+            .get(self.nodes[i].id.as_str())
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
@@ -149,7 +149,7 @@ impl Lineage {
     /// so a chain of thousands of checkpoints does not nest thousands deep (JSON parsers
     /// limit nesting: serde_json to 128, jq to 256).
     fn json(&self) -> JsonRun {
-        let ids = |list: &[usize]| -> Vec<String> {
+        let ids = |list: &[usize]| -> Vec<CheckpointId> {
             list.iter().map(|&k| self.nodes[k].id.clone()).collect()
         };
         JsonRun {
@@ -181,24 +181,24 @@ impl Lineage {
 struct JsonRun {
     run: String,
     mode: String,
-    head: Option<String>,
+    head: Option<CheckpointId>,
     /// Ids of the checkpoints without a parent in the run (its initial model).
-    roots: Vec<String>,
+    roots: Vec<CheckpointId>,
     /// Every checkpoint of the run, in creation order.
     nodes: Vec<JsonNode>,
 }
 
 #[derive(Serialize)]
 struct JsonNode {
-    id: String,
+    id: CheckpointId,
     window: u64,
     relation: String,
-    parent: Option<String>,
-    replaces: Option<String>,
+    parent: Option<CheckpointId>,
+    replaces: Option<CheckpointId>,
     prequential: Option<BTreeMap<String, f64>>,
     tags: Vec<String>,
     /// Ids of the checkpoints whose `parent` this is.
-    children: Vec<String>,
+    children: Vec<CheckpointId>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

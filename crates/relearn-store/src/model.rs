@@ -7,8 +7,87 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A checkpoint id: 64 lowercase hex digits, the sha256 of the checkpoint's identity content
-/// (see [`Manifest::compute_id`]).
-pub type CheckpointId = String;
+/// (see [`Manifest::compute_id`]). In JSON it is the plain string; as a `&str` it is its hex.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CheckpointId(pub(crate) String);
+
+impl CheckpointId {
+    /// The id of these hex digits, if they are 64 lowercase hex digits.
+    pub fn parse(hex: &str) -> Option<CheckpointId> {
+        crate::fsutil::is_full_id(hex).then(|| CheckpointId(hex.to_string()))
+    }
+
+    /// Wraps a hash the store computed (64 lowercase hex digits).
+    pub(crate) fn from_hash(hex: String) -> CheckpointId {
+        CheckpointId(hex)
+    }
+
+    /// The hex digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The first `n` hex digits (for display).
+    pub fn short(&self, n: usize) -> &str {
+        &self.0[..n.min(self.0.len())]
+    }
+}
+
+impl std::ops::Deref for CheckpointId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for CheckpointId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for CheckpointId {
+    fn as_ref(&self) -> &std::path::Path {
+        std::path::Path::new(&self.0)
+    }
+}
+
+impl std::borrow::Borrow<str> for CheckpointId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CheckpointId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl PartialEq<str> for CheckpointId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CheckpointId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for CheckpointId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl From<CheckpointId> for String {
+    fn from(id: CheckpointId) -> String {
+        id.0
+    }
+}
 
 /// The past data a run keeps after an update in order to make later updates.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -289,7 +368,7 @@ impl Manifest {
         };
         // Serializing plain structs, maps with string keys and `Value`s cannot fail.
         let bytes = serde_json::to_vec(&identity).expect("identity content serializes");
-        hex::encode(Sha256::digest(&bytes))
+        CheckpointId::from_hash(hex::encode(Sha256::digest(&bytes)))
     }
 
     /// The manifest file's JSON text (pretty, without `tags`), ending with a `checksum`
@@ -363,13 +442,13 @@ mod tests {
 
     fn sample() -> Manifest {
         Manifest {
-            id: String::new(),
+            id: CheckpointId::default(),
             run: "r".into(),
             mode: "stateful".into(),
             window: 2,
-            parent: Some("a".repeat(64)),
+            parent: Some(CheckpointId("a".repeat(64))),
             relation: Relation::FineTuned,
-            replaces: Some("a".repeat(64)),
+            replaces: Some(CheckpointId("a".repeat(64))),
             samples_trained: 100,
             retained: Retained::default(),
             metrics: Metrics {
@@ -420,7 +499,7 @@ mod tests {
         b.created_at = "2030-01-01T00:00:00.000Z".into();
         b.train_seconds = 99.0;
         b.tags = vec!["t".into()];
-        b.id = "x".into();
+        b.id = CheckpointId("x".into());
         assert_eq!(a.compute_id(), b.compute_id());
         assert_eq!(a.compute_id().len(), 64);
     }

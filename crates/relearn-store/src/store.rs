@@ -459,7 +459,7 @@ impl Store {
             parts.insert(name.clone(), part);
         }
         let manifest = Manifest {
-            id: String::new(),
+            id: CheckpointId::default(),
             run: draft.run,
             mode: draft.mode,
             window: draft.window,
@@ -597,10 +597,7 @@ impl Store {
     pub(crate) fn manifest_ids(&self) -> Result<Vec<CheckpointId>> {
         Ok(list_dir(&self.manifests_dir())?
             .into_iter()
-            .filter_map(|name| {
-                let id = name.strip_suffix(".json")?;
-                is_full_id(id).then(|| id.to_string())
-            })
+            .filter_map(|name| CheckpointId::parse(name.strip_suffix(".json")?))
             .collect())
     }
 
@@ -749,7 +746,7 @@ impl Store {
                 content: id.chars().take(80).collect(),
             });
         }
-        Ok(Some(id.to_string()))
+        Ok(Some(CheckpointId(id.to_string())))
     }
 
     /// Writes `dir/name` = `id` atomically. The caller holds a store guard.
@@ -802,7 +799,7 @@ impl Store {
         }
         Err(StoreError::DanglingRef {
             ref_path: ref_path.to_path_buf(),
-            id,
+            id: id.into(),
             manifest,
         })
     }
@@ -832,7 +829,7 @@ impl Store {
             at: now_rfc3339(),
             action: action.to_string(),
             from: self.run_head(run)?,
-            to: to.to_string(),
+            to: CheckpointId(to.to_string()),
         };
         let path = self.ref_log_path(run);
         let mut text = read_text_if_exists(&path)?.unwrap_or_default();
@@ -921,9 +918,7 @@ impl Store {
         let text = read_text_if_exists(&self.pruned_path())?.unwrap_or_default();
         Ok(text
             .lines()
-            .map(str::trim)
-            .filter(|l| is_full_id(l))
-            .map(str::to_string)
+            .filter_map(|l| CheckpointId::parse(l.trim()))
             .collect())
     }
 
@@ -1002,7 +997,7 @@ impl Store {
         if is_lower_hex(&lower) {
             if lower.len() == 64 {
                 if self.manifest_path(&lower).is_file() {
-                    return Ok(lower);
+                    return Ok(CheckpointId(lower));
                 }
                 return Err(self.unknown_ref(reference, None));
             }
@@ -1015,10 +1010,10 @@ impl Store {
                 ));
             }
             let ids = self.manifest_ids()?;
-            let matches = find_by_prefix(ids.iter().map(String::as_str), &lower);
+            let matches = find_by_prefix(ids.iter().map(CheckpointId::as_str), &lower);
             return match matches.as_slice() {
                 [] => Err(self.unknown_ref(reference, None)),
-                [one] => Ok(one.to_string()),
+                [one] => Ok(CheckpointId(one.to_string())),
                 many => Err(StoreError::AmbiguousRef {
                     reference: reference.to_string(),
                     candidates: many.iter().map(|id| self.describe_candidate(id)).collect(),

@@ -245,7 +245,7 @@ impl Store {
                     Some(_) => {}
                 }
             }
-            manifests.insert(id.to_string(), manifest);
+            manifests.insert(CheckpointId(id.to_string()), manifest);
         }
         Ok(manifests)
     }

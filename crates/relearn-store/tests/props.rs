@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fs;
 
 use proptest::prelude::*;
-use relearn_store::{Store, StoreError, find_by_prefix};
+use relearn_store::{CheckpointId, Store, StoreError, find_by_prefix};
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -155,13 +155,13 @@ fn to_draft(c: &DraftContent, run: &str, parent: Option<&str>) -> CheckpointDraf
         run: run.to_string(),
         mode: "stateful".to_string(),
         window: c.window,
-        parent: parent.map(str::to_string),
+        parent: parent.map(|p| CheckpointId::parse(p).expect("a full id")),
         relation: if parent.is_some() {
             Relation::FineTuned
         } else {
             Relation::Initial
         },
-        replaces: parent.map(str::to_string),
+        replaces: parent.map(|p| CheckpointId::parse(p).expect("a full id")),
         samples_trained: c.samples,
         retained: Retained {
             samples: c.samples / 2,
@@ -190,7 +190,7 @@ proptest! {
     #[test]
     fn checkpoints_round_trip(contents in prop::collection::vec(draft_content(), 1..4)) {
         let (_dir, store) = store();
-        let mut parent: Option<String> = None;
+        let mut parent: Option<CheckpointId> = None;
         let mut committed: Vec<(Manifest, &DraftContent)> = Vec::new();
         for c in &contents {
             let m = store.commit(to_draft(c, "p", parent.as_deref())).unwrap();
@@ -264,7 +264,7 @@ proptest! {
             let parent = chain.last().map(|m| m.id.clone());
             chain.push(store.commit(to_draft(&c, "r", parent.as_deref())).unwrap());
         }
-        let mut tag_model: BTreeMap<String, String> = BTreeMap::new();
+        let mut tag_model: BTreeMap<String, CheckpointId> = BTreeMap::new();
         for (name, pick) in &tags {
             let target = &chain[pick.index(chain.len())].id;
             store.set_tag(name, target).unwrap();

@@ -43,7 +43,7 @@ fn ids_are_deterministic_across_fresh_stores() {
     let chain_a = stateful_chain(&store_a, "r", 3);
     // Same identity content, different wall-clock fields.
     let mut chain_b = Vec::new();
-    let mut prev: Option<String> = None;
+    let mut prev: Option<relearn_store::CheckpointId> = None;
     for w in 0..=3u64 {
         let relation = if w == 0 {
             Relation::Initial

@@ -115,7 +115,7 @@ fn verify_reports_dangling_lineage() {
     let report = store.verify().unwrap();
     let kinds: Vec<&str> = report.problems.iter().map(|p| p.kind.as_str()).collect();
     assert_eq!(kinds, vec!["dangling-parent", "dangling-replaces"]);
-    assert!(report.problems[0].message.contains(&chain[1].id));
+    assert!(report.problems[0].message.contains(chain[1].id.as_str()));
 }
 
 #[test]

@@ -91,7 +91,7 @@ pub enum TrainError {
     #[error("checkpoint {id:.12} cannot be loaded")]
     BadPart {
         /// The checkpoint.
-        id: String,
+        id: relearn_store::CheckpointId,
         /// Which part, and why.
         #[source]
         source: Box<checkpoint::PartError>,
@@ -100,7 +100,7 @@ pub enum TrainError {
     #[error("checkpoint {id:.12} cannot be loaded: {message}")]
     BadCheckpoint {
         /// The checkpoint.
-        id: String,
+        id: relearn_store::CheckpointId,
         /// What is wrong.
         message: String,
     },

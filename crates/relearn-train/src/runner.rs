@@ -463,7 +463,7 @@ impl<'a> Loop<'a> {
         let samples = initial.len() as u64;
         let state = self.policy.start(&self.history, &self.ctx);
         let candidate = Serving {
-            id: String::new(),
+            id: CheckpointId::default(),
             weights,
             preprocessor,
             moments,
@@ -604,7 +604,7 @@ impl<'a> Loop<'a> {
         // Building the training set, training, and the policy state's update.
         let train_seconds = started.elapsed().as_secs_f64();
         let candidate = Serving {
-            id: String::new(),
+            id: CheckpointId::default(),
             weights,
             preprocessor,
             moments,

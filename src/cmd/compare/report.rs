@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use relearn_data::Task;
-use relearn_store::{Manifest, Relation, Retained};
+use relearn_store::{CheckpointId, Manifest, Relation, Retained};
 use relearn_train::Mode;
 use serde::Serialize;
 
@@ -249,7 +249,7 @@ pub struct ModeReport {
     /// `stateless` or `stateful`.
     pub mode: &'static str,
     /// The run's latest checkpoint compared.
-    pub head: Option<String>,
+    pub head: Option<CheckpointId>,
     /// The initial model.
     pub initial: Option<InitialRow>,
     /// One row per update window, in window order.
@@ -280,7 +280,7 @@ pub struct ModeReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct InitialRow {
     /// Checkpoint id.
-    pub id: String,
+    pub id: CheckpointId,
     /// Its window (the last initial window).
     pub window: u64,
     /// Training time, seconds.
@@ -295,7 +295,7 @@ pub struct WindowRow {
     /// The window it trained on, which its prequential score was measured on.
     pub window: u64,
     /// Checkpoint id.
-    pub id: String,
+    pub id: CheckpointId,
     /// The prequential score (`accuracy` or `mse`).
     pub score: f64,
     /// Every prequential metric, as stored.
@@ -412,7 +412,7 @@ pub struct RunInput<'a> {
     /// What this invocation did for it.
     pub now: Invocation,
     /// Each checkpoint's score on the previous concept's windows, by checkpoint id.
-    pub previous_concept: BTreeMap<String, f64>,
+    pub previous_concept: BTreeMap<CheckpointId, f64>,
 }
 
 /// The headline prequential metric of a task.
@@ -484,7 +484,7 @@ fn mode_report(
     setup: &Setup,
     chain: &[Manifest],
     now: Invocation,
-    previous_concept: &BTreeMap<String, f64>,
+    previous_concept: &BTreeMap<CheckpointId, f64>,
 ) -> ModeReport {
     let mut chain: Vec<&Manifest> = chain
         .iter()
@@ -1179,7 +1179,7 @@ mod tests {
             .iter()
             .map(|&(w, s)| WindowRow {
                 window: w,
-                id: format!("{w}"),
+                id: CheckpointId::parse(&format!("{w:064x}")).unwrap(),
                 score: s,
                 prequential: BTreeMap::new(),
                 train_seconds: 0.1,

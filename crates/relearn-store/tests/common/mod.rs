@@ -33,9 +33,9 @@ pub fn draft(
         run: run.to_string(),
         mode: mode.to_string(),
         window,
-        parent: parent.map(str::to_string),
+        parent: parent.map(full_id),
         relation,
-        replaces: replaces.map(str::to_string),
+        replaces: replaces.map(full_id),
         samples_trained: 1000,
         retained: Retained {
             samples: 0,
@@ -151,4 +151,9 @@ pub fn make_writable(path: &std::path::Path) {
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
     std::fs::set_permissions(path, perms).unwrap();
+}
+
+/// A full id given as text.
+pub fn full_id(hex: &str) -> relearn_store::CheckpointId {
+    relearn_store::CheckpointId::parse(hex).expect("a full checkpoint id")
 }
