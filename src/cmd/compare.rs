@@ -16,22 +16,26 @@
 //! window.
 
 mod plot;
-mod report;
+mod prose;
 mod table;
 
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use relearn_data::{Stream, Task};
 use relearn_store::Store;
+use relearn_train::compare::{
+    Choice, Inputs, Invocation, Measured, PeakMemory, Report, RunInput, Setup, StreamSummary,
+    run_name, stats,
+};
 use relearn_train::{Mode, RunEvent, RunOptions, RunSpec};
 use serde::{Deserialize, Serialize};
 
-use self::report::{Invocation, PeakMemory, Setup, StreamSummary, run_name};
 use super::eval::Inference;
 use super::export::{output_target, write_atomic};
 use super::{ConfigStoreArg, write_stdout};
@@ -48,10 +52,10 @@ pub struct Args {
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        default_value = "stateless,stateful",
-        value_parser = ["stateless", "stateful", "replay", "drift"]
+        default_value = book_policies(),
+        value_enum
     )]
-    policies: Vec<String>,
+    policies: Vec<Mode>,
     /// Folder for compare.json, compare.svg and compare.png [default: compare-out/NAME,
     /// NAME being the config's run.name].
     #[arg(long, value_name = "DIR")]
@@ -63,8 +67,19 @@ pub struct Args {
     store: ConfigStoreArg,
     /// Internal: train one mode and report progress as JSON lines (used by `compare`
     /// itself, one child process per mode).
-    #[arg(long, hide = true, value_parser = ["stateful", "stateless", "replay", "drift"])]
-    worker: Option<String>,
+    #[arg(long, hide = true, value_enum)]
+    worker: Option<Mode>,
+}
+
+/// Policies as `--policies` lists them: `stateless,stateful`.
+fn policy_list(modes: &[Mode]) -> String {
+    modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")
+}
+
+/// `--policies`'s default: the book modes.
+fn book_policies() -> &'static str {
+    static LIST: OnceLock<String> = OnceLock::new();
+    LIST.get_or_init(|| policy_list(&Mode::BOOK))
 }
 
 /// One line of a worker's stdout.
@@ -92,15 +107,15 @@ enum WorkerEvent {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let spec = RunSpec::load(&args.config)?;
     let store_path = args.store.path(&spec)?;
-    if let Some(mode) = args.worker.as_deref().and_then(Mode::parse) {
+    if let Some(mode) = args.worker {
         return worker(spec, &store_path, mode, args.windows);
     }
     let mut policies: Vec<Mode> = Vec::new();
-    for name in &args.policies {
-        let mode = Mode::parse(name).expect("clap checked the policy names");
+    for &mode in &args.policies {
         if policies.contains(&mode) {
             return Err(crate::exit::UsageError(format!(
-                "--policies names {name} twice; list each policy once, e.g. stateless,stateful,replay,drift"
+                "--policies names {mode} twice; list each policy once, e.g. {}",
+                policy_list(&Mode::ALL)
             ))
             .into());
         }
@@ -126,30 +141,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_out_folder(&out)?;
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
-    let windows = args
-        .windows
-        .map_or(stream.n_windows(), |n| n.min(stream.n_windows()));
-    let (metric, higher_is_better) = report::metric_of(spec.task());
-    let setup = Setup {
-        name: spec.name.clone(),
-        config: args.config.display().to_string(),
-        store: store_path.display().to_string(),
-        task: spec.task().name(),
-        metric,
-        higher_is_better,
-        stream: StreamSummary {
-            source: stream.info().source.clone(),
-            samples: stream.info().n_samples,
-            window_size: spec.window_size,
-            initial_windows: spec.initial_windows,
-            windows,
-            drift_points: stream.info().drift_points.clone(),
-            target_variance: match spec.task() {
-                Task::Regression => Some(initial_target_variance(&stream)?),
-                Task::Classification => None,
-            },
-        },
-    };
+    let setup = Setup::new(
+        &spec,
+        &stream,
+        args.windows,
+        &args.config.display().to_string(),
+        &store_path.display().to_string(),
+    )?;
 
     let multi = MultiProgress::with_draw_target(if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
@@ -194,22 +192,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let concepts = ConceptWindows::read(&stream, &setup.stream)?;
     let mut runs = Vec::new();
     for ((&mode, chain), now) in policies.iter().zip(&chains).zip(invocations) {
-        runs.push(report::RunInput {
+        runs.push(RunInput {
             mode,
             chain,
             now,
             previous_concept: concepts.score_each(&store, chain, spec.task())?,
         });
     }
-    let mut report = report::build(report::Inputs { setup, runs });
+    let mut report = relearn_train::compare::build(Inputs { setup, runs });
     carry_over_peak_memory(&mut report, &out.join("compare.json"));
+    let recommended = relearn_train::compare::recommend(&report);
+    let recommendation = prose::recommendation(&report, recommended);
 
     let json_path = out.join("compare.json");
-    let json = serde_json::to_string_pretty(&report)?;
+    let json = serde_json::to_string_pretty(&Written {
+        report: &report,
+        recommended: recommended.policy,
+        recommendation: &recommendation,
+    })?;
     write_atomic(&json_path, |w| Ok(writeln!(w, "{json}")?))?;
     plot::write(&report, &out)?;
 
-    let text = table::render(&report);
+    let text = table::render(&report, &recommendation);
     write_stdout(|stdout| {
         write!(stdout, "{text}")?;
         writeln!(
@@ -220,6 +224,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `compare.json`: the report, then the policy the numbers favour (`either` when the two
+/// book modes tie on everything) and the recommendation in plain words.
+#[derive(Serialize)]
+struct Written<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    recommended: Choice,
+    recommendation: &'a str,
 }
 
 /// Refuses an `--out` that cannot be the report's folder (bad input, exit code 2) before
@@ -313,7 +327,7 @@ fn spawn_worker(
             mib: mib(peak),
             start_mib: start_kib.map(mib),
             windows_trained: trained,
-            measured: "now",
+            measured: Measured::Now,
         }),
         _ => None,
     };
@@ -327,7 +341,7 @@ fn spawn_worker(
 /// A mode that trained nothing now has no meaningful peak; when the `compare.json` already
 /// in the output folder measured the same checkpoints (same head), its number stands,
 /// marked `earlier`.
-fn carry_over_peak_memory(report: &mut report::Report, previous: &Path) {
+fn carry_over_peak_memory(report: &mut Report, previous: &Path) {
     let Ok(text) = std::fs::read_to_string(previous) else {
         return;
     };
@@ -338,7 +352,7 @@ fn carry_over_peak_memory(report: &mut report::Report, previous: &Path) {
         if new.peak_memory.is_some() || new.trained_now > 0 {
             continue;
         }
-        let old_mode = &old["modes"][new.mode];
+        let old_mode = &old["modes"][new.mode.name()];
         if old_mode["head"].as_str() != new.head.as_deref() || new.head.is_none() {
             continue;
         }
@@ -348,7 +362,7 @@ fn carry_over_peak_memory(report: &mut report::Report, previous: &Path) {
                 mib,
                 start_mib: p["start_mib"].as_f64(),
                 windows_trained: trained as usize,
-                measured: "earlier",
+                measured: Measured::Earlier,
             });
         }
     }
@@ -419,7 +433,7 @@ impl ConceptWindows {
                 batches: Vec::new(),
             });
         }
-        let (concept_of, whole) = report::concepts(summary);
+        let (concept_of, whole) = stats::concepts(summary);
         let mut batches = vec![relearn_data::Batch::new(stream.info().n_features()); whole.len()];
         for window in stream.windows()?.take(summary.windows) {
             let window = window?;
@@ -445,7 +459,7 @@ impl ConceptWindows {
         task: Task,
     ) -> anyhow::Result<std::collections::BTreeMap<relearn_store::CheckpointId, f64>> {
         let mut scores = std::collections::BTreeMap::new();
-        let (metric, _) = report::metric_of(task);
+        let (metric, _) = relearn_train::compare::metric_of(task);
         for m in chain {
             let Some(&concept) = self.concept_of.get(m.window as usize) else {
                 continue;
@@ -468,22 +482,6 @@ impl ConceptWindows {
         }
         Ok(scores)
     }
-}
-
-/// The variance of the target over the stream's initial windows (what a point of mse is
-/// measured against).
-fn initial_target_variance(stream: &Stream) -> anyhow::Result<f64> {
-    let (mut n, mut sum, mut sum_sq) = (0.0f64, 0.0f64, 0.0f64);
-    for window in stream.windows()?.take(stream.initial_windows()) {
-        for &y in &window?.batch.targets {
-            let y = f64::from(y);
-            n += 1.0;
-            sum += y;
-            sum_sq += y * y;
-        }
-    }
-    let mean = sum / n.max(1.0);
-    Ok((sum_sq / n.max(1.0) - mean * mean).max(0.0))
 }
 
 /// A `kB` field of `/proc/self/status` (Linux); `None` elsewhere.

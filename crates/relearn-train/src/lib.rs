@@ -9,6 +9,7 @@
 #[macro_use]
 mod avx2;
 pub mod checkpoint;
+pub mod compare;
 pub mod config;
 pub mod data_trail;
 pub mod drift;

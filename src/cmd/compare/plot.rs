@@ -12,7 +12,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::report::{Report, fmt_score};
+use relearn_train::Mode;
+use relearn_train::compare::{Report, WindowRow, stats};
+
+use super::prose::fmt_score;
 use crate::cmd::export::write_atomic;
 
 /// Pixel size of both images.
@@ -21,12 +24,12 @@ pub const SIZE: (u32, u32) = (1000, 520);
 const DRIFT: RGBColor = RGBColor(120, 120, 120);
 
 /// Each policy's line colour (the book modes keep the colours they always had).
-fn color(mode: &str) -> RGBColor {
+fn color(mode: Mode) -> RGBColor {
     match mode {
-        "stateless" => RGBColor(31, 119, 180),
-        "stateful" => RGBColor(230, 110, 10),
-        "replay" => RGBColor(44, 160, 44),
-        _ => RGBColor(200, 30, 120),
+        Mode::Stateless => RGBColor(31, 119, 180),
+        Mode::Stateful => RGBColor(230, 110, 10),
+        Mode::Replay => RGBColor(44, 160, 44),
+        Mode::Drift => RGBColor(200, 30, 120),
     }
 }
 
@@ -206,7 +209,7 @@ fn draw<DB: DrawingBackend>(
         .axis_desc_style(("sans-serif", 15))
         .label_style(("sans-serif", 13))
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| super::report::format_sig(*y, y_digits))
+        .y_label_formatter(&|y| stats::format_sig(*y, y_digits))
         .light_line_style(RGBColor(235, 235, 235))
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()?;
@@ -220,7 +223,7 @@ fn draw<DB: DrawingBackend>(
             DRIFT.stroke_width(2),
         ))?;
     }
-    let points = |rows: &[super::report::WindowRow]| -> Vec<(f64, f64)> {
+    let points = |rows: &[WindowRow]| -> Vec<(f64, f64)> {
         rows.iter().map(|w| (w.window as f64, w.score)).collect()
     };
     let longest = report

@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use relearn_train::Mode;
+use relearn_train::compare::{Measured, ModeReport, Recovery, Report};
 
-use super::report::{ModeReport, Recovery, Report, fmt_score, thousands};
+use super::prose::{fmt_score, thousands};
 use crate::render;
 
-/// The whole text report: header, per-window table, totals, recommendation.
-pub fn render(r: &Report) -> String {
+/// The whole text report: header, per-window table, totals, recommendation (its words).
+pub fn render(r: &Report, recommendation: &str) -> String {
     let mut s = String::new();
     header(&mut s, r);
     s.push('\n');
@@ -17,7 +18,7 @@ pub fn render(r: &Report) -> String {
     s.push('\n');
     totals(&mut s, r);
     s.push('\n');
-    let _ = writeln!(s, "recommendation: {}", r.recommendation);
+    let _ = writeln!(s, "recommendation: {recommendation}");
     s
 }
 
@@ -68,7 +69,7 @@ fn per_window(s: &mut String, r: &Report) {
     windows.dedup();
     // The book pair's table has a difference column (stateful - stateless), whichever order
     // `--policies` named them in.
-    let column = |mode: Mode| r.modes.0.iter().position(|m| m.mode == mode.name());
+    let column = |mode: Mode| r.modes.0.iter().position(|m| m.mode == mode);
     let pair = match r.modes.is_book_pair() {
         true => column(Mode::Stateless).zip(column(Mode::Stateful)),
         false => None,
@@ -82,7 +83,7 @@ fn per_window(s: &mut String, r: &Report) {
         .collect();
     let _ = write!(s, "{:>6}", "window");
     for m in &r.modes.0 {
-        let _ = write!(s, "  {:>10}", m.mode);
+        let _ = write!(s, "  {:>10}", m.mode.name());
     }
     let _ = writeln!(
         s,
@@ -186,8 +187,8 @@ fn totals(s: &mut String, r: &Report) {
         )
     });
     row("peak memory".into(), &|m| match &m.peak_memory {
-        Some(p) if p.measured == "now" => format!("{:.1} MiB", p.mib),
-        Some(p) => format!("{:.1} MiB ({})", p.mib, p.measured),
+        Some(p) if p.measured == Measured::Now => format!("{:.1} MiB", p.mib),
+        Some(p) => format!("{:.1} MiB (earlier)", p.mib),
         None => "not measured".into(),
     });
     let label_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
@@ -209,7 +210,7 @@ fn totals(s: &mut String, r: &Report) {
         }
         out
     };
-    let names: Vec<&str> = r.modes.0.iter().map(|m| m.mode).collect();
+    let names: Vec<&str> = r.modes.0.iter().map(|m| m.mode.name()).collect();
     let _ = writeln!(s, "{}", line("", names));
     for (label, cells) in &rows {
         let _ = writeln!(
@@ -228,7 +229,7 @@ fn totals(s: &mut String, r: &Report) {
             "\nstateful vs stateless: {d:+.2} {unit} on average (+ favours stateful; 2 standard errors: {:.2}, {} windows): {}",
             2.0 * se,
             c.paired_windows,
-            c.better
+            c.better.name()
         );
     }
     if let Some(k) = c.cost_ratio {

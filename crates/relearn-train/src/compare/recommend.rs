@@ -1,0 +1,250 @@
+//! The verdicts of a comparison: which book mode scored better ([`Better`]) and which
+//! policy to use and why ([`Recommendation`]), decided by one routine, [`recommend`].
+
+use std::cmp::Ordering;
+
+use serde::Serialize;
+
+use super::stats::{mean, paired_differences, std_error};
+use super::{
+    CLOSE_POINTS, CLOSE_STD_ERRORS, COST_SIMILAR, Comparison, MATCH_POINTS, ModeReport, Report,
+    Setup, Standing,
+};
+use crate::Mode;
+
+/// Which of the two book modes scored better, by more than the noise and the close band;
+/// serialised as its [`name`](Better::name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "&'static str")]
+pub enum Better {
+    /// Stateful did.
+    Stateful,
+    /// Stateless did.
+    Stateless,
+    /// Neither: the mean difference is under [`CLOSE_POINTS`], or within
+    /// [`CLOSE_STD_ERRORS`] standard errors of the per-window differences, or there are too
+    /// few windows to tell.
+    TooClose,
+}
+
+impl Better {
+    /// `stateful`, `stateless`, or `too close to call`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Better::Stateful => Mode::Stateful.name(),
+            Better::Stateless => Mode::Stateless.name(),
+            Better::TooClose => "too close to call",
+        }
+    }
+}
+
+impl From<Better> for &'static str {
+    fn from(better: Better) -> &'static str {
+        better.name()
+    }
+}
+
+/// The policy a recommendation picks; serialised as its [`name`](Choice::name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(into = "&'static str")]
+pub enum Choice {
+    /// This policy.
+    Policy(Mode),
+    /// Either of the two book modes will do: they tie on score, cost and data kept.
+    Either,
+}
+
+impl Choice {
+    /// The policy's name, or `either`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Choice::Policy(mode) => mode.name(),
+            Choice::Either => "either",
+        }
+    }
+}
+
+impl From<Choice> for &'static str {
+    fn from(choice: Choice) -> &'static str {
+        choice.name()
+    }
+}
+
+/// Why a recommendation picked its policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Too few windows were scored to compare the policies (by both book modes, for the
+    /// book pair); the choice then rests on cost alone, or is `either`.
+    NotEnoughWindows,
+    /// It scored better than the other book mode by more than the noise and the close band.
+    BetterBeyondNoise,
+    /// The other book mode scored better beyond the noise, but by less than
+    /// [`MATCH_POINTS`], and this one trained clearly faster.
+    MatchedAndCheaper,
+    /// Its score is within the noise of the most accurate policy's (too close to call) and
+    /// it trained clearly faster ([`COST_SIMILAR`]).
+    CheaperInTime,
+    /// Its score is within the noise, its training time about the same, and it keeps less
+    /// past data.
+    KeepsLessData,
+    /// It had the best mean score, and no policy within its noise is clearly cheaper or
+    /// keeps less data.
+    BestMean,
+    /// The two book modes are too close to call, cost about the same and keep as much
+    /// data: either will do.
+    AllSimilar,
+}
+
+/// Which policy to use, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recommendation {
+    /// The policy.
+    pub policy: Choice,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// The policy the numbers favour, and why.
+///
+/// For exactly the two book modes: the one that scores better by more than the noise and
+/// the close band (stateful also when stateless is better by less than [`MATCH_POINTS`]
+/// and stateful is clearly cheaper), else the cheaper one in training time, then in data
+/// kept, else `either`. For any other set: among the policies too close to call with the
+/// most accurate one, the clearly cheapest in training time, else the one keeping the least
+/// past data at about the same cost, else the most accurate.
+pub fn recommend(report: &Report) -> Recommendation {
+    if report.modes.is_book_pair() {
+        let c = report.comparison.as_ref().expect("both book modes ran");
+        let stateless = report.modes.get(Mode::Stateless).expect("book pair");
+        let stateful = report.modes.get(Mode::Stateful).expect("book pair");
+        let mut recommendation = between_book_modes(c, stateless, stateful);
+        if c.advantage_points.is_none() {
+            recommendation.reason = Reason::NotEnoughWindows;
+        }
+        recommendation
+    } else {
+        among(report)
+    }
+}
+
+/// Stateful against stateless: the paired differences, the verdict and the book pair's
+/// recommendation.
+pub(super) fn compare(setup: &Setup, stateless: &ModeReport, stateful: &ModeReport) -> Comparison {
+    let diffs = paired_differences(stateful, stateless);
+    // In points, signed so that positive favours stateful.
+    let scale = setup.points_scale();
+    let points: Vec<f64> = diffs.iter().map(|d| d * scale).collect();
+    let advantage_points = mean(&points);
+    let std_error_points = std_error(&points);
+    let better = match (advantage_points, std_error_points) {
+        (Some(d), Some(se)) if d.abs() >= CLOSE_POINTS && d.abs() >= CLOSE_STD_ERRORS * se => {
+            if d > 0.0 {
+                Better::Stateful
+            } else {
+                Better::Stateless
+            }
+        }
+        _ => Better::TooClose,
+    };
+    let cost_ratio = match (
+        stateless.train_seconds.updates_total,
+        stateful.train_seconds.updates_total,
+    ) {
+        (a, b) if b > 0.0 && !stateless.windows.is_empty() => Some(a / b),
+        _ => None,
+    };
+    let mut c = Comparison {
+        paired_windows: diffs.len(),
+        mean_difference: mean(&diffs),
+        advantage_points,
+        std_error_points,
+        better,
+        cost_ratio,
+        recommended: Choice::Either,
+    };
+    c.recommended = between_book_modes(&c, stateless, stateful).policy;
+    c
+}
+
+/// The book pair's rule (see [`recommend`]).
+fn between_book_modes(
+    c: &Comparison,
+    stateless: &ModeReport,
+    stateful: &ModeReport,
+) -> Recommendation {
+    let d = c.advantage_points.unwrap_or(0.0);
+    let cheaper = cheaper(c.cost_ratio);
+    let pick = |mode: Mode, reason: Reason| Recommendation {
+        policy: Choice::Policy(mode),
+        reason,
+    };
+    match c.better {
+        Better::Stateful => pick(Mode::Stateful, Reason::BetterBeyondNoise),
+        Better::Stateless if d > -MATCH_POINTS && cheaper == Some(Mode::Stateful) => {
+            pick(Mode::Stateful, Reason::MatchedAndCheaper)
+        }
+        Better::Stateless => pick(Mode::Stateless, Reason::BetterBeyondNoise),
+        Better::TooClose => match cheaper {
+            Some(mode) => pick(mode, Reason::CheaperInTime),
+            None => match stateless
+                .retained_at_end
+                .samples
+                .cmp(&stateful.retained_at_end.samples)
+            {
+                Ordering::Greater => pick(Mode::Stateful, Reason::KeepsLessData),
+                Ordering::Less => pick(Mode::Stateless, Reason::KeepsLessData),
+                Ordering::Equal => Recommendation {
+                    policy: Choice::Either,
+                    reason: Reason::AllSimilar,
+                },
+            },
+        },
+    }
+}
+
+/// The clearly cheaper book mode by training time, if either is, from the cost ratio
+/// (stateless seconds over stateful seconds).
+fn cheaper(cost_ratio: Option<f64>) -> Option<Mode> {
+    match cost_ratio {
+        Some(r) if r > COST_SIMILAR => Some(Mode::Stateful),
+        Some(r) if r < 1.0 / COST_SIMILAR => Some(Mode::Stateless),
+        _ => None,
+    }
+}
+
+/// The rule for any set of policies but the book pair (see [`recommend`]).
+fn among(r: &Report) -> Recommendation {
+    let contenders: Vec<&Standing> = r.ranking.iter().filter(|s| s.close_to_best).collect();
+    let Some(best) = r.best() else {
+        return Recommendation {
+            policy: Choice::Either,
+            reason: Reason::NotEnoughWindows,
+        };
+    };
+    let cheapest = contenders
+        .iter()
+        .min_by(|a, b| a.train_seconds.total_cmp(&b.train_seconds))
+        .copied()
+        .unwrap_or(best);
+    let (chosen, reason) = if cheapest.policy != best.policy
+        && best.train_seconds > COST_SIMILAR * cheapest.train_seconds
+    {
+        (cheapest, Reason::CheaperInTime)
+    } else {
+        let leanest = contenders
+            .iter()
+            .filter(|s| s.train_seconds <= COST_SIMILAR * best.train_seconds)
+            .min_by_key(|s| s.retained_samples)
+            .copied()
+            .unwrap_or(best);
+        if leanest.policy != best.policy && leanest.retained_samples < best.retained_samples {
+            (leanest, Reason::KeepsLessData)
+        } else {
+            (best, Reason::BestMean)
+        }
+    };
+    Recommendation {
+        policy: Choice::Policy(chosen.policy),
+        reason,
+    }
+}

@@ -1,0 +1,306 @@
+//! Unit tests of the statistics, on synthetic per-window scores.
+
+use std::collections::BTreeMap;
+
+use relearn_store::Retained;
+
+use super::stats::{self, backward, concepts, format_sig, recoveries, within_tolerance};
+use super::{Better, Choice, Reason, Recommendation};
+use super::{
+    Definitions, ModeReport, Modes, Report, Samples, ScoreSummary, Seconds, Setup, StreamSummary,
+    WindowRow, recommend,
+};
+use crate::Mode;
+
+fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
+    Setup {
+        name: "t".into(),
+        config: "t.toml".into(),
+        store: "s".into(),
+        task: if higher_is_better {
+            "classification"
+        } else {
+            "regression"
+        },
+        metric: if higher_is_better { "accuracy" } else { "mse" },
+        higher_is_better,
+        stream: StreamSummary {
+            source: "generator:sea".into(),
+            samples: 2000,
+            window_size: 100,
+            initial_windows: 1,
+            windows: 20,
+            drift_points,
+            target_variance: None,
+        },
+    }
+}
+
+fn rows(scores: &[(u64, f64)]) -> Vec<WindowRow> {
+    scores
+        .iter()
+        .map(|&(w, s)| WindowRow {
+            window: w,
+            id: relearn_store::CheckpointId::parse(&format!("{w:064x}")).unwrap(),
+            score: s,
+            prequential: BTreeMap::new(),
+            train_seconds: 0.1,
+            samples_trained: 100,
+            retained: Retained::default(),
+            previous_concept: None,
+        })
+        .collect()
+}
+
+#[test]
+fn concepts_are_the_windows_wholly_between_drift_points() {
+    let mut s = setup(true, vec![1000, 1450]);
+    s.stream.windows = 20;
+    let (concept_of, whole) = concepts(&s.stream);
+    assert_eq!(&concept_of[8..16], &[0, 0, 1, 1, 1, 1, 2, 2]);
+    // Window 14 holds sample 1450: it belongs to neither concept's whole windows.
+    assert_eq!(whole, vec![0..10, 10..14, 15..20]);
+}
+
+#[test]
+fn backward_compares_the_previous_concept_now_and_then() {
+    let s = setup(true, vec![1000]);
+    let mut w = rows(&[(8, 0.9), (9, 0.8), (10, 0.5), (11, 0.7)]);
+    w[2].previous_concept = Some(0.75);
+    w[3].previous_concept = Some(0.65);
+    // Then: windows 1..10 of concept 0 scored 0.9 and 0.8 (mean 0.85); now 0.70.
+    let b = backward(&s, &w).unwrap();
+    assert_eq!(b.checkpoints, 2);
+    assert!((b.score - 0.70).abs() < 1e-12);
+    assert!((b.then - 0.85).abs() < 1e-12);
+    assert!((b.transfer_points + 15.0).abs() < 1e-9);
+}
+
+#[test]
+fn recovery_counts_windows_from_the_drift_window() {
+    let s = setup(true, vec![1000]);
+    // Pre-drift level 0.9 (windows 7, 8, 9); drop at 10, back within 0.02 at 12.
+    let w = rows(&[
+        (7, 0.9),
+        (8, 0.9),
+        (9, 0.9),
+        (10, 0.6),
+        (11, 0.85),
+        (12, 0.885),
+        (13, 0.9),
+    ]);
+    let r = &recoveries(&s, &w)[0];
+    assert_eq!(r.drift_window, 10);
+    assert!((r.pre_drift_level.unwrap() - 0.9).abs() < 1e-12);
+    assert_eq!(r.windows_to_recover, Some(2));
+    assert_eq!(r.recovered_at, Some(12));
+    assert_eq!(r.lowest.unwrap().window, 10);
+}
+
+#[test]
+fn no_dip_is_zero_and_no_return_is_none() {
+    let s = setup(true, vec![1000]);
+    let w = rows(&[(7, 0.9), (8, 0.9), (9, 0.9), (10, 0.89), (11, 0.95)]);
+    assert_eq!(recoveries(&s, &w)[0].windows_to_recover, Some(0));
+    let w = rows(&[
+        (7, 0.9),
+        (8, 0.9),
+        (9, 0.9),
+        (10, 0.5),
+        (11, 0.6),
+        (12, 0.7),
+    ]);
+    let r = &recoveries(&s, &w)[0];
+    assert_eq!(r.windows_to_recover, None);
+    assert_eq!(r.lowest.unwrap().score, 0.5);
+}
+
+#[test]
+fn late_drift_dips_in_the_next_window() {
+    let s = setup(true, vec![1090]);
+    let w = rows(&[
+        (7, 0.9),
+        (8, 0.9),
+        (9, 0.9),
+        (10, 0.9),
+        (11, 0.6),
+        (12, 0.9),
+    ]);
+    assert_eq!(recoveries(&s, &w)[0].windows_to_recover, Some(2));
+}
+
+#[test]
+fn regression_tolerance_is_relative() {
+    // mse: 2 points of 0.5 (a target variance of 50) is 1.0 above the level.
+    assert!(within_tolerance(false, 0.5, 10.9, 10.0));
+    assert!(!within_tolerance(false, 0.5, 11.1, 10.0));
+    assert!(within_tolerance(true, 0.01, 0.881, 0.9));
+    assert!(!within_tolerance(true, 0.01, 0.879, 0.9));
+}
+
+#[test]
+fn significant_digits() {
+    assert_eq!(format_sig(12.3456, 4), "12.35");
+    assert_eq!(format_sig(0.0123456, 4), "0.01235");
+}
+
+/// A policy's report with `rows`, `seconds` of training per update and `retained` samples
+/// kept at the end.
+fn mode_report(mode: Mode, rows: Vec<WindowRow>, seconds: f64, retained: u64) -> ModeReport {
+    let scores: Vec<f64> = rows.iter().map(|w| w.score).collect();
+    let updates_total = seconds * rows.len() as f64;
+    ModeReport {
+        run: format!("t-{mode}"),
+        mode,
+        head: rows.last().map(|w| w.id.clone()),
+        initial: None,
+        score: ScoreSummary {
+            windows: rows.len(),
+            mean: stats::mean(&scores),
+            r#final: None,
+            worst: None,
+        },
+        recovery: Vec::new(),
+        backward: None,
+        train_seconds: Seconds {
+            initial: 0.0,
+            updates_total,
+            per_update_mean: None,
+            total: updates_total,
+        },
+        samples_trained: Samples {
+            initial: 0,
+            updates_total: 0,
+            total: 0,
+        },
+        retained_at_end: Retained {
+            samples: retained,
+            bytes: 0,
+        },
+        peak_memory: None,
+        trained_now: 0,
+        reused: 0,
+        wall_seconds: 0.0,
+        windows: rows,
+    }
+}
+
+/// The report of `modes` as [`super::build`] makes it from manifests.
+fn report(setup: Setup, modes: Vec<ModeReport>) -> Report {
+    let modes = Modes(modes);
+    let comparison = match (modes.get(Mode::Stateless), modes.get(Mode::Stateful)) {
+        (Some(stateless), Some(stateful)) => Some(recommend::compare(&setup, stateless, stateful)),
+        _ => None,
+    };
+    let ranking = stats::rank(&setup, &modes);
+    Report {
+        version: super::VERSION,
+        definitions: Definitions {
+            point: String::new(),
+            point_value: setup.point(),
+            pre_drift_windows: 0,
+            recovery_points: 0.0,
+            close_points: 0.0,
+            close_std_errors: 0.0,
+        },
+        policies: modes.0.iter().map(|m| m.mode).collect(),
+        setup,
+        modes,
+        comparison,
+        ranking,
+    }
+}
+
+/// `n` windows scoring `level` plus a wobble of `noise` (alternating signs).
+fn scores(n: u64, level: f64, noise: f64) -> Vec<WindowRow> {
+    let wobble = |w: u64| if w.is_multiple_of(2) { noise } else { -noise };
+    rows(&(1..=n).map(|w| (w, level + wobble(w))).collect::<Vec<_>>())
+}
+
+#[test]
+fn the_verdicts_serialise_as_compare_json_always_spelled_them() {
+    let json = |v: serde_json::Value| v.to_string();
+    assert_eq!(
+        json(serde_json::json!(Better::TooClose)),
+        r#""too close to call""#
+    );
+    assert_eq!(json(serde_json::json!(Better::Stateless)), r#""stateless""#);
+    assert_eq!(json(serde_json::json!(Choice::Either)), r#""either""#);
+    assert_eq!(
+        json(serde_json::json!(Choice::Policy(Mode::Stateful))),
+        r#""stateful""#
+    );
+}
+
+#[test]
+fn the_book_pair_prefers_the_better_mode_unless_it_only_matched_at_a_higher_cost() {
+    let pick = |stateful: f64, stateful_seconds: f64| {
+        let r = report(
+            setup(true, vec![]),
+            vec![
+                mode_report(Mode::Stateless, scores(10, 0.90, 0.001), 1.0, 500),
+                mode_report(
+                    Mode::Stateful,
+                    scores(10, stateful, 0.001),
+                    stateful_seconds,
+                    0,
+                ),
+            ],
+        );
+        let c = r.comparison.as_ref().expect("both ran");
+        let rec = recommend(&r);
+        assert_eq!(c.recommended, rec.policy);
+        (c.better, rec.policy, rec.reason)
+    };
+    let stateful = Choice::Policy(Mode::Stateful);
+    let stateless = Choice::Policy(Mode::Stateless);
+    // 3 points better.
+    assert_eq!(
+        pick(0.93, 1.0),
+        (Better::Stateful, stateful, Reason::BetterBeyondNoise)
+    );
+    // 0.8 points worse at a sixth of the time: matched.
+    assert_eq!(
+        pick(0.892, 1.0 / 6.0),
+        (Better::Stateless, stateful, Reason::MatchedAndCheaper)
+    );
+    // 3 points worse: stateless, whatever the cost.
+    assert_eq!(
+        pick(0.87, 1.0 / 6.0),
+        (Better::Stateless, stateless, Reason::BetterBeyondNoise)
+    );
+    // A draw at the same cost: the one keeping less data.
+    assert_eq!(
+        pick(0.901, 1.0),
+        (Better::TooClose, stateful, Reason::KeepsLessData)
+    );
+}
+
+#[test]
+fn other_sets_pick_the_cheapest_within_the_noise_of_the_best() {
+    let r = report(
+        setup(true, vec![]),
+        vec![
+            mode_report(Mode::Replay, scores(10, 0.90, 0.001), 1.0, 250),
+            mode_report(Mode::Drift, scores(10, 0.899, 0.001), 0.5, 500),
+            mode_report(Mode::Stateless, scores(10, 0.80, 0.001), 0.1, 1500),
+        ],
+    );
+    assert_eq!(r.best().map(|s| s.policy), Some(Mode::Replay));
+    let rec = recommend(&r);
+    assert_eq!(
+        (rec.policy, rec.reason),
+        (Choice::Policy(Mode::Drift), Reason::CheaperInTime)
+    );
+    let none = report(
+        setup(true, vec![]),
+        vec![mode_report(Mode::Replay, Vec::new(), 1.0, 250)],
+    );
+    assert_eq!(
+        recommend(&none),
+        Recommendation {
+            policy: Choice::Either,
+            reason: Reason::NotEnoughWindows
+        }
+    );
+}
