@@ -1,4 +1,5 @@
-//! Human-readable text for checkpoints: shared by `run`, `log`, `show` and `tree`.
+//! Human-readable text for checkpoints: the lines and labels of `run`, `log`, `show`, `tree`,
+//! `tag`, `gc`, `rollback`, `diff` and the other commands that name checkpoints.
 
 use relearn_train::Metric;
 use std::fmt::Write;

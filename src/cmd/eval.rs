@@ -91,7 +91,8 @@ pub fn recorded_target(manifest: &Manifest) -> Option<String> {
 }
 
 /// A checkpoint ready to score or predict: its state, and its model on a plain (inference)
-/// device of the backend it was trained on. Shared by `eval` and `predict`.
+/// device of the backend it was trained on. Shared by `eval`, `predict` and
+/// `compare` (which scores each checkpoint on the previous concept with it).
 pub struct Inference {
     /// Manifest, weights, preprocessing, architecture.
     pub checkpoint: LoadedCheckpoint,
