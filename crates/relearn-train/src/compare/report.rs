@@ -153,7 +153,8 @@ pub struct Standing {
     pub behind_best_points: Option<f64>,
     /// Standard error of that mean, in points.
     pub std_error_points: Option<f64>,
-    /// Whether the difference is within the noise (too close to call with the best).
+    /// Whether the difference is within the noise (too close to call with the best), with a
+    /// mean score at most [`CLOSE_POINTS`](super::CLOSE_POINTS) worse than the best's.
     pub close_to_best: bool,
     /// Training seconds of all updates.
     pub train_seconds: f64,

@@ -86,9 +86,16 @@ pub fn rank(setup: &Setup, modes: &Modes) -> Vec<Standing> {
                 }
                 None => (None, None),
             };
+            // Within the noise, but never with a mean score worse than the best's by more
+            // than the close band, however noisy the per-window differences are.
+            let mean_gap = match (m.score.mean, best.and_then(|b| b.score.mean)) {
+                (Some(own), Some(top)) => (own - top) * scale,
+                _ => 0.0,
+            };
             let close = match (behind, se) {
                 (Some(d), se) => {
-                    d.abs() < CLOSE_POINTS || se.is_some_and(|se| d.abs() < CLOSE_STD_ERRORS * se)
+                    (d.abs() < CLOSE_POINTS || se.is_some_and(|se| d.abs() < CLOSE_STD_ERRORS * se))
+                        && mean_gap >= -CLOSE_POINTS
                 }
                 (None, _) => false,
             };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use relearn_store::Retained;
 
 use super::stats::{self, backward, concepts, format_sig, recoveries, within_tolerance};
-use super::{Better, Choice, Reason, Recommendation};
+use super::{Better, CLOSE_STD_ERRORS, Choice, Reason, Recommendation};
 use super::{
     Definitions, ModeReport, Modes, Report, Samples, ScoreSummary, Seconds, Setup, StreamSummary,
     WindowRow, recommend,
@@ -301,6 +301,32 @@ fn other_sets_pick_the_cheapest_within_the_noise_of_the_best() {
         Recommendation {
             policy: Choice::Either,
             reason: Reason::NotEnoughWindows
+        }
+    );
+}
+
+#[test]
+fn a_far_worse_policy_is_never_recommended_however_noisy() {
+    // Drift is 5 points behind replay on average, but swings 20 points either way from
+    // window to window: its differences are within 2 standard errors, yet its mean is far
+    // outside the close band, so its lower cost does not make it the recommendation.
+    let r = report(
+        setup(true, vec![]),
+        vec![
+            mode_report(Mode::Replay, scores(10, 0.90, 0.0), 1.0, 250),
+            mode_report(Mode::Drift, scores(10, 0.85, 0.2), 0.1, 250),
+        ],
+    );
+    let drift = &r.ranking[1];
+    let behind = drift.behind_best_points.expect("scored");
+    assert!((behind + 5.0).abs() < 1e-9, "{behind}");
+    assert!(behind.abs() < CLOSE_STD_ERRORS * drift.std_error_points.expect("noise"));
+    assert!(!drift.close_to_best);
+    assert_eq!(
+        recommend(&r),
+        Recommendation {
+            policy: Choice::Policy(Mode::Replay),
+            reason: Reason::BestMean
         }
     );
 }
