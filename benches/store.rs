@@ -68,6 +68,7 @@ fn draft(
         parent,
         relation,
         samples_trained: 1000,
+        samples_skipped: 0,
         retained: Retained::default(),
         metrics: Metrics {
             prequential: Some(

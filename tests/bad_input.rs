@@ -603,6 +603,7 @@ fn commit_ambiguous_pair(store_dir: &Path) -> Vec<String> {
         relation: Relation::Initial,
         replaces: None,
         samples_trained: 1,
+        samples_skipped: 0,
         retained: Retained {
             samples: 0,
             bytes: 0,

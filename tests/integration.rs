@@ -17,6 +17,7 @@ mod inspect;
 mod lineage;
 mod one_build;
 mod policies;
+mod real_tables;
 mod reliability;
 mod resume;
 mod threads;

@@ -114,6 +114,9 @@ pub struct Window {
     pub index: usize,
     /// The samples, unscaled.
     pub batch: Batch,
+    /// Rows read for this window whose target was missing (a CSV's blank or `NA` cells,
+    /// see [`crate::CsvSource::missing`]): skipped, not trained on nor scored.
+    pub skipped: usize,
 }
 
 #[cfg(test)]

@@ -306,7 +306,20 @@ pub(crate) struct CsvLayout {
     task: Task,
     /// Classification: label -> class index.
     labels: HashMap<String, usize>,
+    /// Target cells read as missing.
+    missing: HashSet<String>,
     stamp: FileStamp,
+}
+
+impl CsvLayout {
+    /// Whether `rec`'s target cell is missing (the row is skipped).
+    fn target_missing(&self, rec: &ByteRecord) -> bool {
+        // A ragged row has no such field: it is no missing target, and the width check
+        // that follows names it.
+        rec.get(self.target_col)
+            .and_then(|c| std::str::from_utf8(c.trim_ascii()).ok())
+            .is_some_and(|c| self.missing.contains(c))
+    }
 }
 
 /// What validation found out about a CSV stream.
@@ -397,6 +410,7 @@ impl CsvLayout {
             target_name: src.target.clone(),
             task: src.task,
             labels: HashMap::new(),
+            missing: src.missing.iter().map(|m| m.trim().to_string()).collect(),
             stamp,
         };
 
@@ -404,6 +418,11 @@ impl CsvLayout {
         let mut seen: HashSet<String> = HashSet::new();
         let mut n = 0usize;
         while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
+            if layout.target_missing(&rec) {
+                // An outcome never observed: the row is skipped, whatever its features.
+                check_width(path, &rec, row, layout.n_fields)?;
+                continue;
+            }
             layout.check_features(&rec, row)?;
             let cell = cell(&rec, target_col);
             match src.task {
@@ -512,21 +531,37 @@ impl CsvWindows {
         })
     }
 
-    /// Skips `n` samples without parsing them.
+    /// Reads the next record whose target is not missing; returns where it starts and how
+    /// many rows with a missing target it passed.
+    fn advance_labelled(&mut self) -> Result<(Pos, usize), DataError> {
+        let mut skipped = 0;
+        loop {
+            let row = self.advance()?;
+            if !self.layout.target_missing(&self.rec) {
+                return Ok((row, skipped));
+            }
+            skipped += 1;
+        }
+    }
+
+    /// Skips `n` samples (labelled rows) without parsing them.
     pub(crate) fn skip(&mut self, n: usize) -> Result<(), DataError> {
         for _ in 0..n {
-            self.advance()?;
+            self.advance_labelled()?;
         }
         Ok(())
     }
 
-    /// Reads the next `n` samples.
-    pub(crate) fn batch(&mut self, n: usize) -> Result<Batch, DataError> {
+    /// Reads the next `n` samples (labelled rows), and how many rows with a missing target
+    /// lay among them.
+    pub(crate) fn batch(&mut self, n: usize) -> Result<(Batch, usize), DataError> {
         let d = self.layout.feature_cols.len();
         let mut batch = Batch::with_capacity(d, n);
         batch.features.resize(n * d, 0.0);
+        let mut skipped = 0;
         for r in 0..n {
-            let row = self.advance()?;
+            let (row, passed) = self.advance_labelled()?;
+            skipped += passed;
             let layout = &self.layout;
             layout.parse_features(&self.rec, row, &mut batch.features[r * d..(r + 1) * d])?;
             let cell = cell(&self.rec, layout.target_col);
@@ -551,7 +586,7 @@ impl CsvWindows {
             };
             batch.targets.push(target);
         }
-        Ok(batch)
+        Ok((batch, skipped))
     }
 }
 

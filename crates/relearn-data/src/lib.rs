@@ -42,5 +42,5 @@ pub use csv_file::read_labelled_csv;
 pub use error::{ColumnRole, DataError};
 pub use info::StreamInfo;
 pub use preprocess::{Preprocessor, Scaler, Scaling};
-pub use source::{CsvSource, GeneratorKind, GeneratorSpec, StreamSource, Task};
+pub use source::{CsvSource, DEFAULT_MISSING, GeneratorKind, GeneratorSpec, StreamSource, Task};
 pub use stream::{Stream, WindowReader};

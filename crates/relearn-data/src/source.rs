@@ -60,7 +60,13 @@ pub struct CsvSource {
     pub features: Vec<String>,
     /// Classification (labels are strings) or regression (the target is a number).
     pub task: Task,
+    /// Cells read as missing (`data.missing`, trimmed, compared exactly): a row whose target
+    /// is one of them is skipped (its outcome was never observed).
+    pub missing: Vec<String>,
 }
+
+/// `data.missing`'s default: the spellings of a missing value in common CSV exports.
+pub const DEFAULT_MISSING: [&str; 5] = ["", "NA", "N/A", "NaN", "null"];
 
 impl CsvSource {
     /// How the stream names itself (`StreamInfo::source`, messages): `csv:<path>`.

@@ -224,13 +224,17 @@ impl Iterator for WindowReader {
         }
         let batch = match &mut self.source {
             Reader::Csv(csv) => csv.batch(self.window_size),
-            Reader::Generator(g) => Ok(g.batch(self.window_size)),
+            Reader::Generator(g) => Ok((g.batch(self.window_size), 0)),
         };
         match batch {
-            Ok(batch) => {
+            Ok((batch, skipped)) => {
                 let index = self.next;
                 self.next += 1;
-                Some(Ok(Window { index, batch }))
+                Some(Ok(Window {
+                    index,
+                    batch,
+                    skipped,
+                }))
             }
             Err(e) => {
                 self.failed = true;

@@ -22,6 +22,7 @@ fn csv(path: &Path, target: &str, features: &[&str], task: Task) -> StreamSource
         target: target.to_string(),
         features: features.iter().map(|s| s.to_string()).collect(),
         task,
+        missing: relearn_data::DEFAULT_MISSING.map(str::to_string).to_vec(),
     })
 }
 
@@ -149,10 +150,27 @@ fn empty_cell() {
         msg.starts_with(&format!("{path}: row 2, column \"b\": the cell is empty")),
         "{msg}"
     );
-    let (msg, _, _) = open_err("a,b,y\n1,2,0\n3,4,\n", 1, 1);
+    // An empty target is a missing one (`data.missing` has "" by default): the row is
+    // skipped. Without "" among the missing spellings it is an empty cell again.
+    let text = "a,b,y\n1,2,0\n3,4,\n5,6,1\n7,8,NA\n9,9,0\n2,2,1\n";
+    let (_dir, path) = file("data.csv", text);
+    let stream = Stream::open(&class(&path), 2, 1).unwrap();
+    assert_eq!(stream.info().n_samples, 4, "labelled rows only");
+    let windows: Vec<_> = stream.windows().unwrap().map(Result::unwrap).collect();
+    assert_eq!(
+        windows.iter().map(|w| w.skipped).collect::<Vec<_>>(),
+        [1, 1]
+    );
+    assert_eq!(windows[1].batch.row(0), [9.0, 9.0]);
+    let StreamSource::Csv(mut strict) = class(&path) else {
+        unreachable!()
+    };
+    strict.missing.clear();
+    let e = Stream::open(&StreamSource::Csv(strict), 2, 1).unwrap_err();
     assert!(
-        msg.contains("row 3, column \"y\": the cell is empty"),
-        "{msg}"
+        e.to_string()
+            .contains("row 3, column \"y\": the cell is empty"),
+        "{e}"
     );
 }
 

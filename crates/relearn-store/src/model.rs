@@ -204,6 +204,8 @@ pub struct CheckpointDraft {
     pub replaces: Option<CheckpointId>,
     /// Distinct samples in the update's training set.
     pub samples_trained: u64,
+    /// Rows of the checkpoint's window(s) skipped because their target was missing.
+    pub samples_skipped: u64,
     /// Past data kept after this update.
     pub retained: Retained,
     /// Scores.
@@ -245,6 +247,10 @@ pub struct Manifest {
     pub replaces: Option<CheckpointId>,
     /// Distinct samples in the update's training set.
     pub samples_trained: u64,
+    /// Rows of the checkpoint's window(s) skipped because their target was missing (0 in
+    /// manifests that do not record it).
+    #[serde(default)]
+    pub samples_skipped: u64,
     /// Past data kept after this update.
     pub retained: Retained,
     /// Scores.
@@ -284,6 +290,9 @@ struct Identity<'a> {
     relation: Relation,
     replaces: Option<&'a str>,
     samples_trained: u64,
+    // Absent when 0, so that checkpoints of streams without missing targets keep their ids.
+    #[serde(skip_serializing_if = "is_zero")]
+    samples_skipped: u64,
     retained: &'a Retained,
     metrics: &'a Metrics,
     config_fingerprint: &'a str,
@@ -303,6 +312,8 @@ pub(crate) struct ManifestFile<'a> {
     relation: Relation,
     replaces: Option<&'a str>,
     samples_trained: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    samples_skipped: u64,
     retained: &'a Retained,
     metrics: &'a Metrics,
     train_seconds: f64,
@@ -327,6 +338,7 @@ impl<'a> From<&'a Manifest> for ManifestFile<'a> {
             relation: m.relation,
             replaces: m.replaces.as_deref(),
             samples_trained: m.samples_trained,
+            samples_skipped: m.samples_skipped,
             retained: &m.retained,
             metrics: &m.metrics,
             train_seconds: m.train_seconds,
@@ -355,6 +367,7 @@ impl Manifest {
             relation: self.relation,
             replaces: self.replaces.as_deref(),
             samples_trained: self.samples_trained,
+            samples_skipped: self.samples_skipped,
             retained: &self.retained,
             metrics: &self.metrics,
             config_fingerprint: &self.config_fingerprint,
@@ -415,6 +428,10 @@ impl Manifest {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A copy of `value` whose object keys are sorted at every level, so its serialization does
 /// not depend on insertion order (relevant when serde_json's `preserve_order` is enabled
 /// somewhere in the build).
@@ -450,6 +467,7 @@ mod tests {
             relation: Relation::FineTuned,
             replaces: Some(CheckpointId("a".repeat(64))),
             samples_trained: 100,
+            samples_skipped: 0,
             retained: Retained::default(),
             metrics: Metrics {
                 prequential: Some(BTreeMap::from([("accuracy".into(), 0.1 + 0.2)])),

@@ -467,6 +467,7 @@ impl Store {
             relation: draft.relation,
             replaces: draft.replaces,
             samples_trained: draft.samples_trained,
+            samples_skipped: draft.samples_skipped,
             retained: draft.retained,
             metrics: draft.metrics,
             train_seconds: draft.train_seconds,

@@ -163,6 +163,7 @@ fn to_draft(c: &DraftContent, run: &str, parent: Option<&str>) -> CheckpointDraf
         },
         replaces: parent.map(|p| CheckpointId::parse(p).expect("a full id")),
         samples_trained: c.samples,
+        samples_skipped: 0,
         retained: Retained {
             samples: c.samples / 2,
             bytes: c.samples,

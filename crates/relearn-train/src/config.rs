@@ -193,6 +193,7 @@ pub struct RawData {
     pub n_features: Option<usize>,
     pub drift_speed: Option<f64>,
     pub scaling: Option<String>,
+    pub missing: Option<Vec<String>>,
 }
 
 /// `[window]` as written.
@@ -970,6 +971,9 @@ impl Validator<'_> {
                         target,
                         features: data.features.unwrap_or_default(),
                         task: task.unwrap_or(Task::Classification),
+                        missing: data.missing.unwrap_or_else(|| {
+                            relearn_data::DEFAULT_MISSING.map(str::to_string).to_vec()
+                        }),
                     }),
                     scaling,
                 ))
@@ -977,6 +981,7 @@ impl Validator<'_> {
             (None, Some(generator)) => {
                 for (key, set) in [
                     ("data.target", data.target.is_some()),
+                    ("data.missing", data.missing.is_some()),
                     ("data.features", data.features.is_some()),
                 ] {
                     if set {

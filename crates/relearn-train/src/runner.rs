@@ -208,6 +208,8 @@ struct Loop<'a> {
     /// The initial samples (kept after the initial model when the policy asks) and the
     /// recent windows the policy keeps.
     history: History,
+    /// Rows of the initial windows skipped for a missing target.
+    initial_skipped: usize,
     /// CSV runs: the hashes of the windows streamed past so far (see [`data_trail`]).
     trail: Option<DataTrail>,
     /// Resuming a CSV run: its head, until the data it trained on has been checked.
@@ -250,6 +252,7 @@ impl<'a> Loop<'a> {
                 initial: Batch::new(ctx.n_features),
                 recent: VecDeque::new(),
             },
+            initial_skipped: 0,
             trail: matches!(spec.source, relearn_data::StreamSource::Csv(_))
                 .then(DataTrail::default),
             data_check: None,
@@ -433,6 +436,7 @@ impl<'a> Loop<'a> {
             if self.serving.is_none() || self.policy.keeps_initial_data() {
                 self.history.initial.extend(&window.batch);
             }
+            self.initial_skipped += window.skipped;
             if window.index + 1 == initial_windows && self.serving.is_none() {
                 return self.train_initial().map(Some);
             }
@@ -477,6 +481,7 @@ impl<'a> Loop<'a> {
                 relation: Relation::Initial,
                 replaces: None,
                 samples_trained: samples,
+                samples_skipped: self.initial_skipped as u64,
                 trained_windows: (0..self.spec.initial_windows as u64).collect(),
                 prequential: None,
                 train_loss,
@@ -616,6 +621,7 @@ impl<'a> Loop<'a> {
             relation,
             replaces: Some(serving.id.clone()),
             samples_trained: samples_trained as u64,
+            samples_skipped: window.skipped as u64,
             trained_windows: plan.set.windows,
             prequential: Some(prequential),
             train_loss,
@@ -748,6 +754,7 @@ impl<'a> Loop<'a> {
             relation: c.relation,
             replaces: c.replaces,
             samples_trained: c.samples_trained,
+            samples_skipped: c.samples_skipped,
             retained: c.retained,
             metrics: Metrics {
                 prequential: c.prequential,
@@ -989,6 +996,7 @@ struct Commit {
     relation: Relation,
     replaces: Option<CheckpointId>,
     samples_trained: u64,
+    samples_skipped: u64,
     trained_windows: Vec<u64>,
     prequential: Option<BTreeMap<String, f64>>,
     train_loss: f64,

@@ -37,6 +37,7 @@ pub fn draft(
         relation,
         replaces: replaces.map(full_id),
         samples_trained: 1000,
+        samples_skipped: 0,
         retained: Retained {
             samples: 0,
             bytes: 0,
