@@ -95,3 +95,99 @@ fn data_missing_names_the_spellings_of_a_missing_target() {
         "data.missing",
     );
 }
+
+/// A Friedman CSV of 3,000 rows (drift at 1,500) beside a copy whose target is `scale`
+/// times larger; returns the two file names.
+fn friedman_tables(sb: &Sandbox, scale: f64) -> (&'static str, &'static str) {
+    let generator = sb.write(
+        "gen.toml",
+        "[run]\nname = \"gen\"\n[data]\ngenerator = \"friedman\"\nsamples = 3000\nn_features = 5\n\
+         drift_points = [1500]\n[window]\nsize = 250\n",
+    );
+    let out = crate::common::relearn(
+        &[
+            "generate",
+            "--config",
+            generator.to_str().unwrap(),
+            "--out",
+            "f.csv",
+        ],
+        sb.dir.path(),
+    );
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    let text = std::fs::read_to_string(sb.path("f.csv")).unwrap();
+    let mut lines = text.lines();
+    let mut scaled = format!("{}\n", lines.next().unwrap());
+    for line in lines {
+        let (features, y) = line.rsplit_once(',').unwrap();
+        let y: f64 = y.parse().unwrap();
+        scaled.push_str(&format!("{features},{}\n", y * scale));
+    }
+    sb.write("f100.csv", &scaled);
+    ("f.csv", "f100.csv")
+}
+
+fn regression_config(name: &str, csv: &str, mode: &str) -> String {
+    format!(
+        "[run]\nname = \"{name}\"\nmode = \"{mode}\"\n[data]\ncsv = \"{csv}\"\ntarget = \"y\"\n\
+         task = \"regression\"\n[window]\nsize = 250\n[model]\nhidden = [16]\n"
+    )
+}
+
+#[test]
+fn regression_scores_follow_the_target_s_units_and_training_does_not() {
+    let sb = Sandbox::new();
+    let (plain, scaled) = friedman_tables(&sb, 100.0);
+    for mode in ["stateful", "replay", "drift"] {
+        let mut runs = Vec::new();
+        for (name, csv) in [("p", plain), ("s", scaled)] {
+            let name = format!("{name}-{mode}");
+            let cfg = sb.write(
+                &format!("{name}.toml"),
+                &regression_config(&name, csv, mode),
+            );
+            sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+            runs.push(sb.log(&name));
+        }
+        let mse = |log: &[Value]| -> Vec<f64> {
+            log[1..]
+                .iter()
+                .map(|m| m["metrics"]["prequential"]["mse"].as_f64().unwrap())
+                .collect()
+        };
+        let (a, b) = (mse(&runs[0]), mse(&runs[1]));
+        for (w, (a, b)) in a.iter().zip(&b).enumerate() {
+            let ratio = b / a;
+            assert!(
+                (ratio / 1e4 - 1.0).abs() < 0.01,
+                "{mode} window {}: mse {a} and {b} (x100 target), ratio {ratio}",
+                w + 1
+            );
+        }
+        if mode == "drift" {
+            let fired = |log: &[Value]| -> Vec<bool> {
+                log[1..]
+                    .iter()
+                    .map(|m| m["extra"]["drift"]["fired"].as_bool().unwrap())
+                    .collect()
+            };
+            assert_eq!(
+                fired(&runs[0]),
+                fired(&runs[1]),
+                "the detector is scale-free"
+            );
+        }
+    }
+    // Predictions are in the target's units too.
+    let predict = |run: &str, csv: &str| -> Vec<f64> {
+        let out = sb.ok(&["predict", run, "--csv", csv]);
+        out.lines()
+            .skip(1)
+            .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let (p, s) = (predict("p-stateful", plain), predict("s-stateful", scaled));
+    for (p, s) in p.iter().zip(&s).take(50) {
+        assert!((s / p / 100.0 - 1.0).abs() < 0.01, "{p} vs {s}");
+    }
+}

@@ -471,13 +471,13 @@ impl ConceptWindows {
                 continue;
             }
             let inference = Inference::of(store, m.clone())?;
-            let data = inference
-                .checkpoint
-                .preprocessor
-                .scaler
-                .transform(&self.batches[concept - 1]);
-            let metrics =
-                relearn_train::fit::score(&inference.model, &data, task, &inference.device);
+            let metrics = relearn_train::fit::score_in_target_units(
+                &inference.model,
+                &inference.checkpoint.preprocessor,
+                &self.batches[concept - 1],
+                task,
+                &inference.device,
+            );
             scores.insert(m.id.clone(), metrics[metric]);
         }
         Ok(scores)

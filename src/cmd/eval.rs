@@ -146,18 +146,25 @@ impl Inference {
         Ok(pre.scaler.transform(&batch))
     }
 
-    /// The model's outputs (row-major) for `batch`, read from `path` by
+    /// The model's outputs (row-major; regression values in the target's units) for
+    /// `batch`, read from `path` by
     /// [`Inference::read_csv`]. A row whose output is not finite (a feature far beyond what
     /// the model was trained on, like `3e38` written as a "missing" marker, overflows it) is
     /// bad input (exit code 2), naming the row, rather than a NaN prediction or score.
     pub fn outputs(&self, path: &Path, batch: &Batch) -> anyhow::Result<Vec<f32>> {
-        let outputs = fit::outputs(&self.model, batch, &self.device);
+        let mut outputs = fit::outputs(&self.model, batch, &self.device);
         let width = (outputs.len() / batch.len().max(1)).max(1);
         let bad = outputs
             .chunks(width)
             .position(|row| row.iter().any(|v| !v.is_finite()));
         match bad {
-            None => Ok(outputs),
+            None => {
+                // Regression: in the target's units.
+                self.checkpoint
+                    .preprocessor
+                    .outputs_to_target_units(&mut outputs);
+                Ok(outputs)
+            }
             Some(row) => {
                 let nan = outputs[row * width..(row + 1) * width]
                     .iter()

@@ -167,8 +167,16 @@ pub fn metadata(manifest: &Manifest, info: &ModelInfo, pre: &Preprocessor) -> Ma
         ("scaler_mean", json!(mean).to_string()),
         ("scaler_std", json!(std).to_string()),
     ];
+    // Regression: the model's output is the standardised target.
+    let target_scaling = pre.target.map(|t| {
+        [
+            ("target_mean", json!(t.mean).to_string()),
+            ("target_std", json!(t.std).to_string()),
+        ]
+    });
     entries
         .into_iter()
+        .chain(target_scaling.into_iter().flatten())
         .map(|(k, v)| (k.to_string(), Value::String(v)))
         .collect()
 }

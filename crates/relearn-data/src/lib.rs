@@ -41,6 +41,6 @@ pub use batch::{Batch, Window};
 pub use csv_file::read_labelled_csv;
 pub use error::{ColumnRole, DataError};
 pub use info::StreamInfo;
-pub use preprocess::{Preprocessor, Scaler, Scaling};
+pub use preprocess::{Preprocessor, Scaler, Scaling, TargetScaler};
 pub use source::{CsvSource, DEFAULT_MISSING, GeneratorKind, GeneratorSpec, StreamSource, Task};
 pub use stream::{Stream, WindowReader};

@@ -186,9 +186,53 @@ impl Scaler {
     }
 }
 
+/// The standardisation of a regression target: the model learns `(y - mean) / std`, and
+/// its outputs are turned back into the target's units by `out * std + mean`, so every score
+/// and prediction is in those units while training (and the drift detector's per-sample
+/// losses) does not depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TargetScaler {
+    /// Mean of the targets it was fitted on.
+    pub mean: f64,
+    /// Their standard deviation (1 where it is below 1e-6).
+    pub std: f64,
+}
+
+impl TargetScaler {
+    /// The mean and standard deviation of `targets` (two passes, in `f64`).
+    pub fn fit(targets: &[f32]) -> TargetScaler {
+        let n = targets.len().max(1) as f64;
+        let mean = targets.iter().map(|&y| f64::from(y)).sum::<f64>() / n;
+        let var = targets
+            .iter()
+            .map(|&y| (f64::from(y) - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let std = var.sqrt();
+        TargetScaler {
+            mean,
+            std: if std < MIN_STD || !std.is_finite() {
+                1.0
+            } else {
+                std
+            },
+        }
+    }
+
+    /// `(y - mean) / std`.
+    pub fn scale(&self, y: f32) -> f32 {
+        ((f64::from(y) - self.mean) / self.std) as f32
+    }
+
+    /// `v * std + mean`: a model output in the target's units.
+    pub fn unscale(&self, v: f32) -> f32 {
+        (f64::from(v) * self.std + self.mean) as f32
+    }
+}
+
 /// Everything a checkpoint needs to turn raw samples into model inputs and outputs back
-/// into labels: the task, feature names (in model order), class labels (index = class id)
-/// and the feature scaler.
+/// into labels or values: the task, feature names (in model order), class labels (index =
+/// class id), the feature scaler and, for regression, the target's standardisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessor {
     /// Classification or regression.
@@ -199,6 +243,12 @@ pub struct Preprocessor {
     pub classes: Vec<String>,
     /// Feature scaling.
     pub scaler: Scaler,
+    /// Regression with `data.scaling` other than `"none"`: the target's standardisation,
+    /// fitted with the feature scaler on a fresh model's training set and kept by
+    /// fine-tuning (the model's outputs mean what they meant). Absent otherwise, and then
+    /// not in the checkpoint's bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetScaler>,
 }
 
 impl Preprocessor {
@@ -209,6 +259,39 @@ impl Preprocessor {
             feature_names: info.feature_names.clone(),
             classes: info.classes.clone(),
             scaler: Scaler::new(scaling, info.n_features()),
+            target: None,
+        }
+    }
+
+    /// Fits the feature scaler on `batch` and, for regression with scaling on, the target's
+    /// standardisation (a fresh model's training set).
+    pub fn fit(&mut self, batch: &Batch) {
+        self.scaler.fit(batch);
+        if self.task == Task::Regression && self.scaler.mode != Scaling::None {
+            self.target = Some(TargetScaler::fit(&batch.targets));
+        }
+    }
+
+    /// A fine-tune's update on its new window: the feature scaler's (see
+    /// [`Scaler::update`]); the target's standardisation stays.
+    pub fn update(&mut self, batch: &Batch) {
+        self.scaler.update(batch);
+    }
+
+    /// Model-ready samples: features scaled, regression targets standardised.
+    pub fn transform(&self, batch: &Batch) -> Batch {
+        let mut out = self.scaler.transform(batch);
+        if let Some(t) = &self.target {
+            out.targets.iter_mut().for_each(|y| *y = t.scale(*y));
+        }
+        out
+    }
+
+    /// Turns model outputs (one per row for regression) into the target's units; leaves
+    /// classification outputs as they are.
+    pub fn outputs_to_target_units(&self, outputs: &mut [f32]) {
+        if let Some(t) = &self.target {
+            outputs.iter_mut().for_each(|v| *v = t.unscale(*v));
         }
     }
 
@@ -240,7 +323,18 @@ impl Preprocessor {
             Task::Regression if !pre.classes.is_empty() => {
                 return bad("a regressor with class labels".to_string());
             }
+            Task::Classification if pre.target.is_some() => {
+                return bad("a classifier with a target standardisation".to_string());
+            }
             _ => {}
+        }
+        if let Some(t) = &pre.target
+            && (!t.mean.is_finite() || !t.std.is_finite() || t.std <= 0.0)
+        {
+            return bad(format!(
+                "a target standardisation of mean {} and std {}",
+                t.mean, t.std
+            ));
         }
         if pre.scaler.m2.iter().any(|&v| v < 0.0) {
             return bad("a negative variance".to_string());

@@ -247,6 +247,20 @@ pub fn score(model: &Mlp, data: &Batch, task: Task, device: &Device) -> BTreeMap
 }
 
 /// The metrics of [`score`], from outputs already computed.
+/// [`score`] of raw (unscaled) samples through `pre`: the model sees them as `pre` prepares
+/// them, and the scores are in the target's own units.
+pub fn score_in_target_units(
+    model: &Mlp,
+    pre: &relearn_data::Preprocessor,
+    raw: &Batch,
+    task: Task,
+    device: &Device,
+) -> BTreeMap<String, f64> {
+    let mut out = outputs(model, &pre.transform(raw), device);
+    pre.outputs_to_target_units(&mut out);
+    metrics_from_outputs(&out, &raw.targets, task)
+}
+
 pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTreeMap<String, f64> {
     let n = targets.len().max(1) as f64;
     let mut metrics = BTreeMap::new();

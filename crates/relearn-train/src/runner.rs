@@ -16,7 +16,9 @@ use crate::TrainError;
 use crate::checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, parts};
 use crate::config::RunSpec;
 use crate::data_trail::DataTrail;
-use crate::fit::{FitSettings, fit_with, metrics_from_outputs, outputs, sample_losses, score};
+use crate::fit::{
+    FitSettings, fit_with, metrics_from_outputs, outputs, sample_losses, score_in_target_units,
+};
 use crate::gate::Verdict;
 use crate::optim::{AdamMoments, MlpAdam};
 use crate::policy::{self, Context, History, PolicyState, Start, UpdatePolicy};
@@ -459,8 +461,8 @@ impl<'a> Loop<'a> {
         let started = Instant::now();
         let initial = &self.history.initial;
         let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
-        preprocessor.scaler.fit(initial);
-        let data = preprocessor.scaler.transform(initial);
+        preprocessor.fit(initial);
+        let data = preprocessor.transform(initial);
         let window = self.spec.initial_windows - 1;
         let (weights, moments, train_loss) = self.train_fresh(&data, window, self.spec.train.lr)?;
         let train_seconds = started.elapsed().as_secs_f64();
@@ -509,8 +511,13 @@ impl<'a> Loop<'a> {
             .mlp
             .init_with(&candidate.weights, &self.device)
             .expect("a model the trainer just made has the config's shape");
-        let scaled = candidate.preprocessor.scaler.transform(raw);
-        Some(gate.check(&score(&model, &scaled, self.info.task, &self.device)))
+        Some(gate.check(&score_in_target_units(
+            &model,
+            &candidate.preprocessor,
+            raw,
+            self.info.task,
+            &self.device,
+        )))
     }
 
     fn update(&mut self, window: Window) -> Result<Outcome, TrainError> {
@@ -535,9 +542,13 @@ impl<'a> Loop<'a> {
                 id: serving.id.clone(),
                 message: e.to_string(),
             })?;
-        let scaled = serving.preprocessor.scaler.transform(&window.batch);
+        // The model sees (and the drift detector's losses are in) standardised units; the
+        // scores are in the target's own.
+        let scaled = serving.preprocessor.transform(&window.batch);
         let served = outputs(&model, &scaled, &self.device);
-        let prequential = metrics_from_outputs(&served, &scaled.targets, self.info.task);
+        let mut in_units = served.clone();
+        serving.preprocessor.outputs_to_target_units(&mut in_units);
+        let prequential = metrics_from_outputs(&in_units, &window.batch.targets, self.info.task);
         let t = window.index;
         if let Some((metric, value)) = prequential.iter().find(|(_, v)| !v.is_finite()) {
             return Err(TrainError::NotFinite {
@@ -560,8 +571,8 @@ impl<'a> Loop<'a> {
         let (parent, relation, weights, preprocessor, moments, train_loss) = match plan.start {
             Start::Fresh(relation) => {
                 let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
-                preprocessor.scaler.fit(&plan.set.raw);
-                let data = preprocessor.scaler.transform(&plan.set.raw);
+                preprocessor.fit(&plan.set.raw);
+                let data = preprocessor.transform(&plan.set.raw);
                 let (weights, moments, train_loss) =
                     self.train_fresh(&data, t, self.spec.train.lr)?;
                 let parent = match relation {
@@ -573,8 +584,8 @@ impl<'a> Loop<'a> {
             Start::Serving => {
                 // The scaler takes the new window only (not replayed samples, which it saw).
                 let mut preprocessor = serving.preprocessor.clone();
-                preprocessor.scaler.update(&window.batch);
-                let data = preprocessor.scaler.transform(&plan.set.raw);
+                preprocessor.update(&window.batch);
+                let data = preprocessor.transform(&plan.set.raw);
                 let moments = match self.spec.stateful.carry_optimizer {
                     true => serving.moments.clone(),
                     false => None,
@@ -890,9 +901,10 @@ fn data_scale_advice(spec: &RunSpec, data: &Batch, task: relearn_data::Task) -> 
     let target = largest(&data.targets);
     if task == relearn_data::Task::Regression && target > EXTREME {
         return Some(format!(
-            "The cause is the data's scale, not the learning rate: regression targets reach {}, \
-             and relearn does not rescale targets. Divide the target column by its typical size \
-             (say, its standard deviation) or look for marker values in it",
+            "The cause is the data's scale, not the learning rate: regression targets reach {} \
+             as the model sees them (relearn standardises them unless `data.scaling = \"none\"`, \
+             so a value this far out is an outlier of the window or a marker value). Look for \
+             such values in the target column, or set `data.scaling`",
             size(target)
         ));
     }
