@@ -38,10 +38,6 @@ impl UpdatePolicy for Drift {
         "drift"
     }
 
-    fn fine_tunes(&self) -> bool {
-        true
-    }
-
     fn recent_windows(&self) -> usize {
         self.spec.recent_windows
     }

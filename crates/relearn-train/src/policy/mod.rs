@@ -37,12 +37,17 @@ pub trait UpdatePolicy: fmt::Debug + Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Whether updates continue the serving checkpoint's weights (and, with
-    /// `stateful.carry_optimizer`, its Adam moments), so a resume loads them.
-    fn fine_tunes(&self) -> bool;
+    /// `stateful.carry_optimizer`, its Adam moments), so a resume loads them (all policies
+    /// but stateless).
+    fn fine_tunes(&self) -> bool {
+        true
+    }
 
     /// How many of the most recent post-initial windows the loop keeps for [`Plan`]s
-    /// (0: none).
-    fn recent_windows(&self) -> usize;
+    /// (0, the default: none).
+    fn recent_windows(&self) -> usize {
+        0
+    }
 
     /// Whether the loop keeps the initial windows' samples after the initial model (the
     /// stateless policy samples them again at every update).
@@ -222,9 +227,6 @@ mod tests {
         }
         fn fine_tunes(&self) -> bool {
             false
-        }
-        fn recent_windows(&self) -> usize {
-            0
         }
         fn start(&self, _history: &History, _ctx: &Context) -> Box<dyn PolicyState> {
             Box::new(Counting { updates: 0 })

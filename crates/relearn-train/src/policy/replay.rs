@@ -32,14 +32,6 @@ impl UpdatePolicy for Replay {
         "replay"
     }
 
-    fn fine_tunes(&self) -> bool {
-        true
-    }
-
-    fn recent_windows(&self) -> usize {
-        0
-    }
-
     /// A reservoir filled from the initial windows, in order.
     fn start(&self, history: &History, ctx: &Context) -> Box<dyn PolicyState> {
         let mut reservoir = Reservoir::new(self.spec.samples, ctx.n_features, self.spec.sampling);

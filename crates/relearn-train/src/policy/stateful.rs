@@ -16,14 +16,6 @@ impl UpdatePolicy for Stateful {
         "stateful"
     }
 
-    fn fine_tunes(&self) -> bool {
-        true
-    }
-
-    fn recent_windows(&self) -> usize {
-        0
-    }
-
     fn start(&self, _history: &History, _ctx: &Context) -> Box<dyn PolicyState> {
         Box::new(FineTuneOnWindow)
     }
