@@ -76,10 +76,6 @@ pub struct Watching {
 }
 
 impl PolicyState for Watching {
-    fn clone_state(&self) -> Box<dyn PolicyState> {
-        Box::new(self.clone())
-    }
-
     fn plan(
         &mut self,
         window: &Window,

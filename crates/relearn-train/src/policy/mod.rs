@@ -76,12 +76,9 @@ pub trait UpdatePolicy: fmt::Debug + Send + Sync {
 }
 
 /// The state a policy carries from one checkpoint to the next. Each update works on a copy
-/// ([`PolicyState::clone_state`]), so a candidate that is rejected or fails leaves the
-/// serving checkpoint's state as it was.
-pub trait PolicyState: fmt::Debug + Send {
-    /// A copy for a candidate.
-    fn clone_state(&self) -> Box<dyn PolicyState>;
-
+/// ([`CloneState::clone_state`], which every `Clone` state has), so a candidate that is
+/// rejected or fails leaves the serving checkpoint's state as it was.
+pub trait PolicyState: fmt::Debug + Send + CloneState {
     /// What the update of `window` trains, given the serving model's per-sample losses on it
     /// (`losses()` computes them; only a policy that watches them pays for them).
     fn plan(
@@ -103,6 +100,18 @@ pub trait PolicyState: fmt::Debug + Send {
     /// The past samples this state holds (the replay reservoir), for `retained`.
     fn samples(&self) -> Option<&Batch> {
         None
+    }
+}
+
+/// A boxed copy of a [`PolicyState`]; implemented for every state that is `Clone`.
+pub trait CloneState {
+    /// A copy for a candidate.
+    fn clone_state(&self) -> Box<dyn PolicyState>;
+}
+
+impl<T: PolicyState + Clone + 'static> CloneState for T {
+    fn clone_state(&self) -> Box<dyn PolicyState> {
+        Box::new(self.clone())
     }
 }
 
@@ -257,9 +266,6 @@ mod tests {
     }
 
     impl PolicyState for Counting {
-        fn clone_state(&self) -> Box<dyn PolicyState> {
-            Box::new(self.clone())
-        }
         fn plan(
             &mut self,
             window: &Window,

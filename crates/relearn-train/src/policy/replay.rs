@@ -71,10 +71,6 @@ pub struct WithReservoir {
 }
 
 impl PolicyState for WithReservoir {
-    fn clone_state(&self) -> Box<dyn PolicyState> {
-        Box::new(self.clone())
-    }
-
     /// The window, then the reservoir's samples.
     fn plan(
         &mut self,

@@ -38,10 +38,6 @@ impl UpdatePolicy for Stateful {
 pub struct FineTuneOnWindow;
 
 impl PolicyState for FineTuneOnWindow {
-    fn clone_state(&self) -> Box<dyn PolicyState> {
-        Box::new(*self)
-    }
-
     fn plan(
         &mut self,
         window: &Window,

@@ -80,10 +80,6 @@ pub struct Retrain {
 }
 
 impl PolicyState for Retrain {
-    fn clone_state(&self) -> Box<dyn PolicyState> {
-        Box::new(*self)
-    }
-
     /// The last `recent_windows` post-initial windows, plus a sample of initial data sized
     /// so that it makes up `initial_fraction` of the whole.
     fn plan(
