@@ -27,11 +27,6 @@ impl CheckpointId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The first `n` hex digits (for display).
-    pub fn short(&self, n: usize) -> &str {
-        &self.0[..n.min(self.0.len())]
-    }
 }
 
 impl std::ops::Deref for CheckpointId {
@@ -44,12 +39,6 @@ impl std::ops::Deref for CheckpointId {
 impl AsRef<str> for CheckpointId {
     fn as_ref(&self) -> &str {
         &self.0
-    }
-}
-
-impl AsRef<std::path::Path> for CheckpointId {
-    fn as_ref(&self) -> &std::path::Path {
-        std::path::Path::new(&self.0)
     }
 }
 
