@@ -79,18 +79,23 @@ impl DataTrail {
     }
 
     /// Checks that the windows hashed so far are those `head` (the run's latest checkpoint,
-    /// whose window must have been hashed) trained on; `chain` is every stored checkpoint of
-    /// the run, to name the first changed window. A head without `extra.data` (written
+    /// whose window must have been hashed) trained on: `None` if so, else what changed.
+    /// `chain` gives every stored checkpoint of the run, to name the first changed window;
+    /// it is called only when something changed. A head without `extra.data` (written
     /// before these hashes existed) is taken as it is.
-    pub fn check(&self, head: &Manifest, chain: &[Manifest]) -> Result<(), DataChange> {
+    pub fn check<E>(
+        &self,
+        head: &Manifest,
+        chain: impl FnOnce() -> Result<Vec<Manifest>, E>,
+    ) -> Result<Option<DataChange>, E> {
         let head_window = head.window as usize;
         let Some(through) = recorded(head).map(|r| r.through_sha256) else {
-            return Ok(());
+            return Ok(None);
         };
         if through == hex::encode(self.through[head_window]) {
-            return Ok(());
+            return Ok(None);
         }
-        let first_changed = chain
+        let first_changed = chain()?
             .iter()
             .filter(|m| (m.window as usize) <= head_window)
             .filter(|m| {
@@ -100,10 +105,10 @@ impl DataTrail {
             })
             .map(|m| m.window as usize)
             .min();
-        Err(DataChange {
+        Ok(Some(DataChange {
             first_changed,
             head_window,
-        })
+        }))
     }
 }
 
@@ -170,6 +175,11 @@ mod tests {
         .unwrap()
     }
 
+    /// [`DataTrail::check`] against a chain given in full.
+    fn check(t: &DataTrail, head: &Manifest, chain: &[Manifest]) -> Option<DataChange> {
+        t.check(head, || Ok::<_, ()>(chain.to_vec())).unwrap()
+    }
+
     fn trail(windows: &[&[f32]]) -> DataTrail {
         let mut t = DataTrail::default();
         for w in windows {
@@ -184,14 +194,14 @@ mod tests {
         let stored: Vec<Manifest> = (0..3)
             .map(|w| manifest(w, Some(before.record(w as usize))))
             .collect();
-        assert_eq!(before.check(&stored[2], &stored), Ok(()));
+        assert_eq!(check(&before, &stored[2], &stored), None);
 
         let after = trail(&[&[1.0, 2.0], &[3.0, 4.5], &[5.0, 6.0]]);
-        let change = after.check(&stored[2], &stored).unwrap_err();
+        let change = check(&after, &stored[2], &stored).unwrap();
         assert_eq!(change.first_changed, Some(1));
         assert_eq!(change.head_window, 2);
         // Only the head left (gc): the chain still tells, without naming the window.
-        let change = after.check(&stored[2], &stored[2..]).unwrap_err();
+        let change = check(&after, &stored[2], &stored[2..]).unwrap();
         assert_eq!(change.first_changed, None);
     }
 
@@ -200,11 +210,11 @@ mod tests {
         let before = trail(&[&[1.0, 2.0], &[3.0, 4.0]]);
         let head = manifest(1, Some(before.record(1)));
         let appended = trail(&[&[1.0, 2.0], &[3.0, 4.0], &[7.0, 8.0]]);
-        assert_eq!(appended.check(&head, &[]), Ok(()));
+        assert_eq!(check(&appended, &head, &[]), None);
         let legacy = manifest(1, None);
         assert_eq!(
-            trail(&[&[9.0, 9.0], &[9.0, 9.0]]).check(&legacy, &[]),
-            Ok(())
+            check(&trail(&[&[9.0, 9.0], &[9.0, 9.0]]), &legacy, &[]),
+            None
         );
     }
 

@@ -320,8 +320,8 @@ impl<'a> Loop<'a> {
         else {
             return Ok(());
         };
-        let chain = self.store.run_chain(&self.spec.name)?;
-        if let Err(change) = trail.check(head, &chain) {
+        let (store, run) = (self.store, self.spec.name.as_str());
+        if let Some(change) = trail.check(head, || store.run_chain(run))? {
             let rows = |w: usize| {
                 let first = w * self.spec.window_size + 1;
                 format!(
