@@ -1,26 +1,39 @@
 //! Blocks of samples: [`Batch`] and [`Window`].
 
-/// A block of samples: features in row-major `f32`, one target per row.
+/// A block of samples: numeric features in row-major `f32`, categorical cells as strings,
+/// one target per row.
 ///
 /// For classification a target is the class index as `f32` (`0.0`, `1.0`, ...); for
-/// regression it is the value itself.
+/// regression it is the value itself. A raw batch read from a CSV marks a missing numeric
+/// cell as NaN and a missing categorical one as `""`; model inputs (see
+/// [`crate::Preprocessor::transform`]) are numeric only.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Batch {
-    /// Row-major features, `len() * n_features` values.
+    /// Row-major numeric features, `len() * n_features` values.
     pub features: Vec<f32>,
     /// One target per row.
     pub targets: Vec<f32>,
-    /// Features per row.
+    /// Numeric features per row.
     pub n_features: usize,
+    /// Row-major categorical cells, `len() * n_categorical` strings (`""`: missing).
+    pub categories: Vec<String>,
+    /// Categorical cells per row.
+    pub n_categorical: usize,
 }
 
 impl Batch {
     /// An empty batch whose rows will have `n_features` features.
     pub fn new(n_features: usize) -> Self {
+        Batch::mixed(n_features, 0)
+    }
+
+    /// An empty batch whose rows will have `n_features` numeric and `n_categorical`
+    /// categorical cells.
+    pub fn mixed(n_features: usize, n_categorical: usize) -> Self {
         Batch {
-            features: Vec::new(),
-            targets: Vec::new(),
             n_features,
+            n_categorical,
+            ..Batch::default()
         }
     }
 
@@ -30,6 +43,18 @@ impl Batch {
             features: Vec::with_capacity(rows * n_features),
             targets: Vec::with_capacity(rows),
             n_features,
+            ..Batch::default()
+        }
+    }
+
+    /// An empty batch shaped like `self`, with room for `rows` rows.
+    pub fn like(&self, rows: usize) -> Self {
+        Batch {
+            features: Vec::with_capacity(rows * self.n_features),
+            targets: Vec::with_capacity(rows),
+            n_features: self.n_features,
+            categories: Vec::with_capacity(rows * self.n_categorical),
+            n_categorical: self.n_categorical,
         }
     }
 
@@ -56,6 +81,19 @@ impl Batch {
         &self.features[i * self.n_features..(i + 1) * self.n_features]
     }
 
+    /// The categorical cells of row `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`.
+    pub fn categories_of(&self, i: usize) -> &[String] {
+        assert!(
+            i < self.len(),
+            "row {i} out of range for a batch of {}",
+            self.len()
+        );
+        &self.categories[i * self.n_categorical..(i + 1) * self.n_categorical]
+    }
+
     /// Appends one row.
     ///
     /// # Panics
@@ -68,7 +106,35 @@ impl Batch {
             row.len(),
             self.n_features
         );
+        assert_eq!(
+            self.n_categorical, 0,
+            "a batch with categorical cells needs push_mixed"
+        );
         self.features.extend_from_slice(row);
+        self.targets.push(target);
+    }
+
+    /// Appends one row with its categorical cells.
+    ///
+    /// # Panics
+    /// If `row.len() != self.n_features` or `categories.len() != self.n_categorical`.
+    pub fn push_mixed(&mut self, row: &[f32], categories: &[String], target: f32) {
+        assert_eq!(
+            row.len(),
+            self.n_features,
+            "row has {} features, batch has {}",
+            row.len(),
+            self.n_features
+        );
+        assert_eq!(
+            categories.len(),
+            self.n_categorical,
+            "row has {} categorical cells, batch has {}",
+            categories.len(),
+            self.n_categorical
+        );
+        self.features.extend_from_slice(row);
+        self.categories.extend_from_slice(categories);
         self.targets.push(target);
     }
 
@@ -77,15 +143,19 @@ impl Batch {
     /// # Panics
     /// If the batches have different `n_features` (and `self` is not an empty default).
     pub fn extend(&mut self, other: &Batch) {
-        if self.is_empty() && self.n_features == 0 {
+        if self.is_empty() && self.n_features == 0 && self.n_categorical == 0 {
             self.n_features = other.n_features;
+            self.n_categorical = other.n_categorical;
         }
         assert_eq!(
-            self.n_features, other.n_features,
-            "cannot extend a batch of {} features with one of {}",
-            self.n_features, other.n_features
+            (self.n_features, self.n_categorical),
+            (other.n_features, other.n_categorical),
+            "cannot extend a batch of (numeric, categorical) widths {:?} with one of {:?}",
+            (self.n_features, self.n_categorical),
+            (other.n_features, other.n_categorical)
         );
         self.features.extend_from_slice(&other.features);
+        self.categories.extend_from_slice(&other.categories);
         self.targets.extend_from_slice(&other.targets);
     }
 
@@ -94,16 +164,22 @@ impl Batch {
     /// # Panics
     /// If an index is out of range.
     pub fn select(&self, indices: &[usize]) -> Batch {
-        let mut out = Batch::with_capacity(self.n_features, indices.len());
+        let mut out = self.like(indices.len());
         for &i in indices {
-            out.push(self.row(i), self.targets[i]);
+            out.features.extend_from_slice(self.row(i));
+            if self.n_categorical > 0 {
+                out.categories.extend_from_slice(self.categories_of(i));
+            }
+            out.targets.push(self.targets[i]);
         }
         out
     }
 
-    /// The memory a kept copy of these samples costs: `4 * (n_features + 1) * len` bytes.
+    /// The memory a kept copy of these samples costs: `4 * (n_features + 1) * len` bytes,
+    /// plus the bytes of the categorical cells' text and 4 bytes a cell.
     pub fn bytes(&self) -> u64 {
-        4 * (self.n_features as u64 + 1) * self.len() as u64
+        let text: u64 = self.categories.iter().map(|c| 4 + c.len() as u64).sum();
+        4 * (self.n_features as u64 + 1) * self.len() as u64 + text
     }
 }
 

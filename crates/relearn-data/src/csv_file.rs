@@ -13,8 +13,9 @@ use csv::ByteRecord;
 
 use crate::batch::Batch;
 use crate::error::{ColumnRole, DataError};
+use crate::info::CategoricalColumn;
 use crate::preprocess::Preprocessor;
-use crate::source::{CsvSource, Task};
+use crate::source::{ColumnKind, CsvSource, Task};
 
 /// Rule quoted when a feature cell is not a number.
 const FEATURE_RULE: &str = "every feature cell must be a finite number";
@@ -299,14 +300,17 @@ pub(crate) fn sort_labels(mut labels: Vec<String>) -> Vec<String> {
 pub(crate) struct CsvLayout {
     path: PathBuf,
     n_fields: usize,
+    /// Numeric feature columns, in model order.
     feature_cols: Vec<usize>,
     feature_names: Vec<String>,
+    /// Categorical feature columns, in file order.
+    cat_cols: Vec<usize>,
     target_col: usize,
     target_name: String,
     task: Task,
-    /// Classification: label -> class index.
+    /// Classification: label -> class index (initial classes, then later ones).
     labels: HashMap<String, usize>,
-    /// Target cells read as missing.
+    /// Cells read as missing.
     missing: HashSet<String>,
     stamp: FileStamp,
 }
@@ -317,42 +321,76 @@ impl CsvLayout {
         // A ragged row has no such field: it is no missing target, and the width check
         // that follows names it.
         rec.get(self.target_col)
-            .and_then(|c| std::str::from_utf8(c.trim_ascii()).ok())
-            .is_some_and(|c| self.missing.contains(c))
+            .is_some_and(|c| is_missing(&self.missing, c.trim_ascii()))
     }
+}
+
+/// Whether a trimmed cell is one of the missing-value spellings.
+fn is_missing(missing: &HashSet<String>, cell: &[u8]) -> bool {
+    std::str::from_utf8(cell).is_ok_and(|c| missing.contains(c))
 }
 
 /// What validation found out about a CSV stream.
 pub(crate) struct Validated {
     pub(crate) layout: CsvLayout,
     pub(crate) classes: Vec<String>,
+    pub(crate) later_classes: Vec<String>,
+    pub(crate) indicators: Vec<usize>,
+    pub(crate) categorical: Vec<CategoricalColumn>,
     pub(crate) n_samples: usize,
 }
 
+/// Rule quoted when a column inferred numeric holds text after the initial windows.
+const INFERRED_NUMERIC_RULE: &str = "every non-missing cell of this column in the initial windows is a number, so it is numeric; if it holds categories, declare it under [data.columns] as \"categorical\"";
+/// Rule quoted when a column declared numeric holds text.
+const DECLARED_NUMERIC_RULE: &str =
+    "[data.columns] declares it \"numeric\"; declare it \"categorical\" if it holds categories";
+
+/// What the initial windows show of a feature column whose type is inferred.
+#[derive(Debug, Clone, Default)]
+struct ColumnSeen {
+    /// Every non-missing cell so far is a finite number.
+    numeric: bool,
+    /// A missing cell was seen.
+    blank: bool,
+    /// Distinct non-missing values (at most `cap + 1` kept).
+    distinct: HashSet<Vec<u8>>,
+}
+
 impl CsvLayout {
-    /// The feature column names, in model order.
+    /// The numeric feature column names, in model order.
     pub(crate) fn feature_names(&self) -> &[String] {
         &self.feature_names
     }
 
-    /// Checks the width of `rec` and that its feature cells are finite numbers.
-    fn check_features(&self, rec: &ByteRecord, row: Pos) -> Result<(), DataError> {
-        check_width(&self.path, rec, row, self.n_fields)?;
-        for (&col, name) in self.feature_cols.iter().zip(&self.feature_names) {
-            check_cell(&self.path, row, name, cell(rec, col), FEATURE_RULE)?;
-        }
-        Ok(())
-    }
-
-    /// Parses the features of `rec` into `out` after checking the row's width.
-    fn parse_features(&self, rec: &ByteRecord, row: Pos, out: &mut [f32]) -> Result<(), DataError> {
+    /// Parses the numeric features of `rec` into `out` (NaN for a missing cell) and pushes
+    /// its categorical cells onto `cats` (`""` for a missing one), after checking the
+    /// row's width.
+    fn parse_features(
+        &self,
+        rec: &ByteRecord,
+        row: Pos,
+        out: &mut [f32],
+        cats: &mut Vec<String>,
+    ) -> Result<(), DataError> {
         check_width(&self.path, rec, row, self.n_fields)?;
         for ((slot, &col), name) in out
             .iter_mut()
             .zip(&self.feature_cols)
             .zip(&self.feature_names)
         {
-            *slot = parse_cell(&self.path, row, name, cell(rec, col), FEATURE_RULE)?;
+            let c = cell(rec, col);
+            *slot = if plain_decimal(c) {
+                // A plain decimal always parses (see `plain_decimal`).
+                fast_parse(c)
+            } else if is_missing(&self.missing, c) {
+                f32::NAN
+            } else {
+                parse_cell(&self.path, row, name, c, FEATURE_RULE)?
+            };
+        }
+        for &col in &self.cat_cols {
+            cats.push(category_text(&self.missing, cell(rec, col)));
         }
         Ok(())
     }
@@ -369,8 +407,23 @@ impl CsvLayout {
             stamp,
         } = open_csv(path, false)?;
         let target_col = find_column(path, &header, &src.target, ColumnRole::Target)?;
-        let feature_cols: Vec<usize> = if src.features.is_empty() {
-            let cols: Vec<usize> = (0..header.len()).filter(|&c| c != target_col).collect();
+        for (name, kind) in &src.columns {
+            find_column(path, &header, name, ColumnRole::Typed)?;
+            if name == &src.target {
+                return Err(DataError::TargetIsFeature {
+                    path: path.to_path_buf(),
+                    column: format!(
+                        "{name}\" (given the type \"{}\" under [data.columns]",
+                        kind.name()
+                    ),
+                });
+            }
+        }
+        let kind_of = |c: usize| src.columns.get(&header[c]).copied();
+        let candidate_cols: Vec<usize> = if src.features.is_empty() {
+            let cols: Vec<usize> = (0..header.len())
+                .filter(|&c| c != target_col && kind_of(c) != Some(ColumnKind::Ignore))
+                .collect();
             for &c in &cols {
                 find_column(path, &header, &header[c], ColumnRole::Feature)?;
             }
@@ -391,92 +444,251 @@ impl CsvLayout {
                         column: name.clone(),
                     });
                 }
-                cols.push(find_column(path, &header, name, ColumnRole::Feature)?);
+                let c = find_column(path, &header, name, ColumnRole::Feature)?;
+                if kind_of(c) != Some(ColumnKind::Ignore) {
+                    cols.push(c);
+                }
             }
             cols
         };
-        if feature_cols.is_empty() {
+        if candidate_cols.is_empty() {
             return Err(DataError::NoFeatures {
                 path: path.to_path_buf(),
                 target: src.target.clone(),
             });
         }
-        let mut layout = CsvLayout {
-            path: path.to_path_buf(),
-            n_fields: header.len(),
-            feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
-            feature_cols,
-            target_col,
-            target_name: src.target.clone(),
-            task: src.task,
-            labels: HashMap::new(),
-            missing: src.missing.iter().map(|m| m.trim().to_string()).collect(),
-            stamp,
-        };
+        let missing: HashSet<String> = src.missing.iter().map(|m| m.trim().to_string()).collect();
+        let cap = src.max_categories + 1;
+        let mut seen_cols: Vec<ColumnSeen> = candidate_cols
+            .iter()
+            .map(|_| ColumnSeen {
+                numeric: true,
+                ..ColumnSeen::default()
+            })
+            .collect();
 
         let mut rec = ByteRecord::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen_labels: HashSet<String> = HashSet::new();
+        let mut later: Vec<String> = Vec::new();
+        let mut later_set: HashSet<String> = HashSet::new();
+        let mut layout: Option<CsvLayout> = None;
+        let mut decided: Option<(Vec<usize>, Vec<CategoricalColumn>)> = None;
         let mut n = 0usize;
+        let mut unlabelled = 0usize;
         while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
-            if layout.target_missing(&rec) {
+            check_width(path, &rec, row, header.len())?;
+            let target_cell = cell(&rec, target_col);
+            if is_missing(&missing, target_cell) {
                 // An outcome never observed: the row is skipped, whatever its features.
-                check_width(path, &rec, row, layout.n_fields)?;
+                unlabelled += 1;
                 continue;
             }
-            layout.check_features(&rec, row)?;
-            let cell = cell(&rec, target_col);
+            if n == initial_samples && layout.is_none() {
+                let (l, d) = decide(
+                    src,
+                    &header,
+                    &candidate_cols,
+                    &seen_cols,
+                    target_col,
+                    &missing,
+                    stamp.clone(),
+                );
+                layout = Some(l);
+                decided = Some(d);
+            }
+            match &layout {
+                None => {
+                    for (seen, &c) in seen_cols.iter_mut().zip(&candidate_cols) {
+                        let v = cell(&rec, c);
+                        if is_missing(&missing, v) {
+                            seen.blank = true;
+                            continue;
+                        }
+                        match kind_of(c) {
+                            Some(ColumnKind::Numeric) => {
+                                check_cell(path, row, &header[c], v, DECLARED_NUMERIC_RULE)?
+                            }
+                            Some(ColumnKind::Categorical) => {}
+                            _ if seen.numeric && !plain_decimal(v) => {
+                                match parse_cell(path, row, &header[c], v, FEATURE_RULE) {
+                                    Ok(_) => {}
+                                    Err(DataError::NotANumber { .. }) => seen.numeric = false,
+                                    Err(e) => return Err(e),
+                                }
+                            }
+                            _ => {}
+                        }
+                        if seen.distinct.len() < cap && !seen.distinct.contains(v) {
+                            seen.distinct.insert(v.to_vec());
+                        }
+                    }
+                }
+                Some(l) => {
+                    let rule = |c: usize| match kind_of(c) {
+                        Some(ColumnKind::Numeric) => DECLARED_NUMERIC_RULE,
+                        _ => INFERRED_NUMERIC_RULE,
+                    };
+                    check_width(path, &rec, row, l.n_fields)?;
+                    for (&col, name) in l.feature_cols.iter().zip(&l.feature_names) {
+                        let v = cell(&rec, col);
+                        if !is_missing(&missing, v) {
+                            check_cell(path, row, name, v, rule(col))?;
+                        }
+                    }
+                }
+            }
             match src.task {
                 Task::Regression => {
-                    check_cell(path, row, &src.target, cell, TARGET_RULE)?;
+                    check_cell(path, row, &src.target, target_cell, TARGET_RULE)?;
                 }
                 Task::Classification => {
-                    if cell.is_empty() {
+                    if target_cell.is_empty() {
                         return Err(empty_cell(path, row, &src.target));
                     }
-                    let label = String::from_utf8_lossy(cell);
-                    if !seen.contains(label.as_ref()) {
-                        if n >= initial_samples && seen.len() < 2 {
+                    let label = String::from_utf8_lossy(target_cell);
+                    if !seen_labels.contains(label.as_ref()) && !later_set.contains(label.as_ref())
+                    {
+                        if n >= initial_samples && seen_labels.len() < 2 {
                             // The root cause is the initial windows' single class, not
                             // this row: say that.
                             return Err(DataError::SingleClass {
                                 stream: src.label(),
                                 column: src.target.clone(),
-                                label: seen.into_iter().next().unwrap_or_default(),
+                                label: seen_labels.into_iter().next().unwrap_or_default(),
                                 initial_samples,
                             });
                         }
                         if n >= initial_samples {
-                            return Err(DataError::LateLabel {
-                                path: path.to_path_buf(),
-                                row: row.line(path),
-                                column: src.target.clone(),
-                                label: label.into_owned(),
-                                initial_samples,
-                                known: sort_labels(seen.into_iter().collect()),
-                            });
+                            later_set.insert(label.to_string());
+                            later.push(label.into_owned());
+                        } else {
+                            seen_labels.insert(label.into_owned());
                         }
-                        seen.insert(label.into_owned());
                     }
                 }
             }
             n += 1;
+        }
+        if n == 0 && unlabelled > 0 {
+            return Err(DataError::NoLabelledRows {
+                path: path.to_path_buf(),
+                column: src.target.clone(),
+                rows: unlabelled,
+            });
         }
         if n == 0 {
             return Err(DataError::NoRows {
                 path: path.to_path_buf(),
             });
         }
-        let classes = sort_labels(seen.into_iter().collect());
+        let (mut layout, (indicators, categorical)) = match (layout, decided) {
+            (Some(l), Some(d)) => (l, d),
+            _ => {
+                let (l, d) = decide(
+                    src,
+                    &header,
+                    &candidate_cols,
+                    &seen_cols,
+                    target_col,
+                    &missing,
+                    stamp,
+                );
+                (l, d)
+            }
+        };
+        let classes = sort_labels(seen_labels.into_iter().collect());
         layout.labels = classes
             .iter()
+            .chain(&later)
             .enumerate()
             .map(|(i, l)| (l.clone(), i))
             .collect();
         Ok(Validated {
             layout,
             classes,
+            later_classes: later,
+            indicators,
+            categorical,
             n_samples: n,
         })
+    }
+}
+
+/// Settles the feature columns' types once the initial windows are read: the layout, the
+/// numeric features with a missing indicator, and the categorical columns' input widths.
+fn decide(
+    src: &CsvSource,
+    header: &[String],
+    candidate_cols: &[usize],
+    seen: &[ColumnSeen],
+    target_col: usize,
+    missing: &HashSet<String>,
+    stamp: FileStamp,
+) -> (CsvLayout, (Vec<usize>, Vec<CategoricalColumn>)) {
+    let mut feature_cols = Vec::new();
+    let mut indicators = Vec::new();
+    let mut cat_cols = Vec::new();
+    let mut categorical = Vec::new();
+    for (&c, s) in candidate_cols.iter().zip(seen) {
+        let numeric = match src.columns.get(&header[c]) {
+            Some(ColumnKind::Numeric) => true,
+            Some(ColumnKind::Categorical) => false,
+            // A column with no cell in the initial windows shows no numbers: categorical
+            // (any value it brings later is usable, none is an error).
+            _ => s.numeric && !s.distinct.is_empty(),
+        };
+        if numeric {
+            if s.blank {
+                indicators.push(feature_cols.len());
+            }
+            feature_cols.push(c);
+        } else {
+            let distinct = s.distinct.len();
+            let slots = (2 * distinct).max(2).min(src.max_categories.max(1));
+            let buckets = if 2 * distinct > src.max_categories {
+                src.hash_buckets
+            } else {
+                0
+            };
+            cat_cols.push(c);
+            categorical.push(CategoricalColumn {
+                name: header[c].clone(),
+                slots,
+                buckets,
+            });
+        }
+    }
+    let layout = CsvLayout {
+        path: src.path.clone(),
+        n_fields: header.len(),
+        feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
+        feature_cols,
+        cat_cols,
+        target_col,
+        target_name: src.target.clone(),
+        task: src.task,
+        labels: HashMap::new(),
+        missing: missing.clone(),
+        stamp,
+    };
+    (layout, (indicators, categorical))
+}
+
+/// A plain decimal's value (see [`plain_decimal`]).
+fn fast_parse(bytes: &[u8]) -> f32 {
+    // SAFETY-free: a plain decimal is ASCII.
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse::<f32>().ok())
+        .unwrap_or(f32::NAN)
+}
+
+/// A categorical cell as the encoders see it: the trimmed text, or `""` when missing.
+fn category_text(missing: &HashSet<String>, bytes: &[u8]) -> String {
+    if is_missing(missing, bytes) {
+        String::new()
+    } else {
+        String::from_utf8_lossy(bytes).into_owned()
     }
 }
 
@@ -556,14 +768,21 @@ impl CsvWindows {
     /// lay among them.
     pub(crate) fn batch(&mut self, n: usize) -> Result<(Batch, usize), DataError> {
         let d = self.layout.feature_cols.len();
-        let mut batch = Batch::with_capacity(d, n);
+        let mut batch = Batch::mixed(d, self.layout.cat_cols.len());
         batch.features.resize(n * d, 0.0);
+        batch.targets.reserve(n);
+        batch.categories.reserve(n * self.layout.cat_cols.len());
         let mut skipped = 0;
         for r in 0..n {
             let (row, passed) = self.advance_labelled()?;
             skipped += passed;
             let layout = &self.layout;
-            layout.parse_features(&self.rec, row, &mut batch.features[r * d..(r + 1) * d])?;
+            layout.parse_features(
+                &self.rec,
+                row,
+                &mut batch.features[r * d..(r + 1) * d],
+                &mut batch.categories,
+            )?;
             let cell = cell(&self.rec, layout.target_col);
             let target = match layout.task {
                 Task::Regression => {
@@ -592,26 +811,40 @@ impl CsvWindows {
 
 /// Reads a whole CSV file for `eval` or `predict`.
 ///
-/// Feature columns are looked up by the preprocessor's feature names (in any order; other
-/// columns are ignored; a missing one is an error listing it). With `target` given, its
-/// column is read too: for classification each label is mapped through `pre.classes` (an
-/// unknown label is an error naming row, column and the known labels), for regression it
-/// must be a number. Without a target (predict), every target is `0.0` and no raw target
-/// strings are returned.
+/// Feature columns are looked up by the preprocessor's numeric feature names and
+/// categorical columns (in any order; other columns are ignored; a missing one is an error
+/// listing it). A missing numeric cell reads as NaN (the preprocessor imputes it), a
+/// missing categorical one as `""`. With `target` given, its column is read too, and rows
+/// whose target is missing are skipped: for classification each label is mapped through
+/// `pre.classes` (an unknown label is an error naming row, column and the known labels),
+/// for regression it must be a number. Without a target (predict), every row is read,
+/// every target is `0.0` and no raw target strings are returned.
 ///
-/// Returns the **unscaled** features (apply `pre.scaler` yourself) and the raw target cells
-/// as written (trimmed).
+/// Returns the **raw** rows (give them to [`Preprocessor::transform`]), the raw target
+/// cells as written (trimmed), and the 0-based data records they came from.
 pub fn read_labelled_csv(
     path: &Path,
     pre: &Preprocessor,
     target: Option<&str>,
 ) -> Result<(Batch, Vec<String>), DataError> {
+    read_csv_rows(path, pre, target).map(|(b, raw, _)| (b, raw))
+}
+
+/// [`read_labelled_csv`], also returning each row's 0-based data record (rows with a
+/// missing target are skipped, so records and rows differ then).
+pub fn read_csv_rows(
+    path: &Path,
+    pre: &Preprocessor,
+    target: Option<&str>,
+) -> Result<(Batch, Vec<String>, Vec<usize>), DataError> {
     let OpenCsv {
         mut reader, header, ..
     } = open_csv(path, false)?;
+    let cat_names = pre.categorical_names();
     let missing: Vec<String> = pre
         .feature_names
         .iter()
+        .chain(&cat_names)
         .filter(|n| !header.contains(n))
         .cloned()
         .collect();
@@ -627,6 +860,10 @@ pub fn read_labelled_csv(
         .iter()
         .map(|n| find_column(path, &header, n, ColumnRole::Feature))
         .collect::<Result<Vec<_>, _>>()?;
+    let cat_cols = cat_names
+        .iter()
+        .map(|n| find_column(path, &header, n, ColumnRole::Feature))
+        .collect::<Result<Vec<_>, _>>()?;
     let target_col = target
         .map(|t| find_column(path, &header, t, ColumnRole::Target))
         .transpose()?;
@@ -636,30 +873,30 @@ pub fn read_labelled_csv(
         .enumerate()
         .map(|(i, l)| (l.as_str(), i))
         .collect();
+    let missing_tokens: HashSet<String> = pre.missing_tokens().into_iter().collect();
 
     let d = feature_cols.len();
-    let mut batch = Batch::new(d);
+    let mut batch = Batch::mixed(d, cat_cols.len());
     let mut raw = Vec::new();
+    let mut records = Vec::new();
     let mut rec = ByteRecord::new();
     let mut row_buf = vec![0.0f32; d];
+    let mut cat_buf: Vec<String> = Vec::with_capacity(cat_cols.len());
+    let mut record = 0usize;
     while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
+        record += 1;
         check_width(path, &rec, row, header.len())?;
-        for ((slot, &col), name) in row_buf
-            .iter_mut()
-            .zip(&feature_cols)
-            .zip(&pre.feature_names)
-        {
-            *slot = parse_cell(path, row, name, cell(&rec, col), FEATURE_RULE)?;
-        }
         let value = match (target_col, target) {
             (Some(col), Some(name)) => {
                 let cell = cell(&rec, col);
+                if is_missing(&missing_tokens, cell) {
+                    continue;
+                }
                 let text = String::from_utf8_lossy(cell).into_owned();
                 let value = match pre.task {
                     Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE)?,
                     Task::Classification => match labels.get(text.as_str()) {
                         Some(&i) => i as f32,
-                        None if cell.is_empty() => return Err(empty_cell(path, row, name)),
                         None => {
                             return Err(DataError::UnknownLabel {
                                 path: path.to_path_buf(),
@@ -676,14 +913,33 @@ pub fn read_labelled_csv(
             }
             _ => 0.0,
         };
-        batch.push(&row_buf, value);
+        for ((slot, &col), name) in row_buf
+            .iter_mut()
+            .zip(&feature_cols)
+            .zip(&pre.feature_names)
+        {
+            let c = cell(&rec, col);
+            *slot = if is_missing(&missing_tokens, c) {
+                f32::NAN
+            } else {
+                parse_cell(path, row, name, c, FEATURE_RULE)?
+            };
+        }
+        cat_buf.clear();
+        cat_buf.extend(
+            cat_cols
+                .iter()
+                .map(|&col| category_text(&missing_tokens, cell(&rec, col))),
+        );
+        batch.push_mixed(&row_buf, &cat_buf, value);
+        records.push(record - 1);
     }
     if batch.is_empty() {
         return Err(DataError::NoRows {
             path: path.to_path_buf(),
         });
     }
-    Ok((batch, raw))
+    Ok((batch, raw, records))
 }
 
 #[cfg(test)]

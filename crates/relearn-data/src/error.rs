@@ -49,6 +49,16 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
     },
+    /// Every data row's target is missing.
+    #[error("{}: the target column \"{column}\" is missing (blank or a data.missing spelling) in all {rows} data rows, so there is nothing to learn from: check data.target, or data.missing if these cells are real values", .path.display())]
+    NoLabelledRows {
+        /// The file.
+        path: PathBuf,
+        /// The target column.
+        column: String,
+        /// Data rows in the file.
+        rows: usize,
+    },
     /// The file has a header row but no data rows.
     #[error("{}: the file has a header row but no data rows (add one row per sample below the header)", .path.display())]
     NoRows {
@@ -290,6 +300,8 @@ pub enum ColumnRole {
     Target,
     /// A feature column listed in `data.features`.
     Feature,
+    /// A column given a type under `[data.columns]`.
+    Typed,
 }
 
 impl fmt::Display for ColumnRole {
@@ -297,6 +309,7 @@ impl fmt::Display for ColumnRole {
         f.write_str(match self {
             ColumnRole::Target => "target",
             ColumnRole::Feature => "feature",
+            ColumnRole::Typed => "[data.columns]",
         })
     }
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::Batch;
 use crate::source::Task;
 
 /// What a stream holds, known once it is opened.
@@ -11,22 +12,78 @@ use crate::source::Task;
 pub struct StreamInfo {
     /// `csv:<path>` or `generator:<name>` (e.g. `generator:sea`).
     pub source: String,
-    /// Feature names in model order: CSV column names, or `x0, x1, ...` for generators.
+    /// Numeric feature names in model order: CSV column names, or `x0, x1, ...` for
+    /// generators.
     pub feature_names: Vec<String>,
+    /// Numeric features (indices into `feature_names`) that had missing cells in the
+    /// initial windows: each gets a 0/1 missing-indicator input.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indicators: Vec<usize>,
+    /// Categorical feature columns, in file order, with their input widths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<CategoricalColumn>,
     /// Classification or regression.
     pub task: Task,
-    /// Classification: class labels, index = class id (at least 2). Regression: empty.
+    /// Classification: the class labels of the initial windows, index = class id (at least
+    /// 2). Regression: empty.
     pub classes: Vec<String>,
+    /// Classification: labels first seen after the initial windows, in order of first
+    /// appearance; their class ids follow `classes`. A model learns one from the first
+    /// update that trains on it (its output layer grows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub later_classes: Vec<String>,
+    /// Cells read as missing (`data.missing`); empty for generators.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     /// Samples in the stream, including a trailing partial window that is not used.
     pub n_samples: usize,
     /// Declared drift points (sample indices) of a generator; empty for CSV.
     pub drift_points: Vec<usize>,
 }
 
+/// A categorical feature column and its model inputs: `slots` one-hot inputs for the values
+/// of its vocabulary, then `buckets` inputs that values outside the vocabulary are hashed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoricalColumn {
+    /// The column's name.
+    pub name: String,
+    /// One-hot inputs: twice the distinct values of the initial windows, within
+    /// `[2, data.max_categories]` (the spare ones take values first seen later).
+    pub slots: usize,
+    /// Hashed inputs: `data.hash_buckets` for a column with more distinct values in the
+    /// initial windows than half of `data.max_categories`, else 0 (then a value outside the
+    /// vocabulary encodes as no input at all, like a missing cell).
+    pub buckets: usize,
+}
+
 impl StreamInfo {
-    /// Features per sample.
+    /// Numeric features per sample (the raw batch's width).
     pub fn n_features(&self) -> usize {
         self.feature_names.len()
+    }
+
+    /// Model inputs per sample: the numeric features, their missing indicators and every
+    /// categorical column's one-hot and hashed inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.feature_names.len()
+            + self.indicators.len()
+            + self
+                .categorical
+                .iter()
+                .map(|c| c.slots + c.buckets)
+                .sum::<usize>()
+    }
+
+    /// Every class label, index = class id: the initial ones, then the later ones.
+    pub fn all_classes(&self) -> Vec<String> {
+        let mut all = self.classes.clone();
+        all.extend(self.later_classes.iter().cloned());
+        all
+    }
+
+    /// An empty raw batch of this stream's shape (numeric and categorical columns).
+    pub fn empty_batch(&self) -> Batch {
+        Batch::mixed(self.n_features(), self.categorical.len())
     }
 
     /// Model outputs: the number of classes for classification, 1 for regression.

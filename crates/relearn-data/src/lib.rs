@@ -38,9 +38,14 @@ mod source;
 mod stream;
 
 pub use batch::{Batch, Window};
-pub use csv_file::read_labelled_csv;
+pub use csv_file::{read_csv_rows, read_labelled_csv};
 pub use error::{ColumnRole, DataError};
-pub use info::StreamInfo;
-pub use preprocess::{Preprocessor, Scaler, Scaling, TargetScaler};
-pub use source::{CsvSource, DEFAULT_MISSING, GeneratorKind, GeneratorSpec, StreamSource, Task};
+pub use info::{CategoricalColumn, StreamInfo};
+pub use preprocess::{
+    CategoryEncoder, Encoders, Fill, Preprocessor, Scaler, Scaling, TargetScaler, fnv1a64,
+};
+pub use source::{
+    ColumnKind, CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, DEFAULT_MISSING,
+    GeneratorKind, GeneratorSpec, StreamSource, Task,
+};
 pub use stream::{Stream, WindowReader};

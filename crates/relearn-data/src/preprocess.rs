@@ -1,5 +1,7 @@
 //! Preprocessing state that belongs to a checkpoint: feature scaling and the label map.
 
+use std::collections::{HashMap, HashSet};
+
 use serde::{Deserialize, Serialize};
 
 use crate::batch::Batch;
@@ -230,16 +232,127 @@ impl TargetScaler {
     }
 }
 
+/// The encoders of a table with categorical columns or missing numeric cells: imputation,
+/// missing indicators and the categorical columns' vocabularies. Part of a checkpoint's
+/// preprocessing, so they are carried by fine-tuning and refitted by fresh training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Encoders {
+    /// Cells read as missing (`data.missing`), for `eval` and `predict`.
+    pub missing: Vec<String>,
+    /// With `data.scaling = "none"`: per numeric feature, the running mean of its
+    /// non-missing cells, which a missing cell takes. Empty otherwise (a missing cell takes
+    /// the scaler's mean, so it enters the model as 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fill: Vec<Fill>,
+    /// Numeric features (indices into the feature names) with a missing-indicator input.
+    pub indicators: Vec<usize>,
+    /// One encoder per categorical column, in input order.
+    pub categorical: Vec<CategoryEncoder>,
+}
+
+/// A running mean of a numeric feature's non-missing cells.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fill {
+    /// Cells it covers.
+    pub count: u64,
+    /// Their mean.
+    pub mean: f64,
+}
+
+/// A categorical column's encoder: value `vocabulary[i]` sets one-hot input `i` (of
+/// `slots`); any other non-missing value sets hashed input `slots + fnv1a64(value) %
+/// buckets` when `buckets > 0`, and no input otherwise; a missing cell sets no input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoryEncoder {
+    /// The column's name.
+    pub name: String,
+    /// One-hot inputs.
+    pub slots: usize,
+    /// Hashed inputs.
+    pub buckets: usize,
+    /// The values with a one-hot input, in input order (at most `slots`): fitted on a fresh
+    /// model's training set (most frequent first, ties in order of first appearance), then
+    /// grown by each fine-tune with the values its window brings first, while slots are
+    /// free.
+    pub vocabulary: Vec<String>,
+}
+
+/// FNV-1a, 64 bits: the stable hash of a categorical value (`export` documents it).
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+impl CategoryEncoder {
+    /// The input (relative to the column's first) that `value` sets, if any.
+    fn input_of(&self, index: &HashMap<&str, usize>, value: &str) -> Option<usize> {
+        if value.is_empty() {
+            return None;
+        }
+        match index.get(value) {
+            Some(&i) => Some(i),
+            None if self.buckets > 0 => {
+                Some(self.slots + (fnv1a64(value.as_bytes()) % self.buckets as u64) as usize)
+            }
+            None => None,
+        }
+    }
+
+    /// Fits the vocabulary on column `k` of `batch`.
+    fn fit(&mut self, batch: &Batch, k: usize) {
+        let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+        for r in 0..batch.len() {
+            let v = batch.categories_of(r)[k].as_str();
+            if v.is_empty() {
+                continue;
+            }
+            let next = counts.len();
+            counts.entry(v).or_insert((0, next)).0 += 1;
+        }
+        let mut values: Vec<(&str, (usize, usize))> = counts.into_iter().collect();
+        values.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.1.1.cmp(&b.1.1)));
+        self.vocabulary = values
+            .into_iter()
+            .take(self.slots)
+            .map(|(v, _)| v.to_string())
+            .collect();
+    }
+
+    /// Adds the values of column `k` of `batch` not yet in the vocabulary, in order of first
+    /// appearance, while slots are free.
+    fn grow(&mut self, batch: &Batch, k: usize) {
+        if self.vocabulary.len() >= self.slots {
+            return;
+        }
+        let mut known: HashSet<String> = self.vocabulary.iter().cloned().collect();
+        for r in 0..batch.len() {
+            let v = &batch.categories_of(r)[k];
+            if !v.is_empty() && !known.contains(v) {
+                known.insert(v.clone());
+                self.vocabulary.push(v.clone());
+                if self.vocabulary.len() >= self.slots {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Everything a checkpoint needs to turn raw samples into model inputs and outputs back
 /// into labels or values: the task, feature names (in model order), class labels (index =
-/// class id), the feature scaler and, for regression, the target's standardisation.
+/// class id), the feature scaler, for regression the target's standardisation, and for a
+/// table with categorical columns or missing cells the encoders.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessor {
     /// Classification or regression.
     pub task: Task,
-    /// Feature names in model order.
+    /// Numeric feature names in model order.
     pub feature_names: Vec<String>,
-    /// Class labels, index = class id; empty for regression.
+    /// Class labels the model has outputs for, index = class id; empty for regression.
     pub classes: Vec<String>,
     /// Feature scaling.
     pub scaler: Scaler,
@@ -249,41 +362,243 @@ pub struct Preprocessor {
     /// not in the checkpoint's bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TargetScaler>,
+    /// A table with categorical columns, or numeric ones with missing cells in the initial
+    /// windows: how they are encoded. Absent otherwise (and then not in the bytes, so
+    /// numeric tables keep their checkpoint ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoders: Option<Encoders>,
 }
 
 impl Preprocessor {
-    /// Unfitted preprocessing for `info`'s features and classes.
+    /// Unfitted preprocessing for `info`'s features and initial classes.
     pub fn new(info: &StreamInfo, scaling: Scaling) -> Self {
+        let encoders =
+            (!info.categorical.is_empty() || !info.indicators.is_empty()).then(|| Encoders {
+                missing: info.missing.clone(),
+                fill: Vec::new(),
+                indicators: info.indicators.clone(),
+                categorical: info
+                    .categorical
+                    .iter()
+                    .map(|c| CategoryEncoder {
+                        name: c.name.clone(),
+                        slots: c.slots,
+                        buckets: c.buckets,
+                        vocabulary: Vec::new(),
+                    })
+                    .collect(),
+            });
         Preprocessor {
             task: info.task,
             feature_names: info.feature_names.clone(),
             classes: info.classes.clone(),
             scaler: Scaler::new(scaling, info.n_features()),
             target: None,
+            encoders,
         }
     }
 
-    /// Fits the feature scaler on `batch` and, for regression with scaling on, the target's
-    /// standardisation (a fresh model's training set).
+    /// Model inputs per sample.
+    pub fn n_inputs(&self) -> usize {
+        self.feature_names.len()
+            + self.encoders.as_ref().map_or(0, |e| {
+                e.indicators.len()
+                    + e.categorical
+                        .iter()
+                        .map(|c| c.slots + c.buckets)
+                        .sum::<usize>()
+            })
+    }
+
+    /// The categorical columns' names, in input order.
+    pub fn categorical_names(&self) -> Vec<String> {
+        self.encoders.as_ref().map_or_else(Vec::new, |e| {
+            e.categorical.iter().map(|c| c.name.clone()).collect()
+        })
+    }
+
+    /// The spellings of a missing cell: `data.missing` as the run had it, or its default.
+    pub fn missing_tokens(&self) -> Vec<String> {
+        match &self.encoders {
+            Some(e) => e.missing.clone(),
+            None => crate::DEFAULT_MISSING.map(str::to_string).to_vec(),
+        }
+    }
+
+    /// The value a missing numeric cell takes, per feature: the scaler's mean once fitted
+    /// (0 after standardisation); with scaling off, the running mean of the feature's cells.
+    fn fill_values(&self) -> Vec<f64> {
+        if self.scaler.mode != Scaling::None && self.scaler.count > 0 {
+            return self.scaler.mean.clone();
+        }
+        match &self.encoders {
+            Some(e) if e.fill.len() == self.feature_names.len() => {
+                e.fill.iter().map(|f| f.mean).collect()
+            }
+            _ => vec![0.0; self.feature_names.len()],
+        }
+    }
+
+    /// `batch` with its missing numeric cells replaced by `fill` (a borrow when it has none).
+    fn imputed<'a>(batch: &'a Batch, fill: &[f64]) -> std::borrow::Cow<'a, Batch> {
+        if !batch.features.iter().any(|x| x.is_nan()) {
+            return std::borrow::Cow::Borrowed(batch);
+        }
+        let mut out = batch.clone();
+        let d = batch.n_features.max(1);
+        for row in out.features.chunks_exact_mut(d) {
+            for (x, f) in row.iter_mut().zip(fill) {
+                if x.is_nan() {
+                    *x = *f as f32;
+                }
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// Per numeric feature, the count and mean of `batch`'s non-missing cells.
+    fn observed(batch: &Batch) -> Vec<Fill> {
+        let d = batch.n_features;
+        let mut sums = vec![(0u64, 0.0f64); d];
+        for row in batch.features.chunks_exact(d.max(1)).take(batch.len()) {
+            for (s, &x) in sums.iter_mut().zip(row) {
+                if !x.is_nan() {
+                    s.0 += 1;
+                    s.1 += f64::from(x);
+                }
+            }
+        }
+        sums.into_iter()
+            .map(|(count, sum)| Fill {
+                count,
+                mean: if count > 0 { sum / count as f64 } else { 0.0 },
+            })
+            .collect()
+    }
+
+    /// Fits everything on `batch` (a fresh model's training set): missing cells take their
+    /// column's mean; the feature scaler; for regression with scaling on, the target's
+    /// standardisation; the vocabularies.
     pub fn fit(&mut self, batch: &Batch) {
-        self.scaler.fit(batch);
+        let observed = Preprocessor::observed(batch);
+        let fill: Vec<f64> = observed.iter().map(|f| f.mean).collect();
+        self.scaler.fit(&Preprocessor::imputed(batch, &fill));
         if self.task == Task::Regression && self.scaler.mode != Scaling::None {
             self.target = Some(TargetScaler::fit(&batch.targets));
+        }
+        let scaling_off = self.scaler.mode == Scaling::None;
+        if let Some(e) = &mut self.encoders {
+            e.fill = if scaling_off { observed } else { Vec::new() };
+            for (k, c) in e.categorical.iter_mut().enumerate() {
+                c.fit(batch, k);
+            }
         }
     }
 
     /// A fine-tune's update on its new window: the feature scaler's (see
-    /// [`Scaler::update`]); the target's standardisation stays.
+    /// [`Scaler::update`], missing cells taking the current fill values), the imputation's
+    /// running means, and the vocabularies grow with the window's new values. The target's
+    /// standardisation stays.
     pub fn update(&mut self, batch: &Batch) {
-        self.scaler.update(batch);
+        let fill = self.fill_values();
+        self.scaler.update(&Preprocessor::imputed(batch, &fill));
+        if let Some(e) = &mut self.encoders {
+            if !e.fill.is_empty() {
+                for (f, o) in e.fill.iter_mut().zip(Preprocessor::observed(batch)) {
+                    let n = f.count + o.count;
+                    if n > 0 {
+                        f.mean += (o.mean - f.mean) * (o.count as f64 / n as f64);
+                    }
+                    f.count = n;
+                }
+            }
+            for (k, c) in e.categorical.iter_mut().enumerate() {
+                c.grow(batch, k);
+            }
+        }
     }
 
-    /// Model-ready samples: features scaled, regression targets standardised.
+    /// Classification: grows the label map to cover every class id in `targets` (ids index
+    /// `all_classes`, the stream's labels), returning the labels added. A model trained
+    /// after this needs that many more outputs.
+    pub fn learn_classes(&mut self, all_classes: &[String], targets: &[f32]) -> Vec<String> {
+        if self.task != Task::Classification {
+            return Vec::new();
+        }
+        let needed = targets
+            .iter()
+            .map(|&t| t as usize + 1)
+            .max()
+            .unwrap_or(0)
+            .min(all_classes.len());
+        let known = self.classes.len();
+        if needed <= known {
+            return Vec::new();
+        }
+        let added = all_classes[known..needed].to_vec();
+        self.classes.extend(added.iter().cloned());
+        added
+    }
+
+    /// Model-ready samples: missing numeric cells imputed, features scaled, indicators and
+    /// categorical inputs appended, regression targets standardised.
     pub fn transform(&self, batch: &Batch) -> Batch {
-        let mut out = self.scaler.transform(batch);
+        let mut out = self.inputs(batch);
         if let Some(t) = &self.target {
             out.targets.iter_mut().for_each(|y| *y = t.scale(*y));
         }
+        out
+    }
+
+    /// [`Preprocessor::transform`] but for the targets, which stay as they are (`eval` and
+    /// `predict` compare outputs in the target's units).
+    pub fn inputs(&self, batch: &Batch) -> Batch {
+        match &self.encoders {
+            None => {
+                let fill = self.fill_values();
+                self.scaler.transform(&Preprocessor::imputed(batch, &fill))
+            }
+            Some(e) => self.encode(e, batch),
+        }
+    }
+
+    /// The model inputs of `batch` under encoders `e`.
+    fn encode(&self, e: &Encoders, batch: &Batch) -> Batch {
+        let fill = self.fill_values();
+        let numeric = self.scaler.transform(&Preprocessor::imputed(batch, &fill));
+        let d = batch.n_features;
+        let width = self.n_inputs();
+        let indexes: Vec<HashMap<&str, usize>> = e
+            .categorical
+            .iter()
+            .map(|c| {
+                c.vocabulary
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v.as_str(), i))
+                    .collect()
+            })
+            .collect();
+        let mut out = Batch::with_capacity(width, batch.len());
+        out.features.resize(width * batch.len(), 0.0);
+        for r in 0..batch.len() {
+            let row = &mut out.features[r * width..(r + 1) * width];
+            row[..d].copy_from_slice(numeric.row(r));
+            let raw = batch.row(r);
+            let mut at = d;
+            for &j in &e.indicators {
+                row[at] = if raw[j].is_nan() { 1.0 } else { 0.0 };
+                at += 1;
+            }
+            let cats = batch.categories_of(r);
+            for ((c, index), value) in e.categorical.iter().zip(&indexes).zip(cats) {
+                if let Some(i) = c.input_of(index, value) {
+                    row[at + i] = 1.0;
+                }
+                at += c.slots + c.buckets;
+            }
+        }
+        out.targets = batch.targets.clone();
         out
     }
 
@@ -339,6 +654,26 @@ impl Preprocessor {
         if pre.scaler.m2.iter().any(|&v| v < 0.0) {
             return bad("a negative variance".to_string());
         }
+        if let Some(e) = &pre.encoders {
+            if e.indicators.iter().any(|&j| j >= d) {
+                return bad(format!("a missing indicator for a feature beyond the {d}"));
+            }
+            if !e.fill.is_empty() && e.fill.len() != d {
+                return bad(format!("{d} features but {} fill values", e.fill.len()));
+            }
+            if let Some(c) = e
+                .categorical
+                .iter()
+                .find(|c| c.vocabulary.len() > c.slots || c.slots == 0)
+            {
+                return bad(format!(
+                    "column \"{}\" has {} values for {} one-hot inputs",
+                    c.name,
+                    c.vocabulary.len(),
+                    c.slots
+                ));
+            }
+        }
         Ok(pre)
     }
 
@@ -383,12 +718,57 @@ impl Preprocessor {
                 info.feature_names.join(", ")
             ));
         }
-        if self.classes != info.classes {
+        let all = info.all_classes();
+        if self.classes.len() < info.classes.len()
+            || self.classes.len() > all.len()
+            || self.classes[..] != all[..self.classes.len()]
+        {
             return fail(format!(
-                "the checkpoint knows classes [{}] but {} has [{}] in its initial windows; use the data and window settings the checkpoint was trained with",
+                "the checkpoint knows classes [{}] but {} has [{}] in its initial windows{}; use the data and window settings the checkpoint was trained with",
                 self.classes.join(", "),
                 info.source,
-                info.classes.join(", ")
+                info.classes.join(", "),
+                if info.later_classes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and [{}] later", info.later_classes.join(", "))
+                }
+            ));
+        }
+        let shape = |e: Option<&Encoders>| {
+            e.map(|e| {
+                (
+                    e.indicators.clone(),
+                    e.categorical
+                        .iter()
+                        .map(|c| (c.name.clone(), c.slots, c.buckets))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .unwrap_or_default()
+        };
+        let theirs = (
+            info.indicators.clone(),
+            info.categorical
+                .iter()
+                .map(|c| (c.name.clone(), c.slots, c.buckets))
+                .collect::<Vec<_>>(),
+        );
+        if shape(self.encoders.as_ref()) != theirs {
+            let names = |v: &[(String, usize, usize)]| {
+                v.iter()
+                    .map(|(n, s, b)| format!("{n} ({s}+{b} inputs)"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mine = shape(self.encoders.as_ref());
+            return fail(format!(
+                "the checkpoint encodes categorical columns [{}] with missing indicators for features {:?}, but {} gives [{}] and {:?}; use the data, [data.columns] and window settings the checkpoint was trained with",
+                names(&mine.1),
+                mine.0,
+                info.source,
+                names(&theirs.1),
+                theirs.0
             ));
         }
         Ok(())

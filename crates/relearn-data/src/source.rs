@@ -1,6 +1,7 @@
 //! Where a stream comes from: a CSV file ([`CsvSource`]) or a built-in generator
 //! ([`GeneratorSpec`]).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -61,8 +62,69 @@ pub struct CsvSource {
     /// Classification (labels are strings) or regression (the target is a number).
     pub task: Task,
     /// Cells read as missing (`data.missing`, trimmed, compared exactly): a row whose target
-    /// is one of them is skipped (its outcome was never observed).
+    /// is one of them is skipped (its outcome was never observed); a missing numeric feature
+    /// is imputed, a missing categorical one encodes as no category.
     pub missing: Vec<String>,
+    /// `[data.columns]`: column types that override inference (a column not named here is
+    /// numeric when every non-missing cell of the initial windows is a number, else
+    /// categorical). Not in the fingerprint when empty, so configs without it keep their ids.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, ColumnKind>,
+    /// `data.max_categories`: one-hot slots at most per categorical column.
+    #[serde(skip_serializing_if = "is_default_max_categories")]
+    pub max_categories: usize,
+    /// `data.hash_buckets`: hashed inputs of a categorical column with more distinct values
+    /// in the initial windows than half of `max_categories`.
+    #[serde(skip_serializing_if = "is_default_hash_buckets")]
+    pub hash_buckets: usize,
+}
+
+/// `data.max_categories`'s default.
+pub const DEFAULT_MAX_CATEGORIES: usize = 32;
+/// `data.hash_buckets`'s default.
+pub const DEFAULT_HASH_BUCKETS: usize = 16;
+
+fn is_default_max_categories(n: &usize) -> bool {
+    *n == DEFAULT_MAX_CATEGORIES
+}
+
+fn is_default_hash_buckets(n: &usize) -> bool {
+    *n == DEFAULT_HASH_BUCKETS
+}
+
+/// How a CSV column is used (`[data.columns]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnKind {
+    /// A number per row; a missing cell is imputed (running mean) and, when the initial
+    /// windows had missing cells in the column, flagged by an indicator input.
+    Numeric,
+    /// A string per row, one-hot encoded over a vocabulary that grows with the stream (plus
+    /// hashed inputs for a column with many values).
+    Categorical,
+    /// Not used.
+    Ignore,
+}
+
+impl ColumnKind {
+    /// `"numeric"`, `"categorical"` or `"ignore"`, as in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnKind::Numeric => "numeric",
+            ColumnKind::Categorical => "categorical",
+            ColumnKind::Ignore => "ignore",
+        }
+    }
+
+    /// Parses `"numeric"`, `"categorical"` or `"ignore"`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "numeric" => Some(ColumnKind::Numeric),
+            "categorical" => Some(ColumnKind::Categorical),
+            "ignore" => Some(ColumnKind::Ignore),
+            _ => None,
+        }
+    }
 }
 
 /// `data.missing`'s default: the spellings of a missing value in common CSV exports.

@@ -36,12 +36,15 @@ impl Stream {
     /// header and at least one data row; the target and any listed feature columns must
     /// exist (the error lists the available ones), the target must not be a listed
     /// feature, and used column names must be unique; each row must have as many fields
-    /// as the header; every feature cell (and a regression target) must be a finite
-    /// number that fits an `f32`. For classification, class labels are the target cells
-    /// as written (trimmed) in the initial windows (samples
-    /// `0..window_size * initial_windows`); a label first seen later is an error, and so
-    /// is a single class in the initial windows. Classes are ordered numerically when
-    /// every label is a finite number (`"0", "1", "2", "10"`), else lexicographically.
+    /// as the header. Rows whose target is missing (`data.missing`) are skipped. A feature
+    /// column is numeric when `[data.columns]` says so or, undeclared, when every
+    /// non-missing cell of the initial windows (samples `0..window_size * initial_windows`)
+    /// is a number, else categorical; every non-missing cell of a numeric column (and every
+    /// regression target) must then be a finite number that fits an `f32`, in every row.
+    /// For classification, class labels are the target cells as written (trimmed): those of
+    /// the initial windows, ordered numerically when every label is a finite number (`"0",
+    /// "1", "2", "10"`), else lexicographically, then those first seen later, in order of
+    /// appearance. A single class in the initial windows is an error.
     ///
     /// A generator spec is checked with [`GeneratorSpec::validate`]; its classes are
     /// fixed (`"0"`, `"1"`, and `"2"` for `label-drift`).
@@ -87,8 +90,12 @@ impl Stream {
                 let info = StreamInfo {
                     source: src.label(),
                     feature_names: v.layout.feature_names().to_vec(),
+                    indicators: v.indicators,
+                    categorical: v.categorical,
                     task: src.task,
                     classes: v.classes,
+                    later_classes: v.later_classes,
+                    missing: src.missing.iter().map(|m| m.trim().to_string()).collect(),
                     n_samples: v.n_samples,
                     drift_points: Vec::new(),
                 };
@@ -99,8 +106,12 @@ impl Stream {
                 let info = StreamInfo {
                     source: format!("generator:{}", spec.kind.name()),
                     feature_names: generator::feature_names(spec.n_features),
+                    indicators: Vec::new(),
+                    categorical: Vec::new(),
                     task: spec.kind.task(),
                     classes: generator::class_names(spec.kind),
+                    later_classes: Vec::new(),
+                    missing: Vec::new(),
                     n_samples: spec.samples,
                     drift_points: spec.drift_points.clone(),
                 };

@@ -23,6 +23,9 @@ fn csv(path: &Path, target: &str, features: &[&str], task: Task) -> StreamSource
         features: features.iter().map(|s| s.to_string()).collect(),
         task,
         missing: relearn_data::DEFAULT_MISSING.map(str::to_string).to_vec(),
+        columns: Default::default(),
+        max_categories: relearn_data::DEFAULT_MAX_CATEGORIES,
+        hash_buckets: relearn_data::DEFAULT_HASH_BUCKETS,
     })
 }
 
@@ -112,25 +115,35 @@ fn ragged_row() {
 
 #[test]
 fn non_numeric_cell() {
+    // Numbers in the initial window (one row), then text: the column is numeric.
     let (msg, path, e) = open_err("a,b,y\n1,2,0\n3,abc,1\n", 1, 1);
     assert_eq!(
         msg,
         format!(
-            "{path}: row 3, column \"b\": \"abc\" is not a number (every feature cell must be a finite number)"
+            "{path}: row 3, column \"b\": \"abc\" is not a number (every non-missing cell of this column in the initial windows is a number, so it is numeric; if it holds categories, declare it under [data.columns] as \"categorical\")"
         )
     );
     assert!(e.is_user_error());
+    // Text in the initial windows: the column is categorical, and numbers later are
+    // categories too.
+    let (_dir, path) = file("data.csv", "a,b,y\n1,abc,0\n3,2,1\n5,abc,0\n6,x,1\n");
+    let stream = Stream::open(&class(&path), 2, 1).unwrap();
+    assert_eq!(stream.info().feature_names, vec!["a"]);
+    assert_eq!(stream.info().categorical[0].name, "b");
+    assert_eq!(
+        stream.info().categorical[0].slots,
+        4,
+        "twice the initial values"
+    );
+    let w: Vec<_> = stream.windows().unwrap().map(Result::unwrap).collect();
+    assert_eq!(w[0].batch.categories, vec!["abc", "2"]);
+    assert_eq!(w[1].batch.categories, vec!["abc", "x"]);
 }
 
 #[test]
 fn nan_and_infinite_cells() {
-    for (cell, row) in [
-        ("NaN", 3),
-        ("nan", 3),
-        ("inf", 3),
-        ("-infinity", 3),
-        ("1e39", 3),
-    ] {
+    // `NaN` is one of data.missing's spellings: a missing cell. The others are errors.
+    for (cell, row) in [("nan", 3), ("inf", 3), ("-infinity", 3), ("1e39", 3)] {
         let text = format!("a,b,y\n1,2,0\n3,{cell},1\n");
         let (msg, path, e) = open_err(&text, 1, 1);
         assert!(matches!(e, DataError::NotFinite { .. }), "{cell}: {e:?}");
@@ -145,11 +158,17 @@ fn nan_and_infinite_cells() {
 
 #[test]
 fn empty_cell() {
-    let (msg, path, _) = open_err("a,b,y\n1,,0\n3,4,1\n", 1, 1);
-    assert!(
-        msg.starts_with(&format!("{path}: row 2, column \"b\": the cell is empty")),
-        "{msg}"
+    // A blank feature cell is a missing value: read as NaN, for the preprocessor to impute.
+    let (_dir, path) = file("data.csv", "a,b,y\n1,,0\n3,4,1\n5,NaN,0\n7,8,1\n");
+    let stream = Stream::open(&class(&path), 2, 1).unwrap();
+    assert_eq!(
+        stream.info().indicators,
+        vec![1],
+        "b is missing in the initial window"
     );
+    let w: Vec<_> = stream.windows().unwrap().map(Result::unwrap).collect();
+    assert!(w[0].batch.features[1].is_nan() && w[1].batch.features[1].is_nan());
+    assert_eq!(w[0].batch.features[2..], [3.0, 4.0]);
     // An empty target is a missing one (`data.missing` has "" by default): the row is
     // skipped. Without "" among the missing spellings it is an empty cell again.
     let text = "a,b,y\n1,2,0\n3,4,\n5,6,1\n7,8,NA\n9,9,0\n2,2,1\n";
@@ -222,20 +241,19 @@ fn target_listed_as_feature_and_duplicates() {
 
 #[test]
 fn late_new_label() {
-    // Windows of 2, 2 initial windows: rows 2..=5 are initial; row 7 brings "c".
-    let text = "a,b,y\n1,1,a\n2,2,b\n3,3,a\n4,4,b\n5,5,b\n6,6,c\n7,7,a\n8,8,b\n9,9,a\n";
-    let (msg, path, e) = open_err(text, 2, 2);
-    assert!(matches!(e, DataError::LateLabel { row: 7, .. }), "{e:?}");
-    assert_eq!(
-        msg,
-        format!(
-            "{path}: row 7, column \"y\": class label \"c\" first appears after the initial windows (their 4 samples, rows 2 to 5, have only the labels \"a\", \"b\"); every class must occur in the initial training set: raise window.initial or window.size, or remove these rows"
-        )
-    );
-    // The same file is fine when the initial windows cover the label.
+    // Windows of 2, 2 initial windows: rows 2..=5 are initial; row 7 brings "c", whose class
+    // id follows the initial ones.
+    let text = "a,b,y\n1,1,b\n2,2,a\n3,3,a\n4,4,b\n5,5,b\n6,6,c\n7,7,a\n8,8,b\n9,9,a\n";
     let (_dir, path) = file("d.csv", text);
+    let s = Stream::open(&class(&path), 2, 2).unwrap();
+    assert_eq!(s.info().classes, vec!["a", "b"]);
+    assert_eq!(s.info().later_classes, vec!["c"]);
+    let w: Vec<_> = s.windows().unwrap().map(Result::unwrap).collect();
+    assert_eq!(w[2].batch.targets, vec![1.0, 2.0]);
+    // The same file with the label in the initial windows sorts it with the others.
     let s = Stream::open(&class(&path), 3, 2).unwrap();
     assert_eq!(s.info().classes, vec!["a", "b", "c"]);
+    assert!(s.info().later_classes.is_empty());
 }
 
 #[test]

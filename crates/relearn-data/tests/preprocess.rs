@@ -48,7 +48,108 @@ fn info() -> StreamInfo {
         classes: vec!["down".to_string(), "up".to_string()],
         n_samples: 100,
         drift_points: vec![],
+        indicators: vec![],
+        categorical: vec![],
+        later_classes: vec![],
+        missing: vec![],
     }
+}
+
+/// A stream of one numeric feature `a` (with a missing indicator) and one categorical column
+/// `c` of 4 one-hot inputs (and `buckets` hashed ones).
+fn mixed_info(buckets: usize) -> StreamInfo {
+    StreamInfo {
+        feature_names: vec!["a".to_string()],
+        indicators: vec![0],
+        categorical: vec![relearn_data::CategoricalColumn {
+            name: "c".to_string(),
+            slots: 4,
+            buckets,
+        }],
+        later_classes: vec!["new".to_string()],
+        missing: vec!["".to_string()],
+        ..info()
+    }
+}
+
+fn mixed(rows: &[(f32, &str, f32)]) -> Batch {
+    let mut b = Batch::mixed(1, 1);
+    for &(a, c, y) in rows {
+        b.push_mixed(&[a], &[c.to_string()], y);
+    }
+    b
+}
+
+#[test]
+fn encoders_impute_flag_one_hot_grow_and_hash() {
+    let mut pre = Preprocessor::new(&mixed_info(2), Scaling::Running);
+    assert_eq!(pre.n_inputs(), 1 + 1 + 4 + 2);
+    // `x` twice, `y` once, a blank cell, a missing number.
+    let fit = mixed(&[
+        (1.0, "y", 0.0),
+        (3.0, "x", 1.0),
+        (f32::NAN, "x", 0.0),
+        (5.0, "", 1.0),
+    ]);
+    pre.fit(&fit);
+    let e = pre.encoders.as_ref().unwrap();
+    assert_eq!(
+        e.categorical[0].vocabulary,
+        vec!["x", "y"],
+        "most frequent first"
+    );
+    assert_eq!(
+        pre.scaler.mean[0], 3.0,
+        "the missing cell takes the observed mean"
+    );
+    let inputs = pre.transform(&fit);
+    let row = |i: usize| inputs.row(i).to_vec();
+    assert_eq!(row(2)[0], 0.0, "imputed: the mean, 0 once standardised");
+    assert_eq!(row(2)[1], 1.0, "its missing indicator");
+    assert_eq!(row(0)[1], 0.0);
+    assert_eq!(&row(0)[2..], &[0.0, 1.0, 0.0, 0.0, 0.0, 0.0], "y: slot 1");
+    assert_eq!(&row(3)[2..], &[0.0; 6], "a missing category sets no input");
+    // A value outside the vocabulary is hashed into one of the 2 buckets.
+    let unseen = pre.transform(&mixed(&[(1.0, "zebra", 0.0)]));
+    let bucket = (relearn_data::fnv1a64(b"zebra") % 2) as usize;
+    assert_eq!(unseen.row(0)[2 + 4 + bucket], 1.0);
+    assert_eq!(unseen.row(0)[2..6], [0.0; 4]);
+    // A fine-tune's window brings `zebra`, `w`, `v` and `u`: the first two fill the free
+    // slots, in order of appearance; the others stay hashed.
+    pre.update(&mixed(&[
+        (2.0, "zebra", 0.0),
+        (2.0, "x", 0.0),
+        (2.0, "w", 0.0),
+        (2.0, "v", 0.0),
+        (2.0, "u", 1.0),
+    ]));
+    let e = pre.encoders.as_ref().unwrap();
+    assert_eq!(e.categorical[0].vocabulary, vec!["x", "y", "zebra", "w"]);
+    let grown = pre.transform(&mixed(&[(1.0, "zebra", 0.0)]));
+    assert_eq!(&grown.row(0)[2..], &[0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+    // The state survives its bytes.
+    assert_eq!(Preprocessor::from_bytes(&pre.to_bytes()).unwrap(), pre);
+    // Without buckets, an unseen value sets nothing.
+    let mut plain = Preprocessor::new(&mixed_info(0), Scaling::Running);
+    plain.fit(&fit);
+    assert_eq!(
+        &plain.transform(&mixed(&[(1.0, "zebra", 0.0)])).row(0)[2..],
+        &[0.0; 4]
+    );
+}
+
+#[test]
+fn classes_grow_as_a_prefix_of_the_stream_s_labels() {
+    let info = mixed_info(0);
+    let mut pre = Preprocessor::new(&info, Scaling::Running);
+    let all = info.all_classes();
+    assert!(pre.learn_classes(&all, &[0.0, 1.0]).is_empty());
+    assert_eq!(pre.learn_classes(&all, &[2.0, 0.0]), vec!["new"]);
+    assert_eq!(pre.classes, vec!["down", "up", "new"]);
+    pre.check_compatible(&info).unwrap();
+    let mut other = info.clone();
+    other.later_classes = vec!["else".to_string()];
+    assert!(pre.check_compatible(&other).is_err());
 }
 
 #[test]
