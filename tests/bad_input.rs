@@ -363,17 +363,17 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["d.csv", "row 8", "column \"b\"", "\"x7\"", "not a number"],
         ),
         csv_case(
-            "csv: NaN cell",
+            "csv: infinite cell",
             "",
             Some(csv_rows(
                 12,
-                |i, l| if i == 9 { "NaN,18,1".into() } else { l },
+                |i, l| if i == 9 { "inf,18,1".into() } else { l },
             )),
             &[
                 "d.csv",
                 "row 11",
                 "column \"a\"",
-                "\"NaN\"",
+                "\"inf\"",
                 "not a finite number",
             ],
         ),
@@ -402,10 +402,19 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["d.csv", "row 5", "column \"a\"", "\"1e39\""],
         ),
         csv_case(
-            "csv: empty cell",
+            "csv: text in a column the initial windows show numeric",
             "",
-            Some(csv_rows(12, |i, l| if i == 4 { "4,,0".into() } else { l })),
-            &["d.csv", "row 6", "column \"b\"", "empty"],
+            Some(csv_rows(
+                12,
+                |i, l| if i == 9 { "9,warm,1".into() } else { l },
+            )),
+            &[
+                "d.csv",
+                "row 11",
+                "column \"b\"",
+                "\"warm\" is not a number",
+                "[data.columns]",
+            ],
         ),
         csv_case(
             "csv: unknown target column",
@@ -420,19 +429,10 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["d.csv", "feature column \"zz\" not found"],
         ),
         csv_case(
-            "csv: class label first seen after the initial windows",
+            "csv: a target column with no value",
             "",
-            Some(csv_rows(
-                12,
-                |i, l| if i == 9 { "9,18,2".into() } else { l },
-            )),
-            &[
-                "d.csv",
-                "row 11",
-                "column \"y\"",
-                "class label \"2\"",
-                "after the initial windows",
-            ],
+            Some(csv_rows(12, |i, _| format!("{i},{},", i * 2))),
+            &["d.csv", "column \"y\" is missing", "all 12 data rows"],
         ),
         csv_case(
             "csv: one class in the initial windows",

@@ -155,6 +155,18 @@ fn regression_scores_follow_the_target_s_units_and_training_does_not() {
                 .map(|m| m["metrics"]["prequential"]["mse"].as_f64().unwrap())
                 .collect()
         };
+        let skill = |log: &[Value]| -> f64 {
+            let s: Vec<f64> = log[2..]
+                .iter()
+                .map(|m| m["metrics"]["prequential"]["skill"].as_f64().unwrap())
+                .collect();
+            s.iter().sum::<f64>() / s.len() as f64
+        };
+        let (sa, sb) = (skill(&runs[0]), skill(&runs[1]));
+        assert!(
+            (sa - sb).abs() < 0.01,
+            "{mode}: mean skill {sa} and {sb} (x100 target)"
+        );
         let (a, b) = (mse(&runs[0]), mse(&runs[1]));
         for (w, (a, b)) in a.iter().zip(&b).enumerate() {
             let ratio = b / a;
@@ -190,4 +202,202 @@ fn regression_scores_follow_the_target_s_units_and_training_does_not() {
     for (p, s) in p.iter().zip(&s).take(50) {
         assert!((s / p / 100.0 - 1.0).abs() < 0.01, "{p} vs {s}");
     }
+}
+
+/// 900 rows of a mixed table: `user` (an id with 1,200 possible values), `city` (five
+/// cities, a sixth from row 400), `temp` (numeric, every 13th cell blank), `amount`,
+/// `code` (digits but for an `X` in the first window: categorical), and `label`: `a` or `b`
+/// from the cities and amounts, a third class `c` from row 500, and every 17th label
+/// missing.
+fn mixed_table() -> String {
+    let cities = ["Lyon", "Porto", "Graz", "Turku", "Gent"];
+    let mut text = String::from("user,city,temp,amount,code,label\n");
+    let mut state: u64 = 11;
+    for row in 0..900u64 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let r = state >> 33;
+        let city = if row >= 400 && r.is_multiple_of(6) {
+            "Oslo"
+        } else {
+            cities[(r % 5) as usize]
+        };
+        let amount = (r >> 3) % 100;
+        let temp = if row % 13 == 5 {
+            String::new()
+        } else {
+            format!("{}.5", (r >> 10) % 30)
+        };
+        let code = if row == 40 {
+            "X".to_string()
+        } else {
+            format!("{}", (r >> 14) % 4)
+        };
+        let label = if row % 17 == 3 {
+            ""
+        } else if row >= 500 && city == "Oslo" {
+            "c"
+        } else if (amount > 50) != (city == "Graz" || city == "Gent") {
+            "a"
+        } else {
+            "b"
+        };
+        text.push_str(&format!(
+            "u{},{city},{temp},{amount},{code},{label}\n",
+            (r >> 20) % 1200
+        ));
+    }
+    text
+}
+
+fn mixed_config(name: &str, extra: &str) -> String {
+    format!(
+        "[run]\nname = \"{name}\"\n\n[data]\ncsv = \"m.csv\"\ntarget = \"label\"\n{extra}\n\
+         [window]\nsize = 100\n\n[model]\nhidden = [16]\n\n[train]\nepochs = 3\n"
+    )
+}
+
+#[test]
+fn a_table_with_strings_blanks_new_categories_and_classes_runs_as_it_is() {
+    let sb = Sandbox::new();
+    sb.write("m.csv", &mixed_table());
+    let cfg = sb.write("m.toml", &mixed_config("m", ""));
+    let out = sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    assert!(out.contains("skill"), "run's lines show the skill: {out}");
+    let log = sb.log("m");
+    assert_eq!(log.len(), 8, "846 labelled rows: 8 windows");
+    // Inputs: temp, amount, temp's missing indicator, then user (32 one-hot + 16 hashed:
+    // 100 distinct ids in window 0), city (2 x 5 one-hot), code (2 x 5 one-hot: X, 0..3).
+    let widths = &log[0]["extra"]["model"]["widths"];
+    assert_eq!(widths[0], 2 + 1 + 48 + 10 + 10, "{widths}");
+    assert_eq!(widths[2], 2, "classes a and b at first");
+    // Class c is learned by the first update that trains on it; the output layer grows.
+    let grew: Vec<(u64, Value)> = log
+        .iter()
+        .filter(|m| m["extra"].get("new_classes").is_some())
+        .map(|m| {
+            (
+                m["window"].as_u64().unwrap(),
+                m["extra"]["new_classes"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(grew.len(), 1, "{grew:?}");
+    assert_eq!(grew[0].1, serde_json::json!(["c"]));
+    let last = log.last().unwrap();
+    assert_eq!(last["extra"]["model"]["widths"][2], 3);
+    // Every update records the baseline and the skill.
+    for m in &log[1..] {
+        let p = &m["metrics"]["prequential"];
+        assert!(p["baseline"].is_f64() && p["skill"].is_f64(), "{p}");
+    }
+    assert!(
+        log.iter()
+            .map(|m| m["samples_skipped"].as_u64().unwrap())
+            .sum::<u64>()
+            > 40
+    );
+
+    // predict takes raw rows: blanks, a city never seen, an unknown id.
+    sb.write(
+        "new.csv",
+        "label,code,amount,temp,city,user\n,2,70,,Reykjavik,u99999\n,X,10,3.5,Oslo,\n",
+    );
+    let predicted = sb.ok(&["predict", "m", "--csv", "new.csv"]);
+    assert_eq!(predicted.lines().count(), 3, "{predicted}");
+    // eval skips rows without a label.
+    let eval = sb.ok(&["eval", "m", "--csv", "m.csv", "--json"]);
+    let eval: Value = serde_json::from_str(&eval).unwrap();
+    assert_eq!(eval["samples"], 847, "{eval}");
+    // A missing feature column is exit 2, naming it.
+    sb.write("short.csv", "code,amount,temp,city\n1,2,3,Lyon\n");
+    assert_fails(
+        &sb.relearn(&["predict", "m", "--csv", "short.csv"]),
+        2,
+        "\"user\"",
+    );
+}
+
+#[test]
+fn a_mixed_run_resumes_to_the_ids_of_an_uninterrupted_one() {
+    // Replay keeps raw rows, categorical cells included, in a checkpoint part.
+    let text = mixed_config("m", "").replace(
+        "[run]\nname = \"m\"\n",
+        "[run]\nname = \"m\"\nmode = \"replay\"\n",
+    );
+    let whole = Sandbox::new();
+    whole.write("m.csv", &mixed_table());
+    let cfg = whole.write("m.toml", &text);
+    whole.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    let parts = Sandbox::new();
+    parts.write("m.csv", &mixed_table());
+    let cfg = parts.write("m.toml", &text);
+    let cfg = cfg.to_str().unwrap();
+    parts.ok(&["run", "--config", cfg, "--windows", "4"]);
+    parts.ok(&["run", "--config", cfg]);
+    assert_eq!(
+        crate::common::ids(&whole.log("m")),
+        crate::common::ids(&parts.log("m"))
+    );
+}
+
+#[test]
+fn column_types_are_inferred_from_the_initial_windows_and_declared_in_data_columns() {
+    let sb = Sandbox::new();
+    // `temp` is numeric in the first window and holds text in row 251.
+    let mut text = mixed_table();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let cells: Vec<&str> = lines[250].split(',').collect();
+    changed[250] = format!(
+        "{},{},warm,{},{},{}",
+        cells[0], cells[1], cells[3], cells[4], cells[5]
+    );
+    text = changed.join("\n") + "\n";
+    sb.write("m.csv", &mixed_table());
+    let ok = sb.write("ok.toml", &mixed_config("ok", ""));
+    sb.ok(&["run", "--config", ok.to_str().unwrap()]);
+    sb.write("m.csv", &text);
+    let cfg = sb.write("m.toml", &mixed_config("m", ""));
+    let before = sb.snapshot();
+    let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_fails(
+        &out,
+        2,
+        "row 251, column \"temp\": \"warm\" is not a number",
+    );
+    assert_fails(&out, 2, "[data.columns]");
+    assert_eq!(before, sb.snapshot(), "nothing written");
+    // Declared categorical, it runs.
+    let cfg = sb.write(
+        "m.toml",
+        &mixed_config(
+            "m",
+            "\n[data.columns]\ntemp = \"categorical\"\nuser = \"ignore\"\n",
+        ),
+    );
+    sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    let widths = &sb.log("m")[0]["extra"]["model"]["widths"];
+    // amount; temp (30 values in window 0: 32 one-hot + 16 hashed), city, code.
+    assert_eq!(widths[0], 1 + 48 + 10 + 10, "{widths}");
+    // Declared numeric, a text cell in the initial windows is exit 2 naming the rule.
+    let cfg = sb.write(
+        "bad.toml",
+        &mixed_config("bad", "\n[data.columns]\ncode = \"numeric\"\n"),
+    );
+    assert_fails(
+        &sb.relearn(&["run", "--config", cfg.to_str().unwrap()]),
+        2,
+        "row 42, column \"code\": \"X\" is not a number ([data.columns] declares it \"numeric\"",
+    );
+    let cfg = sb.write(
+        "bad.toml",
+        &mixed_config("bad", "\n[data.columns]\ncode = \"text\"\n"),
+    );
+    assert_fails(
+        &sb.relearn(&["run", "--config", cfg.to_str().unwrap()]),
+        2,
+        "data.columns.code",
+    );
 }

@@ -283,12 +283,18 @@ struct Identity<'a> {
     #[serde(skip_serializing_if = "is_zero")]
     samples_skipped: u64,
     retained: &'a Retained,
-    metrics: &'a Metrics,
+    metrics: Metrics,
     config_fingerprint: &'a str,
     trained_on: &'a TrainedOn,
     extra: serde_json::Value,
     parts: BTreeMap<&'a str, &'a str>,
 }
+
+/// Scores under `metrics.prequential` that are not part of a checkpoint's identity: they
+/// are derived from the window's data alone (the no-skill baseline) or from it and the
+/// model's score (the skill), so they add nothing the id does not already cover, and
+/// leaving them out keeps the ids of checkpoints made before they were recorded.
+pub const DERIVED_METRICS: [&str; 2] = ["baseline", "skill"];
 
 /// The manifest as written to disk: a [`Manifest`] without `tags`.
 #[derive(Serialize)]
@@ -358,7 +364,15 @@ impl Manifest {
             samples_trained: self.samples_trained,
             samples_skipped: self.samples_skipped,
             retained: &self.retained,
-            metrics: &self.metrics,
+            metrics: Metrics {
+                prequential: self.metrics.prequential.as_ref().map(|p| {
+                    p.iter()
+                        .filter(|(k, _)| !DERIVED_METRICS.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), *v))
+                        .collect()
+                }),
+                train_loss: self.metrics.train_loss,
+            },
             config_fingerprint: &self.config_fingerprint,
             trained_on: &self.trained_on,
             extra: canonical_json(&self.extra),

@@ -85,6 +85,9 @@ pub struct CheckpointExtra {
     /// A candidate the promotion gate rejected: the verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::Verdict>,
+    /// Classes first learned by this checkpoint's model (its output layer grew by them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_classes: Vec<String>,
     /// What the update policy recorded, by key (the drift policy's `drift`: see
     /// [`crate::policy::Plan::record`]).
     #[serde(flatten)]

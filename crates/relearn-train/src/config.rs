@@ -8,7 +8,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use relearn_data::{CsvSource, GeneratorKind, GeneratorSpec, Scaling, StreamSource, Task};
+use relearn_data::{
+    ColumnKind, CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, GeneratorKind,
+    GeneratorSpec, Scaling, StreamSource, Task,
+};
 use relearn_model::{Activation, Backend};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -194,6 +197,9 @@ pub struct RawData {
     pub drift_speed: Option<f64>,
     pub scaling: Option<String>,
     pub missing: Option<Vec<String>>,
+    pub columns: Option<std::collections::BTreeMap<String, String>>,
+    pub max_categories: Option<usize>,
+    pub hash_buckets: Option<usize>,
 }
 
 /// `[window]` as written.
@@ -973,6 +979,30 @@ impl Validator<'_> {
                 let target = data
                     .target
                     .ok_or_else(|| self.invalid("data.target", "is required with `data.csv`: name the target column"))?;
+                let mut columns = std::collections::BTreeMap::new();
+                for (name, kind) in data.columns.unwrap_or_default() {
+                    let parsed = ColumnKind::parse(&kind).ok_or_else(|| {
+                        self.invalid(
+                            &format!("data.columns.{name}"),
+                            format!("is {kind:?}; expected \"numeric\", \"categorical\" or \"ignore\""),
+                        )
+                    })?;
+                    columns.insert(name, parsed);
+                }
+                let max_categories = data.max_categories.unwrap_or(DEFAULT_MAX_CATEGORIES);
+                if max_categories < 2 {
+                    return Err(self.invalid(
+                        "data.max_categories",
+                        format!("is {max_categories}; must be at least 2 (one-hot inputs per categorical column)"),
+                    ));
+                }
+                let hash_buckets = data.hash_buckets.unwrap_or(DEFAULT_HASH_BUCKETS);
+                if hash_buckets > 1 << 16 {
+                    return Err(self.invalid(
+                        "data.hash_buckets",
+                        format!("is {hash_buckets}; at most 65536 hashed inputs per column"),
+                    ));
+                }
                 Ok((
                     StreamSource::Csv(CsvSource {
                         path: resolve(csv),
@@ -982,6 +1012,9 @@ impl Validator<'_> {
                         missing: data.missing.unwrap_or_else(|| {
                             relearn_data::DEFAULT_MISSING.map(str::to_string).to_vec()
                         }),
+                        columns,
+                        max_categories,
+                        hash_buckets,
                     }),
                     scaling,
                 ))
@@ -991,6 +1024,9 @@ impl Validator<'_> {
                     ("data.target", data.target.is_some()),
                     ("data.missing", data.missing.is_some()),
                     ("data.features", data.features.is_some()),
+                    ("data.columns", data.columns.is_some()),
+                    ("data.max_categories", data.max_categories.is_some()),
+                    ("data.hash_buckets", data.hash_buckets.is_some()),
                 ] {
                     if set {
                         return Err(self.invalid(key, "applies to `data.csv` only, not to generators"));

@@ -130,6 +130,12 @@ fn window_digest(batch: &Batch) -> [u8; 32] {
     for v in &batch.targets {
         hash.update(v.to_le_bytes());
     }
+    // Categorical cells (none in a numeric table, whose hashes stay as they were): each
+    // cell's length and bytes.
+    for c in &batch.categories {
+        hash.update((c.len() as u64).to_le_bytes());
+        hash.update(c.as_bytes());
+    }
     hash.finalize().into()
 }
 
@@ -161,6 +167,7 @@ mod tests {
             seed: 0,
             data,
             gate: None,
+            new_classes: Vec::new(),
             policy: Default::default(),
         };
         serde_json::from_value(serde_json::json!({

@@ -290,6 +290,62 @@ pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTr
     metrics
 }
 
+/// The no-skill forecast's score on `targets`, in `task`'s headline metric: the most frequent
+/// class of `previous` (the smallest class id on ties) and its accuracy, or the mean of
+/// `previous` and its mean squared error. `None` without a previous window.
+pub fn baseline_score(previous: &[f32], targets: &[f32], task: Task) -> Option<f64> {
+    if previous.is_empty() || targets.is_empty() {
+        return None;
+    }
+    let n = targets.len() as f64;
+    Some(match task {
+        Task::Classification => {
+            let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+            for &t in previous {
+                *counts.entry(t as usize).or_default() += 1;
+            }
+            let majority = counts
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(&c, _)| c)
+                .unwrap_or(0);
+            targets.iter().filter(|&&t| t as usize == majority).count() as f64 / n
+        }
+        Task::Regression => {
+            let mean = previous.iter().map(|&y| f64::from(y)).sum::<f64>() / previous.len() as f64;
+            targets
+                .iter()
+                .map(|&y| (f64::from(y) - mean).powi(2))
+                .sum::<f64>()
+                / n
+        }
+    })
+}
+
+/// Skill of `score` over `baseline` (both in `task`'s headline metric): classification
+/// `(acc - base) / (1 - base)`, regression `1 - mse / base`. Where the baseline is perfect
+/// (accuracy 1, or mse 0) the skill is 0 for a perfect model and `-1` otherwise.
+pub fn skill_score(score: f64, baseline: f64, task: Task) -> f64 {
+    match task {
+        Task::Classification if baseline >= 1.0 => {
+            if score >= 1.0 {
+                0.0
+            } else {
+                -1.0
+            }
+        }
+        Task::Classification => (score - baseline) / (1.0 - baseline),
+        Task::Regression if baseline <= 0.0 => {
+            if score <= 0.0 {
+                0.0
+            } else {
+                -1.0
+            }
+        }
+        Task::Regression => 1.0 - score / baseline,
+    }
+}
+
 /// Each sample's loss from outputs already computed: cross-entropy for classification,
 /// squared error for regression (the per-sample terms whose means [`metrics_from_outputs`]
 /// reports as `loss` and `mse`).
@@ -312,8 +368,14 @@ pub fn sample_losses(outputs: &[f32], targets: &[f32], task: Task) -> Vec<f64> {
 }
 
 /// One row's cross-entropy from its logits, `log Σ exp(row) - row[target]`, computed in f64
-/// around the row's largest logit (at index `best`) so it cannot overflow.
+/// around the row's largest logit (at index `best`) so it cannot overflow. A class the model
+/// has no output for yet (first seen in this window) is scored as if it had the row's lowest
+/// logit: finite, and at least as bad as any class the model knows.
 fn row_cross_entropy(row: &[f32], best: usize, target: usize) -> f64 {
+    let target_logit = match row.get(target) {
+        Some(&v) => v as f64,
+        None => row.iter().fold(f32::INFINITY, |a, &b| a.min(b)) as f64,
+    };
     let max = row[best] as f64;
     let log_sum = row
         .iter()
@@ -321,7 +383,7 @@ fn row_cross_entropy(row: &[f32], best: usize, target: usize) -> f64 {
         .sum::<f64>()
         .ln()
         + max;
-    log_sum - row[target] as f64
+    log_sum - target_logit
 }
 
 /// Index and value of the largest entry (the first on ties).

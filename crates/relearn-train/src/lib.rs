@@ -15,6 +15,7 @@ pub mod data_trail;
 pub mod drift;
 pub mod fit;
 pub mod gate;
+mod grow;
 pub mod metric;
 pub mod optim;
 pub mod policy;

@@ -18,6 +18,12 @@ pub enum Metric {
     Mse,
     /// Regression: mean absolute error.
     Mae,
+    /// The no-skill forecast's score on the same window, in the headline metric: the
+    /// previous window's majority class (its accuracy) or mean target (its mse).
+    Baseline,
+    /// The model's skill over the baseline: `(acc - base) / (1 - base)` for classification,
+    /// `1 - mse / base` for regression. 0 is no better than the baseline, 1 is perfect.
+    Skill,
 }
 
 impl Metric {
@@ -28,14 +34,23 @@ impl Metric {
             Metric::Loss => "loss",
             Metric::Mse => "mse",
             Metric::Mae => "mae",
+            Metric::Baseline => "baseline",
+            Metric::Skill => "skill",
         }
     }
 
     /// Parses [`Metric::name`].
     pub fn parse(name: &str) -> Option<Metric> {
-        [Metric::Accuracy, Metric::Loss, Metric::Mse, Metric::Mae]
-            .into_iter()
-            .find(|m| m.name() == name)
+        [
+            Metric::Accuracy,
+            Metric::Loss,
+            Metric::Mse,
+            Metric::Mae,
+            Metric::Baseline,
+            Metric::Skill,
+        ]
+        .into_iter()
+        .find(|m| m.name() == name)
     }
 
     /// The metrics recorded for `task`, the headline one first.
@@ -51,9 +66,10 @@ impl Metric {
         Metric::of(task)[0]
     }
 
-    /// Whether a larger value is better (accuracy only).
+    /// Whether a larger value is better (accuracy and skill; a baseline's direction is its
+    /// headline metric's, and it is no score of the model).
     pub const fn higher_is_better(self) -> bool {
-        matches!(self, Metric::Accuracy)
+        matches!(self, Metric::Accuracy | Metric::Skill)
     }
 }
 

@@ -52,13 +52,19 @@ pub struct Reservoir {
 const MAGIC: &[u8; 8] = b"RLREPLY1";
 
 impl Reservoir {
-    /// An empty reservoir for rows of `n_features` features.
-    pub fn new(capacity: usize, n_features: usize, sampling: Sampling) -> Reservoir {
+    /// An empty reservoir for rows of `n_features` numeric and `n_categorical` categorical
+    /// cells.
+    pub fn new(
+        capacity: usize,
+        n_features: usize,
+        n_categorical: usize,
+        sampling: Sampling,
+    ) -> Reservoir {
         Reservoir {
             sampling,
             capacity,
             seen: 0,
-            samples: Batch::with_capacity(n_features, capacity.min(1 << 16)),
+            samples: Batch::mixed(n_features, n_categorical).like(capacity.min(1 << 16)),
             windows: Vec::new(),
         }
     }
@@ -81,10 +87,11 @@ impl Reservoir {
     /// or with probability `capacity / seen` ([`Sampling::Uniform`]).
     pub fn offer(&mut self, batch: &Batch, window: usize, rng: &mut StdRng) {
         let nf = self.samples.n_features;
+        let nc = self.samples.n_categorical;
         for i in 0..batch.len() {
             self.seen += 1;
             if self.samples.len() < self.capacity {
-                self.samples.push(batch.row(i), batch.targets[i]);
+                self.samples.extend(&batch.select(&[i]));
                 self.windows.push(window as u32);
                 continue;
             }
@@ -96,6 +103,10 @@ impl Reservoir {
                 let j = j as usize;
                 self.samples.features[j * nf..(j + 1) * nf].copy_from_slice(batch.row(i));
                 self.samples.targets[j] = batch.targets[i];
+                if nc > 0 {
+                    self.samples.categories[j * nc..(j + 1) * nc]
+                        .clone_from_slice(batch.categories_of(i));
+                }
                 self.windows[j] = window as u32;
             }
         }
@@ -103,7 +114,8 @@ impl Reservoir {
 
     /// The reservoir as bytes: magic, sampling (0 recent, 1 uniform), capacity, seen,
     /// features per row, rows (u64 LE each), then the features, targets (f32 LE) and windows
-    /// (u32 LE).
+    /// (u32 LE); with categorical cells, then their count per row (u64 LE) and each cell
+    /// row by row as its length (u32 LE) and UTF-8 bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let rows = self.samples.len();
         let mut out = Vec::with_capacity(48 + rows * 4 * (self.samples.n_features + 2));
@@ -125,6 +137,13 @@ impl Reservoir {
         }
         for w in &self.windows {
             out.extend_from_slice(&w.to_le_bytes());
+        }
+        if self.samples.n_categorical > 0 {
+            out.extend_from_slice(&(self.samples.n_categorical as u64).to_le_bytes());
+            for c in &self.samples.categories {
+                out.extend_from_slice(&(c.len() as u32).to_le_bytes());
+                out.extend_from_slice(c.as_bytes());
+            }
         }
         out
     }
@@ -152,8 +171,42 @@ impl Reservoir {
             .checked_mul(nf + 1)
             .ok_or_else(|| bad("size overflows"))?;
         let data = &body[40..];
-        if data.len() != floats * 4 + rows * 4 || rows as u64 > capacity || rows as u64 > seen {
+        let numeric_len = floats
+            .checked_add(rows)
+            .and_then(|n| n.checked_mul(4))
+            .ok_or_else(|| bad("size overflows"))?;
+        if data.len() < numeric_len || rows as u64 > capacity || rows as u64 > seen {
             return Err(bad("length does not match its header"));
+        }
+        let (data, mut tail) = data.split_at(numeric_len);
+        let mut n_categorical = 0usize;
+        let mut categories = Vec::new();
+        if !tail.is_empty() {
+            if tail.len() < 8 {
+                return Err(bad("truncated categorical cells"));
+            }
+            n_categorical = u64::from_le_bytes(tail[..8].try_into().expect("8")) as usize;
+            tail = &tail[8..];
+            let cells = rows
+                .checked_mul(n_categorical)
+                .ok_or_else(|| bad("size overflows"))?;
+            for _ in 0..cells {
+                if tail.len() < 4 {
+                    return Err(bad("truncated categorical cells"));
+                }
+                let n = u32::from_le_bytes(tail[..4].try_into().expect("4")) as usize;
+                let text = tail
+                    .get(4..4 + n)
+                    .ok_or_else(|| bad("truncated categorical cells"))?;
+                categories.push(
+                    String::from_utf8(text.to_vec())
+                        .map_err(|_| bad("a categorical cell is not UTF-8"))?,
+                );
+                tail = &tail[4 + n..];
+            }
+            if !tail.is_empty() || n_categorical == 0 {
+                return Err(bad("length does not match its header"));
+            }
         }
         let f32s: Vec<f32> = data[..floats * 4]
             .chunks_exact(4)
@@ -172,6 +225,8 @@ impl Reservoir {
                 features: features.to_vec(),
                 targets: targets.to_vec(),
                 n_features: nf,
+                categories,
+                n_categorical,
             },
             windows,
         })
@@ -195,7 +250,7 @@ mod tests {
     #[test]
     fn keeps_everything_until_full_then_samples_uniformly() {
         let mut rng = StdRng::seed_from_u64(3);
-        let mut r = Reservoir::new(100, 2, Sampling::Uniform);
+        let mut r = Reservoir::new(100, 2, 0, Sampling::Uniform);
         r.offer(&window(0.0, 60), 0, &mut rng);
         assert_eq!(r.samples().len(), 60);
         r.offer(&window(60.0, 40), 1, &mut rng);
@@ -219,7 +274,7 @@ mod tests {
     #[test]
     fn recent_sampling_keeps_mostly_the_last_windows() {
         let mut rng = StdRng::seed_from_u64(3);
-        let mut r = Reservoir::new(100, 2, Sampling::Recent);
+        let mut r = Reservoir::new(100, 2, 0, Sampling::Recent);
         for w in 0..50 {
             r.offer(&window(w as f32 * 100.0, 100), w, &mut rng);
         }
@@ -235,7 +290,7 @@ mod tests {
     #[test]
     fn bytes_round_trip_and_reject_damage() {
         let mut rng = StdRng::seed_from_u64(0);
-        let mut r = Reservoir::new(50, 2, Sampling::Recent);
+        let mut r = Reservoir::new(50, 2, 0, Sampling::Recent);
         r.offer(&window(0.0, 80), 4, &mut rng);
         let bytes = r.to_bytes();
         assert_eq!(Reservoir::from_bytes(&bytes).unwrap(), r);

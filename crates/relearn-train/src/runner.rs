@@ -17,9 +17,12 @@ use crate::checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, parts};
 use crate::config::RunSpec;
 use crate::data_trail::DataTrail;
 use crate::fit::{
-    FitSettings, fit_with, metrics_from_outputs, outputs, sample_losses, score_in_target_units,
+    FitSettings, baseline_score, fit_with, metrics_from_outputs, outputs, sample_losses,
+    score_in_target_units, skill_score,
 };
 use crate::gate::Verdict;
+use crate::grow;
+use crate::metric::Metric;
 use crate::optim::{AdamMoments, MlpAdam};
 use crate::policy::{self, Context, History, PolicyState, Start, UpdatePolicy};
 use crate::seed::{Purpose, derive};
@@ -216,6 +219,10 @@ struct Loop<'a> {
     trail: Option<DataTrail>,
     /// Resuming a CSV run: its head, until the data it trained on has been checked.
     data_check: Option<Manifest>,
+    /// The targets of the window before the one being fed (the no-skill baseline's), and
+    /// of the one being fed.
+    previous_targets: Option<Vec<f32>>,
+    current_targets: Option<Vec<f32>>,
 }
 
 impl<'a> Loop<'a> {
@@ -235,6 +242,7 @@ impl<'a> Loop<'a> {
             window_size: spec.window_size,
             initial_windows: spec.initial_windows,
             n_features: info.n_features(),
+            n_categorical: info.categorical.len(),
         };
         let mut loop_ = Loop {
             spec,
@@ -251,13 +259,15 @@ impl<'a> Loop<'a> {
             initial_id: None,
             next_window: spec.initial_windows,
             history: History {
-                initial: Batch::new(ctx.n_features),
+                initial: ctx.empty_batch(),
                 recent: VecDeque::new(),
             },
             initial_skipped: 0,
             trail: matches!(spec.source, relearn_data::StreamSource::Csv(_))
                 .then(DataTrail::default),
             data_check: None,
+            previous_targets: None,
+            current_targets: None,
         };
         if let Some(head) = store.head_manifest(&spec.name)? {
             loop_.resume_from(head)?;
@@ -393,7 +403,7 @@ impl<'a> Loop<'a> {
         let moments = match &loaded.optimizer {
             Some(bytes) if self.policy.fine_tunes() => {
                 let model = self
-                    .mlp
+                    .mlp_for(&loaded.weights)
                     .init_with(&loaded.weights, &self.device)
                     .map_err(|e| bad(&head, e))?;
                 Some(
@@ -433,6 +443,7 @@ impl<'a> Loop<'a> {
     /// produced, if any.
     fn feed(&mut self, window: Window) -> Result<Option<Outcome>, TrainError> {
         self.observe(&window)?;
+        self.previous_targets = self.current_targets.replace(window.batch.targets.clone());
         let initial_windows = self.spec.initial_windows;
         if window.index < initial_windows {
             if self.serving.is_none() || self.policy.keeps_initial_data() {
@@ -464,7 +475,8 @@ impl<'a> Loop<'a> {
         preprocessor.fit(initial);
         let data = preprocessor.transform(initial);
         let window = self.spec.initial_windows - 1;
-        let (weights, moments, train_loss) = self.train_fresh(&data, window, self.spec.train.lr)?;
+        let (weights, moments, train_loss) =
+            self.train_fresh(&data, window, self.spec.train.lr, self.info.n_outputs())?;
         let train_seconds = started.elapsed().as_secs_f64();
         let samples = initial.len() as u64;
         let state = self.policy.start(&self.history, &self.ctx);
@@ -490,6 +502,7 @@ impl<'a> Loop<'a> {
                 train_seconds,
                 retained: self.policy.retained(window, &*candidate.state, &self.ctx),
                 record: None,
+                new_classes: Vec::new(),
             },
             candidate,
             verdict,
@@ -497,10 +510,20 @@ impl<'a> Loop<'a> {
         if let Outcome::Promoted(manifest) = &outcome {
             self.initial_id = Some(manifest.id.clone());
             if !self.policy.keeps_initial_data() {
-                self.history.initial = Batch::new(self.info.n_features());
+                self.history.initial = self.info.empty_batch();
             }
         }
         Ok(outcome)
+    }
+
+    /// The run's model config with the output width of `weights` (it grows with the
+    /// classes).
+    fn mlp_for(&self, weights: &MlpWeights) -> MlpConfig {
+        let mut config = self.mlp.clone();
+        if let Some(&d) = weights.widths().last() {
+            config.d_output = d;
+        }
+        config
     }
 
     /// The promotion gate's verdict on a candidate, scored on `raw` (the newest data it was
@@ -508,7 +531,7 @@ impl<'a> Loop<'a> {
     fn gate(&self, candidate: &Serving, raw: &Batch) -> Option<Verdict> {
         let gate = self.spec.gate.as_ref()?;
         let model = self
-            .mlp
+            .mlp_for(&candidate.weights)
             .init_with(&candidate.weights, &self.device)
             .expect("a model the trainer just made has the config's shape");
         Some(gate.check(&score_in_target_units(
@@ -536,7 +559,7 @@ impl<'a> Loop<'a> {
 
     fn update_from(&mut self, serving: &Serving, window: Window) -> Result<Outcome, TrainError> {
         let model = self
-            .mlp
+            .mlp_for(&serving.weights)
             .init_with(&serving.weights, &self.device)
             .map_err(|e| TrainError::BadCheckpoint {
                 id: serving.id.clone(),
@@ -548,8 +571,23 @@ impl<'a> Loop<'a> {
         let served = outputs(&model, &scaled, &self.device);
         let mut in_units = served.clone();
         serving.preprocessor.outputs_to_target_units(&mut in_units);
-        let prequential = metrics_from_outputs(&in_units, &window.batch.targets, self.info.task);
+        let mut prequential =
+            metrics_from_outputs(&in_units, &window.batch.targets, self.info.task);
         let t = window.index;
+        let headline = Metric::headline(self.info.task).name();
+        if let (Some(base), Some(&score)) = (
+            self.previous_targets
+                .as_deref()
+                .and_then(|p| baseline_score(p, &window.batch.targets, self.info.task)),
+            prequential.get(headline),
+        ) && score.is_finite()
+        {
+            prequential.insert(Metric::Baseline.name().into(), base);
+            prequential.insert(
+                Metric::Skill.name().into(),
+                skill_score(score, base, self.info.task),
+            );
+        }
         if let Some((metric, value)) = prequential.iter().find(|(_, v)| !v.is_finite()) {
             return Err(TrainError::NotFinite {
                 what: "the serving model's score is not a finite number",
@@ -568,13 +606,27 @@ impl<'a> Loop<'a> {
 
         let started = Instant::now();
         let samples_trained = plan.set.raw.len();
+        let all_classes = self.info.all_classes();
+        let mut new_classes: Vec<String>;
         let (parent, relation, weights, preprocessor, moments, train_loss) = match plan.start {
             Start::Fresh(relation) => {
                 let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+                // A fresh model keeps the classes its predecessor knew, and learns the
+                // training set's new ones.
+                preprocessor.classes = serving.preprocessor.classes.clone();
+                let known = preprocessor.classes.len();
+                new_classes = preprocessor.learn_classes(&all_classes, &plan.set.raw.targets);
+                if preprocessor.classes.len() == known {
+                    new_classes.clear();
+                }
                 preprocessor.fit(&plan.set.raw);
                 let data = preprocessor.transform(&plan.set.raw);
+                let outputs = match self.info.task {
+                    relearn_data::Task::Classification => preprocessor.classes.len(),
+                    relearn_data::Task::Regression => 1,
+                };
                 let (weights, moments, train_loss) =
-                    self.train_fresh(&data, t, self.spec.train.lr)?;
+                    self.train_fresh(&data, t, self.spec.train.lr, outputs)?;
                 let parent = match relation {
                     Relation::Retrained => self.initial_id.clone(),
                     _ => Some(serving.id.clone()),
@@ -585,14 +637,30 @@ impl<'a> Loop<'a> {
                 // The scaler takes the new window only (not replayed samples, which it saw).
                 let mut preprocessor = serving.preprocessor.clone();
                 preprocessor.update(&window.batch);
+                new_classes = preprocessor.learn_classes(&all_classes, &plan.set.raw.targets);
                 let data = preprocessor.transform(&plan.set.raw);
-                let moments = match self.spec.stateful.carry_optimizer {
+                let mut moments = match self.spec.stateful.carry_optimizer {
                     true => serving.moments.clone(),
                     false => None,
                 };
+                let mut weights = serving.weights.clone();
+                if !new_classes.is_empty() {
+                    // The new classes' outputs: the weights the model had stay, the new
+                    // rows start like a fresh layer's, their Adam moments at zero.
+                    let last = weights.layers.last().expect("an MLP has a layer");
+                    let (d_in, d_out) = (last.d_input, last.d_output);
+                    grow::grow_outputs(
+                        &mut weights,
+                        new_classes.len(),
+                        derive(self.spec.seed, Purpose::Weights, t),
+                    );
+                    if let Some(m) = &mut moments {
+                        grow::grow_moments(m, d_in, d_out, new_classes.len());
+                    }
+                }
                 let model = self
-                    .mlp
-                    .init_with(&serving.weights, &self.train_device)
+                    .mlp_for(&weights)
+                    .init_with(&weights, &self.train_device)
                     .expect("shape checked above");
                 let lr = self.spec.stateful.lr;
                 let (weights, moments, train_loss) = self
@@ -639,6 +707,7 @@ impl<'a> Loop<'a> {
             train_seconds,
             retained: self.policy.retained(t, &*candidate.state, &self.ctx),
             record: plan.record,
+            new_classes,
         };
         let verdict = self.gate(&candidate, &window.batch);
         self.commit(commit, candidate, verdict)
@@ -650,10 +719,13 @@ impl<'a> Loop<'a> {
         data: &Batch,
         window: usize,
         lr: f64,
+        outputs: usize,
     ) -> Result<(MlpWeights, Option<AdamMoments>, f64), TrainError> {
         self.train_device
             .seed(derive(self.spec.seed, Purpose::Weights, window));
-        let model = self.mlp.init(&self.train_device);
+        let mut config = self.mlp.clone();
+        config.d_output = outputs;
+        let model = config.init(&self.train_device);
         let (weights, moments, loss) = self
             .train(
                 model,
@@ -710,7 +782,7 @@ impl<'a> Loop<'a> {
         verdict: Option<Verdict>,
     ) -> Result<Outcome, TrainError> {
         let info = ModelInfo {
-            widths: self.mlp.widths(),
+            widths: candidate.weights.widths(),
             activation: self.mlp.activation.name().to_string(),
             dropout: self.mlp.dropout,
             task: self.info.task,
@@ -751,6 +823,7 @@ impl<'a> Loop<'a> {
             seed: self.spec.seed,
             data: self.trail.as_ref().map(|trail| trail.record(c.window)),
             gate: rejected.cloned(),
+            new_classes: c.new_classes,
             policy: c
                 .record
                 .into_iter()
@@ -911,15 +984,11 @@ fn data_scale_advice(spec: &RunSpec, data: &Batch, task: relearn_data::Task) -> 
     None
 }
 
-/// The model a run trains on `info`'s stream.
+/// The model a run trains on `info`'s stream (its initial classes).
 fn model_config(spec: &RunSpec, info: &StreamInfo) -> MlpConfig {
-    MlpConfig::new(
-        info.n_features(),
-        spec.model.hidden.clone(),
-        info.n_outputs(),
-    )
-    .with_activation(spec.model.activation)
-    .with_dropout(spec.model.dropout)
+    MlpConfig::new(info.n_inputs(), spec.model.hidden.clone(), info.n_outputs())
+        .with_activation(spec.model.activation)
+        .with_dropout(spec.model.dropout)
 }
 
 /// The CSV file a run reads, for messages.
@@ -1016,6 +1085,8 @@ struct Commit {
     retained: Retained,
     /// What the policy records under `extra.<key>` (see [`policy::Plan::record`]).
     record: Option<(&'static str, serde_json::Value)>,
+    /// Classes the checkpoint's model learned first.
+    new_classes: Vec<String>,
 }
 
 fn bad(head: &Manifest, e: impl std::fmt::Display) -> TrainError {

@@ -79,10 +79,11 @@ use relearn_store::{Manifest, Relation};
 
 pub use self::recommend::{Better, Choice, Reason, Recommendation, recommend};
 pub use self::report::{
-    At, Backward, Comparison, Definitions, InitialRow, Measured, ModeReport, Modes, PeakMemory,
-    Recovery, Report, Samples, ScoreSummary, Seconds, Setup, Standing, StreamSummary, WindowRow,
+    At, Backward, BaselineSummary, Comparison, Definitions, InitialRow, Measured, ModeReport,
+    Modes, PeakMemory, Recovery, Report, Samples, ScoreSummary, Seconds, Setup, Standing,
+    StreamSummary, WindowRow,
 };
-use self::stats::{backward, mean, rank, recoveries, worse};
+use self::stats::{backward, mean, rank, recoveries, std_error, worse};
 use crate::{Mode, RunSpec};
 
 /// Windows before a drift window whose mean is the pre-drift level.
@@ -202,6 +203,18 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         _ => None,
     };
     let ranking = rank(&setup, &modes);
+    let with_baseline: Vec<&ModeReport> = modes
+        .0
+        .iter()
+        .filter(|m| m.score.baseline.is_some())
+        .collect();
+    let beat_baseline = (!with_baseline.is_empty()).then(|| {
+        with_baseline
+            .iter()
+            .filter(|m| m.score.baseline.as_ref().is_some_and(|b| b.beats_baseline))
+            .map(|m| m.mode)
+            .collect()
+    });
     Report {
         version: VERSION,
         definitions: Definitions {
@@ -225,7 +238,44 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         modes,
         comparison,
         ranking,
+        beat_baseline,
     }
+}
+
+/// The policy's windows against the no-skill baseline they record.
+fn baseline_summary(setup: &Setup, windows: &[WindowRow]) -> Option<BaselineSummary> {
+    let (base, skill) = (
+        crate::metric::Metric::Baseline.name(),
+        crate::metric::Metric::Skill.name(),
+    );
+    let rows: Vec<(f64, f64, f64)> = windows
+        .iter()
+        .filter_map(|w| {
+            Some((
+                w.score,
+                *w.prequential.get(base)?,
+                *w.prequential.get(skill)?,
+            ))
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let over: Vec<f64> = rows
+        .iter()
+        .map(|(s, b, _)| (s - b) * setup.points_scale())
+        .collect();
+    let over_baseline_points = mean(&over)?;
+    let std_error_points = std_error(&over);
+    Some(BaselineSummary {
+        windows: rows.len(),
+        mean: mean(&rows.iter().map(|r| r.1).collect::<Vec<_>>())?,
+        skill: mean(&rows.iter().map(|r| r.2).collect::<Vec<_>>())?,
+        over_baseline_points,
+        std_error_points,
+        beats_baseline: over_baseline_points > CLOSE_POINTS
+            && std_error_points.is_none_or(|se| over_baseline_points > CLOSE_STD_ERRORS * se),
+    })
 }
 fn mode_report(
     mode: Mode,
@@ -301,6 +351,7 @@ fn mode_report(
             score: w.score,
         }),
         worst,
+        baseline: baseline_summary(setup, &windows),
     };
     let recovery = recoveries(setup, &windows);
     let backward = backward(setup, &windows);

@@ -130,9 +130,18 @@ pub struct Report {
     pub comparison: Option<Comparison>,
     /// Every policy against the most accurate one, in the order given.
     pub ranking: Vec<Standing>,
+    /// The policies that beat the no-skill baseline beyond the noise (see
+    /// [`BaselineSummary`]); `null` when no checkpoint records a baseline.
+    pub beat_baseline: Option<Vec<Mode>>,
 }
 
 impl Report {
+    /// Whether the checkpoints record a baseline and no policy beats it beyond the noise:
+    /// the models show no skill on this stream.
+    pub fn no_policy_beats_baseline(&self) -> bool {
+        self.beat_baseline.as_ref().is_some_and(|b| b.is_empty())
+    }
+
     /// The standing of the most accurate policy (by mean prequential score); `None` when
     /// no policy scored a window.
     pub fn best(&self) -> Option<&Standing> {
@@ -311,6 +320,30 @@ pub struct ScoreSummary {
     pub r#final: Option<At>,
     /// The worst window (lowest accuracy, highest mse).
     pub worst: Option<At>,
+    /// The no-skill baseline against this policy's windows: absent when no window records
+    /// one (checkpoints made before relearn recorded it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineSummary>,
+}
+
+/// A policy's prequential score against the no-skill forecast on the same windows (the
+/// previous window's majority class, or its mean target).
+#[derive(Debug, Clone, Serialize)]
+pub struct BaselineSummary {
+    /// Windows that record a baseline.
+    pub windows: usize,
+    /// The baseline's mean score over them.
+    pub mean: f64,
+    /// The policy's mean skill over them (0: no better than the baseline; 1: perfect).
+    pub skill: f64,
+    /// Mean per-window `score - baseline`, in points, positive when the policy does better.
+    pub over_baseline_points: f64,
+    /// Standard error of that mean, in points (`null` with fewer than 2 windows).
+    pub std_error_points: Option<f64>,
+    /// Whether the policy beats the baseline beyond the noise: by more than
+    /// [`CLOSE_POINTS`](super::CLOSE_POINTS) and [`CLOSE_STD_ERRORS`](super::CLOSE_STD_ERRORS)
+    /// standard errors.
+    pub beats_baseline: bool,
 }
 
 /// How one mode came back after a declared drift point.

@@ -159,6 +159,7 @@ fn mode_report(mode: Mode, rows: Vec<WindowRow>, seconds: f64, retained: u64) ->
             mean: stats::mean(&scores),
             r#final: None,
             worst: None,
+            baseline: None,
         },
         recovery: Vec::new(),
         backward: None,
@@ -208,6 +209,7 @@ fn report(setup: Setup, modes: Vec<ModeReport>) -> Report {
         modes,
         comparison,
         ranking,
+        beat_baseline: None,
     }
 }
 
@@ -329,4 +331,33 @@ fn a_far_worse_policy_is_never_recommended_however_noisy() {
             reason: Reason::BestMean
         }
     );
+}
+
+#[test]
+fn baseline_beaten_only_beyond_the_noise() {
+    let setup = setup(true, Vec::new());
+    let rows = |base: f64| -> Vec<WindowRow> {
+        scores(20, 0.80, 0.02)
+            .into_iter()
+            .map(|mut w| {
+                w.prequential.insert("baseline".into(), base);
+                w.prequential
+                    .insert("skill".into(), (w.score - base) / (1.0 - base));
+                w
+            })
+            .collect()
+    };
+    // The baseline scores as well as the model: no skill.
+    let level = super::baseline_summary(&setup, &rows(0.80)).unwrap();
+    assert!(!level.beats_baseline, "{level:?}");
+    assert!(level.skill.abs() < 0.05, "{level:?}");
+    // Five points under the model on every window: beaten.
+    let beaten = super::baseline_summary(&setup, &rows(0.75)).unwrap();
+    assert!(beaten.beats_baseline, "{beaten:?}");
+    assert!(
+        (beaten.over_baseline_points - 5.0).abs() < 1e-9,
+        "{beaten:?}"
+    );
+    // No window records a baseline: none.
+    assert!(super::baseline_summary(&setup, &scores(5, 0.8, 0.0)).is_none());
 }

@@ -4,7 +4,7 @@
 //! detector is stored with each checkpoint as its `detector` part, its verdict under
 //! `extra.drift`.
 
-use relearn_data::{Batch, Window};
+use relearn_data::Window;
 use relearn_store::{Manifest, Relation, Retained};
 use serde_json::json;
 
@@ -125,7 +125,7 @@ fn reset_training_set(
     let keep = (since_change as usize).max(current).min(total);
     // Rows to leave out, oldest first.
     let mut skip = total - keep;
-    let mut raw = Batch::new(ctx.n_features);
+    let mut raw = ctx.empty_batch();
     let mut windows = Vec::new();
     for w in &history.recent {
         let rows = w.batch.len();

@@ -168,8 +168,10 @@ pub struct Context {
     pub window_size: usize,
     /// `window.initial`.
     pub initial_windows: usize,
-    /// Features per sample.
+    /// Numeric features per sample.
     pub n_features: usize,
+    /// Categorical cells per sample.
+    pub n_categorical: usize,
 }
 
 impl Context {
@@ -178,8 +180,13 @@ impl Context {
         let samples = windows * self.window_size;
         Retained {
             samples: samples as u64,
-            bytes: (samples * 4 * (self.n_features + 1)) as u64,
+            bytes: (samples * 4 * (self.n_features + 1 + self.n_categorical)) as u64,
         }
+    }
+
+    /// An empty raw batch of the stream's shape.
+    pub fn empty_batch(&self) -> Batch {
+        Batch::mixed(self.n_features, self.n_categorical)
     }
 }
 

@@ -34,7 +34,12 @@ impl UpdatePolicy for Replay {
 
     /// A reservoir filled from the initial windows, in order.
     fn start(&self, history: &History, ctx: &Context) -> Box<dyn PolicyState> {
-        let mut reservoir = Reservoir::new(self.spec.samples, ctx.n_features, self.spec.sampling);
+        let mut reservoir = Reservoir::new(
+            self.spec.samples,
+            ctx.n_features,
+            ctx.n_categorical,
+            self.spec.sampling,
+        );
         let last_initial = ctx.initial_windows - 1;
         let mut rng = StdRng::seed_from_u64(derive(ctx.seed, Purpose::Reservoir, last_initial));
         let (rows, samples) = (ctx.window_size, history.initial.len());

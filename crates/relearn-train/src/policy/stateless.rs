@@ -4,7 +4,7 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use relearn_data::{Batch, Window};
+use relearn_data::Window;
 use relearn_store::{Manifest, Relation, Retained};
 
 use super::{Context, History, Plan, PolicyState, Start, TrainingSet, UpdatePolicy};
@@ -89,7 +89,7 @@ impl PolicyState for Retrain {
         history: &History,
         ctx: &Context,
     ) -> Plan {
-        let mut recent = Batch::new(ctx.n_features);
+        let mut recent = ctx.empty_batch();
         let mut windows: Vec<u64> = Vec::new();
         for w in &history.recent {
             recent.extend(&w.batch);
@@ -98,7 +98,7 @@ impl PolicyState for Retrain {
         let f = self.initial_fraction;
         let wanted = ((f / (1.0 - f)) * recent.len() as f64).round() as usize;
         let take = wanted.min(history.initial.len());
-        let mut raw = Batch::new(ctx.n_features);
+        let mut raw = ctx.empty_batch();
         if take > 0 {
             let mut rng =
                 StdRng::seed_from_u64(derive(ctx.seed, Purpose::InitialSample, window.index));
