@@ -25,11 +25,21 @@ pub fn list(items: &[String]) -> String {
 /// initial model).
 pub fn metric_suffix(m: &Manifest) -> String {
     let (accuracy, mse) = (Metric::Accuracy.name(), Metric::Mse.name());
-    match &m.metrics.prequential {
+    let score = match &m.metrics.prequential {
         Some(p) if p.contains_key(accuracy) => format!(" acc {:.3}", p[accuracy]),
         Some(p) if p.contains_key(mse) => format!(" mse {:.3}", p[mse]),
         _ => String::new(),
-    }
+    };
+    format!("{score}{}", skill_suffix(m))
+}
+
+/// ` skill 0.123` when the checkpoint records its skill over the no-skill baseline.
+fn skill_suffix(m: &Manifest) -> String {
+    m.metrics
+        .prequential
+        .as_ref()
+        .and_then(|p| p.get(Metric::Skill.name()))
+        .map_or_else(String::new, |s| format!(" skill {s:.3}"))
 }
 
 /// `run`'s line per committed checkpoint: window, prequential score, training time.
@@ -39,11 +49,11 @@ pub fn window_line(m: &Manifest, task: Task) -> String {
         Some(p) => {
             let [a, b] =
                 Metric::of(task).map(|k| (k.name(), p.get(k.name()).copied().unwrap_or(f64::NAN)));
-            format!("{} {:.4}  {} {:.4}", a.0, a.1, b.0, b.1)
+            format!("{} {:.4}  {} {:.4}{}", a.0, a.1, b.0, b.1, skill_suffix(m))
         }
     };
     format!(
-        "window {:>4}  {:<10}  {score:<38}  train {:>7.3}s  {}",
+        "window {:>4}  {:<10}  {score:<50}  train {:>7.3}s  {}",
         m.window,
         m.relation.as_str(),
         m.train_seconds,

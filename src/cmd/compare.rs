@@ -434,7 +434,7 @@ impl ConceptWindows {
             });
         }
         let (concept_of, whole) = stats::concepts(summary);
-        let mut batches = vec![relearn_data::Batch::new(stream.info().n_features()); whole.len()];
+        let mut batches = vec![stream.info().empty_batch(); whole.len()];
         for window in stream.windows()?.take(summary.windows) {
             let window = window?;
             if let Some(c) = whole

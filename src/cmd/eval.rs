@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use burn::tensor::Device;
-use relearn_data::{Batch, Scaling, Task, read_labelled_csv};
+use relearn_data::{Batch, Scaling, Task, read_csv_rows};
 use relearn_model::{Backend, Mlp};
 use relearn_store::{Manifest, Store};
 use relearn_train::{LoadedCheckpoint, fit};
@@ -58,8 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ))
         })?,
     };
-    let batch = inference.read_csv(&args.csv, Some(&target))?;
-    let outputs = inference.outputs(&args.csv, &batch)?;
+    let (batch, records) = inference.read_csv(&args.csv, Some(&target))?;
+    let outputs = inference.outputs(&args.csv, &batch, &records)?;
     let metrics = fit::metrics_from_outputs(&outputs, &batch.targets, inference.task());
     if args.json {
         print_json(&EvalJson {
@@ -138,12 +138,17 @@ impl Inference {
         self.checkpoint.preprocessor.task
     }
 
-    /// Reads `path` with the checkpoint's features (and `target`, if given) and scales it
-    /// with the checkpoint's scaler: model-ready inputs.
-    pub fn read_csv(&self, path: &Path, target: Option<&str>) -> anyhow::Result<Batch> {
+    /// Reads `path` with the checkpoint's features (and `target`, if given: rows whose
+    /// target is missing are skipped) and encodes it with the checkpoint's preprocessing:
+    /// model-ready inputs (targets as written), and the 0-based data record of each row.
+    pub fn read_csv(
+        &self,
+        path: &Path,
+        target: Option<&str>,
+    ) -> anyhow::Result<(Batch, Vec<usize>)> {
         let pre = &self.checkpoint.preprocessor;
-        let (batch, _) = read_labelled_csv(path, pre, target)?;
-        Ok(pre.scaler.transform(&batch))
+        let (batch, _, records) = read_csv_rows(path, pre, target)?;
+        Ok((pre.inputs(&batch), records))
     }
 
     /// The model's outputs (row-major; regression values in the target's units) for
@@ -151,7 +156,12 @@ impl Inference {
     /// [`Inference::read_csv`]. A row whose output is not finite (a feature far beyond what
     /// the model was trained on, like `3e38` written as a "missing" marker, overflows it) is
     /// bad input (exit code 2), naming the row, rather than a NaN prediction or score.
-    pub fn outputs(&self, path: &Path, batch: &Batch) -> anyhow::Result<Vec<f32>> {
+    pub fn outputs(
+        &self,
+        path: &Path,
+        batch: &Batch,
+        records: &[usize],
+    ) -> anyhow::Result<Vec<f32>> {
         let mut outputs = fit::outputs(&self.model, batch, &self.device);
         let width = (outputs.len() / batch.len().max(1)).max(1);
         let bad = outputs
@@ -169,26 +179,34 @@ impl Inference {
                 let nan = outputs[row * width..(row + 1) * width]
                     .iter()
                     .any(|v| v.is_nan());
-                Err(self.non_finite(path, batch, row, nan).into())
+                let record = records.get(row).copied().unwrap_or(row);
+                Err(self.non_finite(path, batch, row, record, nan).into())
             }
         }
     }
 
     /// The error for data row `row` (0-based) of `path`, whose output is NaN (`nan`) or
     /// infinite: where it is, and the feature that most likely caused it.
-    fn non_finite(&self, path: &Path, batch: &Batch, row: usize, nan: bool) -> UsageError {
+    fn non_finite(
+        &self,
+        path: &Path,
+        batch: &Batch,
+        row: usize,
+        data_row: usize,
+        nan: bool,
+    ) -> UsageError {
         let pre = &self.checkpoint.preprocessor;
-        let record = csv_record(path, row);
+        let record = csv_record(path, data_row);
         // Rows as the data crate names them in its errors: 1-based lines of the file, the
         // header being row 1 (blank lines count).
         let line = record
             .as_ref()
-            .map_or(row as u64 + 2, |(line, _)| *line)
+            .map_or(data_row as u64 + 2, |(line, _)| *line)
             .to_string();
         let mut message = format!(
             "{}: row {line} (data row {}; the header is row 1): the model's output for this row is {}",
             path.display(),
-            row + 1,
+            data_row + 1,
             if nan { "NaN" } else { "infinite" }
         );
         // The feature farthest from what the model saw in training, after scaling.

@@ -174,9 +174,16 @@ pub fn metadata(manifest: &Manifest, info: &ModelInfo, pre: &Preprocessor) -> Ma
             ("target_std", json!(t.std).to_string()),
         ]
     });
+    // A table with categorical columns or missing cells: how a raw row becomes the inputs
+    // after the scaled numeric features (docs/export-python.md shows the Python).
+    let encoders = pre
+        .encoders
+        .as_ref()
+        .map(|e| ("encoders", json!(e).to_string()));
     entries
         .into_iter()
         .chain(target_scaling.into_iter().flatten())
+        .chain(encoders)
         .map(|(k, v)| (k.to_string(), Value::String(v)))
         .collect()
 }

