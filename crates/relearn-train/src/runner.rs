@@ -3,6 +3,7 @@
 //! where the store ends.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -13,11 +14,12 @@ use relearn_store::{
 };
 
 use crate::TrainError;
+use crate::anchor::{Anchor, AnchorKind, Fisher};
 use crate::checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, parts};
-use crate::config::RunSpec;
+use crate::config::{Mode, RunSpec, StatelessInit};
 use crate::data_trail::DataTrail;
 use crate::fit::{
-    FitSettings, fit_with, metrics_from_outputs, outputs, sample_losses, score_in_target_units,
+    FitSettings, fit_anchored, metrics_from_outputs, outputs, sample_losses, score_in_target_units,
 };
 use crate::gate::Verdict;
 use crate::optim::{AdamMoments, MlpAdam};
@@ -90,6 +92,31 @@ struct Serving {
     moments: Option<AdamMoments>,
     /// What its policy carries to the next update.
     state: Box<dyn PolicyState>,
+    /// What anchors the next fine-tune (`stateful.anchor`).
+    anchor: AnchorState,
+}
+
+/// The anchor a checkpoint carries to the next fine-tune (see [`crate::anchor`]): stored
+/// as its `anchor` or `fisher` part.
+#[derive(Debug, Clone)]
+enum AnchorState {
+    /// No anchor (`stateful.anchor = "none"`, or a policy that never fine-tunes).
+    None,
+    /// `l2-init`: the run's initial weights.
+    L2Init(Arc<MlpWeights>),
+    /// `ewc`: the Fisher of this checkpoint's weights on what it trained on.
+    Ewc(Arc<Fisher>),
+}
+
+impl AnchorState {
+    /// The part that stores it.
+    fn part(&self) -> Option<(String, Vec<u8>)> {
+        match self {
+            AnchorState::None => None,
+            AnchorState::L2Init(w) => Some((parts::ANCHOR.to_string(), w.to_bytes())),
+            AnchorState::Ewc(f) => Some((parts::FISHER.to_string(), f.to_bytes())),
+        }
+    }
 }
 
 /// What became of a window's candidate.
@@ -365,14 +392,26 @@ impl<'a> Loop<'a> {
                 Relation::Initial => Some(head.id.clone()),
                 _ => head.parent.clone(),
             };
-            let initial = match &initial_id {
-                Some(id) => match self.store.manifest(id) {
-                    Ok(m) => Some(m),
-                    Err(relearn_store::StoreError::UnknownRef { .. }) => None,
-                    Err(e) => return Err(e.into()),
-                },
-                None => None,
+            let read = |id: &Option<CheckpointId>| -> Result<Option<Manifest>, TrainError> {
+                match id {
+                    Some(id) => match self.store.manifest(id) {
+                        Ok(m) => Ok(Some(m)),
+                        Err(relearn_store::StoreError::UnknownRef { .. }) => Ok(None),
+                        Err(e) => Err(e.into()),
+                    },
+                    None => Ok(None),
+                }
             };
+            let mut initial = read(&initial_id)?;
+            // A shrink-and-perturb retraining's parent is the checkpoint it started from,
+            // itself retrained: the initial model is up the chain (`gc` keeps every
+            // retrained checkpoint's parent, transitively).
+            while let Some(m) = initial
+                .as_ref()
+                .filter(|m| m.relation == Relation::Retrained && m.run == self.spec.name)
+            {
+                initial = read(&m.parent.clone())?;
+            }
             match initial {
                 Some(m) if m.relation == Relation::Initial && m.run == self.spec.name => {
                     self.initial_id = Some(m.id);
@@ -417,6 +456,7 @@ impl<'a> Loop<'a> {
             }
             Ok(self.store.load_part(&head, part)?)
         })?;
+        let anchor = self.resume_anchor(&head)?;
         self.next_window = head.window as usize + 1;
         self.serving = Some(Serving {
             id: head.id.clone(),
@@ -424,6 +464,7 @@ impl<'a> Loop<'a> {
             preprocessor: loaded.preprocessor,
             moments,
             state,
+            anchor,
         });
         self.head_manifest = Some(head);
         Ok(())
@@ -465,6 +506,7 @@ impl<'a> Loop<'a> {
         let data = preprocessor.transform(initial);
         let window = self.spec.initial_windows - 1;
         let (weights, moments, train_loss) = self.train_fresh(&data, window, self.spec.train.lr)?;
+        let anchor = self.fresh_anchor(&weights, &data, None);
         let train_seconds = started.elapsed().as_secs_f64();
         let samples = initial.len() as u64;
         let state = self.policy.start(&self.history, &self.ctx);
@@ -474,6 +516,7 @@ impl<'a> Loop<'a> {
             preprocessor,
             moments,
             state,
+            anchor,
         };
         let verdict = self.gate(&candidate, &self.history.initial);
         let outcome = self.commit(
@@ -568,18 +611,31 @@ impl<'a> Loop<'a> {
 
         let started = Instant::now();
         let samples_trained = plan.set.raw.len();
-        let (parent, relation, weights, preprocessor, moments, train_loss) = match plan.start {
+        let (parent, relation, weights, preprocessor, moments, train_loss, anchor) = match plan.start
+        {
             Start::Fresh(relation) => {
                 let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
                 preprocessor.fit(&plan.set.raw);
                 let data = preprocessor.transform(&plan.set.raw);
+                // `stateless.init = "shrink-perturb"` starts from the serving weights, shrunk and
+                // perturbed: they descend from it, so it is the parent.
+                let warm = match (relation, self.spec.stateless.init) {
+                    (Relation::Retrained, StatelessInit::ShrinkPerturb { shrink, perturb })
+                        if self.spec.mode == Mode::Stateless =>
+                    {
+                        Some((&serving.weights, shrink, perturb))
+                    }
+                    _ => None,
+                };
                 let (weights, moments, train_loss) =
-                    self.train_fresh(&data, t, self.spec.train.lr)?;
+                    self.train_fresh_from(&data, t, self.spec.train.lr, warm)?;
                 let parent = match relation {
-                    Relation::Retrained => self.initial_id.clone(),
+                    Relation::Retrained if warm.is_none() => self.initial_id.clone(),
                     _ => Some(serving.id.clone()),
                 };
-                (parent, relation, weights, preprocessor, moments, train_loss)
+                // A fresh model starts a new Fisher; `l2-init` keeps the run's initial weights.
+                let anchor = self.fresh_anchor(&weights, &data, Some(&serving.anchor));
+                (parent, relation, weights, preprocessor, moments, train_loss, anchor)
             }
             Start::Serving => {
                 // The scaler takes the new window only (not replayed samples, which it saw).
@@ -595,6 +651,7 @@ impl<'a> Loop<'a> {
                     .init_with(&serving.weights, &self.train_device)
                     .expect("shape checked above");
                 let lr = self.spec.stateful.lr;
+                let penalty = self.anchor_for_fine_tune(serving);
                 let (weights, moments, train_loss) = self
                     .train(
                         model,
@@ -603,9 +660,19 @@ impl<'a> Loop<'a> {
                         t,
                         self.spec.stateful.epochs,
                         lr,
+                        penalty.as_ref(),
                     )
                     .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
                 let parent = Some(serving.id.clone());
+                let anchor = match &serving.anchor {
+                    AnchorState::Ewc(_) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
+                        &weights,
+                        self.mlp.activation,
+                        &data,
+                        self.info.task,
+                    ))),
+                    other => other.clone(),
+                };
                 (
                     parent,
                     Relation::FineTuned,
@@ -613,6 +680,7 @@ impl<'a> Loop<'a> {
                     preprocessor,
                     Some(moments),
                     train_loss,
+                    anchor,
                 )
             }
         };
@@ -625,6 +693,7 @@ impl<'a> Loop<'a> {
             preprocessor,
             moments,
             state,
+            anchor,
         };
         let commit = Commit {
             window: t,
@@ -651,9 +720,28 @@ impl<'a> Loop<'a> {
         window: usize,
         lr: f64,
     ) -> Result<(MlpWeights, Option<AdamMoments>, f64), TrainError> {
+        self.train_fresh_from(data, window, lr, None)
+    }
+
+    /// [`Loop::train_fresh`], from `shrink * previous + perturb * fresh` when `warm` gives
+    /// `(previous, shrink, perturb)` (shrink-and-perturb).
+    fn train_fresh_from(
+        &self,
+        data: &Batch,
+        window: usize,
+        lr: f64,
+        warm: Option<(&MlpWeights, f64, f64)>,
+    ) -> Result<(MlpWeights, Option<AdamMoments>, f64), TrainError> {
         self.train_device
             .seed(derive(self.spec.seed, Purpose::Weights, window));
-        let model = self.mlp.init(&self.train_device);
+        let mut model = self.mlp.init(&self.train_device);
+        if let Some((previous, shrink, perturb)) = warm {
+            let start = shrink_perturb(previous, &model.weights(), shrink, perturb);
+            model = self
+                .mlp
+                .init_with(&start, &self.train_device)
+                .expect("the serving weights have the config's shape");
+        }
         let (weights, moments, loss) = self
             .train(
                 model,
@@ -662,6 +750,7 @@ impl<'a> Loop<'a> {
                 window,
                 self.spec.train.epochs,
                 lr,
+                None,
             )
             .map_err(|epoch| self.diverged(window, epoch, "train.lr", lr, data))?;
         // Fresh training keeps its moments only for a policy that will fine-tune them.
@@ -669,6 +758,7 @@ impl<'a> Loop<'a> {
         Ok((weights, keep.then_some(moments), loss))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn train(
         &self,
         model: Mlp,
@@ -677,6 +767,7 @@ impl<'a> Loop<'a> {
         window: usize,
         epochs: usize,
         lr: f64,
+        anchor: Option<&Anchor>,
     ) -> Result<(MlpWeights, AdamMoments, f64), usize> {
         self.train_device
             .seed(derive(self.spec.seed, Purpose::Dropout, window));
@@ -687,13 +778,14 @@ impl<'a> Loop<'a> {
             lr,
             shuffle_seed: derive(self.spec.seed, Purpose::Shuffle, window),
         };
-        let (model, loss) = fit_with(
+        let (model, loss) = fit_anchored(
             self.spec.trainer,
             model,
             &mut optimizer,
             data,
             self.info.task,
             settings,
+            anchor,
             &self.train_device,
         )
         .map_err(|d| d.epoch)?;
@@ -728,6 +820,7 @@ impl<'a> Loop<'a> {
         if let Some(m) = &candidate.moments {
             parts_out.push((parts::OPTIMIZER.to_string(), m.to_bytes()));
         }
+        parts_out.extend(candidate.anchor.part());
         parts_out.extend(
             candidate
                 .state
@@ -795,6 +888,89 @@ impl<'a> Loop<'a> {
         candidate.id = manifest.id.clone();
         self.serving = Some(candidate);
         Ok(Outcome::Promoted(manifest))
+    }
+}
+
+/// Anchored fine-tuning (`stateful.anchor`, see [`crate::anchor`]).
+impl Loop<'_> {
+    /// The anchor of this run's fine-tunes: none for a policy that never fine-tunes.
+    fn anchor_kind(&self) -> AnchorKind {
+        match self.policy.fine_tunes() {
+            true => self.spec.stateful.anchor.kind,
+            false => AnchorKind::None,
+        }
+    }
+
+    /// The anchor state of a model trained from fresh weights on `data` (preprocessed): the
+    /// initial model (`serving = None`) or a reset of the drift policy. `l2-init` keeps the
+    /// run's initial weights (the initial model's own); `ewc` starts a new Fisher.
+    fn fresh_anchor(
+        &self,
+        weights: &MlpWeights,
+        data: &Batch,
+        serving: Option<&AnchorState>,
+    ) -> AnchorState {
+        match (self.anchor_kind(), serving) {
+            (AnchorKind::None, _) => AnchorState::None,
+            (AnchorKind::L2Init, Some(AnchorState::L2Init(initial))) => {
+                AnchorState::L2Init(initial.clone())
+            }
+            (AnchorKind::L2Init, _) => AnchorState::L2Init(Arc::new(weights.clone())),
+            (AnchorKind::Ewc, _) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
+                weights,
+                self.mlp.activation,
+                data,
+                self.info.task,
+            ))),
+        }
+    }
+
+    /// The penalty of a fine-tune of `serving`, if the run anchors them.
+    fn anchor_for_fine_tune(&self, serving: &Serving) -> Option<Anchor> {
+        let strength = self.spec.stateful.anchor.strength as f32;
+        match &serving.anchor {
+            AnchorState::None => None,
+            AnchorState::L2Init(initial) => Some(Anchor {
+                strength,
+                center: (**initial).clone(),
+                precision: None,
+            }),
+            AnchorState::Ewc(fisher) => Some(Anchor {
+                strength,
+                center: serving.weights.clone(),
+                precision: Some(fisher.0.clone()),
+            }),
+        }
+    }
+
+    /// The anchor state stored with `head` (its `anchor` or `fisher` part).
+    fn resume_anchor(&self, head: &Manifest) -> Result<AnchorState, TrainError> {
+        let kind = self.anchor_kind();
+        let name = match kind {
+            AnchorKind::None => return Ok(AnchorState::None),
+            AnchorKind::L2Init => parts::ANCHOR,
+            AnchorKind::Ewc => parts::FISHER,
+        };
+        if !head.parts.contains_key(name) {
+            return Err(bad(
+                head,
+                format!(
+                    "it has no `{name}` part, which a run with `stateful.anchor = \"{}\"` needs",
+                    kind.name()
+                ),
+            ));
+        }
+        let bytes = self.store.load_part(head, name)?;
+        let widths = self.mlp.widths();
+        let decoded = match kind {
+            AnchorKind::L2Init => crate::anchor::decode_anchor_weights(&bytes, &widths)
+                .map(|w| AnchorState::L2Init(Arc::new(w))),
+            _ => Fisher::from_bytes(&bytes, &widths).map(|f| AnchorState::Ewc(Arc::new(f))),
+        };
+        decoded.map_err(|source| TrainError::BadPart {
+            id: head.id.clone(),
+            source: Box::new(source),
+        })
     }
 }
 
@@ -998,6 +1174,33 @@ pub fn human_bytes(n: u128) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Shrink-and-perturb (Ash & Adams 2020): `shrink * previous + perturb * fresh`, element by
+/// element, in f32.
+pub(crate) fn shrink_perturb(
+    previous: &MlpWeights,
+    fresh: &MlpWeights,
+    shrink: f64,
+    perturb: f64,
+) -> MlpWeights {
+    let (l, s) = (shrink as f32, perturb as f32);
+    let mix = |p: &[f32], f: &[f32]| -> Vec<f32> {
+        p.iter().zip(f).map(|(&p, &f)| l * p + s * f).collect()
+    };
+    MlpWeights {
+        layers: previous
+            .layers
+            .iter()
+            .zip(&fresh.layers)
+            .map(|(p, f)| relearn_model::LayerWeights {
+                d_input: p.d_input,
+                d_output: p.d_output,
+                weight: mix(&p.weight, &f.weight),
+                bias: mix(&p.bias, &f.bias),
+            })
+            .collect(),
     }
 }
 
