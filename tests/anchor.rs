@@ -101,7 +101,8 @@ fn shrink_perturb_starts_from_the_previous_weights_and_names_them_as_parent() {
     for (x, y) in a.iter().zip(&b).skip(1) {
         assert_eq!(part(x, "model").unwrap()["object"], part(y, "model").unwrap()["object"]);
     }
-    assert_eq!(a[0]["id"], b[0]["id"], "the initial model is not retrained");
+    // (Without dropout: with it, the masks are drawn after the fresh weights are read.)
+    assert_eq!(part(&a[0], "model").unwrap()["object"], part(&b[0], "model").unwrap()["object"]);
     for t in 1..b.len() {
         assert_eq!(b[t]["relation"], "retrained");
         assert_eq!(b[t]["parent"], b[t - 1]["id"], "window {t}");

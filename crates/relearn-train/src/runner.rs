@@ -736,6 +736,11 @@ impl<'a> Loop<'a> {
             .seed(derive(self.spec.seed, Purpose::Weights, window));
         let mut model = self.mlp.init(&self.train_device);
         if let Some((previous, shrink, perturb)) = warm {
+            // Burn draws a fresh layer's weights when they are first read, and fresh training
+            // first reads them after `train` has seeded the device for dropout: read them
+            // under that seed too, so `w_fresh` is the fresh retraining's start, bit for bit.
+            self.train_device
+                .seed(derive(self.spec.seed, Purpose::Dropout, window));
             let start = shrink_perturb(previous, &model.weights(), shrink, perturb);
             model = self
                 .mlp
