@@ -21,7 +21,11 @@ fn anchor_none_written_out_gives_the_ids_of_a_config_without_it() {
         run_all(&plain, &sea_config("a", mode, ""));
         run_all(
             &none,
-            &sea_config("a", mode, "[stateful]\nanchor = \"none\"\nanchor_strength = 5.0\n"),
+            &sea_config(
+                "a",
+                mode,
+                "[stateful]\nanchor = \"none\"\nanchor_strength = 5.0\n",
+            ),
         );
         assert_eq!(ids(&plain.log("a")), ids(&none.log("a")), "{mode}");
         assert!(part(&plain.log("a")[1], "fisher").is_none());
@@ -68,7 +72,10 @@ fn anchored_runs_store_their_parts_and_resume_to_the_same_ids() {
         let plain = Sandbox::new();
         run_all(&plain, &sea_config("e", mode, ""));
         let plain_log = plain.log("e");
-        assert_ne!(plain_log[0]["config_fingerprint"], log[0]["config_fingerprint"]);
+        assert_ne!(
+            plain_log[0]["config_fingerprint"],
+            log[0]["config_fingerprint"]
+        );
         assert_ne!(
             part(&plain_log[2], "model").unwrap()["object"],
             part(&log[2], "model").unwrap()["object"]
@@ -80,7 +87,10 @@ fn anchored_runs_store_their_parts_and_resume_to_the_same_ids() {
 fn a_stateless_run_ignores_the_anchor() {
     let (plain, anchored) = (Sandbox::new(), Sandbox::new());
     run_all(&plain, &sea_config("s", "stateless", ""));
-    run_all(&anchored, &sea_config("s", "stateless", "[stateful]\nanchor = \"ewc\"\n"));
+    run_all(
+        &anchored,
+        &sea_config("s", "stateless", "[stateful]\nanchor = \"ewc\"\n"),
+    );
     assert_eq!(ids(&plain.log("s")), ids(&anchored.log("s")));
 }
 
@@ -99,10 +109,16 @@ fn shrink_perturb_starts_from_the_previous_weights_and_names_them_as_parent() {
     run_all(&same, &text);
     let (a, b) = (fresh.log("s"), same.log("s"));
     for (x, y) in a.iter().zip(&b).skip(1) {
-        assert_eq!(part(x, "model").unwrap()["object"], part(y, "model").unwrap()["object"]);
+        assert_eq!(
+            part(x, "model").unwrap()["object"],
+            part(y, "model").unwrap()["object"]
+        );
     }
     // (Without dropout: with it, the masks are drawn after the fresh weights are read.)
-    assert_eq!(part(&a[0], "model").unwrap()["object"], part(&b[0], "model").unwrap()["object"]);
+    assert_eq!(
+        part(&a[0], "model").unwrap()["object"],
+        part(&b[0], "model").unwrap()["object"]
+    );
     for t in 1..b.len() {
         assert_eq!(b[t]["relation"], "retrained");
         assert_eq!(b[t]["parent"], b[t - 1]["id"], "window {t}");
@@ -122,7 +138,10 @@ fn shrink_perturb_starts_from_the_previous_weights_and_names_them_as_parent() {
     parts.ok(&["run", "--config", cfg.to_str().unwrap()]);
     assert_eq!(ids(&whole.log("w")), ids(&parts.log("w")));
     let w = whole.log("w");
-    assert_ne!(part(&w[1], "model").unwrap()["object"], part(&a[1], "model").unwrap()["object"]);
+    assert_ne!(
+        part(&w[1], "model").unwrap()["object"],
+        part(&a[1], "model").unwrap()["object"]
+    );
     // Its weights moved less from the previous checkpoint's than fresh ones do.
     let moved = |sb: &Sandbox, log: &[Value]| -> f64 {
         let out = sb.ok(&[
@@ -134,7 +153,12 @@ fn shrink_perturb_starts_from_the_previous_weights_and_names_them_as_parent() {
         let v: Value = serde_json::from_str(&out).unwrap();
         v["total"]["delta_norm"].as_f64().unwrap()
     };
-    assert!(moved(&whole, &w) < moved(&fresh, &a), "{} vs {}", moved(&whole, &w), moved(&fresh, &a));
+    assert!(
+        moved(&whole, &w) < moved(&fresh, &a),
+        "{} vs {}",
+        moved(&whole, &w),
+        moved(&fresh, &a)
+    );
     whole.ok(&["verify"]);
 }
 
@@ -165,5 +189,8 @@ fn compare_runs_anchored_policies_beside_the_others() {
     // The plain policy is the config's own run: the ids of `run`.
     let alone = Sandbox::new();
     run_all(&alone, &sea_config("cmp-stateful", "stateful", ""));
-    assert_eq!(ids(&sb.log("cmp-stateful")), ids(&alone.log("cmp-stateful")));
+    assert_eq!(
+        ids(&sb.log("cmp-stateful")),
+        ids(&alone.log("cmp-stateful"))
+    );
 }

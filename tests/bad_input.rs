@@ -146,11 +146,19 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             "config: unknown anchor",
             sea_config("bad", "stateful", "[stateful]\nanchor = \"l1\"\n"),
             "anchor = ",
-            &["bad.toml:{line}", "`stateful.anchor`", "\"l2-init\" or \"ewc\""],
+            &[
+                "bad.toml:{line}",
+                "`stateful.anchor`",
+                "\"l2-init\" or \"ewc\"",
+            ],
         ),
         config_case(
             "config: negative anchor strength",
-            sea_config("bad", "stateful", "[stateful]\nanchor = \"ewc\"\nanchor_strength = -1.0\n"),
+            sea_config(
+                "bad",
+                "stateful",
+                "[stateful]\nanchor = \"ewc\"\nanchor_strength = -1.0\n",
+            ),
             "anchor_strength",
             &["bad.toml:{line}", "`stateful.anchor_strength`", "> 0"],
         ),
@@ -162,7 +170,11 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
         ),
         config_case(
             "config: shrink above 1",
-            sea_config("bad", "stateless", "[stateless]\ninit = \"shrink-perturb\"\nshrink = 1.5\n"),
+            sea_config(
+                "bad",
+                "stateless",
+                "[stateless]\ninit = \"shrink-perturb\"\nshrink = 1.5\n",
+            ),
             "shrink = ",
             &["bad.toml:{line}", "`stateless.shrink`", "[0, 1]"],
         ),

@@ -87,7 +87,11 @@ impl Anchor {
     pub fn add_gradient(&self, layer: usize, bias: bool, param: &[f32], grad: &mut [f32]) {
         let s = self.strength;
         let center = part_of(&self.center, layer, bias);
-        assert_eq!(center.len(), param.len(), "anchor and parameter differ in shape");
+        assert_eq!(
+            center.len(),
+            param.len(),
+            "anchor and parameter differ in shape"
+        );
         match &self.precision {
             None => {
                 for ((g, &p), &c) in grad.iter_mut().zip(param).zip(center) {
@@ -112,7 +116,10 @@ impl Anchor {
                     TensorData::new(layer.weight.clone(), [layer.d_input, layer.d_output]),
                     device,
                 ),
-                Tensor::<1>::from_data(TensorData::new(layer.bias.clone(), [layer.d_output]), device),
+                Tensor::<1>::from_data(
+                    TensorData::new(layer.bias.clone(), [layer.d_output]),
+                    device,
+                ),
             )
         };
         let n = self.center.layers.len();
@@ -149,7 +156,11 @@ impl AnchorTensors {
             let (cw, cb) = &self.center[l];
             let dw = layer.weight.val() - cw.clone();
             let mut sw = dw.clone() * dw;
-            let bias = layer.bias.as_ref().expect("relearn's layers have biases").val();
+            let bias = layer
+                .bias
+                .as_ref()
+                .expect("relearn's layers have biases")
+                .val();
             let db = bias - cb.clone();
             let mut sb = db.clone() * db;
             if let Some(p) = &self.precision {
@@ -192,8 +203,7 @@ impl Fisher {
             reason: e.to_string(),
         })?;
         check_shape(&w, widths, crate::checkpoint::parts::FISHER)?;
-        if w
-            .layers
+        if w.layers
             .iter()
             .flat_map(|l| l.weight.iter().chain(&l.bias))
             .any(|v| !v.is_finite() || *v < 0.0)

@@ -470,7 +470,7 @@ pub mod defaults {
     // Anchored fine-tuning and warm-started retraining (issue 14 B; measured in
     // docs/policies.md#anchored-fine-tuning).
     /// `stateful.anchor_strength` with `anchor = "l2-init"`.
-    pub const ANCHOR_STRENGTH_L2_INIT: f64 = 0.01;
+    pub const ANCHOR_STRENGTH_L2_INIT: f64 = 0.1;
     /// `stateful.anchor_strength` with `anchor = "ewc"`.
     pub const ANCHOR_STRENGTH_EWC: f64 = 100.0;
     /// `stateless.shrink` (λ of shrink-and-perturb).
@@ -1057,9 +1057,15 @@ impl Validator<'_> {
     ) -> Result<StatelessInit, ConfigError> {
         match init.unwrap_or("fresh") {
             "fresh" => {
-                for (key, set) in [("stateless.shrink", shrink.is_some()), ("stateless.perturb", perturb.is_some())] {
+                for (key, set) in [
+                    ("stateless.shrink", shrink.is_some()),
+                    ("stateless.perturb", perturb.is_some()),
+                ] {
                     if set {
-                        return Err(self.invalid(key, "applies to `stateless.init = \"shrink-perturb\"` only"));
+                        return Err(self.invalid(
+                            key,
+                            "applies to `stateless.init = \"shrink-perturb\"` only",
+                        ));
                     }
                 }
                 Ok(StatelessInit::Fresh)
@@ -1067,11 +1073,17 @@ impl Validator<'_> {
             "shrink-perturb" => {
                 let shrink = shrink.unwrap_or(defaults::SHRINK);
                 if !(0.0..=1.0).contains(&shrink) {
-                    return Err(self.invalid("stateless.shrink", format!("is {shrink}; must be in [0, 1] (try 0.4)")));
+                    return Err(self.invalid(
+                        "stateless.shrink",
+                        format!("is {shrink}; must be in [0, 1] (try 0.4)"),
+                    ));
                 }
                 let perturb = perturb.unwrap_or(defaults::PERTURB);
                 if !(perturb.is_finite() && (0.0..=10.0).contains(&perturb)) {
-                    return Err(self.invalid("stateless.perturb", format!("is {perturb}; must be in [0, 10] (try 0.1)")));
+                    return Err(self.invalid(
+                        "stateless.perturb",
+                        format!("is {perturb}; must be in [0, 10] (try 0.1)"),
+                    ));
                 }
                 if shrink == 0.0 && perturb == 0.0 {
                     return Err(self.invalid(
@@ -1519,7 +1531,10 @@ mod tests {
             .unwrap()
         };
         let plain = with("", "stateful");
-        let none = with("[stateful]\nanchor = \"none\"\nanchor_strength = 3.0\n", "stateful");
+        let none = with(
+            "[stateful]\nanchor = \"none\"\nanchor_strength = 3.0\n",
+            "stateful",
+        );
         assert_eq!(plain.fingerprint(), none.fingerprint());
         let ewc = with("[stateful]\nanchor = \"ewc\"\n", "stateful");
         assert_eq!(ewc.stateful.anchor.kind, AnchorKind::Ewc);
@@ -1528,9 +1543,19 @@ mod tests {
         let l2 = with("[stateful]\nanchor = \"l2-init\"\n", "stateful");
         assert_ne!(l2.fingerprint(), ewc.fingerprint());
         // What `compare --policies stateful+ewc` runs is what the config would say.
-        assert_eq!(plain.clone().with_anchor(AnchorKind::Ewc).fingerprint(), ewc.fingerprint());
+        assert_eq!(
+            plain.clone().with_anchor(AnchorKind::Ewc).fingerprint(),
+            ewc.fingerprint()
+        );
         let strong = with("[stateful]\nanchor_strength = 7.0\n", "stateful");
-        assert_eq!(strong.with_anchor(AnchorKind::L2Init).stateful.anchor.strength, 7.0);
+        assert_eq!(
+            strong
+                .with_anchor(AnchorKind::L2Init)
+                .stateful
+                .anchor
+                .strength,
+            7.0
+        );
         // Stateless: the anchor does not shape it; its init does.
         let stateless = with("", "stateless");
         assert_eq!(
@@ -1559,7 +1584,10 @@ mod tests {
             assert!(valid_name(&format!("x-{}", p.run_suffix())), "{p}");
         }
         assert_eq!(Policy::parse("stateful"), Some(Policy::STATEFUL));
-        assert_eq!(Policy::parse("stateful+ewc").unwrap().run_suffix(), "stateful-ewc");
+        assert_eq!(
+            Policy::parse("stateful+ewc").unwrap().run_suffix(),
+            "stateful-ewc"
+        );
         assert_eq!(Policy::parse("stateless+ewc"), None);
     }
 

@@ -658,7 +658,10 @@ mod tests {
                     .zip(&burn)
                     .map(|(a, b)| (a - b).abs())
                     .fold(0.0f32, f32::max);
-                assert!(worst < 1e-4, "{task:?}: anchored weights differ by up to {worst}");
+                assert!(
+                    worst < 1e-4,
+                    "{task:?}: anchored weights differ by up to {worst}"
+                );
                 // And the anchor did something: unanchored training ends elsewhere.
                 let free = Anchor {
                     strength: 1e-30,
@@ -670,7 +673,10 @@ mod tests {
                     .zip(&unanchored)
                     .map(|(a, b)| (a - b).abs())
                     .fold(0.0f32, f32::max);
-                assert!(moved > 1e-3, "{task:?}: the anchor changed nothing ({moved})");
+                assert!(
+                    moved > 1e-3,
+                    "{task:?}: the anchor changed nothing ({moved})"
+                );
             }
         }
     }
@@ -679,8 +685,13 @@ mod tests {
     fn a_huge_l2_anchor_keeps_the_weights_at_its_centre() {
         let data = toy(200, 5, Task::Classification);
         let device = relearn_model::Backend::Flex.device().autodiff();
-        let start = fixed_model(&[5, 16, 12, 3], relearn_model::Activation::Tanh, 0.0, &device)
-            .weights();
+        let start = fixed_model(
+            &[5, 16, 12, 3],
+            relearn_model::Activation::Tanh,
+            0.0,
+            &device,
+        )
+        .weights();
         let anchor = Anchor {
             strength: 1e6,
             center: start.clone(),
@@ -695,7 +706,10 @@ mod tests {
                 .fold(0.0f32, f32::max);
             // Adam moves each weight by about lr (1e-2) per step; the anchor's
             // gradient dominates and pulls it straight back.
-            assert!(worst < 5e-2, "{path:?}: a weight moved {worst} from its anchor");
+            assert!(
+                worst < 5e-2,
+                "{path:?}: a weight moved {worst} from its anchor"
+            );
         }
         // Without the anchor the same training moves weights much further.
         let free = Anchor {
@@ -717,7 +731,12 @@ mod tests {
             let data = toy(20, 4, task);
             let outputs = if task == Task::Classification { 3 } else { 1 };
             let device = relearn_model::Backend::Flex.device().autodiff();
-            let model = fixed_model(&[4, 8, outputs], relearn_model::Activation::Gelu, 0.0, &device);
+            let model = fixed_model(
+                &[4, 8, outputs],
+                relearn_model::Activation::Gelu,
+                0.0,
+                &device,
+            );
             let weights = model.weights();
             let ours = flat(
                 &crate::anchor::fisher(&weights, relearn_model::Activation::Gelu, &data, task).0,
@@ -740,7 +759,10 @@ mod tests {
                     ),
                     Task::Regression => mean_squared_error(
                         out,
-                        Tensor::<1>::from_data(TensorData::new(vec![data.targets[i]], [1]), &device),
+                        Tensor::<1>::from_data(
+                            TensorData::new(vec![data.targets[i]], [1]),
+                            &device,
+                        ),
                     ),
                 };
                 let grads = loss.backward();

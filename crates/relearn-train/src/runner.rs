@@ -611,79 +611,87 @@ impl<'a> Loop<'a> {
 
         let started = Instant::now();
         let samples_trained = plan.set.raw.len();
-        let (parent, relation, weights, preprocessor, moments, train_loss, anchor) = match plan.start
-        {
-            Start::Fresh(relation) => {
-                let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
-                preprocessor.fit(&plan.set.raw);
-                let data = preprocessor.transform(&plan.set.raw);
-                // `stateless.init = "shrink-perturb"` starts from the serving weights, shrunk and
-                // perturbed: they descend from it, so it is the parent.
-                let warm = match (relation, self.spec.stateless.init) {
-                    (Relation::Retrained, StatelessInit::ShrinkPerturb { shrink, perturb })
-                        if self.spec.mode == Mode::Stateless =>
-                    {
-                        Some((&serving.weights, shrink, perturb))
-                    }
-                    _ => None,
-                };
-                let (weights, moments, train_loss) =
-                    self.train_fresh_from(&data, t, self.spec.train.lr, warm)?;
-                let parent = match relation {
-                    Relation::Retrained if warm.is_none() => self.initial_id.clone(),
-                    _ => Some(serving.id.clone()),
-                };
-                // A fresh model starts a new Fisher; `l2-init` keeps the run's initial weights.
-                let anchor = self.fresh_anchor(&weights, &data, Some(&serving.anchor));
-                (parent, relation, weights, preprocessor, moments, train_loss, anchor)
-            }
-            Start::Serving => {
-                // The scaler takes the new window only (not replayed samples, which it saw).
-                let mut preprocessor = serving.preprocessor.clone();
-                preprocessor.update(&window.batch);
-                let data = preprocessor.transform(&plan.set.raw);
-                let moments = match self.spec.stateful.carry_optimizer {
-                    true => serving.moments.clone(),
-                    false => None,
-                };
-                let model = self
-                    .mlp
-                    .init_with(&serving.weights, &self.train_device)
-                    .expect("shape checked above");
-                let lr = self.spec.stateful.lr;
-                let penalty = self.anchor_for_fine_tune(serving);
-                let (weights, moments, train_loss) = self
-                    .train(
-                        model,
-                        moments.unwrap_or_default(),
-                        &data,
-                        t,
-                        self.spec.stateful.epochs,
-                        lr,
-                        penalty.as_ref(),
+        let (parent, relation, weights, preprocessor, moments, train_loss, anchor) =
+            match plan.start {
+                Start::Fresh(relation) => {
+                    let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+                    preprocessor.fit(&plan.set.raw);
+                    let data = preprocessor.transform(&plan.set.raw);
+                    // `stateless.init = "shrink-perturb"` starts from the serving weights, shrunk and
+                    // perturbed: they descend from it, so it is the parent.
+                    let warm = match (relation, self.spec.stateless.init) {
+                        (Relation::Retrained, StatelessInit::ShrinkPerturb { shrink, perturb })
+                            if self.spec.mode == Mode::Stateless =>
+                        {
+                            Some((&serving.weights, shrink, perturb))
+                        }
+                        _ => None,
+                    };
+                    let (weights, moments, train_loss) =
+                        self.train_fresh_from(&data, t, self.spec.train.lr, warm)?;
+                    let parent = match relation {
+                        Relation::Retrained if warm.is_none() => self.initial_id.clone(),
+                        _ => Some(serving.id.clone()),
+                    };
+                    // A fresh model starts a new Fisher; `l2-init` keeps the run's initial weights.
+                    let anchor = self.fresh_anchor(&weights, &data, Some(&serving.anchor));
+                    (
+                        parent,
+                        relation,
+                        weights,
+                        preprocessor,
+                        moments,
+                        train_loss,
+                        anchor,
                     )
-                    .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
-                let parent = Some(serving.id.clone());
-                let anchor = match &serving.anchor {
-                    AnchorState::Ewc(_) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
-                        &weights,
-                        self.mlp.activation,
-                        &data,
-                        self.info.task,
-                    ))),
-                    other => other.clone(),
-                };
-                (
-                    parent,
-                    Relation::FineTuned,
-                    weights,
-                    preprocessor,
-                    Some(moments),
-                    train_loss,
-                    anchor,
-                )
-            }
-        };
+                }
+                Start::Serving => {
+                    // The scaler takes the new window only (not replayed samples, which it saw).
+                    let mut preprocessor = serving.preprocessor.clone();
+                    preprocessor.update(&window.batch);
+                    let data = preprocessor.transform(&plan.set.raw);
+                    let moments = match self.spec.stateful.carry_optimizer {
+                        true => serving.moments.clone(),
+                        false => None,
+                    };
+                    let model = self
+                        .mlp
+                        .init_with(&serving.weights, &self.train_device)
+                        .expect("shape checked above");
+                    let lr = self.spec.stateful.lr;
+                    let penalty = self.anchor_for_fine_tune(serving);
+                    let (weights, moments, train_loss) = self
+                        .train(
+                            model,
+                            moments.unwrap_or_default(),
+                            &data,
+                            t,
+                            self.spec.stateful.epochs,
+                            lr,
+                            penalty.as_ref(),
+                        )
+                        .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
+                    let parent = Some(serving.id.clone());
+                    let anchor = match &serving.anchor {
+                        AnchorState::Ewc(_) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
+                            &weights,
+                            self.mlp.activation,
+                            &data,
+                            self.info.task,
+                        ))),
+                        other => other.clone(),
+                    };
+                    (
+                        parent,
+                        Relation::FineTuned,
+                        weights,
+                        preprocessor,
+                        Some(moments),
+                        train_loss,
+                        anchor,
+                    )
+                }
+            };
         state.trained(&window, &self.ctx);
         // Building the training set, training, and the policy state's update.
         let train_seconds = started.elapsed().as_secs_f64();

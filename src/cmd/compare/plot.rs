@@ -37,11 +37,7 @@ fn color(policy: Policy) -> RGBColor {
     match policy.anchor {
         None | Some(AnchorKind::None) => RGBColor(r, g, b),
         Some(AnchorKind::L2Init) => RGBColor(r / 2, g / 2, b / 2),
-        Some(AnchorKind::Ewc) => RGBColor(
-            r / 2 + 128,
-            g / 2 + 100,
-            b / 2 + 128,
-        ),
+        Some(AnchorKind::Ewc) => RGBColor(r / 2 + 128, g / 2 + 100, b / 2 + 128),
     }
 }
 

@@ -83,7 +83,12 @@ fn per_window(s: &mut String, r: &Report) {
         .collect();
     let _ = write!(s, "{:>6}", "window");
     // Ten characters a column, more for a longer policy name (`stateful+l2-init`).
-    let widths: Vec<usize> = r.modes.0.iter().map(|m| m.mode.name().len().max(10)).collect();
+    let widths: Vec<usize> = r
+        .modes
+        .0
+        .iter()
+        .map(|m| m.mode.name().len().max(10))
+        .collect();
     for (m, width) in r.modes.0.iter().zip(&widths) {
         let _ = write!(s, "  {:>width$}", m.mode.name());
     }

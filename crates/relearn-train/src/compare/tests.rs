@@ -281,20 +281,41 @@ fn other_sets_pick_the_cheapest_within_the_noise_of_the_best() {
     let r = report(
         setup(true, vec![]),
         vec![
-            mode_report(Policy::from(crate::Mode::Replay), scores(10, 0.90, 0.001), 1.0, 250),
-            mode_report(Policy::from(crate::Mode::Drift), scores(10, 0.899, 0.001), 0.5, 500),
+            mode_report(
+                Policy::from(crate::Mode::Replay),
+                scores(10, 0.90, 0.001),
+                1.0,
+                250,
+            ),
+            mode_report(
+                Policy::from(crate::Mode::Drift),
+                scores(10, 0.899, 0.001),
+                0.5,
+                500,
+            ),
             mode_report(Policy::STATELESS, scores(10, 0.80, 0.001), 0.1, 1500),
         ],
     );
-    assert_eq!(r.best().map(|s| s.policy), Some(Policy::from(crate::Mode::Replay)));
+    assert_eq!(
+        r.best().map(|s| s.policy),
+        Some(Policy::from(crate::Mode::Replay))
+    );
     let rec = recommend(&r);
     assert_eq!(
         (rec.policy, rec.reason),
-        (Choice::Policy(Policy::from(crate::Mode::Drift)), Reason::CheaperInTime)
+        (
+            Choice::Policy(Policy::from(crate::Mode::Drift)),
+            Reason::CheaperInTime
+        )
     );
     let none = report(
         setup(true, vec![]),
-        vec![mode_report(Policy::from(crate::Mode::Replay), Vec::new(), 1.0, 250)],
+        vec![mode_report(
+            Policy::from(crate::Mode::Replay),
+            Vec::new(),
+            1.0,
+            250,
+        )],
     );
     assert_eq!(
         recommend(&none),
@@ -313,8 +334,18 @@ fn a_far_worse_policy_is_never_recommended_however_noisy() {
     let r = report(
         setup(true, vec![]),
         vec![
-            mode_report(Policy::from(crate::Mode::Replay), scores(10, 0.90, 0.0), 1.0, 250),
-            mode_report(Policy::from(crate::Mode::Drift), scores(10, 0.85, 0.2), 0.1, 250),
+            mode_report(
+                Policy::from(crate::Mode::Replay),
+                scores(10, 0.90, 0.0),
+                1.0,
+                250,
+            ),
+            mode_report(
+                Policy::from(crate::Mode::Drift),
+                scores(10, 0.85, 0.2),
+                0.1,
+                250,
+            ),
         ],
     );
     let drift = &r.ranking[1];
