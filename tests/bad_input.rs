@@ -141,6 +141,49 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             "lr = -0.001",
             &["bad.toml:{line}", "`train.lr`", "-0.001", "> 0"],
         ),
+        // Anchored fine-tuning and shrink-and-perturb (issue 14 B).
+        config_case(
+            "config: unknown anchor",
+            sea_config("bad", "stateful", "[stateful]\nanchor = \"l1\"\n"),
+            "anchor = ",
+            &[
+                "bad.toml:{line}",
+                "`stateful.anchor`",
+                "\"l2-init\" or \"ewc\"",
+            ],
+        ),
+        config_case(
+            "config: negative anchor strength",
+            sea_config(
+                "bad",
+                "stateful",
+                "[stateful]\nanchor = \"ewc\"\nanchor_strength = -1.0\n",
+            ),
+            "anchor_strength",
+            &["bad.toml:{line}", "`stateful.anchor_strength`", "> 0"],
+        ),
+        config_case(
+            "config: unknown stateless init",
+            sea_config("bad", "stateless", "[stateless]\ninit = \"warm\"\n"),
+            "init = ",
+            &["bad.toml:{line}", "`stateless.init`", "\"shrink-perturb\""],
+        ),
+        config_case(
+            "config: shrink above 1",
+            sea_config(
+                "bad",
+                "stateless",
+                "[stateless]\ninit = \"shrink-perturb\"\nshrink = 1.5\n",
+            ),
+            "shrink = ",
+            &["bad.toml:{line}", "`stateless.shrink`", "[0, 1]"],
+        ),
+        config_case(
+            "config: perturb without shrink-perturb",
+            sea_config("bad", "stateless", "[stateless]\nperturb = 0.1\n"),
+            "perturb = ",
+            &["bad.toml:{line}", "`stateless.perturb`", "shrink-perturb"],
+        ),
         config_case(
             "config: learning rate too large",
             sea_config("bad", "stateful", "[stateful]\nlr = 100.0\n"),

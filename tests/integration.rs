@@ -3,6 +3,7 @@
 
 mod common;
 
+mod anchor;
 mod bad_input;
 #[cfg(unix)]
 mod cli_output;

@@ -33,7 +33,7 @@ use relearn_train::compare::{
     Choice, Inputs, Invocation, Measured, PeakMemory, Report, RunInput, Setup, StreamSummary,
     run_name, stats,
 };
-use relearn_train::{Mode, RunEvent, RunOptions, RunSpec};
+use relearn_train::{Policy, RunEvent, RunOptions, RunSpec};
 use serde::{Deserialize, Serialize};
 
 use super::eval::Inference;
@@ -47,7 +47,8 @@ pub struct Args {
     /// The TOML config; its `run.mode` is ignored (every policy in --policies runs).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-    /// The update policies to compare, comma separated.
+    /// The update policies to compare, comma separated: modes (`stateful`), or a fine-tuning
+    /// mode with an anchor (`stateful+ewc`, `replay+l2-init`, `drift+none`).
     #[arg(
         long,
         value_name = "LIST",
@@ -55,7 +56,7 @@ pub struct Args {
         default_value = book_policies(),
         value_enum
     )]
-    policies: Vec<Mode>,
+    policies: Vec<Policy>,
     /// Folder for compare.json, compare.svg and compare.png [default: compare-out/NAME,
     /// NAME being the config's run.name].
     #[arg(long, value_name = "DIR")]
@@ -68,18 +69,18 @@ pub struct Args {
     /// Internal: train one mode and report progress as JSON lines (used by `compare`
     /// itself, one child process per mode).
     #[arg(long, hide = true, value_enum)]
-    worker: Option<Mode>,
+    worker: Option<Policy>,
 }
 
 /// Policies as `--policies` lists them: `stateless,stateful`.
-fn policy_list(modes: &[Mode]) -> String {
+fn policy_list(modes: &[Policy]) -> String {
     modes.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")
 }
 
 /// `--policies`'s default: the book modes.
 fn book_policies() -> &'static str {
     static LIST: OnceLock<String> = OnceLock::new();
-    LIST.get_or_init(|| policy_list(&Mode::BOOK))
+    LIST.get_or_init(|| policy_list(&Policy::BOOK))
 }
 
 /// One line of a worker's stdout.
@@ -110,12 +111,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(mode) = args.worker {
         return worker(spec, &store_path, mode, args.windows);
     }
-    let mut policies: Vec<Mode> = Vec::new();
+    let mut policies: Vec<Policy> = Vec::new();
     for &mode in &args.policies {
         if policies.contains(&mode) {
             return Err(crate::exit::UsageError(format!(
                 "--policies names {mode} twice; list each policy once, e.g. {}",
-                policy_list(&Mode::ALL)
+                policy_list(&Policy::ALL[..4])
             ))
             .into());
         }
@@ -261,7 +262,7 @@ fn check_out_folder(out: &Path) -> anyhow::Result<()> {
 fn spawn_worker(
     args: &Args,
     store: &Path,
-    mode: Mode,
+    mode: Policy,
     name: &str,
     bar: &ProgressBar,
     multi: &MultiProgress,
@@ -372,12 +373,12 @@ fn carry_over_peak_memory(report: &mut Report, previous: &Path) {
 fn worker(
     spec: RunSpec,
     store_path: &Path,
-    mode: Mode,
+    mode: Policy,
     max_windows: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
     let start_kib = proc_status_kib("VmRSS");
     let name = run_name(&spec.name, mode);
-    let spec = spec.with_mode(mode).with_name(name).with_gate(None);
+    let spec = mode.apply(spec).with_name(name).with_gate(None);
     let store = Store::open_for_write(store_path)?;
     let task = spec.task();
     let stdout = std::io::stdout();

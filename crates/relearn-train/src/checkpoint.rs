@@ -5,7 +5,11 @@
 //! - `preprocessor`: feature scaling and label map ([`Preprocessor`] bytes);
 //! - `optimizer`: Adam's moments (every policy but stateless, which never reuses them);
 //! - `replay`: the replay policy's reservoir of past samples ([`crate::replay::Reservoir`]);
-//! - `detector`: the drift policy's detector state ([`crate::drift::Detector`]).
+//! - `detector`: the drift policy's detector state ([`crate::drift::Detector`]);
+//! - `anchor`: with `stateful.anchor = "l2-init"`, the run's initial weights (the same bytes,
+//!   so one object, in every checkpoint of the run);
+//! - `fisher`: with `stateful.anchor = "ewc"`, the diagonal Fisher of the checkpoint's
+//!   weights on what it trained on ([`crate::anchor::Fisher`]).
 //!
 //! The manifest's `extra.model` records the architecture, so a checkpoint can be loaded,
 //! scored or exported without the config file that made it.
@@ -31,6 +35,10 @@ pub mod parts {
     pub const REPLAY: &str = "replay";
     /// The drift policy's detector state.
     pub const DETECTOR: &str = "detector";
+    /// `stateful.anchor = "l2-init"`: the run's initial weights.
+    pub const ANCHOR: &str = "anchor";
+    /// `stateful.anchor = "ewc"`: the diagonal Fisher estimate.
+    pub const FISHER: &str = "fisher";
 }
 
 /// Why the bytes of a checkpoint part (or its `extra.model` record) cannot be decoded.

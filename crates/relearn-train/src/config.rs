@@ -16,6 +16,7 @@ use relearn_model::{Activation, Backend};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::anchor::AnchorKind;
 use crate::fit::FitPath;
 use crate::gate::Gate;
 use crate::replay::Sampling;
@@ -131,6 +132,123 @@ impl fmt::Display for Mode {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Policies as `compare --policies` names them (issue 14 B): a mode, optionally with an anchor.
+
+/// A policy `compare` can run: a mode with the config's `stateful.anchor` (`stateful`), or a
+/// fine-tuning mode with another anchor (`stateful+ewc`, `replay+l2-init`, `drift+none`).
+/// Its run is `NAME-<mode>` or `NAME-<mode>-<anchor>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Policy {
+    /// The update policy.
+    pub mode: Mode,
+    /// The anchor of its fine-tunes; `None`: the config's `stateful.anchor`.
+    pub anchor: Option<AnchorKind>,
+}
+
+impl Policy {
+    /// Every policy `compare` accepts, the plain modes first.
+    pub const ALL: [Policy; 13] = {
+        const fn p(mode: Mode, anchor: Option<AnchorKind>) -> Policy {
+            Policy { mode, anchor }
+        }
+        use AnchorKind::{Ewc, L2Init, None as Plain};
+        [
+            p(Mode::Stateless, None),
+            p(Mode::Stateful, None),
+            p(Mode::Replay, None),
+            p(Mode::Drift, None),
+            p(Mode::Stateful, Some(L2Init)),
+            p(Mode::Stateful, Some(Ewc)),
+            p(Mode::Replay, Some(L2Init)),
+            p(Mode::Replay, Some(Ewc)),
+            p(Mode::Drift, Some(L2Init)),
+            p(Mode::Drift, Some(Ewc)),
+            p(Mode::Stateful, Some(Plain)),
+            p(Mode::Replay, Some(Plain)),
+            p(Mode::Drift, Some(Plain)),
+        ]
+    };
+
+    /// `stateless`, as the config sets it.
+    pub const STATELESS: Policy = Policy {
+        mode: Mode::Stateless,
+        anchor: None,
+    };
+    /// `stateful`, as the config sets it.
+    pub const STATEFUL: Policy = Policy {
+        mode: Mode::Stateful,
+        anchor: None,
+    };
+    /// The book's two modes.
+    pub const BOOK: [Policy; 2] = [Policy::STATELESS, Policy::STATEFUL];
+
+    /// The spelling: `stateful`, `stateful+ewc`.
+    pub fn name(self) -> &'static str {
+        use AnchorKind::{Ewc, L2Init, None as Plain};
+        match (self.mode, self.anchor) {
+            (m, None) => m.name(),
+            (Mode::Stateful, Some(L2Init)) => "stateful+l2-init",
+            (Mode::Stateful, Some(Ewc)) => "stateful+ewc",
+            (Mode::Stateful, Some(Plain)) => "stateful+none",
+            (Mode::Replay, Some(L2Init)) => "replay+l2-init",
+            (Mode::Replay, Some(Ewc)) => "replay+ewc",
+            (Mode::Replay, Some(Plain)) => "replay+none",
+            (Mode::Drift, Some(L2Init)) => "drift+l2-init",
+            (Mode::Drift, Some(Ewc)) => "drift+ewc",
+            (Mode::Drift, Some(Plain)) => "drift+none",
+            (Mode::Stateless, Some(_)) => "stateless",
+        }
+    }
+
+    /// Its run's suffix: the name with `-` for `+` (`stateful-ewc`).
+    pub fn run_suffix(self) -> String {
+        self.name().replace('+', "-")
+    }
+
+    /// Parses [`Policy::name`].
+    pub fn parse(name: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// `spec` run as this policy.
+    pub fn apply(self, spec: RunSpec) -> RunSpec {
+        let spec = spec.with_mode(self.mode);
+        match self.anchor {
+            Some(kind) => spec.with_anchor(kind),
+            None => spec,
+        }
+    }
+}
+
+impl From<Mode> for Policy {
+    fn from(mode: Mode) -> Policy {
+        Policy { mode, anchor: None }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Policy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl clap::ValueEnum for Policy {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Policy::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The file as written.
 
 /// The config file as written: every key optional except `run.name` and a data source.
@@ -239,6 +357,10 @@ pub struct RawTrain {
 pub struct RawStateless {
     pub initial_fraction: Option<f64>,
     pub recent_windows: Option<usize>,
+    // Warm start of stateless retraining (issue 14 B): `init`, `shrink`, `perturb`.
+    pub init: Option<String>,
+    pub shrink: Option<f64>,
+    pub perturb: Option<f64>,
 }
 
 /// `[stateful]` as written.
@@ -249,6 +371,9 @@ pub struct RawStateful {
     pub epochs: Option<usize>,
     pub lr: Option<f64>,
     pub carry_optimizer: Option<bool>,
+    // Anchored fine-tuning (issue 14 B): `anchor`, `anchor_strength`.
+    pub anchor: Option<String>,
+    pub anchor_strength: Option<f64>,
 }
 
 /// `[policy]` as written: the settings of the `replay` and `drift` policies.
@@ -347,6 +472,17 @@ pub mod defaults {
     pub const DRIFT_CONFIDENCE: f64 = 0.002;
     /// `policy.drift.recent_windows`
     pub const DRIFT_RECENT_WINDOWS: usize = 2;
+
+    // Anchored fine-tuning and warm-started retraining (issue 14 B; measured in
+    // docs/policies.md#anchored-fine-tuning).
+    /// `stateful.anchor_strength` with `anchor = "l2-init"`.
+    pub const ANCHOR_STRENGTH_L2_INIT: f64 = 0.1;
+    /// `stateful.anchor_strength` with `anchor = "ewc"`.
+    pub const ANCHOR_STRENGTH_EWC: f64 = 100.0;
+    /// `stateless.shrink` (λ of shrink-and-perturb).
+    pub const SHRINK: f64 = 0.4;
+    /// `stateless.perturb` (σ of shrink-and-perturb).
+    pub const PERTURB: f64 = 0.1;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,6 +527,9 @@ pub struct RunSpec {
     pub drift: DriftSpec,
     /// The promotion gate, if any: a candidate that fails it does not become the head.
     pub gate: Option<Gate>,
+    /// `stateful.anchor_strength` as written (for [`RunSpec::with_anchor`]).
+    #[serde(skip)]
+    pub anchor_strength_written: Option<f64>,
 }
 
 /// `[policy.replay]`, validated.
@@ -476,6 +615,34 @@ pub struct StatelessSpec {
     pub initial_fraction: f64,
     /// Most recent windows in each training set (the current one included), at least 1.
     pub recent_windows: usize,
+    /// Where each retraining's weights start (`stateless.init`); absent from the
+    /// fingerprint when fresh, so default configs keep their ids.
+    #[serde(skip_serializing_if = "StatelessInit::is_fresh")]
+    pub init: StatelessInit,
+}
+
+/// Where a stateless retraining's weights start (`stateless.init`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum StatelessInit {
+    /// Fresh weights seeded by (seed, window), as the book's stateless retraining.
+    #[default]
+    Fresh,
+    /// `shrink * w_prev + perturb * w_fresh` (Ash & Adams 2020): `w_prev` the serving
+    /// checkpoint's weights, `w_fresh` the fresh weights `Fresh` would start from.
+    ShrinkPerturb {
+        /// λ, in [0, 1].
+        shrink: f64,
+        /// σ, >= 0.
+        perturb: f64,
+    },
+}
+
+impl StatelessInit {
+    /// Whether it is the default, fresh weights.
+    pub fn is_fresh(&self) -> bool {
+        *self == StatelessInit::Fresh
+    }
 }
 
 /// `[stateful]`, validated.
@@ -487,6 +654,26 @@ pub struct StatefulSpec {
     pub lr: f64,
     /// Keep Adam's moments across windows (else each window starts a fresh optimizer).
     pub carry_optimizer: bool,
+    /// The penalty that anchors each fine-tune (`stateful.anchor`); absent from the
+    /// fingerprint when none, so default configs keep their ids.
+    #[serde(skip_serializing_if = "AnchorSpec::is_none")]
+    pub anchor: AnchorSpec,
+}
+
+/// `stateful.anchor` and `stateful.anchor_strength`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct AnchorSpec {
+    /// Which anchor.
+    pub kind: AnchorKind,
+    /// `strength` of `strength / 2 * sum F (w - c)^2`, > 0 (meaningless for none).
+    pub strength: f64,
+}
+
+impl AnchorSpec {
+    /// Whether fine-tunes are not anchored (the default).
+    pub fn is_none(&self) -> bool {
+        self.kind == AnchorKind::None
+    }
 }
 
 impl RunSpec {
@@ -512,6 +699,17 @@ impl RunSpec {
     /// The same run in another mode (`run --mode`, `compare`).
     pub fn with_mode(mut self, mode: Mode) -> RunSpec {
         self.mode = mode;
+        self
+    }
+
+    /// The same run with another `stateful.anchor` (`compare --policies stateful+ewc`); the
+    /// strength is `stateful.anchor_strength` as written, else the kind's default.
+    pub fn with_anchor(mut self, kind: AnchorKind) -> RunSpec {
+        let strength = match self.anchor_strength_written {
+            Some(s) => s,
+            None => kind.default_strength(),
+        };
+        self.stateful.anchor = AnchorSpec { kind, strength };
         self
     }
 
@@ -763,6 +961,11 @@ impl Validator<'_> {
                 raw.stateless.recent_windows,
                 defaults::RECENT_WINDOWS,
             )?,
+            init: self.stateless_init(
+                raw.stateless.init.as_deref(),
+                raw.stateless.shrink,
+                raw.stateless.perturb,
+            )?,
         };
         let stateful = StatefulSpec {
             epochs: self.positive(
@@ -772,6 +975,7 @@ impl Validator<'_> {
             )?,
             lr: self.learning_rate("stateful.lr", raw.stateful.lr, defaults::STATEFUL_LR)?,
             carry_optimizer: raw.stateful.carry_optimizer.unwrap_or(true),
+            anchor: self.anchor(raw.stateful.anchor.as_deref(), raw.stateful.anchor_strength)?,
         };
 
         let replay = ReplaySpec {
@@ -821,7 +1025,85 @@ impl Validator<'_> {
             replay,
             drift,
             gate,
+            anchor_strength_written: raw.stateful.anchor_strength,
         })
+    }
+
+    // Anchored fine-tuning and warm-started retraining (issue 14 B).
+
+    fn anchor(&self, kind: Option<&str>, strength: Option<f64>) -> Result<AnchorSpec, ConfigError> {
+        let kind = match kind {
+            None => AnchorKind::None,
+            Some(k) => AnchorKind::parse(k).ok_or_else(|| {
+                self.invalid(
+                    "stateful.anchor",
+                    format!("is {k:?}; expected \"none\", \"l2-init\" or \"ewc\""),
+                )
+            })?,
+        };
+        // A strength with `anchor = "none"` is kept for `compare --policies stateful+ewc`.
+        let strength = match strength {
+            None => kind.default_strength(),
+            Some(s) if s.is_finite() && s > 0.0 => s,
+            Some(s) => {
+                return Err(self.invalid(
+                    "stateful.anchor_strength",
+                    format!("is {s}; must be a finite number > 0"),
+                ));
+            }
+        };
+        Ok(AnchorSpec { kind, strength })
+    }
+
+    fn stateless_init(
+        &self,
+        init: Option<&str>,
+        shrink: Option<f64>,
+        perturb: Option<f64>,
+    ) -> Result<StatelessInit, ConfigError> {
+        match init.unwrap_or("fresh") {
+            "fresh" => {
+                for (key, set) in [
+                    ("stateless.shrink", shrink.is_some()),
+                    ("stateless.perturb", perturb.is_some()),
+                ] {
+                    if set {
+                        return Err(self.invalid(
+                            key,
+                            "applies to `stateless.init = \"shrink-perturb\"` only",
+                        ));
+                    }
+                }
+                Ok(StatelessInit::Fresh)
+            }
+            "shrink-perturb" => {
+                let shrink = shrink.unwrap_or(defaults::SHRINK);
+                if !(0.0..=1.0).contains(&shrink) {
+                    return Err(self.invalid(
+                        "stateless.shrink",
+                        format!("is {shrink}; must be in [0, 1] (try 0.4)"),
+                    ));
+                }
+                let perturb = perturb.unwrap_or(defaults::PERTURB);
+                if !(perturb.is_finite() && (0.0..=10.0).contains(&perturb)) {
+                    return Err(self.invalid(
+                        "stateless.perturb",
+                        format!("is {perturb}; must be in [0, 10] (try 0.1)"),
+                    ));
+                }
+                if shrink == 0.0 && perturb == 0.0 {
+                    return Err(self.invalid(
+                        "stateless.perturb",
+                        "is 0 with `stateless.shrink = 0`: every weight would start at 0; make one of them > 0",
+                    ));
+                }
+                Ok(StatelessInit::ShrinkPerturb { shrink, perturb })
+            }
+            other => Err(self.invalid(
+                "stateless.init",
+                format!("is {other:?}; expected \"fresh\" or \"shrink-perturb\""),
+            )),
+        }
     }
 
     fn drift(&self, raw: RawDrift, task: Task) -> Result<DriftSpec, ConfigError> {
@@ -1274,6 +1556,75 @@ mod tests {
         );
         let err = with("trainer = \"jit\"\n").unwrap_err().to_string();
         assert!(err.contains("\"fused\" or \"autodiff\""), "{err}");
+    }
+
+    #[test]
+    fn default_anchor_and_init_keep_the_fingerprint_and_others_change_it() {
+        let with = |table: &str, mode: &str| {
+            parse(&format!(
+                "[run]\nname = \"a\"\nmode = \"{mode}\"\n[data]\ngenerator = \"sea\"\n{table}"
+            ))
+            .unwrap()
+        };
+        let plain = with("", "stateful");
+        let none = with(
+            "[stateful]\nanchor = \"none\"\nanchor_strength = 3.0\n",
+            "stateful",
+        );
+        assert_eq!(plain.fingerprint(), none.fingerprint());
+        let ewc = with("[stateful]\nanchor = \"ewc\"\n", "stateful");
+        assert_eq!(ewc.stateful.anchor.kind, AnchorKind::Ewc);
+        assert_eq!(ewc.stateful.anchor.strength, defaults::ANCHOR_STRENGTH_EWC);
+        assert_ne!(plain.fingerprint(), ewc.fingerprint());
+        let l2 = with("[stateful]\nanchor = \"l2-init\"\n", "stateful");
+        assert_ne!(l2.fingerprint(), ewc.fingerprint());
+        // What `compare --policies stateful+ewc` runs is what the config would say.
+        assert_eq!(
+            plain.clone().with_anchor(AnchorKind::Ewc).fingerprint(),
+            ewc.fingerprint()
+        );
+        let strong = with("[stateful]\nanchor_strength = 7.0\n", "stateful");
+        assert_eq!(
+            strong
+                .with_anchor(AnchorKind::L2Init)
+                .stateful
+                .anchor
+                .strength,
+            7.0
+        );
+        // Stateless: the anchor does not shape it; its init does.
+        let stateless = with("", "stateless");
+        assert_eq!(
+            stateless.fingerprint(),
+            with("[stateful]\nanchor = \"ewc\"\n", "stateless").fingerprint()
+        );
+        assert_eq!(
+            stateless.fingerprint(),
+            with("[stateless]\ninit = \"fresh\"\n", "stateless").fingerprint()
+        );
+        let sp = with("[stateless]\ninit = \"shrink-perturb\"\n", "stateless");
+        assert_eq!(
+            sp.stateless.init,
+            StatelessInit::ShrinkPerturb {
+                shrink: defaults::SHRINK,
+                perturb: defaults::PERTURB
+            }
+        );
+        assert_ne!(stateless.fingerprint(), sp.fingerprint());
+    }
+
+    #[test]
+    fn policies_parse_and_name_their_runs() {
+        for p in Policy::ALL {
+            assert_eq!(Policy::parse(p.name()), Some(p));
+            assert!(valid_name(&format!("x-{}", p.run_suffix())), "{p}");
+        }
+        assert_eq!(Policy::parse("stateful"), Some(Policy::STATEFUL));
+        assert_eq!(
+            Policy::parse("stateful+ewc").unwrap().run_suffix(),
+            "stateful-ewc"
+        );
+        assert_eq!(Policy::parse("stateless+ewc"), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use rand::seq::SliceRandom;
 use relearn_data::{Batch, Task};
 use relearn_model::{Backend, Mlp, MlpConfig, cross_entropy, mean_squared_error};
 
+use crate::anchor::Anchor;
 use crate::optim::MlpAdam;
 
 /// How long and how fast to train.
@@ -80,15 +81,42 @@ pub fn fit_with(
     settings: FitSettings,
     device: &Device,
 ) -> Result<(Mlp, f64), Diverged> {
+    fit_anchored(path, model, optimizer, data, task, settings, None, device)
+}
+
+/// [`fit_with`] with an [`Anchor`] penalty added to the loss (`stateful.anchor`); the
+/// reported loss is the data's alone.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_anchored(
+    path: FitPath,
+    model: Mlp,
+    optimizer: &mut MlpAdam,
+    data: &Batch,
+    task: Task,
+    settings: FitSettings,
+    anchor: Option<&Anchor>,
+    device: &Device,
+) -> Result<(Mlp, f64), Diverged> {
     optimizer.sync();
     match path {
-        FitPath::Fused => fit_fused(model, optimizer, data, task, settings, device),
+        FitPath::Fused => fit_fused(model, optimizer, data, task, settings, anchor, device),
         FitPath::Autodiff => {
-            let result = fit_autodiff(model, optimizer, data, task, settings, device);
+            let result = fit_autodiff(model, optimizer, data, task, settings, anchor, device);
             optimizer.sync();
             result
         }
     }
+}
+
+/// The diagonal empirical Fisher of `weights` on `data` (see [`crate::anchor::fisher`]),
+/// by the fused trainer's per-sample backward (whatever `run.trainer` trained).
+pub(crate) fn fused_fisher(
+    weights: &relearn_model::MlpWeights,
+    activation: relearn_model::Activation,
+    data: &Batch,
+    task: Task,
+) -> relearn_model::MlpWeights {
+    fused::fisher(weights, activation, data, task)
 }
 
 fn fit_fused(
@@ -97,6 +125,7 @@ fn fit_fused(
     data: &Batch,
     task: Task,
     settings: FitSettings,
+    anchor: Option<&Anchor>,
     device: &Device,
 ) -> Result<(Mlp, f64), Diverged> {
     let weights = model.weights();
@@ -114,6 +143,7 @@ fn fit_fused(
     };
     let batch = settings.batch_size.max(1).min(data.len().max(1));
     let mut trainer = fused::Fused::new(&weights, activation, dropout, batch, dropout_seed);
+    trainer.set_anchor(anchor.cloned());
     let weight_decay = optimizer.weight_decay();
     let result = fused::train(
         &mut trainer,
@@ -163,8 +193,10 @@ fn fit_autodiff(
     data: &Batch,
     task: Task,
     settings: FitSettings,
+    anchor: Option<&Anchor>,
     device: &Device,
 ) -> Result<(Mlp, f64), Diverged> {
+    let anchor = anchor.map(|a| a.tensors(device));
     let n = data.len();
     let d = data.n_features;
     let mut order: Vec<usize> = (0..n).collect();
@@ -197,7 +229,11 @@ fn fit_autodiff(
                     )
                 }
             };
-            let grads = loss.backward();
+            // The anchor's penalty joins the loss that is differentiated, not the one reported.
+            let grads = match &anchor {
+                Some(a) => (loss.clone() + a.penalty(&model)).backward(),
+                None => loss.backward(),
+            };
             let weighted = loss.inner().mul_scalar(b as f64);
             loss_sum = Some(match loss_sum {
                 Some(sum) => sum + weighted,
@@ -591,6 +627,232 @@ mod tests {
         let accuracy = score(&model, &data, Task::Classification, &inference)["accuracy"];
         assert!(accuracy > 0.9, "accuracy {accuracy}");
         assert_eq!(optimizer.moments.steps(), 30 * 13);
+    }
+
+    /// Trains the fixed model of [`train`] with `anchor`, through `path`.
+    fn train_anchored(
+        path: FitPath,
+        task: Task,
+        data: &Batch,
+        anchor: &Anchor,
+        epochs: usize,
+    ) -> Vec<f32> {
+        let device = relearn_model::Backend::Flex.device().autodiff();
+        let outputs = if task == Task::Classification { 3 } else { 1 };
+        let model = fixed_model(
+            &[data.n_features, 16, 12, outputs],
+            relearn_model::Activation::Tanh,
+            0.0,
+            &device,
+        );
+        let mut optimizer = MlpAdam::new(0.01, crate::optim::AdamMoments::default());
+        let settings = FitSettings {
+            epochs,
+            batch_size: 16,
+            lr: 1e-2,
+            shuffle_seed: 9,
+        };
+        let (model, _) = fit_anchored(
+            path,
+            model,
+            &mut optimizer,
+            data,
+            task,
+            settings,
+            Some(anchor),
+            &device,
+        )
+        .unwrap();
+        flat(&model.weights())
+    }
+
+    fn flat(w: &relearn_model::MlpWeights) -> Vec<f32> {
+        w.layers
+            .iter()
+            .flat_map(|l| l.weight.iter().chain(&l.bias).copied())
+            .collect()
+    }
+
+    /// Weights shaped as the fixed model, each `f(i)` for its flat index `i`.
+    fn shaped(widths: &[usize], f: impl Fn(usize) -> f32) -> relearn_model::MlpWeights {
+        let mut i = 0;
+        let mut next = || {
+            i += 1;
+            f(i)
+        };
+        relearn_model::MlpWeights {
+            layers: widths
+                .windows(2)
+                .map(|w| relearn_model::LayerWeights {
+                    d_input: w[0],
+                    d_output: w[1],
+                    weight: (0..w[0] * w[1]).map(|_| next()).collect(),
+                    bias: (0..w[1]).map(|_| next()).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn anchored_fused_trainer_matches_burn_autodiff() {
+        for task in [Task::Classification, Task::Regression] {
+            let data = toy(100, 5, task);
+            let outputs = if task == Task::Classification { 3 } else { 1 };
+            let widths = [5, 16, 12, outputs];
+            let center = shaped(&widths, |i| ((i as f32) * 0.37).sin() * 0.3);
+            let precision = shaped(&widths, |i| ((i * 7 % 11) as f32) * 0.2);
+            for anchor in [
+                Anchor {
+                    strength: 0.5,
+                    center: center.clone(),
+                    precision: None,
+                },
+                Anchor {
+                    strength: 3.0,
+                    center: center.clone(),
+                    precision: Some(precision.clone()),
+                },
+            ] {
+                let fused = train_anchored(FitPath::Fused, task, &data, &anchor, 2);
+                let burn = train_anchored(FitPath::Autodiff, task, &data, &anchor, 2);
+                let worst = fused
+                    .iter()
+                    .zip(&burn)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(
+                    worst < 1e-4,
+                    "{task:?}: anchored weights differ by up to {worst}"
+                );
+                // And the anchor did something: unanchored training ends elsewhere.
+                let free = Anchor {
+                    strength: 1e-30,
+                    ..anchor.clone()
+                };
+                let unanchored = train_anchored(FitPath::Fused, task, &data, &free, 2);
+                let moved = fused
+                    .iter()
+                    .zip(&unanchored)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(
+                    moved > 1e-3,
+                    "{task:?}: the anchor changed nothing ({moved})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_l2_anchor_keeps_the_weights_at_its_centre() {
+        let data = toy(200, 5, Task::Classification);
+        let device = relearn_model::Backend::Flex.device().autodiff();
+        let start = fixed_model(
+            &[5, 16, 12, 3],
+            relearn_model::Activation::Tanh,
+            0.0,
+            &device,
+        )
+        .weights();
+        let anchor = Anchor {
+            strength: 1e6,
+            center: start.clone(),
+            precision: None,
+        };
+        for path in [FitPath::Fused, FitPath::Autodiff] {
+            let trained = train_anchored(path, Task::Classification, &data, &anchor, 5);
+            let worst = trained
+                .iter()
+                .zip(flat(&start))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            // Adam moves each weight by about lr (1e-2) per step; the anchor's
+            // gradient dominates and pulls it straight back.
+            assert!(
+                worst < 5e-2,
+                "{path:?}: a weight moved {worst} from its anchor"
+            );
+        }
+        // Without the anchor the same training moves weights much further.
+        let free = Anchor {
+            strength: 1e-30,
+            ..anchor
+        };
+        let trained = train_anchored(FitPath::Fused, Task::Classification, &data, &free, 5);
+        let worst = trained
+            .iter()
+            .zip(flat(&start))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst > 0.1, "free training moved at most {worst}");
+    }
+
+    #[test]
+    fn fisher_is_the_mean_squared_per_sample_gradient_burn_computes() {
+        for task in [Task::Classification, Task::Regression] {
+            let data = toy(20, 4, task);
+            let outputs = if task == Task::Classification { 3 } else { 1 };
+            let device = relearn_model::Backend::Flex.device().autodiff();
+            let model = fixed_model(
+                &[4, 8, outputs],
+                relearn_model::Activation::Gelu,
+                0.0,
+                &device,
+            );
+            let weights = model.weights();
+            let ours = flat(
+                &crate::anchor::fisher(&weights, relearn_model::Activation::Gelu, &data, task).0,
+            );
+            // Burn: one backward per sample, squared gradients averaged.
+            let mut sum = vec![0.0f64; ours.len()];
+            for i in 0..data.len() {
+                let x = Tensor::<2>::from_data(
+                    TensorData::new(data.features[i * 4..(i + 1) * 4].to_vec(), [1, 4]),
+                    &device,
+                );
+                let out = model.forward(x);
+                let loss = match task {
+                    Task::Classification => cross_entropy(
+                        out,
+                        Tensor::<1, Int>::from_data(
+                            TensorData::new(vec![data.targets[i] as i64], [1]),
+                            &device,
+                        ),
+                    ),
+                    Task::Regression => mean_squared_error(
+                        out,
+                        Tensor::<1>::from_data(
+                            TensorData::new(vec![data.targets[i]], [1]),
+                            &device,
+                        ),
+                    ),
+                };
+                let grads = loss.backward();
+                let mut k = 0;
+                for layer in &model.layers {
+                    let gw = layer.weight.val().grad(&grads).unwrap();
+                    let gb = layer.bias.as_ref().unwrap().val().grad(&grads).unwrap();
+                    for g in gw
+                        .into_data()
+                        .try_to_vec::<f32>()
+                        .unwrap()
+                        .into_iter()
+                        .chain(gb.into_data().try_to_vec::<f32>().unwrap())
+                    {
+                        sum[k] += f64::from(g) * f64::from(g);
+                        k += 1;
+                    }
+                }
+            }
+            for (k, (&a, s)) in ours.iter().zip(&sum).enumerate() {
+                let b = (s / data.len() as f64) as f32;
+                assert!(
+                    (a - b).abs() <= 1e-5 + 1e-3 * b.abs(),
+                    "{task:?} parameter {k}: {a} vs {b}"
+                );
+            }
+            assert!(ours.iter().any(|&v| v > 0.0));
+        }
     }
 
     #[test]

@@ -27,6 +27,23 @@ pub(crate) fn grow_outputs(weights: &mut MlpWeights, added: usize, seed: u64) {
     last.d_output = d_out + added;
 }
 
+/// Appends `added` zero outputs to the last layer of `values` (a Fisher: no pull on the new
+/// classes' outputs).
+pub(crate) fn grow_zeros(values: &mut MlpWeights, added: usize) {
+    let Some(last) = values.layers.last_mut() else {
+        return;
+    };
+    let d_out = last.d_output;
+    let mut weight = Vec::with_capacity(last.d_input * (d_out + added));
+    for row in last.weight.chunks_exact(d_out) {
+        weight.extend_from_slice(row);
+        weight.extend(std::iter::repeat_n(0.0, added));
+    }
+    last.weight = weight;
+    last.bias.extend(std::iter::repeat_n(0.0, added));
+    last.d_output = d_out + added;
+}
+
 /// Extends the last layer's Adam moments for [`grow_outputs`]: zero moments for the new
 /// outputs, the old ones unchanged. `d_in`/`d_out`: the last layer's shape before growing.
 pub(crate) fn grow_moments(moments: &mut AdamMoments, d_in: usize, d_out: usize, added: usize) {

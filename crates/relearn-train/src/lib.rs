@@ -8,6 +8,7 @@
 
 #[macro_use]
 mod avx2;
+pub mod anchor;
 pub mod checkpoint;
 pub mod compare;
 pub mod config;
@@ -24,7 +25,7 @@ pub mod runner;
 mod seed;
 
 pub use checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, PartError};
-pub use config::{ConfigError, Mode, RunSpec};
+pub use config::{ConfigError, Mode, Policy, RunSpec};
 pub use gate::{Gate, Verdict};
 pub use metric::Metric;
 pub use runner::{RunEvent, RunOptions, RunSummary, run, run_with};

@@ -3,6 +3,7 @@
 //! where the store ends.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -13,11 +14,12 @@ use relearn_store::{
 };
 
 use crate::TrainError;
+use crate::anchor::{Anchor, AnchorKind, Fisher};
 use crate::checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, parts};
-use crate::config::RunSpec;
+use crate::config::{Mode, RunSpec, StatelessInit};
 use crate::data_trail::DataTrail;
 use crate::fit::{
-    FitSettings, baseline_score, fit_with, metrics_from_outputs, outputs, sample_losses,
+    FitSettings, baseline_score, fit_anchored, metrics_from_outputs, outputs, sample_losses,
     score_in_target_units, skill_score,
 };
 use crate::gate::Verdict;
@@ -93,6 +95,31 @@ struct Serving {
     moments: Option<AdamMoments>,
     /// What its policy carries to the next update.
     state: Box<dyn PolicyState>,
+    /// What anchors the next fine-tune (`stateful.anchor`).
+    anchor: AnchorState,
+}
+
+/// The anchor a checkpoint carries to the next fine-tune (see [`crate::anchor`]): stored
+/// as its `anchor` or `fisher` part.
+#[derive(Debug, Clone)]
+enum AnchorState {
+    /// No anchor (`stateful.anchor = "none"`, or a policy that never fine-tunes).
+    None,
+    /// `l2-init`: the run's initial weights.
+    L2Init(Arc<MlpWeights>),
+    /// `ewc`: the Fisher of this checkpoint's weights on what it trained on.
+    Ewc(Arc<Fisher>),
+}
+
+impl AnchorState {
+    /// The part that stores it.
+    fn part(&self) -> Option<(String, Vec<u8>)> {
+        match self {
+            AnchorState::None => None,
+            AnchorState::L2Init(w) => Some((parts::ANCHOR.to_string(), w.to_bytes())),
+            AnchorState::Ewc(f) => Some((parts::FISHER.to_string(), f.to_bytes())),
+        }
+    }
 }
 
 /// What became of a window's candidate.
@@ -375,14 +402,26 @@ impl<'a> Loop<'a> {
                 Relation::Initial => Some(head.id.clone()),
                 _ => head.parent.clone(),
             };
-            let initial = match &initial_id {
-                Some(id) => match self.store.manifest(id) {
-                    Ok(m) => Some(m),
-                    Err(relearn_store::StoreError::UnknownRef { .. }) => None,
-                    Err(e) => return Err(e.into()),
-                },
-                None => None,
+            let read = |id: &Option<CheckpointId>| -> Result<Option<Manifest>, TrainError> {
+                match id {
+                    Some(id) => match self.store.manifest(id) {
+                        Ok(m) => Ok(Some(m)),
+                        Err(relearn_store::StoreError::UnknownRef { .. }) => Ok(None),
+                        Err(e) => Err(e.into()),
+                    },
+                    None => Ok(None),
+                }
             };
+            let mut initial = read(&initial_id)?;
+            // A shrink-and-perturb retraining's parent is the checkpoint it started from,
+            // itself retrained: the initial model is up the chain (`gc` keeps every
+            // retrained checkpoint's parent, transitively).
+            while let Some(m) = initial
+                .as_ref()
+                .filter(|m| m.relation == Relation::Retrained && m.run == self.spec.name)
+            {
+                initial = read(&m.parent.clone())?;
+            }
             match initial {
                 Some(m) if m.relation == Relation::Initial && m.run == self.spec.name => {
                     self.initial_id = Some(m.id);
@@ -427,6 +466,7 @@ impl<'a> Loop<'a> {
             }
             Ok(self.store.load_part(&head, part)?)
         })?;
+        let anchor = self.resume_anchor(&head, &loaded.weights.widths())?;
         self.next_window = head.window as usize + 1;
         self.serving = Some(Serving {
             id: head.id.clone(),
@@ -434,6 +474,7 @@ impl<'a> Loop<'a> {
             preprocessor: loaded.preprocessor,
             moments,
             state,
+            anchor,
         });
         self.head_manifest = Some(head);
         Ok(())
@@ -477,6 +518,7 @@ impl<'a> Loop<'a> {
         let window = self.spec.initial_windows - 1;
         let (weights, moments, train_loss) =
             self.train_fresh(&data, window, self.spec.train.lr, self.info.n_outputs())?;
+        let anchor = self.fresh_anchor(&weights, &data, None);
         let train_seconds = started.elapsed().as_secs_f64();
         let samples = initial.len() as u64;
         let state = self.policy.start(&self.history, &self.ctx);
@@ -486,6 +528,7 @@ impl<'a> Loop<'a> {
             preprocessor,
             moments,
             state,
+            anchor,
         };
         let verdict = self.gate(&candidate, &self.history.initial);
         let outcome = self.commit(
@@ -607,83 +650,132 @@ impl<'a> Loop<'a> {
         let started = Instant::now();
         let samples_trained = plan.set.raw.len();
         let all_classes = self.info.all_classes();
-        let mut new_classes: Vec<String>;
-        let (parent, relation, weights, preprocessor, moments, train_loss) = match plan.start {
-            Start::Fresh(relation) => {
-                let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
-                // A fresh model keeps the classes its predecessor knew, and learns the
-                // training set's new ones.
-                preprocessor.classes = serving.preprocessor.classes.clone();
-                let known = preprocessor.classes.len();
-                new_classes = preprocessor.learn_classes(&all_classes, &plan.set.raw.targets);
-                if preprocessor.classes.len() == known {
-                    new_classes.clear();
-                }
-                preprocessor.fit(&plan.set.raw);
-                let data = preprocessor.transform(&plan.set.raw);
-                let outputs = match self.info.task {
-                    relearn_data::Task::Classification => preprocessor.classes.len(),
-                    relearn_data::Task::Regression => 1,
-                };
-                let (weights, moments, train_loss) =
-                    self.train_fresh(&data, t, self.spec.train.lr, outputs)?;
-                let parent = match relation {
-                    Relation::Retrained => self.initial_id.clone(),
-                    _ => Some(serving.id.clone()),
-                };
-                (parent, relation, weights, preprocessor, moments, train_loss)
-            }
-            Start::Serving => {
-                // The scaler takes the new window only (not replayed samples, which it saw).
-                let mut preprocessor = serving.preprocessor.clone();
-                preprocessor.update(&window.batch);
-                new_classes = preprocessor.learn_classes(&all_classes, &plan.set.raw.targets);
-                let data = preprocessor.transform(&plan.set.raw);
-                let mut moments = match self.spec.stateful.carry_optimizer {
-                    true => serving.moments.clone(),
-                    false => None,
-                };
-                let mut weights = serving.weights.clone();
-                if !new_classes.is_empty() {
-                    // The new classes' outputs: the weights the model had stay, the new
-                    // rows start like a fresh layer's, their Adam moments at zero.
-                    let last = weights.layers.last().expect("an MLP has a layer");
-                    let (d_in, d_out) = (last.d_input, last.d_output);
-                    grow::grow_outputs(
-                        &mut weights,
-                        new_classes.len(),
-                        derive(self.spec.seed, Purpose::Weights, t),
-                    );
-                    if let Some(m) = &mut moments {
-                        grow::grow_moments(m, d_in, d_out, new_classes.len());
-                    }
-                }
-                let model = self
-                    .mlp_for(&weights)
-                    .init_with(&weights, &self.train_device)
-                    .expect("shape checked above");
-                let lr = self.spec.stateful.lr;
-                let (weights, moments, train_loss) = self
-                    .train(
-                        model,
-                        moments.unwrap_or_default(),
-                        &data,
-                        t,
-                        self.spec.stateful.epochs,
-                        lr,
+        let new_classes: Vec<String>;
+        let (parent, relation, weights, preprocessor, moments, train_loss, anchor) =
+            match plan.start {
+                Start::Fresh(relation) => {
+                    let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+                    // A fresh model keeps the classes its predecessor knew, and learns the
+                    // training set's new ones.
+                    preprocessor.classes = serving.preprocessor.classes.clone();
+                    new_classes = preprocessor.learn_classes(&all_classes, &plan.set.raw.targets);
+                    preprocessor.fit(&plan.set.raw);
+                    let data = preprocessor.transform(&plan.set.raw);
+                    let outputs = match self.info.task {
+                        relearn_data::Task::Classification => preprocessor.classes.len(),
+                        relearn_data::Task::Regression => 1,
+                    };
+                    // `stateless.init = "shrink-perturb"` starts from the serving weights,
+                    // shrunk and perturbed: they descend from it, so it is the parent. (Not
+                    // when the classes grew: the shapes differ, and it starts fresh.)
+                    let warm = match (relation, self.spec.stateless.init) {
+                        (Relation::Retrained, StatelessInit::ShrinkPerturb { shrink, perturb })
+                            if self.spec.mode == Mode::Stateless && new_classes.is_empty() =>
+                        {
+                            Some((&serving.weights, shrink, perturb))
+                        }
+                        _ => None,
+                    };
+                    let (weights, moments, train_loss) =
+                        self.train_fresh_from(&data, t, self.spec.train.lr, outputs, warm)?;
+                    let parent = match relation {
+                        Relation::Retrained if warm.is_none() => self.initial_id.clone(),
+                        _ => Some(serving.id.clone()),
+                    };
+                    // A fresh model starts a new Fisher; `l2-init` keeps the run's initial
+                    // weights.
+                    let anchor = self.fresh_anchor(&weights, &data, Some(&serving.anchor));
+                    (
+                        parent,
+                        relation,
+                        weights,
+                        preprocessor,
+                        moments,
+                        train_loss,
+                        anchor,
                     )
-                    .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
-                let parent = Some(serving.id.clone());
-                (
-                    parent,
-                    Relation::FineTuned,
-                    weights,
-                    preprocessor,
-                    Some(moments),
-                    train_loss,
-                )
-            }
-        };
+                }
+                Start::Serving => {
+                    // The scaler takes the new window only (not replayed samples, which it saw).
+                    let mut preprocessor = serving.preprocessor.clone();
+                    preprocessor.update(&window.batch);
+                    new_classes = preprocessor.learn_classes(&all_classes, &plan.set.raw.targets);
+                    let data = preprocessor.transform(&plan.set.raw);
+                    let mut moments = match self.spec.stateful.carry_optimizer {
+                        true => serving.moments.clone(),
+                        false => None,
+                    };
+                    let mut weights = serving.weights.clone();
+                    let mut penalty = self.anchor_for_fine_tune(serving);
+                    let mut carried = serving.anchor.clone();
+                    if !new_classes.is_empty() {
+                        // The new classes' outputs: the weights the model had stay, the new
+                        // rows start like a fresh layer's, their Adam moments at zero; an
+                        // anchor holds the new rows where they start.
+                        let last = weights.layers.last().expect("an MLP has a layer");
+                        let (d_in, d_out) = (last.d_input, last.d_output);
+                        let seed = derive(self.spec.seed, Purpose::Weights, t);
+                        let added = new_classes.len();
+                        grow::grow_outputs(&mut weights, added, seed);
+                        if let Some(m) = &mut moments {
+                            grow::grow_moments(m, d_in, d_out, added);
+                        }
+                        if let Some(p) = &mut penalty {
+                            p.center = match &serving.anchor {
+                                AnchorState::Ewc(_) => weights.clone(),
+                                _ => {
+                                    let mut c = p.center.clone();
+                                    grow::grow_outputs(&mut c, added, seed);
+                                    c
+                                }
+                            };
+                            if let Some(f) = &mut p.precision {
+                                grow::grow_zeros(f, added);
+                            }
+                        }
+                        if let AnchorState::L2Init(initial) = &carried {
+                            let mut c = (**initial).clone();
+                            grow::grow_outputs(&mut c, added, seed);
+                            carried = AnchorState::L2Init(Arc::new(c));
+                        }
+                    }
+                    let model = self
+                        .mlp_for(&weights)
+                        .init_with(&weights, &self.train_device)
+                        .expect("shape checked above");
+                    let lr = self.spec.stateful.lr;
+                    let (weights, moments, train_loss) = self
+                        .train(
+                            model,
+                            moments.unwrap_or_default(),
+                            &data,
+                            t,
+                            self.spec.stateful.epochs,
+                            lr,
+                            penalty.as_ref(),
+                        )
+                        .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
+                    let parent = Some(serving.id.clone());
+                    let anchor = match &carried {
+                        AnchorState::Ewc(_) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
+                            &weights,
+                            self.mlp.activation,
+                            &data,
+                            self.info.task,
+                        ))),
+                        other => other.clone(),
+                    };
+                    (
+                        parent,
+                        Relation::FineTuned,
+                        weights,
+                        preprocessor,
+                        Some(moments),
+                        train_loss,
+                        anchor,
+                    )
+                }
+            };
         state.trained(&window, &self.ctx);
         // Building the training set, training, and the policy state's update.
         let train_seconds = started.elapsed().as_secs_f64();
@@ -693,6 +785,7 @@ impl<'a> Loop<'a> {
             preprocessor,
             moments,
             state,
+            anchor,
         };
         let commit = Commit {
             window: t,
@@ -721,11 +814,35 @@ impl<'a> Loop<'a> {
         lr: f64,
         outputs: usize,
     ) -> Result<(MlpWeights, Option<AdamMoments>, f64), TrainError> {
+        self.train_fresh_from(data, window, lr, outputs, None)
+    }
+
+    /// [`Loop::train_fresh`], from `shrink * previous + perturb * fresh` when `warm` gives
+    /// `(previous, shrink, perturb)` (shrink-and-perturb).
+    fn train_fresh_from(
+        &self,
+        data: &Batch,
+        window: usize,
+        lr: f64,
+        outputs: usize,
+        warm: Option<(&MlpWeights, f64, f64)>,
+    ) -> Result<(MlpWeights, Option<AdamMoments>, f64), TrainError> {
         self.train_device
             .seed(derive(self.spec.seed, Purpose::Weights, window));
         let mut config = self.mlp.clone();
         config.d_output = outputs;
-        let model = config.init(&self.train_device);
+        let mut model = config.init(&self.train_device);
+        if let Some((previous, shrink, perturb)) = warm {
+            // Burn draws a fresh layer's weights when they are first read, and fresh training
+            // first reads them after `train` has seeded the device for dropout: read them
+            // under that seed too, so `w_fresh` is the fresh retraining's start, bit for bit.
+            self.train_device
+                .seed(derive(self.spec.seed, Purpose::Dropout, window));
+            let start = shrink_perturb(previous, &model.weights(), shrink, perturb);
+            model = config
+                .init_with(&start, &self.train_device)
+                .expect("the serving weights have the config's shape");
+        }
         let (weights, moments, loss) = self
             .train(
                 model,
@@ -734,6 +851,7 @@ impl<'a> Loop<'a> {
                 window,
                 self.spec.train.epochs,
                 lr,
+                None,
             )
             .map_err(|epoch| self.diverged(window, epoch, "train.lr", lr, data))?;
         // Fresh training keeps its moments only for a policy that will fine-tune them.
@@ -741,6 +859,7 @@ impl<'a> Loop<'a> {
         Ok((weights, keep.then_some(moments), loss))
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn train(
         &self,
         model: Mlp,
@@ -749,6 +868,7 @@ impl<'a> Loop<'a> {
         window: usize,
         epochs: usize,
         lr: f64,
+        anchor: Option<&Anchor>,
     ) -> Result<(MlpWeights, AdamMoments, f64), usize> {
         self.train_device
             .seed(derive(self.spec.seed, Purpose::Dropout, window));
@@ -759,13 +879,14 @@ impl<'a> Loop<'a> {
             lr,
             shuffle_seed: derive(self.spec.seed, Purpose::Shuffle, window),
         };
-        let (model, loss) = fit_with(
+        let (model, loss) = fit_anchored(
             self.spec.trainer,
             model,
             &mut optimizer,
             data,
             self.info.task,
             settings,
+            anchor,
             &self.train_device,
         )
         .map_err(|d| d.epoch)?;
@@ -800,6 +921,7 @@ impl<'a> Loop<'a> {
         if let Some(m) = &candidate.moments {
             parts_out.push((parts::OPTIMIZER.to_string(), m.to_bytes()));
         }
+        parts_out.extend(candidate.anchor.part());
         parts_out.extend(
             candidate
                 .state
@@ -868,6 +990,88 @@ impl<'a> Loop<'a> {
         candidate.id = manifest.id.clone();
         self.serving = Some(candidate);
         Ok(Outcome::Promoted(manifest))
+    }
+}
+
+/// Anchored fine-tuning (`stateful.anchor`, see [`crate::anchor`]).
+impl Loop<'_> {
+    /// The anchor of this run's fine-tunes: none for a policy that never fine-tunes.
+    fn anchor_kind(&self) -> AnchorKind {
+        match self.policy.fine_tunes() {
+            true => self.spec.stateful.anchor.kind,
+            false => AnchorKind::None,
+        }
+    }
+
+    /// The anchor state of a model trained from fresh weights on `data` (preprocessed): the
+    /// initial model (`serving = None`) or a reset of the drift policy. `l2-init` keeps the
+    /// run's initial weights (the initial model's own); `ewc` starts a new Fisher.
+    fn fresh_anchor(
+        &self,
+        weights: &MlpWeights,
+        data: &Batch,
+        serving: Option<&AnchorState>,
+    ) -> AnchorState {
+        match (self.anchor_kind(), serving) {
+            (AnchorKind::None, _) => AnchorState::None,
+            (AnchorKind::L2Init, Some(AnchorState::L2Init(initial))) => {
+                AnchorState::L2Init(initial.clone())
+            }
+            (AnchorKind::L2Init, _) => AnchorState::L2Init(Arc::new(weights.clone())),
+            (AnchorKind::Ewc, _) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
+                weights,
+                self.mlp.activation,
+                data,
+                self.info.task,
+            ))),
+        }
+    }
+
+    /// The penalty of a fine-tune of `serving`, if the run anchors them.
+    fn anchor_for_fine_tune(&self, serving: &Serving) -> Option<Anchor> {
+        let strength = self.spec.stateful.anchor.strength as f32;
+        match &serving.anchor {
+            AnchorState::None => None,
+            AnchorState::L2Init(initial) => Some(Anchor {
+                strength,
+                center: (**initial).clone(),
+                precision: None,
+            }),
+            AnchorState::Ewc(fisher) => Some(Anchor {
+                strength,
+                center: serving.weights.clone(),
+                precision: Some(fisher.0.clone()),
+            }),
+        }
+    }
+
+    /// The anchor state stored with `head` (its `anchor` or `fisher` part).
+    fn resume_anchor(&self, head: &Manifest, widths: &[usize]) -> Result<AnchorState, TrainError> {
+        let kind = self.anchor_kind();
+        let name = match kind {
+            AnchorKind::None => return Ok(AnchorState::None),
+            AnchorKind::L2Init => parts::ANCHOR,
+            AnchorKind::Ewc => parts::FISHER,
+        };
+        if !head.parts.contains_key(name) {
+            return Err(bad(
+                head,
+                format!(
+                    "it has no `{name}` part, which a run with `stateful.anchor = \"{}\"` needs",
+                    kind.name()
+                ),
+            ));
+        }
+        let bytes = self.store.load_part(head, name)?;
+        let decoded = match kind {
+            AnchorKind::L2Init => crate::anchor::decode_anchor_weights(&bytes, widths)
+                .map(|w| AnchorState::L2Init(Arc::new(w))),
+            _ => Fisher::from_bytes(&bytes, widths).map(|f| AnchorState::Ewc(Arc::new(f))),
+        };
+        decoded.map_err(|source| TrainError::BadPart {
+            id: head.id.clone(),
+            source: Box::new(source),
+        })
     }
 }
 
@@ -1067,6 +1271,33 @@ pub fn human_bytes(n: u128) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Shrink-and-perturb (Ash & Adams 2020): `shrink * previous + perturb * fresh`, element by
+/// element, in f32.
+pub(crate) fn shrink_perturb(
+    previous: &MlpWeights,
+    fresh: &MlpWeights,
+    shrink: f64,
+    perturb: f64,
+) -> MlpWeights {
+    let (l, s) = (shrink as f32, perturb as f32);
+    let mix = |p: &[f32], f: &[f32]| -> Vec<f32> {
+        p.iter().zip(f).map(|(&p, &f)| l * p + s * f).collect()
+    };
+    MlpWeights {
+        layers: previous
+            .layers
+            .iter()
+            .zip(&fresh.layers)
+            .map(|(p, f)| relearn_model::LayerWeights {
+                d_input: p.d_input,
+                d_output: p.d_output,
+                weight: mix(&p.weight, &f.weight),
+                bias: mix(&p.bias, &f.bias),
+            })
+            .collect(),
     }
 }
 

@@ -12,7 +12,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use relearn_train::Mode;
+use relearn_train::Policy;
 use relearn_train::compare::{Report, WindowRow, stats};
 
 use super::prose::fmt_score;
@@ -24,12 +24,20 @@ pub const SIZE: (u32, u32) = (1000, 520);
 const DRIFT: RGBColor = RGBColor(120, 120, 120);
 
 /// Each policy's line colour (the book modes keep the colours they always had).
-fn color(mode: Mode) -> RGBColor {
-    match mode {
+fn color(policy: Policy) -> RGBColor {
+    use relearn_train::Mode;
+    use relearn_train::anchor::AnchorKind;
+    let RGBColor(r, g, b) = match policy.mode {
         Mode::Stateless => RGBColor(31, 119, 180),
         Mode::Stateful => RGBColor(230, 110, 10),
         Mode::Replay => RGBColor(44, 160, 44),
         Mode::Drift => RGBColor(200, 30, 120),
+    };
+    // An anchored variant: the mode's colour, darker (`l2-init`) or lighter (`ewc`).
+    match policy.anchor {
+        None | Some(AnchorKind::None) => RGBColor(r, g, b),
+        Some(AnchorKind::L2Init) => RGBColor(r / 2, g / 2, b / 2),
+        Some(AnchorKind::Ewc) => RGBColor(r / 2 + 128, g / 2 + 100, b / 2 + 128),
     }
 }
 

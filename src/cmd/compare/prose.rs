@@ -3,7 +3,7 @@
 //! table, the plot and the words share.
 
 use relearn_store::Retained;
-use relearn_train::Mode;
+use relearn_train::Policy;
 use relearn_train::compare::{
     CLOSE_STD_ERRORS, Choice, MATCH_POINTS, ModeReport, RECOVERY_POINTS, Reason, Recommendation,
     Recovery, Report, Setup, stats,
@@ -40,8 +40,8 @@ pub fn recommendation(r: &Report, rec: Recommendation) -> String {
 /// The words for the two book modes.
 fn book_pair(r: &Report, rec: Recommendation) -> String {
     let (Some(sl), Some(sf), Some(c)) = (
-        r.modes.get(Mode::Stateless),
-        r.modes.get(Mode::Stateful),
+        r.modes.get(Policy::STATELESS),
+        r.modes.get(Policy::STATEFUL),
         r.comparison.as_ref(),
     ) else {
         return String::new();
@@ -100,7 +100,7 @@ fn book_pair(r: &Report, rec: Recommendation) -> String {
             };
             lead + &why
         }
-        (Reason::BetterBeyondNoise, Choice::Policy(Mode::Stateful)) => format!(
+        (Reason::BetterBeyondNoise, Choice::Policy(Policy::STATEFUL)) => format!(
             "Use stateful: it did {d:.2} {unit} better on average ({means}; {noise}); {cost}; {data}."
         ),
         (Reason::MatchedAndCheaper, _) => format!(
@@ -147,8 +147,8 @@ fn recovery_sentence(r: &Report) -> Option<String> {
         };
         (s, known.len())
     };
-    let (a, n) = describe(r.modes.get(Mode::Stateful)?);
-    let (b, _) = describe(r.modes.get(Mode::Stateless)?);
+    let (a, n) = describe(r.modes.get(Policy::STATEFUL)?);
+    let (b, _) = describe(r.modes.get(Policy::STATELESS)?);
     let drifts = if n == 1 {
         "the declared drift point".to_string()
     } else {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use relearn_train::Mode;
+use relearn_train::Policy;
 use relearn_train::compare::{Measured, ModeReport, Recovery, Report};
 
 use super::prose::{fmt_score, thousands};
@@ -69,9 +69,9 @@ fn per_window(s: &mut String, r: &Report) {
     windows.dedup();
     // The book pair's table has a difference column (stateful - stateless), whichever order
     // `--policies` named them in.
-    let column = |mode: Mode| r.modes.0.iter().position(|m| m.mode == mode);
+    let column = |mode: Policy| r.modes.0.iter().position(|m| m.mode == mode);
     let pair = match r.modes.is_book_pair() {
-        true => column(Mode::Stateless).zip(column(Mode::Stateful)),
+        true => column(Policy::STATELESS).zip(column(Policy::STATEFUL)),
         false => None,
     };
     let drift: BTreeMap<u64, usize> = r
@@ -95,8 +95,15 @@ fn per_window(s: &mut String, r: &Report) {
         })
         .collect();
     let _ = write!(s, "{:>6}", "window");
-    for m in &r.modes.0 {
-        let _ = write!(s, "  {:>10}", m.mode.name());
+    // Ten characters a column, more for a longer policy name (`stateful+l2-init`).
+    let widths: Vec<usize> = r
+        .modes
+        .0
+        .iter()
+        .map(|m| m.mode.name().len().max(10))
+        .collect();
+    for (m, width) in r.modes.0.iter().zip(&widths) {
+        let _ = write!(s, "  {:>width$}", m.mode.name());
     }
     if !baseline.is_empty() {
         let _ = write!(s, "  {:>10}", "baseline");
@@ -113,8 +120,8 @@ fn per_window(s: &mut String, r: &Report) {
     let cell = |v: Option<&f64>| v.map_or("-".to_string(), |x| fmt_score(&r.setup, *x));
     for w in windows {
         let _ = write!(s, "{w:>6}");
-        for column in &scores {
-            let _ = write!(s, "  {:>10}", cell(column.get(&w)));
+        for (column, width) in scores.iter().zip(&widths) {
+            let _ = write!(s, "  {:>width$}", cell(column.get(&w)));
         }
         if !baseline.is_empty() {
             let _ = write!(s, "  {:>10}", cell(baseline.get(&w)));

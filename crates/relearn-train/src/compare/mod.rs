@@ -17,7 +17,7 @@
 //! use relearn_data::Stream;
 //! use relearn_store::Store;
 //! use relearn_train::compare::{self, Choice, Inputs, Invocation, Reason, RunInput, Setup};
-//! use relearn_train::{Mode, RunOptions, RunSpec};
+//! use relearn_train::{Policy, RunOptions, RunSpec};
 //!
 //! let toml = "[run]\nname = \"doc\"\n[data]\ngenerator = \"sea\"\nsamples = 1200\n\
 //!             [window]\nsize = 200\n[model]\nhidden = [8]\n[train]\nepochs = 1\n";
@@ -27,9 +27,9 @@
 //!
 //! // One run per policy, named as `compare` names them: doc-stateless, doc-stateful.
 //! let mut chains = Vec::new();
-//! for mode in Mode::BOOK {
+//! for mode in Policy::BOOK {
 //!     let name = compare::run_name(&spec.name, mode);
-//!     let run = spec.clone().with_mode(mode).with_name(name.clone());
+//!     let run = mode.apply(spec.clone()).with_name(name.clone());
 //!     relearn_train::run(&run, &store, &RunOptions::default(), &mut |_| {})?;
 //!     chains.push((mode, store.run_chain(&name)?));
 //! }
@@ -50,7 +50,7 @@
 //! });
 //!
 //! // Five update windows each, scored before each update.
-//! let stateful = report.modes.get(Mode::Stateful).expect("compared");
+//! let stateful = report.modes.get(Policy::STATEFUL).expect("compared");
 //! assert_eq!(stateful.windows.len(), 5);
 //! let pair = report.comparison.as_ref().expect("both book modes ran");
 //! assert_eq!(pair.paired_windows, 5);
@@ -84,7 +84,7 @@ pub use self::report::{
     StreamSummary, WindowRow,
 };
 use self::stats::{backward, mean, rank, recoveries, std_error, worse};
-use crate::{Mode, RunSpec};
+use crate::{Policy, RunSpec};
 
 /// Windows before a drift window whose mean is the pre-drift level.
 pub const PRE_DRIFT_WINDOWS: usize = 3;
@@ -128,7 +128,7 @@ pub struct Inputs<'a> {
 /// One policy's run.
 pub struct RunInput<'a> {
     /// The policy.
-    pub mode: Mode,
+    pub mode: Policy,
     /// Its checkpoints (`store.run_chain`), any order.
     pub chain: &'a [Manifest],
     /// What this invocation did for it.
@@ -183,14 +183,14 @@ pub fn metric_of(task: Task) -> (&'static str, bool) {
 }
 
 /// The store's run name of a policy in a comparison: `NAME-stateless`, `NAME-stateful`.
-pub fn run_name(name: &str, mode: Mode) -> String {
-    format!("{name}-{}", mode.name())
+pub fn run_name(name: &str, mode: Policy) -> String {
+    format!("{name}-{}", mode.run_suffix())
 }
 
 /// Builds the report.
 pub fn build(inputs: Inputs<'_>) -> Report {
     let setup = inputs.setup;
-    let policies: Vec<Mode> = inputs.runs.iter().map(|r| r.mode).collect();
+    let policies: Vec<Policy> = inputs.runs.iter().map(|r| r.mode).collect();
     let modes = Modes(
         inputs
             .runs
@@ -198,7 +198,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
             .map(|r| mode_report(r.mode, &setup, r.chain, r.now, &r.previous_concept))
             .collect(),
     );
-    let comparison = match (modes.get(Mode::Stateless), modes.get(Mode::Stateful)) {
+    let comparison = match (modes.get(Policy::STATELESS), modes.get(Policy::STATEFUL)) {
         (Some(stateless), Some(stateful)) => Some(recommend::compare(&setup, stateless, stateful)),
         _ => None,
     };
@@ -278,7 +278,7 @@ fn baseline_summary(setup: &Setup, windows: &[WindowRow]) -> Option<BaselineSumm
     })
 }
 fn mode_report(
-    mode: Mode,
+    mode: Policy,
     setup: &Setup,
     chain: &[Manifest],
     now: Invocation,

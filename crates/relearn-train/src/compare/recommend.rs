@@ -10,7 +10,7 @@ use super::{
     CLOSE_POINTS, CLOSE_STD_ERRORS, COST_SIMILAR, Comparison, MATCH_POINTS, ModeReport, Report,
     Setup, Standing,
 };
-use crate::Mode;
+use crate::Policy;
 
 /// Which of the two book modes scored better, by more than the noise and the close band;
 /// serialised as its [`name`](Better::name).
@@ -31,8 +31,8 @@ impl Better {
     /// `stateful`, `stateless`, or `too close to call`.
     pub fn name(self) -> &'static str {
         match self {
-            Better::Stateful => Mode::Stateful.name(),
-            Better::Stateless => Mode::Stateless.name(),
+            Better::Stateful => Policy::STATEFUL.name(),
+            Better::Stateless => Policy::STATELESS.name(),
             Better::TooClose => "too close to call",
         }
     }
@@ -49,7 +49,7 @@ impl From<Better> for &'static str {
 #[serde(into = "&'static str")]
 pub enum Choice {
     /// This policy.
-    Policy(Mode),
+    Policy(Policy),
     /// Either of the two book modes will do: they tie on score, cost and data kept.
     Either,
 }
@@ -115,8 +115,8 @@ pub struct Recommendation {
 pub fn recommend(report: &Report) -> Recommendation {
     if report.modes.is_book_pair() {
         let c = report.comparison.as_ref().expect("both book modes ran");
-        let stateless = report.modes.get(Mode::Stateless).expect("book pair");
-        let stateful = report.modes.get(Mode::Stateful).expect("book pair");
+        let stateless = report.modes.get(Policy::STATELESS).expect("book pair");
+        let stateful = report.modes.get(Policy::STATEFUL).expect("book pair");
         let mut recommendation = between_book_modes(c, stateless, stateful);
         if c.advantage_points.is_none() {
             recommendation.reason = Reason::NotEnoughWindows;
@@ -174,16 +174,16 @@ fn between_book_modes(
 ) -> Recommendation {
     let d = c.advantage_points.unwrap_or(0.0);
     let cheaper = cheaper(c.cost_ratio);
-    let pick = |mode: Mode, reason: Reason| Recommendation {
+    let pick = |mode: Policy, reason: Reason| Recommendation {
         policy: Choice::Policy(mode),
         reason,
     };
     match c.better {
-        Better::Stateful => pick(Mode::Stateful, Reason::BetterBeyondNoise),
-        Better::Stateless if d > -MATCH_POINTS && cheaper == Some(Mode::Stateful) => {
-            pick(Mode::Stateful, Reason::MatchedAndCheaper)
+        Better::Stateful => pick(Policy::STATEFUL, Reason::BetterBeyondNoise),
+        Better::Stateless if d > -MATCH_POINTS && cheaper == Some(Policy::STATEFUL) => {
+            pick(Policy::STATEFUL, Reason::MatchedAndCheaper)
         }
-        Better::Stateless => pick(Mode::Stateless, Reason::BetterBeyondNoise),
+        Better::Stateless => pick(Policy::STATELESS, Reason::BetterBeyondNoise),
         Better::TooClose => match cheaper {
             Some(mode) => pick(mode, Reason::CheaperInTime),
             None => match stateless
@@ -191,8 +191,8 @@ fn between_book_modes(
                 .samples
                 .cmp(&stateful.retained_at_end.samples)
             {
-                Ordering::Greater => pick(Mode::Stateful, Reason::KeepsLessData),
-                Ordering::Less => pick(Mode::Stateless, Reason::KeepsLessData),
+                Ordering::Greater => pick(Policy::STATEFUL, Reason::KeepsLessData),
+                Ordering::Less => pick(Policy::STATELESS, Reason::KeepsLessData),
                 Ordering::Equal => Recommendation {
                     policy: Choice::Either,
                     reason: Reason::AllSimilar,
@@ -204,10 +204,10 @@ fn between_book_modes(
 
 /// The clearly cheaper book mode by training time, if either is, from the cost ratio
 /// (stateless seconds over stateful seconds).
-fn cheaper(cost_ratio: Option<f64>) -> Option<Mode> {
+fn cheaper(cost_ratio: Option<f64>) -> Option<Policy> {
     match cost_ratio {
-        Some(r) if r > COST_SIMILAR => Some(Mode::Stateful),
-        Some(r) if r < 1.0 / COST_SIMILAR => Some(Mode::Stateless),
+        Some(r) if r > COST_SIMILAR => Some(Policy::STATEFUL),
+        Some(r) if r < 1.0 / COST_SIMILAR => Some(Policy::STATELESS),
         _ => None,
     }
 }

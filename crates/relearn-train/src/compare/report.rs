@@ -6,7 +6,7 @@ use relearn_store::Retained;
 use serde::Serialize;
 
 use super::{Better, Choice};
-use crate::Mode;
+use crate::Policy;
 
 /// What the comparison is about: the config, the stream, the metric.
 #[derive(Debug, Clone, Serialize)]
@@ -123,7 +123,7 @@ pub struct Report {
     /// The thresholds the totals and the recommendation use.
     pub definitions: Definitions,
     /// The policies compared, in the order given.
-    pub policies: Vec<Mode>,
+    pub policies: Vec<Policy>,
     /// Per policy, keyed by its name.
     pub modes: Modes,
     /// Stateful against stateless, when both ran.
@@ -132,7 +132,7 @@ pub struct Report {
     pub ranking: Vec<Standing>,
     /// The policies that beat the no-skill baseline beyond the noise (see
     /// [`BaselineSummary`]); `null` when no checkpoint records a baseline.
-    pub beat_baseline: Option<Vec<Mode>>,
+    pub beat_baseline: Option<Vec<Policy>>,
 }
 
 impl Report {
@@ -155,7 +155,7 @@ impl Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct Standing {
     /// The policy.
-    pub policy: Mode,
+    pub policy: Policy,
     /// Its mean prequential score.
     pub mean: Option<f64>,
     /// Mean per-window difference to the best policy, in points (<= 0; 0 for the best).
@@ -194,13 +194,13 @@ pub struct Modes(pub Vec<ModeReport>);
 
 impl Modes {
     /// The report of policy `mode`, if it was compared.
-    pub fn get(&self, mode: Mode) -> Option<&ModeReport> {
+    pub fn get(&self, mode: Policy) -> Option<&ModeReport> {
         self.0.iter().find(|m| m.mode == mode)
     }
 
     /// Whether exactly the two book modes were compared.
     pub fn is_book_pair(&self) -> bool {
-        self.0.len() == 2 && Mode::BOOK.iter().all(|&m| self.get(m).is_some())
+        self.0.len() == 2 && Policy::BOOK.iter().all(|&m| self.get(m).is_some())
     }
 }
 
@@ -237,7 +237,7 @@ pub struct ModeReport {
     /// Run name in the store.
     pub run: String,
     /// The policy.
-    pub mode: Mode,
+    pub mode: Policy,
     /// The run's latest checkpoint compared.
     pub head: Option<relearn_store::CheckpointId>,
     /// The initial model.

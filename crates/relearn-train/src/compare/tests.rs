@@ -10,7 +10,7 @@ use super::{
     Definitions, ModeReport, Modes, Report, Samples, ScoreSummary, Seconds, Setup, StreamSummary,
     WindowRow, recommend,
 };
-use crate::Mode;
+use crate::Policy;
 
 fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
     Setup {
@@ -146,7 +146,7 @@ fn significant_digits() {
 
 /// A policy's report with `rows`, `seconds` of training per update and `retained` samples
 /// kept at the end.
-fn mode_report(mode: Mode, rows: Vec<WindowRow>, seconds: f64, retained: u64) -> ModeReport {
+fn mode_report(mode: Policy, rows: Vec<WindowRow>, seconds: f64, retained: u64) -> ModeReport {
     let scores: Vec<f64> = rows.iter().map(|w| w.score).collect();
     let updates_total = seconds * rows.len() as f64;
     ModeReport {
@@ -189,7 +189,7 @@ fn mode_report(mode: Mode, rows: Vec<WindowRow>, seconds: f64, retained: u64) ->
 /// The report of `modes` as [`super::build`] makes it from manifests.
 fn report(setup: Setup, modes: Vec<ModeReport>) -> Report {
     let modes = Modes(modes);
-    let comparison = match (modes.get(Mode::Stateless), modes.get(Mode::Stateful)) {
+    let comparison = match (modes.get(Policy::STATELESS), modes.get(Policy::STATEFUL)) {
         (Some(stateless), Some(stateful)) => Some(recommend::compare(&setup, stateless, stateful)),
         _ => None,
     };
@@ -229,7 +229,7 @@ fn the_verdicts_serialise_as_compare_json_always_spelled_them() {
     assert_eq!(json(serde_json::json!(Better::Stateless)), r#""stateless""#);
     assert_eq!(json(serde_json::json!(Choice::Either)), r#""either""#);
     assert_eq!(
-        json(serde_json::json!(Choice::Policy(Mode::Stateful))),
+        json(serde_json::json!(Choice::Policy(Policy::STATEFUL))),
         r#""stateful""#
     );
 }
@@ -240,9 +240,9 @@ fn the_book_pair_prefers_the_better_mode_unless_it_only_matched_at_a_higher_cost
         let r = report(
             setup(true, vec![]),
             vec![
-                mode_report(Mode::Stateless, scores(10, 0.90, 0.001), 1.0, 500),
+                mode_report(Policy::STATELESS, scores(10, 0.90, 0.001), 1.0, 500),
                 mode_report(
-                    Mode::Stateful,
+                    Policy::STATEFUL,
                     scores(10, stateful, 0.001),
                     stateful_seconds,
                     0,
@@ -254,8 +254,8 @@ fn the_book_pair_prefers_the_better_mode_unless_it_only_matched_at_a_higher_cost
         assert_eq!(c.recommended, rec.policy);
         (c.better, rec.policy, rec.reason)
     };
-    let stateful = Choice::Policy(Mode::Stateful);
-    let stateless = Choice::Policy(Mode::Stateless);
+    let stateful = Choice::Policy(Policy::STATEFUL);
+    let stateless = Choice::Policy(Policy::STATELESS);
     // 3 points better.
     assert_eq!(
         pick(0.93, 1.0),
@@ -283,20 +283,41 @@ fn other_sets_pick_the_cheapest_within_the_noise_of_the_best() {
     let r = report(
         setup(true, vec![]),
         vec![
-            mode_report(Mode::Replay, scores(10, 0.90, 0.001), 1.0, 250),
-            mode_report(Mode::Drift, scores(10, 0.899, 0.001), 0.5, 500),
-            mode_report(Mode::Stateless, scores(10, 0.80, 0.001), 0.1, 1500),
+            mode_report(
+                Policy::from(crate::Mode::Replay),
+                scores(10, 0.90, 0.001),
+                1.0,
+                250,
+            ),
+            mode_report(
+                Policy::from(crate::Mode::Drift),
+                scores(10, 0.899, 0.001),
+                0.5,
+                500,
+            ),
+            mode_report(Policy::STATELESS, scores(10, 0.80, 0.001), 0.1, 1500),
         ],
     );
-    assert_eq!(r.best().map(|s| s.policy), Some(Mode::Replay));
+    assert_eq!(
+        r.best().map(|s| s.policy),
+        Some(Policy::from(crate::Mode::Replay))
+    );
     let rec = recommend(&r);
     assert_eq!(
         (rec.policy, rec.reason),
-        (Choice::Policy(Mode::Drift), Reason::CheaperInTime)
+        (
+            Choice::Policy(Policy::from(crate::Mode::Drift)),
+            Reason::CheaperInTime
+        )
     );
     let none = report(
         setup(true, vec![]),
-        vec![mode_report(Mode::Replay, Vec::new(), 1.0, 250)],
+        vec![mode_report(
+            Policy::from(crate::Mode::Replay),
+            Vec::new(),
+            1.0,
+            250,
+        )],
     );
     assert_eq!(
         recommend(&none),
@@ -315,8 +336,18 @@ fn a_far_worse_policy_is_never_recommended_however_noisy() {
     let r = report(
         setup(true, vec![]),
         vec![
-            mode_report(Mode::Replay, scores(10, 0.90, 0.0), 1.0, 250),
-            mode_report(Mode::Drift, scores(10, 0.85, 0.2), 0.1, 250),
+            mode_report(
+                Policy::from(crate::Mode::Replay),
+                scores(10, 0.90, 0.0),
+                1.0,
+                250,
+            ),
+            mode_report(
+                Policy::from(crate::Mode::Drift),
+                scores(10, 0.85, 0.2),
+                0.1,
+                250,
+            ),
         ],
     );
     let drift = &r.ranking[1];
@@ -327,7 +358,7 @@ fn a_far_worse_policy_is_never_recommended_however_noisy() {
     assert_eq!(
         recommend(&r),
         Recommendation {
-            policy: Choice::Policy(Mode::Replay),
+            policy: Choice::Policy(Policy::from(crate::Mode::Replay)),
             reason: Reason::BestMean
         }
     );

@@ -20,6 +20,7 @@ use relearn_data::{Batch, Task};
 use relearn_model::{Activation, MlpWeights};
 
 use super::pool;
+use crate::anchor::Anchor;
 use crate::optim::{AdamMoments, adam_update};
 
 /// A strided, read-only matrix view.
@@ -256,6 +257,8 @@ pub(crate) struct Fused {
     /// Gradients flowing backwards, ping-ponged between layers.
     delta: [Vec<f32>; 2],
     rng: StdRng,
+    /// `stateful.anchor`'s penalty, whose gradient joins the loss's before each Adam step.
+    anchor: Option<Anchor>,
 }
 
 impl Fused {
@@ -305,7 +308,13 @@ impl Fused {
             delta: [vec![0.0; batch * widest], vec![0.0; batch * widest]],
             rng: StdRng::seed_from_u64(dropout_seed),
             widths,
+            anchor: None,
         }
+    }
+
+    /// Adds (or removes) the anchor penalty of every later step.
+    pub(crate) fn set_anchor(&mut self, anchor: Option<Anchor>) {
+        self.anchor = anchor;
     }
 
     /// The trained weights.
@@ -582,6 +591,12 @@ impl Fused {
     fn adam(&mut self, moments: &mut AdamMoments, lr: f64, weight_decay: f32) {
         let layers = self.weights.len();
         moments.ensure_layers(layers);
+        if let Some(anchor) = &self.anchor {
+            for l in 0..layers {
+                anchor.add_gradient(l, false, &self.weights[l], &mut self.grad_w[l]);
+                anchor.add_gradient(l, true, &self.biases[l], &mut self.grad_b[l]);
+            }
+        }
         for l in 0..layers {
             update(
                 &mut self.weights[l],
@@ -757,4 +772,45 @@ pub(crate) fn train(
         }
     }
     Ok(last)
+}
+
+/// The diagonal empirical Fisher of `weights` on `data`: per parameter, the mean over the
+/// samples of the squared gradient of each sample's own loss (a backward pass per sample,
+/// no dropout), in f64 sums. Zeros for an empty `data`.
+pub(crate) fn fisher(
+    weights: &MlpWeights,
+    activation: Activation,
+    data: &Batch,
+    task: Task,
+) -> MlpWeights {
+    let mut fused = Fused::new(weights, activation, 0.0, 1, 0);
+    let layers = fused.weights.len();
+    let mut sum_w: Vec<Vec<f64>> = fused.grad_w.iter().map(|g| vec![0.0; g.len()]).collect();
+    let mut sum_b: Vec<Vec<f64>> = fused.grad_b.iter().map(|g| vec![0.0; g.len()]).collect();
+    let d = fused.widths[0];
+    for i in 0..data.len() {
+        fused.input[..d].copy_from_slice(&data.features[i * d..(i + 1) * d]);
+        fused.forward(1);
+        fused.loss_and_output_grad(1, &[i], &data.targets, task);
+        fused.backward(1);
+        for l in 0..layers {
+            for (s, &g) in sum_w[l].iter_mut().zip(&fused.grad_w[l]) {
+                *s += f64::from(g) * f64::from(g);
+            }
+            for (s, &g) in sum_b[l].iter_mut().zip(&fused.grad_b[l]) {
+                *s += f64::from(g) * f64::from(g);
+            }
+        }
+    }
+    let n = data.len().max(1) as f64;
+    let mut out = fused.weights();
+    for (l, layer) in out.layers.iter_mut().enumerate() {
+        for (v, s) in layer.weight.iter_mut().zip(&sum_w[l]) {
+            *v = (s / n) as f32;
+        }
+        for (v, s) in layer.bias.iter_mut().zip(&sum_b[l]) {
+            *v = (s / n) as f32;
+        }
+    }
+    out
 }
