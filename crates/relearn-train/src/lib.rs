@@ -15,6 +15,7 @@ pub mod data_trail;
 pub mod drift;
 pub mod fit;
 pub mod gate;
+pub mod import;
 pub mod metric;
 pub mod optim;
 pub mod policy;
