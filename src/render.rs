@@ -45,6 +45,9 @@ fn skill_suffix(m: &Manifest) -> String {
 /// `run`'s line per committed checkpoint: window, prequential score, training time.
 pub fn window_line(m: &Manifest, task: Task) -> String {
     let score = match &m.metrics.prequential {
+        None if m.relation == relearn_store::Relation::Imported => {
+            "imported model (no prequential score)".to_string()
+        }
         None => "initial model (no prequential score)".to_string(),
         Some(p) => {
             let [a, b] =
@@ -92,13 +95,24 @@ pub fn node_label(m: &Manifest) -> String {
         Some(failed) => format!("  rejected: fails {}", failed.join(", ")),
         None => String::new(),
     };
+    let imported = match import_record(m) {
+        Some((file, _)) => format!(" from {file}"),
+        None => String::new(),
+    };
     format!(
-        "{}  window {:<4} {}{}{rejected}{tags}",
+        "{}  window {:<4} {}{imported}{}{rejected}{tags}",
         short(&m.id),
         m.window,
         m.relation.as_str(),
         metric_suffix(m)
     )
+}
+
+/// An imported checkpoint's file name and sha256 (`extra.import`); `None` for others.
+pub fn import_record(m: &Manifest) -> Option<(String, String)> {
+    let record = m.extra.get(relearn_train::runner::IMPORT_RECORD)?;
+    let field = |k: &str| record.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    Some((field("file")?, field("sha256")?))
 }
 
 /// The conditions a promotion gate found this checkpoint failing (`extra.gate.failed`);
@@ -119,6 +133,9 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     writeln!(s, "run        {} ({})", m.run, m.mode)?;
     writeln!(s, "window     {}", m.window)?;
     writeln!(s, "relation   {}", m.relation.as_str())?;
+    if let Some((file, sha256)) = import_record(m) {
+        writeln!(s, "imported   {file} (sha256 {sha256})")?;
+    }
     writeln!(s, "parent     {}", opt(&m.parent))?;
     writeln!(s, "replaces   {}", opt(&m.replaces))?;
     writeln!(s, "created    {}", m.created_at)?;
@@ -144,6 +161,9 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
         Some(p) => {
             let parts: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
             writeln!(s, "prequential {}", parts.join(", "))?;
+        }
+        None if m.relation == relearn_store::Relation::Imported => {
+            writeln!(s, "prequential none (imported model)")?
         }
         None => writeln!(s, "prequential none (initial model)")?,
     }

@@ -14,6 +14,7 @@ mod docs;
 #[cfg(unix)]
 mod failures;
 mod gate;
+mod import;
 mod inspect;
 mod lineage;
 mod one_build;

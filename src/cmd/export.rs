@@ -166,6 +166,12 @@ pub fn metadata(manifest: &Manifest, info: &ModelInfo, pre: &Preprocessor) -> Ma
         ("scaler_mode", scaler.mode.name().to_string()),
         ("scaler_mean", json!(mean).to_string()),
         ("scaler_std", json!(std).to_string()),
+        // The exact preprocessing state (scaler statistics, label map, target scaling), so
+        // that `model.init` of this file reproduces the checkpoint (docs/import.md).
+        (
+            "preprocessor",
+            String::from_utf8(pre.to_bytes()).expect("the preprocessing state is JSON"),
+        ),
     ];
     // Regression: the model's output is the standardised target.
     let target_scaling = pre.target.map(|t| {

@@ -121,17 +121,28 @@ pub enum Relation {
     /// windows only; the parent is the checkpoint it replaces (the run stays a chain, and the
     /// reset marks where it stopped inheriting weights).
     Reset,
+    /// An initial checkpoint brought from outside the run (`model.init`): a model file's
+    /// weights, not trained by this run. No parent; `extra.import` names the file and its
+    /// sha256.
+    Imported,
 }
 
 impl Relation {
-    /// The name used in JSON: "initial", "fine-tuned", "retrained" or "reset".
+    /// The name used in JSON: "initial", "fine-tuned", "retrained", "reset" or "imported".
     pub fn as_str(self) -> &'static str {
         match self {
             Relation::Initial => "initial",
             Relation::FineTuned => "fine-tuned",
             Relation::Retrained => "retrained",
             Relation::Reset => "reset",
+            Relation::Imported => "imported",
         }
+    }
+
+    /// Whether a checkpoint of this relation starts a run (no parent): `initial` or
+    /// `imported`.
+    pub fn is_root(self) -> bool {
+        matches!(self, Relation::Initial | Relation::Imported)
     }
 }
 
@@ -511,6 +522,12 @@ mod tests {
             "\"initial\""
         );
         assert_eq!(Relation::FineTuned.to_string(), "fine-tuned");
+        assert_eq!(
+            serde_json::to_string(&Relation::Imported).unwrap(),
+            "\"imported\""
+        );
+        assert!(Relation::Imported.is_root() && Relation::Initial.is_root());
+        assert!(!Relation::FineTuned.is_root());
     }
 
     #[test]

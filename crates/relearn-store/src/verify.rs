@@ -263,11 +263,16 @@ impl Store {
             let m = &manifests[id];
             let path = self.manifest_path(id);
             match (m.relation, &m.parent) {
-                (Relation::Initial, Some(_)) => report.problems.push(Problem::new(
-                    path.clone(),
-                    "bad-lineage",
-                    format!("checkpoint {id} is an initial model but has a parent"),
-                )),
+                (Relation::Initial | Relation::Imported, Some(_)) => {
+                    report.problems.push(Problem::new(
+                        path.clone(),
+                        "bad-lineage",
+                        format!(
+                            "checkpoint {id} is an {} model but has a parent",
+                            m.relation
+                        ),
+                    ))
+                }
                 (Relation::FineTuned | Relation::Retrained | Relation::Reset, None) => {
                     report.problems.push(Problem::new(
                         path.clone(),

@@ -337,6 +337,8 @@ pub struct RawModel {
     pub hidden: Option<Vec<usize>>,
     pub activation: Option<String>,
     pub dropout: Option<f64>,
+    // Model import (`model.init`, see crate::import).
+    pub init: Option<PathBuf>,
 }
 
 /// `[train]` as written.
@@ -348,6 +350,9 @@ pub struct RawTrain {
     pub batch_size: Option<usize>,
     pub lr: Option<f64>,
     pub weight_decay: Option<f64>,
+    // Per-layer training (`train.freeze`, `train.lr_scale`).
+    pub freeze: Option<Vec<usize>>,
+    pub lr_scale: Option<Vec<f64>>,
 }
 
 /// `[stateless]` as written.
@@ -593,6 +598,27 @@ pub struct ModelSpec {
     pub activation: Activation,
     /// Dropout probability in `[0, 1)`.
     pub dropout: f64,
+    /// `model.init`: the model file the run starts from instead of training one. Absent
+    /// from the fingerprint when not set, so other runs keep their ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<ModelInit>,
+}
+
+/// `model.init`, validated: the file read and checked (see [`crate::import`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInit {
+    /// The file (resolved against the config file's folder). Not fingerprinted: the
+    /// file's name and content are, however its path was spelled.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// The file's name.
+    pub file: String,
+    /// sha256 of the file's bytes: a run started from one file refuses to resume with
+    /// another.
+    pub sha256: String,
+    /// The model it holds.
+    #[serde(skip)]
+    pub model: std::sync::Arc<crate::import::ImportedModel>,
 }
 
 /// `[train]`, validated.
@@ -606,6 +632,28 @@ pub struct TrainSpec {
     pub lr: f64,
     /// L2 weight decay added to the gradient (Adam's classic form).
     pub weight_decay: f64,
+    /// `train.freeze`: linear layers (0 = first; sorted, no repeats) whose weights and
+    /// biases no update changes. Every training (fresh and fine-tuning) honours it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub freeze: Vec<usize>,
+    /// `train.lr_scale`: one learning-rate factor per linear layer, applied to `train.lr`
+    /// and `stateful.lr`; empty when every factor is 1 (then not fingerprinted: a config
+    /// that spells out the default keeps its ids).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lr_scale: Vec<f64>,
+}
+
+impl TrainSpec {
+    /// Per linear layer of a model with `layers` layers: frozen or not, and its
+    /// learning-rate factor.
+    pub fn layer_options(&self, layers: usize) -> Vec<crate::optim::LayerOptions> {
+        (0..layers)
+            .map(|l| crate::optim::LayerOptions {
+                frozen: self.freeze.contains(&l),
+                lr_scale: self.lr_scale.get(l).copied().unwrap_or(1.0),
+            })
+            .collect()
+    }
 }
 
 /// `[stateless]`, validated.
@@ -807,7 +855,7 @@ impl Validator<'_> {
         }
     }
 
-    fn validate(&self, raw: RawConfig) -> Result<RunSpec, ConfigError> {
+    fn validate(&self, mut raw: RawConfig) -> Result<RunSpec, ConfigError> {
         let base = self.path.parent().unwrap_or(Path::new(""));
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
 
@@ -902,7 +950,41 @@ impl Validator<'_> {
             ));
         }
 
-        let (source, scaling) = self.source(raw.data, seed, resolve)?;
+        let scaling_written = raw.data.scaling.is_some();
+        let (source, mut scaling) = self.source(raw.data, seed, &resolve)?;
+
+        // Model import: the file is read here, so a bad file is a config error (exit 2,
+        // before the store is touched); its widths are the model's.
+        let init = match raw.model.init {
+            None => None,
+            Some(path) => Some(self.model_init(resolve(path))?),
+        };
+        if let Some(init) = &init {
+            let hidden_written = raw.model.hidden.clone();
+            let file_hidden = init.model.weights.widths();
+            let file_hidden = file_hidden[1..file_hidden.len() - 1].to_vec();
+            if let Some(written) = hidden_written {
+                self.check_hidden_matches(&written, init)?;
+            }
+            raw.model.hidden = Some(file_hidden);
+            scaling = self.import_scaling(init, scaling, scaling_written)?;
+            if let (Some(file), Some(written)) = (
+                init.model.activation.as_deref(),
+                raw.model.activation.as_deref(),
+            ) && file != written
+            {
+                return Err(self.invalid(
+                    "model.activation",
+                    format!(
+                        "is {written:?} but {} was exported from a model with activation {file:?}; remove `model.activation` or set it to {file:?}",
+                        init.file
+                    ),
+                ));
+            }
+            if raw.model.activation.is_none() {
+                raw.model.activation = init.model.activation.clone();
+            }
+        }
 
         let hidden = raw
             .model
@@ -943,6 +1025,15 @@ impl Validator<'_> {
                     return Err(self.invalid("train.weight_decay", format!("is {w}; must be >= 0")));
                 }
             },
+            freeze: Vec::new(),
+            lr_scale: Vec::new(),
+        };
+        let (freeze, lr_scale) =
+            self.layer_training(raw.train.freeze, raw.train.lr_scale, hidden.len() + 1)?;
+        let train = TrainSpec {
+            freeze,
+            lr_scale,
+            ..train
         };
         let initial_fraction = raw
             .stateless
@@ -1018,6 +1109,7 @@ impl Validator<'_> {
                 hidden,
                 activation,
                 dropout,
+                init,
             },
             train,
             stateless,
@@ -1183,6 +1275,131 @@ impl Validator<'_> {
         })
     }
 
+    /// `model.init`: reads and checks the file.
+    fn model_init(&self, path: PathBuf) -> Result<ModelInit, ConfigError> {
+        let model =
+            crate::import::read(&path).map_err(|e| self.invalid("model.init", e.to_string()))?;
+        Ok(ModelInit {
+            path,
+            file: model.file_name.clone(),
+            sha256: model.sha256.clone(),
+            model: std::sync::Arc::new(model),
+        })
+    }
+
+    /// A `model.hidden` written beside `model.init` must be the file's.
+    fn check_hidden_matches(&self, written: &[usize], init: &ModelInit) -> Result<(), ConfigError> {
+        let model = &init.model;
+        let layers = model.weights.layers.len();
+        if written.len() + 1 != layers {
+            return Err(self.invalid(
+                "model.hidden",
+                format!(
+                    "is {written:?} ({} hidden layers) but {} holds {layers} linear layers ({} hidden, widths {:?}); remove `model.hidden` (the file's widths are used) or make it match",
+                    written.len(),
+                    init.file,
+                    layers - 1,
+                    model.weights.widths()
+                ),
+            ));
+        }
+        for (l, &width) in written.iter().enumerate() {
+            let [out, input] = model.file_shape(l);
+            if out != width {
+                return Err(self.invalid(
+                    "model.hidden",
+                    format!(
+                        "says hidden layer {l} has {width} units, but in {} {} has {out}: expected shape [{width}, {input}], found [{out}, {input}]; remove `model.hidden` (the file's widths are used) or make it match",
+                        init.file,
+                        model.describe_layer(l)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// How an imported model sees its features: as its source did. A relearn export's own
+    /// scaling; a foreign model's inputs as they are (`data.scaling = "none"`).
+    fn import_scaling(
+        &self,
+        init: &ModelInit,
+        scaling: Scaling,
+        written: bool,
+    ) -> Result<Scaling, ConfigError> {
+        let file_mode = match &init.model.preprocessor {
+            Some(pre) => pre.scaler.mode,
+            None => Scaling::None,
+        };
+        if written && scaling != file_mode {
+            let why = match &init.model.preprocessor {
+                Some(_) => format!(
+                    "{} is a relearn export whose preprocessing scales features with mode {:?}, and the imported model keeps it",
+                    init.file,
+                    file_mode.name()
+                ),
+                None => format!(
+                    "{} carries no relearn preprocessing, so the model sees the features as they are in the data, as it did where it was trained (prepare the columns the way the model expects)",
+                    init.file
+                ),
+            };
+            return Err(self.invalid(
+                "data.scaling",
+                format!(
+                    "is {:?}, but {why}; remove `data.scaling` or set it to {:?}",
+                    scaling.name(),
+                    file_mode.name()
+                ),
+            ));
+        }
+        Ok(file_mode)
+    }
+
+    /// `train.freeze` and `train.lr_scale` for a model of `layers` linear layers.
+    fn layer_training(
+        &self,
+        freeze: Option<Vec<usize>>,
+        lr_scale: Option<Vec<f64>>,
+        layers: usize,
+    ) -> Result<(Vec<usize>, Vec<f64>), ConfigError> {
+        let mut freeze = freeze.unwrap_or_default();
+        if let Some(&l) = freeze.iter().find(|&&l| l >= layers) {
+            return Err(self.invalid(
+                "train.freeze",
+                format!(
+                    "names linear layer {l}, but the model has {layers} (0 to {}; 0 is the first)",
+                    layers - 1
+                ),
+            ));
+        }
+        freeze.sort_unstable();
+        freeze.dedup();
+        let lr_scale = lr_scale.unwrap_or_default();
+        if !lr_scale.is_empty() && lr_scale.len() != layers {
+            return Err(self.invalid(
+                "train.lr_scale",
+                format!(
+                    "lists {} factors, but the model has {layers} linear layers: give one factor per layer (e.g. {:?})",
+                    lr_scale.len(),
+                    vec![1.0; layers]
+                ),
+            ));
+        }
+        if let Some(f) = lr_scale.iter().find(|f| !(f.is_finite() && **f > 0.0)) {
+            return Err(self.invalid(
+                "train.lr_scale",
+                format!(
+                    "holds {f}; each factor must be > 0 (to keep a layer fixed, use `train.freeze`)"
+                ),
+            ));
+        }
+        let lr_scale = match lr_scale.iter().all(|&f| f == 1.0) {
+            true => Vec::new(),
+            false => lr_scale,
+        };
+        Ok((freeze, lr_scale))
+    }
+
     fn positive(
         &self,
         key: &str,
@@ -1216,7 +1433,7 @@ impl Validator<'_> {
         &self,
         data: RawData,
         seed: u64,
-        resolve: impl Fn(PathBuf) -> PathBuf,
+        resolve: &impl Fn(PathBuf) -> PathBuf,
     ) -> Result<(StreamSource, Scaling), ConfigError> {
         let scaling = match data.scaling.as_deref() {
             None => defaults::SCALING,
@@ -1625,6 +1842,37 @@ mod tests {
             "stateful-ewc"
         );
         assert_eq!(Policy::parse("stateless+ewc"), None);
+    }
+
+    #[test]
+    fn freeze_and_lr_scale_are_checked_and_their_defaults_keep_the_fingerprint() {
+        let with = |train: &str| {
+            parse(&format!(
+                "[run]\nname = \"sea\"\n[data]\ngenerator = \"sea\"\n[train]\n{train}"
+            ))
+        };
+        let plain = parse(MINIMAL).unwrap();
+        // Spelling out the defaults changes nothing, not even the fingerprint.
+        let defaults = with("freeze = []\nlr_scale = [1.0, 1.0, 1.0]\n").unwrap();
+        assert_eq!(defaults.fingerprint(), plain.fingerprint());
+        assert_eq!(defaults.train, plain.train);
+        let set = with("freeze = [2, 0, 0]\nlr_scale = [0.1, 1.0, 1.0]\n").unwrap();
+        assert_eq!(set.train.freeze, vec![0, 2]);
+        assert_ne!(set.fingerprint(), plain.fingerprint());
+        let options = set.train.layer_options(3);
+        assert!(options[0].frozen && !options[1].frozen && options[2].frozen);
+        assert_eq!(options[0].lr_scale, 0.1);
+        let err = with("lr_scale = [0.1, 1.0]\n").unwrap_err().to_string();
+        assert!(
+            err.contains(":6: `train.lr_scale`") && err.contains("3 linear layers"),
+            "{err}"
+        );
+        let err = with("lr_scale = [0.0, 1.0, 1.0]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("train.freeze"), "{err}");
+        let err = with("freeze = [3]\n").unwrap_err().to_string();
+        assert!(err.contains("`train.freeze` names linear layer 3"), "{err}");
     }
 
     #[test]

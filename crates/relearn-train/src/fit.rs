@@ -145,6 +145,7 @@ fn fit_fused(
     let mut trainer = fused::Fused::new(&weights, activation, dropout, batch, dropout_seed);
     trainer.set_anchor(anchor.cloned());
     let weight_decay = optimizer.weight_decay();
+    let layers = optimizer.layers().to_vec();
     let result = fused::train(
         &mut trainer,
         &mut optimizer.moments,
@@ -152,6 +153,7 @@ fn fit_fused(
         task,
         settings,
         weight_decay,
+        &layers,
     );
     let config = MlpConfig::from_widths(&widths)
         .expect("an MLP has input and output widths")
@@ -575,6 +577,107 @@ mod tests {
                 assert_eq!(fused_moments.len(), burn_moments.len());
             }
         }
+    }
+
+    /// Trains through `path` with per-layer options; the weights per layer and the moments.
+    fn train_layers(
+        path: FitPath,
+        layers: Vec<crate::optim::LayerOptions>,
+        moments: crate::optim::AdamMoments,
+        data: &Batch,
+    ) -> (relearn_model::MlpWeights, crate::optim::AdamMoments) {
+        let device = relearn_model::Backend::Flex.device().autodiff();
+        let model = fixed_model(
+            &[data.n_features, 16, 12, 3],
+            relearn_model::Activation::Tanh,
+            0.0,
+            &device,
+        );
+        let mut optimizer = MlpAdam::new(0.01, moments).with_layers(layers);
+        let settings = FitSettings {
+            epochs: 2,
+            batch_size: 16,
+            lr: 1e-3,
+            shuffle_seed: 9,
+        };
+        let task = Task::Classification;
+        let (model, _) =
+            fit_with(path, model, &mut optimizer, data, task, settings, &device).unwrap();
+        (model.weights(), optimizer.moments)
+    }
+
+    #[test]
+    fn both_trainers_freeze_layers_and_scale_their_learning_rates_alike() {
+        use crate::optim::{AdamMoments, LayerOptions};
+        let data = toy(100, 5, Task::Classification);
+        let device = relearn_model::Backend::Flex.device();
+        let start = fixed_model(
+            &[5, 16, 12, 3],
+            relearn_model::Activation::Tanh,
+            0.0,
+            &device,
+        )
+        .weights();
+        let options = vec![
+            LayerOptions {
+                frozen: true,
+                lr_scale: 1.0,
+            },
+            LayerOptions {
+                frozen: false,
+                lr_scale: 0.25,
+            },
+            LayerOptions {
+                frozen: false,
+                lr_scale: 3.0,
+            },
+        ];
+        // Moments from an earlier fit, so that a frozen layer's must stay as they were.
+        let (_, earlier) = train_layers(FitPath::Fused, Vec::new(), AdamMoments::default(), &data);
+        let (fused, fused_m) =
+            train_layers(FitPath::Fused, options.clone(), earlier.clone(), &data);
+        let (burn, burn_m) =
+            train_layers(FitPath::Autodiff, options.clone(), earlier.clone(), &data);
+        for (name, weights, moments) in [("fused", &fused, &fused_m), ("autodiff", &burn, &burn_m)]
+        {
+            assert_eq!(
+                weights.layers[0], start.layers[0],
+                "{name}: layer 0 is frozen"
+            );
+            assert_ne!(weights.layers[1], start.layers[1], "{name}: layer 1 trains");
+            assert_eq!(
+                moments.weights[0], earlier.weights[0],
+                "{name}: frozen moments"
+            );
+            assert_eq!(
+                moments.biases[0], earlier.biases[0],
+                "{name}: frozen moments"
+            );
+            assert_ne!(moments.weights[1], earlier.weights[1], "{name}");
+        }
+        for (l, (a, b)) in fused.layers.iter().zip(&burn.layers).enumerate() {
+            let worst = a
+                .weight
+                .iter()
+                .chain(&a.bias)
+                .zip(b.weight.iter().chain(&b.bias))
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                worst < 1e-4,
+                "layer {l}: the trainers differ by up to {worst}"
+            );
+        }
+        // The factors act: a layer trained at another rate ends elsewhere, and all-ones
+        // factors are the plain optimizer, bit for bit.
+        let (plain, _) = train_layers(FitPath::Fused, Vec::new(), earlier.clone(), &data);
+        let ones = vec![LayerOptions::default(); 3];
+        let (with_ones, _) = train_layers(FitPath::Fused, ones.clone(), earlier.clone(), &data);
+        assert_eq!(plain, with_ones);
+        let (burn_ones, _) = train_layers(FitPath::Autodiff, ones, earlier.clone(), &data);
+        let (burn_plain, _) = train_layers(FitPath::Autodiff, Vec::new(), earlier, &data);
+        assert_eq!(burn_plain, burn_ones);
+        assert_ne!(plain.layers[2], fused.layers[2]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod drift;
 pub mod fit;
 pub mod gate;
 mod grow;
+pub mod import;
 pub mod metric;
 pub mod optim;
 pub mod policy;

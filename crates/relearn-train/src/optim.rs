@@ -350,10 +350,47 @@ with_avx2! {
     }
 }
 
+/// How one linear layer trains (`train.freeze`, `train.lr_scale`).
+///
+/// A frozen layer is skipped by the optimizer: its weight and bias keep their bits, and so
+/// do its Adam moments and step count (no decay, no step), in both trainers. A factor
+/// multiplies the learning rate of the layer's weight and bias (`1.0` leaves every bit of
+/// the update as it was).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerOptions {
+    /// The layer's parameters never change.
+    pub frozen: bool,
+    /// Factor on the learning rate.
+    pub lr_scale: f64,
+}
+
+impl Default for LayerOptions {
+    fn default() -> LayerOptions {
+        LayerOptions {
+            frozen: false,
+            lr_scale: 1.0,
+        }
+    }
+}
+
+impl LayerOptions {
+    /// Layer `l`'s options in `layers` (the default for a layer not listed).
+    pub fn of(layers: &[LayerOptions], l: usize) -> LayerOptions {
+        layers.get(l).copied().unwrap_or_default()
+    }
+
+    /// The learning rate of the layer for base rate `lr`.
+    pub fn lr(self, lr: f64) -> f64 {
+        lr * self.lr_scale
+    }
+}
+
 /// Adam applied to an [`Mlp`] with explicit, serialisable moments.
 pub struct MlpAdam {
     adam: Adam,
     weight_decay: f32,
+    /// Per linear layer: frozen, learning-rate factor (default for layers not listed).
+    layers: Vec<LayerOptions>,
     /// The moments, carried across steps (and across windows when the run says so). After
     /// [`MlpAdam::step`] calls, current only once [`MlpAdam::sync`] has run
     /// ([`crate::fit::fit_with`] does so before it returns).
@@ -381,9 +418,21 @@ impl MlpAdam {
         MlpAdam {
             adam: config.build(),
             weight_decay: weight_decay.max(0.0) as f32,
+            layers: Vec::new(),
             moments,
             cache: None,
         }
+    }
+
+    /// The same optimizer with per-layer options (`train.freeze`, `train.lr_scale`).
+    pub fn with_layers(mut self, layers: Vec<LayerOptions>) -> MlpAdam {
+        self.layers = layers;
+        self
+    }
+
+    /// The per-layer options.
+    pub fn layers(&self) -> &[LayerOptions] {
+        &self.layers
     }
 
     /// The L2 weight decay.
@@ -409,6 +458,11 @@ impl MlpAdam {
         cache.weights.resize(n, None);
         cache.biases.resize(n, None);
         for (i, layer) in model.layers.iter_mut().enumerate() {
+            let options = LayerOptions::of(&self.layers, i);
+            if options.frozen {
+                continue;
+            }
+            let lr = options.lr(lr);
             layer.weight = burn_update(&self.adam, lr, &layer.weight, grads, &mut cache.weights[i]);
             if let Some(bias) = &layer.bias {
                 layer.bias = Some(burn_update(

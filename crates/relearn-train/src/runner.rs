@@ -156,6 +156,7 @@ pub fn run_with(
     if store.run_head(&spec.name)?.is_none() {
         check_new_run_name(spec, store)?;
         check_model_fits(spec, &mlp)?;
+        check_import_fits(spec, stream.info())?;
     }
     let _lock = store.lock_run(&spec.name)?;
     let mut loop_ = Loop::new(spec, store, &stream, mlp, policy)?;
@@ -387,6 +388,7 @@ impl<'a> Loop<'a> {
 
     fn resume_from(&mut self, head: Manifest) -> Result<(), TrainError> {
         if head.config_fingerprint != self.fingerprint {
+            self.check_import_unchanged()?;
             return Err(TrainError::ConfigChanged {
                 run: self.spec.name.clone(),
                 store: self.store.root().to_path_buf(),
@@ -398,9 +400,9 @@ impl<'a> Loop<'a> {
         // parent, so the head names it. Fine-tuning needs only the head (`gc` may prune a
         // stateful run's initial checkpoint).
         if self.policy.needs_initial_model() {
-            let initial_id = match head.relation {
-                Relation::Initial => Some(head.id.clone()),
-                _ => head.parent.clone(),
+            let initial_id = match head.relation.is_root() {
+                true => Some(head.id.clone()),
+                false => head.parent.clone(),
             };
             let read = |id: &Option<CheckpointId>| -> Result<Option<Manifest>, TrainError> {
                 match id {
@@ -423,7 +425,7 @@ impl<'a> Loop<'a> {
                 initial = read(&m.parent.clone())?;
             }
             match initial {
-                Some(m) if m.relation == Relation::Initial && m.run == self.spec.name => {
+                Some(m) if m.relation.is_root() && m.run == self.spec.name => {
                     self.initial_id = Some(m.id);
                 }
                 _ => {
@@ -510,6 +512,9 @@ impl<'a> Loop<'a> {
     }
 
     fn train_initial(&mut self) -> Result<Outcome, TrainError> {
+        if self.spec.model.init.is_some() {
+            return self.import_initial();
+        }
         let started = Instant::now();
         let initial = &self.history.initial;
         let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
@@ -541,7 +546,7 @@ impl<'a> Loop<'a> {
                 samples_skipped: self.initial_skipped as u64,
                 trained_windows: (0..self.spec.initial_windows as u64).collect(),
                 prequential: None,
-                train_loss,
+                train_loss: Some(train_loss),
                 train_seconds,
                 retained: self.policy.retained(window, &*candidate.state, &self.ctx),
                 record: None,
@@ -567,6 +572,102 @@ impl<'a> Loop<'a> {
             config.d_output = d;
         }
         config
+    }
+
+    /// `model.init`: the run's initial checkpoint is the imported model (see
+    /// docs/import.md). The initial windows train nothing: they fit the preprocessing only
+    /// when the file carries none (with `data.scaling = "none"` that is the label map), and
+    /// the model is first scored, prequentially, on the first update window.
+    fn import_initial(&mut self) -> Result<Outcome, TrainError> {
+        let spec = self.spec;
+        let init = spec
+            .model
+            .init
+            .as_ref()
+            .expect("import_initial runs for model.init");
+        let started = Instant::now();
+        let preprocessor = match &init.model.preprocessor {
+            Some(pre) => pre.clone(),
+            None => {
+                let mut pre = Preprocessor::new(&self.info, self.spec.scaling);
+                pre.fit(&self.history.initial);
+                pre
+            }
+        };
+        let window = self.spec.initial_windows - 1;
+        let state = self.policy.start(&self.history, &self.ctx);
+        // An anchor holds to the imported weights (`l2-init`), or weighs them by their
+        // Fisher on the initial windows (`ewc`).
+        let data = preprocessor.transform(&self.history.initial);
+        let anchor = self.fresh_anchor(&init.model.weights, &data, None);
+        let candidate = Serving {
+            id: CheckpointId::default(),
+            weights: init.model.weights.clone(),
+            preprocessor,
+            moments: None,
+            state,
+            anchor,
+        };
+        let train_seconds = started.elapsed().as_secs_f64();
+        let verdict = self.gate(&candidate, &self.history.initial);
+        let record = serde_json::json!({
+            "file": init.file,
+            "sha256": init.sha256,
+            "format": init.model.format.name(),
+        });
+        let outcome = self.commit(
+            Commit {
+                window,
+                parent: None,
+                relation: Relation::Imported,
+                replaces: None,
+                samples_trained: 0,
+                samples_skipped: self.initial_skipped as u64,
+                trained_windows: Vec::new(),
+                prequential: None,
+                train_loss: None,
+                train_seconds,
+                retained: self.policy.retained(window, &*candidate.state, &self.ctx),
+                record: Some((IMPORT_RECORD, record)),
+                new_classes: Vec::new(),
+            },
+            candidate,
+            verdict,
+        )?;
+        if let Outcome::Promoted(manifest) = &outcome {
+            self.initial_id = Some(manifest.id.clone());
+            if !self.policy.keeps_initial_data() {
+                self.history.initial = self.info.empty_batch();
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// A resumed run started from `model.init` whose file changed since: a message that
+    /// says so (the fingerprint records the file's sha256), instead of the general one.
+    fn check_import_unchanged(&self) -> Result<(), TrainError> {
+        let Some(init) = &self.spec.model.init else {
+            return Ok(());
+        };
+        let chain = self.store.run_chain(&self.spec.name)?;
+        let Some(imported) = chain.iter().find(|m| m.relation == Relation::Imported) else {
+            return Ok(());
+        };
+        let stored = imported
+            .extra
+            .get(IMPORT_RECORD)
+            .and_then(|r| r.get("sha256"))
+            .and_then(|v| v.as_str());
+        match stored {
+            Some(sha) if sha != init.sha256 => Err(TrainError::Usage(format!(
+                "`model.init` {} changed since run '{}' imported it (checkpoint {:.12}): its sha256 was {sha:.16}..., it is now {:.16}...; put the original file back to continue the run, or give the new model a new `run.name`",
+                init.path.display(),
+                self.spec.name,
+                imported.id,
+                init.sha256
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The promotion gate's verdict on a candidate, scored on `raw` (the newest data it was
@@ -796,7 +897,7 @@ impl<'a> Loop<'a> {
             samples_skipped: window.skipped as u64,
             trained_windows: plan.set.windows,
             prequential: Some(prequential),
-            train_loss,
+            train_loss: Some(train_loss),
             train_seconds,
             retained: self.policy.retained(t, &*candidate.state, &self.ctx),
             record: plan.record,
@@ -872,7 +973,9 @@ impl<'a> Loop<'a> {
     ) -> Result<(MlpWeights, AdamMoments, f64), usize> {
         self.train_device
             .seed(derive(self.spec.seed, Purpose::Dropout, window));
-        let mut optimizer = MlpAdam::new(self.spec.train.weight_decay, moments);
+        let layers = self.mlp.widths().len() - 1;
+        let mut optimizer = MlpAdam::new(self.spec.train.weight_decay, moments)
+            .with_layers(self.spec.train.layer_options(layers));
         let settings = FitSettings {
             epochs,
             batch_size: self.spec.train.batch_size,
@@ -964,7 +1067,7 @@ impl<'a> Loop<'a> {
             retained: c.retained,
             metrics: Metrics {
                 prequential: c.prequential,
-                train_loss: Some(c.train_loss),
+                train_loss: c.train_loss,
             },
             train_seconds: c.train_seconds,
             config_fingerprint: self.fingerprint.clone(),
@@ -1195,6 +1298,59 @@ fn model_config(spec: &RunSpec, info: &StreamInfo) -> MlpConfig {
         .with_dropout(spec.model.dropout)
 }
 
+/// The key of `extra` under which an imported checkpoint records its file: `file` (its
+/// name), `sha256` and `format` (`pytorch` or `relearn-export`).
+pub const IMPORT_RECORD: &str = "import";
+
+/// A `model.init` model must fit the stream: as many inputs as features, as many outputs as
+/// classes (1 for regression), and a relearn export's features and classes. Checked before
+/// the run's lock is taken: bad input changes nothing.
+fn check_import_fits(spec: &RunSpec, info: &StreamInfo) -> Result<(), TrainError> {
+    let Some(init) = &spec.model.init else {
+        return Ok(());
+    };
+    let model = &init.model;
+    let last = model.weights.layers.len() - 1;
+    let (inputs, outputs) = (
+        model.weights.layers[0].d_input,
+        model.weights.layers[last].d_output,
+    );
+    let file = init.path.display();
+    if inputs != info.n_inputs() {
+        return Err(TrainError::Usage(format!(
+            "`model.init` {file}: the model's input width is {inputs} ({}), but the data gives {} inputs (numeric features [{}]{}); choose the feature columns the model was trained on (`data.features`, in its order)",
+            model.describe_layer(0),
+            info.n_inputs(),
+            info.feature_names.join(", "),
+            if info.n_inputs() == info.n_features() {
+                String::new()
+            } else {
+                ", their missing indicators and the categorical columns' inputs".to_string()
+            }
+        )));
+    }
+    if outputs != info.n_outputs() {
+        let wanted = match info.task {
+            relearn_data::Task::Classification => format!(
+                "the data has {} classes [{}] (one output per class, in this order)",
+                info.n_outputs(),
+                info.classes.join(", ")
+            ),
+            relearn_data::Task::Regression => "a regression model has 1 output".to_string(),
+        };
+        return Err(TrainError::Usage(format!(
+            "`model.init` {file}: the model's output width is {outputs} ({}), but {wanted}",
+            model.describe_layer(last)
+        )));
+    }
+    if let Some(pre) = &model.preprocessor {
+        pre.check_compatible(info).map_err(|e| {
+            TrainError::Usage(format!("`model.init` {file} is a relearn export, but {e}"))
+        })?;
+    }
+    Ok(())
+}
+
 /// The CSV file a run reads, for messages.
 fn csv_path(spec: &RunSpec) -> String {
     match &spec.source {
@@ -1311,7 +1467,8 @@ struct Commit {
     samples_skipped: u64,
     trained_windows: Vec<u64>,
     prequential: Option<BTreeMap<String, f64>>,
-    train_loss: f64,
+    /// `None` for an imported model, which this run did not train.
+    train_loss: Option<f64>,
     train_seconds: f64,
     retained: Retained,
     /// What the policy records under `extra.<key>` (see [`policy::Plan::record`]).

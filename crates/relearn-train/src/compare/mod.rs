@@ -75,7 +75,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use relearn_data::{DataError, Stream, Task};
-use relearn_store::{Manifest, Relation};
+use relearn_store::Manifest;
 
 pub use self::recommend::{Better, Choice, Reason, Recommendation, recommend};
 pub use self::report::{
@@ -297,7 +297,7 @@ fn mode_report(
     let initial = chain
         .iter()
         .rev()
-        .find(|m| m.relation == Relation::Initial)
+        .find(|m| m.relation.is_root())
         .map(|m| InitialRow {
             id: m.id.clone(),
             window: m.window,
@@ -306,7 +306,7 @@ fn mode_report(
         });
     let windows: Vec<WindowRow> = by_window
         .values()
-        .filter(|m| m.relation != Relation::Initial)
+        .filter(|m| !m.relation.is_root())
         .filter_map(|m| {
             let prequential = m.metrics.prequential.clone()?;
             let score = *prequential.get(setup.metric)?;

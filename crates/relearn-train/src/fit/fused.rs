@@ -21,7 +21,7 @@ use relearn_model::{Activation, MlpWeights};
 
 use super::pool;
 use crate::anchor::Anchor;
-use crate::optim::{AdamMoments, adam_update};
+use crate::optim::{AdamMoments, LayerOptions, adam_update};
 
 /// A strided, read-only matrix view.
 #[derive(Clone, Copy)]
@@ -334,6 +334,7 @@ impl Fused {
     }
 
     /// One optimisation step on rows `rows` of `data`; returns the batch's summed loss.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn step(
         &mut self,
         data: &Batch,
@@ -342,6 +343,7 @@ impl Fused {
         moments: &mut AdamMoments,
         lr: f64,
         weight_decay: f32,
+        layers: &[LayerOptions],
     ) -> f64 {
         let b = rows.len();
         let d = self.widths[0];
@@ -351,7 +353,7 @@ impl Fused {
         self.forward(b);
         let loss = self.loss_and_output_grad(b, rows, &data.targets, task);
         self.backward(b);
-        self.adam(moments, lr, weight_decay);
+        self.adam(moments, lr, weight_decay, layers);
         loss
     }
 
@@ -588,7 +590,13 @@ impl Fused {
         }
     }
 
-    fn adam(&mut self, moments: &mut AdamMoments, lr: f64, weight_decay: f32) {
+    fn adam(
+        &mut self,
+        moments: &mut AdamMoments,
+        lr: f64,
+        weight_decay: f32,
+        options: &[LayerOptions],
+    ) {
         let layers = self.weights.len();
         moments.ensure_layers(layers);
         if let Some(anchor) = &self.anchor {
@@ -598,6 +606,12 @@ impl Fused {
             }
         }
         for l in 0..layers {
+            // A frozen layer keeps its parameters and its moments (see `LayerOptions`).
+            let layer = LayerOptions::of(options, l);
+            if layer.frozen {
+                continue;
+            }
+            let lr = layer.lr(lr);
             update(
                 &mut self.weights[l],
                 &self.grad_w[l],
@@ -755,6 +769,7 @@ pub(crate) fn train(
     task: Task,
     settings: super::FitSettings,
     weight_decay: f32,
+    layers: &[LayerOptions],
 ) -> Result<f64, usize> {
     let n = data.len();
     let mut order: Vec<usize> = (0..n).collect();
@@ -764,7 +779,15 @@ pub(crate) fn train(
         rand::seq::SliceRandom::shuffle(&mut order[..], &mut rng);
         let mut sum = 0.0f64;
         for chunk in order.chunks(settings.batch_size.max(1)) {
-            sum += fused.step(data, chunk, task, moments, settings.lr, weight_decay);
+            sum += fused.step(
+                data,
+                chunk,
+                task,
+                moments,
+                settings.lr,
+                weight_decay,
+                layers,
+            );
         }
         last = if n == 0 { 0.0 } else { sum / n as f64 };
         if !last.is_finite() {

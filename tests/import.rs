@@ -1,0 +1,587 @@
+//! `model.init`: a run that starts from a model file (PyTorch's layout, or relearn's own
+//! export), `train.freeze` and `train.lr_scale` on it, and every bad file refused with exit
+//! code 2 and no change to the store.
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde_json::Value;
+use std::collections::HashMap;
+
+use crate::common::{Sandbox, assert_fails, ids, stderr};
+
+/// Rows per window, and windows in the CSV.
+const WINDOW: usize = 40;
+const WINDOWS: usize = 5;
+
+/// A deterministic CSV of `a, b, c` features and a target: a number (`y`, regression) or a
+/// label (`label`, classification). Returns the header and rows too.
+fn write_csv(sb: &Sandbox, name: &str, classification: bool) -> (Vec<String>, Vec<Vec<f64>>) {
+    let mut s = 4242u32;
+    let mut next = move || {
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (s >> 8) as f64 / (1u32 << 24) as f64 * 4.0 - 2.0
+    };
+    let mut text = String::from(if classification {
+        "a,b,c,label\n"
+    } else {
+        "a,b,c,y\n"
+    });
+    let mut rows = Vec::new();
+    for _ in 0..WINDOW * WINDOWS {
+        // Values written with 4 decimals: what relearn reads is what the test computes with.
+        let row: Vec<f64> = (0..3).map(|_| (next() * 1e4).round() / 1e4).collect();
+        let score = row[0] - 0.5 * row[1] + 0.25 * row[2];
+        let target = if classification {
+            if score > 0.0 { "yes" } else { "no" }.to_string()
+        } else {
+            format!("{:.4}", score + 0.1 * row[0] * row[1])
+        };
+        text.push_str(&format!(
+            "{:.4},{:.4},{:.4},{target}\n",
+            row[0], row[1], row[2]
+        ));
+        rows.push(row);
+    }
+    sb.write(name, &text);
+    let header = ["a", "b", "c"].map(String::from).to_vec();
+    (header, rows)
+}
+
+/// A PyTorch `nn.Sequential(Linear(3, 8), Tanh(), Linear(8, 4), Tanh(), Linear(4, out))`'s
+/// weights: `(name, [out, in] shape, values)`, named as its state_dict names them.
+fn torch_layers(outputs: usize) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+    let mut s = 99u32;
+    let mut next = move || {
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        ((s >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 1.2
+    };
+    let mut out = Vec::new();
+    for (index, (d_in, d_out)) in [(0, (3, 8)), (2, (8, 4)), (4, (4, outputs))] {
+        let weight: Vec<f32> = (0..d_out * d_in).map(|_| next()).collect();
+        let bias: Vec<f32> = (0..d_out).map(|_| next() * 0.5).collect();
+        out.push((format!("{index}.weight"), vec![d_out, d_in], weight));
+        out.push((format!("{index}.bias"), vec![d_out], bias));
+    }
+    out
+}
+
+/// A safetensors file of f32 tensors, as `safetensors.torch.save_file` writes it.
+fn safetensors_file(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, shape, v)| {
+            let b = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            (n.clone(), shape.clone(), b)
+        })
+        .collect();
+    raw_file(
+        bytes
+            .iter()
+            .map(|(n, shape, b)| (n.as_str(), Dtype::F32, shape.clone(), b.as_slice())),
+    )
+}
+
+fn raw_file<'a>(tensors: impl Iterator<Item = (&'a str, Dtype, Vec<usize>, &'a [u8])>) -> Vec<u8> {
+    let views: Vec<(String, TensorView<'a>)> = tensors
+        .map(|(n, dtype, shape, b)| (n.to_string(), TensorView::new(dtype, shape, b).unwrap()))
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+/// The forward pass by hand, in f64: `tanh(x @ W.T + b)` per hidden layer, then the last
+/// layer's `x @ W.T + b`.
+fn forward(layers: &[(String, Vec<usize>, Vec<f32>)], x: &[f64]) -> Vec<f64> {
+    let mut h = x.to_vec();
+    let n = layers.len() / 2;
+    for (k, pair) in layers.chunks(2).enumerate() {
+        let (shape, w, b) = (&pair[0].1, &pair[0].2, &pair[1].2);
+        let (d_out, d_in) = (shape[0], shape[1]);
+        let mut y: Vec<f64> = (0..d_out)
+            .map(|o| {
+                f64::from(b[o])
+                    + (0..d_in)
+                        .map(|i| f64::from(w[o * d_in + i]) * h[i])
+                        .sum::<f64>()
+            })
+            .collect();
+        if k + 1 < n {
+            y.iter_mut().for_each(|v| *v = v.tanh());
+        }
+        h = y;
+    }
+    h
+}
+
+fn config(name: &str, task: &str, extra_model: &str, extra: &str) -> String {
+    let (csv, target) = match task {
+        "regression" => ("data.csv", "y"),
+        _ => ("labels.csv", "label"),
+    };
+    format!(
+        r#"[run]
+name = "{name}"
+seed = 3
+
+[data]
+csv = "{csv}"
+target = "{target}"
+task = "{task}"
+
+[window]
+size = {WINDOW}
+
+[model]
+activation = "tanh"
+{extra_model}
+
+[train]
+batch_size = 16
+{extra}"#
+    )
+}
+
+/// A CSV of the rows of window `w` (features only).
+fn window_csv(sb: &Sandbox, rows: &[Vec<f64>], w: usize) -> String {
+    let mut text = String::from("a,b,c\n");
+    for r in &rows[w * WINDOW..(w + 1) * WINDOW] {
+        text.push_str(&format!("{:.4},{:.4},{:.4}\n", r[0], r[1], r[2]));
+    }
+    sb.write(&format!("window{w}.csv"), &text)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).expect("JSON output")
+}
+
+/// `relearn export REF` into the sandbox: the file's bytes.
+fn export(sb: &Sandbox, reference: &str, file: &str) -> Vec<u8> {
+    let out = sb.path(file);
+    sb.ok(&["export", reference, "--out", out.to_str().unwrap()]);
+    std::fs::read(out).unwrap()
+}
+
+/// A tensor's raw bytes in a safetensors file.
+fn tensor_bytes(file: &[u8], name: &str) -> Vec<u8> {
+    SafeTensors::deserialize(file)
+        .unwrap()
+        .tensor(name)
+        .unwrap()
+        .data()
+        .to_vec()
+}
+
+fn metadata(file: &[u8]) -> HashMap<String, String> {
+    let (_, m) = SafeTensors::read_metadata(file).unwrap();
+    m.metadata().clone().unwrap()
+}
+
+#[test]
+fn a_pytorch_model_is_imported_scored_by_hand_and_then_fine_tuned() {
+    let sb = Sandbox::new();
+    let (_, rows) = write_csv(&sb, "data.csv", false);
+    let layers = torch_layers(1);
+    std::fs::write(sb.path("model.safetensors"), safetensors_file(&layers)).unwrap();
+    let cfg = sb.write(
+        "imp.toml",
+        &config("imp", "regression", "init = \"model.safetensors\"", ""),
+    );
+    let cfg = cfg.to_str().unwrap();
+    let out = sb.ok(&["run", "--config", cfg, "--windows", "1"]);
+    assert!(out.contains("imported"), "{out}");
+
+    // The imported checkpoint predicts what the PyTorch model computes.
+    let csv = window_csv(&sb, &rows, 1);
+    let predicted = json(&sb.ok(&["predict", "imp@0", "--csv", &csv, "--json"]));
+    let mut worst = 0.0f64;
+    let mut se = 0.0f64;
+    let targets: Vec<f64> = {
+        let text = std::fs::read_to_string(sb.path("data.csv")).unwrap();
+        text.lines()
+            .skip(1 + WINDOW)
+            .take(WINDOW)
+            .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    for (k, (p, row)) in predicted["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&rows[WINDOW..])
+        .enumerate()
+    {
+        let ours = p["prediction"].as_f64().unwrap();
+        let theirs = forward(&layers, row)[0];
+        worst = worst.max((ours - theirs).abs());
+        se += (ours - targets[k]).powi(2);
+    }
+    assert!(
+        worst <= 1e-5,
+        "predictions differ from the forward pass by {worst}"
+    );
+
+    // Then the run fine-tunes it, and window 1's prequential score is the imported model's.
+    sb.ok(&["run", "--config", cfg]);
+    let log = sb.log("imp");
+    assert_eq!(log.len(), WINDOWS);
+    assert_eq!(log[0]["relation"], "imported");
+    assert_eq!(log[0]["parent"], Value::Null);
+    assert_eq!(log[0]["samples_trained"], 0);
+    assert_eq!(log[0]["metrics"]["prequential"], Value::Null);
+    for (k, m) in log.iter().enumerate().skip(1) {
+        assert_eq!(m["relation"], "fine-tuned");
+        assert_eq!(m["parent"], log[k - 1]["id"]);
+    }
+    let mse = log[1]["metrics"]["prequential"]["mse"].as_f64().unwrap();
+    let by_hand = se / WINDOW as f64;
+    assert!(
+        (mse - by_hand).abs() <= 1e-5 * (1.0 + by_hand),
+        "prequential mse {mse} vs {by_hand} by hand"
+    );
+    // The file is named and hashed in the checkpoint; show and tree say so.
+    let show = json(&sb.ok(&["show", "imp@0", "--json"]));
+    let file = std::fs::read(sb.path("model.safetensors")).unwrap();
+    assert_eq!(show["extra"]["import"]["file"], "model.safetensors");
+    assert_eq!(show["extra"]["import"]["format"], "pytorch");
+    let recorded = show["extra"]["import"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(recorded.len(), 64);
+    let text = sb.ok(&["show", "imp@0"]);
+    assert!(
+        text.contains(&format!("imported   model.safetensors (sha256 {recorded})")),
+        "{text}"
+    );
+    let tree = sb.ok(&["tree", "--run", "imp"]);
+    assert!(tree.contains("imported from model.safetensors"), "{tree}");
+    sb.ok(&["verify"]);
+
+    // A resumed run reaches the ids of an uninterrupted one.
+    let fresh = Sandbox::new();
+    write_csv(&fresh, "data.csv", false);
+    std::fs::write(fresh.path("model.safetensors"), &file).unwrap();
+    let cfg2 = fresh.write("imp.toml", &std::fs::read_to_string(cfg).unwrap());
+    fresh.ok(&["run", "--config", cfg2.to_str().unwrap()]);
+    assert_eq!(ids(&fresh.log("imp")), ids(&log));
+
+    // A changed file is refused on resume, and the store is left as it was.
+    let mut changed = layers.clone();
+    changed[0].2[0] += 0.5;
+    std::fs::write(sb.path("model.safetensors"), safetensors_file(&changed)).unwrap();
+    let csv_more = std::fs::read_to_string(sb.path("data.csv")).unwrap();
+    let extra_rows: String = csv_more
+        .lines()
+        .skip(1)
+        .take(WINDOW)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(sb.path("data.csv"), format!("{csv_more}{extra_rows}")).unwrap();
+    let before = sb.snapshot();
+    let out = sb.relearn(&["run", "--config", cfg]);
+    assert_fails(&out, 2, "changed since run 'imp' imported it");
+    assert_eq!(sb.snapshot(), before);
+}
+
+#[test]
+fn freezing_the_first_layer_keeps_its_imported_weights_bit_for_bit() {
+    let sb = Sandbox::new();
+    write_csv(&sb, "labels.csv", true);
+    let layers = torch_layers(2);
+    let file = safetensors_file(&layers);
+    std::fs::write(sb.path("model.safetensors"), &file).unwrap();
+    let cfg = sb.write(
+        "frozen.toml",
+        &config(
+            "frozen",
+            "classification",
+            "init = \"model.safetensors\"",
+            "freeze = [0]\nlr_scale = [1.0, 0.5, 2.0]\n[stateful]\nlr = 0.01\n",
+        ),
+    );
+    sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    let log = sb.log("frozen");
+    assert_eq!(log.len(), WINDOWS);
+    let last = export(&sb, "frozen", "last.safetensors");
+    let first = export(&sb, "frozen@0", "first.safetensors");
+    // The import is exact: PyTorch's bytes are the export's ([out, in] both).
+    for (theirs, ours) in [
+        ("0.weight", "layers.0.weight"),
+        ("0.bias", "layers.0.bias"),
+        ("2.weight", "layers.1.weight"),
+        ("4.bias", "layers.2.bias"),
+    ] {
+        assert_eq!(
+            tensor_bytes(&first, ours),
+            tensor_bytes(&file, theirs),
+            "{theirs}"
+        );
+    }
+    // Layer 0 never moved; the others were fine-tuned.
+    assert_eq!(
+        tensor_bytes(&last, "layers.0.weight"),
+        tensor_bytes(&file, "0.weight")
+    );
+    assert_eq!(
+        tensor_bytes(&last, "layers.0.bias"),
+        tensor_bytes(&file, "0.bias")
+    );
+    assert_ne!(
+        tensor_bytes(&last, "layers.1.weight"),
+        tensor_bytes(&file, "2.weight")
+    );
+    assert_ne!(
+        tensor_bytes(&last, "layers.2.weight"),
+        tensor_bytes(&file, "4.weight")
+    );
+}
+
+#[test]
+fn importing_a_relearn_export_reproduces_it_exactly() {
+    let sb = Sandbox::new();
+    let (_, rows) = write_csv(&sb, "labels.csv", true);
+    // A relearn run with running scaling, fine-tuned for a few windows.
+    let cfg = sb.write(
+        "orig.toml",
+        &config("orig", "classification", "hidden = [6, 5]", ""),
+    );
+    sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--windows", "3"]);
+    let exported = export(&sb, "orig", "orig.safetensors");
+    let cfg = sb.write(
+        "again.toml",
+        // No model.hidden (the widths come from the file); the activation the config
+        // states must be the file's (it may also be left out).
+        &config("again", "classification", "init = \"orig.safetensors\"", ""),
+    );
+    sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--windows", "1"]);
+    let log = sb.log("again");
+    assert_eq!(log[0]["relation"], "imported");
+    assert_eq!(
+        json(&sb.ok(&["show", "again", "--json"]))["extra"]["import"]["format"],
+        "relearn-export"
+    );
+    let again = export(&sb, "again", "again.safetensors");
+    // The same weights bit for bit and the same preprocessing state.
+    for l in 0..3 {
+        for kind in ["weight", "bias"] {
+            let name = format!("layers.{l}.{kind}");
+            assert_eq!(
+                tensor_bytes(&again, &name),
+                tensor_bytes(&exported, &name),
+                "{name}"
+            );
+        }
+    }
+    let (a, b) = (metadata(&exported), metadata(&again));
+    for key in [
+        "preprocessor",
+        "scaler_mean",
+        "scaler_std",
+        "classes",
+        "feature_names",
+        "widths",
+        "activation",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    // And the same predictions, to the bit.
+    let csv = window_csv(&sb, &rows, 3);
+    let p = |r: &str| json(&sb.ok(&["predict", r, "--csv", &csv, "--json"]))["predictions"].clone();
+    assert_eq!(p("orig"), p("again"));
+    // A stated scaling other than the export's is refused.
+    let cfg = sb.write(
+        "bad.toml",
+        &config("bad", "classification", "init = \"orig.safetensors\"", "").replace(
+            "task = \"classification\"",
+            "task = \"classification\"\nscaling = \"none\"",
+        ),
+    );
+    let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_fails(&out, 2, "data.scaling");
+}
+
+#[test]
+fn bad_model_files_exit_2_and_change_nothing() {
+    let sb = Sandbox::new();
+    write_csv(&sb, "data.csv", false);
+    // A store with a run in it already: a refused import must leave every byte.
+    let good = sb.write(
+        "good.toml",
+        &config("good", "regression", "hidden = [4]", ""),
+    );
+    sb.ok(&["run", "--config", good.to_str().unwrap(), "--windows", "2"]);
+    let before = sb.snapshot();
+    let torch = torch_layers(1);
+    let without = |name: &str| -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        torch.iter().filter(|t| t.0 != name).cloned().collect()
+    };
+    let with = |name: &str, shape: Vec<usize>, values: Vec<f32>| {
+        let mut t = torch.clone();
+        match t.iter_mut().find(|t| t.0 == name) {
+            Some(slot) => *slot = (name.to_string(), shape, values),
+            None => t.push((name.to_string(), shape, values)),
+        }
+        t
+    };
+    let mut nan = torch.clone();
+    nan[2].2[3] = f32::NAN;
+    let mut inf = torch.clone();
+    inf[5].2[0] = f32::INFINITY;
+    let i64_bytes: Vec<u8> = (0..8i64).flat_map(|v| v.to_le_bytes()).collect();
+    let mut i64_file: Vec<(&str, Dtype, Vec<usize>, &[u8])> = Vec::new();
+    let torch_bytes: Vec<(String, Vec<usize>, Vec<u8>)> = torch
+        .iter()
+        .map(|(n, s, v)| {
+            (
+                n.clone(),
+                s.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    for (n, s, b) in &torch_bytes {
+        if n == "0.bias" {
+            i64_file.push(("0.bias", Dtype::I64, vec![8], &i64_bytes));
+        } else {
+            i64_file.push((n, Dtype::F32, s.clone(), b));
+        }
+    }
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        (
+            "not safetensors",
+            b"not a model at all".to_vec(),
+            "",
+            "is not a readable safetensors file",
+        ),
+        (
+            "a batch norm",
+            safetensors_file(&with("1.running_mean", vec![8], vec![0.0; 8])),
+            "",
+            "tensor `1.running_mean` is not the weight or bias",
+        ),
+        (
+            "a missing bias",
+            safetensors_file(&without("2.bias")),
+            "",
+            "`2.weight` has no bias",
+        ),
+        (
+            "a missing weight",
+            safetensors_file(&without("4.weight")),
+            "",
+            "`4.bias` has no weight",
+        ),
+        (
+            "layers that do not chain",
+            safetensors_file(&with("2.weight", vec![4, 7], vec![0.1; 28])),
+            "",
+            "layers do not chain",
+        ),
+        (
+            "a bias of the wrong shape",
+            safetensors_file(&with("0.bias", vec![7], vec![0.1; 7])),
+            "",
+            "tensor `0.bias` has shape [7]",
+        ),
+        (
+            "integer weights",
+            raw_file(i64_file.iter().map(|(n, d, s, b)| (*n, *d, s.clone(), *b))),
+            "",
+            "dtype I64",
+        ),
+        (
+            "a NaN",
+            safetensors_file(&nan),
+            "",
+            "tensor `2.weight` holds NaN",
+        ),
+        (
+            "an infinity",
+            safetensors_file(&inf),
+            "",
+            "tensor `4.bias` holds inf",
+        ),
+        (
+            "a model.hidden that is not the file's",
+            safetensors_file(&torch),
+            "hidden = [9, 4]",
+            "tensor `0.weight` (shape [8, 3], [out, in]) has 8: expected shape [9, 3], found [8, 3]",
+        ),
+        (
+            "a model of another input width",
+            safetensors_file(&with("0.weight", vec![8, 5], vec![0.1; 40])),
+            "",
+            "input width is 5",
+        ),
+        (
+            "a model of another output width",
+            safetensors_file(
+                &with("4.weight", vec![2, 4], vec![0.1; 8])
+                    .into_iter()
+                    .map(|t| {
+                        if t.0 == "4.bias" {
+                            (t.0, vec![2], vec![0.0; 2])
+                        } else {
+                            t
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            "",
+            "output width is 2",
+        ),
+        (
+            "scaled inputs",
+            safetensors_file(&torch),
+            "[data]\nscaling = \"running\"",
+            "data.scaling",
+        ),
+        (
+            "an lr_scale of the wrong length",
+            safetensors_file(&torch),
+            "[train]\nlr_scale = [1.0, 2.0]",
+            "lists 2 factors, but the model has 3 linear layers",
+        ),
+        (
+            "a freeze beyond the model",
+            safetensors_file(&torch),
+            "[train]\nfreeze = [3]",
+            "names linear layer 3",
+        ),
+    ];
+    for (what, bytes, extra, says) in cases {
+        std::fs::write(sb.path("bad.safetensors"), &bytes).unwrap();
+        let mut text = config("bad", "regression", "init = \"bad.safetensors\"", "");
+        // Keys of other tables go where their table is; `hidden` into [model].
+        if extra.starts_with("hidden") {
+            text = text.replace("[model]\n", &format!("[model]\n{extra}\n"));
+        } else if let Some(rest) = extra.strip_prefix("[data]\n") {
+            text = text.replace(
+                "task = \"regression\"\n",
+                &format!("task = \"regression\"\n{rest}\n"),
+            );
+        } else if let Some(rest) = extra.strip_prefix("[train]\n") {
+            text = text.replace("batch_size = 16\n", &format!("batch_size = 16\n{rest}\n"));
+        }
+        let cfg = sb.write("bad.toml", &text);
+        let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
+        assert_fails(&out, 2, says);
+        assert!(
+            stderr(&out).contains("bad.safetensors") || extra.contains("train"),
+            "{what}: {}",
+            stderr(&out)
+        );
+        assert_eq!(sb.snapshot(), before, "{what} changed the store");
+        // Not even a lock file for the refused run.
+        assert!(!sb.store().join("locks/bad.lock").exists(), "{what}");
+        assert!(sb.head("bad").is_none(), "{what}");
+    }
+    let missing = config("bad", "regression", "init = \"nowhere.safetensors\"", "");
+    let cfg = sb.write("bad.toml", &missing);
+    assert_fails(
+        &sb.relearn(&["run", "--config", cfg.to_str().unwrap()]),
+        2,
+        "nowhere.safetensors",
+    );
+    assert_eq!(sb.snapshot(), before);
+}
