@@ -401,3 +401,35 @@ fn column_types_are_inferred_from_the_initial_windows_and_declared_in_data_colum
         "data.columns.code",
     );
 }
+
+#[test]
+fn anchored_fine_tunes_grow_their_anchor_with_a_new_class_and_resume() {
+    for anchor in ["l2-init", "ewc"] {
+        let text = mixed_config("m", "").replace(
+            "[train]\nepochs = 3\n",
+            &format!("[train]\nepochs = 3\n\n[stateful]\nanchor = \"{anchor}\"\n"),
+        );
+        let whole = Sandbox::new();
+        whole.write("m.csv", &mixed_table());
+        let cfg = whole.write("m.toml", &text);
+        whole.ok(&["run", "--config", cfg.to_str().unwrap()]);
+        let log = whole.log("m");
+        assert_eq!(
+            log.last().unwrap()["extra"]["model"]["widths"][2],
+            3,
+            "{anchor}"
+        );
+        let parts = Sandbox::new();
+        parts.write("m.csv", &mixed_table());
+        let cfg = parts.write("m.toml", &text);
+        let cfg = cfg.to_str().unwrap();
+        // Stop right after the class appears (window 5 holds row 500 on), then resume.
+        parts.ok(&["run", "--config", cfg, "--windows", "6"]);
+        parts.ok(&["run", "--config", cfg]);
+        assert_eq!(
+            crate::common::ids(&log),
+            crate::common::ids(&parts.log("m")),
+            "{anchor}"
+        );
+    }
+}
