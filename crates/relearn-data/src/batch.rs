@@ -100,18 +100,10 @@ impl Batch {
     /// If `row.len() != self.n_features`.
     pub fn push(&mut self, row: &[f32], target: f32) {
         assert_eq!(
-            row.len(),
-            self.n_features,
-            "row has {} features, batch has {}",
-            row.len(),
-            self.n_features
-        );
-        assert_eq!(
             self.n_categorical, 0,
             "a batch with categorical cells needs push_mixed"
         );
-        self.features.extend_from_slice(row);
-        self.targets.push(target);
+        self.push_mixed(row, &[], target);
     }
 
     /// Appends one row with its categorical cells.

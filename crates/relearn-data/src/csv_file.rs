@@ -473,6 +473,18 @@ impl CsvLayout {
         let mut later_set: HashSet<String> = HashSet::new();
         let mut layout: Option<CsvLayout> = None;
         let mut decided: Option<(Vec<usize>, Vec<CategoricalColumn>)> = None;
+        // The types are settled once the initial windows are read (or the file ends first).
+        let decide_now = |seen: &[ColumnSeen]| {
+            decide(
+                src,
+                &header,
+                &candidate_cols,
+                seen,
+                target_col,
+                &missing,
+                stamp.clone(),
+            )
+        };
         let mut n = 0usize;
         let mut unlabelled = 0usize;
         while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
@@ -484,15 +496,7 @@ impl CsvLayout {
                 continue;
             }
             if n == initial_samples && layout.is_none() {
-                let (l, d) = decide(
-                    src,
-                    &header,
-                    &candidate_cols,
-                    &seen_cols,
-                    target_col,
-                    &missing,
-                    stamp.clone(),
-                );
+                let (l, d) = decide_now(&seen_cols);
                 layout = Some(l);
                 decided = Some(d);
             }
@@ -584,15 +588,7 @@ impl CsvLayout {
         let (mut layout, (indicators, categorical)) = match (layout, decided) {
             (Some(l), Some(d)) => (l, d),
             _ => {
-                let (l, d) = decide(
-                    src,
-                    &header,
-                    &candidate_cols,
-                    &seen_cols,
-                    target_col,
-                    &missing,
-                    stamp,
-                );
+                let (l, d) = decide_now(&seen_cols);
                 (l, d)
             }
         };

@@ -11,37 +11,45 @@ use crate::optim::AdamMoments;
 /// `±1/sqrt(d_input)` (the bound of Burn's and PyTorch's default `Linear` init) by a
 /// generator seeded with `seed`, new biases 0.
 pub(crate) fn grow_outputs(weights: &mut MlpWeights, added: usize, seed: u64) {
-    let Some(last) = weights.layers.last_mut() else {
+    let Some(last) = weights.layers.last() else {
         return;
     };
-    let (d_in, d_out) = (last.d_input, last.d_output);
-    let bound = 1.0 / (d_in.max(1) as f32).sqrt();
+    let bound = 1.0 / (last.d_input.max(1) as f32).sqrt();
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut weight = Vec::with_capacity(d_in * (d_out + added));
-    for row in last.weight.chunks_exact(d_out) {
-        weight.extend_from_slice(row);
-        weight.extend((0..added).map(|_| rng.random_range(-bound..bound)));
-    }
-    last.weight = weight;
+    grow_last_layer(weights, added, || rng.random_range(-bound..bound));
+}
+
+/// Appends `added` outputs to the last layer of `values`: new weights from `new_weight`,
+/// row by row, new biases 0.
+fn grow_last_layer(values: &mut MlpWeights, added: usize, mut new_weight: impl FnMut() -> f32) {
+    let Some(last) = values.layers.last_mut() else {
+        return;
+    };
+    let d_out = last.d_output;
+    last.weight = widen_rows(&last.weight, d_out, added, &mut new_weight);
     last.bias.extend(std::iter::repeat_n(0.0, added));
     last.d_output = d_out + added;
+}
+
+/// `values` (rows of `width`) with `added` values from `new` after each row.
+fn widen_rows(
+    values: &[f32],
+    width: usize,
+    added: usize,
+    new: &mut impl FnMut() -> f32,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(values.len() / width.max(1) * (width + added));
+    for row in values.chunks_exact(width) {
+        out.extend_from_slice(row);
+        out.extend((0..added).map(|_| new()));
+    }
+    out
 }
 
 /// Appends `added` zero outputs to the last layer of `values` (a Fisher: no pull on the new
 /// classes' outputs).
 pub(crate) fn grow_zeros(values: &mut MlpWeights, added: usize) {
-    let Some(last) = values.layers.last_mut() else {
-        return;
-    };
-    let d_out = last.d_output;
-    let mut weight = Vec::with_capacity(last.d_input * (d_out + added));
-    for row in last.weight.chunks_exact(d_out) {
-        weight.extend_from_slice(row);
-        weight.extend(std::iter::repeat_n(0.0, added));
-    }
-    last.weight = weight;
-    last.bias.extend(std::iter::repeat_n(0.0, added));
-    last.d_output = d_out + added;
+    grow_last_layer(values, added, || 0.0);
 }
 
 /// Extends the last layer's Adam moments for [`grow_outputs`]: zero moments for the new
@@ -49,15 +57,9 @@ pub(crate) fn grow_zeros(values: &mut MlpWeights, added: usize) {
 pub(crate) fn grow_moments(moments: &mut AdamMoments, d_in: usize, d_out: usize, added: usize) {
     if let Some(Some(m)) = moments.weights.last_mut() {
         for v in [&mut m.m1, &mut m.m2] {
-            if v.len() != d_in * d_out {
-                continue;
+            if v.len() == d_in * d_out {
+                *v = widen_rows(v, d_out, added, &mut || 0.0);
             }
-            let mut grown = Vec::with_capacity(d_in * (d_out + added));
-            for row in v.chunks_exact(d_out) {
-                grown.extend_from_slice(row);
-                grown.extend(std::iter::repeat_n(0.0, added));
-            }
-            *v = grown;
         }
     }
     if let Some(Some(m)) = moments.biases.last_mut() {
