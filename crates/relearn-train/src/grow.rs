@@ -74,16 +74,21 @@ mod tests {
     use crate::optim::Moment;
     use relearn_model::LayerWeights;
 
-    #[test]
-    fn growing_keeps_old_outputs_and_adds_new_ones() {
-        let mut w = MlpWeights {
+    /// One 2-in, 2-out layer.
+    fn two_by_two() -> MlpWeights {
+        MlpWeights {
             layers: vec![LayerWeights {
                 d_input: 2,
                 d_output: 2,
                 weight: vec![1.0, 2.0, 3.0, 4.0],
                 bias: vec![0.5, -0.5],
             }],
-        };
+        }
+    }
+
+    #[test]
+    fn growing_keeps_old_outputs_and_adds_new_ones() {
+        let mut w = two_by_two();
         grow_outputs(&mut w, 1, 7);
         let l = &w.layers[0];
         assert_eq!(l.d_output, 3);
@@ -93,14 +98,7 @@ mod tests {
         );
         assert!(l.weight[2].abs() <= 1.0 / 2f32.sqrt() && l.weight[5].abs() <= 1.0 / 2f32.sqrt());
         assert_eq!(l.bias, vec![0.5, -0.5, 0.0]);
-        let mut again = MlpWeights {
-            layers: vec![LayerWeights {
-                d_input: 2,
-                d_output: 2,
-                weight: vec![1.0, 2.0, 3.0, 4.0],
-                bias: vec![0.5, -0.5],
-            }],
-        };
+        let mut again = two_by_two();
         grow_outputs(&mut again, 1, 7);
         assert_eq!(w, again, "seeded");
 

@@ -555,13 +555,20 @@ impl<'a> Loop<'a> {
             candidate,
             verdict,
         )?;
+        Ok(self.root_committed(outcome))
+    }
+
+    /// After the run's root checkpoint (initial or imported) is committed: it is the parent
+    /// of every retrained checkpoint, and the initial data is dropped unless the policy
+    /// keeps it.
+    fn root_committed(&mut self, outcome: Outcome) -> Outcome {
         if let Outcome::Promoted(manifest) = &outcome {
             self.initial_id = Some(manifest.id.clone());
             if !self.policy.keeps_initial_data() {
                 self.history.initial = self.info.empty_batch();
             }
         }
-        Ok(outcome)
+        outcome
     }
 
     /// The run's model config with the output width of `weights` (it grows with the
@@ -634,13 +641,7 @@ impl<'a> Loop<'a> {
             candidate,
             verdict,
         )?;
-        if let Outcome::Promoted(manifest) = &outcome {
-            self.initial_id = Some(manifest.id.clone());
-            if !self.policy.keeps_initial_data() {
-                self.history.initial = self.info.empty_batch();
-            }
-        }
-        Ok(outcome)
+        Ok(self.root_committed(outcome))
     }
 
     /// A resumed run started from `model.init` whose file changed since: a message that
