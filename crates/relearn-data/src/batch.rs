@@ -151,6 +151,25 @@ impl Batch {
         self.targets.extend_from_slice(&other.targets);
     }
 
+    /// Appends row `i` of `other` (features, categorical cells, target).
+    ///
+    /// # Panics
+    /// If `i` is out of range or the batches' widths differ.
+    pub fn push_row_of(&mut self, other: &Batch, i: usize) {
+        assert_eq!(
+            (self.n_features, self.n_categorical),
+            (other.n_features, other.n_categorical),
+            "cannot push a row of a batch of (numeric, categorical) widths {:?} onto one of {:?}",
+            (other.n_features, other.n_categorical),
+            (self.n_features, self.n_categorical)
+        );
+        self.features.extend_from_slice(other.row(i));
+        if other.n_categorical > 0 {
+            self.categories.extend_from_slice(other.categories_of(i));
+        }
+        self.targets.push(other.targets[i]);
+    }
+
     /// A new batch of the rows at `indices`, in that order (repeats allowed).
     ///
     /// # Panics
@@ -158,11 +177,7 @@ impl Batch {
     pub fn select(&self, indices: &[usize]) -> Batch {
         let mut out = self.like(indices.len());
         for &i in indices {
-            out.features.extend_from_slice(self.row(i));
-            if self.n_categorical > 0 {
-                out.categories.extend_from_slice(self.categories_of(i));
-            }
-            out.targets.push(self.targets[i]);
+            out.push_row_of(self, i);
         }
         out
     }

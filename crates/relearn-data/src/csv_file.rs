@@ -380,10 +380,8 @@ impl CsvLayout {
             .zip(&self.feature_names)
         {
             let c = cell(rec, col);
-            *slot = if plain_decimal(c) {
-                // A plain decimal always parses (see `plain_decimal`).
-                fast_parse(c)
-            } else if is_missing(&self.missing, c) {
+            // A plain decimal is never a missing spelling: only other cells are looked up.
+            *slot = if !plain_decimal(c) && is_missing(&self.missing, c) {
                 f32::NAN
             } else {
                 parse_cell(&self.path, row, name, c, FEATURE_RULE)?
@@ -532,7 +530,6 @@ impl CsvLayout {
                         Some(ColumnKind::Numeric) => DECLARED_NUMERIC_RULE,
                         _ => INFERRED_NUMERIC_RULE,
                     };
-                    check_width(path, &rec, row, l.n_fields)?;
                     for (&col, name) in l.feature_cols.iter().zip(&l.feature_names) {
                         let v = cell(&rec, col);
                         if !is_missing(&missing, v) {
@@ -668,15 +665,6 @@ fn decide(
         stamp,
     };
     (layout, (indicators, categorical))
-}
-
-/// A plain decimal's value (see [`plain_decimal`]).
-fn fast_parse(bytes: &[u8]) -> f32 {
-    // SAFETY-free: a plain decimal is ASCII.
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.parse::<f32>().ok())
-        .unwrap_or(f32::NAN)
 }
 
 /// A categorical cell as the encoders see it: the trimmed text, or `""` when missing.

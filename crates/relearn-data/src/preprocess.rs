@@ -439,21 +439,32 @@ impl Preprocessor {
         }
     }
 
-    /// `batch` with its missing numeric cells replaced by `fill` (a borrow when it has none).
+    /// `batch` with its missing numeric cells replaced by `fill` (a borrow when it has none;
+    /// else [`Preprocessor::numeric_imputed`]).
     fn imputed<'a>(batch: &'a Batch, fill: &[f64]) -> std::borrow::Cow<'a, Batch> {
         if !batch.features.iter().any(|x| x.is_nan()) {
             return std::borrow::Cow::Borrowed(batch);
         }
-        let mut out = batch.clone();
-        let d = batch.n_features.max(1);
-        for row in out.features.chunks_exact_mut(d) {
+        std::borrow::Cow::Owned(Preprocessor::numeric_imputed(batch, fill))
+    }
+
+    /// The numeric part of `batch` (features and targets, not the categorical cells), its
+    /// missing cells replaced by `fill`.
+    fn numeric_imputed(batch: &Batch, fill: &[f64]) -> Batch {
+        let mut out = Batch {
+            features: batch.features.clone(),
+            targets: batch.targets.clone(),
+            n_features: batch.n_features,
+            ..Batch::default()
+        };
+        for row in out.features.chunks_exact_mut(batch.n_features.max(1)) {
             for (x, f) in row.iter_mut().zip(fill) {
                 if x.is_nan() {
                     *x = *f as f32;
                 }
             }
         }
-        std::borrow::Cow::Owned(out)
+        out
     }
 
     /// Per numeric feature, the count and mean of `batch`'s non-missing cells.
@@ -564,8 +575,8 @@ impl Preprocessor {
 
     /// The model inputs of `batch` under encoders `e`.
     fn encode(&self, e: &Encoders, batch: &Batch) -> Batch {
-        let fill = self.fill_values();
-        let numeric = self.scaler.transform(&Preprocessor::imputed(batch, &fill));
+        let mut numeric = Preprocessor::numeric_imputed(batch, &self.fill_values());
+        self.scaler.transform_in_place(&mut numeric);
         let d = batch.n_features;
         let width = self.n_inputs();
         let indexes: Vec<HashMap<&str, usize>> = e

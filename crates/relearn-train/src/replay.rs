@@ -91,7 +91,7 @@ impl Reservoir {
         for i in 0..batch.len() {
             self.seen += 1;
             if self.samples.len() < self.capacity {
-                self.samples.extend(&batch.select(&[i]));
+                self.samples.push_row_of(batch, i);
                 self.windows.push(window as u32);
                 continue;
             }
