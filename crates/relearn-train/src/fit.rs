@@ -437,6 +437,14 @@ pub fn argmax(row: &[f32]) -> (usize, f32) {
 mod tests {
     use super::*;
 
+    /// The largest absolute difference between two weight lists.
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    }
+
     #[test]
     fn sample_losses_average_to_the_reported_loss() {
         let outputs = [0.0, 3f32.ln(), 2.0, 0.0, 1.0, 1.0];
@@ -561,11 +569,7 @@ mod tests {
                 let (burn, burn_moments, burn_loss) =
                     train(FitPath::Autodiff, activation, task, &data);
                 assert_eq!(fused.len(), burn.len());
-                let worst = fused
-                    .iter()
-                    .zip(&burn)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0f32, f32::max);
+                let worst = max_abs_diff(&fused, &burn);
                 assert!(
                     worst < 1e-4,
                     "{task:?} {activation:?}: weights differ by up to {worst}"
@@ -818,11 +822,7 @@ mod tests {
             ] {
                 let fused = train_anchored(FitPath::Fused, task, &data, &anchor, 2);
                 let burn = train_anchored(FitPath::Autodiff, task, &data, &anchor, 2);
-                let worst = fused
-                    .iter()
-                    .zip(&burn)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0f32, f32::max);
+                let worst = max_abs_diff(&fused, &burn);
                 assert!(
                     worst < 1e-4,
                     "{task:?}: anchored weights differ by up to {worst}"
@@ -833,11 +833,7 @@ mod tests {
                     ..anchor.clone()
                 };
                 let unanchored = train_anchored(FitPath::Fused, task, &data, &free, 2);
-                let moved = fused
-                    .iter()
-                    .zip(&unanchored)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0f32, f32::max);
+                let moved = max_abs_diff(&fused, &unanchored);
                 assert!(
                     moved > 1e-3,
                     "{task:?}: the anchor changed nothing ({moved})"
@@ -864,11 +860,7 @@ mod tests {
         };
         for path in [FitPath::Fused, FitPath::Autodiff] {
             let trained = train_anchored(path, Task::Classification, &data, &anchor, 5);
-            let worst = trained
-                .iter()
-                .zip(flat(&start))
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = max_abs_diff(&trained, &flat(&start));
             // Adam moves each weight by about lr (1e-2) per step; the anchor's
             // gradient dominates and pulls it straight back.
             assert!(
@@ -882,11 +874,7 @@ mod tests {
             ..anchor
         };
         let trained = train_anchored(FitPath::Fused, Task::Classification, &data, &free, 5);
-        let worst = trained
-            .iter()
-            .zip(flat(&start))
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let worst = max_abs_diff(&trained, &flat(&start));
         assert!(worst > 0.1, "free training moved at most {worst}");
     }
 

@@ -121,20 +121,13 @@ fn y_range(report: &Report) -> (f64, f64) {
     (lo, hi)
 }
 
-/// The no-skill baseline per window (the same for every policy: it depends on the data).
+/// The no-skill baseline per window, as points.
 fn baseline_points(report: &Report) -> Vec<(f64, f64)> {
-    let by_window: std::collections::BTreeMap<u64, f64> = report
-        .modes
-        .0
-        .iter()
-        .flat_map(|m| &m.windows)
-        .filter_map(|w| {
-            w.prequential
-                .get(relearn_train::Metric::Baseline.name())
-                .map(|&b| (w.window, b))
-        })
-        .collect();
-    by_window.into_iter().map(|(w, b)| (w as f64, b)).collect()
+    report
+        .baseline_by_window()
+        .into_iter()
+        .map(|(w, b)| (w as f64, b))
+        .collect()
 }
 
 /// The baseline's line colour.

@@ -19,15 +19,11 @@ pub fn recommendation(r: &Report, rec: Recommendation) -> String {
     };
     if r.no_policy_beats_baseline() {
         // Said first: a choice between models without skill is no answer.
-        let forecast = if r.setup.higher_is_better {
-            "predicting the previous window's majority class"
-        } else {
-            "predicting the previous window's mean target"
-        };
         text = format!(
-            "No policy beats the no-skill baseline ({forecast}) beyond the noise: on this \
+            "No policy beats the no-skill baseline (predicting {}) beyond the noise: on this \
              stream the models show no skill, so check the features and the target before \
-             choosing a policy. Among the policies: {text}"
+             choosing a policy. Among the policies: {text}",
+            r.setup.baseline_forecast()
         );
     }
     if let Some(forgetting) = backward_sentence(r) {

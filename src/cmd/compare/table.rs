@@ -82,18 +82,7 @@ fn per_window(s: &mut String, r: &Report) {
         .map(|(p, w)| (w, p))
         .collect();
     // The no-skill baseline depends on the window's data alone: one column for all.
-    let baseline: BTreeMap<u64, f64> = r
-        .modes
-        .0
-        .iter()
-        .flat_map(|m| {
-            m.windows.iter().filter_map(|w| {
-                w.prequential
-                    .get(relearn_train::Metric::Baseline.name())
-                    .map(|b| (w.window, *b))
-            })
-        })
-        .collect();
+    let baseline = r.baseline_by_window();
     let _ = write!(s, "{:>6}", "window");
     // Ten characters a column, more for a longer policy name (`stateful+l2-init`).
     let widths: Vec<usize> = r
@@ -146,11 +135,7 @@ fn per_window(s: &mut String, r: &Report) {
         let _ = writeln!(
             s,
             "(baseline: the no-skill forecast, {}, scored on the same window)",
-            if r.setup.higher_is_better {
-                "the previous window's majority class"
-            } else {
-                "the previous window's mean target"
-            }
+            r.setup.baseline_forecast()
         );
     }
 }

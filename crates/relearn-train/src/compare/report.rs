@@ -77,6 +77,15 @@ impl Setup {
         (if self.higher_is_better { 1.0 } else { -1.0 }) / self.point()
     }
 
+    /// The no-skill forecast, in words.
+    pub fn baseline_forecast(&self) -> &'static str {
+        if self.higher_is_better {
+            "the previous window's majority class"
+        } else {
+            "the previous window's mean target"
+        }
+    }
+
     /// How the numbers call a point: `points` or `points of R^2`.
     pub fn unit(&self) -> &'static str {
         if self.higher_is_better {
@@ -140,6 +149,18 @@ impl Report {
     /// the models show no skill on this stream.
     pub fn no_policy_beats_baseline(&self) -> bool {
         self.beat_baseline.as_ref().is_some_and(|b| b.is_empty())
+    }
+
+    /// The no-skill baseline's score per window, as the checkpoints record it (the same for
+    /// every policy: it depends on the window's data alone); empty when none records one.
+    pub fn baseline_by_window(&self) -> BTreeMap<u64, f64> {
+        let key = crate::Metric::Baseline.name();
+        self.modes
+            .0
+            .iter()
+            .flat_map(|m| &m.windows)
+            .filter_map(|w| w.prequential.get(key).map(|&b| (w.window, b)))
+            .collect()
     }
 
     /// The standing of the most accurate policy (by mean prequential score); `None` when
