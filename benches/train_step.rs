@@ -108,6 +108,7 @@ fn main() {
                     batch_size: batch,
                     lr: 1e-3,
                     shuffle_seed: 0,
+                    sparse_from: None,
                 };
                 let mut pass = |model| {
                     let task = Task::Classification;

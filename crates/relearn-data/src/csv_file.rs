@@ -311,7 +311,7 @@ pub(crate) struct CsvLayout {
     /// Classification: label -> class index (initial classes, then later ones).
     labels: HashMap<String, usize>,
     /// Cells read as missing.
-    missing: HashSet<String>,
+    missing: MissingTokens,
     stamp: FileStamp,
 }
 
@@ -325,9 +325,28 @@ impl CsvLayout {
     }
 }
 
+/// The spellings of a missing cell (`data.missing`, trimmed). A handful of short tokens
+/// that every cell of the file is checked against: compared as bytes, length first, which
+/// costs a fraction of hashing the cell.
+#[derive(Debug, Clone)]
+pub(crate) struct MissingTokens(Vec<Box<[u8]>>);
+
+impl MissingTokens {
+    pub(crate) fn new<S: AsRef<str>>(tokens: impl IntoIterator<Item = S>) -> MissingTokens {
+        let mut all: Vec<Box<[u8]>> = Vec::new();
+        for t in tokens {
+            let t: Box<[u8]> = t.as_ref().trim().as_bytes().into();
+            if !all.contains(&t) {
+                all.push(t);
+            }
+        }
+        MissingTokens(all)
+    }
+}
+
 /// Whether a trimmed cell is one of the missing-value spellings.
-fn is_missing(missing: &HashSet<String>, cell: &[u8]) -> bool {
-    std::str::from_utf8(cell).is_ok_and(|c| missing.contains(c))
+fn is_missing(missing: &MissingTokens, cell: &[u8]) -> bool {
+    missing.0.iter().any(|t| **t == *cell)
 }
 
 /// What validation found out about a CSV stream.
@@ -455,7 +474,7 @@ impl CsvLayout {
                 target: src.target.clone(),
             });
         }
-        let missing: HashSet<String> = src.missing.iter().map(|m| m.trim().to_string()).collect();
+        let missing = MissingTokens::new(&src.missing);
         let cap = src.max_categories + 1;
         let mut seen_cols: Vec<ColumnSeen> = candidate_cols
             .iter()
@@ -615,7 +634,7 @@ fn decide(
     candidate_cols: &[usize],
     seen: &[ColumnSeen],
     target_col: usize,
-    missing: &HashSet<String>,
+    missing: &MissingTokens,
     stamp: FileStamp,
 ) -> (CsvLayout, (Vec<usize>, Vec<CategoricalColumn>)) {
     let mut feature_cols = Vec::new();
@@ -668,7 +687,7 @@ fn decide(
 }
 
 /// A categorical cell as the encoders see it: the trimmed text, or `""` when missing.
-fn category_text(missing: &HashSet<String>, bytes: &[u8]) -> String {
+fn category_text(missing: &MissingTokens, bytes: &[u8]) -> String {
     if is_missing(missing, bytes) {
         String::new()
     } else {
@@ -857,7 +876,7 @@ pub fn read_csv_rows(
         .enumerate()
         .map(|(i, l)| (l.as_str(), i))
         .collect();
-    let missing_tokens: HashSet<String> = pre.missing_tokens().into_iter().collect();
+    let missing_tokens = MissingTokens::new(pre.missing_tokens());
 
     let d = feature_cols.len();
     let mut batch = Batch::mixed(d, cat_cols.len());

@@ -74,6 +74,14 @@ impl StreamInfo {
                 .sum::<usize>()
     }
 
+    /// The first 0/1 input (the missing indicators, then the categorical columns' one-hot
+    /// and hashed inputs), which come after the numeric features; `None` when there are
+    /// none. At most one input per indicator and per categorical column is 1 in a sample,
+    /// so a trainer can take these inputs as sparse.
+    pub fn binary_inputs_from(&self) -> Option<usize> {
+        (self.n_inputs() > self.feature_names.len()).then_some(self.feature_names.len())
+    }
+
     /// Every class label, index = class id: the initial ones, then the later ones.
     pub fn all_classes(&self) -> Vec<String> {
         let mut all = self.classes.clone();

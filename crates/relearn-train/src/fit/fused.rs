@@ -252,7 +252,19 @@ pub(crate) struct Fused {
     post: Vec<Vec<f32>>,
     /// Per hidden layer: dropout multipliers (0 or 1/keep), when dropout is on.
     masks: Vec<Vec<f32>>,
+    /// The batch's first `sparse_from` inputs per sample, `[batch, sparse_from]`.
     input: Vec<f32>,
+    /// Inputs from this one on are mostly zeros (missing indicators, one-hot and hashed
+    /// categories): the first layer takes them as the non-zero `(input, value)` pairs of
+    /// each sample, `sparse[sparse_rows[r]..sparse_rows[r + 1]]` for batch row `r`, and adds
+    /// `value * weight row` instead of multiplying the zeros. The input width when every
+    /// input is dense.
+    sparse_from: usize,
+    sparse: Vec<(usize, f32)>,
+    sparse_rows: Vec<usize>,
+    /// The sparse inputs of every row of the data being trained on, found once per fit
+    /// rather than once per epoch (see [`Fused::index_sparse`]).
+    indexed: Option<SparseIndex>,
     output: Vec<f32>,
     /// Gradients flowing backwards, ping-ponged between layers.
     delta: [Vec<f32>; 2],
@@ -304,12 +316,22 @@ impl Fused {
                 Vec::new()
             },
             input: vec![0.0; batch * widths[0]],
+            sparse_from: widths[0],
+            sparse: Vec::new(),
+            sparse_rows: vec![0],
+            indexed: None,
             output: vec![0.0; batch * widths[layers]],
             delta: [vec![0.0; batch * widest], vec![0.0; batch * widest]],
             rng: StdRng::seed_from_u64(dropout_seed),
             widths,
             anchor: None,
         }
+    }
+
+    /// Takes inputs `from..` as sparse (see `sparse_from`); `None` or `from` past the input
+    /// width: every input dense.
+    pub(crate) fn set_sparse_from(&mut self, from: Option<usize>) {
+        self.sparse_from = from.map_or(self.widths[0], |f| f.min(self.widths[0]));
     }
 
     /// Adds (or removes) the anchor penalty of every later step.
@@ -346,15 +368,57 @@ impl Fused {
         layers: &[LayerOptions],
     ) -> f64 {
         let b = rows.len();
-        let d = self.widths[0];
-        for (r, &i) in rows.iter().enumerate() {
-            self.input[r * d..(r + 1) * d].copy_from_slice(&data.features[i * d..(i + 1) * d]);
-        }
+        self.gather(data, rows);
         self.forward(b);
         let loss = self.loss_and_output_grad(b, rows, &data.targets, task);
         self.backward(b);
         self.adam(moments, lr, weight_decay, layers);
         loss
+    }
+
+    /// Loads rows `rows` of `data` as the batch: the dense inputs into `input`, the non-zero
+    /// sparse ones into `sparse`.
+    fn gather(&mut self, data: &Batch, rows: &[usize]) {
+        let (d, p) = (self.widths[0], self.sparse_from);
+        self.sparse.clear();
+        self.sparse_rows.clear();
+        self.sparse_rows.push(0);
+        for (r, &i) in rows.iter().enumerate() {
+            let row = &data.features[i * d..(i + 1) * d];
+            self.input[r * p..(r + 1) * p].copy_from_slice(&row[..p]);
+            if p < d {
+                match &self.indexed {
+                    Some(index) => self.sparse.extend_from_slice(index.row(i)),
+                    None => push_nonzero(&mut self.sparse, row, p),
+                }
+                self.sparse_rows.push(self.sparse.len());
+            }
+        }
+    }
+
+    /// Finds the sparse inputs of every row of `data` (the data of the next steps) once;
+    /// `None` forgets them.
+    fn index_sparse(&mut self, data: Option<&Batch>) {
+        let (d, p) = (self.widths[0], self.sparse_from);
+        self.indexed = data.filter(|_| p < d).map(|data| {
+            let mut index = SparseIndex {
+                entries: Vec::new(),
+                starts: vec![0],
+            };
+            for row in data.features.chunks_exact(d) {
+                push_nonzero(&mut index.entries, row, p);
+                index.starts.push(index.entries.len());
+            }
+            index
+        });
+    }
+
+    /// The sparse inputs of batch row `r`.
+    fn sparse_of(&self, r: usize) -> &[(usize, f32)] {
+        match self.sparse_rows.get(r + 1) {
+            Some(&end) => &self.sparse[self.sparse_rows[r]..end],
+            None => &[],
+        }
     }
 
     fn forward(&mut self, b: usize) {
@@ -363,10 +427,11 @@ impl Fused {
         for l in 0..layers {
             let (din, dout) = (self.widths[l], self.widths[l + 1]);
             let last = l + 1 == layers;
-            let input = if l == 0 {
-                self.input.as_ptr()
+            // The product's inputs: the first layer's dense ones, every input of the others.
+            let (input, k) = if l == 0 {
+                (self.input.as_ptr(), self.sparse_from)
             } else {
-                self.post[l - 1].as_ptr()
+                (self.post[l - 1].as_ptr(), din)
             };
             // Pre-activations of a hidden layer, or the output; then the activations.
             let out = SendPtr(if last {
@@ -380,11 +445,20 @@ impl Fused {
                 self.post[l].as_mut_ptr()
             });
             let bias = &self.biases[l];
+            let weights = &self.weights[l];
+            let this = &*self;
+            // The bias, plus (first layer) the sparse inputs' weight rows times their values.
             let fill_bias = |rows: Range<usize>| {
+                let first = rows.start;
                 // SAFETY: `out` is [b, dout]; `Product::run` hands each pass rows of its own.
                 let out = unsafe { rows_of(out, rows, dout) };
-                for row in out.chunks_exact_mut(dout) {
+                for (r, row) in out.chunks_exact_mut(dout).enumerate() {
                     row.copy_from_slice(bias);
+                    if l == 0 {
+                        for &(j, x) in this.sparse_of(first + r) {
+                            add_scaled(row, x, &weights[j * dout..(j + 1) * dout]);
+                        }
+                    }
                 }
             };
             let activate = |rows: Range<usize>| {
@@ -400,11 +474,11 @@ impl Fused {
             };
             let lhs = MatRef {
                 ptr: input,
-                rs: din as isize,
+                rs: k as isize,
                 cs: 1,
             };
             let rhs = MatRef {
-                ptr: self.weights[l].as_ptr(),
+                ptr: weights.as_ptr(),
                 rs: dout as isize,
                 cs: 1,
             };
@@ -412,14 +486,15 @@ impl Fused {
             let product = Product {
                 m: b,
                 n: dout,
-                k: din,
+                k,
                 dst,
                 lhs,
                 rhs,
                 accumulate: true,
             };
-            // SAFETY: `out` is [b, dout], `input` [b, din] (another buffer), weights
-            // [din, dout]; the passes touch only their rows of `out` and `post`.
+            // SAFETY: `out` is [b, dout], `input` [b, k] (another buffer), weights
+            // [din, dout] of which the product reads the first k rows; the passes touch only
+            // their rows of `out` and `post`.
             unsafe { product.run(Some(&fill_bias), after) };
             if !last && self.keep < 1.0 {
                 self.drop_out(l, b * dout);
@@ -493,13 +568,13 @@ impl Fused {
         let mut cur = 0;
         for l in (0..layers).rev() {
             let (din, dout) = (self.widths[l], self.widths[l + 1]);
-            let input = if l == 0 {
-                self.input.as_ptr()
+            let (input, k) = if l == 0 {
+                (self.input.as_ptr(), self.sparse_from)
             } else {
-                self.post[l - 1].as_ptr()
+                (self.post[l - 1].as_ptr(), din)
             };
             let dz = self.delta[cur].as_ptr();
-            // grad_w = input^T . dz   ([din, b] . [b, dout])
+            // grad_w = input^T . dz   ([k, b] . [b, dout]) for the dense inputs' rows
             let dst = MatMut {
                 ptr: self.grad_w[l].as_mut_ptr(),
                 rs: dout as isize,
@@ -508,7 +583,7 @@ impl Fused {
             let lhs = MatRef {
                 ptr: input,
                 rs: 1,
-                cs: din as isize,
+                cs: k as isize,
             };
             let rhs = MatRef {
                 ptr: dz,
@@ -516,7 +591,7 @@ impl Fused {
                 cs: 1,
             };
             let product = Product {
-                m: din,
+                m: k,
                 n: dout,
                 k: b,
                 dst,
@@ -524,8 +599,22 @@ impl Fused {
                 rhs,
                 accumulate: false,
             };
-            // SAFETY: grad_w is [din, dout]; input [b, din] and dz [b, dout] are other buffers.
+            // SAFETY: grad_w is [din, dout], of which the product writes the first k rows;
+            // input [b, k] and dz [b, dout] are other buffers.
             unsafe { product.run(None, None) };
+            if k < din {
+                // The sparse inputs' rows: value times the sample's dz, batch row by row.
+                let grad = &mut self.grad_w[l][k * dout..];
+                grad.fill(0.0);
+                let dz = &self.delta[cur][..b * dout];
+                for (r, dz) in dz.chunks_exact(dout).enumerate() {
+                    let (start, end) = (self.sparse_rows[r], self.sparse_rows[r + 1]);
+                    for &(j, x) in &self.sparse[start..end] {
+                        let at = (j - k) * dout;
+                        add_scaled(&mut grad[at..at + dout], x, dz);
+                    }
+                }
+            }
             // grad_b = column sums of dz, row by row.
             column_sums(&mut self.grad_b[l], &self.delta[cur][..b * dout]);
             if l == 0 {
@@ -630,6 +719,27 @@ impl Fused {
     }
 }
 
+/// Every row's sparse inputs: row `i`'s are `entries[starts[i]..starts[i + 1]]`.
+struct SparseIndex {
+    entries: Vec<(usize, f32)>,
+    starts: Vec<usize>,
+}
+
+impl SparseIndex {
+    fn row(&self, i: usize) -> &[(usize, f32)] {
+        &self.entries[self.starts[i]..self.starts[i + 1]]
+    }
+}
+
+/// Appends the `(input, value)` pairs of `row`'s non-zero inputs from `from` on.
+fn push_nonzero(out: &mut Vec<(usize, f32)>, row: &[f32], from: usize) {
+    for (j, &x) in row.iter().enumerate().skip(from) {
+        if x != 0.0 {
+            out.push((j, x));
+        }
+    }
+}
+
 /// Adam on one parameter array, in parallel blocks when it is large. Element-wise, so the
 /// split does not change any value.
 fn update(
@@ -716,6 +826,13 @@ with_avx2! {
 }
 
 with_avx2! {
+    /// `y += a * x`, element by element.
+    fn add_scaled(y: &mut [f32], a: f32, x: &[f32]) {
+        y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
+    }
+}
+
+with_avx2! {
     fn column_sums(sums: &mut [f32], rows: &[f32]) {
         sums.fill(0.0);
         let n = sums.len();
@@ -775,6 +892,7 @@ pub(crate) fn train(
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = StdRng::seed_from_u64(settings.shuffle_seed);
     let mut last = f64::NAN;
+    fused.index_sparse(Some(data));
     for epoch in 0..settings.epochs {
         rand::seq::SliceRandom::shuffle(&mut order[..], &mut rng);
         let mut sum = 0.0f64;
@@ -791,9 +909,11 @@ pub(crate) fn train(
         }
         last = if n == 0 { 0.0 } else { sum / n as f64 };
         if !last.is_finite() {
+            fused.index_sparse(None);
             return Err(epoch);
         }
     }
+    fused.index_sparse(None);
     Ok(last)
 }
 
@@ -810,9 +930,8 @@ pub(crate) fn fisher(
     let layers = fused.weights.len();
     let mut sum_w: Vec<Vec<f64>> = fused.grad_w.iter().map(|g| vec![0.0; g.len()]).collect();
     let mut sum_b: Vec<Vec<f64>> = fused.grad_b.iter().map(|g| vec![0.0; g.len()]).collect();
-    let d = fused.widths[0];
     for i in 0..data.len() {
-        fused.input[..d].copy_from_slice(&data.features[i * d..(i + 1) * d]);
+        fused.gather(data, &[i]);
         fused.forward(1);
         fused.loss_and_output_grad(1, &[i], &data.targets, task);
         fused.backward(1);
