@@ -167,6 +167,8 @@ hidden = [64, 64, 64, 64, 64, 64, 64, 64]
 
 [train]
 epochs = 3
+# Exactly 3 epochs: the initial model just fitted, so that a large `stateful.lr` diverges.
+min_steps = 0
 lr = {train_lr}
 
 [stateful]

@@ -153,3 +153,32 @@ fn policy_settings_are_part_of_the_fingerprint_and_the_book_modes_ignore_them() 
     b.ok(&["run", "--config", cfg.to_str().unwrap()]);
     assert_eq!(ids(&a.log("s")), ids(&b.log("s")));
 }
+
+#[test]
+fn a_fresh_model_on_a_small_window_trains_for_train_min_steps() {
+    // 250 rows are 8 batches of 32: `epochs = 3` is 24 steps, and the default `min_steps`
+    // (150) makes the initial training 19 epochs. Fine-tuning keeps `stateful.epochs`.
+    let losses = |config: String| -> Vec<f64> {
+        let sb = Sandbox::new();
+        let cfg = sb.write("c.toml", &config);
+        sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+        let log = sb.log("ms");
+        assert_eq!(log.len(), 8);
+        log.iter()
+            .map(|m| m["metrics"]["train_loss"].as_f64().unwrap())
+            .collect()
+    };
+    let nineteen_epochs =
+        |mode| sea_config("ms", mode, "min_steps = 0\n").replace("epochs = 3", "epochs = 19");
+    assert_eq!(
+        losses(sea_config("ms", "stateful", "")),
+        losses(nineteen_epochs("stateful"))
+    );
+    // Every stateless retraining is fresh: each trains longer, and fits better, than with
+    // `epochs` alone.
+    let by_default = losses(sea_config("ms", "stateless", ""));
+    let three = losses(sea_config("ms", "stateless", "min_steps = 0\n"));
+    for (w, (long, short)) in by_default.iter().zip(&three).enumerate() {
+        assert!(long < short, "window {w}: {long} vs {short}");
+    }
+}

@@ -353,6 +353,8 @@ pub struct RawTrain {
     // Per-layer training (`train.freeze`, `train.lr_scale`).
     pub freeze: Option<Vec<usize>>,
     pub lr_scale: Option<Vec<f64>>,
+    // The least number of steps of a training from fresh weights (`train.min_steps`).
+    pub min_steps: Option<usize>,
 }
 
 /// `[stateless]` as written.
@@ -444,6 +446,11 @@ pub mod defaults {
     pub const TRAIN_EPOCHS: usize = 10;
     /// `train.batch_size`
     pub const BATCH_SIZE: usize = 32;
+    /// `train.min_steps`: 10 epochs of 32-sample batches are 40 steps on a 100-row window,
+    /// too few for a fresh MLP to fit (segment, window 100: 0.831 with 10 epochs, 0.889 with
+    /// 150 steps; docs/real-tables.md). 150 is below the 160 steps of every shipped config's
+    /// initial training (500 rows), whose ids stay.
+    pub const TRAIN_MIN_STEPS: usize = 150;
     /// `train.lr`
     pub const TRAIN_LR: f64 = 1e-3;
     /// `stateless.initial_fraction`
@@ -641,9 +648,27 @@ pub struct TrainSpec {
     /// that spells out the default keeps its ids).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lr_scale: Vec<f64>,
+    /// `train.min_steps`: a training from fresh weights (the initial model, a stateless
+    /// retraining, a drift reset) takes at least this many steps, with more epochs than
+    /// `epochs` when the training set is small (0: `epochs` alone). Fingerprinted only when
+    /// not the default: every config whose training sets were large enough for it to change
+    /// nothing keeps its ids.
+    #[serde(skip_serializing_if = "is_default_min_steps")]
+    pub min_steps: usize,
+}
+
+fn is_default_min_steps(steps: &usize) -> bool {
+    *steps == defaults::TRAIN_MIN_STEPS
 }
 
 impl TrainSpec {
+    /// Epochs of a training from fresh weights on `rows` samples: `epochs`, or enough
+    /// epochs of `batch_size` steps for `min_steps` steps.
+    pub fn fresh_epochs(&self, rows: usize) -> usize {
+        let steps_per_epoch = rows.div_ceil(self.batch_size.max(1)).max(1);
+        self.epochs.max(self.min_steps.div_ceil(steps_per_epoch))
+    }
+
     /// Per linear layer of a model with `layers` layers: frozen or not, and its
     /// learning-rate factor.
     pub fn layer_options(&self, layers: usize) -> Vec<crate::optim::LayerOptions> {
@@ -1027,6 +1052,7 @@ impl Validator<'_> {
             },
             freeze: Vec::new(),
             lr_scale: Vec::new(),
+            min_steps: raw.train.min_steps.unwrap_or(defaults::TRAIN_MIN_STEPS),
         };
         let (freeze, lr_scale) =
             self.layer_training(raw.train.freeze, raw.train.lr_scale, hidden.len() + 1)?;
@@ -1773,6 +1799,33 @@ mod tests {
         );
         let err = with("trainer = \"jit\"\n").unwrap_err().to_string();
         assert!(err.contains("\"fused\" or \"autodiff\""), "{err}");
+    }
+
+    #[test]
+    fn min_steps_adds_epochs_to_small_fresh_trainings_only() {
+        let with = |table: &str| {
+            parse(&format!(
+                "[run]\nname = \"a\"\n[data]\ngenerator = \"sea\"\n{table}"
+            ))
+            .unwrap()
+        };
+        let plain = with("");
+        let train = &plain.train;
+        assert_eq!(train.min_steps, defaults::TRAIN_MIN_STEPS);
+        // 500 rows are 16 batches of 32: 10 epochs are 160 steps, already enough.
+        assert_eq!(train.fresh_epochs(500), 10);
+        // 100 rows are 4 batches: 150 steps take 38 epochs; 1 row, 150 epochs.
+        assert_eq!(train.fresh_epochs(100), 38);
+        assert_eq!(train.fresh_epochs(1), 150);
+        assert_eq!(train.fresh_epochs(0), 150);
+        let off = with("[train]\nmin_steps = 0\n");
+        assert_eq!(off.train.fresh_epochs(100), 10);
+        // The default spelled out keeps the fingerprint; another value changes it.
+        assert_eq!(
+            with("[train]\nmin_steps = 150\n").fingerprint(),
+            plain.fingerprint()
+        );
+        assert_ne!(off.fingerprint(), plain.fingerprint());
     }
 
     #[test]

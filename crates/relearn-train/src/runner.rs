@@ -908,7 +908,8 @@ impl<'a> Loop<'a> {
         self.commit(commit, candidate, verdict)
     }
 
-    /// Trains fresh weights seeded by (seed, window) on `data` for `train.epochs`.
+    /// Trains fresh weights seeded by (seed, window) on `data` for `train.epochs` (more when
+    /// `data` is too small for `train.min_steps` steps).
     fn train_fresh(
         &self,
         data: &Batch,
@@ -951,7 +952,7 @@ impl<'a> Loop<'a> {
                 AdamMoments::default(),
                 data,
                 window,
-                self.spec.train.epochs,
+                self.spec.train.fresh_epochs(data.len()),
                 lr,
                 None,
             )
@@ -982,6 +983,7 @@ impl<'a> Loop<'a> {
             batch_size: self.spec.train.batch_size,
             lr,
             shuffle_seed: derive(self.spec.seed, Purpose::Shuffle, window),
+            sparse_from: self.info.binary_inputs_from(),
         };
         let (model, loss) = fit_anchored(
             self.spec.trainer,
