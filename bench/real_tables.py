@@ -9,6 +9,8 @@ does not install:
   python3 bench/real_tables.py fetch OUT           # writes the CSVs, prints their statistics
   python3 bench/real_tables.py stats OUT           # the statistics again, from the CSVs
   python3 bench/real_tables.py sklearn OUT [--window 1000] [--seeds 0,1,2] [--epochs 3,5]
+  python3 bench/real_tables.py ours OUT [--binary target/debug/relearn] [--window N] [--seeds 0]
+                                        [--set SECTION.KEY=VALUE]... [--mode stateful]
 
 `fetch` writes plain CSVs (header row, one row per sample in time order, a blank cell for a
 missing value, RFC 4180 quoting where a cell holds a comma or a quote):
@@ -30,6 +32,13 @@ missing value, RFC 4180 quoting where a cell holds a comma or a quote):
                     species: the task would be a lookup). No blank target.
   penguins.csv      palmerpenguins `penguins` in year order; target `body_mass_g`
                     (regression, window 50).
+  segment.csv       UCI Image Segmentation (2,310 3x3 regions of outdoor images, 19 numeric
+                    features, 7 classes: brickface, sky, foliage, cement, window, path,
+                    grass), as River ships it (`river/datasets/segment.csv.zip` in the
+                    `river` wheel, already shuffled); target `category` (window 100). The
+                    small real 7-class table: all numeric, no blanks. `fetch` takes it from
+                    an installed `river`, else downloads the wheel alone with
+                    `pip download river==0.26.1 --no-deps` (2.7 MB).
 
 `sklearn` runs, on each CSV, scikit-learn's MLP (64x64, Adam, lr 1e-3) under relearn's
 stateful window protocol: rows with a blank target are dropped, window t is labelled rows
@@ -48,6 +57,7 @@ majority class / mean target; skill = (acc - base)/(1 - base), 1 - mse/base, per
 import argparse
 import math
 import os
+import subprocess
 import sys
 import time
 
@@ -59,6 +69,7 @@ TABLES = {
     "mpls_stops": ("mpls_stops.csv", "personSearch", "classification", 1000),
     "seattle_pets": ("seattle_pets.csv", "species", "classification", 1000),
     "penguins": ("penguins.csv", "body_mass_g", "regression", 50),
+    "segment": ("segment.csv", "category", "classification", 100),
 }
 
 
@@ -123,7 +134,30 @@ def fetch(out, flight_rows, no_citation):
     g = g.sort_values("year", kind="stable")
     g = _ints(g, ["flipper_length_mm", "body_mass_g"])
     g.to_csv(os.path.join(out, "penguins.csv"), index=False, na_rep="")
+
+    with open(os.path.join(out, "segment.csv"), "wb") as fh:
+        fh.write(river_segment())
     stats(out)
+
+
+def river_segment():
+    """The bytes of River's `segment.csv` (a zip inside the wheel), from an installed
+    `river` or from its wheel, downloaded alone into a temporary folder."""
+    import io
+    import zipfile
+    try:
+        from importlib.resources import files
+        packed = (files("river.datasets") / "segment.csv.zip").read_bytes()
+    except (ImportError, FileNotFoundError):
+        import glob
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "river==0.26.1", "--no-deps",
+                            "--only-binary", ":all:", "-d", tmp, "-q"], check=True)
+            (wheel,) = glob.glob(os.path.join(tmp, "river-*.whl"))
+            packed = zipfile.ZipFile(wheel).read("river/datasets/segment.csv.zip")
+    inner = zipfile.ZipFile(io.BytesIO(packed))
+    return inner.read(inner.namelist()[0])
 
 
 # ---------------------------------------------------------------------------------------- read
@@ -331,6 +365,68 @@ def sklearn_cmd(out, window, seeds, epochs_list, batch, jobs, tables, ablate):
               f"{pm(ms, d)} | {base:.{d}f} | {pm(sk, 4)} | {np.mean([r['seconds'] for r in rs]):.1f} |")
 
 
+# ---------------------------------------------------------------------------------------- relearn
+
+def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
+    """relearn on each table with only data.csv, data.target, data.task and window.size set
+    (plus `--set section.key=value` overrides, TOML values as written): a fresh store per
+    run under OUT/relearn, the mean prequential score, baseline and skill from `log --json`."""
+    import json
+    import numpy as np
+    extra = {}
+    for kv in sets:
+        key, _, value = kv.partition("=")
+        section, _, name = key.partition(".")
+        if not name or not value:
+            raise SystemExit(f"--set {kv!r}: expected section.key=value, e.g. stateful.epochs=1")
+        extra.setdefault(section, []).append(f"{name} = {value}")
+    work = os.path.join(out, "relearn")
+    os.makedirs(work, exist_ok=True)
+    label = ", ".join(sets) or "defaults"
+    print(f"\nrelearn {mode}, {label}; seeds {','.join(map(str, seeds))}\n")
+    print("| table | window | setting | seeds | mean score | baseline | skill | wall s / run |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for name in tables:
+        file, target, task, w = TABLES[name]
+        path = os.path.abspath(os.path.join(out, file))
+        if not os.path.exists(path):
+            print(f"skipping {name}: {path} not found", file=sys.stderr)
+            continue
+        w = window or w
+        sections = {"run": [f'name = "{name}"', f'mode = "{mode}"'],
+                    "data": [f'csv = "{path}"', f'target = "{target}"', f'task = "{task}"'],
+                    "window": [f"size = {w}"]}
+        for section, lines in extra.items():
+            sections.setdefault(section, []).extend(lines)
+        scores, bases, skills, walls = [], [], [], []
+        for seed in seeds:
+            text = "".join(f"[{sec}]\n" + "".join(f"{l}\n" for l in lines) + "\n"
+                           for sec, lines in sections.items())
+            text = text.replace("[run]\n", f"[run]\nseed = {seed}\n", 1)
+            config = os.path.join(work, f"{name}-{seed}.toml")
+            with open(config, "w") as fh:
+                fh.write(text)
+            store = os.path.join(work, f"store-{name}-{seed}")
+            subprocess.run(["rm", "-rf", store], check=True)
+            started = time.perf_counter()
+            subprocess.run([binary, "run", "--config", config, "--store", store],
+                           check=True, stdout=subprocess.DEVNULL)
+            walls.append(time.perf_counter() - started)
+            log = json.loads(subprocess.run([binary, "log", "--run", name, "--json", "--store", store],
+                                            check=True, capture_output=True, text=True).stdout)
+            if isinstance(log, dict):
+                log = log.get("checkpoints", log)
+            preq = [c["metrics"]["prequential"] for c in log if (c.get("metrics") or {}).get("prequential")]
+            metric = "accuracy" if task == "classification" else "mse"
+            scores.append(float(np.mean([p[metric] for p in preq])))
+            bases.append(float(np.mean([p["baseline"] for p in preq])))
+            skills.append(float(np.mean([p["skill"] for p in preq])))
+        d = 4 if task == "classification" else 1
+        pm = lambda v, d: f"{np.mean(v):.{d}f} ± {np.std(v):.{d}f}" if len(v) > 1 else f"{v[0]:.{d}f}"
+        print(f"| {name} ({'accuracy' if task == 'classification' else 'mse'}) | {w} | {label} | {len(seeds)} | "
+              f"{pm(scores, d)} | {np.mean(bases):.{d}f} | {pm(skills, 4)} | {np.mean(walls):.1f} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -351,8 +447,20 @@ def main():
     s.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     s.add_argument("--tables", default=",".join(TABLES))
     s.add_argument("--ablate", action="store_true", help="also: no StandardScaler; raw regression target (seed 0, first epochs)")
+    r = sub.add_parser("ours", help="relearn itself on the tables")
+    r.add_argument("out")
+    r.add_argument("--binary", default="target/debug/relearn", help="the relearn binary (default: target/debug/relearn)")
+    r.add_argument("--window", type=int, help="window size for every table (default: 1000, penguins 50, segment 100)")
+    r.add_argument("--seeds", default="0")
+    r.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="a config key to set, e.g. --set stateful.epochs=1 (repeatable)")
+    r.add_argument("--mode", default="stateful")
+    r.add_argument("--tables", default=",".join(TABLES))
     a = ap.parse_args()
-    if a.cmd == "fetch":
+    if a.cmd == "ours":
+        relearn_cmd(a.out, a.binary, a.window, [int(x) for x in a.seeds.split(",")], a.set,
+                    a.tables.split(","), a.mode)
+    elif a.cmd == "fetch":
         fetch(a.out, a.flight_rows, a.no_citation)
     elif a.cmd == "stats":
         stats(a.out, a.window)
