@@ -533,11 +533,32 @@ mod tests {
             .unwrap()
     }
 
+    /// The settings most trainer tests use.
+    const TWO_EPOCHS: FitSettings = FitSettings {
+        epochs: 2,
+        batch_size: 16,
+        lr: 1e-3,
+        shuffle_seed: 9,
+        sparse_from: None,
+    };
+
     fn train(
         path: FitPath,
         activation: relearn_model::Activation,
         task: Task,
         data: &Batch,
+    ) -> (Vec<f32>, Vec<u8>, f64) {
+        train_with(path, activation, task, data, TWO_EPOCHS)
+    }
+
+    /// Trains `fixed_model` (`data`'s width, 16, 12, 3 classes or 1 value) through `path`;
+    /// its weights and biases in one list, the moments' bytes and the last epoch's loss.
+    fn train_with(
+        path: FitPath,
+        activation: relearn_model::Activation,
+        task: Task,
+        data: &Batch,
+        settings: FitSettings,
     ) -> (Vec<f32>, Vec<u8>, f64) {
         let device = relearn_model::Backend::Flex.device().autodiff();
         let outputs = if task == Task::Classification { 3 } else { 1 };
@@ -548,13 +569,6 @@ mod tests {
             &device,
         );
         let mut optimizer = MlpAdam::new(0.01, crate::optim::AdamMoments::default());
-        let settings = FitSettings {
-            epochs: 2,
-            batch_size: 16,
-            lr: 1e-3,
-            shuffle_seed: 9,
-            sparse_from: None,
-        };
         let (model, loss) =
             fit_with(path, model, &mut optimizer, data, task, settings, &device).unwrap();
         let weights = model
@@ -613,12 +627,6 @@ mod tests {
 
     /// The fused trainer's weights and moments on `data` with inputs `sparse_from..` sparse.
     fn train_sparse(data: &Batch, task: Task, sparse_from: Option<usize>) -> (Vec<f32>, Vec<u8>) {
-        let device = relearn_model::Backend::Flex.device().autodiff();
-        let outputs = if task == Task::Classification { 3 } else { 1 };
-        let widths = [data.n_features, 16, 12, outputs];
-        let activation = relearn_model::Activation::Relu;
-        let model = fixed_model(&widths, activation, 0.0, &device);
-        let mut optimizer = MlpAdam::new(0.01, crate::optim::AdamMoments::default());
         let settings = FitSettings {
             epochs: 3,
             batch_size: 16,
@@ -626,23 +634,9 @@ mod tests {
             shuffle_seed: 9,
             sparse_from,
         };
-        let (model, _) = fit_with(
-            FitPath::Fused,
-            model,
-            &mut optimizer,
-            data,
-            task,
-            settings,
-            &device,
-        )
-        .unwrap();
-        let weights = model
-            .weights()
-            .layers
-            .iter()
-            .flat_map(|l| l.weight.iter().chain(&l.bias).copied())
-            .collect();
-        (weights, optimizer.moments.to_bytes())
+        let relu = relearn_model::Activation::Relu;
+        let (weights, moments, _) = train_with(FitPath::Fused, relu, task, data, settings);
+        (weights, moments)
     }
 
     #[test]
@@ -682,16 +676,9 @@ mod tests {
             &device,
         );
         let mut optimizer = MlpAdam::new(0.01, moments).with_layers(layers);
-        let settings = FitSettings {
-            epochs: 2,
-            batch_size: 16,
-            lr: 1e-3,
-            shuffle_seed: 9,
-            sparse_from: None,
-        };
         let task = Task::Classification;
         let (model, _) =
-            fit_with(path, model, &mut optimizer, data, task, settings, &device).unwrap();
+            fit_with(path, model, &mut optimizer, data, task, TWO_EPOCHS, &device).unwrap();
         (model.weights(), optimizer.moments)
     }
 
