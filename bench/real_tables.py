@@ -384,8 +384,8 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
     os.makedirs(work, exist_ok=True)
     label = ", ".join(sets) or "defaults"
     print(f"\nrelearn {mode}, {label}; seeds {','.join(map(str, seeds))}\n")
-    print("| table | window | setting | seeds | mean score | baseline | skill | wall s / run |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| table | window | setting | seeds | mean score | baseline | skill | resets / run | wall s / run |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in tables:
         file, target, task, w = TABLES[name]
         path = os.path.abspath(os.path.join(out, file))
@@ -398,7 +398,7 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
                     "window": [f"size = {w}"]}
         for section, lines in extra.items():
             sections.setdefault(section, []).extend(lines)
-        scores, bases, skills, walls = [], [], [], []
+        scores, bases, skills, walls, resets = [], [], [], [], []
         for seed in seeds:
             text = "".join(f"[{sec}]\n" + "".join(f"{l}\n" for l in lines) + "\n"
                            for sec, lines in sections.items())
@@ -418,13 +418,15 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
                 log = log.get("checkpoints", log)
             preq = [c["metrics"]["prequential"] for c in log if (c.get("metrics") or {}).get("prequential")]
             metric = "accuracy" if task == "classification" else "mse"
+            resets.append(sum(c["relation"] == "reset" for c in log))
             scores.append(float(np.mean([p[metric] for p in preq])))
             bases.append(float(np.mean([p["baseline"] for p in preq])))
             skills.append(float(np.mean([p["skill"] for p in preq])))
         d = 4 if task == "classification" else 1
         pm = lambda v, d: f"{np.mean(v):.{d}f} ± {np.std(v):.{d}f}" if len(v) > 1 else f"{v[0]:.{d}f}"
         print(f"| {name} ({'accuracy' if task == 'classification' else 'mse'}) | {w} | {label} | {len(seeds)} | "
-              f"{pm(scores, d)} | {np.mean(bases):.{d}f} | {pm(skills, 4)} | {np.mean(walls):.1f} |", flush=True)
+              f"{pm(scores, d)} | {np.mean(bases):.{d}f} | {pm(skills, 4)} | {np.mean(resets):.1f} | "
+              f"{np.mean(walls):.1f} |", flush=True)
 
 
 def main():
