@@ -57,6 +57,7 @@ majority class / mean target; skill = (acc - base)/(1 - base), 1 - mse/base, per
 import argparse
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -400,14 +401,14 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
             sections.setdefault(section, []).extend(lines)
         scores, bases, skills, walls, resets = [], [], [], [], []
         for seed in seeds:
+            per_seed = dict(sections, run=sections["run"] + [f"seed = {seed}"])
             text = "".join(f"[{sec}]\n" + "".join(f"{l}\n" for l in lines) + "\n"
-                           for sec, lines in sections.items())
-            text = text.replace("[run]\n", f"[run]\nseed = {seed}\n", 1)
+                           for sec, lines in per_seed.items())
             config = os.path.join(work, f"{name}-{seed}.toml")
             with open(config, "w") as fh:
                 fh.write(text)
             store = os.path.join(work, f"store-{name}-{seed}")
-            subprocess.run(["rm", "-rf", store], check=True)
+            shutil.rmtree(store, ignore_errors=True)
             started = time.perf_counter()
             subprocess.run([binary, "run", "--config", config, "--store", store],
                            check=True, stdout=subprocess.DEVNULL)

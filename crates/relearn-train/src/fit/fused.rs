@@ -256,15 +256,14 @@ pub(crate) struct Fused {
     input: Vec<f32>,
     /// Inputs from this one on are mostly zeros (missing indicators, one-hot and hashed
     /// categories): the first layer takes them as the non-zero `(input, value)` pairs of
-    /// each sample, `sparse[sparse_rows[r]..sparse_rows[r + 1]]` for batch row `r`, and adds
-    /// `value * weight row` instead of multiplying the zeros. The input width when every
-    /// input is dense.
+    /// each sample and adds `value * weight row` instead of multiplying the zeros. The input
+    /// width when every input is dense.
     sparse_from: usize,
-    sparse: Vec<(usize, f32)>,
-    sparse_rows: Vec<usize>,
-    /// The sparse inputs of every row of the data being trained on, found once per fit
-    /// rather than once per epoch (see [`Fused::index_sparse`]).
-    indexed: Option<SparseIndex>,
+    /// Those pairs for every row of the data being trained on, found once per fit rather
+    /// than once per step (see [`Fused::index_sparse`]).
+    sparse: Option<SparseIndex>,
+    /// The data rows of the batch, in batch order.
+    batch_rows: Vec<usize>,
     output: Vec<f32>,
     /// Gradients flowing backwards, ping-ponged between layers.
     delta: [Vec<f32>; 2],
@@ -317,9 +316,8 @@ impl Fused {
             },
             input: vec![0.0; batch * widths[0]],
             sparse_from: widths[0],
-            sparse: Vec::new(),
-            sparse_rows: vec![0],
-            indexed: None,
+            sparse: None,
+            batch_rows: Vec::new(),
             output: vec![0.0; batch * widths[layers]],
             delta: [vec![0.0; batch * widest], vec![0.0; batch * widest]],
             rng: StdRng::seed_from_u64(dropout_seed),
@@ -376,49 +374,39 @@ impl Fused {
         loss
     }
 
-    /// Loads rows `rows` of `data` as the batch: the dense inputs into `input`, the non-zero
-    /// sparse ones into `sparse`.
+    /// Loads rows `rows` of `data` as the batch: the dense inputs into `input`; the sparse
+    /// ones are read from the fit's index by row.
     fn gather(&mut self, data: &Batch, rows: &[usize]) {
         let (d, p) = (self.widths[0], self.sparse_from);
-        self.sparse.clear();
-        self.sparse_rows.clear();
-        self.sparse_rows.push(0);
+        assert!(
+            p == d || self.sparse.is_some(),
+            "sparse inputs are indexed by `train` before any step"
+        );
         for (r, &i) in rows.iter().enumerate() {
-            let row = &data.features[i * d..(i + 1) * d];
-            self.input[r * p..(r + 1) * p].copy_from_slice(&row[..p]);
-            if p < d {
-                match &self.indexed {
-                    Some(index) => self.sparse.extend_from_slice(index.row(i)),
-                    None => push_nonzero(&mut self.sparse, row, p),
-                }
-                self.sparse_rows.push(self.sparse.len());
-            }
+            self.input[r * p..(r + 1) * p].copy_from_slice(&data.features[i * d..i * d + p]);
         }
+        self.batch_rows.clear();
+        self.batch_rows.extend_from_slice(rows);
     }
 
-    /// Finds the sparse inputs of every row of `data` (the data of the next steps) once;
-    /// `None` forgets them.
-    fn index_sparse(&mut self, data: Option<&Batch>) {
+    /// Finds the sparse inputs of every row of `data` (the data of the next steps) once.
+    fn index_sparse(&mut self, data: &Batch) {
         let (d, p) = (self.widths[0], self.sparse_from);
-        self.indexed = data.filter(|_| p < d).map(|data| {
+        self.sparse = (p < d).then(|| {
             let mut index = SparseIndex {
                 entries: Vec::new(),
                 starts: vec![0],
             };
             for row in data.features.chunks_exact(d) {
-                push_nonzero(&mut index.entries, row, p);
+                for (j, &x) in row.iter().enumerate().skip(p) {
+                    if x != 0.0 {
+                        index.entries.push((j, x));
+                    }
+                }
                 index.starts.push(index.entries.len());
             }
             index
         });
-    }
-
-    /// The sparse inputs of batch row `r`.
-    fn sparse_of(&self, r: usize) -> &[(usize, f32)] {
-        match self.sparse_rows.get(r + 1) {
-            Some(&end) => &self.sparse[self.sparse_rows[r]..end],
-            None => &[],
-        }
     }
 
     fn forward(&mut self, b: usize) {
@@ -455,7 +443,7 @@ impl Fused {
                 for (r, row) in out.chunks_exact_mut(dout).enumerate() {
                     row.copy_from_slice(bias);
                     if l == 0 {
-                        for &(j, x) in this.sparse_of(first + r) {
+                        for &(j, x) in sparse_of(&this.sparse, &this.batch_rows, first + r) {
                             add_scaled(row, x, &weights[j * dout..(j + 1) * dout]);
                         }
                     }
@@ -608,8 +596,7 @@ impl Fused {
                 grad.fill(0.0);
                 let dz = &self.delta[cur][..b * dout];
                 for (r, dz) in dz.chunks_exact(dout).enumerate() {
-                    let (start, end) = (self.sparse_rows[r], self.sparse_rows[r + 1]);
-                    for &(j, x) in &self.sparse[start..end] {
+                    for &(j, x) in sparse_of(&self.sparse, &self.batch_rows, r) {
                         let at = (j - k) * dout;
                         add_scaled(&mut grad[at..at + dout], x, dz);
                     }
@@ -725,18 +712,19 @@ struct SparseIndex {
     starts: Vec<usize>,
 }
 
-impl SparseIndex {
-    fn row(&self, i: usize) -> &[(usize, f32)] {
-        &self.entries[self.starts[i]..self.starts[i + 1]]
-    }
-}
-
-/// Appends the `(input, value)` pairs of `row`'s non-zero inputs from `from` on.
-fn push_nonzero(out: &mut Vec<(usize, f32)>, row: &[f32], from: usize) {
-    for (j, &x) in row.iter().enumerate().skip(from) {
-        if x != 0.0 {
-            out.push((j, x));
+/// The sparse inputs of batch row `r` (data row `batch_rows[r]`); none when every input is
+/// dense.
+fn sparse_of<'a>(
+    index: &'a Option<SparseIndex>,
+    batch_rows: &[usize],
+    r: usize,
+) -> &'a [(usize, f32)] {
+    match index {
+        Some(index) => {
+            let i = batch_rows[r];
+            &index.entries[index.starts[i]..index.starts[i + 1]]
         }
+        None => &[],
     }
 }
 
@@ -892,7 +880,7 @@ pub(crate) fn train(
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = StdRng::seed_from_u64(settings.shuffle_seed);
     let mut last = f64::NAN;
-    fused.index_sparse(Some(data));
+    fused.index_sparse(data);
     for epoch in 0..settings.epochs {
         rand::seq::SliceRandom::shuffle(&mut order[..], &mut rng);
         let mut sum = 0.0f64;
@@ -909,11 +897,9 @@ pub(crate) fn train(
         }
         last = if n == 0 { 0.0 } else { sum / n as f64 };
         if !last.is_finite() {
-            fused.index_sparse(None);
             return Err(epoch);
         }
     }
-    fused.index_sparse(None);
     Ok(last)
 }
 
