@@ -56,12 +56,71 @@ pub fn window_line(m: &Manifest, task: Task) -> String {
         }
     };
     format!(
-        "window {:>4}  {:<10}  {score:<50}  train {:>7.3}s  {}",
+        "window {:>4}  {:<10}  {score:<50}  train {:>7.3}s  {}{}",
         m.window,
         m.relation.as_str(),
         m.train_seconds,
-        short(&m.id)
+        short(&m.id),
+        out_of_range_suffix(m)
     )
+}
+
+/// `  out of range: price 17 rows (5800 sd), year 3 rows (9.1 sd)` when the window had
+/// inputs beyond the serving model's `data.clip` (`extra.out_of_range`), else nothing.
+pub fn out_of_range_suffix(m: &Manifest) -> String {
+    let notes = out_of_range_notes(m);
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!("  out of range: {}", notes.join(", "))
+    }
+}
+
+/// `price 17 rows (5800 sd)` per column of `extra.out_of_range`, farthest first (three at
+/// most, then `and N more columns`).
+pub fn out_of_range_notes(m: &Manifest) -> Vec<String> {
+    let Some(items) = m.extra.get("out_of_range").and_then(|v| v.as_array()) else {
+        return Vec::new();
+    };
+    let mut notes: Vec<String> = items
+        .iter()
+        .take(3)
+        .map(|o| {
+            let column = o.get("column").and_then(|v| v.as_str()).unwrap_or("?");
+            let rows = o.get("rows").and_then(|v| v.as_u64()).unwrap_or(0);
+            let far = o
+                .get("max_std")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(f64::NAN);
+            format!(
+                "{column} {rows} row{} ({} sd)",
+                if rows == 1 { "" } else { "s" },
+                sd(far)
+            )
+        })
+        .collect();
+    if items.len() > 3 {
+        notes.push(format!("and {} more columns", items.len() - 3));
+    }
+    notes
+}
+
+/// A distance in standard deviations, to 2 significant digits below 100 (`9.1`, `57`)
+/// and as a whole number above (`5800`), `1.2e9` beyond a million.
+fn sd(x: f64) -> String {
+    if !x.is_finite() {
+        return "?".into();
+    }
+    if x >= 1e6 {
+        format!("{x:.1e}")
+    } else if x >= 100.0 {
+        let digits = 10f64.powi(x.log10().floor() as i32 - 1);
+        format!("{:.0}", (x / digits).round() * digits)
+    } else if x >= 10.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
 }
 
 /// `  [tag, ...]` after a checkpoint's line, or nothing when it has no tags.

@@ -50,13 +50,14 @@ fn csv_with(sb: &Sandbox, name: &str, rows: usize, bad: usize, value: &str) -> P
 // Item 5: non-finite outputs
 
 /// A small regression run `fr` (Friedman, features in [0, 1], so that the scaling turns
-/// 3e38 into infinity) trained on two windows, with `data.csv` its first window.
+/// 3e38 into infinity) trained on two windows, with `data.csv` its first window. Its inputs
+/// are not clipped (`data.clip = inf`): clipped, 3e38 would enter the model as 4.
 fn trained_regression() -> Sandbox {
     let sb = Sandbox::new();
     let config = sea_config("fr", "stateful", "")
         .replace(
             "generator = \"sea\"\nsamples = 2000",
-            "generator = \"friedman\"\nsamples = 1000\nn_features = 5",
+            "generator = \"friedman\"\nsamples = 1000\nn_features = 5\nclip = inf",
         )
         .replace("drift_points = [1000]", "drift_points = [500]");
     let config = sb.write("fr.toml", &config);

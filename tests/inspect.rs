@@ -588,6 +588,7 @@ fn forward_by_hand(file: &[u8], header: &[String], rows: &[Vec<String>]) -> Vec<
     let features: Vec<String> = serde_json::from_value(parse("feature_names")).unwrap();
     let mean: Vec<f64> = serde_json::from_value(parse("scaler_mean")).unwrap();
     let std: Vec<f64> = serde_json::from_value(parse("scaler_std")).unwrap();
+    let clip: f64 = meta["scaler_clip"].parse().unwrap();
     let widths: Vec<usize> = serde_json::from_value(parse("widths")).unwrap();
     assert_eq!(meta["activation"], "relu");
     let floats = |name: &str, shape: &[usize]| -> Vec<f32> {
@@ -619,7 +620,8 @@ fn forward_by_hand(file: &[u8], header: &[String], rows: &[Vec<String>]) -> Vec<
                 .iter()
                 .enumerate()
                 .map(|(j, &c)| {
-                    ((row[c].parse::<f32>().unwrap() as f64 - mean[j]) / std[j]) as f32 as f64
+                    ((row[c].parse::<f32>().unwrap() as f64 - mean[j]) / std[j]).clamp(-clip, clip)
+                        as f32 as f64
                 })
                 .collect();
             for (i, (w, b)) in layers.iter().enumerate() {

@@ -18,6 +18,7 @@ mod import;
 mod inspect;
 mod lineage;
 mod one_build;
+mod out_of_range;
 mod policies;
 mod real_tables;
 mod reliability;

@@ -275,7 +275,12 @@ fn a_damaged_store_says_so_and_gc_deletes_nothing() {
 #[test]
 fn divergence_names_the_window_and_blames_the_data_s_scale() {
     let sb = Sandbox::new();
-    let cfg = sb.write("c.toml", &csv_config("n", "stateful", ""));
+    // Unclipped inputs (`data.clip = inf`): clipped, 3e38 would enter the model as 4.
+    let cfg = sb.write(
+        "c.toml",
+        &csv_config("n", "stateful", "")
+            .replace("target = \"label\"\n", "target = \"label\"\nclip = inf\n"),
+    );
     sb.write(
         "data.csv",
         &csv_text(400, |row, f| {

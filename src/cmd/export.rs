@@ -166,6 +166,8 @@ pub fn metadata(manifest: &Manifest, info: &ModelInfo, pre: &Preprocessor) -> Ma
         ("scaler_mode", scaler.mode.name().to_string()),
         ("scaler_mean", json!(mean).to_string()),
         ("scaler_std", json!(std).to_string()),
+        // Standardised inputs are clipped to ±clip (`data.clip`); "inf" when never.
+        ("scaler_clip", scaler.clip.to_string()),
         // The exact preprocessing state (scaler statistics, label map, target scaling), so
         // that `model.init` of this file reproduces the checkpoint (docs/import.md).
         (

@@ -42,7 +42,8 @@ pub use csv_file::{read_csv_rows, read_labelled_csv};
 pub use error::{ColumnRole, DataError};
 pub use info::{CategoricalColumn, StreamInfo};
 pub use preprocess::{
-    CategoryEncoder, Encoders, Fill, Preprocessor, Scaler, Scaling, TargetScaler, fnv1a64,
+    CategoryEncoder, DEFAULT_CLIP, Encoders, Fill, OutOfRange, Preprocessor, Scaler, Scaling,
+    TargetScaler, fnv1a64, real_spread,
 };
 pub use source::{
     ColumnKind, CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, DEFAULT_MISSING,

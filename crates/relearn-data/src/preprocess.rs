@@ -46,7 +46,7 @@ impl Scaling {
 }
 
 /// Per-feature mean and variance (Welford / Chan statistics in `f64`), and the
-/// standardisation `(x - mean) / std` they define.
+/// standardisation `(x - mean) / std` they define, clipped to `±clip`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scaler {
     /// How the statistics are maintained.
@@ -57,11 +57,83 @@ pub struct Scaler {
     pub mean: Vec<f64>,
     /// Per-feature sum of squared deviations from the mean (variance = `m2 / count`).
     pub m2: Vec<f64>,
+    /// Standardised inputs are clipped to `[-clip, clip]` (`data.clip`), so that a value far
+    /// outside the range the statistics were fitted on cannot dominate a prediction. Not
+    /// stored at its default ([`DEFAULT_CLIP`]), so checkpoints made before it existed keep
+    /// their bytes and ids, and read back with the default.
+    #[serde(
+        default = "default_clip",
+        skip_serializing_if = "is_default_clip",
+        with = "clip_json"
+    )]
+    pub clip: f64,
 }
 
-/// Standard deviations below this are treated as 1 (constant features pass unscaled,
-/// only centred).
-const MIN_STD: f64 = 1e-6;
+/// `clip` in JSON: a number, or the string `"inf"` for no clip (JSON has no infinity).
+mod clip_json {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(clip: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if clip.is_infinite() {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_f64(*clip)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Clip {
+            Number(f64),
+            Text(String),
+        }
+        match Clip::deserialize(d)? {
+            Clip::Number(x) => Ok(x),
+            Clip::Text(t) if t == "inf" => Ok(f64::INFINITY),
+            Clip::Text(t) => Err(serde::de::Error::custom(format!(
+                "clip is {t:?}; expected a number or \"inf\""
+            ))),
+        }
+    }
+}
+
+/// `data.clip`'s default: standardised inputs beyond 4 standard deviations are clipped to 4.
+/// Chosen by measurement (docs/real-tables.md#inputs-outside-the-fitted-range).
+pub const DEFAULT_CLIP: f64 = 4.0;
+
+fn default_clip() -> f64 {
+    DEFAULT_CLIP
+}
+
+fn is_default_clip(clip: &f64) -> bool {
+    *clip == DEFAULT_CLIP
+}
+
+/// A spread this small relative to the mean is rounding, not variation: `f32` cells carry
+/// about 7 significant digits, so a column whose standard deviation is below `1e-7 * |mean|`
+/// is constant as far as its cells can tell.
+const RELATIVE_SPREAD_FLOOR: f64 = 1e-7;
+
+/// The standard deviation to scale by, given a column's `mean` and raw spread `std`: the
+/// spread itself whenever it is real (non-zero, finite and above rounding of the mean, at
+/// any units: a column in units of 1e-12 is scaled by its 1e-12 spread), else `None` (the
+/// column was constant where it was fitted).
+pub fn real_spread(mean: f64, std: f64) -> Option<f64> {
+    (std.is_finite() && std > 0.0 && std > RELATIVE_SPREAD_FLOOR * mean.abs()).then_some(std)
+}
+
+/// A numeric input whose standardised value was beyond the scaler's clip in some rows of a
+/// batch: which input, in how many rows, and how far at most (in standard deviations).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutOfRange {
+    /// The column's name.
+    pub column: String,
+    /// Rows whose value was clipped.
+    pub rows: u64,
+    /// The largest `|x - mean| / std` among them.
+    pub max_std: f64,
+}
 
 impl Scaler {
     /// An unfitted scaler (it transforms as the identity until fitted).
@@ -71,7 +143,14 @@ impl Scaler {
             count: 0,
             mean: vec![0.0; n_features],
             m2: vec![0.0; n_features],
+            clip: DEFAULT_CLIP,
         }
+    }
+
+    /// The same scaler clipping standardised inputs to `±clip` (`f64::INFINITY`: never).
+    pub fn with_clip(mut self, clip: f64) -> Self {
+        self.clip = clip;
+        self
     }
 
     /// Features per sample.
@@ -141,20 +220,46 @@ impl Scaler {
         self.count += batch.len() as u64;
     }
 
-    /// Per-feature standard deviation used for scaling (`sqrt(m2 / count)`, or 1 where
-    /// that is below 1e-6).
+    /// Per-feature standard deviation used for scaling: `sqrt(m2 / count)` wherever the
+    /// column really varied ([`real_spread`]), else 1 (a constant column is centred, not
+    /// scaled: its later moves enter in its own units, clipped).
     pub fn std(&self) -> Vec<f64> {
         self.m2
             .iter()
-            .map(|&m2| {
-                let s = (m2 / self.count.max(1) as f64).sqrt();
-                if s < MIN_STD || !s.is_finite() {
-                    1.0
-                } else {
-                    s
-                }
+            .zip(&self.mean)
+            .map(|(&m2, &mean)| {
+                real_spread(mean, (m2 / self.count.max(1) as f64).sqrt()).unwrap_or(1.0)
             })
             .collect()
+    }
+
+    /// Whether [`Scaler::transform`] standardises (and clips): a fitted scaler whose mode
+    /// is not `None`.
+    pub fn standardises(&self) -> bool {
+        self.mode != Scaling::None && self.count > 0
+    }
+
+    /// Per feature of `batch` (already imputed: no NaN), the rows whose standardised value is
+    /// beyond the clip, and the largest `|z|` among them; `None` for a feature with none.
+    /// All `None` when the scaler does not standardise.
+    pub fn beyond_clip(&self, batch: &Batch) -> Vec<Option<(u64, f64)>> {
+        let d = self.n_features();
+        let mut out = vec![None; d];
+        if !self.standardises() || batch.is_empty() {
+            return out;
+        }
+        let std = self.std();
+        for row in batch.features.chunks_exact(d.max(1)).take(batch.len()) {
+            for (j, &x) in row.iter().enumerate() {
+                let z = ((f64::from(x) - self.mean[j]) / std[j]).abs();
+                if z > self.clip {
+                    let (rows, max): &mut (u64, f64) = out[j].get_or_insert((0, 0.0));
+                    *rows += 1;
+                    *max = max.max(z);
+                }
+            }
+        }
+        out
     }
 
     /// `(x - mean) / std` per feature; a copy when the mode is `None` or nothing was
@@ -170,7 +275,7 @@ impl Scaler {
     /// # Panics
     /// If `batch.n_features` differs from the scaler's (and the batch is not empty).
     pub fn transform_in_place(&self, batch: &mut Batch) {
-        if self.mode == Scaling::None || self.count == 0 || batch.is_empty() {
+        if !self.standardises() || batch.is_empty() {
             return;
         }
         let d = self.n_features();
@@ -180,9 +285,12 @@ impl Scaler {
             batch.n_features
         );
         let std = self.std();
+        let clip = self.clip;
         for row in batch.features.chunks_exact_mut(d.max(1)) {
             for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&std) {
-                *x = ((f64::from(*x) - m) / s) as f32;
+                // `clamp` keeps a NaN a NaN (the caller refuses it); within the clip the
+                // value is the plain standardisation, bit for bit.
+                *x = ((f64::from(*x) - m) / s).clamp(-clip, clip) as f32;
             }
         }
     }
@@ -196,7 +304,9 @@ impl Scaler {
 pub struct TargetScaler {
     /// Mean of the targets it was fitted on.
     pub mean: f64,
-    /// Their standard deviation (1 where it is below 1e-6).
+    /// Their standard deviation where they varied ([`real_spread`]); for a target that was
+    /// constant, its magnitude `|mean|` (1 for a constant 0), so that the values it takes
+    /// later are learned in their own order of magnitude.
     pub std: f64,
 }
 
@@ -210,14 +320,14 @@ impl TargetScaler {
             .map(|&y| (f64::from(y) - mean).powi(2))
             .sum::<f64>()
             / n;
-        let std = var.sqrt();
+        let fallback = if mean.abs() > 0.0 && mean.is_finite() {
+            mean.abs()
+        } else {
+            1.0
+        };
         TargetScaler {
             mean,
-            std: if std < MIN_STD || !std.is_finite() {
-                1.0
-            } else {
-                std
-            },
+            std: real_spread(mean, var.sqrt()).unwrap_or(fallback),
         }
     }
 
@@ -396,6 +506,53 @@ impl Preprocessor {
             target: None,
             encoders,
         }
+    }
+
+    /// The same preprocessing clipping standardised inputs to `±clip` (`data.clip`).
+    pub fn with_clip(mut self, clip: f64) -> Self {
+        self.scaler.clip = clip;
+        self
+    }
+
+    /// The numeric columns of `batch` with values beyond the scaler's clip (as
+    /// [`Preprocessor::transform`] would clip them), farthest first: the inputs that left the
+    /// range this preprocessing was fitted on. Empty when nothing is clipped or the scaler
+    /// does not standardise.
+    pub fn out_of_range(&self, batch: &Batch) -> Vec<OutOfRange> {
+        if !self.scaler.standardises() {
+            return Vec::new();
+        }
+        let numeric = Preprocessor::imputed(batch, &self.fill_values());
+        let mut found: Vec<OutOfRange> = self
+            .scaler
+            .beyond_clip(&numeric)
+            .into_iter()
+            .zip(&self.feature_names)
+            .filter_map(|(o, name)| {
+                o.map(|(rows, max_std)| OutOfRange {
+                    column: name.clone(),
+                    rows,
+                    max_std,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| b.max_std.total_cmp(&a.max_std));
+        found
+    }
+
+    /// The numeric features that were constant in the data the scaler was fitted on (they
+    /// are centred, not scaled), and for regression whether the target was.
+    pub fn constant_columns(&self) -> Vec<String> {
+        if !self.scaler.standardises() {
+            return Vec::new();
+        }
+        let n = self.scaler.count as f64;
+        self.feature_names
+            .iter()
+            .zip(self.scaler.mean.iter().zip(&self.scaler.m2))
+            .filter(|(_, (mean, m2))| real_spread(**mean, (**m2 / n).sqrt()).is_none())
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Model inputs per sample.
@@ -664,6 +821,9 @@ impl Preprocessor {
         }
         if pre.scaler.m2.iter().any(|&v| v < 0.0) {
             return bad("a negative variance".to_string());
+        }
+        if pre.scaler.clip.is_nan() || pre.scaler.clip <= 0.0 {
+            return bad(format!("an input clip of {}", pre.scaler.clip));
         }
         if let Some(e) = &pre.encoders {
             if e.indicators.iter().any(|&j| j >= d) {

@@ -55,6 +55,16 @@ fn info() -> StreamInfo {
     }
 }
 
+/// A stream of `d` numeric features `x0, x1, ...`, for regression.
+fn info_of(d: usize) -> StreamInfo {
+    StreamInfo {
+        feature_names: (0..d).map(|j| format!("x{j}")).collect(),
+        task: Task::Regression,
+        classes: vec![],
+        ..info()
+    }
+}
+
 /// A stream of one numeric feature `a` (with a missing indicator) and one categorical column
 /// `c` of 4 one-hot inputs (and `buckets` hashed ones).
 fn mixed_info(buckets: usize) -> StreamInfo {
@@ -230,6 +240,108 @@ fn constant_features_are_only_centred() {
     s.fit(&b);
     assert_eq!(s.std(), vec![1.0, 1.0]);
     assert_eq!(s.transform(&b).features, vec![0.0, -1.0, 0.0, 1.0]);
+}
+
+#[test]
+fn a_column_in_tiny_units_is_scaled_by_its_real_spread() {
+    // Spreads of 1e-9 and 1e-12: an absolute floor (1e-6) left them unscaled.
+    let b = batch(&[&[1e-9, 3e-12], &[3e-9, 1e-12], &[2e-9, 2e-12]]);
+    let mut s = Scaler::new(Scaling::Initial, 2);
+    s.fit(&b);
+    let t = s.transform(&b);
+    for j in 0..2 {
+        let col: Vec<f32> = (0..3).map(|i| t.row(i)[j]).collect();
+        let max = col.iter().fold(0f32, |m, x| m.max(x.abs()));
+        assert!((1.0..1.5).contains(&max), "feature {j}: {col:?}");
+    }
+}
+
+#[test]
+fn a_column_constant_up_to_rounding_is_only_centred() {
+    // 0.1 is not a binary fraction: the f64 mean of many 0.1f32 cells carries rounding,
+    // which is no spread to divide by (it would blow 1e-17 up to a whole input).
+    let rows: Vec<[f32; 1]> = (0..1000).map(|_| [0.1f32]).collect();
+    let refs: Vec<&[f32]> = rows.iter().map(|r| &r[..]).collect();
+    let mut s = Scaler::new(Scaling::Initial, 1);
+    s.fit(&batch(&refs));
+    assert_eq!(s.std(), vec![1.0]);
+    // f32 cells near 1e6 are 0.0625 apart: a spread of 1 is real, one of 0.01 is not.
+    assert_eq!(relearn_data::real_spread(1e6, 1.0), Some(1.0));
+    assert_eq!(relearn_data::real_spread(1e6, 0.01), None);
+    assert_eq!(relearn_data::real_spread(0.0, 0.0), None);
+}
+
+#[test]
+fn inputs_beyond_the_clip_are_clipped_and_reported_and_the_rest_is_unchanged() {
+    // Window 0: x0 evenly spread, x1 zero but for ten 1s (std 0.3: a 1 is 3 std out, inside
+    // the clip).
+    let mut rows: Vec<[f32; 2]> = (0..100).map(|i| [i as f32 / 10.0, 0.0]).collect();
+    for r in (0..100).step_by(10) {
+        rows[r][1] = 1.0;
+    }
+    let refs: Vec<&[f32]> = rows.iter().map(|r| &r[..]).collect();
+    let fit_on = batch(&refs);
+    let mut plain = Scaler::new(Scaling::Initial, 2).with_clip(f64::INFINITY);
+    plain.fit(&fit_on);
+    let mut clipped = Scaler::new(Scaling::Initial, 2);
+    clipped.fit(&fit_on);
+    assert_eq!(clipped.clip, relearn_data::DEFAULT_CLIP);
+    // Within the clip, the transform is the plain standardisation, bit for bit.
+    assert_eq!(clipped.transform(&fit_on), plain.transform(&fit_on));
+    // x1 = 101 is about 336 standard deviations out: clipped to the bound, and reported.
+    let later = batch(&[&[5.0, 101.0], &[5.0, 0.0], &[-500.0, 101.0]]);
+    let t = clipped.transform(&later);
+    let bound = relearn_data::DEFAULT_CLIP as f32;
+    assert_eq!(t.row(0)[1], bound);
+    assert_eq!(t.row(2), &[-bound, bound]);
+    assert!(plain.transform(&later).row(0)[1] > 300.0);
+    let beyond = clipped.beyond_clip(&later);
+    assert_eq!(beyond[0].unwrap().0, 1);
+    let (rows_out, far) = beyond[1].unwrap();
+    assert_eq!(rows_out, 2);
+    assert!(far > 300.0, "{far}");
+    assert!(clipped.beyond_clip(&fit_on).iter().all(Option::is_none));
+    // The preprocessing names the columns, farthest first.
+    let mut pre = Preprocessor::new(&info_of(2), Scaling::Initial);
+    pre.fit(&fit_on);
+    let found = pre.out_of_range(&later);
+    assert_eq!(found.len(), 2);
+    assert_eq!((found[0].column.as_str(), found[0].rows), ("x1", 2));
+    assert_eq!((found[1].column.as_str(), found[1].rows), ("x0", 1));
+    // With scaling off nothing is clipped nor reported.
+    let mut off = Preprocessor::new(&info_of(2), Scaling::None);
+    off.fit(&fit_on);
+    assert!(off.out_of_range(&later).is_empty());
+    assert_eq!(off.transform(&later).features, later.features);
+}
+
+#[test]
+fn the_default_clip_is_not_in_the_bytes_and_another_is() {
+    let mut pre = Preprocessor::new(&info(), Scaling::Running);
+    pre.scaler.fit(&synthetic(100, 3, 4));
+    let bytes = pre.to_bytes();
+    assert!(!String::from_utf8_lossy(&bytes).contains("clip"));
+    let other = pre.clone().with_clip(3.0);
+    let back = Preprocessor::from_bytes(&other.to_bytes()).unwrap();
+    assert_eq!(back.scaler.clip, 3.0);
+    // No clip at all: JSON has no infinity, so it is written "inf" and read back.
+    let off = pre.clone().with_clip(f64::INFINITY);
+    let back = Preprocessor::from_bytes(&off.to_bytes()).unwrap();
+    assert_eq!(back.scaler.clip, f64::INFINITY);
+    assert_eq!(
+        Preprocessor::from_bytes(&bytes).unwrap().scaler.clip,
+        relearn_data::DEFAULT_CLIP
+    );
+}
+
+#[test]
+fn a_constant_target_is_standardised_by_its_magnitude() {
+    let t = relearn_data::TargetScaler::fit(&[500.0, 500.0, 500.0]);
+    assert_eq!((t.mean, t.std), (500.0, 500.0));
+    let z = relearn_data::TargetScaler::fit(&[0.0, 0.0]);
+    assert_eq!((z.mean, z.std), (0.0, 1.0));
+    let tiny = relearn_data::TargetScaler::fit(&[1e-10, 3e-10]);
+    assert!((tiny.std - 1e-10).abs() < 1e-15, "{}", tiny.std);
 }
 
 #[test]

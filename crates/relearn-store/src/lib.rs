@@ -42,8 +42,8 @@ pub use error::{Result, StoreError};
 pub use fsutil::{MAX_NAME_LEN, is_full_id, validate_name};
 pub use gc::GcReport;
 pub use model::{
-    CheckpointDraft, CheckpointId, Manifest, Metrics, PartRef, Publish, RefMove, Relation,
-    Retained, TrainedOn,
+    CheckpointDraft, CheckpointId, DERIVED_EXTRA, DERIVED_METRICS, Manifest, Metrics, PartRef,
+    Publish, RefMove, Relation, Retained, TrainedOn,
 };
 pub use store::{MIN_PREFIX_LEN, RunLock, Store, find_by_prefix};
 pub use verify::{Problem, VerifyReport};

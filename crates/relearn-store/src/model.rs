@@ -307,6 +307,12 @@ struct Identity<'a> {
 /// leaving them out keeps the ids of checkpoints made before they were recorded.
 pub const DERIVED_METRICS: [&str; 2] = ["baseline", "skill"];
 
+/// Keys of a checkpoint's `extra` that are not part of its identity, for the same reason as
+/// [`DERIVED_METRICS`]: `out_of_range` (the window's inputs outside the range the serving
+/// model's scaler was fitted on) is derived from the window and the serving checkpoint,
+/// both of which the id already covers.
+pub const DERIVED_EXTRA: [&str; 1] = ["out_of_range"];
+
 /// The manifest as written to disk: a [`Manifest`] without `tags`.
 #[derive(Serialize)]
 pub(crate) struct ManifestFile<'a> {
@@ -386,7 +392,7 @@ impl Manifest {
             },
             config_fingerprint: &self.config_fingerprint,
             trained_on: &self.trained_on,
-            extra: canonical_json(&self.extra),
+            extra: canonical_json(&identity_extra(&self.extra)),
             parts: self
                 .parts
                 .iter()
@@ -449,6 +455,20 @@ fn is_zero(n: &u64) -> bool {
 /// A copy of `value` whose object keys are sorted at every level, so its serialization does
 /// not depend on insertion order (relevant when serde_json's `preserve_order` is enabled
 /// somewhere in the build).
+/// `extra` without its [`DERIVED_EXTRA`] keys.
+fn identity_extra(extra: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
+    match extra {
+        serde_json::Value::Object(map) if DERIVED_EXTRA.iter().any(|k| map.contains_key(*k)) => {
+            let mut map = map.clone();
+            for k in DERIVED_EXTRA {
+                map.remove(k);
+            }
+            std::borrow::Cow::Owned(serde_json::Value::Object(map))
+        }
+        _ => std::borrow::Cow::Borrowed(extra),
+    }
+}
+
 fn canonical_json(value: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {

@@ -96,6 +96,13 @@ pub struct CheckpointExtra {
     /// Classes first learned by this checkpoint's model (its output layer grew by them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub new_classes: Vec<String>,
+    /// The numeric inputs of the window that were outside the range the serving model's
+    /// scaler was fitted on (beyond `data.clip` standard deviations, so clipped when it
+    /// scored the window): which column, in how many rows, how far at most. Derived from
+    /// the window and the serving checkpoint, so not part of the id
+    /// ([`relearn_store::DERIVED_EXTRA`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_range: Vec<relearn_data::OutOfRange>,
     /// What the update policy recorded, by key (the drift policy's `drift`: see
     /// [`crate::policy::Plan::record`]).
     #[serde(flatten)]

@@ -318,6 +318,7 @@ pub struct RawData {
     pub columns: Option<std::collections::BTreeMap<String, String>>,
     pub max_categories: Option<usize>,
     pub hash_buckets: Option<usize>,
+    pub clip: Option<f64>,
 }
 
 /// `[window]` as written.
@@ -465,6 +466,8 @@ pub mod defaults {
     pub const SAMPLES: usize = 20_000;
     /// `data.scaling`
     pub const SCALING: relearn_data::Scaling = relearn_data::Scaling::Running;
+    /// `data.clip`: standardised inputs are clipped to this many standard deviations.
+    pub const CLIP: f64 = relearn_data::DEFAULT_CLIP;
     // `policy.replay.samples` defaults to half of `window.size`: each update trains on the
     // new window and half as many replayed samples.
     /// `policy.replay.sampling`
@@ -521,6 +524,9 @@ pub struct RunSpec {
     pub source: StreamSource,
     /// Feature scaling.
     pub scaling: Scaling,
+    /// Standardised inputs are clipped to `±clip` standard deviations (`data.clip`;
+    /// `f64::INFINITY`: never).
+    pub clip: f64,
     /// Samples per window.
     pub window_size: usize,
     /// Windows in the initial training set.
@@ -820,6 +826,9 @@ impl RunSpec {
             trainer: Option<FitPath>,
             source: &'a StreamSource,
             scaling: Scaling,
+            // Absent at its default, so that configs written before it keep their ids.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            clip: Option<String>,
             window_size: usize,
             initial_windows: usize,
             model: &'a ModelSpec,
@@ -841,6 +850,7 @@ impl RunSpec {
             trainer: (self.trainer != FitPath::default_for(self.backend)).then_some(self.trainer),
             source: &self.source,
             scaling: self.scaling,
+            clip: (self.clip != defaults::CLIP).then(|| self.clip.to_string()),
             window_size: self.window_size,
             initial_windows: self.initial_windows,
             model: &self.model,
@@ -976,6 +986,16 @@ impl Validator<'_> {
         }
 
         let scaling_written = raw.data.scaling.is_some();
+        let clip = raw.data.clip.unwrap_or(defaults::CLIP);
+        if clip.is_nan() || clip < 1.0 {
+            return Err(self.invalid(
+                "data.clip",
+                format!(
+                    "is {clip}; expected a number of standard deviations of at least 1 (default {}), or inf to never clip",
+                    defaults::CLIP
+                ),
+            ));
+        }
         let (source, mut scaling) = self.source(raw.data, seed, &resolve)?;
 
         // Model import: the file is read here, so a bad file is a config error (exit 2,
@@ -1129,6 +1149,7 @@ impl Validator<'_> {
             trainer,
             source,
             scaling,
+            clip,
             window_size,
             initial_windows,
             model: ModelSpec {

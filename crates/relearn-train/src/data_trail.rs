@@ -168,6 +168,7 @@ mod tests {
             data,
             gate: None,
             new_classes: Vec::new(),
+            out_of_range: Vec::new(),
             policy: Default::default(),
         };
         serde_json::from_value(serde_json::json!({

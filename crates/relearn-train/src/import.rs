@@ -416,6 +416,7 @@ fn exported_preprocessor(
             count: 1,
             mean,
             m2: std.iter().map(|s| s * s).collect(),
+            clip: relearn_data::DEFAULT_CLIP,
         },
     };
     let target = match (meta.get("target_mean"), meta.get("target_std")) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use relearn_data::{Batch, Preprocessor, Stream, StreamInfo, Window};
+use relearn_data::{Batch, OutOfRange, Preprocessor, Stream, StreamInfo, Window};
 use relearn_model::{Mlp, MlpConfig, MlpWeights};
 use relearn_store::{
     CheckpointDraft, CheckpointId, Manifest, Metrics, Publish, Relation, Retained, Store, TrainedOn,
@@ -517,8 +517,19 @@ impl<'a> Loop<'a> {
         }
         let started = Instant::now();
         let initial = &self.history.initial;
-        let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+        let mut preprocessor =
+            Preprocessor::new(&self.info, self.spec.scaling).with_clip(self.spec.clip);
         preprocessor.fit(initial);
+        let constant = preprocessor.constant_columns();
+        if !constant.is_empty() {
+            tracing::warn!(
+                "column(s) {} are constant in the initial windows: they are centred, not scaled, \
+                 and a later value enters the model in the column's own units, clipped to \
+                 ±{} (data.clip)",
+                constant.join(", "),
+                self.spec.clip
+            );
+        }
         let data = preprocessor.transform(initial);
         let window = self.spec.initial_windows - 1;
         let (weights, moments, train_loss) =
@@ -551,6 +562,7 @@ impl<'a> Loop<'a> {
                 retained: self.policy.retained(window, &*candidate.state, &self.ctx),
                 record: None,
                 new_classes: Vec::new(),
+                out_of_range: Vec::new(),
             },
             candidate,
             verdict,
@@ -594,9 +606,10 @@ impl<'a> Loop<'a> {
             .expect("import_initial runs for model.init");
         let started = Instant::now();
         let preprocessor = match &init.model.preprocessor {
-            Some(pre) => pre.clone(),
+            Some(pre) => pre.clone().with_clip(self.spec.clip),
             None => {
-                let mut pre = Preprocessor::new(&self.info, self.spec.scaling);
+                let mut pre =
+                    Preprocessor::new(&self.info, self.spec.scaling).with_clip(self.spec.clip);
                 pre.fit(&self.history.initial);
                 pre
             }
@@ -637,6 +650,7 @@ impl<'a> Loop<'a> {
                 retained: self.policy.retained(window, &*candidate.state, &self.ctx),
                 record: Some((IMPORT_RECORD, record)),
                 new_classes: Vec::new(),
+                out_of_range: Vec::new(),
             },
             candidate,
             verdict,
@@ -713,6 +727,7 @@ impl<'a> Loop<'a> {
         // The model sees (and the drift detector's losses are in) standardised units; the
         // scores are in the target's own.
         let scaled = serving.preprocessor.transform(&window.batch);
+        let out_of_range = serving.preprocessor.out_of_range(&window.batch);
         let served = outputs(&model, &scaled, &self.device);
         let mut in_units = served.clone();
         serving.preprocessor.outputs_to_target_units(&mut in_units);
@@ -756,7 +771,8 @@ impl<'a> Loop<'a> {
         let (parent, relation, weights, preprocessor, moments, train_loss, anchor) =
             match plan.start {
                 Start::Fresh(relation) => {
-                    let mut preprocessor = Preprocessor::new(&self.info, self.spec.scaling);
+                    let mut preprocessor =
+                        Preprocessor::new(&self.info, self.spec.scaling).with_clip(self.spec.clip);
                     // A fresh model keeps the classes its predecessor knew, and learns the
                     // training set's new ones.
                     preprocessor.classes = serving.preprocessor.classes.clone();
@@ -903,6 +919,7 @@ impl<'a> Loop<'a> {
             retained: self.policy.retained(t, &*candidate.state, &self.ctx),
             record: plan.record,
             new_classes,
+            out_of_range,
         };
         let verdict = self.gate(&candidate, &window.batch);
         self.commit(commit, candidate, verdict)
@@ -1052,6 +1069,7 @@ impl<'a> Loop<'a> {
             data: self.trail.as_ref().map(|trail| trail.record(c.window)),
             gate: rejected.cloned(),
             new_classes: c.new_classes,
+            out_of_range: c.out_of_range,
             policy: c
                 .record
                 .into_iter()
@@ -1478,6 +1496,8 @@ struct Commit {
     record: Option<(&'static str, serde_json::Value)>,
     /// Classes the checkpoint's model learned first.
     new_classes: Vec<String>,
+    /// The window's inputs that the serving model's scaler clipped.
+    out_of_range: Vec<OutOfRange>,
 }
 
 fn bad(head: &Manifest, e: impl std::fmt::Display) -> TrainError {
