@@ -624,4 +624,14 @@ mod tests {
         b.extra = serde_json::Value::Object(map);
         assert_eq!(a.compute_id(), b.compute_id());
     }
+
+    #[test]
+    fn derived_extra_keys_are_not_part_of_the_id_and_others_are() {
+        let a = sample();
+        let mut b = sample();
+        b.extra["out_of_range"] = json!([{"column": "flag", "rows": 17, "max_std": 3500.0}]);
+        assert_eq!(a.compute_id(), b.compute_id());
+        b.extra["something_else"] = json!(1);
+        assert_ne!(a.compute_id(), b.compute_id());
+    }
 }
