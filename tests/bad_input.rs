@@ -17,7 +17,7 @@ struct Case {
     /// What is wrong, for the failure report.
     name: &'static str,
     /// Files written into the sandbox before the command (`bad.toml`, `d.csv`, ...).
-    files: Vec<(&'static str, String)>,
+    files: Vec<(&'static str, Vec<u8>)>,
     /// The command line (the store is added as `--store`).
     args: Vec<String>,
     /// Every one of these must appear in stderr.
@@ -32,7 +32,10 @@ fn case(
 ) -> Case {
     Case {
         name,
-        files,
+        files: files
+            .into_iter()
+            .map(|(n, t)| (n, t.into_bytes()))
+            .collect(),
         args: args.iter().map(|s| s.to_string()).collect(),
         needles: needles.iter().map(|s| s.to_string()).collect(),
     }
@@ -94,10 +97,137 @@ fn csv_rows(rows: usize, edit: impl Fn(usize, String) -> String) -> String {
     csv
 }
 
+/// `relearn run` on `config` (a whole config, as `bad.toml`) with `d.csv` = `csv`.
+fn table_case(name: &'static str, config: &str, csv: String, needles: &[&str]) -> Case {
+    case(
+        name,
+        vec![("bad.toml", config.to_string()), ("d.csv", csv)],
+        &["run", "--config", "bad.toml"],
+        needles,
+    )
+}
+
+/// Input cases of issue 22: encodings, delimiters, targets and sizes.
+fn table_cases() -> Vec<Case> {
+    // A latin-1 file: `É` is the single byte 0xC9, `È` 0xC8 (placeholders replaced below).
+    let mut latin1 = csv_case(
+        "csv: a latin-1 file",
+        "",
+        Some(csv_rows(12, |i, _| match i {
+            4 => "4,8,<E9>T<E9>".into(),
+            5 => "5,10,HIV<E8>R".into(),
+            _ => format!("{i},{},{}", 2 * i, ["ETE", "HIVER"][i % 2]),
+        })),
+        &[
+            "d.csv",
+            "row 6",
+            "column \"y\"",
+            "\\xc9T\\xc9",
+            "not UTF-8",
+            "iconv -f latin1 -t utf-8",
+        ],
+    );
+    let text = String::from_utf8(latin1.files[1].1.clone()).unwrap();
+    latin1.files[1].1 = text
+        .replace("<E9>", "\u{1}")
+        .replace("<E8>", "\u{2}")
+        .into_bytes()
+        .into_iter()
+        .map(|b| match b {
+            1 => 0xC9,
+            2 => 0xC8,
+            b => b,
+        })
+        .collect();
+    let numeric_target = "[run]\nname = \"csv\"\n[data]\ncsv = \"d.csv\"\ntarget = \"y\"\n[window]\nsize = 30\ninitial = 1\n";
+    let counts: String = std::iter::once("a,y\n".to_string())
+        .chain((0..60).map(|i| format!("{i},{}\n", (i * 3) % 25)))
+        .collect();
+    // Ten text columns of 40 values, each hashed into 65,536 inputs: 655,680 inputs x
+    // 40,000 rows x 4 bytes = 98 GiB.
+    let wide_config = "[run]\nname = \"csv\"\n[data]\ncsv = \"d.csv\"\ntarget = \"y\"\nhash_buckets = 65536\n[window]\nsize = 20000\ninitial = 1\n";
+    let mut wide = String::from("c0,c1,c2,c3,c4,c5,c6,c7,c8,c9,y\n");
+    for i in 0..40_000 {
+        for c in 0..10 {
+            wide.push_str(&format!("v{},", (i + c) % 40));
+        }
+        wide.push_str(&format!("{}\n", i % 2));
+    }
+    vec![
+        latin1,
+        csv_case(
+            "csv: tab-separated without data.delimiter",
+            "",
+            Some(csv_rows(12, |_, l| l).replace(',', "\t")),
+            &[
+                "d.csv",
+                "single column",
+                "tab-separated",
+                "data.delimiter = \"\\t\"",
+            ],
+        ),
+        csv_case(
+            "csv: semicolon-separated without data.delimiter",
+            "",
+            Some(csv_rows(12, |_, l| l).replace(',', ";")),
+            &["d.csv", "single column", "data.delimiter = \";\""],
+        ),
+        config_case(
+            "config: data.delimiter of two characters",
+            csv_config("delimiter = \";;\"\n"),
+            "delimiter",
+            &["bad.toml:{line}", "data.delimiter", "one character"],
+        ),
+        table_case(
+            "csv: a numeric target without data.task",
+            numeric_target,
+            counts,
+            &[
+                "d.csv",
+                "data.task is not set and target \"y\" looks numeric (25 distinct values in the initial windows)",
+                "set data.task = \"regression\" or \"classification\"",
+            ],
+        ),
+        csv_case(
+            "csv: a NaN spelling not in data.missing",
+            "",
+            Some(csv_rows(
+                12,
+                |i, l| if i == 7 { "7,nan,1".into() } else { l },
+            )),
+            &[
+                "d.csv",
+                "row 9",
+                "column \"b\"",
+                "\"nan\"",
+                "listed in data.missing",
+            ],
+        ),
+        config_case(
+            "config: data.max_categories beyond its bound",
+            csv_config("max_categories = 1000000\n"),
+            "max_categories",
+            &["bad.toml:{line}", "data.max_categories", "65536"],
+        ),
+        table_case(
+            "csv: an encoded window too large for memory",
+            wide_config,
+            wide,
+            &[
+                "data.hash_buckets",
+                "655680 model inputs per row",
+                "40000 rows",
+                "GiB",
+            ],
+        ),
+    ]
+}
+
 fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
     let good = "good.toml";
     let short = |id: &String| id[..12].to_string();
-    vec![
+    let mut cases = table_cases();
+    cases.extend(vec![
         // ---- config
         config_case(
             "config: TOML syntax error",
@@ -626,7 +756,8 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["tree", "--format", "png"],
             &["--format", "'png'"],
         ),
-    ]
+    ]);
+    cases
 }
 
 /// Commits checkpoints with made-up content until two have ids sharing their first 6 hex
@@ -698,8 +829,8 @@ fn every_bad_input_exits_2_says_what_and_where_and_changes_nothing() {
     let mut failures = Vec::new();
     for case in &cases {
         let before = sb.snapshot();
-        for (name, text) in &case.files {
-            sb.write(name, text);
+        for (name, bytes) in &case.files {
+            std::fs::write(sb.path(name), bytes).unwrap();
         }
         let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
         let out = sb.relearn(&args);

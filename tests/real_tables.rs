@@ -59,6 +59,54 @@ fn rows_with_a_missing_target_are_skipped_and_counted() {
 }
 
 #[test]
+fn run_says_which_rows_it_skipped_and_which_wait_for_a_full_window() {
+    let sb = Sandbox::new();
+    let (mut text, missing) = table_with_missing_targets();
+    // 37 labelled rows after the six full windows.
+    for i in 0..37 {
+        text.push_str(&format!("{i},{},0\n", 500 + i));
+    }
+    sb.write("t.csv", &text);
+    let cfg = sb.write("t.toml", &config(""));
+    let out = sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(
+        out.lines().last().unwrap(),
+        format!(
+            "{missing} rows skipped (blank target) so far; 37 rows after the last full window wait for more rows"
+        ),
+        "{out}"
+    );
+    // 63 more rows complete window 6: the run trains it and nothing waits.
+    for i in 0..63 {
+        text.push_str(&format!("{},{i},1\n", 900 + i));
+    }
+    sb.write("t.csv", &text);
+    let out = sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(
+        out.lines().count(),
+        3,
+        "resuming, window 6, the note: {out}"
+    );
+    assert_eq!(
+        out.lines().last().unwrap(),
+        format!("{missing} rows skipped (blank target) so far"),
+        "{out}"
+    );
+    // A table that uses every row says nothing more.
+    let sb = Sandbox::new();
+    let clean: String = text
+        .lines()
+        .filter(|l| !l.starts_with(",,"))
+        .take(601)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    sb.write("t.csv", &clean);
+    let cfg = sb.write("t.toml", &config(""));
+    let out = sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    assert!(!out.contains("rows"), "{out}");
+}
+
+#[test]
 fn data_missing_names_the_spellings_of_a_missing_target() {
     let sb = Sandbox::new();
     let text = "x0,label\n".to_string()

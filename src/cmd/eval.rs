@@ -257,6 +257,7 @@ fn csv_record(path: &Path, index: usize) -> Option<(u64, HashMap<String, String>
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
+        .delimiter(relearn_data::sniff_delimiter(path))
         .from_path(path)
         .ok()?;
     let header: Vec<String> = reader

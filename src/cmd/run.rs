@@ -93,6 +93,8 @@ pub fn train(
             *failed = Some(e);
         }
     };
+    // What the stream leaves out, said at the end.
+    let dropped: RefCell<Option<String>> = RefCell::new(None);
     let mut on_event = |event: &RunEvent| match event {
         RunEvent::Resuming { head, next_window } => bar.suspend(|| {
             say(format!(
@@ -108,6 +110,7 @@ pub fn train(
             todo,
         } => {
             tracing::info!(source = %info.source, samples = info.n_samples, stream_windows, todo, "planned");
+            *dropped.borrow_mut() = info.dropped_rows_note();
             if *todo == 0 {
                 bar.suspend(|| {
                     say(format!(
@@ -136,6 +139,9 @@ pub fn train(
     };
     let summary = relearn_train::run(spec, store, options, &mut on_event)?;
     bar.finish_and_clear();
+    if let Some(note) = dropped.into_inner() {
+        say(note);
+    }
     if let Some(e) = stdout_failed.into_inner() {
         return Err(e);
     }

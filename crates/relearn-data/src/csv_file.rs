@@ -15,7 +15,7 @@ use crate::batch::Batch;
 use crate::error::{ColumnRole, DataError};
 use crate::info::CategoricalColumn;
 use crate::preprocess::Preprocessor;
-use crate::source::{ColumnKind, CsvSource, Task};
+use crate::source::{ColumnKind, CsvSource, NUMERIC_TARGET_DISTINCT, Task};
 
 /// Rule quoted when a feature cell is not a number.
 const FEATURE_RULE: &str = "every feature cell must be a finite number";
@@ -36,9 +36,10 @@ struct FileStamp {
     modified: Option<SystemTime>,
 }
 
-/// Opens `path` and reads its header. `validated`: the file passed validation before, so
-/// an I/O error is a failure of the work rather than of the user.
-fn open_csv(path: &Path, validated: bool) -> Result<OpenCsv, DataError> {
+/// Opens `path` and reads its header, whose names must be UTF-8 text. `validated`: the
+/// file passed validation before, so an I/O error is a failure of the work rather than of
+/// the user. `delimiter` separates fields.
+fn open_csv(path: &Path, validated: bool, delimiter: u8) -> Result<OpenCsv, DataError> {
     let io_error = |e: std::io::Error| {
         if validated {
             DataError::Io {
@@ -64,6 +65,7 @@ fn open_csv(path: &Path, validated: bool) -> Result<OpenCsv, DataError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
+        .delimiter(delimiter)
         .buffer_capacity(1 << 16)
         .from_reader(file);
     let header = reader
@@ -73,6 +75,13 @@ fn open_csv(path: &Path, validated: bool) -> Result<OpenCsv, DataError> {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
         });
+    }
+    if let Some((i, name)) = header
+        .iter()
+        .enumerate()
+        .find(|(_, f)| std::str::from_utf8(f).is_err())
+    {
+        return Err(not_utf8(path, 1, format!("header column {}", i + 1), name));
     }
     let header = header
         .iter()
@@ -101,6 +110,72 @@ fn csv_error(path: &Path, e: csv::Error, validated: bool) -> DataError {
             message,
         },
     }
+}
+
+/// The error for `bytes`, the cell at `row` / `column`, which is not UTF-8.
+fn not_utf8(path: &Path, row: u64, column: String, bytes: &[u8]) -> DataError {
+    let at = std::str::from_utf8(bytes)
+        .err()
+        .map_or(0, |e| e.valid_up_to());
+    DataError::NotUtf8 {
+        path: path.to_path_buf(),
+        row,
+        column,
+        byte: bytes.get(at).copied().unwrap_or(0),
+        offset: at,
+        cell: bytes.escape_ascii().to_string(),
+    }
+}
+
+/// Errors unless every field of `rec` is UTF-8 text, naming the first one that is not.
+fn check_utf8(path: &Path, header: &[String], rec: &ByteRecord, row: Pos) -> Result<(), DataError> {
+    if std::str::from_utf8(rec.as_slice()).is_ok() {
+        return Ok(());
+    }
+    let (i, field) = rec
+        .iter()
+        .enumerate()
+        .find(|(_, f)| std::str::from_utf8(f).is_err())
+        .expect("a field is not UTF-8");
+    let column = match header.get(i) {
+        Some(name) => format!("column \"{name}\""),
+        None => format!("field {}", i + 1),
+    };
+    Err(not_utf8(path, row.line(path), column, field))
+}
+
+/// A header read as a single column whose name holds another delimiter than `delimiter`
+/// (tab, `;`, `,` or `|`): the delimiter the file seems to use.
+fn other_delimiter(header: &[String], delimiter: u8) -> Option<u8> {
+    match header {
+        [only] => [b'\t', b';', b',', b'|']
+            .into_iter()
+            .filter(|&d| d != delimiter)
+            .find(|&d| only.as_bytes().contains(&d)),
+        _ => None,
+    }
+}
+
+/// The delimiter of a file read without a config (`eval`, `predict`): of `,`, tab and `;`,
+/// the one that occurs most often in its first line (`,` on a tie or when none does).
+pub fn sniff_delimiter(path: &Path) -> u8 {
+    use std::io::Read;
+    let mut head = Vec::new();
+    if let Ok(f) = File::open(path) {
+        let _ = f.take(1 << 16).read_to_end(&mut head);
+    }
+    let line = head
+        .split(|&b| b == b'\n' || b == b'\r')
+        .next()
+        .unwrap_or_default();
+    let count = |d: u8| line.iter().filter(|&&b| b == d).count();
+    let mut best = (count(b','), b',');
+    for d in [b'\t', b';'] {
+        if count(d) > best.0 {
+            best = (count(d), d);
+        }
+    }
+    best.1
 }
 
 /// Where a record starts in its file.
@@ -187,11 +262,16 @@ fn parse_cell(
         .and_then(|s| s.parse::<f32>().ok());
     match parsed {
         Some(v) if v.is_finite() => Ok(v),
-        Some(_) => Err(DataError::NotFinite {
+        Some(v) => Err(DataError::NotFinite {
             path: path.to_path_buf(),
             row: row.line(path),
             column: column.to_string(),
             value: String::from_utf8_lossy(bytes).into_owned(),
+            reason: if v.is_nan() {
+                "NaN is read as a missing value only when its spelling is listed in data.missing (the default list has \"NaN\" but not other spellings): add this spelling to data.missing, or write a blank cell"
+            } else {
+                "infinite values, and values beyond a 32-bit float (about 3.4e38 in magnitude), are not allowed: replace them with a finite number, or with a blank cell or a data.missing spelling to read them as missing"
+            },
         }),
         None if bytes.is_empty() => Err(empty_cell(path, row, column)),
         None => Err(DataError::NotANumber {
@@ -295,6 +375,125 @@ pub(crate) fn sort_labels(mut labels: Vec<String>) -> Vec<String> {
     }
 }
 
+/// A class label's numeric value, when it is a finite number (`-0` reads as `0`).
+fn label_value(label: &str) -> Option<f64> {
+    label
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v + 0.0)
+}
+
+/// The classes of a classification stream and how each label spelling maps to one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ClassMap {
+    /// The initial windows' classes, in class order.
+    pub(crate) classes: Vec<String>,
+    /// Classes first seen later, in order of appearance.
+    pub(crate) later: Vec<String>,
+    /// Every spelling -> class id.
+    pub(crate) index: HashMap<String, usize>,
+}
+
+impl ClassMap {
+    /// The classes of labels `initial` (the initial windows', in order of first
+    /// appearance) and `later` (first seen after them, in order), as written.
+    ///
+    /// When every label is a finite number, labels are compared by value: `1`, `1.0`,
+    /// `01` and `1e0` are one class, named by its first spelling in the file; classes are
+    /// ordered by value. Otherwise labels are compared as text and the initial ones ordered
+    /// by [`sort_labels`]. Labels that are all distinct numbers get exactly the names and
+    /// order they had before labels were compared by value.
+    pub(crate) fn of(initial: Vec<String>, later: Vec<String>) -> ClassMap {
+        let values: Option<Vec<f64>> = initial
+            .iter()
+            .chain(&later)
+            .map(|l| label_value(l))
+            .collect();
+        let Some(values) = values else {
+            let classes = sort_labels(initial);
+            let index = classes
+                .iter()
+                .chain(&later)
+                .enumerate()
+                .map(|(i, l)| (l.clone(), i))
+                .collect();
+            return ClassMap {
+                classes,
+                later,
+                index,
+            };
+        };
+        let (initial_values, later_values) = values.split_at(initial.len());
+        // The first spelling of each value among the initial labels, ordered by value.
+        let mut named: Vec<(f64, &String)> = Vec::new();
+        let mut seen: HashSet<u64> = HashSet::new();
+        for (v, l) in initial_values.iter().zip(&initial) {
+            if seen.insert(v.to_bits()) {
+                named.push((*v, l));
+            }
+        }
+        named.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut id_of: HashMap<u64, usize> = named
+            .iter()
+            .enumerate()
+            .map(|(i, (v, _))| (v.to_bits(), i))
+            .collect();
+        let classes: Vec<String> = named.iter().map(|(_, l)| (*l).clone()).collect();
+        let mut index: HashMap<String, usize> = initial
+            .iter()
+            .zip(initial_values)
+            .map(|(l, v)| (l.clone(), id_of[&v.to_bits()]))
+            .collect();
+        let mut new = Vec::new();
+        for (l, v) in later.into_iter().zip(later_values) {
+            let next = classes.len() + new.len();
+            let id = *id_of.entry(v.to_bits()).or_insert_with(|| {
+                new.push(l.clone());
+                next
+            });
+            index.insert(l, id);
+        }
+        ClassMap {
+            classes,
+            later: new,
+            index,
+        }
+    }
+}
+
+/// Without `data.task`, a target that looks numeric is refused rather than taken for
+/// classes: every label of the initial windows (`labels`, distinct spellings) a finite
+/// number, with more than [`NUMERIC_TARGET_DISTINCT`] distinct values or one that is not
+/// an integer.
+fn check_task_given(src: &CsvSource, labels: &[String]) -> Result<(), DataError> {
+    if src.task_given || src.task != Task::Classification {
+        return Ok(());
+    }
+    let Some(values) = labels
+        .iter()
+        .map(|l| label_value(l))
+        .collect::<Option<Vec<f64>>>()
+    else {
+        return Ok(());
+    };
+    let distinct: HashSet<u64> = values.iter().map(|v| v.to_bits()).collect();
+    let fraction = labels
+        .iter()
+        .zip(&values)
+        .find(|(_, v)| v.fract() != 0.0)
+        .map(|(l, _)| l.clone());
+    if distinct.len() > NUMERIC_TARGET_DISTINCT || fraction.is_some() {
+        return Err(DataError::TaskNotSet {
+            stream: src.label(),
+            column: src.target.clone(),
+            distinct: distinct.len(),
+            fraction,
+        });
+    }
+    Ok(())
+}
+
 /// The validated shape of a CSV stream: which columns to read and how to map labels.
 #[derive(Debug, Clone)]
 pub(crate) struct CsvLayout {
@@ -312,6 +511,8 @@ pub(crate) struct CsvLayout {
     labels: HashMap<String, usize>,
     /// Cells read as missing.
     missing: MissingTokens,
+    /// `data.delimiter`.
+    delimiter: u8,
     stamp: FileStamp,
 }
 
@@ -357,6 +558,8 @@ pub(crate) struct Validated {
     pub(crate) indicators: Vec<usize>,
     pub(crate) categorical: Vec<CategoricalColumn>,
     pub(crate) n_samples: usize,
+    /// Data rows skipped for a missing target.
+    pub(crate) skipped_rows: usize,
 }
 
 /// Rule quoted when a column inferred numeric holds text after the initial windows.
@@ -422,7 +625,15 @@ impl CsvLayout {
             mut reader,
             header,
             stamp,
-        } = open_csv(path, false)?;
+        } = open_csv(path, false, src.delimiter)?;
+        if let Some(found) = other_delimiter(&header, src.delimiter) {
+            return Err(DataError::Delimiter {
+                path: path.to_path_buf(),
+                header: header[0].clone(),
+                delimiter: src.delimiter,
+                found,
+            });
+        }
         let target_col = find_column(path, &header, &src.target, ColumnRole::Target)?;
         for (name, kind) in &src.columns {
             find_column(path, &header, name, ColumnRole::Typed)?;
@@ -485,7 +696,10 @@ impl CsvLayout {
             .collect();
 
         let mut rec = ByteRecord::new();
-        let mut seen_labels: HashSet<String> = HashSet::new();
+        // Labels as written: those of the initial windows in order of first appearance,
+        // then those first seen later.
+        let mut seen_labels: Vec<String> = Vec::new();
+        let mut seen_set: HashSet<String> = HashSet::new();
         let mut later: Vec<String> = Vec::new();
         let mut later_set: HashSet<String> = HashSet::new();
         let mut layout: Option<CsvLayout> = None;
@@ -505,6 +719,7 @@ impl CsvLayout {
         let mut n = 0usize;
         let mut unlabelled = 0usize;
         while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
+            check_utf8(path, &header, &rec, row)?;
             check_width(path, &rec, row, header.len())?;
             let target_cell = cell(&rec, target_col);
             if is_missing(&missing, target_cell) {
@@ -513,6 +728,7 @@ impl CsvLayout {
                 continue;
             }
             if n == initial_samples && layout.is_none() {
+                check_task_given(src, &seen_labels)?;
                 let (l, d) = decide_now(&seen_cols);
                 layout = Some(l);
                 decided = Some(d);
@@ -566,15 +782,14 @@ impl CsvLayout {
                         return Err(empty_cell(path, row, &src.target));
                     }
                     let label = String::from_utf8_lossy(target_cell);
-                    if !seen_labels.contains(label.as_ref()) && !later_set.contains(label.as_ref())
-                    {
+                    if !seen_set.contains(label.as_ref()) && !later_set.contains(label.as_ref()) {
                         if n >= initial_samples && seen_labels.len() < 2 {
                             // The root cause is the initial windows' single class, not
                             // this row: say that.
                             return Err(DataError::SingleClass {
                                 stream: src.label(),
                                 column: src.target.clone(),
-                                label: seen_labels.into_iter().next().unwrap_or_default(),
+                                label: seen_labels.first().cloned().unwrap_or_default(),
                                 initial_samples,
                             });
                         }
@@ -582,7 +797,8 @@ impl CsvLayout {
                             later_set.insert(label.to_string());
                             later.push(label.into_owned());
                         } else {
-                            seen_labels.insert(label.into_owned());
+                            seen_set.insert(label.to_string());
+                            seen_labels.push(label.into_owned());
                         }
                     }
                 }
@@ -604,24 +820,29 @@ impl CsvLayout {
         let (mut layout, (indicators, categorical)) = match (layout, decided) {
             (Some(l), Some(d)) => (l, d),
             _ => {
+                check_task_given(src, &seen_labels)?;
                 let (l, d) = decide_now(&seen_cols);
                 (l, d)
             }
         };
-        let classes = sort_labels(seen_labels.into_iter().collect());
-        layout.labels = classes
-            .iter()
-            .chain(&later)
-            .enumerate()
-            .map(|(i, l)| (l.clone(), i))
-            .collect();
+        let classes = ClassMap::of(seen_labels, later);
+        if src.task == Task::Classification && classes.classes.len() < 2 {
+            return Err(DataError::SingleClass {
+                stream: src.label(),
+                column: src.target.clone(),
+                label: classes.classes.first().cloned().unwrap_or_default(),
+                initial_samples,
+            });
+        }
+        layout.labels = classes.index;
         Ok(Validated {
             layout,
-            classes,
-            later_classes: later,
+            classes: classes.classes,
+            later_classes: classes.later,
             indicators,
             categorical,
             n_samples: n,
+            skipped_rows: unlabelled,
         })
     }
 }
@@ -681,6 +902,7 @@ fn decide(
         task: src.task,
         labels: HashMap::new(),
         missing: missing.clone(),
+        delimiter: src.delimiter,
         stamp,
     };
     (layout, (indicators, categorical))
@@ -724,7 +946,7 @@ pub(crate) struct CsvWindows {
 impl CsvWindows {
     /// Reopens the file; fails if it changed since validation.
     pub(crate) fn open(layout: &CsvLayout) -> Result<Self, DataError> {
-        let open = open_csv(&layout.path, true)?;
+        let open = open_csv(&layout.path, true, layout.delimiter)?;
         if open.stamp != layout.stamp {
             return Err(DataError::Changed {
                 path: layout.path.clone(),
@@ -842,7 +1064,7 @@ pub fn read_csv_rows(
 ) -> Result<(Batch, Vec<String>, Vec<usize>), DataError> {
     let OpenCsv {
         mut reader, header, ..
-    } = open_csv(path, false)?;
+    } = open_csv(path, false, sniff_delimiter(path))?;
     let cat_names = pre.categorical_names();
     let missing: Vec<String> = pre
         .feature_names
@@ -876,6 +1098,14 @@ pub fn read_csv_rows(
         .enumerate()
         .map(|(i, l)| (l.as_str(), i))
         .collect();
+    // Numeric classes also match other spellings of their value (`1.0` for `1`), as the
+    // stream compared them.
+    let by_value: Option<HashMap<u64, usize>> = pre
+        .classes
+        .iter()
+        .enumerate()
+        .map(|(i, l)| label_value(l).map(|v| (v.to_bits(), i)))
+        .collect();
     let missing_tokens = MissingTokens::new(pre.missing_tokens());
 
     let d = feature_cols.len();
@@ -888,6 +1118,7 @@ pub fn read_csv_rows(
     let mut record = 0usize;
     while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
         record += 1;
+        check_utf8(path, &header, &rec, row)?;
         check_width(path, &rec, row, header.len())?;
         let value = match (target_col, target) {
             (Some(col), Some(name)) => {
@@ -898,7 +1129,10 @@ pub fn read_csv_rows(
                 let text = String::from_utf8_lossy(cell).into_owned();
                 let value = match pre.task {
                     Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE)?,
-                    Task::Classification => match labels.get(text.as_str()) {
+                    Task::Classification => match labels.get(text.as_str()).or_else(|| {
+                        let v = label_value(&text)?;
+                        by_value.as_ref()?.get(&v.to_bits())
+                    }) {
                         Some(&i) => i as f32,
                         None => {
                             return Err(DataError::UnknownLabel {

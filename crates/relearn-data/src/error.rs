@@ -165,8 +165,9 @@ pub enum DataError {
         /// Which rule applies, e.g. "every feature cell must be a finite number".
         rule: &'static str,
     },
-    /// A numeric cell is NaN or infinite (or too large for a 32-bit float).
-    #[error("{}: row {row}, column \"{column}\": \"{value}\" is not a finite number (NaN and infinite values are not allowed, and values must fit in a 32-bit float: remove or impute them)", .path.display())]
+    /// A numeric cell is NaN (in a spelling that is not in `data.missing`) or infinite (or
+    /// too large for a 32-bit float).
+    #[error("{}: row {row}, column \"{column}\": \"{value}\" is not a finite number ({reason})", .path.display())]
     NotFinite {
         /// The file.
         path: PathBuf,
@@ -176,6 +177,48 @@ pub enum DataError {
         column: String,
         /// The cell as written.
         value: String,
+        /// Why it is refused and how to fix it (NaN and infinity differ).
+        reason: &'static str,
+    },
+    /// A cell or header name is not UTF-8 text (a latin-1 file, say).
+    #[error("{}: row {row}, {column}: the cell \"{cell}\" is not UTF-8 text (byte 0x{byte:02X} at byte {offset} of the cell); relearn reads CSV files as UTF-8 and does not guess other encodings: re-encode the file, e.g. from latin-1 with `iconv -f latin1 -t utf-8 IN.csv > OUT.csv`", .path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// `column "NAME"`, `field N` (past the header's width) or `header column N`.
+        column: String,
+        /// The first byte that is not part of valid UTF-8.
+        byte: u8,
+        /// Its 0-based offset in the cell.
+        offset: usize,
+        /// The cell, non-ASCII bytes escaped (`\xc9`).
+        cell: String,
+    },
+    /// The header reads as one column that holds another delimiter.
+    #[error("{}: the header reads as a single column, \"{}\", with the delimiter {}; it contains {}, so the file looks {}-separated: set data.delimiter = {} under [data]", .path.display(), .header.escape_debug(), delimiter_name(*.delimiter), delimiter_name(*.found), delimiter_kind(*.found), delimiter_toml(*.found))]
+    Delimiter {
+        /// The file.
+        path: PathBuf,
+        /// The header line as one name.
+        header: String,
+        /// `data.delimiter`.
+        delimiter: u8,
+        /// The delimiter the header seems to use.
+        found: u8,
+    },
+    /// `data.task` is not set and the target looks numeric.
+    #[error("{stream}: data.task is not set and target \"{column}\" looks numeric ({}): set data.task = \"regression\" or \"classification\" under [data] (without data.task, a target whose cells are all numbers is taken for classes only when it has at most {} distinct values, all integers)", match .fraction { Some(v) => format!("{distinct} distinct values in the initial windows, and \"{v}\" is not an integer"), None => format!("{distinct} distinct values in the initial windows") }, crate::source::NUMERIC_TARGET_DISTINCT)]
+    TaskNotSet {
+        /// `csv:<path>`.
+        stream: String,
+        /// The target column.
+        column: String,
+        /// Distinct values in the initial windows.
+        distinct: usize,
+        /// A label that is not an integer, if any.
+        fraction: Option<String>,
     },
     /// A class label that first occurs after the initial windows.
     #[error("{}: row {row}, column \"{column}\": class label \"{label}\" first appears after the initial windows (their {initial_samples} samples, rows 2 to {}, have only the labels {}); every class must occur in the initial training set: raise window.initial or window.size, or remove these rows", .path.display(), .initial_samples + 1, quoted(.known))]
@@ -311,6 +354,33 @@ impl fmt::Display for ColumnRole {
             ColumnRole::Feature => "feature",
             ColumnRole::Typed => "[data.columns]",
         })
+    }
+}
+
+/// How a message names a delimiter: `","`, `tab`.
+fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_string(),
+        d => format!("\"{}\"", d.escape_ascii()),
+    }
+}
+
+/// What a file separated by `d` is called: `tab`-separated, `semicolon`-separated.
+fn delimiter_kind(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_string(),
+        b';' => "semicolon".to_string(),
+        b',' => "comma".to_string(),
+        b'|' => "pipe".to_string(),
+        d => format!("\"{}\"", d.escape_ascii()),
+    }
+}
+
+/// The TOML value of `data.delimiter` for `d`: `"\t"`, `";"`.
+fn delimiter_toml(d: u8) -> String {
+    match d {
+        b'\t' => "\"\\t\"".to_string(),
+        d => format!("\"{}\"", d.escape_ascii()),
     }
 }
 

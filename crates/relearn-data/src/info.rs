@@ -37,6 +37,14 @@ pub struct StreamInfo {
     pub missing: Vec<String>,
     /// Samples in the stream, including a trailing partial window that is not used.
     pub n_samples: usize,
+    /// CSV: data rows skipped because their target is missing (blank or a `data.missing`
+    /// spelling), in the whole file. 0 for generators.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped_rows: usize,
+    /// Samples after the last full window (`n_samples % window.size`): not used until
+    /// rows appended to the file complete their window.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trailing_rows: usize,
     /// Declared drift points (sample indices) of a generator; empty for CSV.
     pub drift_points: Vec<usize>,
 }
@@ -54,6 +62,10 @@ pub struct CategoricalColumn {
     /// initial windows than half of `data.max_categories`, else 0 (then a value outside the
     /// vocabulary encodes as no input at all, like a missing cell).
     pub buckets: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl StreamInfo {
@@ -92,6 +104,51 @@ impl StreamInfo {
     /// An empty raw batch of this stream's shape (numeric and categorical columns).
     pub fn empty_batch(&self) -> Batch {
         Batch::mixed(self.n_features(), self.categorical.len())
+    }
+
+    /// What the stream leaves out, in words, or `None` when it uses every row: CSV rows
+    /// skipped for a missing target and samples after the last full window, e.g. `616 rows
+    /// skipped (blank target) so far; 437 rows after the last full window wait for more
+    /// rows`. As `run` prints it at its end.
+    pub fn dropped_rows_note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        let rows = |n: usize| {
+            if n == 1 {
+                "1 row".to_string()
+            } else {
+                format!("{n} rows")
+            }
+        };
+        if self.skipped_rows > 0 {
+            parts.push(format!(
+                "{} skipped (blank target) so far",
+                rows(self.skipped_rows)
+            ));
+        }
+        if self.trailing_rows > 0 {
+            if self.source.starts_with("csv:") {
+                parts.push(format!(
+                    "{} after the last full window {} for more rows",
+                    rows(self.trailing_rows),
+                    if self.trailing_rows == 1 {
+                        "waits"
+                    } else {
+                        "wait"
+                    }
+                ));
+            } else {
+                parts.push(format!(
+                    "{} after the last full window {} not used",
+                    if self.trailing_rows == 1 {
+                        "1 sample".to_string()
+                    } else {
+                        format!("{} samples", self.trailing_rows)
+                    },
+                    if self.trailing_rows == 1 { "is" } else { "are" }
+                ));
+            }
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 
     /// Model outputs: the number of classes for classification, 1 for regression.

@@ -38,7 +38,7 @@ mod source;
 mod stream;
 
 pub use batch::{Batch, Window};
-pub use csv_file::{read_csv_rows, read_labelled_csv};
+pub use csv_file::{read_csv_rows, read_labelled_csv, sniff_delimiter};
 pub use error::{ColumnRole, DataError};
 pub use info::{CategoricalColumn, StreamInfo};
 pub use preprocess::{
@@ -46,7 +46,8 @@ pub use preprocess::{
     TargetScaler, fnv1a64, real_spread,
 };
 pub use source::{
-    ColumnKind, CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, DEFAULT_MISSING,
-    GeneratorKind, GeneratorSpec, StreamSource, Task,
+    ColumnKind, CsvSource, DEFAULT_DELIMITER, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES,
+    DEFAULT_MISSING, GeneratorKind, GeneratorSpec, MAX_CATEGORY_INPUTS, NUMERIC_TARGET_DISTINCT,
+    StreamSource, Task, parse_delimiter,
 };
 pub use stream::{Stream, WindowReader};

@@ -61,6 +61,11 @@ pub struct CsvSource {
     pub features: Vec<String>,
     /// Classification (labels are strings) or regression (the target is a number).
     pub task: Task,
+    /// Whether `data.task` was written. When not, [`crate::Stream::open`] refuses a target
+    /// that looks numeric (see [`NUMERIC_TARGET_DISTINCT`]) rather than guess. Not in the
+    /// fingerprint: `task` is.
+    #[serde(skip)]
+    pub task_given: bool,
     /// Cells read as missing (`data.missing`, trimmed, compared exactly): a row whose target
     /// is one of them is skipped (its outcome was never observed); a missing numeric feature
     /// is imputed, a missing categorical one encodes as no category.
@@ -77,6 +82,42 @@ pub struct CsvSource {
     /// in the initial windows than half of `max_categories`.
     #[serde(skip_serializing_if = "is_default_hash_buckets")]
     pub hash_buckets: usize,
+    /// `data.delimiter`: the byte that separates fields (`,` by default; `\t`, `;`, ...).
+    /// Not in the fingerprint when it is the default, so configs without it keep their ids.
+    #[serde(skip_serializing_if = "is_default_delimiter")]
+    pub delimiter: u8,
+}
+
+/// `data.delimiter`'s default.
+pub const DEFAULT_DELIMITER: u8 = b',';
+
+/// `data.max_categories` and `data.hash_buckets` at most: inputs per categorical column
+/// from each.
+pub const MAX_CATEGORY_INPUTS: usize = 1 << 16;
+
+/// A target whose every non-missing cell in the initial windows is a number is called
+/// numeric when it has more distinct values than this (or a value that is not an
+/// integer): without `data.task` it is refused rather than taken for that many classes.
+pub const NUMERIC_TARGET_DISTINCT: usize = 20;
+
+fn is_default_delimiter(d: &u8) -> bool {
+    *d == DEFAULT_DELIMITER
+}
+
+/// Parses `data.delimiter`: one ASCII character other than a quote, a line end or a
+/// letter or digit (`","`, `";"`, `"\t"` as TOML writes a tab, `"|"`), or the word
+/// `"tab"`. `None` for anything else.
+pub fn parse_delimiter(s: &str) -> Option<u8> {
+    match s.as_bytes() {
+        b"tab" | b"\\t" => Some(b'\t'),
+        [d] if d.is_ascii()
+            && !d.is_ascii_alphanumeric()
+            && !matches!(d, b'"' | b'\n' | b'\r' | b' ') =>
+        {
+            Some(*d)
+        }
+        _ => None,
+    }
 }
 
 /// `data.max_categories`'s default.

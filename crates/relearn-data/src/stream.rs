@@ -41,10 +41,23 @@ impl Stream {
     /// non-missing cell of the initial windows (samples `0..window_size * initial_windows`)
     /// is a number, else categorical; every non-missing cell of a numeric column (and every
     /// regression target) must then be a finite number that fits an `f32`, in every row.
+    /// Every cell and header name must be UTF-8 text (the error names the first that is
+    /// not), and a header that reads as one column holding another delimiter than
+    /// `data.delimiter` is an error saying which to set.
     /// For classification, class labels are the target cells as written (trimmed): those of
     /// the initial windows, ordered numerically when every label is a finite number (`"0",
     /// "1", "2", "10"`), else lexicographically, then those first seen later, in order of
-    /// appearance. A single class in the initial windows is an error.
+    /// appearance. When every label is a finite number, spellings of one value (`1`, `1.0`,
+    /// `01`) are one class, named by its first spelling in the file. A single class in
+    /// the initial windows is an error, and so is, without `data.task`
+    /// ([`CsvSource::task_given`](crate::CsvSource::task_given)), a target that looks
+    /// numeric: every label of the initial windows a number, with more than
+    /// [`NUMERIC_TARGET_DISTINCT`](crate::NUMERIC_TARGET_DISTINCT) distinct values or one
+    /// that is not an integer.
+    ///
+    /// The encoded initial training set plus one window (model inputs x rows x 4 bytes)
+    /// must fit in a quarter of the machine's memory; the error names the key that makes
+    /// the inputs wide (`data.hash_buckets`, `data.max_categories`) and the bytes.
     ///
     /// A generator spec is checked with [`GeneratorSpec::validate`]; its classes are
     /// fixed (`"0"`, `"1"`, and `"2"` for `label-drift`).
@@ -97,6 +110,8 @@ impl Stream {
                     later_classes: v.later_classes,
                     missing: src.missing.iter().map(|m| m.trim().to_string()).collect(),
                     n_samples: v.n_samples,
+                    skipped_rows: v.skipped_rows,
+                    trailing_rows: 0,
                     drift_points: Vec::new(),
                 };
                 (info, Layout::Csv(v.layout))
@@ -113,6 +128,8 @@ impl Stream {
                     later_classes: Vec::new(),
                     missing: Vec::new(),
                     n_samples: spec.samples,
+                    skipped_rows: 0,
+                    trailing_rows: 0,
                     drift_points: spec.drift_points.clone(),
                 };
                 (info, Layout::Generator(spec.clone()))
@@ -137,6 +154,9 @@ impl Stream {
                 initial_samples,
             });
         }
+        check_encoded_size(source, &info, window_size, initial_windows)?;
+        let mut info = info;
+        info.trailing_rows = info.n_samples % window_size;
         Ok(Stream {
             n_windows: info.n_samples / window_size,
             info,
@@ -165,6 +185,19 @@ impl Stream {
     /// dropped). At least `initial_windows + 1`.
     pub fn n_windows(&self) -> usize {
         self.n_windows
+    }
+
+    /// Samples after the last full window: they wait for rows appended to the file to
+    /// complete their window (`StreamInfo::trailing_rows`).
+    pub fn trailing_rows(&self) -> usize {
+        self.info.trailing_rows
+    }
+
+    /// CSV rows skipped because their target is missing, in the whole file
+    /// (`StreamInfo::skipped_rows`; each checkpoint records those of its window as
+    /// `samples_skipped`).
+    pub fn skipped_rows(&self) -> usize {
+        self.info.skipped_rows
     }
 
     /// Reads the windows in order from window 0, one at a time (memory: one window).
@@ -261,5 +294,105 @@ impl Iterator for WindowReader {
             self.n_windows - self.next
         };
         (0, Some(left))
+    }
+}
+
+/// Of this machine's memory, the share the encoded training set may take: a run holds it
+/// beside the raw windows, the training set its policy builds from them and the trainer's
+/// own copies.
+const ENCODED_SHARE: u128 = 4;
+
+/// Refuses a stream whose encoded training set would not fit in memory (an allocation that
+/// large aborts the process): the model inputs per sample ([`StreamInfo::n_inputs`], 4
+/// bytes each) times the rows of the initial training set plus one window, against a
+/// quarter of the machine's memory. The error names the keys that make the inputs wide.
+fn check_encoded_size(
+    source: &StreamSource,
+    info: &StreamInfo,
+    window_size: usize,
+    initial_windows: usize,
+) -> Result<(), DataError> {
+    let rows = (window_size as u128) * (initial_windows as u128 + 1);
+    let inputs = info.n_inputs() as u128;
+    let bytes = inputs * rows * 4;
+    let Some(memory) = physical_memory() else {
+        return Ok(());
+    };
+    if bytes <= memory as u128 / ENCODED_SHARE {
+        return Ok(());
+    }
+    let hashed: usize = info.categorical.iter().map(|c| c.buckets).sum();
+    let one_hot: usize = info.categorical.iter().map(|c| c.slots).sum();
+    let mut parts = vec![format!("{} numeric", info.n_features())];
+    if !info.indicators.is_empty() {
+        parts.push(format!("{} missing indicators", info.indicators.len()));
+    }
+    if one_hot > 0 {
+        parts.push(format!(
+            "{one_hot} one-hot over {} categorical columns",
+            info.categorical.len()
+        ));
+    }
+    if hashed > 0 {
+        parts.push(format!("{hashed} hashed"));
+    }
+    let (key, fix) = match source {
+        StreamSource::Csv(src) if hashed > 0 => (
+            "data.hash_buckets",
+            format!(
+                "lower data.hash_buckets (now {}, hashed inputs per column with many values) or data.max_categories (now {}), give wide columns the type \"ignore\" under [data.columns], or lower window.size",
+                src.hash_buckets, src.max_categories
+            ),
+        ),
+        StreamSource::Csv(src) if one_hot > 0 => (
+            "data.max_categories",
+            format!(
+                "lower data.max_categories (now {}, one-hot inputs per column), give wide columns the type \"ignore\" under [data.columns], or lower window.size",
+                src.max_categories
+            ),
+        ),
+        StreamSource::Generator(_) => (
+            "data.n_features",
+            "lower data.n_features or window.size".to_string(),
+        ),
+        _ => (
+            "window.size",
+            "lower window.size or window.initial, or use fewer feature columns (data.features)"
+                .to_string(),
+        ),
+    };
+    Err(DataError::Config {
+        key,
+        message: format!(
+            "the encoded data would not fit in memory: {inputs} model inputs per row ({}) x {rows} rows (window.size = {window_size} x (window.initial = {initial_windows} + 1)) x 4 bytes = {}, more than a quarter of this machine's {} of memory (a run holds several copies); {fix}",
+            parts.join(", "),
+            human_bytes(bytes),
+            human_bytes(memory as u128),
+        ),
+    })
+}
+
+/// Total physical memory in bytes (Linux: `MemTotal` of `/proc/meminfo`); `None` where it
+/// cannot be read.
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// `n` bytes in a human unit: `512 B`, `62.5 KiB`, `186.4 GiB`.
+fn human_bytes(n: u128) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }

@@ -6,6 +6,23 @@ use relearn_data::{
     Batch, CsvSource, DataError, Preprocessor, Scaling, Stream, StreamSource, Task,
     read_labelled_csv,
 };
+
+/// A temporary folder holding `name` with `bytes`.
+fn file_bytes(name: &str, bytes: &[u8]) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    (dir, path)
+}
+
+/// [`class`] without `data.task` written (the stream may refuse a numeric target).
+fn guessed(path: &Path) -> StreamSource {
+    let StreamSource::Csv(mut src) = class(path) else {
+        unreachable!()
+    };
+    src.task_given = false;
+    StreamSource::Csv(src)
+}
 use tempfile::TempDir;
 
 /// A temporary folder holding `name` with `text`.
@@ -22,10 +39,12 @@ fn csv(path: &Path, target: &str, features: &[&str], task: Task) -> StreamSource
         target: target.to_string(),
         features: features.iter().map(|s| s.to_string()).collect(),
         task,
+        task_given: true,
         missing: relearn_data::DEFAULT_MISSING.map(str::to_string).to_vec(),
         columns: Default::default(),
         max_categories: relearn_data::DEFAULT_MAX_CATEGORIES,
         hash_buckets: relearn_data::DEFAULT_HASH_BUCKETS,
+        delimiter: relearn_data::DEFAULT_DELIMITER,
     })
 }
 
@@ -153,6 +172,15 @@ fn nan_and_infinite_cells() {
             )),
             "{msg}"
         );
+        // The message says what is true of this cell: NaN is missing when data.missing
+        // lists its spelling (`NaN` is), infinity is refused.
+        if cell == "nan" {
+            assert!(msg.contains("listed in data.missing"), "{msg}");
+            assert!(!msg.contains("infinite"), "{msg}");
+        } else {
+            assert!(msg.contains("infinite values"), "{msg}");
+            assert!(!msg.contains("NaN"), "{msg}");
+        }
     }
 }
 
@@ -485,4 +513,251 @@ fn fixture_file_reads() {
     assert_eq!(s.n_windows(), 3);
     let n: usize = read_all(&s).iter().map(Batch::len).sum();
     assert_eq!(n, 12);
+}
+
+#[test]
+fn a_latin1_file_is_refused_naming_row_column_and_the_fix() {
+    // `É` and `È` in latin-1 are the single bytes 0xC9 and 0xC8: not UTF-8.
+    let mut text = b"a,code,y\n".to_vec();
+    for i in 0..8 {
+        let code: &[u8] = match i {
+            5 => b"\xc9T\xc9",
+            6 => b"HIV\xc8R",
+            _ => b"ETE",
+        };
+        text.extend_from_slice(format!("{i},").as_bytes());
+        text.extend_from_slice(code);
+        text.extend_from_slice(format!(",{}\n", i % 2).as_bytes());
+    }
+    let (_dir, path) = file_bytes("latin.csv", &text);
+    let e = Stream::open(&class(&path), 2, 1).unwrap_err();
+    assert!(matches!(e, DataError::NotUtf8 { .. }), "{e:?}");
+    assert_eq!(e.exit_code(), 2);
+    let msg = e.to_string();
+    for needle in [
+        &format!("{}: row 7, column \"code\"", path.display()),
+        "\\xc9T\\xc9",
+        "byte 0xC9 at byte 0",
+        "not UTF-8",
+        "iconv -f latin1 -t utf-8",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} not in {msg}");
+    }
+    // The same file re-encoded reads, and its two codes stay two categories.
+    let utf8 = String::from_utf8(
+        text.iter()
+            .flat_map(|&b| {
+                let mut buf = [0u8; 4];
+                (b as char).encode_utf8(&mut buf).as_bytes().to_vec()
+            })
+            .collect(),
+    )
+    .unwrap();
+    assert!(utf8.contains("ÉTÉ") && utf8.contains("HIVÈR"));
+    let (_dir, path) = file("utf8.csv", &utf8);
+    let s = Stream::open(&class(&path), 2, 1).unwrap();
+    let cats: Vec<String> = read_all(&s)
+        .into_iter()
+        .flat_map(|b| b.categories)
+        .collect();
+    assert_eq!(cats[5], "ÉTÉ");
+    assert_eq!(cats[6], "HIVÈR");
+
+    // A header name and a class label are checked the same way.
+    let (_dir, path) = file_bytes("h.csv", b"a,b\xe9,y\n1,2,0\n3,4,1\n5,6,0\n");
+    let msg = Stream::open(&class(&path), 1, 1).unwrap_err().to_string();
+    assert!(msg.contains("row 1, header column 2"), "{msg}");
+    let (_dir, path) = file_bytes("l.csv", b"a,y\n1,oui\n2,non\n3,d\xe9j\xe0\n");
+    let msg = Stream::open(&class(&path), 2, 1).unwrap_err().to_string();
+    assert!(msg.contains("row 4, column \"y\""), "{msg}");
+    // `eval` and `predict` read files through the same check.
+    let (_dir, good) = file("g.csv", "a,y\n1,oui\n2,non\n3,oui\n4,non\n");
+    let s = Stream::open(&class(&good), 2, 1).unwrap();
+    let pre = Preprocessor::new(s.info(), Scaling::Running);
+    let e = read_labelled_csv(&path, &pre, Some("y")).unwrap_err();
+    assert!(matches!(e, DataError::NotUtf8 { row: 4, .. }), "{e:?}");
+}
+
+#[test]
+fn another_delimiter_gets_a_hint_and_data_delimiter_reads_it() {
+    for (delimiter, toml) in [
+        ('\t', "data.delimiter = \"\\t\""),
+        (';', "data.delimiter = \";\""),
+    ] {
+        let text = rows(8, &["0", "1"]).replace(',', &delimiter.to_string());
+        let (_dir, path) = file("d.csv", &text);
+        let e = Stream::open(&class(&path), 2, 1).unwrap_err();
+        assert!(matches!(e, DataError::Delimiter { .. }), "{e:?}");
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.to_string();
+        assert!(msg.contains("single column"), "{msg}");
+        assert!(msg.contains(toml), "{toml:?} not in {msg}");
+        // With data.delimiter the file reads as its comma-separated twin does.
+        let StreamSource::Csv(mut src) = class(&path) else {
+            unreachable!()
+        };
+        src.delimiter = delimiter as u8;
+        let s = Stream::open(&StreamSource::Csv(src), 2, 1).unwrap();
+        let (_dir2, comma) = file("c.csv", &rows(8, &["0", "1"]));
+        let twin = Stream::open(&class(&comma), 2, 1).unwrap();
+        assert_eq!(s.info().feature_names, vec!["a", "b"]);
+        assert_eq!(read_all(&s), read_all(&twin));
+        // `eval` and `predict` find the delimiter from the file's first line.
+        let pre = Preprocessor::new(s.info(), Scaling::Running);
+        let (batch, raw) = read_labelled_csv(&path, &pre, Some("y")).unwrap();
+        assert_eq!(batch.len(), 8);
+        assert_eq!(raw[..2], ["0", "1"]);
+    }
+}
+
+#[test]
+fn a_numeric_target_without_data_task_is_refused_not_guessed() {
+    // 30 distinct integers in the initial windows: not taken for 30 classes.
+    let text = "a,cnt\n".to_string()
+        + &(0..60)
+            .map(|i| format!("{i},{}\n", (i * 7) % 30))
+            .collect::<String>();
+    let (_dir, path) = file("d.csv", &text);
+    let StreamSource::Csv(mut src) = guessed(&path) else {
+        unreachable!()
+    };
+    src.target = "cnt".to_string();
+    let e = Stream::open(&StreamSource::Csv(src), 30, 1).unwrap_err();
+    assert!(
+        matches!(e, DataError::TaskNotSet { distinct: 30, .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.exit_code(), 2);
+    let msg = e.to_string();
+    for needle in [
+        "data.task is not set and target \"cnt\" looks numeric (30 distinct values in the initial windows)",
+        "set data.task = \"regression\" or \"classification\"",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} not in {msg}");
+    }
+    // Said explicitly, either task reads it.
+    Stream::open(&csv(&path, "cnt", &[], Task::Classification), 30, 1).unwrap();
+    Stream::open(&csv(&path, "cnt", &[], Task::Regression), 30, 1).unwrap();
+    // A value that is not an integer is numeric however few the values.
+    let (_dir, path) = file("f.csv", &rows(8, &["0.5", "1.5"]));
+    let msg = Stream::open(&guessed(&path), 2, 1).unwrap_err().to_string();
+    assert!(msg.contains("\"0.5\" is not an integer"), "{msg}");
+    // Few integer values (0/1, 1..7) or text labels stay classes.
+    for labels in [
+        &["0", "1"][..],
+        &["1", "2", "3", "4", "5", "6", "7"],
+        &["up", "down"],
+    ] {
+        let (_dir, path) = file("c.csv", &rows(28, labels));
+        let s = Stream::open(&guessed(&path), 14, 1).unwrap();
+        assert_eq!(s.info().classes.len(), labels.len());
+    }
+}
+
+#[test]
+fn numeric_labels_are_one_class_per_value() {
+    // pandas writes `1.0` when an int column holds a blank; `01` and `1` are the same value.
+    let (_dir, path) = file("d.csv", &rows(8, &["1", "0", "1.0", "01", "0.0", "2"]));
+    let s = Stream::open(&class(&path), 4, 1).unwrap();
+    assert_eq!(
+        s.info().classes,
+        vec!["0", "1"],
+        "named by the first spelling"
+    );
+    assert_eq!(s.info().later_classes, vec!["2"]);
+    let targets: Vec<f32> = read_all(&s).into_iter().flat_map(|b| b.targets).collect();
+    assert_eq!(targets, vec![1.0, 0.0, 1.0, 1.0, 0.0, 2.0, 1.0, 0.0]);
+    // A later spelling of a later class is that class too.
+    let (_dir, path) = file(
+        "e.csv",
+        &rows(8, &["0", "1", "0", "1", "3.0", "3", "1.00", "0"]),
+    );
+    let s = Stream::open(&class(&path), 4, 1).unwrap();
+    assert_eq!(s.info().classes, vec!["0", "1"]);
+    assert_eq!(s.info().later_classes, vec!["3.0"]);
+    let targets: Vec<f32> = read_all(&s).into_iter().flat_map(|b| b.targets).collect();
+    assert_eq!(targets, vec![0.0, 1.0, 0.0, 1.0, 2.0, 2.0, 1.0, 0.0]);
+    // One value under two spellings is one class: a single class is refused.
+    let (_dir, path) = file("f.csv", &rows(8, &["1", "1.0"]));
+    let e = Stream::open(&class(&path), 4, 1).unwrap_err();
+    assert!(matches!(e, DataError::SingleClass { .. }), "{e:?}");
+    // Text labels are compared as text, as before.
+    let (_dir, path) = file("g.csv", &rows(8, &["a", "1", "1.0"]));
+    let s = Stream::open(&class(&path), 4, 1).unwrap();
+    assert_eq!(s.info().classes, vec!["1", "1.0", "a"]);
+    // eval maps another spelling of a class to it.
+    let (_dir, path) = file("h.csv", &rows(4, &["0", "1"]));
+    let s = Stream::open(&class(&path), 2, 1).unwrap();
+    let pre = Preprocessor::new(s.info(), Scaling::Running);
+    let (_dir, eval) = file("eval.csv", "a,b,y\n1,2,1.0\n3,4,00\n");
+    let (batch, raw) = read_labelled_csv(&eval, &pre, Some("y")).unwrap();
+    assert_eq!(batch.targets, vec![1.0, 0.0]);
+    assert_eq!(raw, vec!["1.0", "00"]);
+}
+
+#[test]
+fn skipped_and_trailing_rows_are_counted() {
+    // 11 labelled rows and 3 with a blank target; windows of 3: 2 rows after the last
+    // full window.
+    let mut text = rows(11, &["0", "1"]);
+    text.push_str("20,40,\n21,42,NA\n");
+    text = text.replacen("4,8,0\n", "4,8,0\n9,9,\n", 1);
+    let (_dir, path) = file("d.csv", &text);
+    let s = Stream::open(&class(&path), 3, 1).unwrap();
+    assert_eq!(s.n_windows(), 3);
+    assert_eq!(s.skipped_rows(), 3);
+    assert_eq!(s.trailing_rows(), 2);
+    assert_eq!(
+        s.info().dropped_rows_note().unwrap(),
+        "3 rows skipped (blank target) so far; 2 rows after the last full window wait for more rows"
+    );
+    // A stream that uses every row has nothing to say.
+    let (_dir, path) = file("e.csv", &rows(9, &["0", "1"]));
+    let s = Stream::open(&class(&path), 3, 1).unwrap();
+    assert_eq!((s.skipped_rows(), s.trailing_rows()), (0, 0));
+    assert_eq!(s.info().dropped_rows_note(), None);
+}
+
+#[test]
+fn an_encoded_window_too_large_for_memory_is_refused_naming_the_keys() {
+    // Ten text columns of 40 values each, hashed into data.hash_buckets = 65536 inputs:
+    // 655,680 inputs x 40,000 rows x 4 bytes = 98 GiB, far more than a quarter of any
+    // machine this runs on. Refused at open, before anything is allocated.
+    let mut text = String::from("c0,c1,c2,c3,c4,c5,c6,c7,c8,c9,y\n");
+    for i in 0..40_000 {
+        for c in 0..10 {
+            text.push_str(&format!("v{},", (i + c) % 40));
+        }
+        text.push_str(&format!("{}\n", i % 2));
+    }
+    let (_dir, path) = file("wide.csv", &text);
+    let StreamSource::Csv(mut src) = class(&path) else {
+        unreachable!()
+    };
+    src.hash_buckets = relearn_data::MAX_CATEGORY_INPUTS;
+    let e = Stream::open(&StreamSource::Csv(src.clone()), 20_000, 1).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DataError::Config {
+                key: "data.hash_buckets",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.exit_code(), 2);
+    let msg = e.to_string();
+    for needle in [
+        "655680 model inputs per row",
+        "40000 rows",
+        "GiB",
+        "data.hash_buckets (now 65536",
+        "data.max_categories",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} not in {msg}");
+    }
+    // With the default buckets the same table opens.
+    src.hash_buckets = relearn_data::DEFAULT_HASH_BUCKETS;
+    Stream::open(&StreamSource::Csv(src), 20_000, 1).unwrap();
 }

@@ -47,6 +47,8 @@ fn info() -> StreamInfo {
         task: Task::Classification,
         classes: vec!["down".to_string(), "up".to_string()],
         n_samples: 100,
+        skipped_rows: 0,
+        trailing_rows: 0,
         drift_points: vec![],
         indicators: vec![],
         categorical: vec![],

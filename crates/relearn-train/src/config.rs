@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use relearn_data::{
     ColumnKind, CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, GeneratorKind,
-    GeneratorSpec, Scaling, StreamSource, Task,
+    GeneratorSpec, MAX_CATEGORY_INPUTS, Scaling, StreamSource, Task,
 };
 use relearn_model::{Activation, Backend};
 use serde::{Deserialize, Serialize};
@@ -319,6 +319,7 @@ pub struct RawData {
     pub max_categories: Option<usize>,
     pub hash_buckets: Option<usize>,
     pub clip: Option<f64>,
+    pub delimiter: Option<String>,
 }
 
 /// `[window]` as written.
@@ -1566,31 +1567,42 @@ impl Validator<'_> {
                     columns.insert(name, parsed);
                 }
                 let max_categories = data.max_categories.unwrap_or(DEFAULT_MAX_CATEGORIES);
-                if max_categories < 2 {
+                if !(2..=MAX_CATEGORY_INPUTS).contains(&max_categories) {
                     return Err(self.invalid(
                         "data.max_categories",
-                        format!("is {max_categories}; must be at least 2 (one-hot inputs per categorical column)"),
+                        format!("is {max_categories}; must be between 2 and {MAX_CATEGORY_INPUTS} (one-hot inputs per categorical column)"),
                     ));
                 }
                 let hash_buckets = data.hash_buckets.unwrap_or(DEFAULT_HASH_BUCKETS);
-                if hash_buckets > 1 << 16 {
+                if hash_buckets > MAX_CATEGORY_INPUTS {
                     return Err(self.invalid(
                         "data.hash_buckets",
-                        format!("is {hash_buckets}; at most 65536 hashed inputs per column"),
+                        format!("is {hash_buckets}; at most {MAX_CATEGORY_INPUTS} hashed inputs per column"),
                     ));
                 }
+                let delimiter = match data.delimiter.as_deref() {
+                    None => relearn_data::DEFAULT_DELIMITER,
+                    Some(d) => relearn_data::parse_delimiter(d).ok_or_else(|| {
+                        self.invalid(
+                            "data.delimiter",
+                            format!("is {d:?}; expected one character that separates the fields, such as \",\", \";\", \"|\" or \"\\t\" (also \"tab\"), not a letter, digit, space or quote"),
+                        )
+                    })?,
+                };
                 Ok((
                     StreamSource::Csv(CsvSource {
                         path: resolve(csv),
                         target,
                         features: data.features.unwrap_or_default(),
                         task: task.unwrap_or(Task::Classification),
+                        task_given: task.is_some(),
                         missing: data.missing.unwrap_or_else(|| {
                             relearn_data::DEFAULT_MISSING.map(str::to_string).to_vec()
                         }),
                         columns,
                         max_categories,
                         hash_buckets,
+                        delimiter,
                     }),
                     scaling,
                 ))
@@ -1603,6 +1615,7 @@ impl Validator<'_> {
                     ("data.columns", data.columns.is_some()),
                     ("data.max_categories", data.max_categories.is_some()),
                     ("data.hash_buckets", data.hash_buckets.is_some()),
+                    ("data.delimiter", data.delimiter.is_some()),
                 ] {
                     if set {
                         return Err(self.invalid(key, "applies to `data.csv` only, not to generators"));
@@ -1796,6 +1809,68 @@ mod tests {
         match spec.source {
             StreamSource::Csv(csv) => assert_eq!(csv.path, PathBuf::from("/cfg/data/e.csv")),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn data_delimiter_is_checked_and_fingerprinted_only_when_not_the_default() {
+        let csv = "[run]\nname = \"e\"\n[data]\ncsv = \"e.csv\"\ntarget = \"y\"\n";
+        let plain = parse(csv).unwrap();
+        let delimiter = |spec: &RunSpec| match &spec.source {
+            StreamSource::Csv(c) => c.delimiter,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(delimiter(&plain), b',');
+        // Spelling out the default keeps the fingerprint (so ids stay); another changes it.
+        let comma = parse(&format!("{csv}delimiter = \",\"\n")).unwrap();
+        assert_eq!(comma.fingerprint(), plain.fingerprint());
+        for (written, byte) in [
+            ("\"\\t\"", b'\t'),
+            ("\"tab\"", b'\t'),
+            ("'\\t'", b'\t'),
+            ("\";\"", b';'),
+        ] {
+            let spec = parse(&format!("{csv}delimiter = {written}\n")).unwrap();
+            assert_eq!(delimiter(&spec), byte, "{written}");
+            assert_ne!(spec.fingerprint(), plain.fingerprint(), "{written}");
+        }
+        for bad in ["\"ab\"", "\"x\"", "\"\"", "\" \"", "\"\\\"\""] {
+            let err = parse(&format!("{csv}delimiter = {bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("run.toml:6: `data.delimiter`"), "{bad}: {err}");
+        }
+        let err = parse(&format!("{MINIMAL}delimiter = \";\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("applies to `data.csv` only"), "{err}");
+        // data.task written or not: the same fingerprint, but the stream knows.
+        let given = parse(&format!("{csv}task = \"classification\"\n")).unwrap();
+        assert_eq!(given.fingerprint(), plain.fingerprint());
+        let given_of = |spec: &RunSpec| match &spec.source {
+            StreamSource::Csv(c) => c.task_given,
+            other => panic!("{other:?}"),
+        };
+        assert!(given_of(&given) && !given_of(&plain));
+    }
+
+    #[test]
+    fn categorical_input_keys_are_bounded() {
+        let csv = "[run]\nname = \"e\"\n[data]\ncsv = \"e.csv\"\ntarget = \"y\"\n";
+        parse(&format!(
+            "{csv}max_categories = 65536\nhash_buckets = 65536\n"
+        ))
+        .unwrap();
+        for (key, value) in [
+            ("max_categories", "65537"),
+            ("max_categories", "1"),
+            ("hash_buckets", "65537"),
+        ] {
+            let err = parse(&format!("{csv}{key} = {value}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("run.toml:6: `data.{key}`")), "{err}");
+            assert!(err.contains("65536"), "{err}");
         }
     }
 
