@@ -929,7 +929,10 @@ fn show_names_skipped_rows_and_new_classes_and_scores_stay_short() {
     // Window 1 is the next 20 labelled rows: it reaches into row 40, the first `maybe`.
     assert_eq!(w1["extra"]["new_classes"], serde_json::json!(["maybe"]));
     let show = sb.ok(&["show", "c@1"]);
-    assert!(show.contains("skipped    4 rows with a missing target"), "{show}");
+    assert!(
+        show.contains("skipped    4 rows with a missing target"),
+        "{show}"
+    );
     assert!(show.contains("new classes maybe"), "{show}");
 
     // Regression in huge units: an mse near 1e56 prints in scientific notation.
@@ -967,6 +970,8 @@ fn show_names_skipped_rows_and_new_classes_and_scores_stay_short() {
     });
     assert!(scientific, "{}", outputs[0]);
     // JSON keeps the exact value.
-    let mse = sb.log("r")[2]["metrics"]["prequential"]["mse"].as_f64().unwrap();
+    let mse = sb.log("r")[2]["metrics"]["prequential"]["mse"]
+        .as_f64()
+        .unwrap();
     assert!(mse > 1e50, "{mse}");
 }
