@@ -25,7 +25,7 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     }
 }
 
-fn is_user_error(err: &anyhow::Error) -> bool {
+pub fn is_user_error(err: &anyhow::Error) -> bool {
     for cause in err.chain() {
         if cause.is::<UsageError>() || cause.is::<ConfigError>() {
             return true;

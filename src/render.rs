@@ -21,13 +21,31 @@ pub fn list(items: &[String]) -> String {
     }
 }
 
+/// A score (or any measured number) for text output: `decimals` decimals, or 4 significant
+/// digits in scientific notation when it is too large or too small for them (`|x| >= 1e6`, or
+/// `0 < |x| < 1e-3`): a diverged mse prints `3.142e57`, not 57 digits. JSON keeps the exact
+/// value.
+pub fn num(x: f64, decimals: usize) -> String {
+    let a = x.abs();
+    if a.is_finite() && (a >= 1e6 || (a > 0.0 && a < 1e-3)) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.decimals$}")
+    }
+}
+
+/// [`num`] right-aligned in `width` characters.
+pub fn num_width(x: f64, decimals: usize, width: usize) -> String {
+    format!("{:>width$}", num(x, decimals))
+}
+
 /// The headline metric of a manifest's prequential score, e.g. ` acc 0.912` (empty for the
 /// initial model).
 pub fn metric_suffix(m: &Manifest) -> String {
     let (accuracy, mse) = (Metric::Accuracy.name(), Metric::Mse.name());
     let score = match &m.metrics.prequential {
-        Some(p) if p.contains_key(accuracy) => format!(" acc {:.3}", p[accuracy]),
-        Some(p) if p.contains_key(mse) => format!(" mse {:.3}", p[mse]),
+        Some(p) if p.contains_key(accuracy) => format!(" acc {}", num(p[accuracy], 3)),
+        Some(p) if p.contains_key(mse) => format!(" mse {}", num(p[mse], 3)),
         _ => String::new(),
     };
     format!("{score}{}", skill_suffix(m))
@@ -39,7 +57,7 @@ fn skill_suffix(m: &Manifest) -> String {
         .prequential
         .as_ref()
         .and_then(|p| p.get(Metric::Skill.name()))
-        .map_or_else(String::new, |s| format!(" skill {s:.3}"))
+        .map_or_else(String::new, |&s| format!(" skill {}", num(s, 3)))
 }
 
 /// `run`'s line per committed checkpoint: window, prequential score, training time.
@@ -52,7 +70,14 @@ pub fn window_line(m: &Manifest, task: Task) -> String {
         Some(p) => {
             let [a, b] =
                 Metric::of(task).map(|k| (k.name(), p.get(k.name()).copied().unwrap_or(f64::NAN)));
-            format!("{} {:.4}  {} {:.4}{}", a.0, a.1, b.0, b.1, skill_suffix(m))
+            format!(
+                "{} {}  {} {}{}",
+                a.0,
+                num(a.1, 4),
+                b.0,
+                num(b.1, 4),
+                skill_suffix(m)
+            )
         }
     };
     format!(
@@ -209,6 +234,23 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
         _ => format!("windows {windows:?}"),
     };
     writeln!(s, "trained on {} samples from {range}", m.samples_trained)?;
+    if m.samples_skipped > 0 {
+        writeln!(
+            s,
+            "skipped    {} rows with a missing target (data.missing)",
+            m.samples_skipped
+        )?;
+    }
+    if let Ok(extra) = relearn_train::CheckpointExtra::of(m)
+        && !extra.new_classes.is_empty()
+    {
+        writeln!(
+            s,
+            "new classes {} (first learned here: the output layer grew by {})",
+            extra.new_classes.join(", "),
+            extra.new_classes.len()
+        )?;
+    }
     writeln!(
         s,
         "retained   {} samples, {} of past data kept by the run",
@@ -218,7 +260,10 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     writeln!(s, "train time {:.3}s", m.train_seconds)?;
     match &m.metrics.prequential {
         Some(p) => {
-            let parts: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+            let parts: Vec<String> = p
+                .iter()
+                .map(|(k, &v)| format!("{k} {}", num(v, 4)))
+                .collect();
             writeln!(s, "prequential {}", parts.join(", "))?;
         }
         None if m.relation == relearn_store::Relation::Imported => {
@@ -227,7 +272,7 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
         None => writeln!(s, "prequential none (initial model)")?,
     }
     if let Some(l) = m.metrics.train_loss {
-        writeln!(s, "train loss {l:.4}")?;
+        writeln!(s, "train loss {}", num(l, 4))?;
     }
     if let Some(model) = m.extra.get("model") {
         writeln!(s, "model      {}", model)?;
@@ -255,4 +300,24 @@ pub fn bytes(n: u64) -> String {
 /// `run@window`, the REF that names a checkpoint by its run and window.
 pub fn run_at(m: &Manifest) -> String {
     format!("{}@{}", m.run, m.window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_keep_a_bounded_length() {
+        assert_eq!(num(0.91234, 4), "0.9123");
+        assert_eq!(num(0.0, 4), "0.0000");
+        assert_eq!(num(-0.25, 3), "-0.250");
+        assert_eq!(num(123456.7, 4), "123456.7000");
+        assert_eq!(num(2.71828e57, 4), "2.718e57");
+        assert_eq!(num(-2.5e6, 3), "-2.500e6");
+        assert_eq!(num(0.000123456, 4), "1.235e-4");
+        assert_eq!(num(f64::NAN, 4), "NaN");
+        assert_eq!(num(f64::INFINITY, 4), "inf");
+        assert!(num(f64::MAX, 4).len() <= 10);
+        assert_eq!(num_width(1e300, 6, 12), "   1.000e300");
+    }
 }

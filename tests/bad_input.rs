@@ -434,7 +434,11 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             "config: a gate metric the task lacks",
             sea_config("bad", "stateful", "[gate]\nrequire = [\"mse<=0.1\"]\n"),
             "require",
-            &["bad.toml:{line}", "`gate.require`", "use accuracy or loss"],
+            &[
+                "bad.toml:{line}",
+                "`gate.require`",
+                "use accuracy, loss or skill",
+            ],
         ),
         config_case(
             "config: unknown mode",
@@ -879,4 +883,52 @@ fn every_bad_input_exits_2_says_what_and_where_and_changes_nothing() {
         "{} bad inputs rejected with exit 2 and an unchanged store",
         cases.len()
     );
+}
+
+/// A `run` refused before its first commit leaves no store behind where there was none:
+/// no folder, no lock file. Every `run` case of the catalogue that is refused (exit 2) into
+/// a store that does not exist yet; and into an existing store, no lock file for a new run.
+#[test]
+fn a_refused_first_run_leaves_no_store_behind() {
+    let sb = Sandbox::new();
+    let good = sb.write("good.toml", &sea_config("good", "stateful", ""));
+    let fresh = sb.path("fresh-store");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for case in catalogue("abcdef", &["abcdef0".repeat(9), "abcdef1".repeat(9)]) {
+        if case.args[0] != "run" {
+            continue;
+        }
+        for (name, text) in &case.files {
+            sb.write(name, text);
+        }
+        let mut args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        args.extend(["--store", fresh.to_str().unwrap()]);
+        let out = crate::common::relearn(&args, sb.dir.path());
+        if out.status.code() == Some(2) {
+            checked += 1;
+            if fresh.exists() {
+                failures.push(format!(
+                    "{}: left {:?}",
+                    case.name,
+                    crate::common::entries_under(&fresh)
+                ));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&fresh);
+        for (name, _) in &case.files {
+            std::fs::remove_file(sb.path(name)).unwrap();
+        }
+    }
+    assert!(checked > 20, "only {checked} refused runs");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // An existing store: a new run refused before its first commit makes no lock file.
+    sb.ok(&["run", "--config", good.to_str().unwrap(), "--windows", "2"]);
+    let new = sb.write("new.toml", &sea_config("new", "stateful", ""));
+    let before = sb.snapshot();
+    let out = sb.relearn(&["run", "--config", new.to_str().unwrap(), "--windows", "0"]);
+    crate::common::assert_fails(&out, 2, "--windows 0");
+    assert_eq!(before, sb.snapshot(), "the store changed");
+    assert!(!sb.store().join("locks/new.lock").exists());
 }

@@ -220,14 +220,41 @@ fn a_diverging_initial_model_commits_nothing() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("training diverged at window 0"), "{err}");
     assert!(err.contains("Lower `train.lr` (now 10)"), "{err}");
+    // Nothing was committed, so the store this run created is not left behind.
+    assert!(
+        !sb.store().exists(),
+        "{:?}",
+        crate::common::entries_under(&sb.store())
+    );
+    // Into an existing store: no manifest, no ref.
+    let other = sb.write("ok.toml", &crate::common::sea_config("ok", "stateful", ""));
+    sb.ok(&["run", "--config", other.to_str().unwrap(), "--windows", "2"]);
+    let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(
         std::fs::read_dir(sb.store().join("manifests"))
             .unwrap()
             .count(),
-        0
+        2
     );
     assert_eq!(sb.head("boom"), None);
     sb.ok(&["verify"]);
+}
+
+#[test]
+fn an_anchored_fine_tune_that_diverges_names_the_anchor_strength() {
+    let sb = Sandbox::new();
+    let cfg = diverging_config(10.0, 0.001) + "anchor = \"l2-init\"\n";
+    let cfg = sb.write("boom.toml", &cfg);
+    let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("training diverged at window 1"), "{err}");
+    assert!(
+        err.contains("`stateful.anchor_strength = 0.1`): lower `stateful.anchor_strength`"),
+        "{err}"
+    );
+    assert!(err.contains("or `stateful.lr` (now 10)"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -119,9 +119,9 @@ fn bad_gates_exit_2_and_change_nothing() {
     sb.ok(&["run", "--config", cfg, "--windows", "2"]);
     let before = sb.snapshot();
     for (gate, expected) in [
-        ("acc>=0.9", "use accuracy or loss"),
+        ("acc>=0.9", "use accuracy, loss or skill"),
         ("accuracy=0.9", "is not a condition"),
-        ("mse<=1", "use accuracy or loss"),
+        ("mse<=1", "use accuracy, loss or skill"),
         ("accuracy>=", "not a finite number"),
     ] {
         let out = sb.relearn(&["run", "--config", cfg, "--gate", gate]);
@@ -246,4 +246,37 @@ fn gc_keeps_what_served_not_rejected_candidates_or_what_a_rollback_left() {
     assert_eq!(after, vec![2, 3, 5], "{before:?}");
     sb.ok(&["verify"]);
     sb.ok(&["show", "r.rejected.5"]);
+}
+
+#[test]
+fn a_gate_on_skill_works_for_classification() {
+    let sb = Sandbox::new();
+    let cfg = sb.write("c.toml", &sea_config("g", "stateful", ""));
+    let cfg = cfg.to_str().unwrap();
+    // Any real skill passes a gate at -1000 (the worst skill is -1 for classification)...
+    sb.ok(&[
+        "run",
+        "--config",
+        cfg,
+        "--windows",
+        "3",
+        "--gate",
+        "skill>=-1000",
+    ]);
+    assert_eq!(sb.log("g").len(), 3);
+    // ... and none reaches 1.5: the next candidate is rejected, naming the condition.
+    let out = sb.relearn(&[
+        "run",
+        "--config",
+        cfg,
+        "--windows",
+        "4",
+        "--gate",
+        "skill>=1.5",
+    ]);
+    assert_fails(&out, 1, "skill>=1.5");
+    let rejected: Value = serde_json::from_str(&sb.ok(&["show", "rejected", "--json"])).unwrap();
+    let scores = &rejected["extra"]["gate"]["scores"];
+    assert!(scores["skill"].as_f64().unwrap() <= 1.0, "{scores}");
+    assert!(scores["baseline"].is_number(), "{scores}");
 }

@@ -585,3 +585,94 @@ fn bad_model_files_exit_2_and_change_nothing() {
     );
     assert_eq!(sb.snapshot(), before);
 }
+
+/// The labels CSV with every 7th row's `b` cell written as `marker` (a missing value).
+fn with_missing_b(sb: &Sandbox, from: &str, to: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(sb.path(from)).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 && i % 7 == 0 {
+            let cells: Vec<&str> = line.split(',').collect();
+            out.push_str(&format!(
+                "{},{marker},{},{}\n",
+                cells[0], cells[2], cells[3]
+            ));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    sb.write(to, &out).to_string_lossy().into_owned()
+}
+
+#[test]
+fn importing_an_export_adopts_the_configs_missing_spellings() {
+    let sb = Sandbox::new();
+    write_csv(&sb, "plain.csv", true);
+    // The exported run read blank cells as missing (the default `data.missing`).
+    with_missing_b(&sb, "plain.csv", "labels.csv", "");
+    let cfg = sb.write(
+        "orig.toml",
+        &config("orig", "classification", "hidden = [6]", ""),
+    );
+    sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--windows", "2"]);
+    export(&sb, "orig", "orig.safetensors");
+    // The importing run's data spells a missing cell `?`, and its config says so.
+    let csv = with_missing_b(&sb, "plain.csv", "question.csv", "?");
+    let cfg = sb.write(
+        "again.toml",
+        &config("again", "classification", "init = \"orig.safetensors\"", "")
+            .replace("labels.csv", "question.csv")
+            .replace(
+                "task = \"classification\"",
+                "task = \"classification\"\nmissing = [\"?\"]",
+            ),
+    );
+    sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--windows", "3"]);
+    // Its checkpoints read `?` as missing, as the run did: `eval` and `predict` on the very
+    // rows it trained on work.
+    for reference in ["again@0", "again"] {
+        let out = json(&sb.ok(&["eval", reference, "--csv", &csv, "--json"]));
+        assert_eq!(out["samples"], (WINDOW * WINDOWS) as u64, "{reference}");
+        let out = json(&sb.ok(&["predict", reference, "--csv", &csv, "--json"]));
+        assert_eq!(
+            out["predictions"].as_array().unwrap().len(),
+            WINDOW * WINDOWS,
+            "{reference}"
+        );
+    }
+    let pre = metadata(&export(&sb, "again", "again.safetensors"))["preprocessor"].clone();
+    assert!(pre.contains(r#""missing":["?"]"#), "{pre}");
+}
+
+#[test]
+fn freezing_the_output_layer_with_a_class_seen_later_is_refused() {
+    let sb = Sandbox::new();
+    write_csv(&sb, "plain.csv", true);
+    // A class first seen in window 3.
+    let text = std::fs::read_to_string(sb.path("plain.csv")).unwrap();
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i > 3 * WINDOW && i % 5 == 0 {
+            out.push_str(&line.replace(",yes", ",maybe").replace(",no", ",maybe"));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    sb.write("labels.csv", &out);
+    let cfg = sb.write(
+        "f.toml",
+        &config("f", "classification", "hidden = [6]", "freeze = [1]"),
+    );
+    let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_fails(&out, 2, "`train.freeze` holds 1, the output layer");
+    assert!(stderr(&out).contains("[maybe]"), "{}", stderr(&out));
+    assert!(!sb.store().exists());
+    // Freezing a hidden layer is fine: the new class is learned.
+    let cfg = sb.write(
+        "h.toml",
+        &config("h", "classification", "hidden = [6]", "freeze = [0]"),
+    );
+    sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+}

@@ -495,7 +495,8 @@ fn eval_reproduces_the_prequential_score() {
         );
         let ev = json(&sb.ok(&["eval", "e@3", "--csv", w4.to_str().unwrap(), "--json"]));
         let keys: Vec<&String> = ev.as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["id", "metrics", "samples"]);
+        assert_eq!(keys, ["id", "metrics", "samples", "skipped"]);
+        assert_eq!(ev["skipped"], 0);
         assert_eq!(ev["id"], log[3]["id"]);
         assert_eq!(ev["samples"], 250);
         for key in ["accuracy", "loss"] {
@@ -755,4 +756,224 @@ fn exported_safetensors_reproduce_predict() {
         &["export", "x", "--out", sb.dir.path().to_str().unwrap()],
         &["folder"],
     );
+}
+
+/// A CSV of 5 windows of 20 rows: numeric `a` (blank in every 6th row), text `color`,
+/// numeric `b`, and a `label` (`yes`/`no`, and `maybe` from window 2 on).
+fn mixed_csv(sb: &Sandbox) -> PathBuf {
+    let mut text = String::from("a,color,b,label\n");
+    for i in 0..100 {
+        let a = if i % 6 == 0 {
+            String::new()
+        } else {
+            format!("{}", (i * 7) % 13)
+        };
+        let color = ["red", "green", "blue"][i % 3];
+        let label = if i >= 40 && i % 4 == 0 {
+            "maybe"
+        } else if (i * 7) % 13 > 6 {
+            "yes"
+        } else {
+            "no"
+        };
+        text.push_str(&format!("{a},{color},{},{label}\n", i % 5));
+    }
+    sb.write("mixed.csv", &text)
+}
+
+const MIXED_CONFIG: &str = "[run]\nname = \"m\"\n[data]\ncsv = \"mixed.csv\"\ntarget = \"label\"\n\
+    task = \"classification\"\n[window]\nsize = 20\n[model]\nhidden = [8]\n[train]\nepochs = 2\n";
+
+#[test]
+fn generate_writes_text_columns_blanks_and_later_classes_that_eval_reads_back() {
+    let sb = Sandbox::new();
+    mixed_csv(&sb);
+    let cfg = sb.write("m.toml", MIXED_CONFIG);
+    let cfg = cfg.to_str().unwrap();
+    let out = sb.path("gen.csv");
+    generate_ok(&sb, &["--config", cfg, "--out", out.to_str().unwrap()]);
+    let leftovers: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".relearn-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let (header, rows) = read_csv(&out);
+    assert_eq!(header, ["a", "b", "color", "label"]);
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows[0][0], "", "a blank cell stays blank");
+    assert!(rows.iter().all(|r| r.iter().all(|c| c != "NaN")));
+    assert_eq!(rows[1][2], "green");
+    assert_eq!(rows[40][3], "maybe");
+    // Checkpoints of the run read the file as the run read its source.
+    sb.ok(&["run", "--config", cfg]);
+    let ev = json(&sb.ok(&["eval", "m", "--csv", out.to_str().unwrap(), "--json"]));
+    assert_eq!(ev["samples"], 100);
+    let p = json(&sb.ok(&["predict", "m", "--csv", out.to_str().unwrap(), "--json"]));
+    assert_eq!(p["predictions"].as_array().unwrap().len(), 100);
+}
+
+#[test]
+fn eval_counts_the_rows_it_skips_for_a_missing_target() {
+    let sb = Sandbox::new();
+    run_sea(&sb, "s", "stateful", 2000, Some(2));
+    let mut text = String::from("x0,x1,x2,y\n");
+    for i in 0..40 {
+        let y = if i % 4 == 0 {
+            (i % 2).to_string()
+        } else {
+            String::new()
+        };
+        text.push_str(&format!("{},{},{},{y}\n", i % 10, (i * 3) % 10, i % 7));
+    }
+    let csv = sb.write("blank.csv", &text);
+    let csv = csv.to_str().unwrap();
+    let ev = json(&sb.ok(&["eval", "s", "--csv", csv, "--json"]));
+    assert_eq!(
+        (ev["samples"].as_u64(), ev["skipped"].as_u64()),
+        (Some(10), Some(30))
+    );
+    let text = sb.ok(&["eval", "s", "--csv", csv]);
+    assert!(
+        text.contains("10 samples") && text.contains("30 of its 40 rows skipped"),
+        "{text}"
+    );
+    // Every target missing: said as such.
+    let none = sb.write("none.csv", "x0,x1,x2,y\n1,2,3,\n4,5,6,NA\n");
+    rejects(
+        &sb,
+        &["eval", "s", "--csv", none.to_str().unwrap()],
+        &[
+            "none.csv",
+            "every one of its 2 rows has a missing target",
+            "\"y\"",
+        ],
+    );
+}
+
+#[test]
+fn predict_and_eval_read_stdin_and_an_empty_file_gets_an_empty_answer() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let sb = Sandbox::new();
+    run_sea(&sb, "s", "stateful", 2000, Some(2));
+    let rows = "x0,x1,x2,y\n1,2,3,0\n9,8,1,1\n";
+    let file = sb.write("rows.csv", rows);
+    let from_stdin = |args: &[&str], input: &str| {
+        let mut child = sb
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = from_stdin(&["predict", "s", "--csv", "-"], rows);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        sb.ok(&["predict", "s", "--csv", file.to_str().unwrap()])
+    );
+    let out = from_stdin(&["eval", "s", "--csv", "-", "--json"], rows);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(json(&String::from_utf8(out.stdout).unwrap())["samples"], 2);
+    // A bad cell on stdin is named as stdin's, with its row.
+    let out = from_stdin(&["predict", "s", "--csv", "-"], "x0,x1,x2\n1,oops,3\n");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("stdin: row 2"), "{}", stderr(&out));
+    // A header and no rows: an empty answer.
+    let empty = sb.write("empty.csv", "x0,x1,x2\n");
+    let empty = empty.to_str().unwrap();
+    assert_eq!(
+        sb.ok(&["predict", "s", "--csv", empty]),
+        "prediction,p_0,p_1\n"
+    );
+    let p = json(&sb.ok(&["predict", "s", "--csv", empty, "--json"]));
+    assert_eq!(p["predictions"], serde_json::json!([]));
+    let out = from_stdin(&["predict", "s", "--csv", "-"], "x0,x1,x2\n");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "prediction,p_0,p_1\n"
+    );
+}
+
+#[test]
+fn show_names_skipped_rows_and_new_classes_and_scores_stay_short() {
+    let sb = Sandbox::new();
+    // Classification: blank labels in rows 20 to 39, a class first seen in row 40.
+    let mut text = String::from("a,b,label\n");
+    for i in 0..80 {
+        let label = match i {
+            20..=39 if i % 5 == 0 => "",
+            40.. if i % 4 == 0 => "maybe",
+            _ if (i * 7) % 13 > 6 => "yes",
+            _ => "no",
+        };
+        text.push_str(&format!("{},{},{label}\n", (i * 7) % 13, i % 5));
+    }
+    sb.write("c.csv", &text);
+    let cfg = sb.write(
+        "c.toml",
+        "[run]\nname = \"c\"\n[data]\ncsv = \"c.csv\"\ntarget = \"label\"\n\
+         task = \"classification\"\n[window]\nsize = 20\n[model]\nhidden = [8]\n",
+    );
+    sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    let log = sb.log("c");
+    let w1 = log.iter().find(|m| m["window"] == 1).unwrap();
+    assert_eq!(w1["samples_skipped"], 4);
+    // Window 1 is the next 20 labelled rows: it reaches into row 40, the first `maybe`.
+    assert_eq!(w1["extra"]["new_classes"], serde_json::json!(["maybe"]));
+    let show = sb.ok(&["show", "c@1"]);
+    assert!(
+        show.contains("skipped    4 rows with a missing target"),
+        "{show}"
+    );
+    assert!(show.contains("new classes maybe"), "{show}");
+
+    // Regression in huge units: an mse near 1e56 prints in scientific notation.
+    let mut text = String::from("x,y\n");
+    for i in 0..60 {
+        text.push_str(&format!("{},{}e27\n", i % 7, (i * 5) % 11));
+    }
+    sb.write("r.csv", &text);
+    let cfg = sb.write(
+        "r.toml",
+        "[run]\nname = \"r\"\n[data]\ncsv = \"r.csv\"\ntarget = \"y\"\ntask = \"regression\"\n\
+         [window]\nsize = 20\n[model]\nhidden = [4]\n",
+    );
+    let run = sb.ok(&["run", "--config", cfg.to_str().unwrap()]);
+    let outputs = [
+        run,
+        sb.ok(&["log"]),
+        sb.ok(&["show", "r"]),
+        sb.ok(&["tree"]),
+        sb.ok(&["diff", "r~1", "r"]),
+    ];
+    for text in &outputs {
+        let longest = text
+            .split(|c: char| !c.is_ascii_digit())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest < 20, "a {longest}-digit number:\n{text}");
+    }
+    let scientific = outputs[0].lines().any(|l| {
+        l.split("mse ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|mse| mse.contains('e'))
+    });
+    assert!(scientific, "{}", outputs[0]);
+    // JSON keeps the exact value.
+    let mse = sb.log("r")[2]["metrics"]["prequential"]["mse"]
+        .as_f64()
+        .unwrap();
+    assert!(mse > 1e50, "{mse}");
 }

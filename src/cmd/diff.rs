@@ -223,19 +223,37 @@ fn text(d: &DiffJson) -> String {
             .map(usize::to_string)
             .collect::<Vec<_>>()
             .join("x");
-        let rel = t
-            .relative_change
-            .map_or_else(|| "n/a".to_string(), |r| format!("{:.2}%", 100.0 * r));
+        let rel = t.relative_change.map_or_else(
+            || "n/a".to_string(),
+            |r| format!("{}%", render::num(100.0 * r, 2)),
+        );
         let _ = writeln!(
             s,
-            "{:<18} {:>10} {:>12.6} {:>12.6} {:>12.6} {:>10}",
-            t.name, shape, t.norm_a, t.norm_b, t.delta_norm, rel
+            "{:<18} {:>10} {} {} {} {:>10}",
+            t.name,
+            shape,
+            render::num_width(t.norm_a, 6, 12),
+            render::num_width(t.norm_b, 6, 12),
+            render::num_width(t.delta_norm, 6, 12),
+            rel
         );
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "{:<24} {:>10} {:>10} {:>10}", "metric", "A", "B", "B-A");
-    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
-    let delta = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:+.4}"));
+    let fmt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| render::num(v, 4));
+    let delta = |v: Option<f64>| {
+        v.map_or_else(
+            || "-".to_string(),
+            |v| {
+                let text = render::num(v, 4);
+                if text.starts_with('-') || v.is_nan() {
+                    text
+                } else {
+                    format!("+{text}")
+                }
+            },
+        )
+    };
     let rows = d
         .metrics
         .prequential

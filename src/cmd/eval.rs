@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use std::process::ExitCode;
 
 use burn::tensor::Device;
@@ -23,25 +25,27 @@ pub struct Args {
     #[arg(value_name = "REF")]
     reference: String,
     /// Labelled CSV with a header row: every feature column the checkpoint was trained on
-    /// (any order; other columns are ignored) and the target column.
+    /// (any order; other columns are ignored) and the target column; `-` reads stdin.
     #[arg(long, value_name = "FILE")]
     csv: PathBuf,
     /// Target column [default: the one the run trained on, recorded in the checkpoint;
     /// `y` for generated streams].
     #[arg(long, value_name = "COL")]
     target: Option<String>,
-    /// Print `{"id", "samples", "metrics"}` as JSON.
+    /// Print `{"id", "samples", "skipped", "metrics"}` as JSON.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
     store: StoreArg,
 }
 
-/// `eval --json` (SPEC).
+/// `eval --json` (SPEC, plus `skipped`).
 #[derive(Debug, Serialize)]
 struct EvalJson<'a> {
     id: &'a str,
     samples: usize,
+    /// Rows left out because their target cell is missing (`data.missing`).
+    skipped: usize,
     metrics: &'a std::collections::BTreeMap<String, f64>,
 }
 
@@ -58,13 +62,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ))
         })?,
     };
-    let (batch, records) = inference.read_csv(&args.csv, Some(&target))?;
-    let outputs = inference.outputs(&args.csv, &batch, &records)?;
+    let input = CsvInput::open(&args.csv)?;
+    let (batch, outputs, rows) = input.within(|path| {
+        let rows = data_records(path);
+        match inference.read_csv(path, Some(&target)) {
+            Ok((batch, records)) => {
+                let outputs = inference.outputs(path, &batch, &records)?;
+                Ok((batch, outputs, rows))
+            }
+            // Every row's target is missing: say so, rather than "no data rows".
+            Err(e) if is_no_rows(&e) && rows.is_some_and(|n| n > 0) => Err(UsageError(format!(
+                "{}: every one of its {} rows has a missing target in column \"{target}\" (a \
+                     cell the checkpoint reads as missing: {}); eval needs labelled rows",
+                path.display(),
+                rows.unwrap_or(0),
+                quoted(&inference.checkpoint.preprocessor.missing_tokens())
+            ))
+            .into()),
+            Err(e) => Err(e),
+        }
+    })?;
     let metrics = fit::metrics_from_outputs(&outputs, &batch.targets, inference.task());
+    let skipped = rows.map_or(0, |n| n.saturating_sub(batch.len()));
     if args.json {
         print_json(&EvalJson {
             id: &manifest.id,
             samples: batch.len(),
+            skipped,
             metrics: &metrics,
         })?;
     } else {
@@ -73,16 +97,115 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             render::short(&manifest.id),
             render::run_at(manifest)
         )?;
+        let skipped_text = if skipped > 0 {
+            format!(
+                " ({skipped} of its {} rows skipped: their target is missing)",
+                batch.len() + skipped
+            )
+        } else {
+            String::new()
+        };
         outln!(
-            "data       {}: {} samples, target column \"{target}\"",
-            args.csv.display(),
+            "data       {}: {} samples, target column \"{target}\"{skipped_text}",
+            input.name(),
             batch.len()
         )?;
         for (name, value) in &metrics {
-            outln!("{name:<10} {value:.6}")?;
+            outln!("{name:<10} {}", render::num(*value, 6))?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `"", "NA", "?"`: cells as a message quotes them.
+fn quoted(cells: &[String]) -> String {
+    cells
+        .iter()
+        .map(|c| format!("{c:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether `e` is the data crate's "no data rows" error.
+pub fn is_no_rows(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<relearn_data::DataError>(),
+            Some(relearn_data::DataError::NoRows { .. })
+        )
+    })
+}
+
+/// The data records of the CSV at `path` (rows below the header; blank lines are not
+/// records), counted as the data crate reads them; `None` if the file cannot be read (the
+/// reading that follows says why).
+fn data_records(path: &Path) -> Option<usize> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .ok()?;
+    let mut record = csv::ByteRecord::new();
+    let mut n = 0;
+    while reader.read_byte_record(&mut record).ok()? {
+        n += 1;
+    }
+    Some(n)
+}
+
+/// `--csv FILE` of `eval` and `predict`: a file, or `-` for stdin, which is first copied to
+/// a temporary file (removed when done) so that it is read as a file is, and messages name
+/// it `stdin`.
+pub struct CsvInput {
+    path: PathBuf,
+    stdin: Option<tempfile::NamedTempFile>,
+}
+
+impl CsvInput {
+    /// Opens `--csv`: `-` copies stdin.
+    pub fn open(arg: &Path) -> anyhow::Result<CsvInput> {
+        if arg.as_os_str() != "-" {
+            return Ok(CsvInput {
+                path: arg.to_path_buf(),
+                stdin: None,
+            });
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".relearn-stdin-")
+            .suffix(".csv")
+            .tempfile()
+            .context("cannot make a temporary file to hold stdin")?;
+        std::io::copy(&mut std::io::stdin().lock(), tmp.as_file_mut())
+            .context("cannot read the CSV from stdin")?;
+        Ok(CsvInput {
+            path: tmp.path().to_path_buf(),
+            stdin: Some(tmp),
+        })
+    }
+
+    /// The input as messages name it: the path, or `stdin`.
+    pub fn name(&self) -> String {
+        match self.stdin {
+            Some(_) => "stdin".to_string(),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// Runs `read` on the file; for stdin, its errors name `stdin` instead of the temporary
+    /// file (with the same exit code).
+    pub fn within<T>(&self, read: impl FnOnce(&Path) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let result = read(&self.path);
+        match (&self.stdin, result) {
+            (Some(_), Err(e)) => {
+                let message = format!("{e:#}").replace(&self.path.display().to_string(), "stdin");
+                Err(match crate::exit::is_user_error(&e) {
+                    true => UsageError(message).into(),
+                    false => WorkFailed(message).into(),
+                })
+            }
+            (_, result) => result,
+        }
+    }
 }
 
 /// The target column the run trained on (`extra.target` of the manifest).

@@ -91,9 +91,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes windows `from..end`: a header (feature names, then the target column), then one
-/// row per sample; classes by name, numbers in the shortest form that reads back to the same
-/// `f32`. Returns the number of rows.
+/// Writes windows `from..end`: a header (the numeric feature names, then the categorical
+/// columns', then the target column), then one row per sample; classes by name (those first
+/// seen after the initial windows included), numbers in the shortest form that reads back to
+/// the same `f32`, text cells as read, and a missing cell as the stream's first spelling of
+/// a missing value (blank when `data.missing` holds the empty cell, as by default), so that
+/// `eval` and `predict` read the file back as the run read its source. Returns the number of
+/// rows.
 fn write_windows(
     stream: &Stream,
     target: &str,
@@ -102,8 +106,11 @@ fn write_windows(
     w: &mut dyn Write,
 ) -> anyhow::Result<usize> {
     let info = stream.info();
+    let classes = info.all_classes();
+    let missing = missing_cell(&info.missing);
     let mut out = csv::Writer::from_writer(w);
     let mut header = info.feature_names.clone();
+    header.extend(info.categorical.iter().map(|c| c.name.clone()));
     header.push(target.to_string());
     out.write_record(&header)?;
     let mut rows = 0;
@@ -116,10 +123,31 @@ fn write_windows(
         let batch = &window.batch;
         for i in 0..batch.len() {
             record.clear();
-            record.extend(batch.row(i).iter().map(f32::to_string));
+            record.extend(batch.row(i).iter().map(|x| {
+                if x.is_nan() {
+                    missing.to_string()
+                } else {
+                    x.to_string()
+                }
+            }));
+            record.extend(batch.categories_of(i).iter().map(|c| {
+                if c.is_empty() {
+                    missing.to_string()
+                } else {
+                    c.clone()
+                }
+            }));
             let t = batch.targets[i];
             record.push(match info.task {
-                Task::Classification => info.classes[t as usize].clone(),
+                Task::Classification => match classes.get(t as usize) {
+                    Some(label) => label.clone(),
+                    None => anyhow::bail!(
+                        "window {}: sample {i} has class id {t}, but the stream knows {} classes; \
+                         this is a bug in relearn, please report it",
+                        window.index,
+                        classes.len()
+                    ),
+                },
                 Task::Regression => t.to_string(),
             });
             out.write_record(&record)?;
@@ -128,4 +156,29 @@ fn write_windows(
     }
     out.flush()?;
     Ok(rows)
+}
+
+/// How a missing cell is written: blank when `missing` (the stream's `data.missing`,
+/// trimmed) holds the empty cell or is empty, else its first spelling (`?` for `missing =
+/// ["?"]`), which the stream and a checkpoint made from it read back as missing.
+fn missing_cell(missing: &[String]) -> &str {
+    if missing.iter().any(String::is_empty) {
+        ""
+    } else {
+        missing.first().map_or("", String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_cell_is_written_as_the_stream_reads_it() {
+        let v = |s: &[&str]| s.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        assert_eq!(missing_cell(&v(&["", "NA", "NaN"])), "");
+        assert_eq!(missing_cell(&v(&["?", "n/a"])), "?");
+        assert_eq!(missing_cell(&v(&["NA", ""])), "");
+        assert_eq!(missing_cell(&[]), "");
+    }
 }

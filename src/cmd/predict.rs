@@ -8,7 +8,7 @@ use relearn_data::Task;
 use relearn_train::fit;
 use serde_json::{Map, Value, json};
 
-use super::eval::Inference;
+use super::eval::{CsvInput, Inference, is_no_rows};
 use super::{StoreArg, print_json, write_stdout};
 
 /// Arguments of `relearn predict`.
@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(value_name = "REF")]
     reference: String,
     /// CSV with a header row holding every feature column the checkpoint was trained on
-    /// (any order; other columns, a target column included, are ignored).
+    /// (any order; other columns, a target column included, are ignored); `-` reads stdin.
     #[arg(long, value_name = "FILE")]
     csv: PathBuf,
     /// Print `{"id", "predictions": [...]}` as JSON instead of CSV.
@@ -31,9 +31,14 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
     let inference = Inference::load(&store, &args.reference)?;
-    let (batch, records) = inference.read_csv(&args.csv, None)?;
-    // Every row is checked before anything is printed.
-    let outputs = inference.outputs(&args.csv, &batch, &records)?;
+    let input = CsvInput::open(&args.csv)?;
+    // Every row is checked before anything is printed. A file with a header (naming the
+    // checkpoint's features) and no rows has no predictions: an empty answer.
+    let outputs = input.within(|path| match inference.read_csv(path, None) {
+        Ok((batch, records)) => inference.outputs(path, &batch, &records),
+        Err(e) if is_no_rows(&e) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    })?;
     let classes = &inference.checkpoint.preprocessor.classes;
     let rows = predictions(inference.task(), classes, &outputs);
     if args.json {

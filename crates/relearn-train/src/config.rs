@@ -503,6 +503,10 @@ pub mod defaults {
     pub const ANCHOR_STRENGTH_L2_INIT: f64 = 0.1;
     /// `stateful.anchor_strength` with `anchor = "ewc"`.
     pub const ANCHOR_STRENGTH_EWC: f64 = 100.0;
+    /// The largest `stateful.anchor_strength` accepted: 100 times the strongest of the
+    /// sweep (`ewc` 10,000 already holds the weights nearly still), far below where the
+    /// penalty's gradient `strength * F * (w - c)` or Adam's square of it overflows `f32`.
+    pub const MAX_ANCHOR_STRENGTH: f64 = 1e6;
     /// `stateless.shrink` (λ of shrink-and-perturb).
     pub const SHRINK: f64 = 0.4;
     /// `stateless.perturb` (σ of shrink-and-perturb).
@@ -1214,11 +1218,23 @@ impl Validator<'_> {
         // A strength with `anchor = "none"` is kept for `compare --policies stateful+ewc`.
         let strength = match strength {
             None => kind.default_strength(),
-            Some(s) if s.is_finite() && s > 0.0 => s,
+            Some(s) if s > 0.0 && s <= defaults::MAX_ANCHOR_STRENGTH => s,
             Some(s) => {
                 return Err(self.invalid(
                     "stateful.anchor_strength",
-                    format!("is {s}; must be a finite number > 0"),
+                    format!(
+                        "is {}; must be a number > 0 and at most {:e} (the defaults are {} for \
+                         \"l2-init\" and {} for \"ewc\"; far stronger holds every weight at its \
+                         anchor, and the penalty's gradient overflows 32-bit floats)",
+                        if s.is_finite() && (s == 0.0 || (1e-3..1e6).contains(&s.abs())) {
+                            s.to_string()
+                        } else {
+                            format!("{s:e}")
+                        },
+                        defaults::MAX_ANCHOR_STRENGTH,
+                        defaults::ANCHOR_STRENGTH_L2_INIT,
+                        defaults::ANCHOR_STRENGTH_EWC
+                    ),
                 ));
             }
         };
@@ -1981,6 +1997,30 @@ mod tests {
             plain.fingerprint()
         );
         assert_ne!(off.fingerprint(), plain.fingerprint());
+    }
+
+    #[test]
+    fn anchor_strength_is_bounded() {
+        let with = |strength: &str| {
+            parse(&format!(
+                "{MINIMAL}[stateful]\nanchor = \"ewc\"\nanchor_strength = {strength}\n"
+            ))
+        };
+        assert_eq!(with("1e6").unwrap().stateful.anchor.strength, 1e6);
+        for (strength, shown) in [
+            ("1e300", "is 1e300;"),
+            ("2e6", "is 2e6;"),
+            ("-1.0", "is -1;"),
+            ("0.0", "is 0;"),
+            ("nan", "is NaN;"),
+        ] {
+            let err = with(strength).unwrap_err().to_string();
+            assert!(
+                err.contains("run.toml:7: `stateful.anchor_strength`"),
+                "{err}"
+            );
+            assert!(err.contains(shown) && err.contains("at most 1e6"), "{err}");
+        }
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl Gate {
     /// Parses `metric OP number` conditions separated by commas, for a run of `task`.
     /// The error says what is wrong and what would be right.
     pub fn parse(text: &str, task: Task) -> Result<Gate, String> {
-        let metrics = Metric::of(task).map(Metric::name);
+        let metrics = Gate::metrics(task);
         let mut conditions = Vec::new();
         for part in text.split(',').map(str::trim) {
             if part.is_empty() {
@@ -127,9 +127,10 @@ impl Gate {
             };
             if !metrics.contains(&metric) {
                 return Err(format!(
-                    "{part:?} names metric {metric:?}, which a {} run does not report; use {}",
+                    "{part:?} names metric {metric:?}, which a {} run does not report; use {} or {}",
                     task.name(),
-                    metrics.join(" or ")
+                    metrics[..2].join(", "),
+                    metrics[2]
                 ));
             }
             let bound: f64 = match bound.parse() {
@@ -149,7 +150,24 @@ impl Gate {
         Ok(Gate { conditions })
     }
 
-    /// Checks a candidate's scores (which hold every metric of the task).
+    /// The metrics a gate of a `task` run may name: the task's two, and `skill` (see
+    /// [`Gate::needs_skill`]).
+    pub fn metrics(task: Task) -> [&'static str; 3] {
+        let [headline, other] = Metric::of(task);
+        [headline.name(), other.name(), Metric::Skill.name()]
+    }
+
+    /// Whether a condition names `skill`: then the scores given to [`Gate::check`] must
+    /// hold it (the runner adds it: the candidate's skill over the no-skill forecast on the
+    /// data it is scored on, see docs/gates.md).
+    pub fn needs_skill(&self) -> bool {
+        self.conditions
+            .iter()
+            .any(|c| c.metric == Metric::Skill.name())
+    }
+
+    /// Checks a candidate's scores (which hold every metric of the task, and `skill` when
+    /// [`Gate::needs_skill`]).
     pub fn check(&self, scores: &BTreeMap<String, f64>) -> Verdict {
         let failed = self
             .conditions
@@ -196,10 +214,32 @@ mod tests {
     }
 
     #[test]
+    fn skill_is_a_gate_metric_of_both_tasks() {
+        for task in [Task::Classification, Task::Regression] {
+            let gate = Gate::parse("skill>=0.5", task).unwrap();
+            assert!(gate.needs_skill());
+            let mut s = scores(0.9, 0.1);
+            s.insert("skill".into(), 0.6);
+            assert!(gate.check(&s).passed());
+            s.insert("skill".into(), 0.4);
+            assert_eq!(gate.check(&s).failed, vec!["skill>=0.5"]);
+        }
+        assert!(
+            !Gate::parse("accuracy>=0.5", Task::Classification)
+                .unwrap()
+                .needs_skill()
+        );
+    }
+
+    #[test]
     fn bad_conditions_say_what_to_write() {
         for (text, task, expected) in [
-            ("acc>=0.9", Task::Classification, "use accuracy or loss"),
-            ("accuracy>=0.9", Task::Regression, "use mse or mae"),
+            (
+                "acc>=0.9",
+                Task::Classification,
+                "use accuracy, loss or skill",
+            ),
+            ("accuracy>=0.9", Task::Regression, "use mse, mae or skill"),
             ("accuracy=0.9", Task::Classification, "is not a condition"),
             (
                 "accuracy>=high",

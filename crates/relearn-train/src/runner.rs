@@ -157,10 +157,8 @@ pub fn run_with(
         check_new_run_name(spec, store)?;
         check_model_fits(spec, &mlp)?;
         check_import_fits(spec, stream.info())?;
+        check_frozen_outputs(spec, stream.info(), &mlp)?;
     }
-    let _lock = store.lock_run(&spec.name)?;
-    let mut loop_ = Loop::new(spec, store, &stream, mlp, policy)?;
-    loop_.check_data(&stream)?;
     let end = match options.max_windows {
         Some(n) if n < spec.initial_windows => {
             return Err(TrainError::Usage(format!(
@@ -171,6 +169,9 @@ pub fn run_with(
         Some(n) => n.min(stream.n_windows()),
         None => stream.n_windows(),
     };
+    let _lock = store.lock_run(&spec.name)?;
+    let mut loop_ = Loop::new(spec, store, &stream, mlp, policy)?;
+    loop_.check_data(&stream)?;
     let todo = end.saturating_sub(loop_.next_window) + usize::from(loop_.serving.is_none());
     if let Some(head) = &loop_.head_manifest {
         on_event(&RunEvent::Resuming {
@@ -546,7 +547,7 @@ impl<'a> Loop<'a> {
             state,
             anchor,
         };
-        let verdict = self.gate(&candidate, &self.history.initial);
+        let verdict = self.gate(&candidate, &self.history.initial, None);
         let outcome = self.commit(
             Commit {
                 window,
@@ -606,7 +607,7 @@ impl<'a> Loop<'a> {
             .expect("import_initial runs for model.init");
         let started = Instant::now();
         let preprocessor = match &init.model.preprocessor {
-            Some(pre) => pre.clone().with_clip(self.spec.clip),
+            Some(pre) => adopt_missing(pre.clone(), &self.info).with_clip(self.spec.clip),
             None => {
                 let mut pre =
                     Preprocessor::new(&self.info, self.spec.scaling).with_clip(self.spec.clip);
@@ -629,7 +630,7 @@ impl<'a> Loop<'a> {
             anchor,
         };
         let train_seconds = started.elapsed().as_secs_f64();
-        let verdict = self.gate(&candidate, &self.history.initial);
+        let verdict = self.gate(&candidate, &self.history.initial, None);
         let record = serde_json::json!({
             "file": init.file,
             "sha256": init.sha256,
@@ -686,20 +687,30 @@ impl<'a> Loop<'a> {
     }
 
     /// The promotion gate's verdict on a candidate, scored on `raw` (the newest data it was
-    /// trained on, unscaled); `None` without a gate.
-    fn gate(&self, candidate: &Serving, raw: &Batch) -> Option<Verdict> {
+    /// trained on, unscaled); `None` without a gate. A gate on `skill` gets the candidate's
+    /// skill over the no-skill forecast on `raw`, as the prequential skill is computed: the
+    /// majority class (or mean target) of `previous`, the window before `raw`; for the root
+    /// model (`previous` is `None`), of `raw` itself.
+    fn gate(&self, candidate: &Serving, raw: &Batch, previous: Option<&[f32]>) -> Option<Verdict> {
         let gate = self.spec.gate.as_ref()?;
         let model = self
             .mlp_for(&candidate.weights)
             .init_with(&candidate.weights, &self.device)
             .expect("a model the trainer just made has the config's shape");
-        Some(gate.check(&score_in_target_units(
-            &model,
-            &candidate.preprocessor,
-            raw,
-            self.info.task,
-            &self.device,
-        )))
+        let task = self.info.task;
+        let mut scores =
+            score_in_target_units(&model, &candidate.preprocessor, raw, task, &self.device);
+        if gate.needs_skill() {
+            let previous = previous.unwrap_or(&raw.targets);
+            let headline = scores.get(Metric::headline(task).name()).copied();
+            if let (Some(base), Some(score)) =
+                (baseline_score(previous, &raw.targets, task), headline)
+            {
+                scores.insert(Metric::Baseline.name().into(), base);
+                scores.insert(Metric::Skill.name().into(), skill_score(score, base, task));
+            }
+        }
+        Some(gate.check(&scores))
     }
 
     fn update(&mut self, window: Window) -> Result<Outcome, TrainError> {
@@ -872,7 +883,9 @@ impl<'a> Loop<'a> {
                             lr,
                             penalty.as_ref(),
                         )
-                        .map_err(|epoch| self.diverged(t, epoch, "stateful.lr", lr, &data))?;
+                        .map_err(|epoch| {
+                            self.diverged(t, epoch, "stateful.lr", lr, &data, penalty.is_some())
+                        })?;
                     let parent = Some(serving.id.clone());
                     let anchor = match &carried {
                         AnchorState::Ewc(_) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
@@ -894,6 +907,16 @@ impl<'a> Loop<'a> {
                     )
                 }
             };
+        let output = self.mlp.widths().len().saturating_sub(2);
+        if !new_classes.is_empty() && self.spec.train.freeze.contains(&output) {
+            // A new run with such classes is refused; these came with rows added since.
+            tracing::warn!(
+                "window {t}: class(es) [{}] first seen, but `train.freeze` holds the output \
+                 layer ({output}): their outputs cannot be trained and the model will not \
+                 predict them; leave layer {output} out of `train.freeze`",
+                new_classes.join(", ")
+            );
+        }
         state.trained(&window, &self.ctx);
         // Building the training set, training, and the policy state's update.
         let train_seconds = started.elapsed().as_secs_f64();
@@ -921,7 +944,7 @@ impl<'a> Loop<'a> {
             new_classes,
             out_of_range,
         };
-        let verdict = self.gate(&candidate, &window.batch);
+        let verdict = self.gate(&candidate, &window.batch, self.previous_targets.as_deref());
         self.commit(commit, candidate, verdict)
     }
 
@@ -973,7 +996,7 @@ impl<'a> Loop<'a> {
                 lr,
                 None,
             )
-            .map_err(|epoch| self.diverged(window, epoch, "train.lr", lr, data))?;
+            .map_err(|epoch| self.diverged(window, epoch, "train.lr", lr, data, false))?;
         // Fresh training keeps its moments only for a policy that will fine-tune them.
         let keep = self.policy.fine_tunes() && self.spec.stateful.carry_optimizer;
         Ok((weights, keep.then_some(moments), loss))
@@ -1254,13 +1277,29 @@ impl Loop<'_> {
         lr_key: &str,
         lr: f64,
         data: &Batch,
+        anchored: bool,
     ) -> TrainError {
+        let advice = data_scale_advice(self.spec, data, self.info.task).unwrap_or_else(|| {
+            let kind = self.anchor_kind();
+            if anchored && kind != AnchorKind::None {
+                // The penalty's gradient grows with its strength whatever the learning rate.
+                format!(
+                    "The fine-tune is anchored (`stateful.anchor = \"{}\"`, \
+                     `stateful.anchor_strength = {}`): lower `stateful.anchor_strength` (the \
+                     default is {}) or `{lr_key}` (now {lr}) and run again",
+                    kind.name(),
+                    self.spec.stateful.anchor.strength,
+                    kind.default_strength()
+                )
+            } else {
+                format!("Lower `{lr_key}` (now {lr}) and run again")
+            }
+        });
         TrainError::NotFinite {
             what: "training diverged",
             window,
             detail: format!("epoch {epoch}: the loss is not a finite number"),
-            advice: data_scale_advice(self.spec, data, self.info.task)
-                .unwrap_or_else(|| format!("Lower `{lr_key}` (now {lr}) and run again")),
+            advice,
         }
     }
 }
@@ -1322,6 +1361,40 @@ fn model_config(spec: &RunSpec, info: &StreamInfo) -> MlpConfig {
 /// The key of `extra` under which an imported checkpoint records its file: `file` (its
 /// name), `sha256` and `format` (`pytorch` or `relearn-export`).
 pub const IMPORT_RECORD: &str = "import";
+
+/// The output layer of a classifier must not be frozen (`train.freeze`) when classes
+/// appear after the initial windows: each new class gets an output that no update could
+/// ever train. Checked for a new run, before its lock is taken.
+fn check_frozen_outputs(
+    spec: &RunSpec,
+    info: &StreamInfo,
+    mlp: &MlpConfig,
+) -> Result<(), TrainError> {
+    let output = mlp.widths().len().saturating_sub(2);
+    if info.later_classes.is_empty() || !spec.train.freeze.contains(&output) {
+        return Ok(());
+    }
+    Err(TrainError::Usage(format!(
+        "`train.freeze` holds {output}, the output layer, but {} has classes first seen after \
+         the initial windows ([{}]): the output each of them gets could never be trained, and \
+         the model would never predict them. Leave layer {output} out of `train.freeze`, or \
+         remove those rows from the data",
+        csv_path(spec),
+        info.later_classes.join(", ")
+    )))
+}
+
+/// A relearn export's preprocessing, with the spellings of a missing cell taken from the
+/// run's `data.missing` (`info.missing`): the run reads its data with them, so `eval` and
+/// `predict` must read the same rows with them too. The export's own list described the
+/// data of the run it came from. (A preprocessing without encoders reads the default
+/// spellings, as a run's own would for the same stream.)
+fn adopt_missing(mut pre: Preprocessor, info: &StreamInfo) -> Preprocessor {
+    if let Some(encoders) = pre.encoders.as_mut() {
+        encoders.missing = info.missing.clone();
+    }
+    pre
+}
 
 /// A `model.init` model must fit the stream: as many inputs as features, as many outputs as
 /// classes (1 for regression), and a relearn export's features and classes. Checked before
