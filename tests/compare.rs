@@ -381,3 +381,104 @@ fn the_difference_column_is_stateful_minus_stateless_in_either_order() {
     assert_eq!(book, reversed);
     assert!(book.iter().any(|(_, d)| d != "+0.0000"), "{book:?}");
 }
+
+#[test]
+fn identical_scores_recommend_the_data_free_policy() {
+    // A drift detector that never fires: drift fine-tunes exactly as stateful does, so the
+    // two score the same on every window, but drift keeps past samples. Whichever is listed
+    // first (and so ranks as the most accurate), and whichever happened to train faster,
+    // stateful, which keeps no data, is recommended.
+    let sb = Sandbox::new();
+    sb.write(
+        "sea.toml",
+        &sea_config("sea", "stateful", "[policy.drift]\nthreshold = 1e12\n"),
+    );
+    for (out, policies) in [("a", "drift,stateful"), ("b", "stateful,drift")] {
+        sb.ok(&[
+            "compare",
+            "--config",
+            "sea.toml",
+            "--out",
+            out,
+            "--policies",
+            policies,
+        ]);
+        let report = read_json(&sb, &format!("{out}/compare.json"));
+        let scores = |mode: &str| -> Vec<Value> {
+            report["modes"][mode]["windows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["score"].clone())
+                .collect()
+        };
+        assert_eq!(
+            scores("drift"),
+            scores("stateful"),
+            "the detector never fired"
+        );
+        assert!(
+            report["modes"]["drift"]["retained_at_end"]["samples"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
+        assert_eq!(report["recommended"], "stateful", "{policies}: {report}");
+    }
+}
+
+#[test]
+fn compare_counts_dropped_rows_and_reports_pooled_skill() {
+    // 1,030 labelled rows in windows of 100: 10 windows, 30 rows after the last one; a
+    // blank target every 50 rows among the first 900 (18 rows) and one in the tail.
+    let sb = Sandbox::new();
+    let mut csv = String::from("x1,x2,y\n");
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for i in 0..1030 {
+        let (a, b) = (next(), next());
+        if i % 50 == 25 && i < 900 || i == 1010 {
+            csv.push_str(&format!("{a:.4},{b:.4},\n"));
+        }
+        let y = 3.0 * a - 2.0 * b + 0.1 * next();
+        csv.push_str(&format!("{a:.4},{b:.4},{y:.4}\n"));
+    }
+    sb.write("rows.csv", &csv);
+    sb.write(
+        "rows.toml",
+        "[run]\nname = \"rows\"\nseed = 1\n[data]\ncsv = \"rows.csv\"\ntarget = \"y\"\n\
+         task = \"regression\"\n[window]\nsize = 100\n[model]\nhidden = [8]\n[train]\nepochs = 2\n",
+    );
+    let out = sb.ok(&["compare", "--config", "rows.toml", "--out", "o"]);
+    let report = read_json(&sb, "o/compare.json");
+    assert_eq!(report["stream"]["samples"], 1030);
+    assert_eq!(report["stream"]["samples_unused_at_end"], 30, "{report}");
+    for mode in ["stateless", "stateful"] {
+        assert_eq!(report["modes"][mode]["samples_skipped"], 18, "{mode}");
+        let skipped: u64 = sb
+            .log(report["modes"][mode]["run"].as_str().unwrap())
+            .iter()
+            .map(|m| m["samples_skipped"].as_u64().unwrap())
+            .sum();
+        assert_eq!(skipped, 18, "{mode}: the checkpoints' own count");
+        let baseline = &report["modes"][mode]["score"]["baseline"];
+        assert!(baseline["pooled_skill"].is_number(), "{baseline}");
+        assert!(baseline["skill"].is_number(), "{baseline}");
+    }
+    for needle in [
+        "not used: 30 samples after the last full window",
+        "rows skipped (blank target)",
+        "skill over the baseline (pooled)",
+        "so a difference of one point is 0.01 of pooled skill",
+        "points of skill",
+        "Pooled skill over the no-skill baseline",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    assert!(!out.contains("R²"), "{out}");
+}

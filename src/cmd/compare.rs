@@ -203,7 +203,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut report = relearn_train::compare::build(Inputs { setup, runs });
     carry_over_peak_memory(&mut report, &out.join("compare.json"));
     let recommended = relearn_train::compare::recommend(&report);
-    let recommendation = prose::recommendation(&report, recommended);
+    // No per-window notes yet: the checkpoints do not record what was out of range.
+    let recommendation = prose::recommendation(&report, recommended, &|_| None);
 
     let json_path = out.join("compare.json");
     let json = serde_json::to_string_pretty(&Written {

@@ -5,32 +5,138 @@
 use relearn_store::Retained;
 use relearn_train::Policy;
 use relearn_train::compare::{
-    CLOSE_STD_ERRORS, Choice, MATCH_POINTS, ModeReport, RECOVERY_POINTS, Reason, Recommendation,
-    Recovery, Report, Setup, stats,
+    CLOSE_STD_ERRORS, Choice, ExcessLoss, MATCH_POINTS, ModeReport, RECOVERY_POINTS, Reason,
+    Recommendation, Recovery, Report, Setup, stats,
 };
 
+/// What the report can say about one window beyond its scores (e.g. an input far outside
+/// the range seen in training), appended to the window's number where the words name it.
+pub type WindowNote<'a> = &'a dyn Fn(u64) -> Option<String>;
+
 /// The recommendation: which policy and why, from the verdict and the numbers, with the
-/// caveats the numbers call for, and how each policy forgot after a drift.
-pub fn recommendation(r: &Report, rec: Recommendation) -> String {
+/// caveats the numbers call for, and how each policy forgot after a drift; a window the
+/// words name is followed by its `note`, if any (see [`no_skill`]).
+pub fn recommendation(r: &Report, rec: Recommendation, note: WindowNote) -> String {
     let mut text = if r.modes.is_book_pair() {
         book_pair(r, rec)
     } else {
         among(r, rec)
     };
+    if let Some(pooled) = pooled_sentence(r) {
+        text.push(' ');
+        text.push_str(&pooled);
+    }
     if r.no_policy_beats_baseline() {
         // Said first: a choice between models without skill is no answer.
-        text = format!(
-            "No policy beats the no-skill baseline (predicting {}) beyond the noise: on this \
-             stream the models show no skill, so check the features and the target before \
-             choosing a policy. Among the policies: {text}",
-            r.setup.baseline_forecast()
-        );
+        text = format!("{} Among the policies: {text}", no_skill(r, note));
     }
     if let Some(forgetting) = backward_sentence(r) {
         text.push(' ');
         text.push_str(&forgetting);
     }
     text
+}
+
+/// Why no policy beats the no-skill baseline, as far as the numbers tell: the windows where
+/// the most accurate policy loses most to the baseline and their share of its loss in
+/// excess of the baseline's, each window followed by its `note` when there is one
+/// (`window 17 (NOTE)`).
+pub fn no_skill(r: &Report, note: WindowNote) -> String {
+    let lead = format!(
+        "No policy beats the no-skill baseline (predicting {}) beyond the noise: on this stream the models show no skill.",
+        r.setup.baseline_forecast()
+    );
+    let Some(e) = r.excess_loss() else {
+        return format!("{lead} Check the features and the target before choosing a policy.");
+    };
+    format!("{lead} {}", where_it_loses(r, &e, note))
+}
+
+/// The windows carrying `e`'s loss, in words (see [`no_skill`]).
+fn where_it_loses(r: &Report, e: &ExcessLoss, note: WindowNote) -> String {
+    let policy = e.policy;
+    if e.largest.is_empty() {
+        return format!(
+            "The most accurate policy, {policy}, does no worse than the baseline on any of its {} windows: its gain is within the noise.",
+            e.windows_scored
+        );
+    }
+    let windows: Vec<u64> = e.largest.iter().map(|w| w.window).collect();
+    let rest = e.losing_windows - windows.len();
+    let spread = match rest {
+        0 => String::new(),
+        1 => ", the rest on 1 other window".to_string(),
+        n => format!(", the rest spread over {n} other windows"),
+    };
+    let list = window_list(&windows, note);
+    let verb = if windows.len() == 1 {
+        "carries"
+    } else {
+        "carry"
+    };
+    format!(
+        "{} {verb} {:.0} % of the {} the most accurate policy, {policy}, has in excess of the baseline's (over the {} of {} windows where it does worse{spread}): look at what changed there (an input outside the range seen in training, a shift in the target) before choosing a policy.",
+        capitalised(&list),
+        100.0 * e.listed_share(),
+        r.setup.loss_words(),
+        e.losing_windows,
+        e.windows_scored,
+    )
+}
+
+/// `window 17`, `windows 17 and 18`, `windows 3, 17 (NOTE) and 18`.
+fn window_list(windows: &[u64], note: WindowNote) -> String {
+    let items: Vec<String> = windows
+        .iter()
+        .map(|&w| match note(w) {
+            Some(n) => format!("{w} ({n})"),
+            None => w.to_string(),
+        })
+        .collect();
+    let joined = match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    };
+    let word = if windows.len() == 1 {
+        "window"
+    } else {
+        "windows"
+    };
+    format!("{word} {joined}")
+}
+
+/// `text` with its first letter upper case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Regression: each policy's pooled skill over the baseline, the figure "beats the
+/// baseline" rests on (the mean of per-window skills understates a policy that does well on
+/// windows where the baseline is nearly perfect).
+fn pooled_sentence(r: &Report) -> Option<String> {
+    if r.setup.higher_is_better {
+        return None;
+    }
+    let parts: Vec<String> = r
+        .modes
+        .0
+        .iter()
+        .filter_map(|m| {
+            let b = m.score.baseline.as_ref()?;
+            Some(format!("{} {:.3}", m.mode, b.pooled_skill))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "Pooled skill over the no-skill baseline (1 - squared error summed over the windows / the baseline's; 0: no better, 1: perfect): {}.",
+            parts.join(", ")
+        )
+    })
 }
 
 /// The words for the two book modes.
@@ -85,10 +191,10 @@ fn book_pair(r: &Report, rec: Recommendation) -> String {
             );
             let why = match rec.reason {
                 Reason::CheaperInTime => format!(
-                    " With {metric} a draw, the cost decides: {cost}; {data}. Use {chosen}."
+                    " With {metric} a draw and as much data kept ({data}), the cost decides: {cost}. Use {chosen}."
                 ),
                 Reason::KeepsLessData => format!(
-                    " Training time is similar too ({cost}); {data}. Use {chosen}, which keeps less data."
+                    " With {metric} a draw, the data kept decides: {data} ({cost}). Use {chosen}, which keeps less past data."
                 ),
                 _ => format!(
                     " Cost and data kept are similar too ({cost}; {data}): either mode will do."
@@ -170,14 +276,33 @@ fn among(r: &Report, rec: Recommendation) -> String {
     ) else {
         return "Not enough windows scored to compare the policies.".to_string();
     };
+    let time = |s: &relearn_train::compare::Standing| {
+        fraction(best.train_seconds.max(1e-9) / s.train_seconds.max(1e-9))
+    };
     let why = match rec.reason {
         Reason::CheaperInTime => format!(
-            "it is within the noise of {} on {metric} and trained in {} of its time",
+            "it is within the noise of {} on {metric}, keeps as little past data as any policy within it, and trained in {} of {}'s time",
             best.policy,
-            fraction(best.train_seconds / chosen.train_seconds.max(1e-9))
+            time(chosen),
+            best.policy
         ),
         Reason::KeepsLessData => format!(
-            "it is within the noise of {} on {metric}, costs about as much, and keeps less past data",
+            "it is within the noise of {} on {metric} and keeps the least past data of the policies within it ({}; {} keeps {}), in {} of {}'s training time",
+            best.policy,
+            data_kept(
+                &r.modes
+                    .get(chosen.policy)
+                    .expect("ranked policies ran")
+                    .retained_at_end
+            ),
+            best.policy,
+            data_kept(
+                &r.modes
+                    .get(best.policy)
+                    .expect("ranked policies ran")
+                    .retained_at_end
+            ),
+            time(chosen),
             best.policy
         ),
         _ => format!("it had the best mean {metric}"),
@@ -282,6 +407,121 @@ pub fn fmt_score(setup: &Setup, score: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::collections::BTreeMap;
+
+    use relearn_train::compare::{Inputs, Invocation, RunInput, StreamSummary};
+
+    /// The report `compare` makes of one regression run scoring `rows` (`(mse, baseline)`
+    /// per update window, from window 1 on).
+    fn regression_report(rows: &[(f64, f64)]) -> Report {
+        let manifest = |window: usize, prequential: Option<BTreeMap<String, f64>>| {
+            serde_json::from_value::<relearn_store::Manifest>(serde_json::json!({
+                "id": format!("{window:064x}"), "run": "t-stateful", "mode": "stateful",
+                "window": window, "parent": null,
+                "relation": if prequential.is_none() { "initial" } else { "fine-tuned" },
+                "replaces": null, "samples_trained": 100, "samples_skipped": 0,
+                "retained": {"samples": 0, "bytes": 0},
+                "metrics": {"prequential": prequential, "train_loss": null},
+                "train_seconds": 0.01, "created_at": "2026-01-01T00:00:00.000Z",
+                "config_fingerprint": "c", "trained_on": {"windows": [window], "samples": 100},
+                "parts": {}
+            }))
+            .unwrap()
+        };
+        let mut chain = vec![manifest(0, None)];
+        for (i, &(mse, base)) in rows.iter().enumerate() {
+            let metrics = BTreeMap::from([
+                ("mse".to_string(), mse),
+                ("baseline".to_string(), base),
+                ("skill".to_string(), 1.0 - mse / base),
+            ]);
+            chain.push(manifest(i + 1, Some(metrics)));
+        }
+        let setup = Setup {
+            name: "t".into(),
+            config: "t.toml".into(),
+            store: "s".into(),
+            task: "regression",
+            metric: "mse",
+            higher_is_better: false,
+            stream: StreamSummary {
+                source: "csv:t.csv".into(),
+                samples: 100 * chain.len(),
+                window_size: 100,
+                initial_windows: 1,
+                windows: chain.len(),
+                drift_points: Vec::new(),
+                target_variance: Some(1.0),
+                baseline_mse: None,
+                samples_unused_at_end: 0,
+            },
+        };
+        relearn_train::compare::build(Inputs {
+            setup,
+            runs: vec![RunInput {
+                mode: Policy::STATEFUL,
+                chain: &chain,
+                now: Invocation::default(),
+                previous_concept: BTreeMap::new(),
+            }],
+        })
+    }
+
+    #[test]
+    fn the_no_skill_message_names_the_windows_that_carry_the_loss() {
+        let rows: Vec<(f64, f64)> = (1..=20)
+            .map(|w| match w {
+                17 => (900.0, 10.0),
+                18 => (300.0, 10.0),
+                _ => (10.5, 10.0),
+            })
+            .collect();
+        let r = regression_report(&rows);
+        let rec = relearn_train::compare::recommend(&r);
+        let text = recommendation(&r, rec, &|_| None);
+        assert!(
+            text.starts_with("No policy beats the no-skill baseline"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Windows 17 and 18 carry 99 % of the squared error the most accurate policy, \
+                 stateful, has in excess of the baseline's (over the 20 of 20 windows where it \
+                 does worse, the rest spread over 18 other windows)"
+            ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("check the features and the target"),
+            "{text}"
+        );
+        // A note on a window follows its number.
+        let noted = no_skill(&r, &|w| (w == 17).then(|| "x3 at 5,800 std".to_string()));
+        assert!(
+            noted.contains("Windows 17 (x3 at 5,800 std) and 18 carry"),
+            "{noted}"
+        );
+        // The pooled skill is what the words give for regression.
+        assert!(
+            text.contains("Pooled skill over the no-skill baseline"),
+            "{text}"
+        );
+        assert!(text.contains("stateful -5.945"), "{text}");
+    }
+
+    #[test]
+    fn window_lists_take_notes() {
+        let none: WindowNote = &|_| None;
+        assert_eq!(window_list(&[17], none), "window 17");
+        assert_eq!(window_list(&[17, 18], none), "windows 17 and 18");
+        let note: WindowNote = &|w| (w == 17).then(|| "price 5,800 std out".to_string());
+        assert_eq!(
+            window_list(&[3, 17, 18], note),
+            "windows 3, 17 (price 5,800 std out) and 18"
+        );
+        assert_eq!(capitalised("windows 3"), "Windows 3");
+    }
 
     #[test]
     fn formats() {

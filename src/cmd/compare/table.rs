@@ -45,6 +45,11 @@ fn header(s: &mut String, r: &Report) {
         r.setup.metric
     );
     let _ = writeln!(s, "1 point = {}", r.definitions.point);
+    let _ = writeln!(
+        s,
+        "not used: {} samples after the last full window (a partial window)",
+        thousands(st.samples_unused_at_end as u64)
+    );
     let drifts = st.drift_windows();
     if drifts.is_empty() {
         let _ = writeln!(s, "drift points: none declared by the stream");
@@ -177,6 +182,12 @@ fn totals(s: &mut String, r: &Report) {
                 )
             })
         });
+        row("skill over the baseline (pooled)".into(), &|m| {
+            m.score
+                .baseline
+                .as_ref()
+                .map_or("-".into(), |b| format!("{:.3}", b.pooled_skill))
+        });
     }
     row("worst window".into(), &|m| {
         m.score.worst.map_or("-".into(), |a| {
@@ -195,11 +206,7 @@ fn totals(s: &mut String, r: &Report) {
                     "{} ({:+.1} {})",
                     fmt_score(&r.setup, b.score),
                     b.transfer_points,
-                    if r.setup.higher_is_better {
-                        "pts"
-                    } else {
-                        "pts R²"
-                    }
+                    r.setup.short_unit()
                 )
             })
         });
@@ -217,6 +224,9 @@ fn totals(s: &mut String, r: &Report) {
     });
     row("samples trained (total)".into(), &|m| {
         thousands(m.samples_trained.total)
+    });
+    row("rows skipped (blank target)".into(), &|m| {
+        thousands(m.samples_skipped)
     });
     row("past data kept at the end".into(), &|m| {
         format!(

@@ -79,9 +79,9 @@ use relearn_store::Manifest;
 
 pub use self::recommend::{Better, Choice, Reason, Recommendation, recommend};
 pub use self::report::{
-    At, Backward, BaselineSummary, Comparison, Definitions, InitialRow, Measured, ModeReport,
-    Modes, PeakMemory, Recovery, Report, Samples, ScoreSummary, Seconds, Setup, Standing,
-    StreamSummary, WindowRow,
+    At, Backward, BaselineSummary, Comparison, Definitions, ExcessLoss, InitialRow, Measured,
+    ModeReport, Modes, PeakMemory, Recovery, Report, Samples, ScoreSummary, Seconds, Setup,
+    Standing, StreamSummary, WindowRow, WindowShare,
 };
 use self::stats::{backward, mean, rank, recoveries, std_error, worse};
 use crate::{Policy, RunSpec};
@@ -101,10 +101,18 @@ pub const MATCH_POINTS: f64 = 1.0;
 /// Cost ratios within `1/COST_SIMILAR ..= COST_SIMILAR` count as the same cost.
 pub const COST_SIMILAR: f64 = 1.25;
 
+/// The no-skill message lists the windows carrying the largest share of the best policy's
+/// loss in excess of the baseline, largest first, until they carry this share of it ...
+pub const EXCESS_SHARE: f64 = 0.8;
+/// ... or this many windows are listed.
+pub const EXCESS_WINDOWS: usize = 5;
+
 /// Version of the `compare.json` layout: 2 added `policies`, `ranking`, `recommended`,
 /// `backward` and each window's `previous_concept`, and made `comparison` null unless both
-/// book modes ran.
-pub const VERSION: u32 = 2;
+/// book modes ran; 3 added `stream.baseline_mse`, `stream.samples_unused_at_end`, each
+/// policy's `samples_skipped` and `score.baseline.pooled_skill`, and measures a regression
+/// point against the baseline's pooled mse (see [`Setup::point`]).
+pub const VERSION: u32 = 3;
 
 /// What one invocation of a mode did (not stored with the checkpoints).
 #[derive(Debug, Clone, Default)]
@@ -169,6 +177,11 @@ impl Setup {
                     Task::Regression => Some(stats::initial_target_variance(stream)?),
                     Task::Classification => None,
                 },
+                // Known once the runs are read (see `build`).
+                baseline_mse: None,
+                samples_unused_at_end: info
+                    .n_samples
+                    .saturating_sub(stream.n_windows() * stream.window_size()),
             },
         })
     }
@@ -189,7 +202,10 @@ pub fn run_name(name: &str, mode: Policy) -> String {
 
 /// Builds the report.
 pub fn build(inputs: Inputs<'_>) -> Report {
-    let setup = inputs.setup;
+    let mut setup = inputs.setup;
+    if !setup.higher_is_better {
+        setup.stream.baseline_mse = pooled_baseline(&setup, &inputs.runs);
+    }
     let policies: Vec<Policy> = inputs.runs.iter().map(|r| r.mode).collect();
     let modes = Modes(
         inputs
@@ -220,6 +236,12 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         definitions: Definitions {
             point: if setup.higher_is_better {
                 "0.01 accuracy (one percentage point)".to_string()
+            } else if setup.points_of_skill() {
+                format!(
+                    "{} mse: 1 % of the no-skill baseline's mse over the compared windows ({}), so a difference of one point is 0.01 of pooled skill",
+                    stats::format_sig(setup.point(), 4),
+                    stats::format_sig(setup.stream.baseline_mse.unwrap_or(f64::NAN), 4)
+                )
             } else {
                 format!(
                     "{} mse: 1 % of the variance of the target over the initial windows ({}), so a point of mse is 0.01 of R²",
@@ -240,6 +262,23 @@ pub fn build(inputs: Inputs<'_>) -> Report {
         ranking,
         beat_baseline,
     }
+}
+
+/// The no-skill baseline's mse pooled over the compared update windows, as the runs'
+/// checkpoints record it (it depends on the window's data alone, so any run's will do);
+/// `None` when none records one. Every window scores `window_size` samples, so the pooled
+/// mse is the mean of the windows' mse.
+fn pooled_baseline(setup: &Setup, runs: &[RunInput<'_>]) -> Option<f64> {
+    let key = crate::metric::Metric::Baseline.name();
+    let by_window: BTreeMap<u64, f64> = runs
+        .iter()
+        .flat_map(|r| r.chain.iter())
+        .filter(|m| (m.window as usize) < setup.stream.windows && !m.relation.is_root())
+        .filter_map(|m| Some((m.window, *m.metrics.prequential.as_ref()?.get(key)?)))
+        .collect();
+    let n = setup.stream.window_size as f64;
+    let rows: Vec<(f64, f64)> = by_window.values().map(|&b| (b, n)).collect();
+    stats::weighted_mean(&rows)
 }
 
 /// The policy's windows against the no-skill baseline they record.
@@ -267,10 +306,17 @@ fn baseline_summary(setup: &Setup, windows: &[WindowRow]) -> Option<BaselineSumm
         .collect();
     let over_baseline_points = mean(&over)?;
     let std_error_points = std_error(&over);
+    // Every window scores `window_size` samples (rows without a target are not samples).
+    let n = setup.stream.window_size as f64;
+    let losses: Vec<(f64, f64, f64)> = rows
+        .iter()
+        .map(|&(s, b, _)| (setup.loss(s), setup.loss(b), n))
+        .collect();
     Some(BaselineSummary {
         windows: rows.len(),
         mean: mean(&rows.iter().map(|r| r.1).collect::<Vec<_>>())?,
         skill: mean(&rows.iter().map(|r| r.2).collect::<Vec<_>>())?,
+        pooled_skill: stats::pooled_skill(&losses)?,
         over_baseline_points,
         std_error_points,
         beats_baseline: over_baseline_points > CLOSE_POINTS
@@ -372,6 +418,7 @@ fn mode_report(
         total: initial_samples + updates_samples,
     };
     let stored = by_window.len();
+    let samples_skipped = by_window.values().map(|m| m.samples_skipped).sum();
     ModeReport {
         run: run_name(&setup.name, mode),
         mode,
@@ -384,6 +431,7 @@ fn mode_report(
         train_seconds,
         samples_trained,
         retained_at_end,
+        samples_skipped,
         peak_memory: now.peak_memory,
         trained_now: now.trained_now.min(stored),
         reused: stored.saturating_sub(now.trained_now),

@@ -81,14 +81,16 @@ pub enum Reason {
     /// The other book mode scored better beyond the noise, but by less than
     /// [`MATCH_POINTS`], and this one trained clearly faster.
     MatchedAndCheaper,
-    /// Its score is within the noise of the most accurate policy's (too close to call) and
-    /// it trained clearly faster ([`COST_SIMILAR`]).
+    /// Its score is within the noise of the most accurate policy's (too close to call), it
+    /// keeps as little past data as any policy within the noise, and it trained clearly
+    /// faster ([`COST_SIMILAR`]) than the most accurate one.
     CheaperInTime,
-    /// Its score is within the noise, its training time about the same, and it keeps less
-    /// past data.
+    /// Its score is within the noise of the most accurate policy's and it keeps less past
+    /// data than that one: the fewest past samples of the policies within the noise (at
+    /// the lowest training time among those keeping as few).
     KeepsLessData,
-    /// It had the best mean score, and no policy within its noise is clearly cheaper or
-    /// keeps less data.
+    /// It had the best mean score, and no policy within its noise keeps less data or, as
+    /// little, is clearly cheaper.
     BestMean,
     /// The two book modes are too close to call, cost about the same and keep as much
     /// data: either will do.
@@ -108,10 +110,11 @@ pub struct Recommendation {
 ///
 /// For exactly the two book modes: the one that scores better by more than the noise and
 /// the close band (stateful also when stateless is better by less than [`MATCH_POINTS`]
-/// and stateful is clearly cheaper), else the cheaper one in training time, then in data
-/// kept, else `either`. For any other set: among the policies too close to call with the
-/// most accurate one, the clearly cheapest in training time, else the one keeping the least
-/// past data at about the same cost, else the most accurate.
+/// and stateful is clearly cheaper), else the one keeping less past data, then the clearly
+/// cheaper one in training time, else `either`. For any other set, the policies too close
+/// to call with the most accurate one (it included) are compared among themselves: those
+/// keeping the fewest past samples, of them those within [`COST_SIMILAR`] of the cheapest
+/// in training time, of them the best mean score.
 pub fn recommend(report: &Report) -> Recommendation {
     if report.modes.is_book_pair() {
         let c = report.comparison.as_ref().expect("both book modes ran");
@@ -184,16 +187,17 @@ fn between_book_modes(
             pick(Policy::STATEFUL, Reason::MatchedAndCheaper)
         }
         Better::Stateless => pick(Policy::STATELESS, Reason::BetterBeyondNoise),
-        Better::TooClose => match cheaper {
-            Some(mode) => pick(mode, Reason::CheaperInTime),
-            None => match stateless
-                .retained_at_end
-                .samples
-                .cmp(&stateful.retained_at_end.samples)
-            {
-                Ordering::Greater => pick(Policy::STATEFUL, Reason::KeepsLessData),
-                Ordering::Less => pick(Policy::STATELESS, Reason::KeepsLessData),
-                Ordering::Equal => Recommendation {
+        // A draw: the one keeping less past data, then the clearly cheaper one.
+        Better::TooClose => match stateless
+            .retained_at_end
+            .samples
+            .cmp(&stateful.retained_at_end.samples)
+        {
+            Ordering::Greater => pick(Policy::STATEFUL, Reason::KeepsLessData),
+            Ordering::Less => pick(Policy::STATELESS, Reason::KeepsLessData),
+            Ordering::Equal => match cheaper {
+                Some(mode) => pick(mode, Reason::CheaperInTime),
+                None => Recommendation {
                     policy: Choice::Either,
                     reason: Reason::AllSimilar,
                 },
@@ -212,39 +216,56 @@ fn cheaper(cost_ratio: Option<f64>) -> Option<Policy> {
     }
 }
 
-/// The rule for any set of policies but the book pair (see [`recommend`]).
+/// The rule for any set of policies but the book pair (see [`recommend`]): the policies too
+/// close to call with the most accurate one (itself included) are compared among
+/// themselves, by past data kept, then training time, then score.
 fn among(r: &Report) -> Recommendation {
-    let contenders: Vec<&Standing> = r.ranking.iter().filter(|s| s.close_to_best).collect();
     let Some(best) = r.best() else {
         return Recommendation {
             policy: Choice::Either,
             reason: Reason::NotEnoughWindows,
         };
     };
-    let cheapest = contenders
+    let mut contenders: Vec<&Standing> = r
+        .ranking
         .iter()
-        .min_by(|a, b| a.train_seconds.total_cmp(&b.train_seconds))
-        .copied()
-        .unwrap_or(best);
-    let (chosen, reason) = if cheapest.policy != best.policy
-        && best.train_seconds > COST_SIMILAR * cheapest.train_seconds
-    {
-        (cheapest, Reason::CheaperInTime)
+        .filter(|s| s.close_to_best && s.policy != best.policy)
+        .collect();
+    contenders.insert(0, best);
+    let chosen = tie_break(&contenders, r.setup.higher_is_better);
+    let reason = if chosen.policy == best.policy {
+        Reason::BestMean
+    } else if chosen.retained_samples < best.retained_samples {
+        Reason::KeepsLessData
     } else {
-        let leanest = contenders
-            .iter()
-            .filter(|s| s.train_seconds <= COST_SIMILAR * best.train_seconds)
-            .min_by_key(|s| s.retained_samples)
-            .copied()
-            .unwrap_or(best);
-        if leanest.policy != best.policy && leanest.retained_samples < best.retained_samples {
-            (leanest, Reason::KeepsLessData)
-        } else {
-            (best, Reason::BestMean)
-        }
+        Reason::CheaperInTime
     };
     Recommendation {
         policy: Choice::Policy(chosen.policy),
         reason,
     }
+}
+
+/// Among policies whose scores are too close to call (the first one the most accurate):
+/// those keeping the fewest past samples; of them, those within [`COST_SIMILAR`] of the
+/// cheapest in training time; of them, the best mean score (the first on a tie).
+fn tie_break<'a>(close: &[&'a Standing], higher_is_better: bool) -> &'a Standing {
+    let fewest = close.iter().map(|s| s.retained_samples).min().unwrap_or(0);
+    let lean: Vec<&Standing> = close
+        .iter()
+        .copied()
+        .filter(|s| s.retained_samples == fewest)
+        .collect();
+    let cheapest = lean
+        .iter()
+        .map(|s| s.train_seconds)
+        .min_by(f64::total_cmp)
+        .unwrap_or(0.0);
+    lean.into_iter()
+        .filter(|s| s.train_seconds <= COST_SIMILAR * cheapest)
+        .reduce(|a, b| match (a.mean, b.mean) {
+            (Some(x), Some(y)) if super::stats::worse(higher_is_better, x, y) => b,
+            _ => a,
+        })
+        .unwrap_or(close[0])
 }

@@ -43,9 +43,17 @@ pub struct StreamSummary {
     /// Declared drift points (sample indices); empty for CSV and `hyperplane`.
     pub drift_points: Vec<usize>,
     /// Regression: the variance of the target over the initial windows, which sets what a
-    /// point of mse is.
+    /// point of mse is when the checkpoints record no baseline (see [`Setup::point`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_variance: Option<f64>,
+    /// Regression: the no-skill baseline's mse pooled over the compared update windows (as
+    /// the checkpoints record it), which sets what a point of mse is (see
+    /// [`Setup::point`]); absent for classification and when no checkpoint records one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_mse: Option<f64>,
+    /// Samples after the last full window (a trailing partial window), which no policy
+    /// trains on or is scored on: the stream's samples minus its full windows' samples.
+    pub samples_unused_at_end: usize,
 }
 
 impl StreamSummary {
@@ -61,20 +69,51 @@ impl StreamSummary {
 }
 
 impl Setup {
-    /// One point in the metric's units: 0.01 accuracy; for mse, 1 % of the target's
-    /// variance over the initial windows (so a point of mse is 0.01 of R^2, explained
-    /// variance, the same scale as an accuracy point). A constant target falls back to
-    /// 0.01.
+    /// One point in the metric's units: 0.01 accuracy; for mse, 1 % of the no-skill
+    /// baseline's mse pooled over the compared windows ([`StreamSummary::baseline_mse`]), so
+    /// that a difference of one point of mse is a difference of 0.01 in pooled skill
+    /// (`1 - sum of squared errors / the baseline's`) whatever the target's units and
+    /// however calm the initial windows were. Without a recorded baseline (checkpoints made
+    /// before relearn recorded it), 1 % of the target's variance over the initial windows;
+    /// a zero or unknown scale falls back to 0.01.
     pub fn point(&self) -> f64 {
-        match self.stream.target_variance {
-            Some(v) if !self.higher_is_better && v.is_finite() && v > 0.0 => v / 100.0,
-            _ => 0.01,
+        if self.higher_is_better {
+            return 0.01;
         }
+        let usable = |v: &f64| v.is_finite() && *v > 0.0;
+        match (
+            self.stream.baseline_mse.filter(usable),
+            self.stream.target_variance.filter(usable),
+        ) {
+            (Some(b), _) => b / 100.0,
+            (None, Some(v)) => v / 100.0,
+            (None, None) => 0.01,
+        }
+    }
+
+    /// Whether a regression point is measured against the baseline's mse (pooled skill),
+    /// rather than the initial windows' target variance (R^2).
+    pub fn points_of_skill(&self) -> bool {
+        !self.higher_is_better
+            && self
+                .stream
+                .baseline_mse
+                .is_some_and(|b| b.is_finite() && b > 0.0)
     }
 
     /// Multiplies a score difference into points, signed so that positive is better.
     pub fn points_scale(&self) -> f64 {
         (if self.higher_is_better { 1.0 } else { -1.0 }) / self.point()
+    }
+
+    /// A score as a loss per sample, lower is better: the error rate `1 - accuracy`, or the
+    /// mse itself.
+    pub fn loss(&self, score: f64) -> f64 {
+        if self.higher_is_better {
+            1.0 - score
+        } else {
+            score
+        }
     }
 
     /// The no-skill forecast, in words.
@@ -86,12 +125,36 @@ impl Setup {
         }
     }
 
-    /// How the numbers call a point: `points` or `points of R^2`.
+    /// How the numbers call a point: `points` (accuracy), `points of skill` (mse against
+    /// the baseline's) or `points of R²` (mse against the initial target variance).
     pub fn unit(&self) -> &'static str {
         if self.higher_is_better {
             "points"
+        } else if self.points_of_skill() {
+            "points of skill"
         } else {
             "points of R²"
+        }
+    }
+
+    /// The same, abbreviated for a table cell: `pts`, `pts skill`, `pts R²`.
+    pub fn short_unit(&self) -> &'static str {
+        if self.higher_is_better {
+            "pts"
+        } else if self.points_of_skill() {
+            "pts skill"
+        } else {
+            "pts R²"
+        }
+    }
+
+    /// What the task calls its loss in words: the errors a classifier makes, the squared
+    /// error of a regression.
+    pub fn loss_words(&self) -> &'static str {
+        if self.higher_is_better {
+            "errors"
+        } else {
+            "squared error"
         }
     }
 }
@@ -163,6 +226,15 @@ impl Report {
             .collect()
     }
 
+    /// Where the most accurate policy loses to the no-skill baseline: the windows where its
+    /// loss (squared error, or misclassified samples) exceeds the baseline's, and those
+    /// that carry most of that excess (see [`ExcessLoss`]). `None` when no policy scored a
+    /// window or its windows record no baseline.
+    pub fn excess_loss(&self) -> Option<ExcessLoss> {
+        let best = self.modes.get(self.best()?.policy)?;
+        super::stats::excess_loss(&self.setup, best)
+    }
+
     /// The standing of the most accurate policy (by mean prequential score); `None` when
     /// no policy scored a window.
     pub fn best(&self) -> Option<&Standing> {
@@ -170,6 +242,43 @@ impl Report {
             .iter()
             .find(|s| s.behind_best_points == Some(0.0) && s.mean.is_some())
     }
+}
+
+/// Where a policy's loss exceeds the no-skill baseline's, window by window: what the
+/// no-skill message names instead of a generic hint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExcessLoss {
+    /// The policy.
+    pub policy: Policy,
+    /// Windows scored against the baseline.
+    pub windows_scored: usize,
+    /// Windows where the policy's loss exceeds the baseline's.
+    pub losing_windows: usize,
+    /// The policy's loss minus the baseline's, summed over those windows' samples: squared
+    /// error (regression) or misclassified samples (classification).
+    pub total: f64,
+    /// The windows carrying most of `total`, largest first: until they carry
+    /// [`EXCESS_SHARE`](super::EXCESS_SHARE) of it, at most
+    /// [`EXCESS_WINDOWS`](super::EXCESS_WINDOWS) of them.
+    pub largest: Vec<WindowShare>,
+}
+
+impl ExcessLoss {
+    /// The share of `total` the listed windows carry together (0 to 1).
+    pub fn listed_share(&self) -> f64 {
+        self.largest.iter().map(|w| w.share).sum()
+    }
+}
+
+/// One window's part of an [`ExcessLoss`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WindowShare {
+    /// The window.
+    pub window: u64,
+    /// The policy's loss minus the baseline's on it, summed over its samples.
+    pub excess: f64,
+    /// `excess` over the total excess (0 to 1).
+    pub share: f64,
 }
 
 /// One policy against the most accurate one.
@@ -277,6 +386,9 @@ pub struct ModeReport {
     pub samples_trained: Samples,
     /// Past data the run keeps after its last update.
     pub retained_at_end: Retained,
+    /// Rows of the compared windows (initial ones included) skipped because their target
+    /// was missing, summed over the checkpoints' `samples_skipped`.
+    pub samples_skipped: u64,
     /// Peak memory of the process that trained it; `null` when not measured.
     pub peak_memory: Option<PeakMemory>,
     /// Checkpoints trained by this invocation.
@@ -357,7 +469,14 @@ pub struct BaselineSummary {
     pub mean: f64,
     /// The policy's mean skill over them (0: no better than the baseline; 1: perfect).
     pub skill: f64,
-    /// Mean per-window `score - baseline`, in points, positive when the policy does better.
+    /// The policy's pooled skill over them: 1 - its loss summed over the windows' samples
+    /// (squared errors, or misclassified samples) / the baseline's. Unlike the mean of
+    /// per-window skills, a calm window where the baseline is nearly perfect weighs by its
+    /// errors, not as much as any other window.
+    pub pooled_skill: f64,
+    /// Mean per-window `score - baseline`, in points, positive when the policy does better
+    /// (for regression, with points measured against the baseline's mse, this is 100 times
+    /// the pooled skill).
     pub over_baseline_points: f64,
     /// Standard error of that mean, in points (`null` with fewer than 2 windows).
     pub std_error_points: Option<f64>,

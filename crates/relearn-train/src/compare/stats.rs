@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use relearn_data::{DataError, Stream};
 
 use super::{
-    At, Backward, CLOSE_POINTS, CLOSE_STD_ERRORS, ModeReport, Modes, PRE_DRIFT_WINDOWS,
-    RECOVERY_POINTS, Recovery, Setup, Standing, StreamSummary, WindowRow,
+    At, Backward, CLOSE_POINTS, CLOSE_STD_ERRORS, EXCESS_SHARE, EXCESS_WINDOWS, ExcessLoss,
+    ModeReport, Modes, PRE_DRIFT_WINDOWS, RECOVERY_POINTS, Recovery, Setup, Standing,
+    StreamSummary, WindowRow, WindowShare,
 };
 
 /// The concept (0 before the first declared drift point) of each window, and each concept's
@@ -187,6 +188,75 @@ pub fn recoveries(setup: &Setup, windows: &[WindowRow]) -> Vec<Recovery> {
 /// The mean of `xs`; `None` when empty.
 pub fn mean(xs: &[f64]) -> Option<f64> {
     (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+/// The mean of `(value, weight)` pairs weighted by their weights; `None` when empty or
+/// weightless.
+pub fn weighted_mean(xs: &[(f64, f64)]) -> Option<f64> {
+    let weight: f64 = xs.iter().map(|x| x.1).sum();
+    (weight > 0.0).then(|| xs.iter().map(|(v, w)| v * w).sum::<f64>() / weight)
+}
+
+/// Pooled skill over the baseline from `(loss, baseline loss, samples)` per window (loss:
+/// mse, or `1 - accuracy`): `1 - sum(samples * loss) / sum(samples * baseline loss)`, so
+/// each window weighs by its errors. Where the baseline makes no error at all the skill is 0
+/// for a model that makes none either and -1 otherwise (as per window). `None` when empty.
+pub fn pooled_skill(rows: &[(f64, f64, f64)]) -> Option<f64> {
+    if rows.is_empty() {
+        return None;
+    }
+    let model: f64 = rows.iter().map(|(l, _, n)| l * n).sum();
+    let base: f64 = rows.iter().map(|(_, b, n)| b * n).sum();
+    Some(if base > 0.0 {
+        1.0 - model / base
+    } else if model > 0.0 {
+        -1.0
+    } else {
+        0.0
+    })
+}
+
+/// Where `m`'s loss exceeds the baseline's it records, per window (see [`ExcessLoss`]):
+/// `None` when none of its windows records a baseline.
+pub fn excess_loss(setup: &Setup, m: &ModeReport) -> Option<ExcessLoss> {
+    let key = crate::metric::Metric::Baseline.name();
+    let n = setup.stream.window_size as f64;
+    let rows: Vec<(u64, f64)> = m
+        .windows
+        .iter()
+        .filter_map(|w| {
+            let base = *w.prequential.get(key)?;
+            Some((w.window, (setup.loss(w.score) - setup.loss(base)) * n))
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut losing: Vec<(u64, f64)> = rows.iter().copied().filter(|r| r.1 > 0.0).collect();
+    let total: f64 = losing.iter().map(|r| r.1).sum();
+    // Largest first; equal ones in window order.
+    losing.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut largest = Vec::new();
+    let mut carried = 0.0;
+    for &(window, excess) in &losing {
+        if largest.len() == EXCESS_WINDOWS || carried >= EXCESS_SHARE {
+            break;
+        }
+        let share = excess / total;
+        carried += share;
+        largest.push(WindowShare {
+            window,
+            excess,
+            share,
+        });
+    }
+    Some(ExcessLoss {
+        policy: m.mode,
+        windows_scored: rows.len(),
+        losing_windows: losing.len(),
+        total,
+        largest,
+    })
 }
 
 /// Standard error of the mean of `xs` (sample standard deviation over `sqrt(n)`).

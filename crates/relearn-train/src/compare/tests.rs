@@ -32,6 +32,8 @@ fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
             windows: 20,
             drift_points,
             target_variance: None,
+            baseline_mse: None,
+            samples_unused_at_end: 0,
         },
     }
 }
@@ -178,6 +180,7 @@ fn mode_report(mode: Policy, rows: Vec<WindowRow>, seconds: f64, retained: u64) 
             samples: retained,
             bytes: 0,
         },
+        samples_skipped: 0,
         peak_memory: None,
         trained_now: 0,
         reused: 0,
@@ -293,7 +296,7 @@ fn other_sets_pick_the_cheapest_within_the_noise_of_the_best() {
                 Policy::from(crate::Mode::Drift),
                 scores(10, 0.899, 0.001),
                 0.5,
-                500,
+                250,
             ),
             mode_report(Policy::STATELESS, scores(10, 0.80, 0.001), 0.1, 1500),
         ],
@@ -391,4 +394,293 @@ fn baseline_beaten_only_beyond_the_noise() {
     );
     // No window records a baseline: none.
     assert!(super::baseline_summary(&setup, &scores(5, 0.8, 0.0)).is_none());
+}
+
+#[test]
+fn identical_scores_go_to_the_policy_keeping_less_data_then_costing_less() {
+    // A drift detector that never fired: drift scores exactly as stateful, keeps 50 past
+    // samples, and happened to train clearly faster (0.06 s against 0.10 s). Replay scores
+    // the same too, keeps 25 and is the cheapest of all. Stateless is far behind.
+    let (stateful, drift, replay) = (
+        Policy::STATEFUL,
+        Policy::from(crate::Mode::Drift),
+        Policy::from(crate::Mode::Replay),
+    );
+    let run = |p: Policy| match p {
+        p if p == stateful => mode_report(p, scores(10, 0.85, 0.01), 0.010, 0),
+        p if p == drift => mode_report(p, scores(10, 0.85, 0.01), 0.006, 50),
+        p if p == replay => mode_report(p, scores(10, 0.85, 0.01), 0.004, 25),
+        p => mode_report(p, scores(10, 0.70, 0.01), 0.001, 0),
+    };
+    for order in [
+        vec![stateful, drift],
+        vec![drift, stateful],
+        vec![drift, replay, stateful, Policy::STATELESS],
+    ] {
+        let r = report(setup(true, vec![]), order.iter().map(|&p| run(p)).collect());
+        let rec = recommend(&r);
+        assert_eq!(rec.policy, Choice::Policy(stateful), "{order:?}: {rec:?}");
+        let expected = if r.best().map(|b| b.policy) == Some(stateful) {
+            Reason::BestMean
+        } else {
+            Reason::KeepsLessData
+        };
+        assert_eq!(rec.reason, expected, "{order:?}");
+    }
+}
+
+#[test]
+fn among_policies_keeping_as_little_the_clearly_cheaper_one_wins() {
+    // Two data-free policies with identical scores: the clearly cheaper one, whichever is
+    // listed (and so ranked best) first; at about the same cost, the first.
+    let ewc = Policy::ALL[5];
+    assert_eq!(ewc.name(), "stateful+ewc");
+    for order in [[Policy::STATEFUL, ewc], [ewc, Policy::STATEFUL]] {
+        let r = report(
+            setup(true, vec![]),
+            order
+                .iter()
+                .map(|&p| {
+                    let seconds = if p == ewc { 0.02 } else { 0.01 };
+                    mode_report(p, scores(10, 0.85, 0.01), seconds, 0)
+                })
+                .collect(),
+        );
+        assert_eq!(
+            recommend(&r).policy,
+            Choice::Policy(Policy::STATEFUL),
+            "{order:?}"
+        );
+        let similar = report(
+            setup(true, vec![]),
+            order
+                .iter()
+                .map(|&p| {
+                    let seconds = if p == ewc { 0.011 } else { 0.01 };
+                    mode_report(p, scores(10, 0.85, 0.01), seconds, 0)
+                })
+                .collect(),
+        );
+        assert_eq!(
+            recommend(&similar),
+            Recommendation {
+                policy: Choice::Policy(order[0]),
+                reason: Reason::BestMean
+            },
+            "{order:?}"
+        );
+    }
+}
+
+#[test]
+fn a_book_pair_draw_goes_to_the_data_free_mode_before_the_cost() {
+    // Too close to call; stateless trained in half the time but keeps 500 past samples.
+    let r = report(
+        setup(true, vec![]),
+        vec![
+            mode_report(Policy::STATELESS, scores(10, 0.90, 0.001), 1.0, 500),
+            mode_report(Policy::STATEFUL, scores(10, 0.901, 0.001), 2.0, 0),
+        ],
+    );
+    let c = r.comparison.as_ref().expect("both ran");
+    assert_eq!(c.better, Better::TooClose);
+    let rec = recommend(&r);
+    assert_eq!(
+        rec,
+        Recommendation {
+            policy: Choice::Policy(Policy::STATEFUL),
+            reason: Reason::KeepsLessData
+        }
+    );
+    assert_eq!(c.recommended, rec.policy);
+}
+
+/// A checkpoint as the store returns it, from its JSON.
+fn manifest(
+    run: &str,
+    window: u64,
+    prequential: Option<BTreeMap<String, f64>>,
+    skipped: u64,
+) -> relearn_store::Manifest {
+    let id = format!("{:064x}", ((run.len() as u64) << 32) | window);
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "run": run,
+        "mode": "stateful",
+        "window": window,
+        "parent": null,
+        "relation": if prequential.is_none() { "initial" } else { "fine-tuned" },
+        "replaces": null,
+        "samples_trained": 100,
+        "samples_skipped": skipped,
+        "retained": {"samples": 0, "bytes": 0},
+        "metrics": {"prequential": prequential, "train_loss": null},
+        "train_seconds": 0.01,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "config_fingerprint": "c",
+        "trained_on": {"windows": [window], "samples": 100},
+        "parts": {}
+    }))
+    .expect("a manifest")
+}
+
+/// A regression run: an initial checkpoint at window 0, then one update per `(mse,
+/// baseline)` from window 1 on, each skipping `skipped` rows.
+fn regression_chain(run: &str, rows: &[(f64, f64)], skipped: u64) -> Vec<relearn_store::Manifest> {
+    let mut chain = vec![manifest(run, 0, None, skipped)];
+    for (i, &(mse, base)) in rows.iter().enumerate() {
+        let prequential = BTreeMap::from([
+            ("mse".to_string(), mse),
+            ("baseline".to_string(), base),
+            ("skill".to_string(), 1.0 - mse / base),
+        ]);
+        chain.push(manifest(run, i as u64 + 1, Some(prequential), skipped));
+    }
+    chain
+}
+
+/// The report `build` makes of regression runs, with `target_variance` as the initial
+/// windows' variance.
+fn regression_report(
+    chains: &[(Policy, Vec<relearn_store::Manifest>)],
+    target_variance: f64,
+) -> Report {
+    let mut s = setup(false, Vec::new());
+    s.stream.windows = chains[0].1.len();
+    s.stream.target_variance = Some(target_variance);
+    super::build(super::Inputs {
+        setup: s,
+        runs: chains
+            .iter()
+            .map(|(mode, chain)| super::RunInput {
+                mode: *mode,
+                chain,
+                now: super::Invocation::default(),
+                previous_concept: BTreeMap::new(),
+            })
+            .collect(),
+    })
+}
+
+#[test]
+fn regression_reports_a_pooled_skill_that_calm_windows_do_not_drown() {
+    // Two stormy windows where the baseline's mse is 100 and the model's 40, eight calm
+    // ones where the baseline is nearly perfect (0.5) and the model a little worse (0.6):
+    // the mean of per-window skills is negative although the model's squared error summed
+    // over the windows is 58 % below the baseline's.
+    let mut rows = vec![(40.0, 100.0); 2];
+    rows.extend([(0.6, 0.5); 8]);
+    let r = regression_report(
+        &[(Policy::STATEFUL, regression_chain("t-stateful", &rows, 3))],
+        1.0,
+    );
+    let b = r.modes.0[0].score.baseline.as_ref().expect("recorded");
+    assert!(b.skill < 0.0, "{b:?}");
+    let pooled = 1.0 - (2.0 * 40.0 + 8.0 * 0.6) / (2.0 * 100.0 + 8.0 * 0.5);
+    assert!((b.pooled_skill - pooled).abs() < 1e-12, "{b:?}");
+    // A point of mse is 1 % of the baseline's pooled mse, so the mean margin over the
+    // baseline, in points, is 100 times the pooled skill.
+    assert_eq!(r.setup.stream.baseline_mse, Some(20.4));
+    assert!((r.setup.point() - 0.204).abs() < 1e-12);
+    assert!(
+        (b.over_baseline_points - 100.0 * pooled).abs() < 1e-9,
+        "{b:?}"
+    );
+    assert_eq!(r.setup.unit(), "points of skill");
+    // Every checkpoint compared, the initial one included, skipped 3 rows.
+    assert_eq!(r.modes.0[0].samples_skipped, 33);
+    // compare.json carries the new fields beside the old ones.
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["version"], 3);
+    assert!(json["modes"]["stateful"]["score"]["baseline"]["pooled_skill"].is_number());
+    assert!(json["modes"]["stateful"]["score"]["baseline"]["skill"].is_number());
+    assert_eq!(json["modes"]["stateful"]["samples_skipped"], 33);
+    assert_eq!(json["stream"]["baseline_mse"], 20.4);
+    assert_eq!(json["stream"]["samples_unused_at_end"], 0);
+}
+
+#[test]
+fn the_regression_advantage_does_not_depend_on_the_targets_scale() {
+    // The same runs with the target in units a thousand times smaller (mse a million times
+    // smaller), while the initial windows' variance is tiny either way: the advantage in
+    // points is the same, 100 times the difference in pooled skill, and not scaled by the
+    // initial windows' variance.
+    let stateless: Vec<(f64, f64)> = (0..10).map(|w| (8.0 + f64::from(w % 3), 20.0)).collect();
+    let stateful: Vec<(f64, f64)> = (0..10).map(|w| (5.0 + f64::from(w % 2), 20.0)).collect();
+    let advantage = |scale: f64| {
+        let scaled = |rows: &[(f64, f64)]| -> Vec<(f64, f64)> {
+            rows.iter().map(|&(m, b)| (m * scale, b * scale)).collect()
+        };
+        let r = regression_report(
+            &[
+                (
+                    Policy::STATELESS,
+                    regression_chain("t-stateless", &scaled(&stateless), 0),
+                ),
+                (
+                    Policy::STATEFUL,
+                    regression_chain("t-stateful", &scaled(&stateful), 0),
+                ),
+            ],
+            1e-9,
+        );
+        let pooled = |p: Policy| {
+            r.modes
+                .get(p)
+                .unwrap()
+                .score
+                .baseline
+                .as_ref()
+                .unwrap()
+                .pooled_skill
+        };
+        let skill_gap = 100.0 * (pooled(Policy::STATEFUL) - pooled(Policy::STATELESS));
+        let c = r.comparison.as_ref().unwrap();
+        (c.advantage_points.unwrap(), skill_gap, c.better)
+    };
+    let (units, gap, better) = advantage(1.0);
+    let (thousandths, _, better_small) = advantage(1e-6);
+    assert!((units - gap).abs() < 1e-9, "{units} vs {gap}");
+    assert!((units - 17.0).abs() < 1e-9, "{units}");
+    assert!(
+        (units - thousandths).abs() < 1e-6,
+        "{units} vs {thousandths}"
+    );
+    assert_eq!((better, better_small), (Better::Stateful, Better::Stateful));
+}
+
+#[test]
+fn the_excess_loss_names_the_windows_that_carry_it() {
+    // Twenty windows a little worse than the baseline, two far worse.
+    let rows: Vec<(f64, f64)> = (1..=20)
+        .map(|w| match w {
+            17 => (900.0, 10.0),
+            18 => (300.0, 10.0),
+            _ => (10.5, 10.0),
+        })
+        .collect();
+    let r = regression_report(
+        &[(Policy::STATEFUL, regression_chain("t-stateful", &rows, 0))],
+        1.0,
+    );
+    assert!(r.no_policy_beats_baseline());
+    let e = r.excess_loss().expect("baselines recorded");
+    assert_eq!(e.policy, Policy::STATEFUL);
+    assert_eq!((e.windows_scored, e.losing_windows), (20, 20));
+    let listed: Vec<u64> = e.largest.iter().map(|w| w.window).collect();
+    assert_eq!(listed, vec![17, 18]);
+    // 890 + 290 of 1180 + 18 * 0.5, times the window's 100 samples.
+    assert!(
+        (e.total - 100.0 * (890.0 + 290.0 + 9.0)).abs() < 1e-6,
+        "{e:?}"
+    );
+    assert!((e.listed_share() - 1180.0 / 1189.0).abs() < 1e-12);
+    // No window worse than the baseline: nothing listed.
+    let better: Vec<(f64, f64)> = (1..=5).map(|_| (9.0, 10.0)).collect();
+    let r = regression_report(
+        &[(Policy::STATEFUL, regression_chain("t-stateful", &better, 0))],
+        1.0,
+    );
+    let e = r.excess_loss().unwrap();
+    assert_eq!((e.losing_windows, e.largest.len()), (0, 0));
 }
