@@ -147,3 +147,35 @@ fn a_target_in_tiny_units_is_scaled_by_its_spread() {
         "skill {units} in units, {tiny} in units of 1e-10"
     );
 }
+
+#[test]
+fn compare_names_the_window_and_the_column_that_carry_the_loss() {
+    // Unclipped, every policy loses to the no-skill forecast on the jump window: compare's
+    // no-skill message names that window and the column that left its range, instead of a
+    // generic "check the features and the target".
+    let sb = Sandbox::new();
+    sb.write("prices.csv", &planted_table(1.0));
+    sb.write("off.toml", &config("off", "clip = inf\n"));
+    let out = sb.ok(&[
+        "compare",
+        "--config",
+        "off.toml",
+        "--policies",
+        "stateless,stateful",
+        "--out",
+        "cmp",
+    ]);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path("cmp/compare.json")).unwrap())
+            .unwrap();
+    let words = report["recommendation"].as_str().unwrap();
+    assert!(
+        words.contains("No policy beats the no-skill baseline"),
+        "{words}"
+    );
+    assert!(
+        words.contains(&format!("indow {JUMP_WINDOW} (out of range: flag 17 rows")),
+        "{words}"
+    );
+    assert!(out.contains(words), "{out}");
+}

@@ -203,8 +203,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut report = relearn_train::compare::build(Inputs { setup, runs });
     carry_over_peak_memory(&mut report, &out.join("compare.json"));
     let recommended = relearn_train::compare::recommend(&report);
-    // No per-window notes yet: the checkpoints do not record what was out of range.
-    let recommendation = prose::recommendation(&report, recommended, &|_| None);
+    // A window is noted with the inputs that were out of range when it was scored (the
+    // first policy's record that has any: every policy scored the same rows).
+    let mut out_of_range: std::collections::BTreeMap<u64, String> = Default::default();
+    for m in chains.iter().flatten() {
+        let notes = crate::render::out_of_range_notes(m);
+        if !notes.is_empty() {
+            out_of_range
+                .entry(m.window)
+                .or_insert_with(|| format!("out of range: {}", notes.join(", ")));
+        }
+    }
+    let recommendation =
+        prose::recommendation(&report, recommended, &|w| out_of_range.get(&w).cloned());
 
     let json_path = out.join("compare.json");
     let json = serde_json::to_string_pretty(&Written {

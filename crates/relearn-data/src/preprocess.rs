@@ -240,8 +240,9 @@ impl Scaler {
     }
 
     /// Per feature of `batch` (already imputed: no NaN), the rows whose standardised value is
-    /// beyond the clip, and the largest `|z|` among them; `None` for a feature with none.
-    /// All `None` when the scaler does not standardise.
+    /// out of range: beyond the clip, or beyond [`DEFAULT_CLIP`] when the clip is larger
+    /// (or off), so a run without clipping still hears of them; and the largest `|z|` among
+    /// them. `None` for a feature with none; all `None` when the scaler does not standardise.
     pub fn beyond_clip(&self, batch: &Batch) -> Vec<Option<(u64, f64)>> {
         let d = self.n_features();
         let mut out = vec![None; d];
@@ -249,10 +250,11 @@ impl Scaler {
             return out;
         }
         let std = self.std();
+        let bound = self.clip.min(DEFAULT_CLIP);
         for row in batch.features.chunks_exact(d.max(1)).take(batch.len()) {
             for (j, &x) in row.iter().enumerate() {
                 let z = ((f64::from(x) - self.mean[j]) / std[j]).abs();
-                if z > self.clip {
+                if z > bound {
                     let (rows, max): &mut (u64, f64) = out[j].get_or_insert((0, 0.0));
                     *rows += 1;
                     *max = max.max(z);
@@ -514,8 +516,9 @@ impl Preprocessor {
         self
     }
 
-    /// The numeric columns of `batch` with values beyond the scaler's clip (as
-    /// [`Preprocessor::transform`] would clip them), farthest first: the inputs that left the
+    /// The numeric columns of `batch` with values out of range (beyond the scaler's clip, as
+    /// [`Preprocessor::transform`] would clip them, or beyond [`DEFAULT_CLIP`] standard
+    /// deviations when the clip is larger or off), farthest first: the inputs that left the
     /// range this preprocessing was fitted on. Empty when nothing is clipped or the scaler
     /// does not standardise.
     pub fn out_of_range(&self, batch: &Batch) -> Vec<OutOfRange> {

@@ -98,7 +98,7 @@ pub struct CheckpointExtra {
     pub new_classes: Vec<String>,
     /// The numeric inputs of the window that were outside the range the serving model's
     /// scaler was fitted on (beyond `data.clip` standard deviations, so clipped when it
-    /// scored the window): which column, in how many rows, how far at most. Derived from
+    /// scored the window; beyond 4 when the clip is larger or off): which column, in how many rows, how far at most. Derived from
     /// the window and the serving checkpoint, so not part of the id
     /// ([`relearn_store::DERIVED_EXTRA`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
