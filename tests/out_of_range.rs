@@ -45,6 +45,18 @@ fn config(name: &str, extra: &str) -> String {
     )
 }
 
+/// `run --mode stateful` of config `cfg`, then run `name`'s `log --json`.
+fn run_stateful(sb: &Sandbox, cfg: &std::path::Path, name: &str) -> Vec<Value> {
+    sb.ok(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--mode",
+        "stateful",
+    ]);
+    sb.log(name)
+}
+
 /// Sum of the prequential mse and of the baseline's over a run's scored windows.
 fn pooled(log: &[Value]) -> (f64, f64) {
     log.iter()
@@ -103,14 +115,7 @@ fn the_clip_is_a_setting_and_off_shows_the_blow_up() {
     let sb = Sandbox::new();
     sb.write("prices.csv", &planted_table(1.0));
     let cfg = sb.write("off.toml", &config("off", "clip = inf\n"));
-    sb.ok(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--mode",
-        "stateful",
-    ]);
-    let log = sb.log("off");
+    let log = run_stateful(&sb, &cfg, "off");
     let jump = log.iter().find(|m| m["window"] == JUMP_WINDOW).unwrap();
     let p = &jump["metrics"]["prequential"];
     assert!(
@@ -130,14 +135,7 @@ fn a_target_in_tiny_units_is_scaled_by_its_spread() {
         let sb = Sandbox::new();
         sb.write("prices.csv", &planted_table(scale));
         let cfg = sb.write("t.toml", &config("t", ""));
-        sb.ok(&[
-            "run",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--mode",
-            "stateful",
-        ]);
-        let (mse, base) = pooled(&sb.log("t"));
+        let (mse, base) = pooled(&run_stateful(&sb, &cfg, "t"));
         1.0 - mse / base
     };
     let (units, tiny) = (skill(1.0), skill(1e-10));

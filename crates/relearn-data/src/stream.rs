@@ -374,7 +374,7 @@ fn check_encoded_size(
 
 /// Total physical memory in bytes (Linux: `MemTotal` of `/proc/meminfo`); `None` where it
 /// cannot be read.
-fn physical_memory() -> Option<u64> {
+pub fn physical_memory() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -382,7 +382,7 @@ fn physical_memory() -> Option<u64> {
 }
 
 /// `n` bytes in a human unit: `512 B`, `62.5 KiB`, `186.4 GiB`.
-fn human_bytes(n: u128) -> String {
+pub fn human_bytes(n: u128) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;

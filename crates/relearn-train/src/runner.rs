@@ -1499,30 +1499,8 @@ fn check_model_fits(spec: &RunSpec, mlp: &MlpConfig) -> Result<(), TrainError> {
     )))
 }
 
-/// Total physical memory in bytes (Linux: `MemTotal` of `/proc/meminfo`); `None` where it
-/// cannot be read.
-fn physical_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
-}
-
-/// `n` bytes in a human unit: `512 B`, `62.5 KiB`, `186.4 GiB`.
-pub fn human_bytes(n: u128) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use relearn_data::human_bytes;
+use relearn_data::physical_memory;
 
 /// Shrink-and-perturb (Ash & Adams 2020): `shrink * previous + perturb * fresh`, element by
 /// element, in f32.
