@@ -977,3 +977,70 @@ fn show_names_skipped_rows_and_new_classes_and_scores_stay_short() {
         .unwrap();
     assert!(mse > 1e50, "{mse}");
 }
+
+/// `predict` and `eval` read a file in chunks of 8,192 rows (flat memory whatever its
+/// size): a 20,000-row file gets the predictions of its parts, in order, and the scores of
+/// its parts weighted by their rows; a bad row in the last chunk still stops the command
+/// before anything is printed.
+#[test]
+fn predict_and_eval_read_a_large_file_in_chunks_with_the_same_answers() {
+    let sb = Sandbox::new();
+    run_sea(&sb, "s", "stateful", 2000, Some(2));
+    let mut state: u64 = 5;
+    let mut lines: Vec<String> = Vec::new();
+    for _ in 0..20_000 {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let (a, b, c) = (
+            (state >> 40) % 1000,
+            (state >> 30) % 1000,
+            (state >> 20) % 1000,
+        );
+        let (a, b) = (a as f64 / 100.0, b as f64 / 100.0);
+        lines.push(format!(
+            "{a},{b},{},{}",
+            c as f64 / 100.0,
+            u8::from(a + b > 8.0)
+        ));
+    }
+    let header = "x0,x1,x2,y\n";
+    let whole = sb.write("whole.csv", &format!("{header}{}\n", lines.join("\n")));
+    let first = sb.write(
+        "first.csv",
+        &format!("{header}{}\n", lines[..8192].join("\n")),
+    );
+    let rest = sb.write(
+        "rest.csv",
+        &format!("{header}{}\n", lines[8192..].join("\n")),
+    );
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let predicted = sb.ok(&["predict", "s", "--csv", &path(&whole)]);
+    let (a, b) = (
+        sb.ok(&["predict", "s", "--csv", &path(&first)]),
+        sb.ok(&["predict", "s", "--csv", &path(&rest)]),
+    );
+    let b_rows: Vec<&str> = b.lines().skip(1).collect();
+    assert_eq!(predicted, format!("{a}{}\n", b_rows.join("\n")));
+    assert_eq!(predicted.lines().count(), 20_001);
+    let score = |p: &std::path::Path| {
+        let e = json(&sb.ok(&["eval", "s", "--csv", &path(p), "--json"]));
+        (
+            e["samples"].as_f64().unwrap(),
+            e["metrics"]["accuracy"].as_f64().unwrap(),
+        )
+    };
+    let ((n, acc), (n1, acc1), (n2, acc2)) = (score(&whole), score(&first), score(&rest));
+    assert_eq!((n, n1, n2), (20_000.0, 8192.0, 11_808.0));
+    assert!(
+        (acc - (acc1 * n1 + acc2 * n2) / n).abs() < 1e-12,
+        "{acc} {acc1} {acc2}"
+    );
+    // A bad cell in the last chunk: exit 2 and nothing printed.
+    let bad = sb.write(
+        "bad.csv",
+        &format!("{header}{}\n1,oops,3,0\n", lines.join("\n")),
+    );
+    let out = sb.relearn(&["predict", "s", "--csv", &path(&bad)]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "printed before the error");
+    assert!(stderr(&out).contains("row 20002"), "{}", stderr(&out));
+}

@@ -1,6 +1,6 @@
 //! `relearn predict REF --csv FILE`: one prediction per input row, as CSV on stdout.
 
-use std::io;
+use std::io::{self, Seek};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,16 +32,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
     let inference = Inference::load(&store, &args.reference)?;
     let input = CsvInput::open(&args.csv)?;
-    // Every row is checked before anything is printed. A file with a header (naming the
-    // checkpoint's features) and no rows has no predictions: an empty answer.
-    let outputs = input.within(|path| match inference.read_csv(path, None) {
-        Ok((batch, records)) => inference.outputs(path, &batch, &records),
-        Err(e) if is_no_rows(&e) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    })?;
     let classes = &inference.checkpoint.preprocessor.classes;
+    if !args.json {
+        // The file is read a chunk at a time and the predictions go to a temporary file,
+        // so memory stays flat; every row is checked before anything is printed, and the
+        // temporary file is copied to stdout once the whole input has been read.
+        let mut spool = csv::Writer::from_writer(tempfile::tempfile()?);
+        let mut header = vec!["prediction".to_string()];
+        header.extend(classes.iter().map(|c| format!("p_{c}")));
+        spool.write_record(&header)?;
+        input.within(|path| {
+            let read = inference.for_each_chunk(path, None, |_, outputs| {
+                let rows = predictions(inference.task(), classes, &outputs);
+                write_rows(&mut spool, classes, &rows)?;
+                Ok(())
+            });
+            match read {
+                // A file with a header (naming the checkpoint's features) and no rows has
+                // no predictions: an empty answer.
+                Err(e) if is_no_rows(&e) => Ok(0),
+                other => other,
+            }
+        })?;
+        let mut file = spool.into_inner().map_err(|e| e.into_error())?;
+        file.seek(io::SeekFrom::Start(0))?;
+        write_stdout(|out| io::copy(&mut file, out).map(|_| ()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // JSON: one document, so the predictions are held until it is printed.
+    let mut outputs = Vec::new();
+    input.within(|path| {
+        let read = inference.for_each_chunk(path, None, |_, chunk| {
+            outputs.extend(chunk);
+            Ok(())
+        });
+        match read {
+            Err(e) if is_no_rows(&e) => Ok(0),
+            other => other,
+        }
+    })?;
     let rows = predictions(inference.task(), classes, &outputs);
-    if args.json {
+    {
         let predictions: Vec<Value> = rows
             .iter()
             .map(|row| match row {
@@ -60,9 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "id": inference.checkpoint.manifest.id,
             "predictions": predictions,
         }))?;
-        return Ok(ExitCode::SUCCESS);
     }
-    write_stdout(|out| write_csv(out, classes, &rows))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -96,18 +125,15 @@ pub fn predictions(task: Task, classes: &[String], outputs: &[f32]) -> Vec<Predi
     }
 }
 
-/// Writes the CSV: a `prediction` column (class name or value), and for classification one
-/// `p_<class>` column per class.
-fn write_csv(
-    stdout: &mut super::Stdout,
+/// Writes the CSV rows of `rows` (the header is written once, before the first chunk): a
+/// `prediction` column (class name or value), and for classification one `p_<class>`
+/// column per class.
+fn write_rows<W: io::Write>(
+    out: &mut csv::Writer<W>,
     classes: &[String],
     rows: &[Prediction],
-) -> io::Result<()> {
-    let mut out = csv::Writer::from_writer(stdout);
-    let mut header = vec!["prediction".to_string()];
-    header.extend(classes.iter().map(|c| format!("p_{c}")));
-    out.write_record(&header)?;
-    let mut record: Vec<String> = Vec::with_capacity(header.len());
+) -> csv::Result<()> {
+    let mut record: Vec<String> = Vec::with_capacity(classes.len() + 1);
     for row in rows {
         record.clear();
         match row {
@@ -119,8 +145,7 @@ fn write_csv(
         }
         out.write_record(&record)?;
     }
-    // Flushes the csv buffer into `stdout` (which `write_stdout` flushes).
-    out.flush()
+    Ok(())
 }
 
 /// A probability in the shortest text that reads back to the same `f32`; scientific

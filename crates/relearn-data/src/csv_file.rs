@@ -1062,121 +1062,173 @@ pub fn read_csv_rows(
     pre: &Preprocessor,
     target: Option<&str>,
 ) -> Result<(Batch, Vec<String>, Vec<usize>), DataError> {
-    let OpenCsv {
-        mut reader, header, ..
-    } = open_csv(path, false, sniff_delimiter(path))?;
-    let cat_names = pre.categorical_names();
-    let missing: Vec<String> = pre
-        .feature_names
-        .iter()
-        .chain(&cat_names)
-        .filter(|n| !header.contains(n))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        return Err(DataError::MissingFeatures {
+    let mut rows = CsvRows::open(path, pre, target)?;
+    match rows.next_chunk(usize::MAX)? {
+        Some(chunk) => Ok(chunk),
+        None => Err(DataError::NoRows {
             path: path.to_path_buf(),
-            missing,
-            available: header,
-        });
+        }),
     }
-    let feature_cols = pre
-        .feature_names
-        .iter()
-        .map(|n| find_column(path, &header, n, ColumnRole::Feature))
-        .collect::<Result<Vec<_>, _>>()?;
-    let cat_cols = cat_names
-        .iter()
-        .map(|n| find_column(path, &header, n, ColumnRole::Feature))
-        .collect::<Result<Vec<_>, _>>()?;
-    let target_col = target
-        .map(|t| find_column(path, &header, t, ColumnRole::Target))
-        .transpose()?;
-    let labels: HashMap<&str, usize> = pre
-        .classes
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.as_str(), i))
-        .collect();
-    // Numeric classes also match other spellings of their value (`1.0` for `1`), as the
-    // stream compared them.
-    let by_value: Option<HashMap<u64, usize>> = pre
-        .classes
-        .iter()
-        .enumerate()
-        .map(|(i, l)| label_value(l).map(|v| (v.to_bits(), i)))
-        .collect();
-    let missing_tokens = MissingTokens::new(pre.missing_tokens());
+}
 
-    let d = feature_cols.len();
-    let mut batch = Batch::mixed(d, cat_cols.len());
-    let mut raw = Vec::new();
-    let mut records = Vec::new();
-    let mut rec = ByteRecord::new();
-    let mut row_buf = vec![0.0f32; d];
-    let mut cat_buf: Vec<String> = Vec::with_capacity(cat_cols.len());
-    let mut record = 0usize;
-    while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
-        record += 1;
-        check_utf8(path, &header, &rec, row)?;
-        check_width(path, &rec, row, header.len())?;
-        let value = match (target_col, target) {
-            (Some(col), Some(name)) => {
-                let cell = cell(&rec, col);
-                if is_missing(&missing_tokens, cell) {
-                    continue;
-                }
-                let text = String::from_utf8_lossy(cell).into_owned();
-                let value = match pre.task {
-                    Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE)?,
-                    Task::Classification => match labels.get(text.as_str()).or_else(|| {
-                        let v = label_value(&text)?;
-                        by_value.as_ref()?.get(&v.to_bits())
-                    }) {
-                        Some(&i) => i as f32,
-                        None => {
-                            return Err(DataError::UnknownLabel {
-                                path: path.to_path_buf(),
-                                row: row.line(path),
-                                column: name.to_string(),
-                                label: text,
-                                known: pre.classes.clone(),
-                            });
-                        }
-                    },
-                };
-                raw.push(text);
-                value
-            }
-            _ => 0.0,
-        };
-        for ((slot, &col), name) in row_buf
-            .iter_mut()
-            .zip(&feature_cols)
-            .zip(&pre.feature_names)
-        {
-            let c = cell(&rec, col);
-            *slot = if is_missing(&missing_tokens, c) {
-                f32::NAN
-            } else {
-                parse_cell(path, row, name, c, FEATURE_RULE)?
-            };
+/// A CSV read against a checkpoint's preprocessing a chunk of rows at a time, so that
+/// `predict` and `eval` go through a file of any size in flat memory. Each chunk is what
+/// [`read_csv_rows`] returns for its rows: the raw rows, the raw target cells, and the
+/// 0-based data records they came from (counted from the top of the file).
+pub struct CsvRows<'a> {
+    path: PathBuf,
+    pre: &'a Preprocessor,
+    reader: csv::Reader<File>,
+    header: Vec<String>,
+    target: Option<(usize, String)>,
+    feature_cols: Vec<usize>,
+    cat_cols: Vec<usize>,
+    labels: HashMap<&'a str, usize>,
+    by_value: Option<HashMap<u64, usize>>,
+    missing_tokens: MissingTokens,
+    record: usize,
+}
+
+impl<'a> CsvRows<'a> {
+    /// Opens `path` and finds the checkpoint's feature columns (and `target`, when given)
+    /// in its header.
+    pub fn open(
+        path: &Path,
+        pre: &'a Preprocessor,
+        target: Option<&str>,
+    ) -> Result<CsvRows<'a>, DataError> {
+        let OpenCsv { reader, header, .. } = open_csv(path, false, sniff_delimiter(path))?;
+        let cat_names = pre.categorical_names();
+        let missing: Vec<String> = pre
+            .feature_names
+            .iter()
+            .chain(&cat_names)
+            .filter(|n| !header.contains(n))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(DataError::MissingFeatures {
+                path: path.to_path_buf(),
+                missing,
+                available: header,
+            });
         }
-        cat_buf.clear();
-        cat_buf.extend(
-            cat_cols
+        let columns = |names: &[String]| {
+            names
                 .iter()
-                .map(|&col| category_text(&missing_tokens, cell(&rec, col))),
-        );
-        batch.push_mixed(&row_buf, &cat_buf, value);
-        records.push(record - 1);
-    }
-    if batch.is_empty() {
-        return Err(DataError::NoRows {
+                .map(|n| find_column(path, &header, n, ColumnRole::Feature))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let feature_cols = columns(&pre.feature_names)?;
+        let cat_cols = columns(&cat_names)?;
+        let target = target
+            .map(|t| find_column(path, &header, t, ColumnRole::Target).map(|c| (c, t.to_string())))
+            .transpose()?;
+        let labels: HashMap<&str, usize> = pre
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.as_str(), i))
+            .collect();
+        // Numeric classes also match other spellings of their value (`1.0` for `1`), as the
+        // stream compared them.
+        let by_value: Option<HashMap<u64, usize>> = pre
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(i, l)| label_value(l).map(|v| (v.to_bits(), i)))
+            .collect();
+        Ok(CsvRows {
             path: path.to_path_buf(),
-        });
+            pre,
+            reader,
+            header,
+            target,
+            feature_cols,
+            cat_cols,
+            labels,
+            by_value,
+            missing_tokens: MissingTokens::new(pre.missing_tokens()),
+            record: 0,
+        })
     }
-    Ok((batch, raw, records))
+
+    /// The next rows, at most `max_rows` of them (rows whose target is missing are skipped
+    /// and not counted); `None` at the end of the file.
+    #[allow(clippy::type_complexity)]
+    pub fn next_chunk(
+        &mut self,
+        max_rows: usize,
+    ) -> Result<Option<(Batch, Vec<String>, Vec<usize>)>, DataError> {
+        let path = self.path.as_path();
+        let pre = self.pre;
+        let d = self.feature_cols.len();
+        let mut batch = Batch::mixed(d, self.cat_cols.len());
+        let mut raw = Vec::new();
+        let mut records = Vec::new();
+        let mut rec = ByteRecord::new();
+        let mut row_buf = vec![0.0f32; d];
+        let mut cat_buf: Vec<String> = Vec::with_capacity(self.cat_cols.len());
+        while batch.len() < max_rows {
+            let Some(row) = next_record(&mut self.reader, &mut rec, path, false)? else {
+                break;
+            };
+            self.record += 1;
+            check_utf8(path, &self.header, &rec, row)?;
+            check_width(path, &rec, row, self.header.len())?;
+            let value = match &self.target {
+                Some((col, name)) => {
+                    let cell = cell(&rec, *col);
+                    if is_missing(&self.missing_tokens, cell) {
+                        continue;
+                    }
+                    let text = String::from_utf8_lossy(cell).into_owned();
+                    let value = match pre.task {
+                        Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE)?,
+                        Task::Classification => match self.labels.get(text.as_str()).or_else(|| {
+                            let v = label_value(&text)?;
+                            self.by_value.as_ref()?.get(&v.to_bits())
+                        }) {
+                            Some(&i) => i as f32,
+                            None => {
+                                return Err(DataError::UnknownLabel {
+                                    path: path.to_path_buf(),
+                                    row: row.line(path),
+                                    column: name.to_string(),
+                                    label: text,
+                                    known: pre.classes.clone(),
+                                });
+                            }
+                        },
+                    };
+                    raw.push(text);
+                    value
+                }
+                None => 0.0,
+            };
+            for ((slot, &col), name) in row_buf
+                .iter_mut()
+                .zip(&self.feature_cols)
+                .zip(&pre.feature_names)
+            {
+                let c = cell(&rec, col);
+                *slot = if is_missing(&self.missing_tokens, c) {
+                    f32::NAN
+                } else {
+                    parse_cell(path, row, name, c, FEATURE_RULE)?
+                };
+            }
+            cat_buf.clear();
+            cat_buf.extend(
+                self.cat_cols
+                    .iter()
+                    .map(|&col| category_text(&self.missing_tokens, cell(&rec, col))),
+            );
+            batch.push_mixed(&row_buf, &cat_buf, value);
+            records.push(self.record - 1);
+        }
+        Ok((!batch.is_empty()).then_some((batch, raw, records)))
+    }
 }
 
 #[cfg(test)]

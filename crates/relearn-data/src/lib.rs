@@ -38,7 +38,7 @@ mod source;
 mod stream;
 
 pub use batch::{Batch, Window};
-pub use csv_file::{read_csv_rows, read_labelled_csv, sniff_delimiter};
+pub use csv_file::{CsvRows, read_csv_rows, read_labelled_csv, sniff_delimiter};
 pub use error::{ColumnRole, DataError};
 pub use info::{CategoricalColumn, StreamInfo};
 pub use preprocess::{
