@@ -251,6 +251,14 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
             extra.new_classes.len()
         )?;
     }
+    let out_of_range = out_of_range_notes(m);
+    if !out_of_range.is_empty() {
+        writeln!(
+            s,
+            "out of range {} (inputs outside the serving model's fitted range when it scored this window)",
+            out_of_range.join(", ")
+        )?;
+    }
     writeln!(
         s,
         "retained   {} samples, {} of past data kept by the run",

@@ -98,6 +98,8 @@ fn a_column_that_jumps_far_out_of_range_blows_up_no_policy() {
             .find(|l| l.starts_with(&format!("window   {JUMP_WINDOW}")))
             .expect("the jump window's line");
         assert!(line.contains("out of range: flag 17 rows"), "{line}");
+        let shown = sb.ok(&["show", &format!("{mode}@{JUMP_WINDOW}")]);
+        assert!(shown.contains("out of range flag 17 rows"), "{shown}");
         // No other window of this table leaves the range of x1 and x2, nor of flag once
         // the scaler has seen the jump (stateless refits it on a mix that may not).
         if mode != "stateless" {
