@@ -179,9 +179,7 @@ impl Setup {
                 },
                 // Known once the runs are read (see `build`).
                 baseline_mse: None,
-                samples_unused_at_end: info
-                    .n_samples
-                    .saturating_sub(stream.n_windows() * stream.window_size()),
+                samples_unused_at_end: stream.trailing_rows(),
             },
         })
     }
