@@ -391,6 +391,23 @@ pub fn skill_score(score: f64, baseline: f64, task: Task) -> f64 {
     }
 }
 
+/// Adds to `scores` (which hold `task`'s headline metric, scored on `targets`) the no-skill
+/// forecast's score under [`Metric::Baseline`] (the forecast made from `previous`, see
+/// [`baseline_score`]) and the skill over it under [`Metric::Skill`]; adds nothing without
+/// a previous window or a headline score.
+pub fn add_skill(
+    scores: &mut BTreeMap<String, f64>,
+    previous: &[f32],
+    targets: &[f32],
+    task: Task,
+) {
+    let headline = scores.get(Metric::headline(task).name()).copied();
+    if let (Some(base), Some(score)) = (baseline_score(previous, targets, task), headline) {
+        scores.insert(Metric::Baseline.name().into(), base);
+        scores.insert(Metric::Skill.name().into(), skill_score(score, base, task));
+    }
+}
+
 /// Each sample's loss from outputs already computed: cross-entropy for classification,
 /// squared error for regression (the per-sample terms whose means [`metrics_from_outputs`]
 /// reports as `loss` and `mse`).

@@ -19,8 +19,8 @@ use crate::checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, parts};
 use crate::config::{Mode, RunSpec, StatelessInit};
 use crate::data_trail::DataTrail;
 use crate::fit::{
-    FitSettings, baseline_score, fit_anchored, metrics_from_outputs, outputs, sample_losses,
-    score_in_target_units, skill_score,
+    FitSettings, add_skill, fit_anchored, metrics_from_outputs, outputs, sample_losses,
+    score_in_target_units,
 };
 use crate::gate::Verdict;
 use crate::grow;
@@ -701,14 +701,12 @@ impl<'a> Loop<'a> {
         let mut scores =
             score_in_target_units(&model, &candidate.preprocessor, raw, task, &self.device);
         if gate.needs_skill() {
-            let previous = previous.unwrap_or(&raw.targets);
-            let headline = scores.get(Metric::headline(task).name()).copied();
-            if let (Some(base), Some(score)) =
-                (baseline_score(previous, &raw.targets, task), headline)
-            {
-                scores.insert(Metric::Baseline.name().into(), base);
-                scores.insert(Metric::Skill.name().into(), skill_score(score, base, task));
-            }
+            add_skill(
+                &mut scores,
+                previous.unwrap_or(&raw.targets),
+                &raw.targets,
+                task,
+            );
         }
         Some(gate.check(&scores))
     }
@@ -746,17 +744,14 @@ impl<'a> Loop<'a> {
             metrics_from_outputs(&in_units, &window.batch.targets, self.info.task);
         let t = window.index;
         let headline = Metric::headline(self.info.task).name();
-        if let (Some(base), Some(&score)) = (
-            self.previous_targets
-                .as_deref()
-                .and_then(|p| baseline_score(p, &window.batch.targets, self.info.task)),
-            prequential.get(headline),
-        ) && score.is_finite()
+        if let Some(previous) = self.previous_targets.as_deref()
+            && prequential.get(headline).is_some_and(|s| s.is_finite())
         {
-            prequential.insert(Metric::Baseline.name().into(), base);
-            prequential.insert(
-                Metric::Skill.name().into(),
-                skill_score(score, base, self.info.task),
+            add_skill(
+                &mut prequential,
+                previous,
+                &window.batch.targets,
+                self.info.task,
             );
         }
         if let Some((metric, value)) = prequential.iter().find(|(_, v)| !v.is_finite()) {
