@@ -104,23 +104,20 @@ pub fn out_of_range_suffix(m: &Manifest) -> String {
 /// `price 17 rows (5800 sd)` per column of `extra.out_of_range`, farthest first (three at
 /// most, then `and N more columns`).
 pub fn out_of_range_notes(m: &Manifest) -> Vec<String> {
-    let Some(items) = m.extra.get("out_of_range").and_then(|v| v.as_array()) else {
+    let Ok(extra) = relearn_train::CheckpointExtra::of(m) else {
         return Vec::new();
     };
+    let items = extra.out_of_range;
     let mut notes: Vec<String> = items
         .iter()
         .take(3)
         .map(|o| {
-            let column = o.get("column").and_then(|v| v.as_str()).unwrap_or("?");
-            let rows = o.get("rows").and_then(|v| v.as_u64()).unwrap_or(0);
-            let far = o
-                .get("max_std")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(f64::NAN);
             format!(
-                "{column} {rows} row{} ({} sd)",
-                if rows == 1 { "" } else { "s" },
-                sd(far)
+                "{} {} row{} ({} sd)",
+                o.column,
+                o.rows,
+                if o.rows == 1 { "" } else { "s" },
+                sd(o.max_std)
             )
         })
         .collect();

@@ -224,13 +224,17 @@ impl Scaler {
     /// column really varied ([`real_spread`]), else 1 (a constant column is centred, not
     /// scaled: its later moves enter in its own units, clipped).
     pub fn std(&self) -> Vec<f64> {
+        self.spreads().map(|s| s.unwrap_or(1.0)).collect()
+    }
+
+    /// Per feature, its standard deviation where it really varied ([`real_spread`]), `None`
+    /// where it was constant.
+    fn spreads(&self) -> impl Iterator<Item = Option<f64>> + '_ {
+        let n = self.count.max(1) as f64;
         self.m2
             .iter()
             .zip(&self.mean)
-            .map(|(&m2, &mean)| {
-                real_spread(mean, (m2 / self.count.max(1) as f64).sqrt()).unwrap_or(1.0)
-            })
-            .collect()
+            .map(move |(&m2, &mean)| real_spread(mean, (m2 / n).sqrt()))
     }
 
     /// Whether [`Scaler::transform`] standardises (and clips): a fitted scaler whose mode
@@ -549,11 +553,10 @@ impl Preprocessor {
         if !self.scaler.standardises() {
             return Vec::new();
         }
-        let n = self.scaler.count as f64;
         self.feature_names
             .iter()
-            .zip(self.scaler.mean.iter().zip(&self.scaler.m2))
-            .filter(|(_, (mean, m2))| real_spread(**mean, (**m2 / n).sqrt()).is_none())
+            .zip(self.scaler.spreads())
+            .filter(|(_, spread)| spread.is_none())
             .map(|(name, _)| name.clone())
             .collect()
     }
