@@ -66,29 +66,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Each chunk's scores, weighted by its rows when there are several (one chunk: its
     // scores exactly as `run` computes a window's).
     let mut chunks: Vec<(usize, std::collections::BTreeMap<String, f64>)> = Vec::new();
-    let (samples, rows) = input.within(|path| {
-        let rows = data_records(path);
-        let scored = inference.for_each_chunk(path, Some(&target), |targets, outputs| {
+    let read = input.within(|path| {
+        let read = inference.for_each_chunk(path, Some(&target), |targets, outputs| {
             let metrics = fit::metrics_from_outputs(&outputs, targets, inference.task());
             chunks.push((targets.len(), metrics));
             Ok(())
-        });
-        match scored {
-            Ok(samples) => Ok((samples, rows)),
+        })?;
+        match read {
+            Read { rows: 0, records: 0 } => Err(relearn_data::DataError::NoRows {
+                path: path.to_path_buf(),
+            }
+            .into()),
             // Every row's target is missing: say so, rather than "no data rows".
-            Err(e) if is_no_rows(&e) && rows.is_some_and(|n| n > 0) => Err(UsageError(format!(
-                "{}: every one of its {} rows has a missing target in column \"{target}\" (a \
+            Read { rows: 0, records } => Err(UsageError(format!(
+                "{}: every one of its {records} rows has a missing target in column \"{target}\" (a \
                      cell the checkpoint reads as missing: {}); eval needs labelled rows",
                 path.display(),
-                rows.unwrap_or(0),
                 quoted(&inference.checkpoint.preprocessor.missing_tokens())
             ))
             .into()),
-            Err(e) => Err(e),
+            read => Ok(read),
         }
     })?;
+    let samples = read.rows;
     let metrics = pooled_metrics(&chunks);
-    let skipped = rows.map_or(0, |n| n.saturating_sub(samples));
+    let skipped = read.records - read.rows;
     if args.json {
         print_json(&EvalJson {
             id: &manifest.id,
@@ -122,6 +124,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What [`Inference::for_each_chunk`] read of a file.
+#[derive(Debug, Clone, Copy)]
+pub struct Read {
+    /// Rows read (with a target, when one was asked for).
+    pub rows: usize,
+    /// The file's data records, rows whose target is missing included.
+    pub records: usize,
+}
+
 /// Rows `predict` and `eval` read, encode and score at a time: memory stays flat whatever
 /// the file's size (a 1 GB CSV used to take about 7 GB).
 pub const CHUNK_ROWS: usize = 8192;
@@ -151,33 +162,6 @@ fn quoted(cells: &[String]) -> String {
         .map(|c| format!("{c:?}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Whether `e` is the data crate's "no data rows" error.
-pub fn is_no_rows(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<relearn_data::DataError>(),
-            Some(relearn_data::DataError::NoRows { .. })
-        )
-    })
-}
-
-/// The data records of the CSV at `path` (rows below the header; blank lines are not
-/// records), counted as the data crate reads them; `None` if the file cannot be read (the
-/// reading that follows says why).
-fn data_records(path: &Path) -> Option<usize> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_path(path)
-        .ok()?;
-    let mut record = csv::ByteRecord::new();
-    let mut n = 0;
-    while reader.read_byte_record(&mut record).ok()? {
-        n += 1;
-    }
-    Some(n)
 }
 
 /// `--csv FILE` of `eval` and `predict`: a file, or `-` for stdin, which is first copied to
@@ -292,30 +276,27 @@ impl Inference {
     /// target is missing are skipped) [`CHUNK_ROWS`] rows at a time, so a file of any size
     /// goes through in flat memory: encodes each chunk with the checkpoint's preprocessing
     /// and hands `each` its targets as written and the model's outputs
-    /// ([`Inference::outputs`]). Returns the rows read; a file without any is
-    /// [`relearn_data::DataError::NoRows`].
+    /// ([`Inference::outputs`]). Returns how many rows it read, and how many data records
+    /// the file has (those whose target is missing included).
     pub fn for_each_chunk(
         &self,
         path: &Path,
         target: Option<&str>,
         mut each: impl FnMut(&[f32], Vec<f32>) -> anyhow::Result<()>,
-    ) -> anyhow::Result<usize> {
+    ) -> anyhow::Result<Read> {
         let pre = &self.checkpoint.preprocessor;
-        let mut rows = CsvRows::open(path, pre, target)?;
-        let mut read = 0;
-        while let Some((batch, _, records)) = rows.next_chunk(CHUNK_ROWS)? {
+        let mut reader = CsvRows::open(path, pre, target)?;
+        let mut rows = 0;
+        while let Some((batch, _, records)) = reader.next_chunk(CHUNK_ROWS)? {
             let inputs = pre.inputs(&batch);
             let outputs = self.outputs(path, &inputs, &records)?;
-            read += batch.len();
+            rows += batch.len();
             each(&batch.targets, outputs)?;
         }
-        if read == 0 {
-            return Err(relearn_data::DataError::NoRows {
-                path: path.to_path_buf(),
-            }
-            .into());
-        }
-        Ok(read)
+        Ok(Read {
+            rows,
+            records: reader.records_read(),
+        })
     }
 
     /// The model's outputs (row-major; regression values in the target's units) for

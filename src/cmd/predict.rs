@@ -8,7 +8,7 @@ use relearn_data::Task;
 use relearn_train::fit;
 use serde_json::{Map, Value, json};
 
-use super::eval::{CsvInput, Inference, is_no_rows};
+use super::eval::{CsvInput, Inference};
 use super::{StoreArg, print_json, write_stdout};
 
 /// Arguments of `relearn predict`.
@@ -41,18 +41,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut header = vec!["prediction".to_string()];
         header.extend(classes.iter().map(|c| format!("p_{c}")));
         spool.write_record(&header)?;
+        // A file with a header (naming the checkpoint's features) and no rows has no
+        // predictions: an empty answer (the header line alone, or an empty list).
         input.within(|path| {
-            let read = inference.for_each_chunk(path, None, |_, outputs| {
+            inference.for_each_chunk(path, None, |_, outputs| {
                 let rows = predictions(inference.task(), classes, &outputs);
                 write_rows(&mut spool, classes, &rows)?;
                 Ok(())
-            });
-            match read {
-                // A file with a header (naming the checkpoint's features) and no rows has
-                // no predictions: an empty answer.
-                Err(e) if is_no_rows(&e) => Ok(0),
-                other => other,
-            }
+            })
         })?;
         let mut file = spool.into_inner().map_err(|e| e.into_error())?;
         file.seek(io::SeekFrom::Start(0))?;
@@ -62,36 +58,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // JSON: one document, so the predictions are held until it is printed.
     let mut outputs = Vec::new();
     input.within(|path| {
-        let read = inference.for_each_chunk(path, None, |_, chunk| {
+        inference.for_each_chunk(path, None, |_, chunk| {
             outputs.extend(chunk);
             Ok(())
-        });
-        match read {
-            Err(e) if is_no_rows(&e) => Ok(0),
-            other => other,
-        }
+        })
     })?;
     let rows = predictions(inference.task(), classes, &outputs);
-    {
-        let predictions: Vec<Value> = rows
-            .iter()
-            .map(|row| match row {
-                Prediction::Class { index, probs } => {
-                    let probabilities: Map<String, Value> = classes
-                        .iter()
-                        .zip(probs)
-                        .map(|(c, &p)| (c.clone(), json!(p)))
-                        .collect();
-                    json!({"prediction": classes[*index], "probabilities": probabilities})
-                }
-                Prediction::Value(v) => json!({ "prediction": v }),
-            })
-            .collect();
-        print_json(&json!({
-            "id": inference.checkpoint.manifest.id,
-            "predictions": predictions,
-        }))?;
-    }
+    let predictions: Vec<Value> = rows
+        .iter()
+        .map(|row| match row {
+            Prediction::Class { index, probs } => {
+                let probabilities: Map<String, Value> = classes
+                    .iter()
+                    .zip(probs)
+                    .map(|(c, &p)| (c.clone(), json!(p)))
+                    .collect();
+                json!({"prediction": classes[*index], "probabilities": probabilities})
+            }
+            Prediction::Value(v) => json!({ "prediction": v }),
+        })
+        .collect();
+    print_json(&json!({
+        "id": inference.checkpoint.manifest.id,
+        "predictions": predictions,
+    }))?;
     Ok(ExitCode::SUCCESS)
 }
 

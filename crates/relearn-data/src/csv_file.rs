@@ -1153,6 +1153,12 @@ impl<'a> CsvRows<'a> {
         })
     }
 
+    /// The data records read so far, rows whose target is missing included (blank lines
+    /// are not records).
+    pub fn records_read(&self) -> usize {
+        self.record
+    }
+
     /// The next rows, at most `max_rows` of them (rows whose target is missing are skipped
     /// and not counted); `None` at the end of the file.
     #[allow(clippy::type_complexity)]
