@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(summary) => summary,
         Err(e) => {
             if new_store {
-                remove_unused_store(&store);
+                store.remove_if_unused();
             }
             return Err(e);
         }
@@ -155,57 +155,6 @@ pub fn train(
         return Err(e);
     }
     Ok(summary)
-}
-
-/// Removes the store this invocation created for a run that stopped before its first
-/// commit (bad input, a diverged initial training): nothing was written, so nothing is left
-/// behind, not even the empty folders and the lock files. Only when the store holds no
-/// checkpoint, object, ref or log and no lock is held (another `run` that created the same
-/// new store at the same time keeps it); a store that cannot be checked is left as it is.
-pub fn remove_unused_store(store: &Store) {
-    let root = store.root();
-    let is_empty = |rel: &str| {
-        std::fs::read_dir(root.join(rel)).is_ok_and(|mut entries| entries.next().is_none())
-    };
-    let skeleton = ["objects", "manifests", "refs/runs", "refs/tags", "tmp"];
-    if !skeleton.iter().all(|rel| is_empty(rel)) || root.join("logs").exists() {
-        return;
-    }
-    let Ok(locks) = std::fs::read_dir(root.join("locks")) else {
-        return;
-    };
-    // Take every run lock in turn (without waiting): a held one means a run is writing.
-    let mut held = Vec::new();
-    for entry in locks {
-        let Ok(entry) = entry else { return };
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == ".store.lock" {
-            continue;
-        }
-        let Some(run) = name.strip_suffix(".lock").filter(|r| !r.is_empty()) else {
-            return;
-        };
-        match store.lock_run(run) {
-            Ok(lock) => held.push(lock),
-            Err(_) => return,
-        }
-    }
-    let top: Vec<_> = match std::fs::read_dir(root) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|e| e.file_name())
-            .collect(),
-        Err(_) => return,
-    };
-    let expected = ["objects", "manifests", "refs", "locks", "tmp"];
-    if top.iter().any(|n| !expected.iter().any(|e| n == *e)) {
-        return;
-    }
-    // The locks are held while the folder goes, and released after.
-    if let Err(e) = std::fs::remove_dir_all(root) {
-        tracing::warn!("could not remove the unused store {}: {e}", root.display());
-    }
-    drop(held);
 }
 
 /// What `run` says on stderr when the promotion gate rejects `candidate`.

@@ -254,6 +254,64 @@ impl Store {
         })
     }
 
+    /// Removes this store's folder when nothing was ever written to it: for a `run` that
+    /// created the store and then stopped before its first commit (bad input, a diverged
+    /// initial training), so that nothing is left behind, not even the empty folders and
+    /// the lock files. Only when the store holds no object, manifest, ref, log or temp file
+    /// and no run lock is held (another `run` that created the same new store at the same
+    /// time keeps it); a store that cannot be checked is left as it is.
+    pub fn remove_if_unused(&self) {
+        let is_empty =
+            |dir: PathBuf| fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none());
+        let skeleton = [
+            self.objects_dir(),
+            self.manifests_dir(),
+            self.runs_dir(),
+            self.tags_dir(),
+            self.tmp_dir(),
+        ];
+        if !skeleton.into_iter().all(is_empty) || self.logs_dir().exists() {
+            return;
+        }
+        let Ok(locks) = fs::read_dir(self.locks_dir()) else {
+            return;
+        };
+        // Take every run lock in turn (without waiting): a held one means a run is writing.
+        let mut held = Vec::new();
+        for entry in locks {
+            let Ok(entry) = entry else { return };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == STORE_LOCK {
+                continue;
+            }
+            let Some(run) = name.strip_suffix(".lock").filter(|r| !r.is_empty()) else {
+                return;
+            };
+            match self.lock_run(run) {
+                Ok(lock) => held.push(lock),
+                Err(_) => return,
+            }
+        }
+        let Ok(top) = fs::read_dir(&self.root) else {
+            return;
+        };
+        let expected = ["objects", "manifests", "refs", "locks", "tmp"];
+        if top
+            .filter_map(std::result::Result::ok)
+            .any(|e| !expected.iter().any(|x| e.file_name() == *x))
+        {
+            return;
+        }
+        // The locks are held while the folder goes, and released after.
+        if let Err(e) = fs::remove_dir_all(&self.root) {
+            tracing::warn!(
+                "could not remove the unused store {}: {e}",
+                self.root.display()
+            );
+        }
+        drop(held);
+    }
+
     // ----------------------------------------------------------------------------------
     // Temp files
 
