@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use relearn_data::DataError;
 use relearn_store::StoreError;
+use relearn_train::inference::InferenceError;
 use relearn_train::{ConfigError, TrainError};
 
 /// An error that is the user's input, raised by the CLI itself.
@@ -29,6 +30,9 @@ pub fn is_user_error(err: &anyhow::Error) -> bool {
     for cause in err.chain() {
         if cause.is::<UsageError>() || cause.is::<ConfigError>() {
             return true;
+        }
+        if let Some(e) = cause.downcast_ref::<InferenceError>() {
+            return e.is_user_error();
         }
         if let Some(e) = cause.downcast_ref::<DataError>() {
             return e.is_user_error();

@@ -5,6 +5,7 @@
 //! the exit code says whose fault it was (see [`exit`]).
 
 mod cmd;
+mod csv_input;
 mod exit;
 mod render;
 

@@ -36,10 +36,10 @@ use relearn_train::compare::{
 use relearn_train::{Policy, RunEvent, RunOptions, RunSpec};
 use serde::{Deserialize, Serialize};
 
-use super::eval::Inference;
 use super::export::{output_target, write_atomic};
 use super::{ConfigStoreArg, write_stdout};
 use crate::render;
+use relearn_train::inference::Inference;
 
 /// Arguments of `relearn compare`.
 #[derive(Debug, clap::Args)]
@@ -484,7 +484,7 @@ impl ConceptWindows {
                 continue;
             }
             let inference = Inference::of(store, m.clone())?;
-            let metrics = relearn_train::fit::score_in_target_units(
+            let metrics = relearn_train::score::score_in_target_units(
                 &inference.model,
                 &inference.checkpoint.preprocessor,
                 &self.batches[concept - 1],

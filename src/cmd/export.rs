@@ -140,7 +140,7 @@ pub fn metadata(manifest: &Manifest, info: &ModelInfo, pre: &Preprocessor) -> Ma
     } else {
         (scaler.mean.clone(), scaler.std())
     };
-    let target = super::eval::recorded_target(manifest).unwrap_or_default();
+    let target = relearn_train::inference::recorded_target(manifest).unwrap_or_default();
     let entries = [
         ("format", "pt".to_string()),
         (

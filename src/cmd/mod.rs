@@ -98,7 +98,7 @@ impl StoreArg {
     pub fn path(&self) -> PathBuf {
         self.store
             .clone()
-            .unwrap_or_else(|| PathBuf::from(relearn_train::config::defaults::STORE))
+            .unwrap_or_else(|| PathBuf::from(relearn_spec::defaults::STORE))
     }
 
     /// Opens an existing store for reading.

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use relearn_data::Task;
-use relearn_train::fit;
+use relearn_fit::argmax;
 use serde_json::{Map, Value, json};
 
-use super::eval::{CsvInput, Inference};
+use relearn_train::inference::Inference;
+
 use super::{StoreArg, print_json, write_stdout};
+use crate::csv_input::CsvInput;
 
 /// Arguments of `relearn predict`.
 #[derive(Debug, clap::Args)]
@@ -102,7 +104,7 @@ pub fn predictions(task: Task, classes: &[String], outputs: &[f32]) -> Vec<Predi
         Task::Classification => outputs
             .chunks_exact(classes.len().max(1))
             .map(|logits| {
-                let (index, max) = fit::argmax(logits);
+                let (index, max) = argmax(logits);
                 let exp: Vec<f64> = logits
                     .iter()
                     .map(|&v| (f64::from(v) - f64::from(max)).exp())

@@ -61,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn create(store: &Store, reference: &str, name: &str, force: bool) -> anyhow::Result<ExitCode> {
     relearn_store::validate_name("tag", name)?;
-    if relearn_train::runner::is_reserved_tag(name) {
+    if relearn_spec::gate::is_reserved_tag(name) {
         return Err(UsageError(format!(
             "'{name}' is reserved: the promotion gate tags its rejected candidates `rejected` and `<run>.rejected.<window>`, and a gate must never move a tag you made. Choose another name"
         ))

@@ -42,3 +42,26 @@ impl Backend {
         }
     }
 }
+
+/// Which implementation trains a model (`run.trainer`: `"fused"` or `"autodiff"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FitPath {
+    /// relearn's fused MLP trainer: `gemm` products on flat buffers, fused element-wise
+    /// passes, Adam in one pass. The default on the Flex backend.
+    Fused,
+    /// Burn's autodiff: forward on tensors, `backward()`, Burn's `Adam::step` per parameter.
+    /// The default on every other backend.
+    Autodiff,
+}
+
+impl FitPath {
+    /// The path a run on `backend` takes unless `run.trainer` says otherwise: the fused
+    /// trainer on Flex, Burn's autodiff elsewhere.
+    pub fn default_for(backend: Backend) -> FitPath {
+        match backend {
+            Backend::Flex => FitPath::Fused,
+            Backend::Ndarray => FitPath::Autodiff,
+        }
+    }
+}

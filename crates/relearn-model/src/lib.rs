@@ -9,12 +9,15 @@
 
 mod backend;
 mod codec;
+pub mod import;
 mod loss;
 mod mlp;
+pub mod parts;
 
-pub use backend::Backend;
+pub use backend::{Backend, FitPath};
 pub use codec::{CodecError, LayerWeights, MlpWeights};
 pub use loss::{
     Objective, accuracy_and_loss, cross_entropy, mean_absolute_error, mean_squared_error,
 };
 pub use mlp::{Activation, Mlp, MlpConfig};
+pub use parts::PartError;

@@ -23,52 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 
-/// Part names in the store.
-pub mod parts {
-    /// MLP weights.
-    pub const MODEL: &str = "model";
-    /// Preprocessing state.
-    pub const PREPROCESSOR: &str = "preprocessor";
-    /// Adam moments.
-    pub const OPTIMIZER: &str = "optimizer";
-    /// The replay policy's reservoir of past samples.
-    pub const REPLAY: &str = "replay";
-    /// The drift policy's detector state.
-    pub const DETECTOR: &str = "detector";
-    /// `stateful.anchor = "l2-init"`: the run's initial weights.
-    pub const ANCHOR: &str = "anchor";
-    /// `stateful.anchor = "ewc"`: the diagonal Fisher estimate.
-    pub const FISHER: &str = "fisher";
-}
-
-/// Why the bytes of a checkpoint part (or its `extra.model` record) cannot be decoded.
-#[derive(Debug, thiserror::Error)]
-pub enum PartError {
-    /// The model weights.
-    #[error("its `model` part is unreadable")]
-    Model(#[source] relearn_model::CodecError),
-    /// The preprocessing state.
-    #[error("its `preprocessor` part is unreadable")]
-    Preprocessor(#[source] relearn_data::DataError),
-    /// A JSON part (the drift detector) or record (`extra.model`) that does not parse.
-    #[error("its `{part}` is not what relearn wrote")]
-    Json {
-        /// The part or record.
-        part: &'static str,
-        /// The parse error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A binary part (optimizer state, replay reservoir) whose layout is wrong, or a
-    /// record that contradicts the model.
-    #[error("its `{part}` part is malformed: {reason}")]
-    Malformed {
-        /// The part.
-        part: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
-}
+pub use relearn_model::parts::{self, PartError};
 
 /// What relearn records under a checkpoint's `extra` (the store keeps it as JSON and reads
 /// none of it; its keys are sorted when stored, so field order here changes no byte or id).
@@ -92,7 +47,7 @@ pub struct CheckpointExtra {
     pub data: Option<crate::data_trail::DataRecord>,
     /// A candidate the promotion gate rejected: the verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<crate::gate::Verdict>,
+    pub gate: Option<relearn_spec::Verdict>,
     /// Classes first learned by this checkpoint's model (its output layer grew by them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub new_classes: Vec<String>,

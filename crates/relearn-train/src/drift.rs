@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::DetectorSpec;
+use relearn_spec::DetectorSpec;
 
 /// A detector's state. Built from a [`DetectorSpec`] by [`Detector::new`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

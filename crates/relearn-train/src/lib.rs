@@ -6,29 +6,18 @@
 //! The loop (score, update, commit, resume) is written once in [`runner`]; the two update
 //! modes differ only in how a window's training set and starting weights are chosen.
 
-#[macro_use]
-mod avx2;
-pub mod anchor;
 pub mod checkpoint;
 pub mod compare;
-pub mod config;
 pub mod data_trail;
 pub mod drift;
-pub mod fit;
-pub mod gate;
-mod grow;
-pub mod import;
-pub mod metric;
-pub mod optim;
+pub mod inference;
 pub mod policy;
 pub mod replay;
 pub mod runner;
-mod seed;
+pub mod score;
 
 pub use checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, PartError};
-pub use config::{ConfigError, Mode, Policy, RunSpec};
-pub use gate::{Gate, Verdict};
-pub use metric::Metric;
+pub use relearn_spec::{ConfigError, Gate, Metric, Mode, Policy, RunSpec, Verdict};
 pub use runner::{RunEvent, RunOptions, RunSummary, run, run_with};
 
 use std::path::PathBuf;

@@ -7,35 +7,7 @@
 use rand::Rng;
 use rand::rngs::StdRng;
 use relearn_data::Batch;
-use serde::Serialize;
-
-/// How a full reservoir chooses what to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sampling {
-    /// Every new sample replaces a random kept one: the kept samples' ages are roughly
-    /// exponential with a mean of `capacity` samples.
-    Recent,
-    /// Every sample seen so far is kept with the same probability (Algorithm R).
-    Uniform,
-}
-
-impl Sampling {
-    /// The config spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Sampling::Recent => "recent",
-            Sampling::Uniform => "uniform",
-        }
-    }
-
-    /// Parses the config spelling.
-    pub fn parse(name: &str) -> Option<Sampling> {
-        [Sampling::Recent, Sampling::Uniform]
-            .into_iter()
-            .find(|s| s.name() == name)
-    }
-}
+use relearn_spec::Sampling;
 
 /// Up to `capacity` raw (unscaled) samples of those offered so far, chosen by its
 /// [`Sampling`], with the window each came from.

@@ -14,20 +14,20 @@ use relearn_store::{
 };
 
 use crate::TrainError;
-use crate::anchor::{Anchor, AnchorKind, Fisher};
 use crate::checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, parts};
-use crate::config::{Mode, RunSpec, StatelessInit};
 use crate::data_trail::DataTrail;
-use crate::fit::{
-    FitSettings, add_skill, fit_anchored, metrics_from_outputs, outputs, sample_losses,
-    score_in_target_units,
-};
-use crate::gate::Verdict;
-use crate::grow;
-use crate::metric::Metric;
-use crate::optim::{AdamMoments, MlpAdam};
 use crate::policy::{self, Context, History, PolicyState, Start, UpdatePolicy};
-use crate::seed::{Purpose, derive};
+use crate::score::{add_skill, metrics_from_outputs, sample_losses, score_in_target_units};
+use relearn_fit::grow;
+use relearn_fit::{AdamMoments, LayerOptions, MlpAdam};
+use relearn_fit::{Anchor, Fisher};
+use relearn_fit::{FitSettings, fit_anchored, outputs};
+use relearn_spec::AnchorKind;
+use relearn_spec::Metric;
+use relearn_spec::Verdict;
+use relearn_spec::gate::{REJECTED_TAG, rejected_tag};
+use relearn_spec::seed::{Purpose, derive};
+use relearn_spec::{Mode, RunSpec, StatelessInit};
 
 /// Options of one invocation of [`run`].
 #[derive(Debug, Clone, Default)]
@@ -883,7 +883,7 @@ impl<'a> Loop<'a> {
                         })?;
                     let parent = Some(serving.id.clone());
                     let anchor = match &carried {
-                        AnchorState::Ewc(_) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
+                        AnchorState::Ewc(_) => AnchorState::Ewc(Arc::new(relearn_fit::fisher(
                             &weights,
                             self.mlp.activation,
                             &data,
@@ -1011,8 +1011,9 @@ impl<'a> Loop<'a> {
         self.train_device
             .seed(derive(self.spec.seed, Purpose::Dropout, window));
         let layers = self.mlp.widths().len() - 1;
-        let mut optimizer = MlpAdam::new(self.spec.train.weight_decay, moments)
-            .with_layers(self.spec.train.layer_options(layers));
+        let mut optimizer = MlpAdam::new(self.spec.train.weight_decay, moments).with_layers(
+            LayerOptions::per_layer(layers, &self.spec.train.freeze, &self.spec.train.lr_scale),
+        );
         let settings = FitSettings {
             epochs,
             batch_size: self.spec.train.batch_size,
@@ -1160,7 +1161,7 @@ impl Loop<'_> {
                 AnchorState::L2Init(initial.clone())
             }
             (AnchorKind::L2Init, _) => AnchorState::L2Init(Arc::new(weights.clone())),
-            (AnchorKind::Ewc, _) => AnchorState::Ewc(Arc::new(crate::anchor::fisher(
+            (AnchorKind::Ewc, _) => AnchorState::Ewc(Arc::new(relearn_fit::fisher(
                 weights,
                 self.mlp.activation,
                 data,
@@ -1206,7 +1207,7 @@ impl Loop<'_> {
         }
         let bytes = self.store.load_part(head, name)?;
         let decoded = match kind {
-            AnchorKind::L2Init => crate::anchor::decode_anchor_weights(&bytes, widths)
+            AnchorKind::L2Init => relearn_fit::anchor::decode_anchor_weights(&bytes, widths)
                 .map(|w| AnchorState::L2Init(Arc::new(w))),
             _ => Fisher::from_bytes(&bytes, widths).map(|f| AnchorState::Ewc(Arc::new(f))),
         };
@@ -1215,25 +1216,6 @@ impl Loop<'_> {
             source: Box::new(source),
         })
     }
-}
-
-/// The tag on the store's most recently rejected candidate (each also has its own
-/// `<run>.rejected.<window>` tag).
-pub const REJECTED_TAG: &str = "rejected";
-
-/// The tag of a candidate the gate rejected at `window` of `run`.
-pub fn rejected_tag(run: &str, window: usize) -> String {
-    format!("{run}.rejected.{window}")
-}
-
-/// Whether `name` is one the promotion gate writes ([`REJECTED_TAG`] or
-/// `<run>.rejected.<window>`): reserved, so that no tag a user makes is ever moved by a gate
-/// (`relearn tag` refuses them, and so does `run.name`).
-pub fn is_reserved_tag(name: &str) -> bool {
-    name == REJECTED_TAG
-        || name.rsplit_once(".rejected.").is_some_and(|(run, window)| {
-            !run.is_empty() && !window.is_empty() && window.bytes().all(|b| b.is_ascii_digit())
-        })
 }
 
 impl Loop<'_> {
@@ -1284,7 +1266,7 @@ impl Loop<'_> {
                      default is {}) or `{lr_key}` (now {lr}) and run again",
                     kind.name(),
                     self.spec.stateful.anchor.strength,
-                    kind.default_strength()
+                    relearn_spec::defaults::anchor_strength(kind)
                 )
             } else {
                 format!("Lower `{lr_key}` (now {lr}) and run again")

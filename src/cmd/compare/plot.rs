@@ -25,8 +25,8 @@ const DRIFT: RGBColor = RGBColor(120, 120, 120);
 
 /// Each policy's line colour (the book modes keep the colours they always had).
 fn color(policy: Policy) -> RGBColor {
+    use relearn_spec::AnchorKind;
     use relearn_train::Mode;
-    use relearn_train::anchor::AnchorKind;
     let RGBColor(r, g, b) = match policy.mode {
         Mode::Stateless => RGBColor(31, 119, 180),
         Mode::Stateful => RGBColor(230, 110, 10),

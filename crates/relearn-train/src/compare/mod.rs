@@ -84,7 +84,7 @@ pub use self::report::{
     Standing, StreamSummary, WindowRow, WindowShare,
 };
 use self::stats::{backward, mean, rank, recoveries, std_error, worse};
-use crate::{Policy, RunSpec};
+use relearn_spec::{Policy, RunSpec};
 
 /// Windows before a drift window whose mean is the pre-drift level.
 pub const PRE_DRIFT_WINDOWS: usize = 3;
@@ -267,7 +267,7 @@ pub fn build(inputs: Inputs<'_>) -> Report {
 /// `None` when none records one. Every window scores `window_size` samples, so the pooled
 /// mse is the mean of the windows' mse.
 fn pooled_baseline(setup: &Setup, runs: &[RunInput<'_>]) -> Option<f64> {
-    let key = crate::metric::Metric::Baseline.name();
+    let key = relearn_spec::Metric::Baseline.name();
     let by_window: BTreeMap<u64, f64> = runs
         .iter()
         .flat_map(|r| r.chain.iter())
@@ -282,8 +282,8 @@ fn pooled_baseline(setup: &Setup, runs: &[RunInput<'_>]) -> Option<f64> {
 /// The policy's windows against the no-skill baseline they record.
 fn baseline_summary(setup: &Setup, windows: &[WindowRow]) -> Option<BaselineSummary> {
     let (base, skill) = (
-        crate::metric::Metric::Baseline.name(),
-        crate::metric::Metric::Skill.name(),
+        relearn_spec::Metric::Baseline.name(),
+        relearn_spec::Metric::Skill.name(),
     );
     let rows: Vec<(f64, f64, f64)> = windows
         .iter()

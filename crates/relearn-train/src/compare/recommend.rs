@@ -10,7 +10,7 @@ use super::{
     CLOSE_POINTS, CLOSE_STD_ERRORS, COST_SIMILAR, Comparison, MATCH_POINTS, ModeReport, Report,
     Setup, Standing,
 };
-use crate::Policy;
+use relearn_spec::Policy;
 
 /// Which of the two book modes scored better, by more than the noise and the close band;
 /// serialised as its [`name`](Better::name).

@@ -6,7 +6,7 @@ use relearn_store::Retained;
 use serde::Serialize;
 
 use super::{Better, Choice};
-use crate::Policy;
+use relearn_spec::Policy;
 
 /// What the comparison is about: the config, the stream, the metric.
 #[derive(Debug, Clone, Serialize)]
@@ -217,7 +217,7 @@ impl Report {
     /// The no-skill baseline's score per window, as the checkpoints record it (the same for
     /// every policy: it depends on the window's data alone); empty when none records one.
     pub fn baseline_by_window(&self) -> BTreeMap<u64, f64> {
-        let key = crate::Metric::Baseline.name();
+        let key = relearn_spec::Metric::Baseline.name();
         self.modes
             .0
             .iter()

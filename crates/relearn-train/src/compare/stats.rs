@@ -219,7 +219,7 @@ pub fn pooled_skill(rows: &[(f64, f64, f64)]) -> Option<f64> {
 /// Where `m`'s loss exceeds the baseline's it records, per window (see [`ExcessLoss`]):
 /// `None` when none of its windows records a baseline.
 pub fn excess_loss(setup: &Setup, m: &ModeReport) -> Option<ExcessLoss> {
-    let key = crate::metric::Metric::Baseline.name();
+    let key = relearn_spec::Metric::Baseline.name();
     let n = setup.stream.window_size as f64;
     let rows: Vec<(u64, f64)> = m
         .windows

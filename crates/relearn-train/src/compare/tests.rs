@@ -10,7 +10,7 @@ use super::{
     Definitions, ModeReport, Modes, Report, Samples, ScoreSummary, Seconds, Setup, StreamSummary,
     WindowRow, recommend,
 };
-use crate::Policy;
+use relearn_spec::Policy;
 
 fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
     Setup {
@@ -287,13 +287,13 @@ fn other_sets_pick_the_cheapest_within_the_noise_of_the_best() {
         setup(true, vec![]),
         vec![
             mode_report(
-                Policy::from(crate::Mode::Replay),
+                Policy::from(relearn_spec::Mode::Replay),
                 scores(10, 0.90, 0.001),
                 1.0,
                 250,
             ),
             mode_report(
-                Policy::from(crate::Mode::Drift),
+                Policy::from(relearn_spec::Mode::Drift),
                 scores(10, 0.899, 0.001),
                 0.5,
                 250,
@@ -303,20 +303,20 @@ fn other_sets_pick_the_cheapest_within_the_noise_of_the_best() {
     );
     assert_eq!(
         r.best().map(|s| s.policy),
-        Some(Policy::from(crate::Mode::Replay))
+        Some(Policy::from(relearn_spec::Mode::Replay))
     );
     let rec = recommend(&r);
     assert_eq!(
         (rec.policy, rec.reason),
         (
-            Choice::Policy(Policy::from(crate::Mode::Drift)),
+            Choice::Policy(Policy::from(relearn_spec::Mode::Drift)),
             Reason::CheaperInTime
         )
     );
     let none = report(
         setup(true, vec![]),
         vec![mode_report(
-            Policy::from(crate::Mode::Replay),
+            Policy::from(relearn_spec::Mode::Replay),
             Vec::new(),
             1.0,
             250,
@@ -340,13 +340,13 @@ fn a_far_worse_policy_is_never_recommended_however_noisy() {
         setup(true, vec![]),
         vec![
             mode_report(
-                Policy::from(crate::Mode::Replay),
+                Policy::from(relearn_spec::Mode::Replay),
                 scores(10, 0.90, 0.0),
                 1.0,
                 250,
             ),
             mode_report(
-                Policy::from(crate::Mode::Drift),
+                Policy::from(relearn_spec::Mode::Drift),
                 scores(10, 0.85, 0.2),
                 0.1,
                 250,
@@ -361,7 +361,7 @@ fn a_far_worse_policy_is_never_recommended_however_noisy() {
     assert_eq!(
         recommend(&r),
         Recommendation {
-            policy: Choice::Policy(Policy::from(crate::Mode::Replay)),
+            policy: Choice::Policy(Policy::from(relearn_spec::Mode::Replay)),
             reason: Reason::BestMean
         }
     );
@@ -403,8 +403,8 @@ fn identical_scores_go_to_the_policy_keeping_less_data_then_costing_less() {
     // the same too, keeps 25 and is the cheapest of all. Stateless is far behind.
     let (stateful, drift, replay) = (
         Policy::STATEFUL,
-        Policy::from(crate::Mode::Drift),
-        Policy::from(crate::Mode::Replay),
+        Policy::from(relearn_spec::Mode::Drift),
+        Policy::from(relearn_spec::Mode::Replay),
     );
     let run = |p: Policy| match p {
         p if p == stateful => mode_report(p, scores(10, 0.85, 0.01), 0.010, 0),

@@ -14,8 +14,8 @@ use super::{
 };
 use crate::TrainError;
 use crate::checkpoint::parts;
-use crate::config::DriftSpec;
 use crate::drift::Detector;
+use relearn_spec::DriftSpec;
 
 /// The key of the detector's record under a checkpoint's `extra`.
 pub const EXTRA_KEY: &str = "drift";

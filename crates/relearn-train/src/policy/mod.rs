@@ -28,7 +28,7 @@ use relearn_data::{Batch, Window};
 use relearn_store::{Manifest, Relation, Retained};
 
 use crate::TrainError;
-use crate::config::{Mode, RunSpec};
+use relearn_spec::{Mode, RunSpec};
 
 /// A policy of one run: its settings and the questions the loop asks of it before any state
 /// exists (what to keep of the stream, how to start, how to resume).

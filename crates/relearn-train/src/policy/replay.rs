@@ -10,9 +10,9 @@ use relearn_store::{Manifest, Retained};
 use super::{Context, History, Plan, PolicyState, Start, TrainingSet, UpdatePolicy, decode_part};
 use crate::TrainError;
 use crate::checkpoint::parts;
-use crate::config::ReplaySpec;
 use crate::replay::Reservoir;
-use crate::seed::{Purpose, derive};
+use relearn_spec::ReplaySpec;
+use relearn_spec::seed::{Purpose, derive};
 
 /// The replay policy with its `[policy.replay]` settings.
 #[derive(Debug, Clone)]

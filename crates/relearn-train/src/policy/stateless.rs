@@ -9,8 +9,8 @@ use relearn_store::{Manifest, Relation, Retained};
 
 use super::{Context, History, Plan, PolicyState, Start, TrainingSet, UpdatePolicy};
 use crate::TrainError;
-use crate::config::StatelessSpec;
-use crate::seed::{Purpose, derive};
+use relearn_spec::StatelessSpec;
+use relearn_spec::seed::{Purpose, derive};
 
 /// The stateless policy with its `[stateless]` settings.
 #[derive(Debug, Clone)]

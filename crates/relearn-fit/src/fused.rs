@@ -19,9 +19,9 @@ use rand::{Rng, SeedableRng};
 use relearn_data::{Batch, Task};
 use relearn_model::{Activation, MlpWeights};
 
-use super::pool;
 use crate::anchor::Anchor;
 use crate::optim::{AdamMoments, LayerOptions, adam_update};
+use crate::pool;
 
 /// A strided, read-only matrix view.
 #[derive(Clone, Copy)]
@@ -872,7 +872,7 @@ pub(crate) fn train(
     moments: &mut AdamMoments,
     data: &Batch,
     task: Task,
-    settings: super::FitSettings,
+    settings: crate::FitSettings,
     weight_decay: f32,
     layers: &[LayerOptions],
 ) -> Result<f64, usize> {

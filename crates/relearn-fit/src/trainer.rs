@@ -1,28 +1,22 @@
-//! The training loop and the scoring of a model on a batch.
+//! The training loop: [`fit_with`] trains a model on a batch through one of two
+//! implementations of the same mathematics ([`FitPath`]), and [`outputs`] runs it forward.
 //!
-//! One function trains ([`fit_with`]) and one scores ([`score`]); every update, the initial
-//! model, `eval` and `predict` go through them.
-//!
-//! Training has two implementations of the same mathematics ([`FitPath`]): a fused trainer
-//! (flat buffers, `gemm` for the products, one pass per element-wise step, no autodiff
-//! graph: see `fit/fused.rs`), the default on the Flex backend, and Burn's autodiff, on any
-//! backend (`run.trainer`). Both are deterministic: the same inputs give bit-identical
+//! A fused trainer (flat buffers, `gemm` for the products, one pass per element-wise step, no
+//! autodiff graph: see `fused.rs`), the default on the Flex backend, and Burn's autodiff, on
+//! any backend (`run.trainer`). Both are deterministic: the same inputs give bit-identical
 //! weights and moments.
-
-mod fused;
-mod pool;
-
-use crate::metric::Metric;
-use std::collections::BTreeMap;
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use relearn_data::{Batch, Task};
-use relearn_model::{Backend, Mlp, MlpConfig, cross_entropy, mean_squared_error};
+use relearn_model::{
+    Activation, FitPath, Mlp, MlpConfig, MlpWeights, cross_entropy, mean_squared_error,
+};
 
-use crate::anchor::Anchor;
+use crate::anchor::{Anchor, Fisher};
+use crate::fused;
 use crate::optim::MlpAdam;
 
 /// How long and how fast to train.
@@ -49,29 +43,6 @@ pub struct FitSettings {
 pub struct Diverged {
     /// The epoch (0-based) whose mean loss was not finite.
     pub epoch: usize,
-}
-
-/// Which implementation trains a model (`run.trainer`: `"fused"` or `"autodiff"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FitPath {
-    /// relearn's fused MLP trainer: `gemm` products on flat buffers, fused element-wise
-    /// passes, Adam in one pass. The default on the Flex backend.
-    Fused,
-    /// Burn's autodiff: forward on tensors, `backward()`, Burn's `Adam::step` per parameter.
-    /// The default on every other backend.
-    Autodiff,
-}
-
-impl FitPath {
-    /// The path a run on `backend` takes unless `run.trainer` says otherwise: the fused
-    /// trainer on Flex, Burn's autodiff elsewhere.
-    pub fn default_for(backend: Backend) -> FitPath {
-        match backend {
-            Backend::Flex => FitPath::Fused,
-            Backend::Ndarray => FitPath::Autodiff,
-        }
-    }
 }
 
 /// Trains `model` (on an autodiff device) on `data` (already preprocessed) through `path`,
@@ -282,172 +253,6 @@ pub fn outputs(model: &Mlp, features: &Batch, device: &Device) -> Vec<f32> {
     out
 }
 
-/// Scores `model` (an inference model) on `data` (already preprocessed).
-///
-/// Classification: `accuracy` and `loss` (mean cross-entropy). Regression: `mse` and `mae`.
-/// Sums run in f64 so the same model and data give the same numbers everywhere.
-pub fn score(model: &Mlp, data: &Batch, task: Task, device: &Device) -> BTreeMap<String, f64> {
-    let out = outputs(model, data, device);
-    metrics_from_outputs(&out, &data.targets, task)
-}
-
-/// The metrics of [`score`], from outputs already computed.
-/// [`score`] of raw (unscaled) samples through `pre`: the model sees them as `pre` prepares
-/// them, and the scores are in the target's own units.
-pub fn score_in_target_units(
-    model: &Mlp,
-    pre: &relearn_data::Preprocessor,
-    raw: &Batch,
-    task: Task,
-    device: &Device,
-) -> BTreeMap<String, f64> {
-    let mut out = outputs(model, &pre.transform(raw), device);
-    pre.outputs_to_target_units(&mut out);
-    metrics_from_outputs(&out, &raw.targets, task)
-}
-
-pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTreeMap<String, f64> {
-    let n = targets.len().max(1) as f64;
-    let mut metrics = BTreeMap::new();
-    match task {
-        Task::Classification => {
-            let k = outputs.len() / targets.len().max(1);
-            let (mut hits, mut loss) = (0usize, 0.0f64);
-            for (row, &target) in outputs.chunks_exact(k.max(1)).zip(targets) {
-                let (best, _) = argmax(row);
-                loss += row_cross_entropy(row, best, target as usize);
-                hits += usize::from(best == target as usize);
-            }
-            metrics.insert(Metric::Accuracy.name().into(), hits as f64 / n);
-            metrics.insert(Metric::Loss.name().into(), loss / n);
-        }
-        Task::Regression => {
-            let (mut se, mut ae) = (0.0f64, 0.0f64);
-            for (&p, &t) in outputs.iter().zip(targets) {
-                let e = p as f64 - t as f64;
-                se += e * e;
-                ae += e.abs();
-            }
-            metrics.insert(Metric::Mse.name().into(), se / n);
-            metrics.insert(Metric::Mae.name().into(), ae / n);
-        }
-    }
-    metrics
-}
-
-/// The no-skill forecast's score on `targets`, in `task`'s headline metric: the most frequent
-/// class of `previous` (the smallest class id on ties) and its accuracy, or the mean of
-/// `previous` and its mean squared error. `None` without a previous window.
-pub fn baseline_score(previous: &[f32], targets: &[f32], task: Task) -> Option<f64> {
-    if previous.is_empty() || targets.is_empty() {
-        return None;
-    }
-    let n = targets.len() as f64;
-    Some(match task {
-        Task::Classification => {
-            let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
-            for &t in previous {
-                *counts.entry(t as usize).or_default() += 1;
-            }
-            let majority = counts
-                .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                .map(|(&c, _)| c)
-                .unwrap_or(0);
-            targets.iter().filter(|&&t| t as usize == majority).count() as f64 / n
-        }
-        Task::Regression => {
-            let mean = previous.iter().map(|&y| f64::from(y)).sum::<f64>() / previous.len() as f64;
-            targets
-                .iter()
-                .map(|&y| (f64::from(y) - mean).powi(2))
-                .sum::<f64>()
-                / n
-        }
-    })
-}
-
-/// Skill of `score` over `baseline` (both in `task`'s headline metric): classification
-/// `(acc - base) / (1 - base)`, regression `1 - mse / base`. Where the baseline is perfect
-/// (accuracy 1, or mse 0) the skill is 0 for a perfect model and `-1` otherwise.
-pub fn skill_score(score: f64, baseline: f64, task: Task) -> f64 {
-    match task {
-        Task::Classification if baseline >= 1.0 => {
-            if score >= 1.0 {
-                0.0
-            } else {
-                -1.0
-            }
-        }
-        Task::Classification => (score - baseline) / (1.0 - baseline),
-        Task::Regression if baseline <= 0.0 => {
-            if score <= 0.0 {
-                0.0
-            } else {
-                -1.0
-            }
-        }
-        Task::Regression => 1.0 - score / baseline,
-    }
-}
-
-/// Adds to `scores` (which hold `task`'s headline metric, scored on `targets`) the no-skill
-/// forecast's score under [`Metric::Baseline`] (the forecast made from `previous`, see
-/// [`baseline_score`]) and the skill over it under [`Metric::Skill`]; adds nothing without
-/// a previous window or a headline score.
-pub fn add_skill(
-    scores: &mut BTreeMap<String, f64>,
-    previous: &[f32],
-    targets: &[f32],
-    task: Task,
-) {
-    let headline = scores.get(Metric::headline(task).name()).copied();
-    if let (Some(base), Some(score)) = (baseline_score(previous, targets, task), headline) {
-        scores.insert(Metric::Baseline.name().into(), base);
-        scores.insert(Metric::Skill.name().into(), skill_score(score, base, task));
-    }
-}
-
-/// Each sample's loss from outputs already computed: cross-entropy for classification,
-/// squared error for regression (the per-sample terms whose means [`metrics_from_outputs`]
-/// reports as `loss` and `mse`).
-pub fn sample_losses(outputs: &[f32], targets: &[f32], task: Task) -> Vec<f64> {
-    match task {
-        Task::Classification => {
-            let k = (outputs.len() / targets.len().max(1)).max(1);
-            outputs
-                .chunks_exact(k)
-                .zip(targets)
-                .map(|(row, &target)| row_cross_entropy(row, argmax(row).0, target as usize))
-                .collect()
-        }
-        Task::Regression => outputs
-            .iter()
-            .zip(targets)
-            .map(|(&p, &t)| (p as f64 - t as f64).powi(2))
-            .collect(),
-    }
-}
-
-/// One row's cross-entropy from its logits, `log Σ exp(row) - row[target]`, computed in f64
-/// around the row's largest logit (at index `best`) so it cannot overflow. A class the model
-/// has no output for yet (first seen in this window) is scored as if it had the row's lowest
-/// logit: finite, and at least as bad as any class the model knows.
-fn row_cross_entropy(row: &[f32], best: usize, target: usize) -> f64 {
-    let target_logit = match row.get(target) {
-        Some(&v) => v as f64,
-        None => row.iter().fold(f32::INFINITY, |a, &b| a.min(b)) as f64,
-    };
-    let max = row[best] as f64;
-    let log_sum = row
-        .iter()
-        .map(|&v| (v as f64 - max).exp())
-        .sum::<f64>()
-        .ln()
-        + max;
-    log_sum - target_logit
-}
-
 /// Index and value of the largest entry (the first on ties).
 pub fn argmax(row: &[f32]) -> (usize, f32) {
     row.iter()
@@ -455,6 +260,13 @@ pub fn argmax(row: &[f32]) -> (usize, f32) {
         .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &v)| {
             if v > bv { (i, v) } else { (bi, bv) }
         })
+}
+
+/// The diagonal empirical Fisher of `weights` on `data` (already preprocessed): per
+/// parameter, the mean over the samples of the squared gradient of the sample's loss. No
+/// dropout. All zeros for an empty `data`.
+pub fn fisher(weights: &MlpWeights, activation: Activation, data: &Batch, task: Task) -> Fisher {
+    Fisher(fused_fisher(weights, activation, data, task))
 }
 
 #[cfg(test)]
@@ -467,39 +279,6 @@ mod tests {
             .zip(b)
             .map(|(x, y)| (x - y).abs())
             .fold(0.0f32, f32::max)
-    }
-
-    #[test]
-    fn sample_losses_average_to_the_reported_loss() {
-        let outputs = [0.0, 3f32.ln(), 2.0, 0.0, 1.0, 1.0];
-        let targets = [1.0, 1.0, 0.0];
-        let losses = sample_losses(&outputs, &targets, Task::Classification);
-        let m = metrics_from_outputs(&outputs, &targets, Task::Classification);
-        assert!((losses[0] - (4f64 / 3.0).ln()).abs() < 1e-6, "{losses:?}");
-        assert!((losses.iter().sum::<f64>() / 3.0 - m["loss"]).abs() < 1e-12);
-        let losses = sample_losses(&[1.0, 4.0], &[0.0, 2.0], Task::Regression);
-        assert_eq!(losses, vec![1.0, 4.0]);
-    }
-
-    #[test]
-    fn classification_metrics_match_hand_computation() {
-        // Two rows, two classes: logits [0, ln 3] (target 1) and [2, 0] (target 1, a miss).
-        let outputs = [0.0, 3f32.ln(), 2.0, 0.0];
-        let m = metrics_from_outputs(&outputs, &[1.0, 1.0], Task::Classification);
-        assert_eq!(m["accuracy"], 0.5);
-        let expected = (-(0.75f64).ln() + (1.0 + (-2.0f64).exp()).ln() + 2.0) / 2.0;
-        assert!(
-            (m["loss"] - expected).abs() < 1e-6,
-            "{} vs {expected}",
-            m["loss"]
-        );
-    }
-
-    #[test]
-    fn regression_metrics_match_hand_computation() {
-        let m = metrics_from_outputs(&[1.0, 2.0, 4.0], &[1.0, 0.0, 1.0], Task::Regression);
-        assert!((m["mse"] - 13.0 / 3.0).abs() < 1e-12);
-        assert!((m["mae"] - 5.0 / 3.0).abs() < 1e-12);
     }
 
     /// `n` rows of `d` features in [-1, 1), labels from a fixed rule (or a smooth target).
@@ -821,7 +600,13 @@ mod tests {
         let model = relearn_model::MlpConfig::new(4, vec![32], 2)
             .init_with(&model.weights(), &inference)
             .unwrap();
-        let accuracy = score(&model, &data, Task::Classification, &inference)["accuracy"];
+        let out = outputs(&model, &data, &inference);
+        let hits = out
+            .chunks_exact(2)
+            .zip(&data.targets)
+            .filter(|(row, t)| argmax(row).0 == **t as usize)
+            .count();
+        let accuracy = hits as f64 / data.len() as f64;
         assert!(accuracy > 0.9, "accuracy {accuracy}");
         assert_eq!(optimizer.moments.steps(), 30 * 13);
     }
@@ -982,9 +767,8 @@ mod tests {
                 &device,
             );
             let weights = model.weights();
-            let ours = flat(
-                &crate::anchor::fisher(&weights, relearn_model::Activation::Gelu, &data, task).0,
-            );
+            let ours =
+                flat(&crate::fisher(&weights, relearn_model::Activation::Gelu, &data, task).0);
             // Burn: one backward per sample, squared gradients averaged.
             let mut sum = vec![0.0f64; ours.len()];
             for i in 0..data.len() {

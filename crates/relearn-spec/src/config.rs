@@ -5,21 +5,19 @@
 //! then checks every value's range and the combinations of keys, naming the key and its line.
 //! Nothing past [`RunSpec::from_toml`] can hold an invalid setting.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use relearn_data::{
     ColumnKind, CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, GeneratorKind,
     GeneratorSpec, MAX_CATEGORY_INPUTS, Scaling, StreamSource, Task,
 };
-use relearn_model::{Activation, Backend};
+use relearn_model::{Activation, Backend, FitPath};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::anchor::AnchorKind;
-use crate::fit::FitPath;
+use crate::defaults;
 use crate::gate::Gate;
-use crate::replay::Sampling;
+use crate::vocab::{AnchorKind, Mode, Policy, Sampling};
 
 /// An invalid config file: what is wrong, where (file, key, line) and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -53,199 +51,6 @@ pub enum ConfigError {
         /// What is wrong and what would be right.
         message: String,
     },
-}
-
-/// How a run updates its model when a window arrives: the update policy (`run.mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Load the latest checkpoint (weights, optimizer, preprocessing) and fine-tune it on the
-    /// new window only. Models form a chain; no past data is kept.
-    Stateful,
-    /// Fresh weights, trained from scratch on a sample of the initial data plus the most
-    /// recent windows. Models form a star rooted at the initial model.
-    Stateless,
-    /// Stateful fine-tuning on the new window mixed with a bounded reservoir of past samples
-    /// (`policy.replay`), kept as a checkpoint part. A chain.
-    Replay,
-    /// Stateful fine-tuning, except that when a drift detector on the serving model's
-    /// prequential loss fires (`policy.drift`), the update retrains fresh weights on the
-    /// recent windows (`relation = "reset"`). A chain with resets.
-    Drift,
-}
-
-impl Mode {
-    /// Every policy, in the order the docs list them.
-    pub const ALL: [Mode; 4] = [Mode::Stateless, Mode::Stateful, Mode::Replay, Mode::Drift];
-
-    /// The two policies `compare` runs by default: the book's two modes.
-    pub const BOOK: [Mode; 2] = [Mode::Stateless, Mode::Stateful];
-
-    /// The config spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Stateful => "stateful",
-            Mode::Stateless => "stateless",
-            Mode::Replay => "replay",
-            Mode::Drift => "drift",
-        }
-    }
-
-    /// Parses the config spelling.
-    pub fn parse(name: &str) -> Option<Mode> {
-        Mode::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    /// The spellings, for messages: `"stateless", "stateful", "replay" or "drift"`.
-    pub fn expected() -> String {
-        let names: Vec<String> = Mode::ALL
-            .iter()
-            .map(|m| format!("{:?}", m.name()))
-            .collect();
-        let (last, rest) = names.split_last().expect("four modes");
-        format!("{} or {last}", rest.join(", "))
-    }
-
-    /// Whether updates start from the serving checkpoint's weights and optimizer (every
-    /// policy but stateless).
-    pub fn fine_tunes(self) -> bool {
-        self != Mode::Stateless
-    }
-}
-
-/// Policy names on the command line (`--policies stateless,replay`): the config spellings,
-/// in the order of [`Mode::ALL`].
-impl clap::ValueEnum for Mode {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Mode::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.name()))
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Policies as `compare --policies` names them (issue 14 B): a mode, optionally with an anchor.
-
-/// A policy `compare` can run: a mode with the config's `stateful.anchor` (`stateful`), or a
-/// fine-tuning mode with another anchor (`stateful+ewc`, `replay+l2-init`, `drift+none`).
-/// Its run is `NAME-<mode>` or `NAME-<mode>-<anchor>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Policy {
-    /// The update policy.
-    pub mode: Mode,
-    /// The anchor of its fine-tunes; `None`: the config's `stateful.anchor`.
-    pub anchor: Option<AnchorKind>,
-}
-
-impl Policy {
-    /// Every policy `compare` accepts, the plain modes first.
-    pub const ALL: [Policy; 13] = {
-        const fn p(mode: Mode, anchor: Option<AnchorKind>) -> Policy {
-            Policy { mode, anchor }
-        }
-        use AnchorKind::{Ewc, L2Init, None as Plain};
-        [
-            p(Mode::Stateless, None),
-            p(Mode::Stateful, None),
-            p(Mode::Replay, None),
-            p(Mode::Drift, None),
-            p(Mode::Stateful, Some(L2Init)),
-            p(Mode::Stateful, Some(Ewc)),
-            p(Mode::Replay, Some(L2Init)),
-            p(Mode::Replay, Some(Ewc)),
-            p(Mode::Drift, Some(L2Init)),
-            p(Mode::Drift, Some(Ewc)),
-            p(Mode::Stateful, Some(Plain)),
-            p(Mode::Replay, Some(Plain)),
-            p(Mode::Drift, Some(Plain)),
-        ]
-    };
-
-    /// `stateless`, as the config sets it.
-    pub const STATELESS: Policy = Policy {
-        mode: Mode::Stateless,
-        anchor: None,
-    };
-    /// `stateful`, as the config sets it.
-    pub const STATEFUL: Policy = Policy {
-        mode: Mode::Stateful,
-        anchor: None,
-    };
-    /// The book's two modes.
-    pub const BOOK: [Policy; 2] = [Policy::STATELESS, Policy::STATEFUL];
-
-    /// The spelling: `stateful`, `stateful+ewc`.
-    pub fn name(self) -> &'static str {
-        use AnchorKind::{Ewc, L2Init, None as Plain};
-        match (self.mode, self.anchor) {
-            (m, None) => m.name(),
-            (Mode::Stateful, Some(L2Init)) => "stateful+l2-init",
-            (Mode::Stateful, Some(Ewc)) => "stateful+ewc",
-            (Mode::Stateful, Some(Plain)) => "stateful+none",
-            (Mode::Replay, Some(L2Init)) => "replay+l2-init",
-            (Mode::Replay, Some(Ewc)) => "replay+ewc",
-            (Mode::Replay, Some(Plain)) => "replay+none",
-            (Mode::Drift, Some(L2Init)) => "drift+l2-init",
-            (Mode::Drift, Some(Ewc)) => "drift+ewc",
-            (Mode::Drift, Some(Plain)) => "drift+none",
-            (Mode::Stateless, Some(_)) => "stateless",
-        }
-    }
-
-    /// Its run's suffix: the name with `-` for `+` (`stateful-ewc`).
-    pub fn run_suffix(self) -> String {
-        self.name().replace('+', "-")
-    }
-
-    /// Parses [`Policy::name`].
-    pub fn parse(name: &str) -> Option<Policy> {
-        Policy::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// `spec` run as this policy.
-    pub fn apply(self, spec: RunSpec) -> RunSpec {
-        let spec = spec.with_mode(self.mode);
-        match self.anchor {
-            Some(kind) => spec.with_anchor(kind),
-            None => spec,
-        }
-    }
-}
-
-impl From<Mode> for Policy {
-    fn from(mode: Mode) -> Policy {
-        Policy { mode, anchor: None }
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Serialize for Policy {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.name())
-    }
-}
-
-impl clap::ValueEnum for Policy {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Policy::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(self.name()))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,90 +235,6 @@ pub struct RawGate {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Defaults, chosen by measurement (see docs/configuration.md).
-
-/// Default values of every optional key.
-pub mod defaults {
-    /// `run.mode`
-    pub const MODE: super::Mode = super::Mode::Stateful;
-    /// `run.seed`
-    pub const SEED: u64 = 0;
-    /// `run.store`
-    pub const STORE: &str = "checkpoints";
-    /// `window.size`
-    pub const WINDOW_SIZE: usize = 1000;
-    /// `window.initial`
-    pub const WINDOW_INITIAL: usize = 1;
-    /// `model.hidden`
-    pub const HIDDEN: [usize; 2] = [64, 64];
-    /// `train.epochs`
-    pub const TRAIN_EPOCHS: usize = 10;
-    /// `train.batch_size`
-    pub const BATCH_SIZE: usize = 32;
-    /// `train.min_steps`: 10 epochs of 32-sample batches are 40 steps on a 100-row window,
-    /// too few for a fresh MLP to fit (segment, window 100: 0.831 with 10 epochs, 0.889 with
-    /// 150 steps; docs/real-tables.md). 150 is below the 160 steps of every shipped config's
-    /// initial training (500 rows), whose ids stay.
-    pub const TRAIN_MIN_STEPS: usize = 150;
-    /// `train.max_steps`: a fresh model retrained on thousands of noisy rows overfits them in
-    /// 10 epochs (flights' stateless retraining, 4,286 rows: mse 2,307 at 10 epochs, 2,149
-    /// capped at 700 steps, against the no-skill forecast's 2,005); 700 changes nothing on
-    /// training sets below 2,240 rows (every shipped config's initial model keeps its id).
-    /// Measured in docs/real-tables.md#retraining-on-large-noisy-windows.
-    pub const TRAIN_MAX_STEPS: usize = 700;
-    /// `train.lr`
-    pub const TRAIN_LR: f64 = 1e-3;
-    /// `stateless.initial_fraction`
-    pub const INITIAL_FRACTION: f64 = 0.3;
-    /// `stateless.recent_windows`
-    pub const RECENT_WINDOWS: usize = 3;
-    /// `stateful.epochs`
-    pub const STATEFUL_EPOCHS: usize = 3;
-    /// `stateful.lr`
-    pub const STATEFUL_LR: f64 = 1e-3;
-    /// `data.samples` for generators
-    pub const SAMPLES: usize = 20_000;
-    /// `data.scaling`
-    pub const SCALING: relearn_data::Scaling = relearn_data::Scaling::Running;
-    /// `data.clip`: standardised inputs are clipped to this many standard deviations.
-    pub const CLIP: f64 = relearn_data::DEFAULT_CLIP;
-    // `policy.replay.samples` defaults to half of `window.size`: each update trains on the
-    // new window and half as many replayed samples.
-    /// `policy.replay.sampling`
-    pub const REPLAY_SAMPLING: crate::replay::Sampling = crate::replay::Sampling::Recent;
-    /// `policy.drift.delta` (Page-Hinkley)
-    pub const DRIFT_DELTA: f64 = 0.05;
-    /// `policy.drift.threshold` (Page-Hinkley) for classification (cross-entropy losses).
-    pub const DRIFT_THRESHOLD: f64 = 800.0;
-    /// `policy.drift.threshold` for regression, whose per-sample losses are squared errors of
-    /// the standardised target: on Friedman, 100 to 300 fire at exactly the three drifts
-    /// (the statistic stays below 1 between them and peaks at 340 to 370 after each), 500
-    /// and 800 never.
-    pub const DRIFT_THRESHOLD_REGRESSION: f64 = 200.0;
-    /// `policy.drift.min_samples` (Page-Hinkley)
-    pub const DRIFT_MIN_SAMPLES: usize = 30;
-    /// `policy.drift.confidence` (ADWIN)
-    pub const DRIFT_CONFIDENCE: f64 = 0.002;
-    /// `policy.drift.recent_windows`
-    pub const DRIFT_RECENT_WINDOWS: usize = 2;
-
-    // Anchored fine-tuning and warm-started retraining (issue 14 B; measured in
-    // docs/policies.md#anchored-fine-tuning).
-    /// `stateful.anchor_strength` with `anchor = "l2-init"`.
-    pub const ANCHOR_STRENGTH_L2_INIT: f64 = 0.1;
-    /// `stateful.anchor_strength` with `anchor = "ewc"`.
-    pub const ANCHOR_STRENGTH_EWC: f64 = 100.0;
-    /// The largest `stateful.anchor_strength` accepted: 100 times the strongest of the
-    /// sweep (`ewc` 10,000 already holds the weights nearly still), far below where the
-    /// penalty's gradient `strength * F * (w - c)` or Adam's square of it overflows `f32`.
-    pub const MAX_ANCHOR_STRENGTH: f64 = 1e6;
-    /// `stateless.shrink` (λ of shrink-and-perturb).
-    pub const SHRINK: f64 = 0.4;
-    /// `stateless.perturb` (σ of shrink-and-perturb).
-    pub const PERTURB: f64 = 0.1;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The validated spec.
 
 /// A validated run configuration. Built only by [`RunSpec::from_toml`] / [`RunSpec::load`],
@@ -644,7 +365,7 @@ pub struct ModelInit {
     pub sha256: String,
     /// The model it holds.
     #[serde(skip)]
-    pub model: std::sync::Arc<crate::import::ImportedModel>,
+    pub model: std::sync::Arc<relearn_model::import::ImportedModel>,
 }
 
 /// `[train]`, validated.
@@ -698,17 +419,6 @@ impl TrainSpec {
         let steps_per_epoch = rows.div_ceil(self.batch_size.max(1)).max(1);
         let epochs = self.epochs.max(self.min_steps.div_ceil(steps_per_epoch));
         epochs.min((self.max_steps / steps_per_epoch).max(1))
-    }
-
-    /// Per linear layer of a model with `layers` layers: frozen or not, and its
-    /// learning-rate factor.
-    pub fn layer_options(&self, layers: usize) -> Vec<crate::optim::LayerOptions> {
-        (0..layers)
-            .map(|l| crate::optim::LayerOptions {
-                frozen: self.freeze.contains(&l),
-                lr_scale: self.lr_scale.get(l).copied().unwrap_or(1.0),
-            })
-            .collect()
     }
 }
 
@@ -780,6 +490,17 @@ impl AnchorSpec {
     }
 }
 
+impl Policy {
+    /// `spec` run as this policy.
+    pub fn apply(self, spec: RunSpec) -> RunSpec {
+        let spec = spec.with_mode(self.mode);
+        match self.anchor {
+            Some(kind) => spec.with_anchor(kind),
+            None => spec,
+        }
+    }
+}
+
 impl RunSpec {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<RunSpec, ConfigError> {
@@ -811,7 +532,7 @@ impl RunSpec {
     pub fn with_anchor(mut self, kind: AnchorKind) -> RunSpec {
         let strength = match self.anchor_strength_written {
             Some(s) => s,
-            None => kind.default_strength(),
+            None => crate::defaults::anchor_strength(kind),
         };
         self.stateful.anchor = AnchorSpec { kind, strength };
         self
@@ -939,7 +660,7 @@ impl Validator<'_> {
                 format!("{name:?} looks like a checkpoint id prefix, and REF syntax would confuse the two; use a name with a letter other than a-f"),
             ));
         }
-        if crate::runner::is_reserved_tag(&name) {
+        if crate::gate::is_reserved_tag(&name) {
             return Err(self.invalid(
                 "run.name",
                 format!("{name:?} is a name the promotion gate gives its rejected candidates (`rejected`, `<run>.rejected.<window>`), and REF syntax would confuse the two; choose another name"),
@@ -1217,7 +938,7 @@ impl Validator<'_> {
         };
         // A strength with `anchor = "none"` is kept for `compare --policies stateful+ewc`.
         let strength = match strength {
-            None => kind.default_strength(),
+            None => crate::defaults::anchor_strength(kind),
             Some(s) if s > 0.0 && s <= defaults::MAX_ANCHOR_STRENGTH => s,
             Some(s) => {
                 return Err(self.invalid(
@@ -1371,8 +1092,8 @@ impl Validator<'_> {
 
     /// `model.init`: reads and checks the file.
     fn model_init(&self, path: PathBuf) -> Result<ModelInit, ConfigError> {
-        let model =
-            crate::import::read(&path).map_err(|e| self.invalid("model.init", e.to_string()))?;
+        let model = relearn_model::import::read(&path)
+            .map_err(|e| self.invalid("model.init", e.to_string()))?;
         Ok(ModelInit {
             path,
             file: model.file_name.clone(),
@@ -2107,9 +1828,7 @@ mod tests {
         let set = with("freeze = [2, 0, 0]\nlr_scale = [0.1, 1.0, 1.0]\n").unwrap();
         assert_eq!(set.train.freeze, vec![0, 2]);
         assert_ne!(set.fingerprint(), plain.fingerprint());
-        let options = set.train.layer_options(3);
-        assert!(options[0].frozen && !options[1].frozen && options[2].frozen);
-        assert_eq!(options[0].lr_scale, 0.1);
+        assert_eq!(set.train.lr_scale, vec![0.1, 1.0, 1.0]);
         let err = with("lr_scale = [0.1, 1.0]\n").unwrap_err().to_string();
         assert!(
             err.contains(":6: `train.lr_scale`") && err.contains("3 linear layers"),

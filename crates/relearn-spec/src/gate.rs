@@ -193,6 +193,25 @@ impl fmt::Display for Gate {
     }
 }
 
+/// The tag on the store's most recently rejected candidate (each also has its own
+/// `<run>.rejected.<window>` tag).
+pub const REJECTED_TAG: &str = "rejected";
+
+/// The tag of a candidate the gate rejected at `window` of `run`.
+pub fn rejected_tag(run: &str, window: usize) -> String {
+    format!("{run}.rejected.{window}")
+}
+
+/// Whether `name` is one the promotion gate writes ([`REJECTED_TAG`] or
+/// `<run>.rejected.<window>`): reserved, so that no tag a user makes is ever moved by a gate
+/// (`relearn tag` refuses them, and so does `run.name`).
+pub fn is_reserved_tag(name: &str) -> bool {
+    name == REJECTED_TAG
+        || name.rsplit_once(".rejected.").is_some_and(|(run, window)| {
+            !run.is_empty() && !window.is_empty() && window.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

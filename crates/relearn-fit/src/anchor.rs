@@ -17,57 +17,13 @@
 //! Adam step (and before Adam's weight decay, which both add inside the step): the fused
 //! trainer directly ([`Anchor::add_gradient`]), Burn's autodiff by adding the penalty to the
 //! loss it differentiates ([`Anchor::penalty`]). The Fisher is computed by one routine for
-//! both trainers (the fused trainer's per-sample backward, [`fisher`]), so both store the
+//! both trainers (the fused trainer's per-sample backward, [`crate::fisher`]), so both store the
 //! same Fisher for the same weights.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use relearn_data::{Batch, Task};
-use relearn_model::{Activation, Mlp, MlpWeights};
-use serde::Serialize;
+use relearn_model::{Mlp, MlpWeights};
 
-use crate::checkpoint::PartError;
-
-/// Which anchor a fine-tune uses (`stateful.anchor`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum AnchorKind {
-    /// No penalty (the default): fine-tuning as before anchors existed.
-    #[default]
-    None,
-    /// Toward the run's initial checkpoint's weights.
-    L2Init,
-    /// Toward the previous checkpoint's weights, weighted by its diagonal Fisher.
-    Ewc,
-}
-
-impl AnchorKind {
-    /// Every kind, in the docs' order.
-    pub const ALL: [AnchorKind; 3] = [AnchorKind::None, AnchorKind::L2Init, AnchorKind::Ewc];
-
-    /// The config spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            AnchorKind::None => "none",
-            AnchorKind::L2Init => "l2-init",
-            AnchorKind::Ewc => "ewc",
-        }
-    }
-
-    /// Parses the config spelling.
-    pub fn parse(name: &str) -> Option<AnchorKind> {
-        AnchorKind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    /// The default `stateful.anchor_strength` of this kind (see docs/policies.md for the
-    /// sweep that chose them).
-    pub fn default_strength(self) -> f64 {
-        match self {
-            AnchorKind::None => 0.0,
-            AnchorKind::L2Init => crate::config::defaults::ANCHOR_STRENGTH_L2_INIT,
-            AnchorKind::Ewc => crate::config::defaults::ANCHOR_STRENGTH_EWC,
-        }
-    }
-}
+use relearn_model::parts::{self, PartError};
 
 /// The penalty of one fine-tune: its centre, its per-parameter weights (`None`: all 1) and
 /// its strength.
@@ -179,13 +135,6 @@ impl AnchorTensors {
     }
 }
 
-/// The diagonal empirical Fisher of `weights` on `data` (already preprocessed): per
-/// parameter, the mean over the samples of the squared gradient of the sample's loss. No
-/// dropout. All zeros for an empty `data`.
-pub fn fisher(weights: &MlpWeights, activation: Activation, data: &Batch, task: Task) -> Fisher {
-    Fisher(crate::fit::fused_fisher(weights, activation, data, task))
-}
-
 /// A diagonal Fisher estimate, shaped as the model (the `fisher` part).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fisher(pub MlpWeights);
@@ -199,17 +148,17 @@ impl Fisher {
     /// Decodes [`Fisher::to_bytes`], checking it has the model's layer widths.
     pub fn from_bytes(bytes: &[u8], widths: &[usize]) -> Result<Fisher, PartError> {
         let w = MlpWeights::from_bytes(bytes).map_err(|e| PartError::Malformed {
-            part: crate::checkpoint::parts::FISHER,
+            part: parts::FISHER,
             reason: e.to_string(),
         })?;
-        check_shape(&w, widths, crate::checkpoint::parts::FISHER)?;
+        check_shape(&w, widths, parts::FISHER)?;
         if w.layers
             .iter()
             .flat_map(|l| l.weight.iter().chain(&l.bias))
             .any(|v| !v.is_finite() || *v < 0.0)
         {
             return Err(PartError::Malformed {
-                part: crate::checkpoint::parts::FISHER,
+                part: parts::FISHER,
                 reason: "a value is negative or not finite".into(),
             });
         }
@@ -220,10 +169,10 @@ impl Fisher {
 /// Decodes the `anchor` part (the run's initial weights), checking the model's widths.
 pub fn decode_anchor_weights(bytes: &[u8], widths: &[usize]) -> Result<MlpWeights, PartError> {
     let w = MlpWeights::from_bytes(bytes).map_err(|e| PartError::Malformed {
-        part: crate::checkpoint::parts::ANCHOR,
+        part: parts::ANCHOR,
         reason: e.to_string(),
     })?;
-    check_shape(&w, widths, crate::checkpoint::parts::ANCHOR)?;
+    check_shape(&w, widths, parts::ANCHOR)?;
     Ok(w)
 }
 

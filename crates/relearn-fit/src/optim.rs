@@ -12,12 +12,12 @@
 //! autodiff path ([`MlpAdam::step`]) runs Burn's own `Adam::step` on tensors it caches for
 //! the duration of a fit ([`MlpAdam::sync`] writes them back).
 
-use crate::checkpoint::PartError;
 use burn::module::Param;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, Optimizer};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use relearn_model::Mlp;
+use relearn_model::parts::{self, PartError};
 
 /// Adam's first decay rate (PyTorch's and Burn's default).
 pub const BETA_1: f32 = 0.9;
@@ -164,7 +164,7 @@ fn decode_state(
 /// The optimizer state's [`PartError`].
 fn malformed(reason: impl Into<String>) -> PartError {
     PartError::Malformed {
-        part: crate::checkpoint::parts::OPTIMIZER,
+        part: parts::OPTIMIZER,
         reason: reason.into(),
     }
 }
@@ -374,6 +374,17 @@ impl Default for LayerOptions {
 }
 
 impl LayerOptions {
+    /// The options of each of `layers` linear layers: those in `frozen` (0 = the first) are
+    /// frozen, layer `l`'s learning-rate factor is `lr_scale[l]` (1 past its end).
+    pub fn per_layer(layers: usize, frozen: &[usize], lr_scale: &[f64]) -> Vec<LayerOptions> {
+        (0..layers)
+            .map(|l| LayerOptions {
+                frozen: frozen.contains(&l),
+                lr_scale: lr_scale.get(l).copied().unwrap_or(1.0),
+            })
+            .collect()
+    }
+
     /// Layer `l`'s options in `layers` (the default for a layer not listed).
     pub fn of(layers: &[LayerOptions], l: usize) -> LayerOptions {
         layers.get(l).copied().unwrap_or_default()

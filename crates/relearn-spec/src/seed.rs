@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 /// What a derived seed is for.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Purpose {
+pub enum Purpose {
     /// Fresh weights (and dropout masks) of the model trained on a window.
     Weights,
     /// Shuffling order of a window's training.
@@ -19,7 +19,7 @@ pub(crate) enum Purpose {
 }
 
 /// A seed for `purpose` at `window`, independent of every other (seed, purpose, window).
-pub(crate) fn derive(seed: u64, purpose: Purpose, window: usize) -> u64 {
+pub fn derive(seed: u64, purpose: Purpose, window: usize) -> u64 {
     let mut h = Sha256::new();
     h.update(b"relearn-seed-v1");
     h.update(seed.to_le_bytes());

@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 
+use crate::{LayerWeights, MlpWeights};
 use relearn_data::{Preprocessor, Scaler, Scaling, TargetScaler, Task};
-use relearn_model::{LayerWeights, MlpWeights};
 use safetensors::{Dtype, SafeTensors};
 use sha2::{Digest, Sha256};
 

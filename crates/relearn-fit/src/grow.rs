@@ -10,7 +10,7 @@ use crate::optim::AdamMoments;
 /// Appends `added` outputs to the last layer of `weights`: new weights drawn uniformly from
 /// `±1/sqrt(d_input)` (the bound of Burn's and PyTorch's default `Linear` init) by a
 /// generator seeded with `seed`, new biases 0.
-pub(crate) fn grow_outputs(weights: &mut MlpWeights, added: usize, seed: u64) {
+pub fn grow_outputs(weights: &mut MlpWeights, added: usize, seed: u64) {
     let Some(last) = weights.layers.last() else {
         return;
     };
@@ -48,13 +48,13 @@ fn widen_rows(
 
 /// Appends `added` zero outputs to the last layer of `values` (a Fisher: no pull on the new
 /// classes' outputs).
-pub(crate) fn grow_zeros(values: &mut MlpWeights, added: usize) {
+pub fn grow_zeros(values: &mut MlpWeights, added: usize) {
     grow_last_layer(values, added, || 0.0);
 }
 
 /// Extends the last layer's Adam moments for [`grow_outputs`]: zero moments for the new
 /// outputs, the old ones unchanged. `d_in`/`d_out`: the last layer's shape before growing.
-pub(crate) fn grow_moments(moments: &mut AdamMoments, d_in: usize, d_out: usize, added: usize) {
+pub fn grow_moments(moments: &mut AdamMoments, d_in: usize, d_out: usize, added: usize) {
     if let Some(Some(m)) = moments.weights.last_mut() {
         for v in [&mut m.m1, &mut m.m2] {
             if v.len() == d_in * d_out {

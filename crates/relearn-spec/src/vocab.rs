@@ -1,0 +1,253 @@
+//! The words of a config and a command line: update policies (`run.mode`, `compare
+//! --policies`), anchors (`stateful.anchor`) and replay sampling (`policy.replay.sampling`),
+//! each with its spelling, its parser and the list of spellings that error messages show.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How a run updates its model when a window arrives: the update policy (`run.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Load the latest checkpoint (weights, optimizer, preprocessing) and fine-tune it on the
+    /// new window only. Models form a chain; no past data is kept.
+    Stateful,
+    /// Fresh weights, trained from scratch on a sample of the initial data plus the most
+    /// recent windows. Models form a star rooted at the initial model.
+    Stateless,
+    /// Stateful fine-tuning on the new window mixed with a bounded reservoir of past samples
+    /// (`policy.replay`), kept as a checkpoint part. A chain.
+    Replay,
+    /// Stateful fine-tuning, except that when a drift detector on the serving model's
+    /// prequential loss fires (`policy.drift`), the update retrains fresh weights on the
+    /// recent windows (`relation = "reset"`). A chain with resets.
+    Drift,
+}
+
+impl Mode {
+    /// Every policy, in the order the docs list them.
+    pub const ALL: [Mode; 4] = [Mode::Stateless, Mode::Stateful, Mode::Replay, Mode::Drift];
+
+    /// The two policies `compare` runs by default: the book's two modes.
+    pub const BOOK: [Mode; 2] = [Mode::Stateless, Mode::Stateful];
+
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Stateful => "stateful",
+            Mode::Stateless => "stateless",
+            Mode::Replay => "replay",
+            Mode::Drift => "drift",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The spellings, for messages: `"stateless", "stateful", "replay" or "drift"`.
+    pub fn expected() -> String {
+        let names: Vec<String> = Mode::ALL
+            .iter()
+            .map(|m| format!("{:?}", m.name()))
+            .collect();
+        let (last, rest) = names.split_last().expect("four modes");
+        format!("{} or {last}", rest.join(", "))
+    }
+
+    /// Whether updates start from the serving checkpoint's weights and optimizer (every
+    /// policy but stateless).
+    pub fn fine_tunes(self) -> bool {
+        self != Mode::Stateless
+    }
+}
+
+/// Policy names on the command line (`--policies stateless,replay`): the config spellings,
+/// in the order of [`Mode::ALL`].
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for Mode {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Mode::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policies as `compare --policies` names them (issue 14 B): a mode, optionally with an anchor.
+
+/// A policy `compare` can run: a mode with the config's `stateful.anchor` (`stateful`), or a
+/// fine-tuning mode with another anchor (`stateful+ewc`, `replay+l2-init`, `drift+none`).
+/// Its run is `NAME-<mode>` or `NAME-<mode>-<anchor>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Policy {
+    /// The update policy.
+    pub mode: Mode,
+    /// The anchor of its fine-tunes; `None`: the config's `stateful.anchor`.
+    pub anchor: Option<AnchorKind>,
+}
+
+impl Policy {
+    /// Every policy `compare` accepts, the plain modes first.
+    pub const ALL: [Policy; 13] = {
+        const fn p(mode: Mode, anchor: Option<AnchorKind>) -> Policy {
+            Policy { mode, anchor }
+        }
+        use AnchorKind::{Ewc, L2Init, None as Plain};
+        [
+            p(Mode::Stateless, None),
+            p(Mode::Stateful, None),
+            p(Mode::Replay, None),
+            p(Mode::Drift, None),
+            p(Mode::Stateful, Some(L2Init)),
+            p(Mode::Stateful, Some(Ewc)),
+            p(Mode::Replay, Some(L2Init)),
+            p(Mode::Replay, Some(Ewc)),
+            p(Mode::Drift, Some(L2Init)),
+            p(Mode::Drift, Some(Ewc)),
+            p(Mode::Stateful, Some(Plain)),
+            p(Mode::Replay, Some(Plain)),
+            p(Mode::Drift, Some(Plain)),
+        ]
+    };
+
+    /// `stateless`, as the config sets it.
+    pub const STATELESS: Policy = Policy {
+        mode: Mode::Stateless,
+        anchor: None,
+    };
+    /// `stateful`, as the config sets it.
+    pub const STATEFUL: Policy = Policy {
+        mode: Mode::Stateful,
+        anchor: None,
+    };
+    /// The book's two modes.
+    pub const BOOK: [Policy; 2] = [Policy::STATELESS, Policy::STATEFUL];
+
+    /// The spelling: `stateful`, `stateful+ewc`.
+    pub fn name(self) -> &'static str {
+        use AnchorKind::{Ewc, L2Init, None as Plain};
+        match (self.mode, self.anchor) {
+            (m, None) => m.name(),
+            (Mode::Stateful, Some(L2Init)) => "stateful+l2-init",
+            (Mode::Stateful, Some(Ewc)) => "stateful+ewc",
+            (Mode::Stateful, Some(Plain)) => "stateful+none",
+            (Mode::Replay, Some(L2Init)) => "replay+l2-init",
+            (Mode::Replay, Some(Ewc)) => "replay+ewc",
+            (Mode::Replay, Some(Plain)) => "replay+none",
+            (Mode::Drift, Some(L2Init)) => "drift+l2-init",
+            (Mode::Drift, Some(Ewc)) => "drift+ewc",
+            (Mode::Drift, Some(Plain)) => "drift+none",
+            (Mode::Stateless, Some(_)) => "stateless",
+        }
+    }
+
+    /// Its run's suffix: the name with `-` for `+` (`stateful-ewc`).
+    pub fn run_suffix(self) -> String {
+        self.name().replace('+', "-")
+    }
+
+    /// Parses [`Policy::name`].
+    pub fn parse(name: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl From<Mode> for Policy {
+    fn from(mode: Mode) -> Policy {
+        Policy { mode, anchor: None }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Policy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for Policy {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Policy::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+/// Which anchor a fine-tune uses (`stateful.anchor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnchorKind {
+    /// No penalty (the default): fine-tuning as before anchors existed.
+    #[default]
+    None,
+    /// Toward the run's initial checkpoint's weights.
+    L2Init,
+    /// Toward the previous checkpoint's weights, weighted by its diagonal Fisher.
+    Ewc,
+}
+
+impl AnchorKind {
+    /// Every kind, in the docs' order.
+    pub const ALL: [AnchorKind; 3] = [AnchorKind::None, AnchorKind::L2Init, AnchorKind::Ewc];
+
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnchorKind::None => "none",
+            AnchorKind::L2Init => "l2-init",
+            AnchorKind::Ewc => "ewc",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(name: &str) -> Option<AnchorKind> {
+        AnchorKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// How a full reservoir chooses what to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sampling {
+    /// Every new sample replaces a random kept one: the kept samples' ages are roughly
+    /// exponential with a mean of `capacity` samples.
+    Recent,
+    /// Every sample seen so far is kept with the same probability (Algorithm R).
+    Uniform,
+}
+
+impl Sampling {
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sampling::Recent => "recent",
+            Sampling::Uniform => "uniform",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(name: &str) -> Option<Sampling> {
+        [Sampling::Recent, Sampling::Uniform]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
