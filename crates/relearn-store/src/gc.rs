@@ -1,4 +1,5 @@
-//! `Store::gc`: retention of checkpoints and removal of unreferenced objects.
+//! `Store::gc`: retention of checkpoints and removal of unreferenced objects, and the
+//! `pruned` list of the checkpoints it removed.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
@@ -7,8 +8,8 @@ use serde::Serialize;
 
 use crate::error::{Result, StoreError};
 use crate::fsutil::{
-    is_full_id, is_lower_hex, is_temp_name, list_dir, remove_file_if_exists, sync_dir,
-    validate_name,
+    is_full_id, is_lower_hex, is_temp_name, list_dir, read_text_if_exists, remove_file_if_exists,
+    sync_dir, validate_name, write_atomic,
 };
 use crate::model::{CheckpointId, Manifest, Relation};
 use crate::store::{RunLock, Store, StoreGuard};
@@ -256,5 +257,26 @@ impl Store {
             sync_dir(&self.objects_dir())?;
         }
         Ok(())
+    }
+
+    /// The ids that `gc` removed.
+    pub(crate) fn pruned_ids(&self) -> Result<BTreeSet<CheckpointId>> {
+        let text = read_text_if_exists(&self.pruned_path())?.unwrap_or_default();
+        Ok(text
+            .lines()
+            .filter_map(|l| CheckpointId::parse(l.trim()))
+            .collect())
+    }
+
+    /// Adds ids to the `pruned` file (rewritten atomically). The caller holds a store guard.
+    pub(crate) fn add_pruned(&self, ids: &[CheckpointId]) -> Result<()> {
+        let mut all = self.pruned_ids()?;
+        all.extend(ids.iter().cloned());
+        let mut text = String::with_capacity(all.len() * 65);
+        for id in &all {
+            text.push_str(id);
+            text.push('\n');
+        }
+        write_atomic(&self.pruned_path(), text.as_bytes(), false)
     }
 }
