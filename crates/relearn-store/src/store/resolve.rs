@@ -20,14 +20,38 @@ impl Store {
     /// Errors (all user errors): [`StoreError::UnknownRef`] (listing runs and tags),
     /// [`StoreError::AmbiguousRef`], [`StoreError::RefOutOfRange`].
     pub fn resolve(&self, reference: &str) -> Result<CheckpointId> {
+        if let Some(id) = self.resolve_ref_name(reference)? {
+            return Ok(id);
+        }
+        if let Some(id) = self.resolve_steps_back(reference)? {
+            return Ok(id);
+        }
+        if let Some(id) = self.resolve_window(reference)? {
+            return Ok(id);
+        }
+        if let Some(id) = self.resolve_hex(reference)? {
+            return Ok(id);
+        }
+        Err(self.unknown_ref(reference, None))
+    }
+
+    /// A tag or a run named `reference` (a tag first): the checkpoint it points at. `None`
+    /// if there is neither.
+    fn resolve_ref_name(&self, reference: &str) -> Result<Option<CheckpointId>> {
         if validate_name("ref", reference).is_ok() {
             for dir in [self.tags_dir(), self.runs_dir()] {
                 let path = dir.join(reference);
                 if let Some(id) = self.read_ref(&path)? {
-                    return self.present(&path, id);
+                    return self.present(&path, id).map(Some);
                 }
             }
         }
+        Ok(None)
+    }
+
+    /// `NAME~K` of a run with a head: the checkpoint K before the head in the run's creation
+    /// order. `None` if `reference` is not of that form.
+    fn resolve_steps_back(&self, reference: &str) -> Result<Option<CheckpointId>> {
         if let Some((name, k)) = reference.rsplit_once('~')
             && let Ok(k) = k.parse::<usize>()
             && validate_name("run", name).is_ok()
@@ -48,8 +72,14 @@ impl Store {
                     ),
                 });
             }
-            return Ok(chain[pos - k].id.clone());
+            return Ok(Some(chain[pos - k].id.clone()));
         }
+        Ok(None)
+    }
+
+    /// `NAME@W` of a run with a head: the run's latest checkpoint for window W. `None` if
+    /// `reference` is not of that form.
+    fn resolve_window(&self, reference: &str) -> Result<Option<CheckpointId>> {
         if let Some((name, w)) = reference.rsplit_once('@')
             && let Ok(w) = w.parse::<u64>()
             && validate_name("run", name).is_ok()
@@ -57,7 +87,7 @@ impl Store {
         {
             let chain = self.run_chain(name)?;
             if let Some(m) = chain.iter().rev().find(|m| m.window == w) {
-                return Ok(m.id.clone());
+                return Ok(Some(m.id.clone()));
             }
             let windows: BTreeSet<u64> = chain.iter().map(|m| m.window).collect();
             return Err(StoreError::RefOutOfRange {
@@ -68,36 +98,43 @@ impl Store {
                 ),
             });
         }
-        let lower = reference.to_ascii_lowercase();
-        if is_lower_hex(&lower) {
-            if lower.len() == 64 {
-                if self.manifest_path(&lower).is_file() {
-                    return Ok(CheckpointId(lower));
-                }
-                return Err(self.unknown_ref(reference, None));
-            }
-            if lower.len() < MIN_PREFIX_LEN {
-                return Err(self.unknown_ref(
-                    reference,
-                    Some(format!(
-                        "Id prefixes need at least {MIN_PREFIX_LEN} hex digits."
-                    )),
-                ));
-            }
-            let ids = self.manifest_ids()?;
-            let matches = find_by_prefix(ids.iter().map(CheckpointId::as_str), &lower);
-            return match matches.as_slice() {
-                [] => Err(self.unknown_ref(reference, None)),
-                [one] => Ok(CheckpointId(one.to_string())),
-                many => Err(StoreError::AmbiguousRef {
-                    reference: reference.to_string(),
-                    candidates: many.iter().map(|id| self.describe_candidate(id)).collect(),
-                }),
-            };
-        }
-        Err(self.unknown_ref(reference, None))
+        Ok(None)
     }
 
+    /// A full id in the store, or a unique prefix of one with at least [`MIN_PREFIX_LEN`]
+    /// hex digits (either case). `None` if `reference` is not hex.
+    fn resolve_hex(&self, reference: &str) -> Result<Option<CheckpointId>> {
+        let lower = reference.to_ascii_lowercase();
+        if !is_lower_hex(&lower) {
+            return Ok(None);
+        }
+        if lower.len() == 64 {
+            if self.manifest_path(&lower).is_file() {
+                return Ok(Some(CheckpointId(lower)));
+            }
+            return Err(self.unknown_ref(reference, None));
+        }
+        if lower.len() < MIN_PREFIX_LEN {
+            return Err(self.unknown_ref(
+                reference,
+                Some(format!(
+                    "Id prefixes need at least {MIN_PREFIX_LEN} hex digits."
+                )),
+            ));
+        }
+        let ids = self.manifest_ids()?;
+        let matches = find_by_prefix(ids.iter().map(CheckpointId::as_str), &lower);
+        match matches.as_slice() {
+            [] => Err(self.unknown_ref(reference, None)),
+            [one] => Ok(Some(CheckpointId(one.to_string()))),
+            many => Err(StoreError::AmbiguousRef {
+                reference: reference.to_string(),
+                candidates: many.iter().map(|id| self.describe_candidate(id)).collect(),
+            }),
+        }
+    }
+
+    /// A candidate of an ambiguous id prefix for the error: its short id, run and window.
     fn describe_candidate(&self, id: &str) -> String {
         let short = &id[..12.min(id.len())];
         match self.read_manifest_file(id) {
@@ -138,6 +175,8 @@ where
         .collect()
 }
 
+/// A run's windows for an error: `none`, `first..=last` for more than 3 consecutive ones,
+/// or else a list of the first 20 (`...` after them if there are more).
 fn describe_windows(windows: &BTreeSet<u64>) -> String {
     if windows.is_empty() {
         return "none".to_string();
