@@ -444,11 +444,11 @@ impl ManifestFile<'_> {
 
     /// The file's JSON text (pretty), ending with a `checksum` field over everything before
     /// it.
-    fn to_json(&self) -> String {
+    fn to_json(self) -> String {
         let checksum = self.checksum();
         let file = ManifestFile {
             checksum: Some(&checksum),
-            ..*self
+            ..self
         };
         let mut text = serde_json::to_string_pretty(&file).expect("manifest serializes");
         text.push('\n');
