@@ -23,4 +23,5 @@ mod policies;
 mod real_tables;
 mod reliability;
 mod resume;
+mod structure;
 mod threads;
