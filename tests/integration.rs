@@ -14,6 +14,7 @@ mod docs;
 #[cfg(unix)]
 mod failures;
 mod gate;
+mod golden;
 mod import;
 mod inspect;
 mod lineage;
