@@ -33,12 +33,14 @@ const POLICIES: &str = "stateless,stateful,replay,drift";
 /// Serialises the blessing tests' read-modify-write of the golden file.
 static GOLDEN_FILE: Mutex<()> = Mutex::new(());
 
+/// SEA (configs/sea.toml): always run.
 #[test]
 fn compare_on_sea_keeps_its_ids_and_scores() {
     let config = read(&repo().join("configs/sea.toml"));
     check_against_golden("sea", &config, &[]);
 }
 
+/// Elec2 (configs/elec.toml): run when its CSV is found (see the file's header).
 #[test]
 fn compare_on_elec2_keeps_its_ids_and_scores() {
     let csv = match elec2_csv() {
@@ -112,7 +114,9 @@ fn golden_fields(report: &Value) -> Value {
                 .as_array()
                 .expect("a mode has windows")
                 .iter()
-                .map(|w| json!({"window": w["window"], "id": w["id"], "prequential": w["prequential"]}))
+                .map(|w| {
+                    json!({"window": w["window"], "id": w["id"], "prequential": w["prequential"]})
+                })
                 .collect();
             let fields = json!({
                 "head": mode["head"],
@@ -271,6 +275,7 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// The Elec2 lookup takes the first file there, or names every place it looked.
 #[test]
 fn elec2_is_looked_for_in_each_place_in_turn() {
     let missing = |name: &str| repo().join("tests/golden").join(name);

@@ -42,6 +42,7 @@ const LENGTH_CHECKED_DIRS: &[&str] = &["src", "tests", "benches"];
 // ---------------------------------------------------------------------------------------------
 // The checks on the workspace.
 
+/// The workspace's crates and the binary: no import circle between modules.
 #[test]
 #[ignore = "enabled when issue 23's split lands"]
 fn modules_of_each_crate_form_no_import_circle() {
@@ -62,6 +63,7 @@ fn modules_of_each_crate_form_no_import_circle() {
     );
 }
 
+/// The workspace's crates follow [`LAYERS`].
 #[test]
 fn crates_depend_only_on_lower_layers() {
     let crates = workspace_crates(&workspace_root());
@@ -73,6 +75,7 @@ fn crates_depend_only_on_lower_layers() {
     );
 }
 
+/// The workspace's functions: none over [`MAX_FN_LINES`] lines but those allowed.
 #[test]
 #[ignore = "enabled when issue 23's split lands"]
 fn no_function_is_longer_than_the_limit() {
@@ -870,6 +873,7 @@ fn files(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A two-module circle is named, with the file and line of each import.
 #[test]
 fn a_circle_a_b_a_is_found_with_where_each_import_is() {
     let crate_files = files(&[
@@ -885,6 +889,7 @@ fn a_circle_a_b_a_is_found_with_where_each_import_is() {
     );
 }
 
+/// A component larger than its shortest circle is named whole, with all its imports.
 #[test]
 fn a_longer_circle_names_all_its_modules() {
     let crate_files = files(&[
@@ -906,6 +911,7 @@ fn a_longer_circle_names_all_its_modules() {
     );
 }
 
+/// `crate::` in comments, doc comments, literals and test code is no import.
 #[test]
 fn crate_paths_in_comments_strings_and_test_code_are_not_counted() {
     let a = r####"
@@ -934,6 +940,7 @@ mod tests {
     assert_eq!(import_circles("x", "", &crate_files), Vec::<String>::new());
 }
 
+/// `use` groups, `super::` chains (inside inline modules too) and `self::` name the right modules.
 #[test]
 fn use_groups_super_and_inline_modules_resolve_to_the_modules_they_name() {
     let crate_files = files(&[
@@ -985,6 +992,7 @@ fn function_of(lines: usize) -> String {
     text + "}\n"
 }
 
+/// Lengths count from the `fn` line to the closing brace, past braces in literals and comments.
 #[test]
 fn a_function_of_81_lines_is_caught_and_one_of_80_is_not() {
     let source = format!(
@@ -1018,6 +1026,7 @@ fn a_function_of_81_lines_is_caught_and_one_of_80_is_not() {
     assert!(stale[0].contains("remove the entry"), "{stale:?}");
 }
 
+/// A dependency on a higher layer and a crate in no layer fail; a layer's absent crate does not.
 #[test]
 fn layers_refuse_upward_dependencies_and_unlisted_crates_but_not_absent_ones() {
     let krate = |name: &str, deps: &[&str]| CrateDeps {
