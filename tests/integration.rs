@@ -14,6 +14,7 @@ mod docs;
 #[cfg(unix)]
 mod failures;
 mod gate;
+mod golden;
 mod import;
 mod inspect;
 mod lineage;
@@ -23,4 +24,5 @@ mod policies;
 mod real_tables;
 mod reliability;
 mod resume;
+mod structure;
 mod threads;

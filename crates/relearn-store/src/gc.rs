@@ -1,14 +1,16 @@
-//! `Store::gc`: retention of checkpoints and removal of unreferenced objects.
+//! `Store::gc`: retention of checkpoints and removal of unreferenced objects, and the
+//! `pruned` list of the checkpoints it removed.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::error::{Result, StoreError};
 use crate::fsutil::{
-    is_full_id, is_lower_hex, is_temp_name, list_dir, remove_file_if_exists, sync_dir,
-    validate_name,
+    is_full_id, is_lower_hex, is_temp_name, list_dir, read_text_if_exists, remove_file_if_exists,
+    sync_dir, validate_name, write_atomic,
 };
 use crate::model::{CheckpointId, Manifest, Relation};
 use crate::store::{RunLock, Store, StoreGuard};
@@ -24,6 +26,14 @@ pub struct GcReport {
     pub freed_bytes: u64,
     /// True if nothing was actually deleted.
     pub dry_run: bool,
+}
+
+/// The files gc deletes.
+struct Garbage {
+    /// The manifest files of the removed checkpoints.
+    manifests: Vec<PathBuf>,
+    /// The objects no remaining checkpoint references: hash and size.
+    objects: Vec<(String, u64)>,
 }
 
 impl Store {
@@ -53,43 +63,10 @@ impl Store {
                 return Err(self.unknown_run(run));
             }
         }
-        let mut locks: Vec<RunLock> = Vec::new();
-        let mut guard: Option<StoreGuard> = None;
-        if !dry_run {
-            let to_lock: Vec<&str> = match run {
-                Some(run) => vec![run],
-                None => ref_runs.iter().map(String::as_str).collect(),
-            };
-            for name in to_lock {
-                locks.push(self.lock_run(name)?);
-            }
-            guard = Some(self.exclusive_guard()?);
-        }
-        // A damaged store (say, a run's head whose manifest is gone) would make what it still
-        // needs look unreferenced: delete nothing until `verify` passes.
-        let health = self.verify()?;
-        if let Some(first) = health.problems.first() {
-            return Err(StoreError::Damaged {
-                path: self.root().to_path_buf(),
-                count: health.problems.len(),
-                first: first.message.clone(),
-            });
-        }
-
+        let (mut locks, guard) = self.lock_for_gc(run, &ref_runs, dry_run)?;
+        self.require_healthy()?;
         let all = self.manifests()?;
-        let selected: BTreeSet<&str> = match run {
-            Some(run) => {
-                if !ref_runs.iter().any(|r| r == run) && !all.iter().any(|m| m.run == run) {
-                    return Err(self.unknown_run(run));
-                }
-                BTreeSet::from([run])
-            }
-            None => ref_runs
-                .iter()
-                .map(String::as_str)
-                .chain(all.iter().map(|m| m.run.as_str()))
-                .collect(),
-        };
+        let selected = self.gc_selection(run, &ref_runs, &all)?;
         if !dry_run {
             // Runs that have manifests but no ref yet (a crashed first commit).
             for name in &selected {
@@ -98,8 +75,92 @@ impl Store {
                 }
             }
         }
+        let (report, garbage) = self.collect_garbage(&all, &selected, keep_last, dry_run)?;
+        if !dry_run {
+            self.delete_garbage(&report.removed_checkpoints, &garbage)?;
+        }
+        drop(guard);
+        drop(locks);
+        tracing::info!(
+            removed_checkpoints = report.removed_checkpoints.len(),
+            removed_objects = report.removed_objects,
+            freed_bytes = report.freed_bytes,
+            dry_run,
+            "gc finished"
+        );
+        Ok(report)
+    }
 
-        let keep = self.checkpoints_to_keep(&all, &selected, keep_last)?;
+    /// Unless `dry_run`, takes the lock of each run gc works on that has a ref (`run`, or
+    /// every run in `ref_runs`), then the exclusive store lock (see [`Store::gc`]).
+    fn lock_for_gc(
+        &self,
+        run: Option<&str>,
+        ref_runs: &[String],
+        dry_run: bool,
+    ) -> Result<(Vec<RunLock>, Option<StoreGuard>)> {
+        if dry_run {
+            return Ok((Vec::new(), None));
+        }
+        let to_lock: Vec<&str> = match run {
+            Some(run) => vec![run],
+            None => ref_runs.iter().map(String::as_str).collect(),
+        };
+        let mut locks = Vec::new();
+        for name in to_lock {
+            locks.push(self.lock_run(name)?);
+        }
+        Ok((locks, Some(self.exclusive_guard()?)))
+    }
+
+    /// Fails with [`StoreError::Damaged`] unless [`Store::verify`] finds no problem: a
+    /// damaged store (say, a run's head whose manifest is gone) would make what it still
+    /// needs look unreferenced, so gc deletes nothing until `verify` passes.
+    fn require_healthy(&self) -> Result<()> {
+        let health = self.verify()?;
+        if let Some(first) = health.problems.first() {
+            return Err(StoreError::Damaged {
+                path: self.root().to_path_buf(),
+                count: health.problems.len(),
+                first: first.message.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The runs gc works on: `run` ([`StoreError::UnknownRun`] if it has neither a ref nor a
+    /// checkpoint in `all`), or every run with a ref or a checkpoint.
+    fn gc_selection<'a>(
+        &self,
+        run: Option<&'a str>,
+        ref_runs: &'a [String],
+        all: &'a [Manifest],
+    ) -> Result<BTreeSet<&'a str>> {
+        match run {
+            Some(run) => {
+                if !ref_runs.iter().any(|r| r == run) && !all.iter().any(|m| m.run == run) {
+                    return Err(self.unknown_run(run));
+                }
+                Ok(BTreeSet::from([run]))
+            }
+            None => Ok(ref_runs
+                .iter()
+                .map(String::as_str)
+                .chain(all.iter().map(|m| m.run.as_str()))
+                .collect()),
+        }
+    }
+
+    /// What gc removes from the `selected` runs keeping `keep_last` (see [`Store::gc`]): the
+    /// report (its bytes freed counted from the files as they are now), and the files.
+    fn collect_garbage(
+        &self,
+        all: &[Manifest],
+        selected: &BTreeSet<&str>,
+        keep_last: usize,
+        dry_run: bool,
+    ) -> Result<(GcReport, Garbage)> {
+        let keep = self.checkpoints_to_keep(all, selected, keep_last)?;
         let removed: Vec<&Manifest> = all
             .iter()
             .filter(|m| selected.contains(m.run.as_str()) && !keep.contains(m.id.as_str()))
@@ -115,36 +176,29 @@ impl Store {
             dry_run,
             ..GcReport::default()
         };
-        let mut manifest_paths = Vec::new();
+        let mut manifests = Vec::new();
         for m in &removed {
             let path = self.manifest_path(&m.id);
             report.freed_bytes += fs::metadata(&path).map(|md| md.len()).unwrap_or(0);
-            manifest_paths.push(path);
+            manifests.push(path);
         }
-        let garbage = self.unreferenced_objects(&referenced)?;
-        report.removed_objects = garbage.len();
-        report.freed_bytes += garbage.iter().map(|(_, size)| size).sum::<u64>();
+        let objects = self.unreferenced_objects(&referenced)?;
+        report.removed_objects = objects.len();
+        report.freed_bytes += objects.iter().map(|(_, size)| size).sum::<u64>();
+        Ok((report, Garbage { manifests, objects }))
+    }
 
-        if !dry_run {
-            if !report.removed_checkpoints.is_empty() {
-                self.add_pruned(&report.removed_checkpoints)?;
-                for path in &manifest_paths {
-                    remove_file_if_exists(path)?;
-                }
-                sync_dir(&self.manifests_dir())?;
+    /// Deletes `garbage`: records the `removed` checkpoints in `pruned` first (so `verify`
+    /// accepts links to them), then deletes their manifests, then the objects.
+    fn delete_garbage(&self, removed: &[CheckpointId], garbage: &Garbage) -> Result<()> {
+        if !removed.is_empty() {
+            self.add_pruned(removed)?;
+            for path in &garbage.manifests {
+                remove_file_if_exists(path)?;
             }
-            self.remove_objects(&garbage)?;
+            sync_dir(&self.manifests_dir())?;
         }
-        drop(guard);
-        drop(locks);
-        tracing::info!(
-            removed_checkpoints = report.removed_checkpoints.len(),
-            removed_objects = report.removed_objects,
-            freed_bytes = report.freed_bytes,
-            dry_run,
-            "gc finished"
-        );
-        Ok(report)
+        self.remove_objects(&garbage.objects)
     }
 
     /// The ids gc must keep (see [`Store::gc`]).
@@ -256,5 +310,26 @@ impl Store {
             sync_dir(&self.objects_dir())?;
         }
         Ok(())
+    }
+
+    /// The ids that `gc` removed.
+    pub(crate) fn pruned_ids(&self) -> Result<BTreeSet<CheckpointId>> {
+        let text = read_text_if_exists(&self.pruned_path())?.unwrap_or_default();
+        Ok(text
+            .lines()
+            .filter_map(|l| CheckpointId::parse(l.trim()))
+            .collect())
+    }
+
+    /// Adds ids to the `pruned` file (rewritten atomically). The caller holds a store guard.
+    pub(crate) fn add_pruned(&self, ids: &[CheckpointId]) -> Result<()> {
+        let mut all = self.pruned_ids()?;
+        all.extend(ids.iter().cloned());
+        let mut text = String::with_capacity(all.len() * 65);
+        for id in &all {
+            text.push_str(id);
+            text.push('\n');
+        }
+        write_atomic(&self.pruned_path(), text.as_bytes(), false)
     }
 }

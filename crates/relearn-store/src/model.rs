@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 
 /// A checkpoint id: 64 lowercase hex digits, the sha256 of the checkpoint's identity content
 /// (see [`Manifest::compute_id`]). In JSON it is the plain string; as a `&str` it is its hex.
+// `Default` (the empty id) is not a checkpoint id; the store never makes a manifest with it,
+// and keeps it only for relearn-train's placeholders (a candidate not committed yet).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CheckpointId(pub(crate) String);
@@ -313,8 +315,9 @@ pub const DERIVED_METRICS: [&str; 2] = ["baseline", "skill"];
 /// both of which the id already covers.
 pub const DERIVED_EXTRA: [&str; 1] = ["out_of_range"];
 
-/// The manifest as written to disk: a [`Manifest`] without `tags`.
-#[derive(Serialize)]
+/// The manifest as written to disk: a [`Manifest`] without `tags`. Its id and checksum are
+/// computed from it ([`ManifestFile::compute_id`], [`ManifestFile::checksum`]).
+#[derive(Clone, Copy, Serialize)]
 pub(crate) struct ManifestFile<'a> {
     id: &'a str,
     run: &'a str,
@@ -364,23 +367,46 @@ impl<'a> From<&'a Manifest> for ManifestFile<'a> {
     }
 }
 
-impl Manifest {
-    /// The checkpoint id: the sha256 (lowercase hex) of a canonical JSON serialization of the
-    /// identity content: run, mode, window, parent, relation, replaces, samples_trained,
-    /// retained, metrics, config_fingerprint, trained_on, extra (keys sorted) and parts
-    /// (name -> object hash). Not `created_at`, `train_seconds` or `tags`, so the same config
-    /// and seed give the same ids on a rerun. The `id` field itself is ignored.
-    pub fn compute_id(&self) -> CheckpointId {
+impl<'a> From<&'a UnhashedManifest> for ManifestFile<'a> {
+    /// The file of a manifest whose id is not known yet: its `id` field is empty, and
+    /// everything else is as its file will hold it.
+    fn from(m: &'a UnhashedManifest) -> Self {
+        ManifestFile {
+            id: "",
+            run: &m.run,
+            mode: &m.mode,
+            window: m.window,
+            parent: m.parent.as_deref(),
+            relation: m.relation,
+            replaces: m.replaces.as_deref(),
+            samples_trained: m.samples_trained,
+            samples_skipped: m.samples_skipped,
+            retained: &m.retained,
+            metrics: &m.metrics,
+            train_seconds: m.train_seconds,
+            created_at: &m.created_at,
+            config_fingerprint: &m.config_fingerprint,
+            trained_on: &m.trained_on,
+            extra: &m.extra,
+            parts: &m.parts,
+            checksum: None,
+        }
+    }
+}
+
+impl ManifestFile<'_> {
+    /// The checkpoint id of this content (see [`Manifest::compute_id`]).
+    fn compute_id(&self) -> CheckpointId {
         let identity = Identity {
-            run: &self.run,
-            mode: &self.mode,
+            run: self.run,
+            mode: self.mode,
             window: self.window,
-            parent: self.parent.as_deref(),
+            parent: self.parent,
             relation: self.relation,
-            replaces: self.replaces.as_deref(),
+            replaces: self.replaces,
             samples_trained: self.samples_trained,
             samples_skipped: self.samples_skipped,
-            retained: &self.retained,
+            retained: self.retained,
             metrics: Metrics {
                 prequential: self.metrics.prequential.as_ref().map(|p| {
                     p.iter()
@@ -390,9 +416,9 @@ impl Manifest {
                 }),
                 train_loss: self.metrics.train_loss,
             },
-            config_fingerprint: &self.config_fingerprint,
-            trained_on: &self.trained_on,
-            extra: canonical_json(&identity_extra(&self.extra)),
+            config_fingerprint: self.config_fingerprint,
+            trained_on: self.trained_on,
+            extra: canonical_json(&identity_extra(self.extra)),
             parts: self
                 .parts
                 .iter()
@@ -404,17 +430,151 @@ impl Manifest {
         CheckpointId::from_hash(hex::encode(Sha256::digest(&bytes)))
     }
 
-    /// The manifest file's JSON text (pretty, without `tags`), ending with a `checksum`
-    /// field over everything before it.
-    pub(crate) fn to_file_json(&self) -> String {
-        let checksum = self.file_checksum();
+    /// The checksum of this file (see [`Manifest::file_checksum`]): the sha256 of its JSON
+    /// without a `checksum` field.
+    fn checksum(&self) -> String {
+        let unsummed = ManifestFile {
+            checksum: None,
+            ..*self
+        };
+        let mut text = serde_json::to_string_pretty(&unsummed).expect("manifest serializes");
+        text.push('\n');
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// The file's JSON text (pretty), ending with a `checksum` field over everything before
+    /// it.
+    fn to_json(self) -> String {
+        let checksum = self.checksum();
         let file = ManifestFile {
             checksum: Some(&checksum),
-            ..ManifestFile::from(self)
+            ..self
         };
         let mut text = serde_json::to_string_pretty(&file).expect("manifest serializes");
         text.push('\n');
         text
+    }
+}
+
+/// A checkpoint's manifest before its id is known: every field of a [`Manifest`] but `id`,
+/// `tags` and `checksum` (the content the id is computed from, and the times it leaves out).
+/// [`UnhashedManifest::into_manifest`] computes the id and gives the [`Manifest`].
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub(crate) struct UnhashedManifest {
+    /// The run.
+    pub(crate) run: String,
+    /// The update policy that made it.
+    pub(crate) mode: String,
+    /// The window this checkpoint was trained on.
+    pub(crate) window: u64,
+    /// The parent checkpoint.
+    pub(crate) parent: Option<CheckpointId>,
+    /// How this checkpoint came from its parent.
+    pub(crate) relation: Relation,
+    /// The checkpoint that was serving before this one.
+    pub(crate) replaces: Option<CheckpointId>,
+    /// Distinct samples in the update's training set.
+    pub(crate) samples_trained: u64,
+    /// Rows of the checkpoint's window(s) skipped because their target was missing.
+    #[serde(default)]
+    pub(crate) samples_skipped: u64,
+    /// Past data kept after this update.
+    pub(crate) retained: Retained,
+    /// Scores.
+    pub(crate) metrics: Metrics,
+    /// Wall time of the update's training alone.
+    pub(crate) train_seconds: f64,
+    /// When the checkpoint was committed, RFC 3339 UTC with milliseconds.
+    pub(crate) created_at: String,
+    /// A fingerprint of the configuration that produced this checkpoint.
+    pub(crate) config_fingerprint: String,
+    /// The training set.
+    pub(crate) trained_on: TrainedOn,
+    /// Free-form extra information.
+    #[serde(default)]
+    pub(crate) extra: serde_json::Value,
+    /// The checkpoint's parts by name.
+    pub(crate) parts: BTreeMap<String, PartRef>,
+}
+
+impl UnhashedManifest {
+    /// The manifest of `draft` committed at `created_at`, whose parts are `parts` (the
+    /// records of the draft's part bytes, which the caller has taken out of it).
+    pub(crate) fn from_draft(
+        draft: CheckpointDraft,
+        parts: BTreeMap<String, PartRef>,
+        created_at: String,
+    ) -> UnhashedManifest {
+        UnhashedManifest {
+            run: draft.run,
+            mode: draft.mode,
+            window: draft.window,
+            parent: draft.parent,
+            relation: draft.relation,
+            replaces: draft.replaces,
+            samples_trained: draft.samples_trained,
+            samples_skipped: draft.samples_skipped,
+            retained: draft.retained,
+            metrics: draft.metrics,
+            train_seconds: draft.train_seconds,
+            created_at,
+            config_fingerprint: draft.config_fingerprint,
+            trained_on: draft.trained_on,
+            extra: draft.extra,
+            parts,
+        }
+    }
+
+    /// The text of the manifest's file, as [`Manifest::to_file_json`] writes it, but with an
+    /// empty `id` field (the id is computed from what this text parses back to).
+    pub(crate) fn to_file_json(&self) -> String {
+        ManifestFile::from(self).to_json()
+    }
+
+    /// The [`Manifest`] of this content: its id computed ([`Manifest::compute_id`]), no tags,
+    /// and its checksum as its file will record it.
+    pub(crate) fn into_manifest(self) -> Manifest {
+        let id = ManifestFile::from(&self).compute_id();
+        let mut manifest = Manifest {
+            id,
+            run: self.run,
+            mode: self.mode,
+            window: self.window,
+            parent: self.parent,
+            relation: self.relation,
+            replaces: self.replaces,
+            samples_trained: self.samples_trained,
+            samples_skipped: self.samples_skipped,
+            retained: self.retained,
+            metrics: self.metrics,
+            train_seconds: self.train_seconds,
+            created_at: self.created_at,
+            tags: Vec::new(),
+            config_fingerprint: self.config_fingerprint,
+            trained_on: self.trained_on,
+            extra: self.extra,
+            parts: self.parts,
+            checksum: None,
+        };
+        manifest.checksum = Some(manifest.file_checksum());
+        manifest
+    }
+}
+
+impl Manifest {
+    /// The checkpoint id: the sha256 (lowercase hex) of a canonical JSON serialization of the
+    /// identity content: run, mode, window, parent, relation, replaces, samples_trained,
+    /// retained, metrics, config_fingerprint, trained_on, extra (keys sorted) and parts
+    /// (name -> object hash). Not `created_at`, `train_seconds` or `tags`, so the same config
+    /// and seed give the same ids on a rerun. The `id` field itself is ignored.
+    pub fn compute_id(&self) -> CheckpointId {
+        ManifestFile::from(self).compute_id()
+    }
+
+    /// The manifest file's JSON text (pretty, without `tags`), ending with a `checksum`
+    /// field over everything before it.
+    pub(crate) fn to_file_json(&self) -> String {
+        ManifestFile::from(self).to_json()
     }
 
     /// The checksum a manifest file records: the sha256 (lowercase hex) of the file's JSON
@@ -422,10 +582,7 @@ impl Manifest {
     /// every field, `created_at` and `train_seconds` included, so that `verify` notices any
     /// edit of a manifest file.
     pub fn file_checksum(&self) -> String {
-        let mut text =
-            serde_json::to_string_pretty(&ManifestFile::from(self)).expect("manifest serializes");
-        text.push('\n');
-        hex::encode(Sha256::digest(text.as_bytes()))
+        ManifestFile::from(self).checksum()
     }
 
     /// Whether the file this manifest was read from is intact: its recorded checksum
@@ -452,9 +609,6 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// A copy of `value` whose object keys are sorted at every level, so its serialization does
-/// not depend on insertion order (relevant when serde_json's `preserve_order` is enabled
-/// somewhere in the build).
 /// `extra` without its [`DERIVED_EXTRA`] keys.
 fn identity_extra(extra: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
     match extra {
@@ -469,6 +623,9 @@ fn identity_extra(extra: &serde_json::Value) -> std::borrow::Cow<'_, serde_json:
     }
 }
 
+/// A copy of `value` whose object keys are sorted at every level, so its serialization does
+/// not depend on insertion order (relevant when serde_json's `preserve_order` is enabled
+/// somewhere in the build).
 fn canonical_json(value: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match value {
@@ -492,8 +649,7 @@ mod tests {
     use serde_json::json;
 
     fn sample() -> Manifest {
-        Manifest {
-            id: CheckpointId::default(),
+        UnhashedManifest {
             run: "r".into(),
             mode: "stateful".into(),
             window: 2,
@@ -509,7 +665,6 @@ mod tests {
             },
             train_seconds: 0.5,
             created_at: "2026-01-01T00:00:00.000Z".into(),
-            tags: vec![],
             config_fingerprint: "cfg".into(),
             trained_on: TrainedOn {
                 windows: vec![2],
@@ -523,8 +678,16 @@ mod tests {
                     bytes: 3,
                 },
             )]),
-            checksum: None,
         }
+        .into_manifest()
+    }
+
+    #[test]
+    fn an_unhashed_manifest_becomes_one_with_its_id_and_checksum() {
+        let m = sample();
+        assert_eq!(m.id, m.compute_id());
+        assert_eq!(m.checksum, Some(m.file_checksum()));
+        assert!(m.tags.is_empty());
     }
 
     #[test]
@@ -564,24 +727,16 @@ mod tests {
 
     #[test]
     fn id_survives_json_round_trip() {
-        let mut m = sample();
-        m.id = m.compute_id();
+        let m = sample();
         let back: Manifest = serde_json::from_str(&m.to_file_json()).unwrap();
         assert_eq!(back.compute_id(), m.id);
         assert_eq!(back.checksum.as_deref(), Some(m.file_checksum().as_str()));
-        assert_eq!(
-            Manifest {
-                checksum: None,
-                ..back
-            },
-            m
-        );
+        assert_eq!(back, m);
     }
 
     #[test]
     fn checksum_covers_the_fields_the_id_leaves_out() {
-        let mut m = sample();
-        m.id = m.compute_id();
+        let m = sample();
         let text = m.to_file_json();
         let intact: Manifest = serde_json::from_str(&text).unwrap();
         assert!(intact.checksum_matches());

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -175,79 +175,46 @@ impl Store {
                 continue;
             }
             let path = dir.join(&name);
-            let Some(id) = name.strip_suffix(".json").filter(|id| is_full_id(id)) else {
-                report.problems.push(Problem::new(
-                    path,
-                    "unexpected-file",
-                    "not a manifest (manifest names are <64 hex digits>.json)".into(),
-                ));
+            let Some(manifest) = read_manifest_for_verify(&path, &name, report) else {
                 continue;
             };
-            let bytes = match fs::read(&path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    report.problems.push(Problem::new(
-                        path,
-                        "unreadable-manifest",
-                        format!("manifest {id} cannot be read: {e}"),
-                    ));
-                    continue;
-                }
-            };
-            report.manifests_checked += 1;
-            let manifest = match parse_manifest_unchecked(&path, id, &bytes) {
-                Ok(m) => m,
-                Err(e) => {
-                    let detail = std::error::Error::source(&e)
-                        .map(|s| format!(": {s}"))
-                        .unwrap_or_default();
-                    report.problems.push(Problem::new(
-                        path,
-                        "bad-manifest",
-                        format!("{e}{detail}"),
-                    ));
-                    continue;
-                }
-            };
-            let computed = manifest.compute_id();
-            if computed != id {
-                report.problems.push(Problem::new(
-                    path.clone(),
-                    "manifest-id-mismatch",
-                    format!("manifest {id} was modified: its content hashes to id {computed}"),
-                ));
-            } else if !manifest.checksum_matches() {
-                // An edit the id does not cover (created_at, train_seconds).
-                report.problems.push(Problem::new(
-                    path.clone(),
-                    "manifest-checksum-mismatch",
-                    format!("manifest {id}: {MANIFEST_EDITED}"),
-                ));
-            }
-            for (part, part_ref) in &manifest.parts {
-                match objects.get(&part_ref.object) {
-                    None => report.problems.push(Problem::new(
-                        self.object_path(&part_ref.object),
-                        "missing-object",
-                        format!(
-                            "object {} (part '{part}' of checkpoint {id}) is missing",
-                            part_ref.object
-                        ),
-                    )),
-                    Some(&size) if size != part_ref.bytes => report.problems.push(Problem::new(
-                        self.object_path(&part_ref.object),
-                        "object-size-mismatch",
-                        format!(
-                            "object {} (part '{part}' of checkpoint {id}) has {size} bytes, the manifest records {}",
-                            part_ref.object, part_ref.bytes
-                        ),
-                    )),
-                    Some(_) => {}
-                }
-            }
-            manifests.insert(CheckpointId(id.to_string()), manifest);
+            check_manifest_hashes(&path, &manifest, report);
+            self.verify_parts(&manifest, objects, report);
+            manifests.insert(manifest.id.clone(), manifest);
         }
         Ok(manifests)
+    }
+
+    /// Checks that every part of `manifest` has its object among `objects` (the objects
+    /// present, with their sizes), with the size the manifest records.
+    fn verify_parts(
+        &self,
+        manifest: &Manifest,
+        objects: &HashMap<String, u64>,
+        report: &mut VerifyReport,
+    ) {
+        let id = &manifest.id;
+        for (part, part_ref) in &manifest.parts {
+            match objects.get(&part_ref.object) {
+                None => report.problems.push(Problem::new(
+                    self.object_path(&part_ref.object),
+                    "missing-object",
+                    format!(
+                        "object {} (part '{part}' of checkpoint {id}) is missing",
+                        part_ref.object
+                    ),
+                )),
+                Some(&size) if size != part_ref.bytes => report.problems.push(Problem::new(
+                    self.object_path(&part_ref.object),
+                    "object-size-mismatch",
+                    format!(
+                        "object {} (part '{part}' of checkpoint {id}) has {size} bytes, the manifest records {}",
+                        part_ref.object, part_ref.bytes
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
     }
 
     /// Checks `parent` / `replaces` links and the relation/parent agreement.
@@ -361,5 +328,70 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+/// Reads and parses the manifest file `path`, named `name`, without checking its id or
+/// checksum; `None`, with the problem reported, if its name is not a manifest's or it cannot
+/// be read or parsed. Counts the manifests read.
+fn read_manifest_for_verify(
+    path: &Path,
+    name: &str,
+    report: &mut VerifyReport,
+) -> Option<Manifest> {
+    let Some(id) = name.strip_suffix(".json").filter(|id| is_full_id(id)) else {
+        report.problems.push(Problem::new(
+            path.to_path_buf(),
+            "unexpected-file",
+            "not a manifest (manifest names are <64 hex digits>.json)".into(),
+        ));
+        return None;
+    };
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            report.problems.push(Problem::new(
+                path.to_path_buf(),
+                "unreadable-manifest",
+                format!("manifest {id} cannot be read: {e}"),
+            ));
+            return None;
+        }
+    };
+    report.manifests_checked += 1;
+    match parse_manifest_unchecked(path, id, &bytes) {
+        Ok(manifest) => Some(manifest),
+        Err(e) => {
+            let detail = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            report.problems.push(Problem::new(
+                path.to_path_buf(),
+                "bad-manifest",
+                format!("{e}{detail}"),
+            ));
+            None
+        }
+    }
+}
+
+/// Reports a manifest (read from `path`) whose content does not hash to its id, or else
+/// whose checksum does not match its file.
+fn check_manifest_hashes(path: &Path, manifest: &Manifest, report: &mut VerifyReport) {
+    let id = &manifest.id;
+    let computed = manifest.compute_id();
+    if computed != *id {
+        report.problems.push(Problem::new(
+            path.to_path_buf(),
+            "manifest-id-mismatch",
+            format!("manifest {id} was modified: its content hashes to id {computed}"),
+        ));
+    } else if !manifest.checksum_matches() {
+        // An edit the id does not cover (created_at, train_seconds).
+        report.problems.push(Problem::new(
+            path.to_path_buf(),
+            "manifest-checksum-mismatch",
+            format!("manifest {id}: {MANIFEST_EDITED}"),
+        ));
     }
 }
