@@ -25,6 +25,15 @@ use crate::TrainError;
 
 pub use relearn_model::parts::{self, PartError};
 
+/// What a checkpoint of a CSV run records under `extra.data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataRecord {
+    /// The sha256 of the checkpoint's own window.
+    pub window_sha256: String,
+    /// The hash chained over windows 0 to the checkpoint's own.
+    pub through_sha256: String,
+}
+
 /// What relearn records under a checkpoint's `extra` (the store keeps it as JSON and reads
 /// none of it; its keys are sorted when stored, so field order here changes no byte or id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +53,7 @@ pub struct CheckpointExtra {
     pub seed: u64,
     /// CSV runs: the hashes of the data the run trained on (see [`crate::data_trail`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<crate::data_trail::DataRecord>,
+    pub data: Option<DataRecord>,
     /// A candidate the promotion gate rejected: the verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<relearn_spec::Verdict>,

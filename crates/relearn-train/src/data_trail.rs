@@ -11,6 +11,7 @@
 //! this (their samples are a function of the fingerprinted config), so their manifests, and
 //! ids, are as they were.
 
+use crate::checkpoint::{CheckpointExtra, DataRecord};
 use relearn_data::Batch;
 use relearn_store::Manifest;
 use serde::{Deserialize, Serialize};
@@ -23,15 +24,6 @@ pub struct DataTrail {
     windows: Vec<[u8; 32]>,
     /// `through[t]`: the chain over windows `0..=t`.
     through: Vec<[u8; 32]>,
-}
-
-/// What a checkpoint of a CSV run records under `extra.data`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DataRecord {
-    /// The sha256 of the checkpoint's own window.
-    pub window_sha256: String,
-    /// The hash chained over windows 0 to the checkpoint's own.
-    pub through_sha256: String,
 }
 
 /// The first difference [`DataTrail::check`] found.
@@ -114,7 +106,7 @@ impl DataTrail {
 
 /// `extra.data` of a checkpoint (`None` for one written before these hashes existed).
 fn recorded(m: &Manifest) -> Option<DataRecord> {
-    crate::checkpoint::CheckpointExtra::of(m).ok()?.data
+    CheckpointExtra::of(m).ok()?.data
 }
 
 /// The sha256 of a window's samples as the model sees them before scaling: its shape, then
