@@ -14,7 +14,6 @@
 use crate::checkpoint::{CheckpointExtra, DataRecord};
 use relearn_data::Batch;
 use relearn_store::Manifest;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The hashes of the windows a run has streamed past, in order.
