@@ -28,6 +28,35 @@ pub fn derive(seed: u64, purpose: Purpose, window: usize) -> u64 {
     u64::from_le_bytes(h.finalize()[..8].try_into().expect("8 bytes"))
 }
 
+/// Every seed of one window's update, derived once from (`run.seed`, window): the loop
+/// hands them to the model family (weights, dropout, shuffling) and the policy (sampling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSeeds {
+    /// Fresh weights of a model trained on the window, and a grown output layer's rows.
+    pub weights: u64,
+    /// Shuffling order of the window's training.
+    pub shuffle: u64,
+    /// Which initial samples a stateless training set draws.
+    pub initial_sample: u64,
+    /// Dropout masks while training on the window.
+    pub dropout: u64,
+    /// Which samples of the window the replay reservoir keeps.
+    pub reservoir: u64,
+}
+
+impl WindowSeeds {
+    /// The seeds of `window` of a run seeded `seed`.
+    pub fn new(seed: u64, window: usize) -> WindowSeeds {
+        WindowSeeds {
+            weights: derive(seed, Purpose::Weights, window),
+            shuffle: derive(seed, Purpose::Shuffle, window),
+            initial_sample: derive(seed, Purpose::InitialSample, window),
+            dropout: derive(seed, Purpose::Dropout, window),
+            reservoir: derive(seed, Purpose::Reservoir, window),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,11 +6,13 @@
 //! The loop (score, update, commit, resume) is written once in [`runner`]; the two update
 //! modes differ only in how a window's training set and starting weights are chosen.
 
+mod advice;
 pub mod checkpoint;
 pub mod compare;
 pub mod data_trail;
 pub mod drift;
 pub mod inference;
+pub mod model;
 pub mod policy;
 pub mod replay;
 pub mod runner;
@@ -100,6 +102,17 @@ pub enum TrainError {
 }
 
 impl TrainError {
+    /// A checkpoint that cannot be loaded: `head`, and what is wrong with it.
+    pub(crate) fn bad_checkpoint(
+        head: &relearn_store::Manifest,
+        e: impl std::fmt::Display,
+    ) -> TrainError {
+        TrainError::BadCheckpoint {
+            id: head.id.clone(),
+            message: e.to_string(),
+        }
+    }
+
     /// Whether the error is the user's input (exit code 2) rather than a failure of the work
     /// (exit code 1).
     pub fn is_user_error(&self) -> bool {

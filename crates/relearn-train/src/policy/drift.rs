@@ -16,6 +16,7 @@ use crate::TrainError;
 use crate::checkpoint::parts;
 use crate::drift::Detector;
 use relearn_spec::DriftSpec;
+use relearn_spec::seed::WindowSeeds;
 
 /// The key of the detector's record under a checkpoint's `extra`.
 pub const EXTRA_KEY: &str = "drift";
@@ -82,6 +83,7 @@ impl PolicyState for Watching {
         losses: &dyn Fn() -> Vec<f64>,
         history: &History,
         ctx: &Context,
+        _seeds: &WindowSeeds,
     ) -> Plan {
         let d = &mut self.detector;
         let alarm = d.scan(&losses());

@@ -28,6 +28,7 @@ use relearn_data::{Batch, Window};
 use relearn_store::{Manifest, Relation, Retained};
 
 use crate::TrainError;
+use relearn_spec::seed::WindowSeeds;
 use relearn_spec::{Mode, RunSpec};
 
 /// A policy of one run: its settings and the questions the loop asks of it before any state
@@ -81,16 +82,18 @@ pub trait UpdatePolicy: fmt::Debug + Send + Sync {
 pub trait PolicyState: fmt::Debug + Send + CloneState {
     /// What the update of `window` trains, given the serving model's per-sample losses on it
     /// (`losses()` computes them; only a policy that watches them pays for them).
+    /// `seeds` are the window's (a policy that samples draws from its own seed).
     fn plan(
         &mut self,
         window: &Window,
         losses: &dyn Fn() -> Vec<f64>,
         history: &History,
         ctx: &Context,
+        seeds: &WindowSeeds,
     ) -> Plan;
 
     /// Called once the update of `window` has trained (the reservoir takes its samples).
-    fn trained(&mut self, _window: &Window, _ctx: &Context) {}
+    fn trained(&mut self, _window: &Window, _ctx: &Context, _seeds: &WindowSeeds) {}
 
     /// The parts stored with the checkpoint, by name (see [`crate::checkpoint::parts`]).
     fn parts(&self) -> Vec<(&'static str, Vec<u8>)> {
@@ -279,6 +282,7 @@ mod tests {
             _losses: &dyn Fn() -> Vec<f64>,
             _history: &History,
             _ctx: &Context,
+            _seeds: &WindowSeeds,
         ) -> Plan {
             self.updates += 1;
             Plan {

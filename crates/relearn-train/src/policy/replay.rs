@@ -12,7 +12,7 @@ use crate::TrainError;
 use crate::checkpoint::parts;
 use crate::replay::Reservoir;
 use relearn_spec::ReplaySpec;
-use relearn_spec::seed::{Purpose, derive};
+use relearn_spec::seed::WindowSeeds;
 
 /// The replay policy with its `[policy.replay]` settings.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ impl UpdatePolicy for Replay {
             self.spec.sampling,
         );
         let last_initial = ctx.initial_windows - 1;
-        let mut rng = StdRng::seed_from_u64(derive(ctx.seed, Purpose::Reservoir, last_initial));
+        let mut rng = StdRng::seed_from_u64(WindowSeeds::new(ctx.seed, last_initial).reservoir);
         let (rows, samples) = (ctx.window_size, history.initial.len());
         for w in 0..ctx.initial_windows {
             let range: Vec<usize> = (w * rows..((w + 1) * rows).min(samples)).collect();
@@ -83,6 +83,7 @@ impl PolicyState for WithReservoir {
         _losses: &dyn Fn() -> Vec<f64>,
         _history: &History,
         _ctx: &Context,
+        _seeds: &WindowSeeds,
     ) -> Plan {
         let mut raw = window.batch.clone();
         raw.extend(self.reservoir.samples());
@@ -97,8 +98,8 @@ impl PolicyState for WithReservoir {
     }
 
     /// The reservoir is offered the window it just trained on.
-    fn trained(&mut self, window: &Window, ctx: &Context) {
-        let mut rng = StdRng::seed_from_u64(derive(ctx.seed, Purpose::Reservoir, window.index));
+    fn trained(&mut self, window: &Window, _ctx: &Context, seeds: &WindowSeeds) {
+        let mut rng = StdRng::seed_from_u64(seeds.reservoir);
         self.reservoir.offer(&window.batch, window.index, &mut rng);
     }
 

@@ -6,6 +6,7 @@ use relearn_store::{Manifest, Retained};
 
 use super::{Context, History, Plan, PolicyState, Start, UpdatePolicy, window_alone};
 use crate::TrainError;
+use relearn_spec::seed::WindowSeeds;
 
 /// The stateful policy (it has no settings of its own: `[stateful]` is the fine-tuning's).
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +45,7 @@ impl PolicyState for FineTuneOnWindow {
         _losses: &dyn Fn() -> Vec<f64>,
         _history: &History,
         _ctx: &Context,
+        _seeds: &WindowSeeds,
     ) -> Plan {
         Plan {
             start: Start::Serving,

@@ -10,7 +10,7 @@ use relearn_store::{Manifest, Relation, Retained};
 use super::{Context, History, Plan, PolicyState, Start, TrainingSet, UpdatePolicy};
 use crate::TrainError;
 use relearn_spec::StatelessSpec;
-use relearn_spec::seed::{Purpose, derive};
+use relearn_spec::seed::WindowSeeds;
 
 /// The stateless policy with its `[stateless]` settings.
 #[derive(Debug, Clone)]
@@ -84,10 +84,11 @@ impl PolicyState for Retrain {
     /// so that it makes up `initial_fraction` of the whole.
     fn plan(
         &mut self,
-        window: &Window,
+        _window: &Window,
         _losses: &dyn Fn() -> Vec<f64>,
         history: &History,
         ctx: &Context,
+        seeds: &WindowSeeds,
     ) -> Plan {
         let mut recent = ctx.empty_batch();
         let mut windows: Vec<u64> = Vec::new();
@@ -100,8 +101,7 @@ impl PolicyState for Retrain {
         let take = wanted.min(history.initial.len());
         let mut raw = ctx.empty_batch();
         if take > 0 {
-            let mut rng =
-                StdRng::seed_from_u64(derive(ctx.seed, Purpose::InitialSample, window.index));
+            let mut rng = StdRng::seed_from_u64(seeds.initial_sample);
             let mut picked =
                 rand::seq::index::sample(&mut rng, history.initial.len(), take).into_vec();
             picked.sort_unstable();
