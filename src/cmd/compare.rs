@@ -116,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if policies.contains(&mode) {
             return Err(crate::exit::UsageError(format!(
                 "--policies names {mode} twice; list each policy once, e.g. {}",
-                policy_list(&Policy::ALL[..4])
+                policy_list(&Policy::all()[..relearn_spec::Mode::ALL.len()])
             ))
             .into());
         }

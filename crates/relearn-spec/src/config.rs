@@ -1801,7 +1801,7 @@ mod tests {
 
     #[test]
     fn policies_parse_and_name_their_runs() {
-        for p in Policy::ALL {
+        for &p in Policy::all() {
             assert_eq!(Policy::parse(p.name()), Some(p));
             assert!(valid_name(&format!("x-{}", p.run_suffix())), "{p}");
         }

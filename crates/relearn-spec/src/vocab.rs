@@ -98,28 +98,29 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Every policy `compare` accepts, the plain modes first.
-    pub const ALL: [Policy; 13] = {
-        const fn p(mode: Mode, anchor: Option<AnchorKind>) -> Policy {
-            Policy { mode, anchor }
-        }
-        use AnchorKind::{Ewc, L2Init, None as Plain};
-        [
-            p(Mode::Stateless, None),
-            p(Mode::Stateful, None),
-            p(Mode::Replay, None),
-            p(Mode::Drift, None),
-            p(Mode::Stateful, Some(L2Init)),
-            p(Mode::Stateful, Some(Ewc)),
-            p(Mode::Replay, Some(L2Init)),
-            p(Mode::Replay, Some(Ewc)),
-            p(Mode::Drift, Some(L2Init)),
-            p(Mode::Drift, Some(Ewc)),
-            p(Mode::Stateful, Some(Plain)),
-            p(Mode::Replay, Some(Plain)),
-            p(Mode::Drift, Some(Plain)),
-        ]
-    };
+    /// Every policy `compare` accepts: the plain modes (in [`Mode::ALL`]'s order); then each
+    /// fine-tuning mode with each anchor but the default (`stateful+l2-init`, `stateful+ewc`,
+    /// `replay+l2-init`, ...); then each with the default spelled out (`stateful+none`, ...).
+    /// Derived from the two lists, so a new mode or anchor is in it.
+    pub fn all() -> &'static [Policy] {
+        static ALL: std::sync::LazyLock<Vec<Policy>> = std::sync::LazyLock::new(|| {
+            let tuning = || Mode::ALL.into_iter().filter(|m| m.fine_tunes());
+            let with = |mode, anchor| Policy {
+                mode,
+                anchor: Some(anchor),
+            };
+            let plain = Mode::ALL.map(|mode| Policy { mode, anchor: None });
+            let anchored = tuning().flat_map(|mode| {
+                AnchorKind::ALL
+                    .into_iter()
+                    .filter(|&a| a != AnchorKind::default())
+                    .map(move |anchor| with(mode, anchor))
+            });
+            let spelled_default = tuning().map(|mode| with(mode, AnchorKind::default()));
+            plain.into_iter().chain(anchored).chain(spelled_default).collect()
+        });
+        &ALL
+    }
 
     /// `stateless`, as the config sets it.
     pub const STATELESS: Policy = Policy {
@@ -134,21 +135,26 @@ impl Policy {
     /// The book's two modes.
     pub const BOOK: [Policy; 2] = [Policy::STATELESS, Policy::STATEFUL];
 
-    /// The spelling: `stateful`, `stateful+ewc`.
+    /// The spelling: `stateful`, `stateful+ewc` (the mode's, `+`, the anchor's).
     pub fn name(self) -> &'static str {
-        use AnchorKind::{Ewc, L2Init, None as Plain};
-        match (self.mode, self.anchor) {
-            (m, None) => m.name(),
-            (Mode::Stateful, Some(L2Init)) => "stateful+l2-init",
-            (Mode::Stateful, Some(Ewc)) => "stateful+ewc",
-            (Mode::Stateful, Some(Plain)) => "stateful+none",
-            (Mode::Replay, Some(L2Init)) => "replay+l2-init",
-            (Mode::Replay, Some(Ewc)) => "replay+ewc",
-            (Mode::Replay, Some(Plain)) => "replay+none",
-            (Mode::Drift, Some(L2Init)) => "drift+l2-init",
-            (Mode::Drift, Some(Ewc)) => "drift+ewc",
-            (Mode::Drift, Some(Plain)) => "drift+none",
-            (Mode::Stateless, Some(_)) => "stateless",
+        static NAMES: std::sync::LazyLock<Vec<(Policy, &'static str)>> =
+            std::sync::LazyLock::new(|| {
+                Policy::all()
+                    .iter()
+                    .filter_map(|&p| {
+                        let anchor = p.anchor?;
+                        let name = format!("{}+{}", p.mode.name(), anchor.name());
+                        Some((p, &*Box::leak(name.into_boxed_str())))
+                    })
+                    .collect()
+            });
+        match self.anchor {
+            Some(_) if self.mode.fine_tunes() => NAMES
+                .iter()
+                .find(|(p, _)| *p == self)
+                .map(|(_, name)| *name)
+                .expect("every anchored fine-tuning policy is in Policy::all()"),
+            _ => self.mode.name(),
         }
     }
 
@@ -159,7 +165,7 @@ impl Policy {
 
     /// Parses [`Policy::name`].
     pub fn parse(name: &str) -> Option<Policy> {
-        Policy::ALL.into_iter().find(|p| p.name() == name)
+        Policy::all().iter().copied().find(|p| p.name() == name)
     }
 }
 
@@ -184,7 +190,7 @@ impl Serialize for Policy {
 #[cfg(feature = "clap")]
 impl clap::ValueEnum for Policy {
     fn value_variants<'a>() -> &'a [Self] {
-        &Policy::ALL
+        Policy::all()
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
@@ -249,5 +255,37 @@ impl Sampling {
         [Sampling::Recent, Sampling::Uniform]
             .into_iter()
             .find(|s| s.name() == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_policy_is_listed_once_in_the_documented_order_and_parses_back() {
+        let names: Vec<&str> = Policy::all().iter().map(|p| p.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "stateless",
+                "stateful",
+                "replay",
+                "drift",
+                "stateful+l2-init",
+                "stateful+ewc",
+                "replay+l2-init",
+                "replay+ewc",
+                "drift+l2-init",
+                "drift+ewc",
+                "stateful+none",
+                "replay+none",
+                "drift+none",
+            ]
+        );
+        for &p in Policy::all() {
+            assert_eq!(Policy::parse(p.name()), Some(p));
+        }
+        assert_eq!(Policy::parse("stateless+ewc"), None);
     }
 }

@@ -433,7 +433,7 @@ fn identical_scores_go_to_the_policy_keeping_less_data_then_costing_less() {
 fn among_policies_keeping_as_little_the_clearly_cheaper_one_wins() {
     // Two data-free policies with identical scores: the clearly cheaper one, whichever is
     // listed (and so ranked best) first; at about the same cost, the first.
-    let ewc = Policy::ALL[5];
+    let ewc = Policy::all()[5];
     assert_eq!(ewc.name(), "stateful+ewc");
     for order in [[Policy::STATEFUL, ewc], [ewc, Policy::STATEFUL]] {
         let r = report(
