@@ -1348,7 +1348,6 @@ impl<'a> CsvRows<'a> {
         max_rows: usize,
     ) -> Result<Option<(Batch, Vec<String>, Vec<usize>)>, DataError> {
         let path = self.path.as_path();
-        let pre = self.pre;
         let d = self.feature_cols.len();
         let mut batch = Batch::mixed(d, self.cat_cols.len());
         let mut raw = Vec::new();
@@ -1370,41 +1369,13 @@ impl<'a> CsvRows<'a> {
                         continue;
                     }
                     let text = String::from_utf8_lossy(cell).into_owned();
-                    let value = match pre.task {
-                        Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE)?,
-                        Task::Classification => match self.labels.get(text.as_str()).or_else(|| {
-                            let v = label_value(&text)?;
-                            self.by_value.as_ref()?.get(&v.to_bits())
-                        }) {
-                            Some(&i) => i as f32,
-                            None => {
-                                return Err(DataError::UnknownLabel {
-                                    path: path.to_path_buf(),
-                                    row: row.line(path),
-                                    column: name.to_string(),
-                                    label: text,
-                                    known: pre.classes.clone(),
-                                });
-                            }
-                        },
-                    };
+                    let value = self.target_value(row, name, cell, &text)?;
                     raw.push(text);
                     value
                 }
                 None => 0.0,
             };
-            for ((slot, &col), name) in row_buf
-                .iter_mut()
-                .zip(&self.feature_cols)
-                .zip(&pre.feature_names)
-            {
-                let c = cell(&rec, col);
-                *slot = if is_missing(&self.missing_tokens, c) {
-                    f32::NAN
-                } else {
-                    parse_cell(path, row, name, c, FEATURE_RULE)?
-                };
-            }
+            self.parse_features(&rec, row, &mut row_buf)?;
             cat_buf.clear();
             cat_buf.extend(
                 self.cat_cols
@@ -1415,6 +1386,64 @@ impl<'a> CsvRows<'a> {
             records.push(self.record - 1);
         }
         Ok((!batch.is_empty()).then_some((batch, raw, records)))
+    }
+
+    /// The target the model is scored against for `cell`, the target cell (`text`, as
+    /// text) of column `name` in the row at `row`: the number for regression; for
+    /// classification the class of the label, an unknown label being an error that names
+    /// the known ones.
+    fn target_value(
+        &self,
+        row: Pos,
+        name: &str,
+        cell: &[u8],
+        text: &str,
+    ) -> Result<f32, DataError> {
+        let path = self.path.as_path();
+        match self.pre.task {
+            Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE),
+            Task::Classification => match self.class_of(text) {
+                Some(i) => Ok(i as f32),
+                None => Err(DataError::UnknownLabel {
+                    path: path.to_path_buf(),
+                    row: row.line(path),
+                    column: name.to_string(),
+                    label: text.to_string(),
+                    known: self.pre.classes.clone(),
+                }),
+            },
+        }
+    }
+
+    /// The checkpoint's class of `label`: the class spelled so or, when the classes are
+    /// numbers, the one of the same value (`1.0` for `1`).
+    fn class_of(&self, label: &str) -> Option<usize> {
+        self.labels
+            .get(label)
+            .or_else(|| {
+                let v = label_value(label)?;
+                self.by_value.as_ref()?.get(&v.to_bits())
+            })
+            .copied()
+    }
+
+    /// Parses the numeric feature cells of `rec`, the row at `row`, into `out` (NaN for a
+    /// missing cell).
+    fn parse_features(&self, rec: &ByteRecord, row: Pos, out: &mut [f32]) -> Result<(), DataError> {
+        let path = self.path.as_path();
+        for ((slot, &col), name) in out
+            .iter_mut()
+            .zip(&self.feature_cols)
+            .zip(&self.pre.feature_names)
+        {
+            let c = cell(rec, col);
+            *slot = if is_missing(&self.missing_tokens, c) {
+                f32::NAN
+            } else {
+                parse_cell(path, row, name, c, FEATURE_RULE)?
+            };
+        }
+        Ok(())
     }
 }
 
