@@ -4,6 +4,7 @@
 //! Cells are trimmed of surrounding whitespace; blank lines are skipped. Row numbers in
 //! errors are 1-based line numbers of the file, the header being row 1.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -626,6 +627,104 @@ impl CsvLayout {
             header,
             stamp,
         } = open_csv(path, false, src.delimiter)?;
+        let columns = SourceColumns::resolve(src, header)?;
+        let mut pass = ValidationPass::new(columns, stamp, initial_samples);
+        let mut rec = ByteRecord::new();
+        while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
+            pass.check_row(&rec, row)?;
+        }
+        pass.finish()
+    }
+}
+
+/// The type `[data.columns]` gives the column called `name`, if any.
+fn declared_kind(src: &CsvSource, name: &str) -> Option<ColumnKind> {
+    src.columns.get(name).copied()
+}
+
+/// Errors unless every column typed under `[data.columns]` is in `header`, once, and is
+/// not the target.
+fn check_typed_columns(src: &CsvSource, header: &[String]) -> Result<(), DataError> {
+    let path = src.path.as_path();
+    for (name, kind) in &src.columns {
+        find_column(path, header, name, ColumnRole::Typed)?;
+        if name == &src.target {
+            return Err(DataError::TargetIsFeature {
+                path: path.to_path_buf(),
+                column: format!(
+                    "{name}\" (given the type \"{}\" under [data.columns]",
+                    kind.name()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Without `data.features`: every column but the target and those typed `"ignore"`, in
+/// file order; each of their names must be unique in `header`.
+fn every_feature_column(
+    src: &CsvSource,
+    header: &[String],
+    target_col: usize,
+) -> Result<Vec<usize>, DataError> {
+    let path = src.path.as_path();
+    let cols: Vec<usize> = (0..header.len())
+        .filter(|&c| c != target_col && declared_kind(src, &header[c]) != Some(ColumnKind::Ignore))
+        .collect();
+    for &c in &cols {
+        find_column(path, header, &header[c], ColumnRole::Feature)?;
+    }
+    Ok(cols)
+}
+
+/// The columns `data.features` lists, in its order, less those typed `"ignore"`. A listed
+/// name that is the target, is listed twice, or is missing or repeated in `header` is an
+/// error.
+fn listed_feature_columns(src: &CsvSource, header: &[String]) -> Result<Vec<usize>, DataError> {
+    let path = src.path.as_path();
+    let mut seen = HashSet::new();
+    let mut cols = Vec::with_capacity(src.features.len());
+    for name in &src.features {
+        if name == &src.target {
+            return Err(DataError::TargetIsFeature {
+                path: path.to_path_buf(),
+                column: name.clone(),
+            });
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(DataError::DuplicateFeature {
+                path: path.to_path_buf(),
+                column: name.clone(),
+            });
+        }
+        let c = find_column(path, header, name, ColumnRole::Feature)?;
+        if declared_kind(src, name) != Some(ColumnKind::Ignore) {
+            cols.push(c);
+        }
+    }
+    Ok(cols)
+}
+
+/// A CSV source's columns found in its file's header: what the validating pass checks each
+/// row against.
+struct SourceColumns<'a> {
+    src: &'a CsvSource,
+    header: Vec<String>,
+    target_col: usize,
+    /// The feature columns whose types the initial windows settle (those typed `"ignore"`
+    /// left out), in model order before numeric and categorical ones are told apart.
+    candidate_cols: Vec<usize>,
+    /// Cells read as missing.
+    missing: MissingTokens,
+}
+
+impl<'a> SourceColumns<'a> {
+    /// Finds `src`'s target and feature columns in `header`. An error when the header reads
+    /// as one column holding another delimiter, a named column is missing or repeated, the
+    /// target is also a feature, or no feature column is left.
+    fn resolve(src: &'a CsvSource, header: Vec<String>) -> Result<Self, DataError> {
+        let path = src.path.as_path();
         if let Some(found) = other_delimiter(&header, src.delimiter) {
             return Err(DataError::Delimiter {
                 path: path.to_path_buf(),
@@ -635,49 +734,11 @@ impl CsvLayout {
             });
         }
         let target_col = find_column(path, &header, &src.target, ColumnRole::Target)?;
-        for (name, kind) in &src.columns {
-            find_column(path, &header, name, ColumnRole::Typed)?;
-            if name == &src.target {
-                return Err(DataError::TargetIsFeature {
-                    path: path.to_path_buf(),
-                    column: format!(
-                        "{name}\" (given the type \"{}\" under [data.columns]",
-                        kind.name()
-                    ),
-                });
-            }
-        }
-        let kind_of = |c: usize| src.columns.get(&header[c]).copied();
-        let candidate_cols: Vec<usize> = if src.features.is_empty() {
-            let cols: Vec<usize> = (0..header.len())
-                .filter(|&c| c != target_col && kind_of(c) != Some(ColumnKind::Ignore))
-                .collect();
-            for &c in &cols {
-                find_column(path, &header, &header[c], ColumnRole::Feature)?;
-            }
-            cols
+        check_typed_columns(src, &header)?;
+        let candidate_cols = if src.features.is_empty() {
+            every_feature_column(src, &header, target_col)?
         } else {
-            let mut seen = HashSet::new();
-            let mut cols = Vec::with_capacity(src.features.len());
-            for name in &src.features {
-                if name == &src.target {
-                    return Err(DataError::TargetIsFeature {
-                        path: path.to_path_buf(),
-                        column: name.clone(),
-                    });
-                }
-                if !seen.insert(name.as_str()) {
-                    return Err(DataError::DuplicateFeature {
-                        path: path.to_path_buf(),
-                        column: name.clone(),
-                    });
-                }
-                let c = find_column(path, &header, name, ColumnRole::Feature)?;
-                if kind_of(c) != Some(ColumnKind::Ignore) {
-                    cols.push(c);
-                }
-            }
-            cols
+            listed_feature_columns(src, &header)?
         };
         if candidate_cols.is_empty() {
             return Err(DataError::NoFeatures {
@@ -685,153 +746,334 @@ impl CsvLayout {
                 target: src.target.clone(),
             });
         }
-        let missing = MissingTokens::new(&src.missing);
-        let cap = src.max_categories + 1;
-        let mut seen_cols: Vec<ColumnSeen> = candidate_cols
+        Ok(SourceColumns {
+            src,
+            header,
+            target_col,
+            candidate_cols,
+            missing: MissingTokens::new(&src.missing),
+        })
+    }
+
+    /// The type `[data.columns]` gives column `c`, if any.
+    fn kind_of(&self, c: usize) -> Option<ColumnKind> {
+        declared_kind(self.src, &self.header[c])
+    }
+
+    /// Checks the feature cells of `rec`, a sample of the initial windows starting at
+    /// `row`, and notes in `seen_cols` (one per candidate column) what they show: missing
+    /// cells, distinct values and, for a column whose type is inferred, whether every cell
+    /// is a number. A cell of a column declared numeric must be a number.
+    fn observe_initial_row(
+        &self,
+        seen_cols: &mut [ColumnSeen],
+        rec: &ByteRecord,
+        row: Pos,
+    ) -> Result<(), DataError> {
+        let path = self.src.path.as_path();
+        let cap = self.src.max_categories + 1;
+        for (seen, &c) in seen_cols.iter_mut().zip(&self.candidate_cols) {
+            let v = cell(rec, c);
+            if is_missing(&self.missing, v) {
+                seen.blank = true;
+                continue;
+            }
+            match self.kind_of(c) {
+                Some(ColumnKind::Numeric) => {
+                    check_cell(path, row, &self.header[c], v, DECLARED_NUMERIC_RULE)?
+                }
+                Some(ColumnKind::Categorical) => {}
+                _ if seen.numeric && !plain_decimal(v) => {
+                    match parse_cell(path, row, &self.header[c], v, FEATURE_RULE) {
+                        Ok(_) => {}
+                        Err(DataError::NotANumber { .. }) => seen.numeric = false,
+                        Err(e) => return Err(e),
+                    }
+                }
+                _ => {}
+            }
+            if seen.distinct.len() < cap && !seen.distinct.contains(v) {
+                seen.distinct.insert(v.to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the feature cells of `rec`, a sample after the initial windows starting at
+    /// `row`: every non-missing cell of a numeric column of `layout` must be a number.
+    fn check_settled_row(
+        &self,
+        layout: &CsvLayout,
+        rec: &ByteRecord,
+        row: Pos,
+    ) -> Result<(), DataError> {
+        let path = self.src.path.as_path();
+        let rule = |c: usize| match self.kind_of(c) {
+            Some(ColumnKind::Numeric) => DECLARED_NUMERIC_RULE,
+            _ => INFERRED_NUMERIC_RULE,
+        };
+        for (&col, name) in layout.feature_cols.iter().zip(&layout.feature_names) {
+            let v = cell(rec, col);
+            if !is_missing(&self.missing, v) {
+                check_cell(path, row, name, v, rule(col))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles the feature columns' types once the initial windows are read (`seen`: what
+    /// they showed of each candidate column): the layout, the numeric features with a
+    /// missing indicator, and the categorical columns' input widths.
+    fn decide(&self, seen: &[ColumnSeen], stamp: FileStamp) -> Settled {
+        let src = self.src;
+        let header = &self.header;
+        let mut feature_cols = Vec::new();
+        let mut indicators = Vec::new();
+        let mut cat_cols = Vec::new();
+        let mut categorical = Vec::new();
+        for (&c, s) in self.candidate_cols.iter().zip(seen) {
+            let numeric = match src.columns.get(&header[c]) {
+                Some(ColumnKind::Numeric) => true,
+                Some(ColumnKind::Categorical) => false,
+                // A column with no cell in the initial windows shows no numbers: categorical
+                // (any value it brings later is usable, none is an error).
+                _ => s.numeric && !s.distinct.is_empty(),
+            };
+            if numeric {
+                if s.blank {
+                    indicators.push(feature_cols.len());
+                }
+                feature_cols.push(c);
+            } else {
+                cat_cols.push(c);
+                categorical.push(categorical_column(src, &header[c], s.distinct.len()));
+            }
+        }
+        let layout = CsvLayout {
+            path: src.path.clone(),
+            n_fields: header.len(),
+            feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
+            feature_cols,
+            cat_cols,
+            target_col: self.target_col,
+            target_name: src.target.clone(),
+            task: src.task,
+            labels: HashMap::new(),
+            missing: self.missing.clone(),
+            delimiter: src.delimiter,
+            stamp,
+        };
+        Settled {
+            layout,
+            indicators,
+            categorical,
+        }
+    }
+}
+
+/// The input widths of the categorical column called `name`, which showed `distinct`
+/// values in the initial windows: one-hot slots for twice that many (at least 2, at most
+/// `data.max_categories`), plus `data.hash_buckets` hashed inputs when twice that many
+/// exceeds `data.max_categories`.
+fn categorical_column(src: &CsvSource, name: &str, distinct: usize) -> CategoricalColumn {
+    let slots = (2 * distinct).max(2).min(src.max_categories.max(1));
+    let buckets = if 2 * distinct > src.max_categories {
+        src.hash_buckets
+    } else {
+        0
+    };
+    CategoricalColumn {
+        name: name.to_string(),
+        slots,
+        buckets,
+    }
+}
+
+/// The feature types settled once the initial windows are read.
+struct Settled {
+    layout: CsvLayout,
+    /// The numeric features (indices in model order) with a missing indicator.
+    indicators: Vec<usize>,
+    /// The categorical columns' input widths.
+    categorical: Vec<CategoricalColumn>,
+}
+
+/// Class labels as written: those of the initial windows in order of first appearance,
+/// then those first seen later.
+#[derive(Default)]
+struct LabelsSeen {
+    initial: Vec<String>,
+    initial_set: HashSet<String>,
+    later: Vec<String>,
+    later_set: HashSet<String>,
+}
+
+impl LabelsSeen {
+    /// Whether `label` was seen before.
+    fn contains(&self, label: &str) -> bool {
+        self.initial_set.contains(label) || self.later_set.contains(label)
+    }
+
+    /// Notes `label`, not seen before, as one of the initial windows' or (`later`) as one
+    /// first seen after them.
+    fn insert(&mut self, label: Cow<'_, str>, later: bool) {
+        if later {
+            self.later_set.insert(label.to_string());
+            self.later.push(label.into_owned());
+        } else {
+            self.initial_set.insert(label.to_string());
+            self.initial.push(label.into_owned());
+        }
+    }
+}
+
+/// The validating pass over a CSV file's records: what the initial windows show of each
+/// feature column, the labels seen, and, once the initial windows are read, the settled
+/// feature types that later rows are checked against.
+struct ValidationPass<'a> {
+    columns: SourceColumns<'a>,
+    stamp: FileStamp,
+    /// Samples in the initial windows.
+    initial_samples: usize,
+    /// What the initial windows show of each candidate column.
+    seen_cols: Vec<ColumnSeen>,
+    /// Classification: the labels seen so far.
+    labels: LabelsSeen,
+    /// The types, settled once the initial windows are read (or the file ends first).
+    settled: Option<Settled>,
+    /// Samples (rows whose target is not missing) read so far.
+    samples: usize,
+    /// Rows skipped for a missing target.
+    unlabelled: usize,
+}
+
+impl<'a> ValidationPass<'a> {
+    /// A pass over a file whose header gave `columns`, before its first record.
+    fn new(columns: SourceColumns<'a>, stamp: FileStamp, initial_samples: usize) -> Self {
+        let seen_cols = columns
+            .candidate_cols
             .iter()
             .map(|_| ColumnSeen {
                 numeric: true,
                 ..ColumnSeen::default()
             })
             .collect();
+        ValidationPass {
+            columns,
+            stamp,
+            initial_samples,
+            seen_cols,
+            labels: LabelsSeen::default(),
+            settled: None,
+            samples: 0,
+            unlabelled: 0,
+        }
+    }
 
-        let mut rec = ByteRecord::new();
-        // Labels as written: those of the initial windows in order of first appearance,
-        // then those first seen later.
-        let mut seen_labels: Vec<String> = Vec::new();
-        let mut seen_set: HashSet<String> = HashSet::new();
-        let mut later: Vec<String> = Vec::new();
-        let mut later_set: HashSet<String> = HashSet::new();
-        let mut layout: Option<CsvLayout> = None;
-        let mut decided: Option<(Vec<usize>, Vec<CategoricalColumn>)> = None;
-        // The types are settled once the initial windows are read (or the file ends first).
-        let decide_now = |seen: &[ColumnSeen]| {
-            decide(
-                src,
-                &header,
-                &candidate_cols,
-                seen,
-                target_col,
-                &missing,
-                stamp.clone(),
-            )
-        };
-        let mut n = 0usize;
-        let mut unlabelled = 0usize;
-        while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
-            check_utf8(path, &header, &rec, row)?;
-            check_width(path, &rec, row, header.len())?;
-            let target_cell = cell(&rec, target_col);
-            if is_missing(&missing, target_cell) {
-                // An outcome never observed: the row is skipped, whatever its features.
-                unlabelled += 1;
-                continue;
-            }
-            if n == initial_samples && layout.is_none() {
-                check_task_given(src, &seen_labels)?;
-                let (l, d) = decide_now(&seen_cols);
-                layout = Some(l);
-                decided = Some(d);
-            }
-            match &layout {
-                None => {
-                    for (seen, &c) in seen_cols.iter_mut().zip(&candidate_cols) {
-                        let v = cell(&rec, c);
-                        if is_missing(&missing, v) {
-                            seen.blank = true;
-                            continue;
-                        }
-                        match kind_of(c) {
-                            Some(ColumnKind::Numeric) => {
-                                check_cell(path, row, &header[c], v, DECLARED_NUMERIC_RULE)?
-                            }
-                            Some(ColumnKind::Categorical) => {}
-                            _ if seen.numeric && !plain_decimal(v) => {
-                                match parse_cell(path, row, &header[c], v, FEATURE_RULE) {
-                                    Ok(_) => {}
-                                    Err(DataError::NotANumber { .. }) => seen.numeric = false,
-                                    Err(e) => return Err(e),
-                                }
-                            }
-                            _ => {}
-                        }
-                        if seen.distinct.len() < cap && !seen.distinct.contains(v) {
-                            seen.distinct.insert(v.to_vec());
-                        }
-                    }
-                }
-                Some(l) => {
-                    let rule = |c: usize| match kind_of(c) {
-                        Some(ColumnKind::Numeric) => DECLARED_NUMERIC_RULE,
-                        _ => INFERRED_NUMERIC_RULE,
-                    };
-                    for (&col, name) in l.feature_cols.iter().zip(&l.feature_names) {
-                        let v = cell(&rec, col);
-                        if !is_missing(&missing, v) {
-                            check_cell(path, row, name, v, rule(col))?;
-                        }
-                    }
-                }
-            }
-            match src.task {
-                Task::Regression => {
-                    check_cell(path, row, &src.target, target_cell, TARGET_RULE)?;
-                }
-                Task::Classification => {
-                    if target_cell.is_empty() {
-                        return Err(empty_cell(path, row, &src.target));
-                    }
-                    let label = String::from_utf8_lossy(target_cell);
-                    if !seen_set.contains(label.as_ref()) && !later_set.contains(label.as_ref()) {
-                        if n >= initial_samples && seen_labels.len() < 2 {
-                            // The root cause is the initial windows' single class, not
-                            // this row: say that.
-                            return Err(DataError::SingleClass {
-                                stream: src.label(),
-                                column: src.target.clone(),
-                                label: seen_labels.first().cloned().unwrap_or_default(),
-                                initial_samples,
-                            });
-                        }
-                        if n >= initial_samples {
-                            later_set.insert(label.to_string());
-                            later.push(label.into_owned());
-                        } else {
-                            seen_set.insert(label.to_string());
-                            seen_labels.push(label.into_owned());
-                        }
-                    }
-                }
-            }
-            n += 1;
+    /// Checks the record `rec` starting at `row`: its text and width, then, unless its
+    /// target is missing (the row is skipped), its feature cells and its target. The types
+    /// are settled when the first sample after the initial windows comes.
+    fn check_row(&mut self, rec: &ByteRecord, row: Pos) -> Result<(), DataError> {
+        let columns = &self.columns;
+        let path = columns.src.path.as_path();
+        check_utf8(path, &columns.header, rec, row)?;
+        check_width(path, rec, row, columns.header.len())?;
+        let target_cell = cell(rec, columns.target_col);
+        if is_missing(&columns.missing, target_cell) {
+            // An outcome never observed: the row is skipped, whatever its features.
+            self.unlabelled += 1;
+            return Ok(());
         }
-        if n == 0 && unlabelled > 0 {
-            return Err(DataError::NoLabelledRows {
-                path: path.to_path_buf(),
+        if self.samples == self.initial_samples && self.settled.is_none() {
+            self.settled = Some(self.settle()?);
+        }
+        match &self.settled {
+            None => self
+                .columns
+                .observe_initial_row(&mut self.seen_cols, rec, row)?,
+            Some(settled) => self.columns.check_settled_row(&settled.layout, rec, row)?,
+        }
+        self.check_target(target_cell, row)?;
+        self.samples += 1;
+        Ok(())
+    }
+
+    /// Settles the types from what the initial windows showed, after refusing a target
+    /// that looks numeric when `data.task` is not given.
+    fn settle(&self) -> Result<Settled, DataError> {
+        check_task_given(self.columns.src, &self.labels.initial)?;
+        Ok(self.columns.decide(&self.seen_cols, self.stamp.clone()))
+    }
+
+    /// Checks `target_cell`, the target of the sample starting at `row`: a number for
+    /// regression; for classification a label, noted when new.
+    fn check_target(&mut self, target_cell: &[u8], row: Pos) -> Result<(), DataError> {
+        let src = self.columns.src;
+        let path = src.path.as_path();
+        match src.task {
+            Task::Regression => check_cell(path, row, &src.target, target_cell, TARGET_RULE),
+            Task::Classification => {
+                if target_cell.is_empty() {
+                    return Err(empty_cell(path, row, &src.target));
+                }
+                self.note_label(String::from_utf8_lossy(target_cell))
+            }
+        }
+    }
+
+    /// Notes the class `label` of the sample being read when it is new. A new label after
+    /// initial windows that held a single class is an error about those windows.
+    fn note_label(&mut self, label: Cow<'_, str>) -> Result<(), DataError> {
+        if self.labels.contains(label.as_ref()) {
+            return Ok(());
+        }
+        let later = self.samples >= self.initial_samples;
+        if later && self.labels.initial.len() < 2 {
+            // The root cause is the initial windows' single class, not this row: say that.
+            let src = self.columns.src;
+            return Err(DataError::SingleClass {
+                stream: src.label(),
                 column: src.target.clone(),
-                rows: unlabelled,
+                label: self.labels.initial.first().cloned().unwrap_or_default(),
+                initial_samples: self.initial_samples,
             });
         }
-        if n == 0 {
+        self.labels.insert(label, later);
+        Ok(())
+    }
+
+    /// Ends the pass after the last record: a file without samples is an error; the types
+    /// are settled if the file ended within the initial windows; the labels become classes,
+    /// of which there must be two at least.
+    fn finish(mut self) -> Result<Validated, DataError> {
+        let src = self.columns.src;
+        if self.samples == 0 && self.unlabelled > 0 {
+            return Err(DataError::NoLabelledRows {
+                path: src.path.clone(),
+                column: src.target.clone(),
+                rows: self.unlabelled,
+            });
+        }
+        if self.samples == 0 {
             return Err(DataError::NoRows {
-                path: path.to_path_buf(),
+                path: src.path.clone(),
             });
         }
-        let (mut layout, (indicators, categorical)) = match (layout, decided) {
-            (Some(l), Some(d)) => (l, d),
-            _ => {
-                check_task_given(src, &seen_labels)?;
-                let (l, d) = decide_now(&seen_cols);
-                (l, d)
-            }
+        let Settled {
+            mut layout,
+            indicators,
+            categorical,
+        } = match self.settled.take() {
+            Some(settled) => settled,
+            None => self.settle()?,
         };
-        let classes = ClassMap::of(seen_labels, later);
+        let classes = ClassMap::of(self.labels.initial, self.labels.later);
         if src.task == Task::Classification && classes.classes.len() < 2 {
             return Err(DataError::SingleClass {
                 stream: src.label(),
                 column: src.target.clone(),
                 label: classes.classes.first().cloned().unwrap_or_default(),
-                initial_samples,
+                initial_samples: self.initial_samples,
             });
         }
         layout.labels = classes.index;
@@ -841,71 +1083,10 @@ impl CsvLayout {
             later_classes: classes.later,
             indicators,
             categorical,
-            n_samples: n,
-            skipped_rows: unlabelled,
+            n_samples: self.samples,
+            skipped_rows: self.unlabelled,
         })
     }
-}
-
-/// Settles the feature columns' types once the initial windows are read: the layout, the
-/// numeric features with a missing indicator, and the categorical columns' input widths.
-fn decide(
-    src: &CsvSource,
-    header: &[String],
-    candidate_cols: &[usize],
-    seen: &[ColumnSeen],
-    target_col: usize,
-    missing: &MissingTokens,
-    stamp: FileStamp,
-) -> (CsvLayout, (Vec<usize>, Vec<CategoricalColumn>)) {
-    let mut feature_cols = Vec::new();
-    let mut indicators = Vec::new();
-    let mut cat_cols = Vec::new();
-    let mut categorical = Vec::new();
-    for (&c, s) in candidate_cols.iter().zip(seen) {
-        let numeric = match src.columns.get(&header[c]) {
-            Some(ColumnKind::Numeric) => true,
-            Some(ColumnKind::Categorical) => false,
-            // A column with no cell in the initial windows shows no numbers: categorical
-            // (any value it brings later is usable, none is an error).
-            _ => s.numeric && !s.distinct.is_empty(),
-        };
-        if numeric {
-            if s.blank {
-                indicators.push(feature_cols.len());
-            }
-            feature_cols.push(c);
-        } else {
-            let distinct = s.distinct.len();
-            let slots = (2 * distinct).max(2).min(src.max_categories.max(1));
-            let buckets = if 2 * distinct > src.max_categories {
-                src.hash_buckets
-            } else {
-                0
-            };
-            cat_cols.push(c);
-            categorical.push(CategoricalColumn {
-                name: header[c].clone(),
-                slots,
-                buckets,
-            });
-        }
-    }
-    let layout = CsvLayout {
-        path: src.path.clone(),
-        n_fields: header.len(),
-        feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
-        feature_cols,
-        cat_cols,
-        target_col,
-        target_name: src.target.clone(),
-        task: src.task,
-        labels: HashMap::new(),
-        missing: missing.clone(),
-        delimiter: src.delimiter,
-        stamp,
-    };
-    (layout, (indicators, categorical))
 }
 
 /// A categorical cell as the encoders see it: the trimmed text, or `""` when missing.
@@ -1167,7 +1348,6 @@ impl<'a> CsvRows<'a> {
         max_rows: usize,
     ) -> Result<Option<(Batch, Vec<String>, Vec<usize>)>, DataError> {
         let path = self.path.as_path();
-        let pre = self.pre;
         let d = self.feature_cols.len();
         let mut batch = Batch::mixed(d, self.cat_cols.len());
         let mut raw = Vec::new();
@@ -1189,41 +1369,13 @@ impl<'a> CsvRows<'a> {
                         continue;
                     }
                     let text = String::from_utf8_lossy(cell).into_owned();
-                    let value = match pre.task {
-                        Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE)?,
-                        Task::Classification => match self.labels.get(text.as_str()).or_else(|| {
-                            let v = label_value(&text)?;
-                            self.by_value.as_ref()?.get(&v.to_bits())
-                        }) {
-                            Some(&i) => i as f32,
-                            None => {
-                                return Err(DataError::UnknownLabel {
-                                    path: path.to_path_buf(),
-                                    row: row.line(path),
-                                    column: name.to_string(),
-                                    label: text,
-                                    known: pre.classes.clone(),
-                                });
-                            }
-                        },
-                    };
+                    let value = self.target_value(row, name, cell, &text)?;
                     raw.push(text);
                     value
                 }
                 None => 0.0,
             };
-            for ((slot, &col), name) in row_buf
-                .iter_mut()
-                .zip(&self.feature_cols)
-                .zip(&pre.feature_names)
-            {
-                let c = cell(&rec, col);
-                *slot = if is_missing(&self.missing_tokens, c) {
-                    f32::NAN
-                } else {
-                    parse_cell(path, row, name, c, FEATURE_RULE)?
-                };
-            }
+            self.parse_features(&rec, row, &mut row_buf)?;
             cat_buf.clear();
             cat_buf.extend(
                 self.cat_cols
@@ -1234,6 +1386,64 @@ impl<'a> CsvRows<'a> {
             records.push(self.record - 1);
         }
         Ok((!batch.is_empty()).then_some((batch, raw, records)))
+    }
+
+    /// The target the model is scored against for `cell`, the target cell (`text`, as
+    /// text) of column `name` in the row at `row`: the number for regression; for
+    /// classification the class of the label, an unknown label being an error that names
+    /// the known ones.
+    fn target_value(
+        &self,
+        row: Pos,
+        name: &str,
+        cell: &[u8],
+        text: &str,
+    ) -> Result<f32, DataError> {
+        let path = self.path.as_path();
+        match self.pre.task {
+            Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE),
+            Task::Classification => match self.class_of(text) {
+                Some(i) => Ok(i as f32),
+                None => Err(DataError::UnknownLabel {
+                    path: path.to_path_buf(),
+                    row: row.line(path),
+                    column: name.to_string(),
+                    label: text.to_string(),
+                    known: self.pre.classes.clone(),
+                }),
+            },
+        }
+    }
+
+    /// The checkpoint's class of `label`: the class spelled so or, when the classes are
+    /// numbers, the one of the same value (`1.0` for `1`).
+    fn class_of(&self, label: &str) -> Option<usize> {
+        self.labels
+            .get(label)
+            .or_else(|| {
+                let v = label_value(label)?;
+                self.by_value.as_ref()?.get(&v.to_bits())
+            })
+            .copied()
+    }
+
+    /// Parses the numeric feature cells of `rec`, the row at `row`, into `out` (NaN for a
+    /// missing cell).
+    fn parse_features(&self, rec: &ByteRecord, row: Pos, out: &mut [f32]) -> Result<(), DataError> {
+        let path = self.path.as_path();
+        for ((slot, &col), name) in out
+            .iter_mut()
+            .zip(&self.feature_cols)
+            .zip(&self.pre.feature_names)
+        {
+            let c = cell(rec, col);
+            *slot = if is_missing(&self.missing_tokens, c) {
+                f32::NAN
+            } else {
+                parse_cell(path, row, name, c, FEATURE_RULE)?
+            };
+        }
+        Ok(())
     }
 }
 

@@ -857,50 +857,76 @@ impl Preprocessor {
     /// Checks that `info` describes the data this state was made for: same task, same
     /// features (names and order) and same classes (labels and order).
     pub fn check_compatible(&self, info: &StreamInfo) -> Result<(), DataError> {
-        let fail = |message: String| Err(DataError::Incompatible { message });
-        if self.task != info.task {
-            return fail(format!(
+        self.check_task(info)?;
+        self.check_features(info)?;
+        self.check_classes(info)?;
+        self.check_encoding(info)
+    }
+
+    /// [`Preprocessor::check_compatible`]'s task: the same as `info`'s.
+    fn check_task(&self, info: &StreamInfo) -> Result<(), DataError> {
+        if self.task == info.task {
+            return Ok(());
+        }
+        Err(DataError::Incompatible {
+            message: format!(
                 "the checkpoint does {} but {} is a {} stream",
                 self.task.name(),
                 info.source,
                 info.task.name()
-            ));
+            ),
+        })
+    }
+
+    /// [`Preprocessor::check_compatible`]'s features: `info`'s names, in the same order.
+    /// The error says which are missing from either side.
+    fn check_features(&self, info: &StreamInfo) -> Result<(), DataError> {
+        if self.feature_names == info.feature_names {
+            return Ok(());
         }
-        if self.feature_names != info.feature_names {
-            let missing: Vec<&str> = self
-                .feature_names
-                .iter()
-                .filter(|n| !info.feature_names.contains(n))
-                .map(String::as_str)
-                .collect();
-            let extra: Vec<&str> = info
-                .feature_names
-                .iter()
-                .filter(|n| !self.feature_names.contains(n))
-                .map(String::as_str)
-                .collect();
-            let detail = if missing.is_empty() && extra.is_empty() {
-                "same names in a different order".to_string()
-            } else {
-                format!(
-                    "missing from the data: [{}]; not in the checkpoint: [{}]",
-                    missing.join(", "),
-                    extra.join(", ")
-                )
-            };
-            return fail(format!(
+        let missing: Vec<&str> = self
+            .feature_names
+            .iter()
+            .filter(|n| !info.feature_names.contains(n))
+            .map(String::as_str)
+            .collect();
+        let extra: Vec<&str> = info
+            .feature_names
+            .iter()
+            .filter(|n| !self.feature_names.contains(n))
+            .map(String::as_str)
+            .collect();
+        let detail = if missing.is_empty() && extra.is_empty() {
+            "same names in a different order".to_string()
+        } else {
+            format!(
+                "missing from the data: [{}]; not in the checkpoint: [{}]",
+                missing.join(", "),
+                extra.join(", ")
+            )
+        };
+        Err(DataError::Incompatible {
+            message: format!(
                 "the checkpoint was trained on features [{}] but {} has [{}] ({detail}); use the data.features the checkpoint was trained with",
                 self.feature_names.join(", "),
                 info.source,
                 info.feature_names.join(", ")
-            ));
-        }
+            ),
+        })
+    }
+
+    /// [`Preprocessor::check_compatible`]'s classes: at least `info`'s initial classes, at
+    /// most all its classes, and a prefix of them.
+    fn check_classes(&self, info: &StreamInfo) -> Result<(), DataError> {
         let all = info.all_classes();
-        if self.classes.len() < info.classes.len()
-            || self.classes.len() > all.len()
-            || self.classes[..] != all[..self.classes.len()]
+        if self.classes.len() >= info.classes.len()
+            && self.classes.len() <= all.len()
+            && self.classes[..] == all[..self.classes.len()]
         {
-            return fail(format!(
+            return Ok(());
+        }
+        Err(DataError::Incompatible {
+            message: format!(
                 "the checkpoint knows classes [{}] but {} has [{}] in its initial windows{}; use the data and window settings the checkpoint was trained with",
                 self.classes.join(", "),
                 info.source,
@@ -910,44 +936,56 @@ impl Preprocessor {
                 } else {
                     format!(" and [{}] later", info.later_classes.join(", "))
                 }
-            ));
-        }
-        let shape = |e: Option<&Encoders>| {
-            e.map(|e| {
+            ),
+        })
+    }
+
+    /// [`Preprocessor::check_compatible`]'s encoding: the same missing indicators and the
+    /// same categorical columns, with the same input widths, as `info`'s.
+    fn check_encoding(&self, info: &StreamInfo) -> Result<(), DataError> {
+        let mine: EncodingShape = self
+            .encoders
+            .as_ref()
+            .map(|e| {
                 (
                     e.indicators.clone(),
                     e.categorical
                         .iter()
                         .map(|c| (c.name.clone(), c.slots, c.buckets))
-                        .collect::<Vec<_>>(),
+                        .collect(),
                 )
             })
-            .unwrap_or_default()
-        };
-        let theirs = (
+            .unwrap_or_default();
+        let theirs: EncodingShape = (
             info.indicators.clone(),
             info.categorical
                 .iter()
                 .map(|c| (c.name.clone(), c.slots, c.buckets))
-                .collect::<Vec<_>>(),
+                .collect(),
         );
-        if shape(self.encoders.as_ref()) != theirs {
-            let names = |v: &[(String, usize, usize)]| {
-                v.iter()
-                    .map(|(n, s, b)| format!("{n} ({s}+{b} inputs)"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            let mine = shape(self.encoders.as_ref());
-            return fail(format!(
+        if mine == theirs {
+            return Ok(());
+        }
+        let names = |v: &[(String, usize, usize)]| {
+            v.iter()
+                .map(|(n, s, b)| format!("{n} ({s}+{b} inputs)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(DataError::Incompatible {
+            message: format!(
                 "the checkpoint encodes categorical columns [{}] with missing indicators for features {:?}, but {} gives [{}] and {:?}; use the data, [data.columns] and window settings the checkpoint was trained with",
                 names(&mine.1),
                 mine.0,
                 info.source,
                 names(&theirs.1),
                 theirs.0
-            ));
-        }
-        Ok(())
+            ),
+        })
     }
 }
+
+/// An encoding as [`Preprocessor::check_compatible`] compares it: the numeric features
+/// with a missing indicator, and each categorical column's name, one-hot slots and hashed
+/// buckets.
+type EncodingShape = (Vec<usize>, Vec<(String, usize, usize)>);

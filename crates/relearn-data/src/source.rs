@@ -358,40 +358,49 @@ impl GeneratorSpec {
     /// Checks every field; the error names the config key (`data.<field>`) and says what
     /// values are allowed.
     pub fn validate(&self) -> Result<(), DataError> {
-        let name = self.kind.name();
-        let err = |key: &'static str, message: String| Err(DataError::Config { key, message });
         if self.samples == 0 {
-            return err("data.samples", "must be at least 1".to_string());
+            return config_error("data.samples", "must be at least 1".to_string());
         }
+        self.check_noise()?;
+        self.check_drift_points()?;
+        self.check_n_features()?;
+        self.check_drift_speed()
+    }
+
+    /// `data.noise`: a probability for a classification generator, a finite standard
+    /// deviation (>= 0) for a regression one.
+    fn check_noise(&self) -> Result<(), DataError> {
+        let name = self.kind.name();
         match self.kind.task() {
-            Task::Classification if !(0.0..=1.0).contains(&self.noise) => {
-                return err(
-                    "data.noise",
-                    format!(
-                        "is {}; for the {name} generator it is the probability that a label is replaced by another class, so it must be between 0 and 1",
-                        self.noise
-                    ),
-                );
-            }
-            Task::Regression if !(self.noise.is_finite() && self.noise >= 0.0) => {
-                return err(
-                    "data.noise",
-                    format!(
-                        "is {}; for the {name} generator it is the standard deviation of the noise added to the target, so it must be a finite number >= 0",
-                        self.noise
-                    ),
-                );
-            }
-            _ => {}
+            Task::Classification if !(0.0..=1.0).contains(&self.noise) => config_error(
+                "data.noise",
+                format!(
+                    "is {}; for the {name} generator it is the probability that a label is replaced by another class, so it must be between 0 and 1",
+                    self.noise
+                ),
+            ),
+            Task::Regression if !(self.noise.is_finite() && self.noise >= 0.0) => config_error(
+                "data.noise",
+                format!(
+                    "is {}; for the {name} generator it is the standard deviation of the noise added to the target, so it must be a finite number >= 0",
+                    self.noise
+                ),
+            ),
+            _ => Ok(()),
         }
+    }
+
+    /// `data.drift_points`: none for `hyperplane`; else strictly increasing and below
+    /// `samples`.
+    fn check_drift_points(&self) -> Result<(), DataError> {
         if self.kind == GeneratorKind::Hyperplane && !self.drift_points.is_empty() {
-            return err(
+            return config_error(
                 "data.drift_points",
                 "the hyperplane generator drifts continuously at every sample (see data.drift_speed) and takes no drift points: remove data.drift_points".to_string(),
             );
         }
         if let Some(w) = self.drift_points.windows(2).find(|w| w[0] >= w[1]) {
-            return err(
+            return config_error(
                 "data.drift_points",
                 format!(
                     "must be strictly increasing sample indices, but {} is followed by {}",
@@ -400,7 +409,7 @@ impl GeneratorSpec {
             );
         }
         if let Some(&p) = self.drift_points.iter().find(|&&p| p >= self.samples) {
-            return err(
+            return config_error(
                 "data.drift_points",
                 format!(
                     "drift point {p} is not below data.samples = {} (drift points are sample indices from 0)",
@@ -408,8 +417,13 @@ impl GeneratorSpec {
                 ),
             );
         }
+        Ok(())
+    }
+
+    /// `data.n_features`: exactly 3 for `sea`, at least the generator's minimum.
+    fn check_n_features(&self) -> Result<(), DataError> {
         if self.kind == GeneratorKind::Sea && self.n_features != 3 {
-            return err(
+            return config_error(
                 "data.n_features",
                 format!(
                     "is {}; the sea generator has exactly 3 features: set it to 3 or remove it",
@@ -419,25 +433,36 @@ impl GeneratorSpec {
         }
         let min = self.kind.min_features();
         if self.n_features < min {
-            return err(
+            return config_error(
                 "data.n_features",
                 format!(
-                    "is {}; the {name} generator needs at least {min} features",
-                    self.n_features
-                ),
-            );
-        }
-        if !(self.drift_speed.is_finite() && self.drift_speed >= 0.0) {
-            return err(
-                "data.drift_speed",
-                format!(
-                    "is {}; it must be a finite number >= 0 (how far each hyperplane weight moves per sample, e.g. 0.001)",
-                    self.drift_speed
+                    "is {}; the {} generator needs at least {min} features",
+                    self.n_features,
+                    self.kind.name()
                 ),
             );
         }
         Ok(())
     }
+
+    /// `data.drift_speed`: a finite number >= 0.
+    fn check_drift_speed(&self) -> Result<(), DataError> {
+        if self.drift_speed.is_finite() && self.drift_speed >= 0.0 {
+            return Ok(());
+        }
+        config_error(
+            "data.drift_speed",
+            format!(
+                "is {}; it must be a finite number >= 0 (how far each hyperplane weight moves per sample, e.g. 0.001)",
+                self.drift_speed
+            ),
+        )
+    }
+}
+
+/// The error for the config key `key` and what is wrong with its value.
+fn config_error(key: &'static str, message: String) -> Result<(), DataError> {
+    Err(DataError::Config { key, message })
 }
 
 #[cfg(test)]

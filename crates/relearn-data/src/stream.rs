@@ -5,7 +5,7 @@ use crate::csv_file::{CsvLayout, CsvWindows};
 use crate::error::DataError;
 use crate::generator::{self, Generator};
 use crate::info::StreamInfo;
-use crate::source::{GeneratorSpec, StreamSource, Task};
+use crate::source::{CsvSource, GeneratorSpec, StreamSource, Task};
 
 /// How the samples are produced.
 #[derive(Debug, Clone)]
@@ -69,71 +69,10 @@ impl Stream {
         window_size: usize,
         initial_windows: usize,
     ) -> Result<Stream, DataError> {
-        if window_size == 0 {
-            return Err(DataError::Config {
-                key: "window.size",
-                message: "must be at least 1 (samples per window)".to_string(),
-            });
-        }
-        if initial_windows == 0 {
-            return Err(DataError::Config {
-                key: "window.initial",
-                message:
-                    "must be at least 1 (the initial model trains on windows 0..window.initial)"
-                        .to_string(),
-            });
-        }
-        let too_large = || DataError::Config {
-            key: "window.size",
-            message: format!(
-                "window.size = {window_size} times window.initial + 1 = {} overflows",
-                initial_windows as u128 + 1
-            ),
-        };
-        let initial_samples = window_size
-            .checked_mul(initial_windows)
-            .ok_or_else(too_large)?;
-        let needed = initial_samples
-            .checked_add(window_size)
-            .ok_or_else(too_large)?;
-
+        let (initial_samples, needed) = window_samples(window_size, initial_windows)?;
         let (info, layout) = match source {
-            StreamSource::Csv(src) => {
-                let v = CsvLayout::validate(src, initial_samples)?;
-                let info = StreamInfo {
-                    source: src.label(),
-                    feature_names: v.layout.feature_names().to_vec(),
-                    indicators: v.indicators,
-                    categorical: v.categorical,
-                    task: src.task,
-                    classes: v.classes,
-                    later_classes: v.later_classes,
-                    missing: src.missing.iter().map(|m| m.trim().to_string()).collect(),
-                    n_samples: v.n_samples,
-                    skipped_rows: v.skipped_rows,
-                    trailing_rows: 0,
-                    drift_points: Vec::new(),
-                };
-                (info, Layout::Csv(v.layout))
-            }
-            StreamSource::Generator(spec) => {
-                spec.validate()?;
-                let info = StreamInfo {
-                    source: format!("generator:{}", spec.kind.name()),
-                    feature_names: generator::feature_names(spec.n_features),
-                    indicators: Vec::new(),
-                    categorical: Vec::new(),
-                    task: spec.kind.task(),
-                    classes: generator::class_names(spec.kind),
-                    later_classes: Vec::new(),
-                    missing: Vec::new(),
-                    n_samples: spec.samples,
-                    skipped_rows: 0,
-                    trailing_rows: 0,
-                    drift_points: spec.drift_points.clone(),
-                };
-                (info, Layout::Generator(spec.clone()))
-            }
+            StreamSource::Csv(src) => validate_csv(src, initial_samples)?,
+            StreamSource::Generator(spec) => validate_generator(spec)?,
         };
         if info.n_samples < needed {
             return Err(DataError::TooShort {
@@ -234,6 +173,85 @@ impl Stream {
             failed: false,
         })
     }
+}
+
+/// The samples of the initial windows, and the fewest the stream must hold (the initial
+/// windows plus one update window). An error names the key when `window_size` or
+/// `initial_windows` is 0 or the counts overflow.
+fn window_samples(window_size: usize, initial_windows: usize) -> Result<(usize, usize), DataError> {
+    if window_size == 0 {
+        return Err(DataError::Config {
+            key: "window.size",
+            message: "must be at least 1 (samples per window)".to_string(),
+        });
+    }
+    if initial_windows == 0 {
+        return Err(DataError::Config {
+            key: "window.initial",
+            message: "must be at least 1 (the initial model trains on windows 0..window.initial)"
+                .to_string(),
+        });
+    }
+    let too_large = || DataError::Config {
+        key: "window.size",
+        message: format!(
+            "window.size = {window_size} times window.initial + 1 = {} overflows",
+            initial_windows as u128 + 1
+        ),
+    };
+    let initial_samples = window_size
+        .checked_mul(initial_windows)
+        .ok_or_else(too_large)?;
+    let needed = initial_samples
+        .checked_add(window_size)
+        .ok_or_else(too_large)?;
+    Ok((initial_samples, needed))
+}
+
+/// Validates the CSV source `src` (see [`Stream::open`]; `initial_samples`: the samples of
+/// the initial windows, whose cells settle the column types): what it holds, and how to
+/// read it.
+fn validate_csv(
+    src: &CsvSource,
+    initial_samples: usize,
+) -> Result<(StreamInfo, Layout), DataError> {
+    let v = CsvLayout::validate(src, initial_samples)?;
+    let info = StreamInfo {
+        source: src.label(),
+        feature_names: v.layout.feature_names().to_vec(),
+        indicators: v.indicators,
+        categorical: v.categorical,
+        task: src.task,
+        classes: v.classes,
+        later_classes: v.later_classes,
+        missing: src.missing.iter().map(|m| m.trim().to_string()).collect(),
+        n_samples: v.n_samples,
+        skipped_rows: v.skipped_rows,
+        trailing_rows: 0,
+        drift_points: Vec::new(),
+    };
+    Ok((info, Layout::Csv(v.layout)))
+}
+
+/// Validates the generator spec `spec` ([`GeneratorSpec::validate`]): what its stream
+/// holds, and how to draw it.
+fn validate_generator(spec: &GeneratorSpec) -> Result<(StreamInfo, Layout), DataError> {
+    spec.validate()?;
+    let info = StreamInfo {
+        source: format!("generator:{}", spec.kind.name()),
+        feature_names: generator::feature_names(spec.n_features),
+        indicators: Vec::new(),
+        categorical: Vec::new(),
+        task: spec.kind.task(),
+        classes: generator::class_names(spec.kind),
+        later_classes: Vec::new(),
+        missing: Vec::new(),
+        n_samples: spec.samples,
+        skipped_rows: 0,
+        trailing_rows: 0,
+        drift_points: spec.drift_points.clone(),
+    };
+    Ok((info, Layout::Generator(spec.clone())))
 }
 
 /// Where a [`WindowReader`] gets its samples.
