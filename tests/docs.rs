@@ -18,7 +18,7 @@
 //!   names a subcommand of `relearn --help`, and each `--flag` after it is one that
 //!   `relearn COMMAND --help` lists. An all-capitals word (`COMMAND`) is a placeholder.
 //! - **Paths.** Every `configs/NAME.toml` mentioned anywhere exists, and every repository
-//!   path in inline code (`tests/crash.rs`, `crates/relearn-train/src/fit.rs`, ...) exists;
+//!   path in inline code (`tests/crash.rs`, `crates/relearn-fit/src/trainer.rs`, ...) exists;
 //!   segments in capitals (`tests/NAME.rs`) are placeholders.
 //!
 //! Each check collects every problem and fails listing them all; the `*_catches_*` tests run

@@ -490,6 +490,7 @@ fn check_task_given(src: &CsvSource, labels: &[String]) -> Result<(), DataError>
             column: src.target.clone(),
             distinct: distinct.len(),
             fraction,
+            limit: NUMERIC_TARGET_DISTINCT,
         });
     }
     Ok(())

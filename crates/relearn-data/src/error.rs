@@ -209,7 +209,7 @@ pub enum DataError {
         found: u8,
     },
     /// `data.task` is not set and the target looks numeric.
-    #[error("{stream}: data.task is not set and target \"{column}\" looks numeric ({}): set data.task = \"regression\" or \"classification\" under [data] (without data.task, a target whose cells are all numbers is taken for classes only when it has at most {} distinct values, all integers)", match .fraction { Some(v) => format!("{distinct} distinct values in the initial windows, and \"{v}\" is not an integer"), None => format!("{distinct} distinct values in the initial windows") }, crate::source::NUMERIC_TARGET_DISTINCT)]
+    #[error("{stream}: data.task is not set and target \"{column}\" looks numeric ({}): set data.task = \"regression\" or \"classification\" under [data] (without data.task, a target whose cells are all numbers is taken for classes only when it has at most {} distinct values, all integers)", match .fraction { Some(v) => format!("{distinct} distinct values in the initial windows, and \"{v}\" is not an integer"), None => format!("{distinct} distinct values in the initial windows") }, .limit)]
     TaskNotSet {
         /// `csv:<path>`.
         stream: String,
@@ -219,6 +219,9 @@ pub enum DataError {
         distinct: usize,
         /// A label that is not an integer, if any.
         fraction: Option<String>,
+        /// The most distinct values a numeric target taken for classes may have
+        /// (`NUMERIC_TARGET_DISTINCT`).
+        limit: usize,
     },
     /// A class label that first occurs after the initial windows.
     #[error("{}: row {row}, column \"{column}\": class label \"{label}\" first appears after the initial windows (their {initial_samples} samples, rows 2 to {}, have only the labels {}); every class must occur in the initial training set: raise window.initial or window.size, or remove these rows", .path.display(), .initial_samples + 1, quoted(.known))]
