@@ -33,7 +33,12 @@ const MAX_FN_LINES: usize = 80;
 /// The functions allowed to be longer than [`MAX_FN_LINES`]: (file from the workspace root,
 /// function name, why), for numerical kernels that read best in one piece. An entry that
 /// matches no long function fails the test, so the list stays current.
-const LONG_FN_ALLOWED: &[(&str, &str, &str)] = &[];
+const LONG_FN_ALLOWED: &[(&str, &str, &str)] = &[(
+    "crates/relearn-fit/src/fused.rs",
+    "backward",
+    "the fused trainer's backward pass: one loop over the layers whose steps share the \
+     row blocks' buffers; split, its hot loop would pass them through calls",
+)];
 
 /// The folders, from the workspace root, whose functions [`MAX_FN_LINES`] applies to, besides
 /// each member crate's `src/`.
@@ -44,7 +49,6 @@ const LENGTH_CHECKED_DIRS: &[&str] = &["src", "tests", "benches"];
 
 /// The workspace's crates and the binary: no import circle between modules.
 #[test]
-#[ignore = "enabled when issue 23's split lands"]
 fn modules_of_each_crate_form_no_import_circle() {
     let root = workspace_root();
     let mut problems = Vec::new();
