@@ -191,9 +191,8 @@ pub fn node_label(m: &Manifest) -> String {
 
 /// An imported checkpoint's file name and sha256 (`extra.import`); `None` for others.
 pub fn import_record(m: &Manifest) -> Option<(String, String)> {
-    let record = m.extra.get(relearn_train::runner::IMPORT_RECORD)?;
-    let field = |k: &str| record.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    Some((field("file")?, field("sha256")?))
+    let import = relearn_train::CheckpointExtra::of(m).ok()?.import?;
+    Some((import.file, import.sha256))
 }
 
 /// The conditions a promotion gate found this checkpoint failing (`extra.gate.failed`);

@@ -117,7 +117,11 @@ impl Policy {
                     .map(move |anchor| with(mode, anchor))
             });
             let spelled_default = tuning().map(|mode| with(mode, AnchorKind::default()));
-            plain.into_iter().chain(anchored).chain(spelled_default).collect()
+            plain
+                .into_iter()
+                .chain(anchored)
+                .chain(spelled_default)
+                .collect()
         });
         &ALL
     }

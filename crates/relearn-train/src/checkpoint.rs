@@ -67,10 +67,24 @@ pub struct CheckpointExtra {
     /// ([`relearn_store::DERIVED_EXTRA`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub out_of_range: Vec<relearn_data::OutOfRange>,
+    /// An imported checkpoint (`relation = "imported"`): the file it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<ImportRecord>,
     /// What the update policy recorded, by key (the drift policy's `drift`: see
-    /// [`crate::policy::Plan::record`]).
+    /// [`crate::policy::Plan::record`]); read one typed with [`CheckpointExtra::record`].
     #[serde(flatten)]
     pub policy: BTreeMap<String, serde_json::Value>,
+}
+
+/// What an imported checkpoint records under `extra.import` (`model.init`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRecord {
+    /// The file's name.
+    pub file: String,
+    /// The sha256 of its bytes.
+    pub sha256: String,
+    /// Its format: `pytorch` or `relearn-export`.
+    pub format: String,
 }
 
 impl CheckpointExtra {
@@ -80,6 +94,12 @@ impl CheckpointExtra {
             part: "extra",
             source,
         })
+    }
+
+    /// The record a policy keeps under `extra.<key>` (see [`crate::policy::PolicyRecord`]),
+    /// typed; `None` when absent or not of that type.
+    pub fn record<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        serde_json::from_value(self.policy.get(key)?.clone()).ok()
     }
 
     /// As the manifest stores it.

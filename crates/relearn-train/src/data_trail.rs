@@ -160,6 +160,7 @@ mod tests {
             gate: None,
             new_classes: Vec::new(),
             out_of_range: Vec::new(),
+            import: None,
             policy: Default::default(),
         };
         serde_json::from_value(serde_json::json!({

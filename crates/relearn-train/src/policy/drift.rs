@@ -6,11 +6,11 @@
 
 use relearn_data::Window;
 use relearn_store::{Manifest, Relation, Retained};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::{
-    Context, History, Plan, PolicyState, Start, TrainingSet, UpdatePolicy, decode_part,
-    window_alone,
+    Context, History, Plan, PolicyRecord, PolicyState, Start, TrainingSet, UpdatePolicy,
+    decode_part, window_alone,
 };
 use crate::TrainError;
 use crate::checkpoint::parts;
@@ -20,6 +20,21 @@ use relearn_spec::seed::WindowSeeds;
 
 /// The key of the detector's record under a checkpoint's `extra`.
 pub const EXTRA_KEY: &str = "drift";
+
+/// What a drift checkpoint records under `extra.drift`: the detector's verdict on the
+/// serving model's losses over its window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftRecord {
+    /// The detector (`page-hinkley`, `adwin`).
+    pub detector: String,
+    /// Its statistic after the window.
+    pub statistic: f64,
+    /// Whether it fired (then the checkpoint is a reset).
+    pub fired: bool,
+    /// After a reset: the samples since the estimated change that it retrained on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_change: Option<u64>,
+}
 
 /// The drift policy with its `[policy.drift]` settings.
 #[derive(Debug, Clone)]
@@ -87,25 +102,26 @@ impl PolicyState for Watching {
     ) -> Plan {
         let d = &mut self.detector;
         let alarm = d.scan(&losses());
-        let mut record = json!({
-            "detector": self.detector_name,
-            "statistic": d.statistic(),
-            "fired": alarm.is_some(),
-        });
+        let mut record = DriftRecord {
+            detector: self.detector_name.to_string(),
+            statistic: d.statistic(),
+            fired: alarm.is_some(),
+            since_change: None,
+        };
         let Some(a) = alarm else {
             return Plan {
                 start: Start::Serving,
                 set: window_alone(window),
-                record: Some((EXTRA_KEY, record)),
+                record: Some(PolicyRecord::new(EXTRA_KEY, &record)),
             };
         };
         let since_change = a.since_change + (window.batch.len() - a.at - 1) as u64;
-        record["since_change"] = json!(since_change);
+        record.since_change = Some(since_change);
         d.reset();
         Plan {
             start: Start::Fresh(Relation::Reset),
             set: reset_training_set(history, since_change, window.batch.len(), ctx),
-            record: Some((EXTRA_KEY, record)),
+            record: Some(PolicyRecord::new(EXTRA_KEY, &record)),
         }
     }
 

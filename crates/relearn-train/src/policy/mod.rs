@@ -126,7 +126,28 @@ pub struct Plan {
     /// The samples (unscaled) and the windows they come from (`trained_on.windows`).
     pub set: TrainingSet,
     /// What the checkpoint records under `extra.<key>` (e.g. the drift detector's statistic).
-    pub record: Option<(&'static str, serde_json::Value)>,
+    pub record: Option<PolicyRecord>,
+}
+
+/// A record a policy keeps in its checkpoints' `extra`, under its own key: a typed value
+/// (e.g. the drift policy's [`drift::DriftRecord`]) as the manifest stores it. A reader gets
+/// it back typed with [`crate::CheckpointExtra::record`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyRecord {
+    /// The key under `extra`.
+    pub key: &'static str,
+    /// The record, as JSON.
+    pub value: serde_json::Value,
+}
+
+impl PolicyRecord {
+    /// `record` under `extra.<key>`.
+    pub fn new(key: &'static str, record: &impl serde::Serialize) -> PolicyRecord {
+        PolicyRecord {
+            key,
+            value: serde_json::to_value(record).expect("a policy record serialises"),
+        }
+    }
 }
 
 /// Where an update's weights start.
@@ -288,7 +309,7 @@ mod tests {
             Plan {
                 start: Start::Fresh(Relation::Reset),
                 set: window_alone(window),
-                record: Some(("updates", serde_json::json!(self.updates))),
+                record: Some(PolicyRecord::new("updates", &self.updates)),
             }
         }
         fn parts(&self) -> Vec<(&'static str, Vec<u8>)> {

@@ -16,10 +16,6 @@ pub(super) fn model_config(spec: &RunSpec, info: &StreamInfo) -> MlpConfig {
         .with_dropout(spec.model.dropout)
 }
 
-/// The key of `extra` under which an imported checkpoint records its file: `file` (its
-/// name), `sha256` and `format` (`pytorch` or `relearn-export`).
-pub const IMPORT_RECORD: &str = "import";
-
 /// The output layer of a classifier must not be frozen (`train.freeze`) when classes
 /// appear after the initial windows: each new class gets an output that no update could
 /// ever train. Checked for a new run, before its lock is taken.

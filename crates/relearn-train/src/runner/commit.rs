@@ -136,10 +136,11 @@ impl<F: ModelFamily> Loop<'_, F> {
             gate: rejected,
             new_classes: c.new_classes.clone(),
             out_of_range: c.out_of_range.clone(),
+            import: c.import.clone(),
             policy: c
                 .record
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
+                .map(|r| (r.key.to_string(), r.value.clone()))
                 .collect(),
         }
     }

@@ -28,7 +28,6 @@ use checks::{
     check_frozen_outputs, check_import_fits, check_model_fits, check_new_run_name, model_config,
 };
 
-pub use checks::IMPORT_RECORD;
 pub use relearn_data::human_bytes;
 
 /// Options of one invocation of [`run`].
@@ -122,7 +121,9 @@ struct CandidateRecord {
     train_seconds: f64,
     retained: Retained,
     /// What the policy records under `extra.<key>` (see [`policy::Plan::record`]).
-    record: Option<(&'static str, serde_json::Value)>,
+    record: Option<crate::policy::PolicyRecord>,
+    /// An imported root: the file it came from (`extra.import`).
+    import: Option<crate::checkpoint::ImportRecord>,
     /// Classes the checkpoint's model learned first.
     new_classes: Vec<String>,
     /// The window's inputs that the serving model's scaler clipped.

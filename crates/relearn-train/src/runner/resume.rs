@@ -6,9 +6,9 @@ use relearn_data::{Stream, Window};
 use relearn_store::{CheckpointId, Manifest, Relation};
 
 use super::checks::csv_path;
-use super::{IMPORT_RECORD, Loop, Serving};
+use super::{Loop, Serving};
 use crate::TrainError;
-use crate::checkpoint::LoadedCheckpoint;
+use crate::checkpoint::{CheckpointExtra, LoadedCheckpoint};
 use crate::model::ModelFamily;
 
 impl<F: ModelFamily> Loop<'_, F> {
@@ -186,11 +186,10 @@ impl<F: ModelFamily> Loop<'_, F> {
         let Some(imported) = chain.iter().find(|m| m.relation == Relation::Imported) else {
             return Ok(());
         };
-        let stored = imported
-            .extra
-            .get(IMPORT_RECORD)
-            .and_then(|r| r.get("sha256"))
-            .and_then(|v| v.as_str());
+        let stored = CheckpointExtra::of(imported)
+            .ok()
+            .and_then(|extra| extra.import)
+            .map(|import| import.sha256);
         match stored {
             Some(sha) if sha != init.sha256 => Err(TrainError::Usage(format!(
                 "`model.init` {} changed since run '{}' imported it (checkpoint {:.12}): its sha256 was {sha:.16}..., it is now {:.16}...; put the original file back to continue the run, or give the new model a new `run.name`",

@@ -11,9 +11,10 @@ use relearn_spec::{Metric, Mode};
 use relearn_store::{CheckpointId, Relation};
 
 use super::checks::adopt_missing;
-use super::{Candidate, CandidateRecord, IMPORT_RECORD, Loop, Outcome, Serving};
+use super::{Candidate, CandidateRecord, Loop, Outcome, Serving};
 use crate::TrainError;
 use crate::advice::data_scale_advice;
+use crate::checkpoint::ImportRecord;
 use crate::model::{FreshJob, ModelFamily};
 use crate::policy::{Plan, PolicyState, Start};
 use crate::score::{add_skill, metrics_from_outputs, sample_losses};
@@ -105,6 +106,7 @@ impl<F: ModelFamily> Loop<'_, F> {
             train_seconds: started.elapsed().as_secs_f64(),
             retained: Default::default(),
             record: None,
+            import: None,
             new_classes: Vec::new(),
             out_of_range: Vec::new(),
         }
@@ -162,13 +164,12 @@ impl<F: ModelFamily> Loop<'_, F> {
         let model = self
             .family
             .imported(&preprocessor.transform(&self.history.initial));
-        let import = serde_json::json!({
-            "file": init.file,
-            "sha256": init.sha256,
-            "format": init.model.format.name(),
-        });
         let record = CandidateRecord {
-            record: Some((IMPORT_RECORD, import)),
+            import: Some(ImportRecord {
+                file: init.file.clone(),
+                sha256: init.sha256.clone(),
+                format: init.model.format.name().to_string(),
+            }),
             ..self.root_record(window, started)
         };
         self.commit_root(model, preprocessor, record)
@@ -285,6 +286,7 @@ impl<F: ModelFamily> Loop<'_, F> {
             train_seconds,
             retained: self.policy.retained(window.index, &*state, &self.ctx),
             record: plan.record,
+            import: None,
             new_classes: fitted.new_classes,
             out_of_range: scored.out_of_range,
         };
