@@ -195,6 +195,10 @@ impl Batch {
 pub struct Window {
     /// Position in the stream, from 0. Windows `0..initial` are the initial training set.
     pub index: usize,
+    /// The stream's samples it holds, as its source cut them ([`crate::Windowing::span`]):
+    /// 0-based positions among the stream's samples (rows skipped for a missing target are
+    /// not samples).
+    pub span: std::ops::Range<usize>,
     /// The samples, unscaled.
     pub batch: Batch,
     /// Rows read for this window whose target was missing (a CSV's blank or `NA` cells,

@@ -50,4 +50,4 @@ pub use source::{
     DEFAULT_MISSING, GeneratorKind, GeneratorSpec, MAX_CATEGORY_INPUTS, NUMERIC_TARGET_DISTINCT,
     StreamSource, Task, parse_delimiter,
 };
-pub use stream::{Stream, WindowReader, human_bytes, physical_memory};
+pub use stream::{Stream, WindowReader, Windowing, human_bytes, physical_memory};

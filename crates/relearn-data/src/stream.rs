@@ -14,6 +14,42 @@ enum Layout {
     Generator(GeneratorSpec),
 }
 
+/// How a source cuts its samples into windows. Today every source cuts every `window.size`
+/// samples; a source that cuts by time is a new variant, and the loop, the policies and
+/// `compare` see only the spans it gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Windowing {
+    /// Window `t` is samples `t * size .. (t + 1) * size`; a trailing partial window waits
+    /// for more rows.
+    Rows {
+        /// Samples per window (`window.size`), at least 1.
+        size: usize,
+    },
+}
+
+impl Windowing {
+    /// The samples of window `index`.
+    pub fn span(&self, index: usize) -> std::ops::Range<usize> {
+        match *self {
+            Windowing::Rows { size } => index * size..(index + 1) * size,
+        }
+    }
+
+    /// How many whole windows `samples` samples make.
+    pub fn windows_in(&self, samples: usize) -> usize {
+        match *self {
+            Windowing::Rows { size } => samples / size,
+        }
+    }
+
+    /// The samples of the first `windows` windows.
+    pub fn samples_in(&self, windows: usize) -> usize {
+        match *self {
+            Windowing::Rows { size } => windows * size,
+        }
+    }
+}
+
 /// A validated stream cut into windows of `window_size` samples.
 ///
 /// Window `t` holds samples `t * window_size .. (t + 1) * window_size`; a trailing partial
@@ -22,7 +58,7 @@ enum Layout {
 #[derive(Debug, Clone)]
 pub struct Stream {
     info: StreamInfo,
-    window_size: usize,
+    windowing: Windowing,
     initial_windows: usize,
     n_windows: usize,
     layout: Layout,
@@ -95,11 +131,13 @@ impl Stream {
         }
         check_encoded_size(source, &info, window_size, initial_windows)?;
         let mut info = info;
-        info.trailing_rows = info.n_samples % window_size;
+        let windowing = Windowing::Rows { size: window_size };
+        let n_windows = windowing.windows_in(info.n_samples);
+        info.trailing_rows = info.n_samples - windowing.samples_in(n_windows);
         Ok(Stream {
-            n_windows: info.n_samples / window_size,
+            n_windows,
             info,
-            window_size,
+            windowing,
             initial_windows,
             layout,
         })
@@ -110,9 +148,16 @@ impl Stream {
         &self.info
     }
 
-    /// Samples per window.
+    /// How the stream's source cuts windows.
+    pub fn windowing(&self) -> Windowing {
+        self.windowing
+    }
+
+    /// Samples per window (`window.size`).
     pub fn window_size(&self) -> usize {
-        self.window_size
+        match self.windowing {
+            Windowing::Rows { size } => size,
+        }
     }
 
     /// Windows in the initial training set (`window.initial`).
@@ -149,7 +194,7 @@ impl Stream {
     /// `start >= n_windows()` gives an empty reader.
     pub fn windows_from(&self, start: usize) -> Result<WindowReader, DataError> {
         let start = start.min(self.n_windows);
-        let skip = start * self.window_size;
+        let skip = self.windowing.samples_in(start);
         let source = match &self.layout {
             Layout::Csv(layout) => {
                 let mut csv = CsvWindows::open(layout)?;
@@ -159,8 +204,8 @@ impl Stream {
             Layout::Generator(spec) => {
                 let mut g = Generator::new(spec);
                 // Draw in window-sized chunks so memory stays at one window.
-                for _ in 0..start {
-                    g.batch(self.window_size);
+                for w in 0..start {
+                    g.batch(self.windowing.span(w).len());
                 }
                 Reader::Generator(Box::new(g))
             }
@@ -169,7 +214,7 @@ impl Stream {
             source,
             next: start,
             n_windows: self.n_windows,
-            window_size: self.window_size,
+            windowing: self.windowing,
             failed: false,
         })
     }
@@ -266,7 +311,7 @@ pub struct WindowReader {
     source: Reader,
     next: usize,
     n_windows: usize,
-    window_size: usize,
+    windowing: Windowing,
     failed: bool,
 }
 
@@ -284,9 +329,10 @@ impl Iterator for WindowReader {
         if self.failed || self.next >= self.n_windows {
             return None;
         }
+        let span = self.windowing.span(self.next);
         let batch = match &mut self.source {
-            Reader::Csv(csv) => csv.batch(self.window_size),
-            Reader::Generator(g) => Ok((g.batch(self.window_size), 0)),
+            Reader::Csv(csv) => csv.batch(span.len()),
+            Reader::Generator(g) => Ok((g.batch(span.len()), 0)),
         };
         match batch {
             Ok((batch, skipped)) => {
@@ -294,6 +340,7 @@ impl Iterator for WindowReader {
                 self.next += 1;
                 Some(Ok(Window {
                     index,
+                    span,
                     batch,
                     skipped,
                 }))

@@ -24,7 +24,7 @@ pub mod stateless;
 use std::collections::VecDeque;
 use std::fmt;
 
-use relearn_data::{Batch, Window};
+use relearn_data::{Batch, Window, Windowing};
 use relearn_store::{Manifest, Relation, Retained};
 
 use crate::TrainError;
@@ -188,8 +188,8 @@ pub struct History {
 pub struct Context {
     /// `run.seed`.
     pub seed: u64,
-    /// `window.size`.
-    pub window_size: usize,
+    /// How the stream is cut into windows.
+    pub windowing: Windowing,
     /// `window.initial`.
     pub initial_windows: usize,
     /// Numeric features per sample.
@@ -201,7 +201,7 @@ pub struct Context {
 impl Context {
     /// What `windows` whole windows of samples take, as `retained`.
     pub fn windows_retained(&self, windows: usize) -> Retained {
-        let samples = windows * self.window_size;
+        let samples = self.windowing.samples_in(windows);
         Retained {
             samples: samples as u64,
             bytes: (samples * 4 * (self.n_features + 1 + self.n_categorical)) as u64,

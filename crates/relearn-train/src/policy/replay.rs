@@ -42,9 +42,10 @@ impl UpdatePolicy for Replay {
         );
         let last_initial = ctx.initial_windows - 1;
         let mut rng = StdRng::seed_from_u64(WindowSeeds::new(ctx.seed, last_initial).reservoir);
-        let (rows, samples) = (ctx.window_size, history.initial.len());
+        let samples = history.initial.len();
         for w in 0..ctx.initial_windows {
-            let range: Vec<usize> = (w * rows..((w + 1) * rows).min(samples)).collect();
+            let span = ctx.windowing.span(w);
+            let range: Vec<usize> = (span.start..span.end.min(samples)).collect();
             reservoir.offer(&history.initial.select(&range), w, &mut rng);
         }
         Box::new(WithReservoir { reservoir })

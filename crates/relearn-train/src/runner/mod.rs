@@ -274,7 +274,7 @@ impl<'a, F: ModelFamily> Loop<'a, F> {
         let info = stream.info().clone();
         let ctx = Context {
             seed: spec.seed,
-            window_size: spec.window_size,
+            windowing: stream.windowing(),
             initial_windows: spec.initial_windows,
             n_features: info.n_features(),
             n_categorical: info.categorical.len(),

@@ -67,12 +67,13 @@ impl<F: ModelFamily> Loop<'_, F> {
         let (store, run) = (self.store, self.spec.name.as_str());
         if let Some(change) = trail.check(head, || store.run_chain(run))? {
             let rows = |w: usize| {
-                let first = w * self.spec.window_size + 1;
+                let span = self.ctx.windowing.span(w);
                 format!(
-                    "rows {first}-{} (file lines {}-{})",
-                    first + self.spec.window_size - 1,
-                    first + 1,
-                    first + self.spec.window_size
+                    "rows {}-{} (file lines {}-{})",
+                    span.start + 1,
+                    span.end,
+                    span.start + 2,
+                    span.end + 1
                 )
             };
             let which = match change.first_changed {
