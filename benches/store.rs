@@ -134,6 +134,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Commit and load at each model size, against the three baselines; one line per size.
 fn commit_and_load() {
     for &(label, size) in &[
         ("10KB", 10_000usize),
@@ -141,82 +142,131 @@ fn commit_and_load() {
         ("1MB", 1_000_000),
         ("10MB", 10_000_000),
     ] {
-        let dir = tempfile::tempdir_in(bench_dir()).expect("a temp dir");
-        let store = Store::open_for_write(&dir.path().join("store")).expect("a store");
-        let reps = if size >= 10_000_000 {
-            7
-        } else if size >= 1_000_000 {
-            11
-        } else {
-            21
-        };
-        let (mut commit, mut write, mut load) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut durable, mut by_file) = (Vec::new(), Vec::new());
-        let naive = dir.path().join("naive");
-        for sub in ["objects", "manifests", "refs"] {
-            fs::create_dir_all(naive.join(sub)).expect("a folder");
-        }
-        let mut parent = None;
-        for rep in 0..reps {
-            let parts = vec![
-                ("model".to_string(), blob(size, 3 * rep as u64)),
-                (
-                    "optimizer".to_string(),
-                    blob(2 * size + 13, 3 * rep as u64 + 1),
-                ),
-                ("preprocessor".to_string(), blob(200, 3 * rep as u64 + 2)),
-            ];
-            let total: usize = parts.iter().map(|(_, b)| b.len()).sum();
-            // Baseline: the same number of bytes (plus a manifest's worth) as one file, synced.
-            let raw = blob(total + 1500, 7_777 + rep as u64);
-            let path = dir.path().join(format!("raw-{rep}"));
-            let t = Instant::now();
-            write_synced(&path, &raw);
-            write.push(t.elapsed().as_secs_f64());
-
-            let path = dir.path().join(format!("durable-{rep}"));
-            let t = Instant::now();
-            write_synced(&path, &raw);
-            sync_folder(dir.path());
-            durable.push(t.elapsed().as_secs_f64());
-
-            let t = Instant::now();
-            for (i, (_, bytes)) in parts.iter().enumerate() {
-                write_durably(&naive.join("objects"), &format!("{rep}-{i}"), bytes);
-            }
-            write_durably(&naive.join("manifests"), &rep.to_string(), &raw[..1500]);
-            write_durably(&naive.join("refs"), "bench", &raw[..65]);
-            by_file.push(t.elapsed().as_secs_f64());
-
-            let t = Instant::now();
-            let manifest = store
-                .commit(draft("bench", rep as u64, parent.clone(), parts))
-                .expect("commit");
-            commit.push(t.elapsed().as_secs_f64());
-            parent = Some(manifest.id.clone());
-
-            let t = Instant::now();
-            let m = store.manifest(&manifest.id).expect("manifest");
-            for part in ["model", "optimizer", "preprocessor"] {
-                std::hint::black_box(store.load_part(&m, part).expect("part"));
-            }
-            load.push(t.elapsed().as_secs_f64());
-        }
-        let (c, w, l) = (median(commit), median(write), median(load));
-        let (d, f) = (median(durable), median(by_file));
-        println!(
-            "store commit model={label} checkpoint_bytes={} commit_ms={:.3} write_sync_ms={:.3} ratio={:.2} durable_file_ms={:.3} ratio={:.2} file_by_file_ms={:.3} ratio={:.2} load_ms={:.3} (target: ratio to write_sync <= 1.20)",
-            3 * size + 213,
-            c * 1e3,
-            w * 1e3,
-            c / w,
-            d * 1e3,
-            c / d,
-            f * 1e3,
-            c / f,
-            l * 1e3
-        );
+        let times = time_commits_of_size(size);
+        print_commit_line(label, size, times);
     }
+}
+
+/// Seconds per repetition of each way of writing a checkpoint, and of loading it back.
+#[derive(Default)]
+struct CommitTimes {
+    /// `Store::commit`.
+    commit: Vec<f64>,
+    /// One file, synced (`write_sync`).
+    write: Vec<f64>,
+    /// Loading the three parts back.
+    load: Vec<f64>,
+    /// One file synced with its folder (`durable_file`).
+    durable: Vec<f64>,
+    /// The checkpoint's five files, each written durably (`file_by_file`).
+    by_file: Vec<f64>,
+}
+
+/// Commits and loads checkpoints of model size `size` in a fresh store (7 to 21 times, fewer
+/// for larger models), timing each against the three baselines.
+fn time_commits_of_size(size: usize) -> CommitTimes {
+    let dir = tempfile::tempdir_in(bench_dir()).expect("a temp dir");
+    let store = Store::open_for_write(&dir.path().join("store")).expect("a store");
+    let reps = if size >= 10_000_000 {
+        7
+    } else if size >= 1_000_000 {
+        11
+    } else {
+        21
+    };
+    let mut times = CommitTimes::default();
+    let naive = dir.path().join("naive");
+    for sub in ["objects", "manifests", "refs"] {
+        fs::create_dir_all(naive.join(sub)).expect("a folder");
+    }
+    let mut parent = None;
+    for rep in 0..reps {
+        let parts = vec![
+            ("model".to_string(), blob(size, 3 * rep as u64)),
+            (
+                "optimizer".to_string(),
+                blob(2 * size + 13, 3 * rep as u64 + 1),
+            ),
+            ("preprocessor".to_string(), blob(200, 3 * rep as u64 + 2)),
+        ];
+        time_baselines(dir.path(), rep, &parts, &mut times);
+        parent = Some(time_commit_and_load(&store, rep, parent, parts, &mut times));
+    }
+    times
+}
+
+/// Writes the bytes of checkpoint `parts` (plus a manifest's worth) the three baseline ways
+/// into `dir`, timing each.
+fn time_baselines(dir: &Path, rep: usize, parts: &[(String, Vec<u8>)], times: &mut CommitTimes) {
+    let naive = dir.join("naive");
+    let total: usize = parts.iter().map(|(_, b)| b.len()).sum();
+    // Baseline: the same number of bytes (plus a manifest's worth) as one file, synced.
+    let raw = blob(total + 1500, 7_777 + rep as u64);
+    let path = dir.join(format!("raw-{rep}"));
+    let t = Instant::now();
+    write_synced(&path, &raw);
+    times.write.push(t.elapsed().as_secs_f64());
+
+    let path = dir.join(format!("durable-{rep}"));
+    let t = Instant::now();
+    write_synced(&path, &raw);
+    sync_folder(dir);
+    times.durable.push(t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    for (i, (_, bytes)) in parts.iter().enumerate() {
+        write_durably(&naive.join("objects"), &format!("{rep}-{i}"), bytes);
+    }
+    write_durably(&naive.join("manifests"), &rep.to_string(), &raw[..1500]);
+    write_durably(&naive.join("refs"), "bench", &raw[..65]);
+    times.by_file.push(t.elapsed().as_secs_f64());
+}
+
+/// Commits `parts` as window `rep` of run `bench` on `parent`, then loads its parts back,
+/// timing both; returns the new checkpoint's id.
+fn time_commit_and_load(
+    store: &Store,
+    rep: usize,
+    parent: Option<relearn_store::CheckpointId>,
+    parts: Vec<(String, Vec<u8>)>,
+    times: &mut CommitTimes,
+) -> relearn_store::CheckpointId {
+    let t = Instant::now();
+    let manifest = store
+        .commit(draft("bench", rep as u64, parent, parts))
+        .expect("commit");
+    times.commit.push(t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let m = store.manifest(&manifest.id).expect("manifest");
+    for part in ["model", "optimizer", "preprocessor"] {
+        std::hint::black_box(store.load_part(&m, part).expect("part"));
+    }
+    times.load.push(t.elapsed().as_secs_f64());
+    manifest.id
+}
+
+/// The result line of model size `size` (`label`): medians, and commit's ratio to each
+/// baseline.
+fn print_commit_line(label: &str, size: usize, times: CommitTimes) {
+    let (c, w, l) = (
+        median(times.commit),
+        median(times.write),
+        median(times.load),
+    );
+    let (d, f) = (median(times.durable), median(times.by_file));
+    println!(
+        "store commit model={label} checkpoint_bytes={} commit_ms={:.3} write_sync_ms={:.3} ratio={:.2} durable_file_ms={:.3} ratio={:.2} file_by_file_ms={:.3} ratio={:.2} load_ms={:.3} (target: ratio to write_sync <= 1.20)",
+        3 * size + 213,
+        c * 1e3,
+        w * 1e3,
+        c / w,
+        d * 1e3,
+        c / d,
+        f * 1e3,
+        c / f,
+        l * 1e3
+    );
 }
 
 fn bench_dir() -> PathBuf {

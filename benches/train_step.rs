@@ -16,9 +16,9 @@
 use std::time::{Duration, Instant};
 
 use relearn_data::{Batch, Task};
+use relearn_fit::optim::{AdamMoments, MlpAdam};
+use relearn_fit::{FitPath, FitSettings, fit_with};
 use relearn_model::{Backend, MlpConfig};
-use relearn_train::fit::{FitPath, FitSettings, fit_with};
-use relearn_train::optim::{AdamMoments, MlpAdam};
 
 struct Args {
     hidden: Vec<usize>,

@@ -107,9 +107,8 @@ fn table_case(name: &'static str, config: &str, csv: String, needles: &[&str]) -
     )
 }
 
-/// Input cases of issue 22: encodings, delimiters, targets and sizes.
-fn table_cases() -> Vec<Case> {
-    // A latin-1 file: `É` is the single byte 0xC9, `È` 0xC8 (placeholders replaced below).
+/// A latin-1 CSV: `É` is the single byte 0xC9, `È` 0xC8 (placeholders replaced below).
+fn latin1_case() -> Case {
     let mut latin1 = csv_case(
         "csv: a latin-1 file",
         "",
@@ -139,10 +138,29 @@ fn table_cases() -> Vec<Case> {
             b => b,
         })
         .collect();
+    latin1
+}
+
+/// A target of 25 distinct counts and no `data.task`.
+fn numeric_target_case() -> Case {
     let numeric_target = "[run]\nname = \"csv\"\n[data]\ncsv = \"d.csv\"\ntarget = \"y\"\n[window]\nsize = 30\ninitial = 1\n";
     let counts: String = std::iter::once("a,y\n".to_string())
         .chain((0..60).map(|i| format!("{i},{}\n", (i * 3) % 25)))
         .collect();
+    table_case(
+        "csv: a numeric target without data.task",
+        numeric_target,
+        counts,
+        &[
+            "d.csv",
+            "data.task is not set and target \"y\" looks numeric (25 distinct values in the initial windows)",
+            "set data.task = \"regression\" or \"classification\"",
+        ],
+    )
+}
+
+/// A window whose encoding would not fit in memory.
+fn wide_window_case() -> Case {
     // Ten text columns of 40 values, each hashed into 65,536 inputs: 655,680 inputs x
     // 40,000 rows x 4 bytes = 98 GiB.
     let wide_config = "[run]\nname = \"csv\"\n[data]\ncsv = \"d.csv\"\ntarget = \"y\"\nhash_buckets = 65536\n[window]\nsize = 20000\ninitial = 1\n";
@@ -153,8 +171,23 @@ fn table_cases() -> Vec<Case> {
         }
         wide.push_str(&format!("{}\n", i % 2));
     }
+    table_case(
+        "csv: an encoded window too large for memory",
+        wide_config,
+        wide,
+        &[
+            "data.hash_buckets",
+            "655680 model inputs per row",
+            "40000 rows",
+            "GiB",
+        ],
+    )
+}
+
+/// Input cases of issue 22: encodings, delimiters, targets and sizes.
+fn table_cases() -> Vec<Case> {
     vec![
-        latin1,
+        latin1_case(),
         csv_case(
             "csv: tab-separated without data.delimiter",
             "",
@@ -178,16 +211,7 @@ fn table_cases() -> Vec<Case> {
             "delimiter",
             &["bad.toml:{line}", "data.delimiter", "one character"],
         ),
-        table_case(
-            "csv: a numeric target without data.task",
-            numeric_target,
-            counts,
-            &[
-                "d.csv",
-                "data.task is not set and target \"y\" looks numeric (25 distinct values in the initial windows)",
-                "set data.task = \"regression\" or \"classification\"",
-            ],
-        ),
+        numeric_target_case(),
         csv_case(
             "csv: a NaN spelling not in data.missing",
             "",
@@ -209,26 +233,29 @@ fn table_cases() -> Vec<Case> {
             "max_categories",
             &["bad.toml:{line}", "data.max_categories", "65536"],
         ),
-        table_case(
-            "csv: an encoded window too large for memory",
-            wide_config,
-            wide,
-            &[
-                "data.hash_buckets",
-                "655680 model inputs per row",
-                "40000 rows",
-                "GiB",
-            ],
-        ),
+        wide_window_case(),
     ]
 }
 
+/// Every bad input: [`table_cases`] and the config, CSV, REF and flag cases, in that order.
 fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
-    let good = "good.toml";
-    let short = |id: &String| id[..12].to_string();
     let mut cases = table_cases();
-    cases.extend(vec![
-        // ---- config
+    cases.extend(config_syntax_cases());
+    cases.extend(config_training_cases());
+    cases.extend(config_range_cases());
+    cases.extend(config_policy_cases());
+    cases.extend(config_vocabulary_and_source_cases());
+    cases.extend(csv_parse_cases());
+    cases.extend(csv_column_cases());
+    cases.extend(ref_show_cases(ambiguous_prefix, twins));
+    cases.extend(ref_command_cases());
+    cases.extend(flag_cases());
+    cases
+}
+
+/// Config cases: TOML syntax errors, unknown keys and tables, values of the wrong type.
+fn config_syntax_cases() -> Vec<Case> {
+    vec![
         config_case(
             "config: TOML syntax error",
             sea_with("seed = 7", "seed = 7 7"),
@@ -265,6 +292,12 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             "size = [250]",
             &["bad.toml", "line {line}"],
         ),
+    ]
+}
+
+/// Config cases: a negative learning rate, anchored fine-tuning and shrink-and-perturb settings.
+fn config_training_cases() -> Vec<Case> {
+    vec![
         config_case(
             "config: negative learning rate",
             sea_config("bad", "stateful", "lr = -0.001\n"),
@@ -314,6 +347,12 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             "perturb = ",
             &["bad.toml:{line}", "`stateless.perturb`", "shrink-perturb"],
         ),
+    ]
+}
+
+/// Config cases: numbers out of their range (learning rate, fractions, window, epochs, layers).
+fn config_range_cases() -> Vec<Case> {
+    vec![
         config_case(
             "config: learning rate too large",
             sea_config("bad", "stateful", "[stateful]\nlr = 100.0\n"),
@@ -373,6 +412,12 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             "hidden",
             &["bad.toml:{line}", "`model.hidden`"],
         ),
+    ]
+}
+
+/// Config cases: policy tables (replay, drift), the trainer's backend and the gate's metrics.
+fn config_policy_cases() -> Vec<Case> {
+    vec![
         config_case(
             "config: unknown policy key",
             sea_config("bad", "replay", "[policy.replay]\nsize = 300\n"),
@@ -440,6 +485,13 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
                 "use accuracy, loss or skill",
             ],
         ),
+    ]
+}
+
+/// Config cases: unknown words (mode, scaling, generator), the run's name, the data source and
+/// a missing config file.
+fn config_vocabulary_and_source_cases() -> Vec<Case> {
+    vec![
         config_case(
             "config: unknown mode",
             sea_with("mode = \"stateful\"", "mode = \"sideways\""),
@@ -510,7 +562,12 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["run", "--config", "nowhere.toml"],
             &["nowhere.toml"],
         ),
-        // ---- CSV
+    ]
+}
+
+/// CSV cases: missing, empty or ragged files and cells that are not finite f32 numbers.
+fn csv_parse_cases() -> Vec<Case> {
+    vec![
         csv_case("csv: missing file", "", None, &["d.csv", "no such file"]),
         csv_case(
             "csv: empty file",
@@ -578,6 +635,13 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             )),
             &["d.csv", "row 5", "column \"a\"", "\"1e39\""],
         ),
+    ]
+}
+
+/// CSV cases: columns (text where numbers were, unknown names, empty targets, one class), a
+/// stream too short and an unterminated quote.
+fn csv_column_cases() -> Vec<Case> {
+    vec![
         csv_case(
             "csv: text in a column the initial windows show numeric",
             "",
@@ -643,7 +707,14 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             )),
             &["d.csv"],
         ),
-        // ---- REF
+    ]
+}
+
+/// REF cases of `show`: unknown, ambiguous or too short ids, and `NAME~K` and `NAME@W` out
+/// of reach.
+fn ref_show_cases(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
+    let short = |id: &String| id[..12].to_string();
+    vec![
         case(
             "ref: unknown",
             vec![],
@@ -685,6 +756,13 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["show", "good@7"],
             &["good@7", "window 7"],
         ),
+    ]
+}
+
+/// REF cases of the other commands: unknown REFs in `diff`, `export`, `tag` and `log`, and an
+/// invalid tag name.
+fn ref_command_cases() -> Vec<Case> {
+    vec![
         case(
             "ref: unknown in diff",
             vec![],
@@ -722,7 +800,13 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["log", "--run", "nope"],
             &["nope", "good"],
         ),
-        // ---- flags
+    ]
+}
+
+/// Flag cases: unknown flags, subcommands and values, and `--windows` below `window.initial`.
+fn flag_cases() -> Vec<Case> {
+    let good = "good.toml";
+    vec![
         case(
             "flags: unknown flag",
             vec![],
@@ -760,8 +844,7 @@ fn catalogue(ambiguous_prefix: &str, twins: &[String]) -> Vec<Case> {
             &["tree", "--format", "png"],
             &["--format", "'png'"],
         ),
-    ]);
-    cases
+    ]
 }
 
 /// Commits checkpoints with made-up content until two have ids sharing their first 6 hex

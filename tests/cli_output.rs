@@ -115,15 +115,27 @@ fn is_symlink(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// `relearn export sea --out out` in the sandbox.
+fn export_to(sb: &Sandbox, out: &Path) -> Output {
+    sb.relearn(&["export", "sea", "--out", out.to_str().unwrap()])
+}
+
 #[test]
 fn out_writes_through_symlinks_and_refuses_special_files() {
-    use std::os::unix::fs::{FileTypeExt, symlink};
     let (sb, config) = trained();
-    let export = |out: &Path| sb.relearn(&["export", "sea", "--out", out.to_str().unwrap()]);
-    let out = export(&sb.path("direct.st"));
+    let out = export_to(&sb, &sb.path("direct.st"));
     assert!(out.status.success(), "{}", stderr(&out));
     let expected = std::fs::read(sb.path("direct.st")).unwrap();
+    export_writes_through_symlinks(&sb, &expected);
+    generate_writes_through_a_symlink(&sb, &config);
+    special_files_are_refused(&sb);
+}
 
+/// Export through a symlink, a chain of them and a dangling one writes `expected` to the
+/// target and leaves the links links, with no temporary file behind; a dangling symlink into a
+/// missing folder is bad input.
+fn export_writes_through_symlinks(sb: &Sandbox, expected: &[u8]) {
+    use std::os::unix::fs::symlink;
     // A symlink with a relative target, to an existing file.
     std::fs::write(sb.path("real.st"), "old").unwrap();
     symlink("real.st", sb.path("link.st")).unwrap();
@@ -139,7 +151,7 @@ fn out_writes_through_symlinks_and_refuses_special_files() {
         ("l2", "sub/real2.st"),
         ("dangling.st", "sub/made.st"),
     ] {
-        let out = export(&sb.path(link));
+        let out = export_to(sb, &sb.path(link));
         assert!(out.status.success(), "{link}: {}", stderr(&out));
         assert!(is_symlink(&sb.path(link)), "{link} is no longer a symlink");
         assert_eq!(
@@ -158,11 +170,13 @@ fn out_writes_through_symlinks_and_refuses_special_files() {
 
     // A dangling symlink into a missing folder is bad input.
     symlink("nowhere/x.st", sb.path("lost.st")).unwrap();
-    assert_fails(&export(&sb.path("lost.st")), 2, "does not exist");
+    assert_fails(&export_to(sb, &sb.path("lost.st")), 2, "does not exist");
+}
 
-    // generate writes through a symlink too.
+/// `generate --out` through a symlink writes the stream to its target.
+fn generate_writes_through_a_symlink(sb: &Sandbox, config: &Path) {
     std::fs::write(sb.path("stream.csv"), "old").unwrap();
-    symlink("stream.csv", sb.path("stream-link.csv")).unwrap();
+    std::os::unix::fs::symlink("stream.csv", sb.path("stream-link.csv")).unwrap();
     let out = command(
         &[
             "generate",
@@ -183,15 +197,20 @@ fn out_writes_through_symlinks_and_refuses_special_files() {
         std::fs::read(sb.path("stream.csv")).unwrap(),
         std::fs::read(sb.path("data.csv")).unwrap()
     );
+}
 
-    // Special files are refused, and stay what they were.
+/// Export to a FIFO, a socket, `/dev/full` (through a symlink) or a folder (through a symlink)
+/// is refused, and each stays what it was. Needs the folder `sub` made by
+/// [`export_writes_through_symlinks`].
+fn special_files_are_refused(sb: &Sandbox) {
+    use std::os::unix::fs::{FileTypeExt, symlink};
     let fifo = sb.path("fifo.st");
     let made = std::process::Command::new("mkfifo")
         .arg(&fifo)
         .status()
         .unwrap();
     assert!(made.success());
-    assert_fails(&export(&fifo), 2, "FIFO");
+    assert_fails(&export_to(sb, &fifo), 2, "FIFO");
     assert!(
         std::fs::symlink_metadata(&fifo)
             .unwrap()
@@ -201,7 +220,7 @@ fn out_writes_through_symlinks_and_refuses_special_files() {
 
     let socket = sb.path("socket.st");
     let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
-    assert_fails(&export(&socket), 2, "socket");
+    assert_fails(&export_to(sb, &socket), 2, "socket");
     assert!(
         std::fs::symlink_metadata(&socket)
             .unwrap()
@@ -212,14 +231,14 @@ fn out_writes_through_symlinks_and_refuses_special_files() {
     if Path::new("/dev/full").exists() {
         // Through a symlink only: a regression must not replace the real device node.
         symlink("/dev/full", sb.path("full.st")).unwrap();
-        assert_fails(&export(&sb.path("full.st")), 2, "character device");
+        assert_fails(&export_to(sb, &sb.path("full.st")), 2, "character device");
         assert!(is_symlink(&sb.path("full.st")));
         let meta = std::fs::metadata("/dev/full").unwrap();
         assert!(meta.file_type().is_char_device());
     }
 
     symlink("sub", sb.path("dir-link")).unwrap();
-    assert_fails(&export(&sb.path("dir-link")), 2, "folder");
+    assert_fails(&export_to(sb, &sb.path("dir-link")), 2, "folder");
 }
 
 // ---------------------------------------------------------------------------------------

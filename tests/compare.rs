@@ -61,8 +61,17 @@ fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
     let sb = Sandbox::new();
     sb.write("sea.toml", &sea_config("sea", "stateful", ""));
     let out = sb.ok(&["compare", "--config", "sea.toml", "--out", "cmp"]);
+    assert_prints_the_table(&out);
+    let report = read_json(&sb, "cmp/compare.json");
+    assert_reports_both_sea_runs(&sb, &report);
+    assert_recommends_in_table_and_json(&out, &report);
+    assert_draws_the_plots(&sb);
+    assert_a_rerun_reuses_every_checkpoint(&sb, &report);
+}
 
-    // The table and the recommendation, on stdout.
+/// The SEA compare's table on stdout: its rows, one per update window (1..=7), the drift
+/// marker and the recommendation.
+fn assert_prints_the_table(out: &str) {
     assert!(out.starts_with("compare 'sea'"), "{out}");
     for needle in [
         "stateless",
@@ -88,16 +97,19 @@ fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
             "window {w}:\n{out}"
         );
     }
+}
 
-    // Both runs are in the store under their compare names.
-    let report = read_json(&sb, "cmp/compare.json");
+/// compare.json of the SEA compare: both runs under their compare names, each agreeing with
+/// `log --json`, 7 update windows, the recovery after the drift, the peak memory and what each
+/// keeps at the end.
+fn assert_reports_both_sea_runs(sb: &Sandbox, report: &Value) {
     assert_eq!(report["metric"], "accuracy");
     assert_eq!(report["higher_is_better"], true);
     assert_eq!(report["stream"]["drift_points"], serde_json::json!([1000]));
     assert_eq!(report["modes"]["stateless"]["run"], "sea-stateless");
     assert_eq!(report["modes"]["stateful"]["run"], "sea-stateful");
-    assert_agrees_with_log(&sb, &report, "stateless", "accuracy");
-    assert_agrees_with_log(&sb, &report, "stateful", "accuracy");
+    assert_agrees_with_log(sb, report, "stateless", "accuracy");
+    assert_agrees_with_log(sb, report, "stateful", "accuracy");
     for mode in ["stateless", "stateful"] {
         let m = &report["modes"][mode];
         assert_eq!(m["windows"].as_array().unwrap().len(), 7, "{mode}");
@@ -120,6 +132,10 @@ fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
             .unwrap()
             > 0
     );
+}
+
+/// The recommendation is printed as the JSON has it, and names a mode or `either`.
+fn assert_recommends_in_table_and_json(out: &str, report: &Value) {
     let recommendation = report["recommendation"].as_str().unwrap();
     assert!(!recommendation.is_empty());
     assert!(
@@ -131,8 +147,10 @@ fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
             .contains(&report["comparison"]["recommended"].as_str().unwrap()),
         "{report}"
     );
+}
 
-    // The plots.
+/// compare.png (a real image) and compare.svg (two curves and the drift marker, labelled).
+fn assert_draws_the_plots(sb: &Sandbox) {
     let png = std::fs::read(sb.path("cmp/compare.png")).expect("compare.png");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "PNG signature");
     assert!(
@@ -154,20 +172,19 @@ fn compare_sea_prints_table_writes_json_and_plots_and_reuses_checkpoints() {
             && svg.contains("stateful (mean")
             && svg.contains("drift point")
     );
+}
 
-    // Rerun: every checkpoint is reused, nothing new is trained, the ids are unchanged.
+/// Rerun: every checkpoint is reused, nothing new is trained, the ids, scores, peak memory and
+/// recommendation are `report`'s.
+fn assert_a_rerun_reuses_every_checkpoint(sb: &Sandbox, report: &Value) {
     let before: Vec<Value> = [sb.log("sea-stateless"), sb.log("sea-stateful")].concat();
     let again = sb.relearn(&["compare", "--config", "sea.toml", "--out", "cmp"]);
     assert!(again.status.success(), "{}", stderr(&again));
     let after: Vec<Value> = [sb.log("sea-stateless"), sb.log("sea-stateful")].concat();
     assert_eq!(before, after, "no new checkpoints on a rerun");
-    let rerun = read_json(&sb, "cmp/compare.json");
+    let rerun = read_json(sb, "cmp/compare.json");
     for mode in ["stateless", "stateful"] {
-        assert_eq!(
-            window_ids(&report, mode),
-            window_ids(&rerun, mode),
-            "{mode}"
-        );
+        assert_eq!(window_ids(report, mode), window_ids(&rerun, mode), "{mode}");
         assert_eq!(rerun["modes"][mode]["trained_now"], 0, "{mode}");
         assert_eq!(rerun["modes"][mode]["reused"], 8, "{mode}");
         assert_eq!(

@@ -40,10 +40,13 @@ fn rewrite(path: &Path, edit: impl FnOnce(Vec<u8>) -> Vec<u8>) {
 // ---------------------------------------------------------------------------------------
 // Corruption
 
-#[test]
-fn a_corrupt_checkpoint_is_never_loaded_and_nothing_new_is_written() {
-    type Damage = fn(&Sandbox, &str) -> String;
-    let damages: [(&str, Damage); 5] = [
+/// Damages a checkpoint of the sandbox's run: takes the sandbox and the head's id, returns
+/// the name of the file it damaged.
+type Damage = fn(&Sandbox, &str) -> String;
+
+/// Five ways to damage a head checkpoint, each with what it does.
+fn damages() -> [(&'static str, Damage); 5] {
+    [
         ("a flipped byte in the weights", |sb, head| {
             let hash = part(sb, head, "model");
             rewrite(&object_path(sb, &hash), |mut b| {
@@ -89,57 +92,67 @@ fn a_corrupt_checkpoint_is_never_loaded_and_nothing_new_is_written() {
                 format!("{head}.json")
             },
         ),
-    ];
-    for (what, damage) in damages {
-        let sb = Sandbox::new();
-        let cfg = sb.write("c.toml", &sea_config("c", "stateful", ""));
-        let cfg = cfg.to_str().unwrap();
-        sb.ok(&["run", "--config", cfg, "--windows", "3"]);
-        let head_before = sb.head("c").unwrap();
-        let named = damage(&sb, &head_before);
-        let before = sb.snapshot();
+    ]
+}
 
-        // `run` would fine-tune from the damaged head: it stops, names it, points to verify.
-        let out = sb.relearn(&["run", "--config", cfg]);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{what}: {err}");
-        assert!(
-            err.contains(&named[2..]),
-            "{what}: the message does not name {named}: {err}"
-        );
-        assert!(err.contains("relearn verify"), "{what}: {err}");
-        assert_eq!(before, sb.snapshot(), "{what}: the store changed");
-
-        // Nor does anything else load it.
-        let out = sb.relearn(&[
-            "export",
-            "c",
-            "--format",
-            "safetensors",
-            "--out",
-            "w.safetensors",
-        ]);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{what}: export: {}",
-            stderr(&out)
-        );
-        assert!(
-            !sb.path("w.safetensors").exists(),
-            "{what}: export wrote a file"
-        );
-
-        // `verify` names the damaged file.
-        let out = sb.relearn(&["verify"]);
-        assert_eq!(out.status.code(), Some(1), "{what}: verify passed");
-        let report = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            report.contains(&named[2..]),
-            "{what}: verify does not name {named}: {report}"
-        );
-        assert_eq!(before, sb.snapshot(), "{what}: the store changed");
+#[test]
+fn a_corrupt_checkpoint_is_never_loaded_and_nothing_new_is_written() {
+    for (what, damage) in damages() {
+        assert_damaged_head_is_never_loaded(what, damage);
     }
+}
+
+/// A run `c` of three windows whose head `damage` damages: `run`, `export` and `verify` each
+/// exit 1 naming the damaged file, and the store is left as it was.
+fn assert_damaged_head_is_never_loaded(what: &str, damage: Damage) {
+    let sb = Sandbox::new();
+    let cfg = sb.write("c.toml", &sea_config("c", "stateful", ""));
+    let cfg = cfg.to_str().unwrap();
+    sb.ok(&["run", "--config", cfg, "--windows", "3"]);
+    let head_before = sb.head("c").unwrap();
+    let named = damage(&sb, &head_before);
+    let before = sb.snapshot();
+
+    // `run` would fine-tune from the damaged head: it stops, names it, points to verify.
+    let out = sb.relearn(&["run", "--config", cfg]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{what}: {err}");
+    assert!(
+        err.contains(&named[2..]),
+        "{what}: the message does not name {named}: {err}"
+    );
+    assert!(err.contains("relearn verify"), "{what}: {err}");
+    assert_eq!(before, sb.snapshot(), "{what}: the store changed");
+
+    // Nor does anything else load it.
+    let out = sb.relearn(&[
+        "export",
+        "c",
+        "--format",
+        "safetensors",
+        "--out",
+        "w.safetensors",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{what}: export: {}",
+        stderr(&out)
+    );
+    assert!(
+        !sb.path("w.safetensors").exists(),
+        "{what}: export wrote a file"
+    );
+
+    // `verify` names the damaged file.
+    let out = sb.relearn(&["verify"]);
+    assert_eq!(out.status.code(), Some(1), "{what}: verify passed");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&named[2..]),
+        "{what}: verify does not name {named}: {report}"
+    );
+    assert_eq!(before, sb.snapshot(), "{what}: the store changed");
 }
 
 // ---------------------------------------------------------------------------------------

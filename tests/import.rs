@@ -5,6 +5,7 @@
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use crate::common::{Sandbox, assert_fails, ids, stderr};
 
@@ -46,9 +47,12 @@ fn write_csv(sb: &Sandbox, name: &str, classification: bool) -> (Vec<String>, Ve
     (header, rows)
 }
 
+/// One tensor of a model file: its name, its shape and its values.
+type Layer = (String, Vec<usize>, Vec<f32>);
+
 /// A PyTorch `nn.Sequential(Linear(3, 8), Tanh(), Linear(8, 4), Tanh(), Linear(4, out))`'s
 /// weights: `(name, [out, in] shape, values)`, named as its state_dict names them.
-fn torch_layers(outputs: usize) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+fn torch_layers(outputs: usize) -> Vec<Layer> {
     let mut s = 99u32;
     let mut next = move || {
         s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -65,7 +69,7 @@ fn torch_layers(outputs: usize) -> Vec<(String, Vec<usize>, Vec<f32>)> {
 }
 
 /// A safetensors file of f32 tensors, as `safetensors.torch.save_file` writes it.
-fn safetensors_file(tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Vec<u8> {
+fn safetensors_file(tensors: &[Layer]) -> Vec<u8> {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(n, shape, v)| {
@@ -89,7 +93,7 @@ fn raw_file<'a>(tensors: impl Iterator<Item = (&'a str, Dtype, Vec<usize>, &'a [
 
 /// The forward pass by hand, in f64: `tanh(x @ W.T + b)` per hidden layer, then the last
 /// layer's `x @ W.T + b`.
-fn forward(layers: &[(String, Vec<usize>, Vec<f32>)], x: &[f64]) -> Vec<f64> {
+fn forward(layers: &[Layer], x: &[f64]) -> Vec<f64> {
     let mut h = x.to_vec();
     let n = layers.len() / 2;
     for (k, pair) in layers.chunks(2).enumerate() {
@@ -190,8 +194,18 @@ fn a_pytorch_model_is_imported_scored_by_hand_and_then_fine_tuned() {
     let out = sb.ok(&["run", "--config", cfg, "--windows", "1"]);
     assert!(out.contains("imported"), "{out}");
 
+    let se = imported_squared_error(&sb, &rows, &layers);
+    let log = assert_fine_tunes_the_import(&sb, cfg, se);
+    let file = assert_the_import_is_recorded(&sb);
+    assert_a_resume_reaches_the_same_ids(&file, cfg, &log);
+    assert_a_changed_file_is_refused(&sb, &layers, cfg);
+}
+
+/// Asserts that run `imp`'s imported checkpoint predicts window 1 as the forward pass by hand
+/// of `layers` does; returns its squared error summed over window 1's targets.
+fn imported_squared_error(sb: &Sandbox, rows: &[Vec<f64>], layers: &[Layer]) -> f64 {
     // The imported checkpoint predicts what the PyTorch model computes.
-    let csv = window_csv(&sb, &rows, 1);
+    let csv = window_csv(sb, rows, 1);
     let predicted = json(&sb.ok(&["predict", "imp@0", "--csv", &csv, "--json"]));
     let mut worst = 0.0f64;
     let mut se = 0.0f64;
@@ -211,7 +225,7 @@ fn a_pytorch_model_is_imported_scored_by_hand_and_then_fine_tuned() {
         .enumerate()
     {
         let ours = p["prediction"].as_f64().unwrap();
-        let theirs = forward(&layers, row)[0];
+        let theirs = forward(layers, row)[0];
         worst = worst.max((ours - theirs).abs());
         se += (ours - targets[k]).powi(2);
     }
@@ -219,7 +233,12 @@ fn a_pytorch_model_is_imported_scored_by_hand_and_then_fine_tuned() {
         worst <= 1e-5,
         "predictions differ from the forward pass by {worst}"
     );
+    se
+}
 
+/// Runs `cfg` to the end: after the imported checkpoint, each one fine-tunes the one before,
+/// and window 1's prequential mse is `se`'s mean. Returns the log.
+fn assert_fine_tunes_the_import(sb: &Sandbox, cfg: &str, se: f64) -> Vec<Value> {
     // Then the run fine-tunes it, and window 1's prequential score is the imported model's.
     sb.ok(&["run", "--config", cfg]);
     let log = sb.log("imp");
@@ -238,6 +257,12 @@ fn a_pytorch_model_is_imported_scored_by_hand_and_then_fine_tuned() {
         (mse - by_hand).abs() <= 1e-5 * (1.0 + by_hand),
         "prequential mse {mse} vs {by_hand} by hand"
     );
+    log
+}
+
+/// `show` (text and JSON) and `tree` name the imported file and its hash, and the store
+/// verifies. Returns the file's bytes.
+fn assert_the_import_is_recorded(sb: &Sandbox) -> Vec<u8> {
     // The file is named and hashed in the checkpoint; show and tree say so.
     let show = json(&sb.ok(&["show", "imp@0", "--json"]));
     let file = std::fs::read(sb.path("model.safetensors")).unwrap();
@@ -256,17 +281,26 @@ fn a_pytorch_model_is_imported_scored_by_hand_and_then_fine_tuned() {
     let tree = sb.ok(&["tree", "--run", "imp"]);
     assert!(tree.contains("imported from model.safetensors"), "{tree}");
     sb.ok(&["verify"]);
+    file
+}
 
+/// The same config and model `file`, run uninterrupted in a fresh sandbox, reach the ids of
+/// `log` (a resumed run).
+fn assert_a_resume_reaches_the_same_ids(file: &[u8], cfg: &str, log: &[Value]) {
     // A resumed run reaches the ids of an uninterrupted one.
     let fresh = Sandbox::new();
     write_csv(&fresh, "data.csv", false);
-    std::fs::write(fresh.path("model.safetensors"), &file).unwrap();
+    std::fs::write(fresh.path("model.safetensors"), file).unwrap();
     let cfg2 = fresh.write("imp.toml", &std::fs::read_to_string(cfg).unwrap());
     fresh.ok(&["run", "--config", cfg2.to_str().unwrap()]);
-    assert_eq!(ids(&fresh.log("imp")), ids(&log));
+    assert_eq!(ids(&fresh.log("imp")), ids(log));
+}
 
+/// With the model file changed and one more window of data, a resume is refused and the
+/// store is left as it was.
+fn assert_a_changed_file_is_refused(sb: &Sandbox, layers: &[Layer], cfg: &str) {
     // A changed file is refused on resume, and the store is left as it was.
-    let mut changed = layers.clone();
+    let mut changed = layers.to_vec();
     changed[0].2[0] += 0.5;
     std::fs::write(sb.path("model.safetensors"), safetensors_file(&changed)).unwrap();
     let csv_more = std::fs::read_to_string(sb.path("data.csv")).unwrap();
@@ -400,33 +434,27 @@ fn importing_a_relearn_export_reproduces_it_exactly() {
     assert_fails(&out, 2, "data.scaling");
 }
 
-#[test]
-fn bad_model_files_exit_2_and_change_nothing() {
-    let sb = Sandbox::new();
-    write_csv(&sb, "data.csv", false);
-    // A store with a run in it already: a refused import must leave every byte.
-    let good = sb.write(
-        "good.toml",
-        &config("good", "regression", "hidden = [4]", ""),
-    );
-    sb.ok(&["run", "--config", good.to_str().unwrap(), "--windows", "2"]);
-    let before = sb.snapshot();
-    let torch = torch_layers(1);
-    let without = |name: &str| -> Vec<(String, Vec<usize>, Vec<f32>)> {
-        torch.iter().filter(|t| t.0 != name).cloned().collect()
-    };
-    let with = |name: &str, shape: Vec<usize>, values: Vec<f32>| {
-        let mut t = torch.clone();
-        match t.iter_mut().find(|t| t.0 == name) {
-            Some(slot) => *slot = (name.to_string(), shape, values),
-            None => t.push((name.to_string(), shape, values)),
-        }
-        t
-    };
-    let mut nan = torch.clone();
-    nan[2].2[3] = f32::NAN;
-    let mut inf = torch.clone();
-    inf[5].2[0] = f32::INFINITY;
+/// A bad model file: what is wrong, the file, a key for the config (`hidden = ...` under
+/// `[model]`, or a `[data]` or `[train]` key after its table's name), and what stderr says.
+type BadModel = (&'static str, Vec<u8>, &'static str, &'static str);
+
+/// `torch` without tensor `name`.
+fn torch_without(torch: &[Layer], name: &str) -> Vec<Layer> {
+    torch.iter().filter(|t| t.0 != name).cloned().collect()
+}
+
+/// `torch` with tensor `name` replaced by (or, if it has none, added as) `shape` and `values`.
+fn torch_with(torch: &[Layer], name: &str, shape: Vec<usize>, values: Vec<f32>) -> Vec<Layer> {
+    let mut t = torch.to_vec();
+    match t.iter_mut().find(|t| t.0 == name) {
+        Some(slot) => *slot = (name.to_string(), shape, values),
+        None => t.push((name.to_string(), shape, values)),
+    }
+    t
+}
+
+/// `torch` as a safetensors file whose `0.bias` holds eight i64s instead.
+fn i64_bias_file(torch: &[Layer]) -> Vec<u8> {
     let i64_bytes: Vec<u8> = (0..8i64).flat_map(|v| v.to_le_bytes()).collect();
     let mut i64_file: Vec<(&str, Dtype, Vec<usize>, &[u8])> = Vec::new();
     let torch_bytes: Vec<(String, Vec<usize>, Vec<u8>)> = torch
@@ -446,7 +474,17 @@ fn bad_model_files_exit_2_and_change_nothing() {
             i64_file.push((n, Dtype::F32, s.clone(), b));
         }
     }
-    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+    raw_file(i64_file.iter().map(|(n, d, s, b)| (*n, *d, s.clone(), *b)))
+}
+
+/// Files that are no model of `torch`'s kind: not safetensors, tensors other than linear
+/// layers', missing or misshapen tensors, integers, NaN and infinity.
+fn bad_tensor_cases(torch: &[Layer]) -> Vec<BadModel> {
+    let mut nan = torch.to_vec();
+    nan[2].2[3] = f32::NAN;
+    let mut inf = torch.to_vec();
+    inf[5].2[0] = f32::INFINITY;
+    vec![
         (
             "not safetensors",
             b"not a model at all".to_vec(),
@@ -455,40 +493,35 @@ fn bad_model_files_exit_2_and_change_nothing() {
         ),
         (
             "a batch norm",
-            safetensors_file(&with("1.running_mean", vec![8], vec![0.0; 8])),
+            safetensors_file(&torch_with(torch, "1.running_mean", vec![8], vec![0.0; 8])),
             "",
             "tensor `1.running_mean` is not the weight or bias",
         ),
         (
             "a missing bias",
-            safetensors_file(&without("2.bias")),
+            safetensors_file(&torch_without(torch, "2.bias")),
             "",
             "`2.weight` has no bias",
         ),
         (
             "a missing weight",
-            safetensors_file(&without("4.weight")),
+            safetensors_file(&torch_without(torch, "4.weight")),
             "",
             "`4.bias` has no weight",
         ),
         (
             "layers that do not chain",
-            safetensors_file(&with("2.weight", vec![4, 7], vec![0.1; 28])),
+            safetensors_file(&torch_with(torch, "2.weight", vec![4, 7], vec![0.1; 28])),
             "",
             "layers do not chain",
         ),
         (
             "a bias of the wrong shape",
-            safetensors_file(&with("0.bias", vec![7], vec![0.1; 7])),
+            safetensors_file(&torch_with(torch, "0.bias", vec![7], vec![0.1; 7])),
             "",
             "tensor `0.bias` has shape [7]",
         ),
-        (
-            "integer weights",
-            raw_file(i64_file.iter().map(|(n, d, s, b)| (*n, *d, s.clone(), *b))),
-            "",
-            "dtype I64",
-        ),
+        ("integer weights", i64_bias_file(torch), "", "dtype I64"),
         (
             "a NaN",
             safetensors_file(&nan),
@@ -501,22 +534,29 @@ fn bad_model_files_exit_2_and_change_nothing() {
             "",
             "tensor `4.bias` holds inf",
         ),
+    ]
+}
+
+/// Models (`torch` or variants) that do not fit the run: its `model.hidden`, its input or
+/// output width, its scaling, its `train.lr_scale` or `train.freeze`.
+fn bad_fit_cases(torch: &[Layer]) -> Vec<BadModel> {
+    vec![
         (
             "a model.hidden that is not the file's",
-            safetensors_file(&torch),
+            safetensors_file(torch),
             "hidden = [9, 4]",
             "tensor `0.weight` (shape [8, 3], [out, in]) has 8: expected shape [9, 3], found [8, 3]",
         ),
         (
             "a model of another input width",
-            safetensors_file(&with("0.weight", vec![8, 5], vec![0.1; 40])),
+            safetensors_file(&torch_with(torch, "0.weight", vec![8, 5], vec![0.1; 40])),
             "",
             "input width is 5",
         ),
         (
             "a model of another output width",
             safetensors_file(
-                &with("4.weight", vec![2, 4], vec![0.1; 8])
+                &torch_with(torch, "4.weight", vec![2, 4], vec![0.1; 8])
                     .into_iter()
                     .map(|t| {
                         if t.0 == "4.bias" {
@@ -532,49 +572,60 @@ fn bad_model_files_exit_2_and_change_nothing() {
         ),
         (
             "scaled inputs",
-            safetensors_file(&torch),
+            safetensors_file(torch),
             "[data]\nscaling = \"running\"",
             "data.scaling",
         ),
         (
             "an lr_scale of the wrong length",
-            safetensors_file(&torch),
+            safetensors_file(torch),
             "[train]\nlr_scale = [1.0, 2.0]",
             "lists 2 factors, but the model has 3 linear layers",
         ),
         (
             "a freeze beyond the model",
-            safetensors_file(&torch),
+            safetensors_file(torch),
             "[train]\nfreeze = [3]",
             "names linear layer 3",
         ),
-    ];
+    ]
+}
+
+/// The config of run `bad` importing `bad.safetensors`, with `extra` under its table.
+fn bad_import_config(extra: &str) -> String {
+    let mut text = config("bad", "regression", "init = \"bad.safetensors\"", "");
+    // Keys of other tables go where their table is; `hidden` into [model].
+    if extra.starts_with("hidden") {
+        text = text.replace("[model]\n", &format!("[model]\n{extra}\n"));
+    } else if let Some(rest) = extra.strip_prefix("[data]\n") {
+        text = text.replace(
+            "task = \"regression\"\n",
+            &format!("task = \"regression\"\n{rest}\n"),
+        );
+    } else if let Some(rest) = extra.strip_prefix("[train]\n") {
+        text = text.replace("batch_size = 16\n", &format!("batch_size = 16\n{rest}\n"));
+    }
+    text
+}
+
+#[test]
+fn bad_model_files_exit_2_and_change_nothing() {
+    let sb = Sandbox::new();
+    write_csv(&sb, "data.csv", false);
+    // A store with a run in it already: a refused import must leave every byte.
+    let good = sb.write(
+        "good.toml",
+        &config("good", "regression", "hidden = [4]", ""),
+    );
+    sb.ok(&["run", "--config", good.to_str().unwrap(), "--windows", "2"]);
+    let before = sb.snapshot();
+    let torch = torch_layers(1);
+    let mut cases = bad_tensor_cases(&torch);
+    cases.extend(bad_fit_cases(&torch));
     for (what, bytes, extra, says) in cases {
         std::fs::write(sb.path("bad.safetensors"), &bytes).unwrap();
-        let mut text = config("bad", "regression", "init = \"bad.safetensors\"", "");
-        // Keys of other tables go where their table is; `hidden` into [model].
-        if extra.starts_with("hidden") {
-            text = text.replace("[model]\n", &format!("[model]\n{extra}\n"));
-        } else if let Some(rest) = extra.strip_prefix("[data]\n") {
-            text = text.replace(
-                "task = \"regression\"\n",
-                &format!("task = \"regression\"\n{rest}\n"),
-            );
-        } else if let Some(rest) = extra.strip_prefix("[train]\n") {
-            text = text.replace("batch_size = 16\n", &format!("batch_size = 16\n{rest}\n"));
-        }
-        let cfg = sb.write("bad.toml", &text);
-        let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
-        assert_fails(&out, 2, says);
-        assert!(
-            stderr(&out).contains("bad.safetensors") || extra.contains("train"),
-            "{what}: {}",
-            stderr(&out)
-        );
-        assert_eq!(sb.snapshot(), before, "{what} changed the store");
-        // Not even a lock file for the refused run.
-        assert!(!sb.store().join("locks/bad.lock").exists(), "{what}");
-        assert!(sb.head("bad").is_none(), "{what}");
+        let text = bad_import_config(extra);
+        assert_import_refused(&sb, &text, (what, extra, says), &before);
     }
     let missing = config("bad", "regression", "init = \"nowhere.safetensors\"", "");
     let cfg = sb.write("bad.toml", &missing);
@@ -584,6 +635,28 @@ fn bad_model_files_exit_2_and_change_nothing() {
         "nowhere.safetensors",
     );
     assert_eq!(sb.snapshot(), before);
+}
+
+/// Run `bad` on config `text` exits 2 saying `says` (and naming the file, unless `extra` is a
+/// `[train]` key), leaves the store as `before` and makes no lock file and no head.
+fn assert_import_refused(
+    sb: &Sandbox,
+    text: &str,
+    (what, extra, says): (&str, &str, &str),
+    before: &[(PathBuf, Vec<u8>)],
+) {
+    let cfg = sb.write("bad.toml", text);
+    let out = sb.relearn(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_fails(&out, 2, says);
+    assert!(
+        stderr(&out).contains("bad.safetensors") || extra.contains("train"),
+        "{what}: {}",
+        stderr(&out)
+    );
+    assert_eq!(sb.snapshot(), before, "{what} changed the store");
+    // Not even a lock file for the refused run.
+    assert!(!sb.store().join("locks/bad.lock").exists(), "{what}");
+    assert!(sb.head("bad").is_none(), "{what}");
 }
 
 /// The labels CSV with every 7th row's `b` cell written as `marker` (a missing value).

@@ -120,6 +120,30 @@ fn diff_reports_per_layer_norms_and_metric_deltas() {
     let sb = Sandbox::new();
     run_sea(&sb, "d", "stateful", 2000, Some(4));
     let d = json(&sb.ok(&["diff", "d@1", "d@3", "--json"]));
+    assert_diff_has_per_tensor_norms(&d);
+    assert_eq!(d["a"]["id"], id_of(&sb, "d@1").as_str());
+    assert_eq!(d["b"]["window"], 3);
+    assert_diff_has_metric_deltas(&d, &sb.log("d"));
+    // The initial model has no prequential score: its side is null.
+    let d0 = json(&sb.ok(&["diff", "d@0", "d", "--json"]));
+    assert!(d0["metrics"]["prequential"]["accuracy"]["a"].is_null());
+    assert!(d0["metrics"]["prequential"]["accuracy"]["delta"].is_null());
+    // A checkpoint against itself: no change.
+    let same = json(&sb.ok(&["diff", "d", "d~0", "--json"]));
+    assert_eq!(same["total"]["delta_norm"], 0.0);
+    let text = sb.ok(&["diff", "d@1", "d@3"]);
+    assert!(
+        text.contains("layers.1.weight")
+            && text.contains("prequential accuracy")
+            && text.contains("train_loss"),
+        "{text}"
+    );
+    assert_diff_refuses_other_shapes_and_unknown_refs(&sb);
+}
+
+/// `diff`'s JSON names each tensor of the SEA model with its shape, norm, change and relative
+/// change, and totals them over its 98 parameters.
+fn assert_diff_has_per_tensor_norms(d: &Value) {
     let names: Vec<&str> = d["tensors"]
         .as_array()
         .unwrap()
@@ -163,10 +187,10 @@ fn diff_reports_per_layer_norms_and_metric_deltas() {
         json("[98]"),
         "3*16 + 16 + 16*2 + 2 parameters"
     );
-    assert_eq!(d["a"]["id"], id_of(&sb, "d@1").as_str());
-    assert_eq!(d["b"]["window"], 3);
-    // Metric deltas are B - A, from the manifests.
-    let log = sb.log("d");
+}
+
+/// `diff`'s metric deltas (of `d@1` and `d@3` in `log`) are B - A, from the manifests.
+fn assert_diff_has_metric_deltas(d: &Value, log: &[Value]) {
     for key in ["accuracy", "loss"] {
         let (a, b) = (
             log[1]["metrics"]["prequential"][key].as_f64().unwrap(),
@@ -182,36 +206,26 @@ fn diff_reports_per_layer_norms_and_metric_deltas() {
         log[3]["metrics"]["train_loss"].as_f64().unwrap()
             - log[1]["metrics"]["train_loss"].as_f64().unwrap()
     );
-    // The initial model has no prequential score: its side is null.
-    let d0 = json(&sb.ok(&["diff", "d@0", "d", "--json"]));
-    assert!(d0["metrics"]["prequential"]["accuracy"]["a"].is_null());
-    assert!(d0["metrics"]["prequential"]["accuracy"]["delta"].is_null());
-    // A checkpoint against itself: no change.
-    let same = json(&sb.ok(&["diff", "d", "d~0", "--json"]));
-    assert_eq!(same["total"]["delta_norm"], 0.0);
-    let text = sb.ok(&["diff", "d@1", "d@3"]);
-    assert!(
-        text.contains("layers.1.weight")
-            && text.contains("prequential accuracy")
-            && text.contains("train_loss"),
-        "{text}"
-    );
+}
 
+/// Run `d` against a run of different shapes cannot be diffed; unknown refs and windows are
+/// named.
+fn assert_diff_refuses_other_shapes_and_unknown_refs(sb: &Sandbox) {
     // Different shapes cannot be compared; unknown refs list the runs.
     let wide = sea_config("wide", "stateful", "").replace("hidden = [16]", "hidden = [8]");
     let cfg = sb.write("wide.toml", &wide);
     sb.ok(&["run", "--config", cfg.to_str().unwrap(), "--windows", "2"]);
     rejects(
-        &sb,
+        sb,
         &["diff", "d", "wide"],
         &["different shapes", "[3, 16, 2]", "[3, 8, 2]"],
     );
     rejects(
-        &sb,
+        sb,
         &["diff", "d", "nosuch"],
         &["nosuch", "Known runs: d, wide"],
     );
-    rejects(&sb, &["diff", "d", "d@9"], &["window 9", "0..=3"]);
+    rejects(sb, &["diff", "d", "d@9"], &["window 9", "0..=3"]);
 }
 
 #[test]
@@ -651,28 +665,7 @@ fn forward_by_hand(file: &[u8], header: &[String], rows: &[Vec<String>]) -> Vec<
 fn exported_safetensors_reproduce_predict() {
     let sb = Sandbox::new();
     let cfg = run_sea(&sb, "x", "stateful", 2000, Some(4));
-    let data = sb.path("w.csv");
-    generate_ok(
-        &sb,
-        &[
-            "--config",
-            cfg.to_str().unwrap(),
-            "--out",
-            data.to_str().unwrap(),
-            "--windows",
-            "5",
-            "--from",
-            "4",
-        ],
-    );
-    // Columns in another order than the model's, plus the target: predict matches by name.
-    let (header, rows) = read_csv(&data);
-    let order = [3, 2, 0, 1];
-    let shuffled: String = std::iter::once(order.map(|i| header[i].clone()).join(","))
-        .chain(rows.iter().map(|r| order.map(|i| r[i].clone()).join(",")))
-        .map(|l| l + "\n")
-        .collect();
-    let data = sb.write("shuffled.csv", &shuffled);
+    let data = shuffled_window(&sb, &cfg);
     let (header, rows) = read_csv(&data);
 
     let out = sb.path("model.safetensors");
@@ -691,10 +684,60 @@ fn exported_safetensors_reproduce_predict() {
     let file = std::fs::read(&out).unwrap();
     let by_hand = forward_by_hand(&file, &header, &rows);
 
+    let p_rows = assert_predict_is_the_forward_pass(&sb, &data, &by_hand);
+    assert_export_names_its_checkpoint(&sb, &file, &out);
+    assert_eval_counts_predict_s_hits(&sb, &data, &header, &rows, &p_rows);
+
+    rejects(
+        &sb,
+        &["export", "x", "--format", "onnx", "--out", "m.onnx"],
+        &["onnx"],
+    );
+    rejects(
+        &sb,
+        &["export", "x", "--out", sb.dir.path().to_str().unwrap()],
+        &["folder"],
+    );
+}
+
+/// Window 4 of config `cfg`'s stream, its columns in another order than the model's, plus
+/// the target (predict matches by name): `shuffled.csv` in the sandbox.
+fn shuffled_window(sb: &Sandbox, cfg: &Path) -> PathBuf {
+    let data = sb.path("w.csv");
+    generate_ok(
+        sb,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            data.to_str().unwrap(),
+            "--windows",
+            "5",
+            "--from",
+            "4",
+        ],
+    );
+    // Columns in another order than the model's, plus the target: predict matches by name.
+    let (header, rows) = read_csv(&data);
+    let order = [3, 2, 0, 1];
+    let shuffled: String = std::iter::once(order.map(|i| header[i].clone()).join(","))
+        .chain(rows.iter().map(|r| order.map(|i| r[i].clone()).join(",")))
+        .map(|l| l + "\n")
+        .collect();
+    sb.write("shuffled.csv", &shuffled)
+}
+
+/// `predict` of `x@3` on `data` (as CSV) gives `by_hand`'s probabilities and their argmax;
+/// returns its rows.
+fn assert_predict_is_the_forward_pass(
+    sb: &Sandbox,
+    data: &Path,
+    by_hand: &[Vec<f64>],
+) -> Vec<Vec<String>> {
     let predict = sb.ok(&["predict", "x@3", "--csv", data.to_str().unwrap()]);
     let (p_header, p_rows) = parse_csv(&predict);
     assert_eq!(p_header, ["prediction", "p_0", "p_1"]);
-    assert_eq!(p_rows.len(), rows.len());
+    assert_eq!(p_rows.len(), by_hand.len(), "one prediction per row");
     let mut max_diff = 0.0f64;
     for (mine, theirs) in by_hand.iter().zip(&p_rows) {
         let probs: Vec<f64> = theirs[1..].iter().map(|p| p.parse().unwrap()).collect();
@@ -708,11 +751,16 @@ fn exported_safetensors_reproduce_predict() {
         }
     }
     assert!(max_diff < 1e-5, "max |p_export - p_predict| = {max_diff}");
+    p_rows
+}
 
+/// The exported `file` (at `out`) names the checkpoint `x@3` and its preprocessing in its
+/// metadata, and a second export writes the same bytes.
+fn assert_export_names_its_checkpoint(sb: &Sandbox, file: &[u8], out: &Path) {
     // Metadata names the checkpoint and its preprocessing; the file is deterministic.
-    let (_, st_header) = safetensors::SafeTensors::read_metadata(&file).unwrap();
+    let (_, st_header) = safetensors::SafeTensors::read_metadata(file).unwrap();
     let meta = st_header.metadata().as_ref().unwrap();
-    assert_eq!(meta["checkpoint_id"], id_of(&sb, "x@3"));
+    assert_eq!(meta["checkpoint_id"], id_of(sb, "x@3"));
     assert_eq!(meta["run"], "x");
     assert_eq!(meta["window"], "3");
     assert_eq!(meta["task"], "classification");
@@ -723,12 +771,18 @@ fn exported_safetensors_reproduce_predict() {
     assert_eq!(json(&meta["widths"]), json("[3, 16, 2]"));
     let summary = json(&sb.ok(&["export", "x@3", "--out", out.to_str().unwrap(), "--json"]));
     assert_eq!(summary["tensors"].as_array().unwrap().len(), 4);
-    assert_eq!(
-        std::fs::read(&out).unwrap(),
-        file,
-        "export is deterministic"
-    );
+    assert_eq!(std::fs::read(out).unwrap(), file, "export is deterministic");
+}
 
+/// predict --json agrees with the CSV (`p_rows`); eval's accuracy matches predict's hits on
+/// `data` (read as `header` and `rows`).
+fn assert_eval_counts_predict_s_hits(
+    sb: &Sandbox,
+    data: &Path,
+    header: &[String],
+    rows: &[Vec<String>],
+    p_rows: &[Vec<String>],
+) {
     // predict --json agrees with the CSV; eval's accuracy matches predict's hits.
     let pj = json(&sb.ok(&["predict", "x@3", "--csv", data.to_str().unwrap(), "--json"]));
     let preds = pj["predictions"].as_array().unwrap();
@@ -737,24 +791,13 @@ fn exported_safetensors_reproduce_predict() {
     let target = header.iter().position(|h| h == "y").unwrap();
     let hits = p_rows
         .iter()
-        .zip(&rows)
+        .zip(rows)
         .filter(|(p, r)| p[0] == r[target])
         .count();
     let ev = json(&sb.ok(&["eval", "x@3", "--csv", data.to_str().unwrap(), "--json"]));
     assert_eq!(
         ev["metrics"]["accuracy"].as_f64().unwrap(),
         hits as f64 / rows.len() as f64
-    );
-
-    rejects(
-        &sb,
-        &["export", "x", "--format", "onnx", "--out", "m.onnx"],
-        &["onnx"],
-    );
-    rejects(
-        &sb,
-        &["export", "x", "--out", sb.dir.path().to_str().unwrap()],
-        &["folder"],
     );
 }
 

@@ -114,6 +114,9 @@ pub fn read(path: &Path) -> Result<ImportedModel, ImportError> {
     parse(&bytes, &file_name, &path.display().to_string())
 }
 
+/// The tensors of one linear layer, `[weight, bias]`, by name (either may be missing).
+type LayerTensorNames = [Option<String>; 2];
+
 /// [`read`] on a file's bytes; `shown` names the file in messages.
 pub fn parse(bytes: &[u8], file_name: &str, shown: &str) -> Result<ImportedModel, ImportError> {
     let sha256 = hex::encode(Sha256::digest(bytes));
@@ -133,30 +136,35 @@ pub fn parse(bytes: &[u8], file_name: &str, shown: &str) -> Result<ImportedModel
         .ok()
         .and_then(|(_, m)| m.metadata().clone())
         .unwrap_or_default();
+    let layers = group_by_layer(&tensors, shown)?;
+    let (weights, weight_names) = read_layers(&tensors, &layers, shown)?;
+    let (format, preprocessor, activation) = provenance(&metadata, &weights, shown)?;
+    Ok(ImportedModel {
+        file_name: file_name.to_string(),
+        sha256,
+        format,
+        weights,
+        weight_names,
+        preprocessor,
+        activation,
+    })
+}
 
-    // Group the tensors by layer index: `PREFIX.N.weight` / `PREFIX.N.bias`.
+/// The tensors' names grouped by layer index (`PREFIX.N.weight` / `PREFIX.N.bias`), in the
+/// order of the indices; refuses no tensors, other names, two prefixes and too many layers.
+fn group_by_layer(
+    tensors: &SafeTensors<'_>,
+    shown: &str,
+) -> Result<BTreeMap<u64, LayerTensorNames>, ImportError> {
     let mut prefix: Option<(String, String)> = None;
-    let mut layers: BTreeMap<u64, [Option<String>; 2]> = BTreeMap::new();
+    let mut layers: BTreeMap<u64, LayerTensorNames> = BTreeMap::new();
     let mut names: Vec<String> = tensors.names().into_iter().map(str::to_string).collect();
     names.sort();
     if names.is_empty() {
         return fail(shown, "holds no tensors; relearn imports an nn.Sequential of nn.Linear layers (`0.weight`, `0.bias`, ...)".into());
     }
     for name in &names {
-        let parsed = name.rsplit_once('.').and_then(|(head, kind)| {
-            let slot = match kind {
-                "weight" => 0,
-                "bias" => 1,
-                _ => return None,
-            };
-            let (pre, index) = match head.rsplit_once('.') {
-                Some((pre, index)) => (pre, index),
-                None => ("", head),
-            };
-            let index: u64 = index.parse().ok()?;
-            Some((pre.to_string(), index, slot))
-        });
-        let Some((pre, index, slot)) = parsed else {
+        let Some((pre, index, slot)) = split_layer_name(name) else {
             return fail(
                 shown,
                 format!(
@@ -191,114 +199,161 @@ pub fn parse(bytes: &[u8], file_name: &str, shown: &str) -> Result<ImportedModel
             ),
         );
     }
+    Ok(layers)
+}
 
+/// `net.2.weight` as its prefix (`net`, or empty), its layer index (2) and its slot (0 for a
+/// weight, 1 for a bias); `None` for any other name.
+fn split_layer_name(name: &str) -> Option<(String, u64, usize)> {
+    let (head, kind) = name.rsplit_once('.')?;
+    let slot = match kind {
+        "weight" => 0,
+        "bias" => 1,
+        _ => return None,
+    };
+    let (pre, index) = match head.rsplit_once('.') {
+        Some((pre, index)) => (pre, index),
+        None => ("", head),
+    };
+    let index: u64 = index.parse().ok()?;
+    Some((pre.to_string(), index, slot))
+}
+
+/// Reads every layer of `layers` in turn, each chaining to the one before; returns the
+/// weights and, per layer, its weight tensor's name.
+fn read_layers(
+    tensors: &SafeTensors<'_>,
+    layers: &BTreeMap<u64, LayerTensorNames>,
+    shown: &str,
+) -> Result<(MlpWeights, Vec<String>), ImportError> {
     let mut weights = MlpWeights { layers: Vec::new() };
-    let mut weight_names = Vec::new();
-    for (index, [weight, bias]) in &layers {
-        let (weight, bias) = match (weight, bias) {
-            (Some(w), Some(b)) => (w, b),
-            (Some(w), None) => {
-                return fail(
-                    shown,
-                    format!(
-                        "tensor `{w}` has no bias (`{}`): every linear layer needs its weight and \
-                     its bias (build the layers with nn.Linear(..., bias=True))",
-                        w.replace(".weight", ".bias")
-                    ),
-                );
-            }
-            (None, Some(b)) => {
-                return fail(
-                    shown,
-                    format!(
-                        "tensor `{b}` has no weight (`{}`): every linear layer needs its weight and its bias",
-                        b.replace(".bias", ".weight")
-                    ),
-                );
-            }
-            (None, None) => unreachable!("layer {index} was made by one of its tensors"),
-        };
-        let w = floats(&tensors, weight).or_else(|m| fail(shown, m))?;
-        let b = floats(&tensors, bias).or_else(|m| fail(shown, m))?;
-        let [d_out, d_in] = match w.1[..] {
-            [o, i] if o > 0 && i > 0 => [o, i],
-            _ => {
-                return fail(
-                    shown,
-                    format!(
-                        "tensor `{weight}` has shape {:?}; a linear layer's weight is 2-D, [out, in]",
-                        w.1
-                    ),
-                );
-            }
-        };
-        if b.1 != [d_out] {
-            return fail(
-                shown,
-                format!(
-                    "tensor `{bias}` has shape {:?} but `{weight}` has shape {:?}: the bias of a \
-                 layer with {d_out} outputs has shape [{d_out}]",
-                    b.1, w.1
-                ),
-            );
-        }
-        if let Some(prev) = weights.layers.last()
-            && prev.d_output != d_in
-        {
+    let mut weight_names: Vec<String> = Vec::new();
+    for (index, names) in layers {
+        let (weight, bias) = weight_and_bias(*index, names, shown)?;
+        let previous = weights.layers.last().map(|prev| {
             let prev_name = weight_names.last().expect("a name per layer");
-            return fail(
-                shown,
-                format!(
-                    "layers do not chain: tensor `{prev_name}` has shape [{}, {}] ({} outputs) but the \
-                 next layer's `{weight}` has shape {:?} ({d_in} inputs); each layer's input \
-                 width must be the previous layer's output width",
-                    prev.d_output, prev.d_input, prev.d_output, w.1
-                ),
-            );
-        }
-        // PyTorch's [out, in] to relearn's [in, out].
-        let mut transposed = vec![0.0f32; d_in * d_out];
-        for o in 0..d_out {
-            for i in 0..d_in {
-                transposed[i * d_out + o] = w.0[o * d_in + i];
-            }
-        }
-        weights.layers.push(LayerWeights {
-            d_input: d_in,
-            d_output: d_out,
-            weight: transposed,
-            bias: b.0,
+            (prev, prev_name.as_str())
         });
+        let layer = read_layer(tensors, weight, bias, previous, shown)?;
+        weights.layers.push(layer);
         weight_names.push(weight.clone());
     }
+    Ok((weights, weight_names))
+}
 
+/// Layer `index`'s weight and bias names; refuses a layer that lacks either.
+fn weight_and_bias<'a>(
+    index: u64,
+    names: &'a LayerTensorNames,
+    shown: &str,
+) -> Result<(&'a String, &'a String), ImportError> {
+    match names {
+        [Some(w), Some(b)] => Ok((w, b)),
+        [Some(w), None] => fail(
+            shown,
+            format!(
+                "tensor `{w}` has no bias (`{}`): every linear layer needs its weight and \
+                     its bias (build the layers with nn.Linear(..., bias=True))",
+                w.replace(".weight", ".bias")
+            ),
+        ),
+        [None, Some(b)] => fail(
+            shown,
+            format!(
+                "tensor `{b}` has no weight (`{}`): every linear layer needs its weight and its bias",
+                b.replace(".bias", ".weight")
+            ),
+        ),
+        [None, None] => unreachable!("layer {index} was made by one of its tensors"),
+    }
+}
+
+/// The linear layer of tensors `weight` and `bias`, in relearn's `[in, out]` layout; refuses
+/// shapes that are not a layer's or that do not chain to `previous` (the layer before and its
+/// weight's name).
+fn read_layer(
+    tensors: &SafeTensors<'_>,
+    weight: &str,
+    bias: &str,
+    previous: Option<(&LayerWeights, &str)>,
+    shown: &str,
+) -> Result<LayerWeights, ImportError> {
+    let w = floats(tensors, weight).or_else(|m| fail(shown, m))?;
+    let b = floats(tensors, bias).or_else(|m| fail(shown, m))?;
+    let [d_out, d_in] = match w.1[..] {
+        [o, i] if o > 0 && i > 0 => [o, i],
+        _ => {
+            return fail(
+                shown,
+                format!(
+                    "tensor `{weight}` has shape {:?}; a linear layer's weight is 2-D, [out, in]",
+                    w.1
+                ),
+            );
+        }
+    };
+    if b.1 != [d_out] {
+        return fail(
+            shown,
+            format!(
+                "tensor `{bias}` has shape {:?} but `{weight}` has shape {:?}: the bias of a \
+                 layer with {d_out} outputs has shape [{d_out}]",
+                b.1, w.1
+            ),
+        );
+    }
+    if let Some((prev, prev_name)) = previous
+        && prev.d_output != d_in
+    {
+        return fail(
+            shown,
+            format!(
+                "layers do not chain: tensor `{prev_name}` has shape [{}, {}] ({} outputs) but the \
+                 next layer's `{weight}` has shape {:?} ({d_in} inputs); each layer's input \
+                 width must be the previous layer's output width",
+                prev.d_output, prev.d_input, prev.d_output, w.1
+            ),
+        );
+    }
+    // PyTorch's [out, in] to relearn's [in, out].
+    let mut transposed = vec![0.0f32; d_in * d_out];
+    for o in 0..d_out {
+        for i in 0..d_in {
+            transposed[i * d_out + o] = w.0[o * d_in + i];
+        }
+    }
+    Ok(LayerWeights {
+        d_input: d_in,
+        d_output: d_out,
+        weight: transposed,
+        bias: b.0,
+    })
+}
+
+/// Where the file comes from, by its metadata: a relearn export (with its preprocessor, read
+/// for `weights`' input width, and its activation) or a PyTorch file (neither).
+fn provenance(
+    metadata: &HashMap<String, String>,
+    weights: &MlpWeights,
+    shown: &str,
+) -> Result<(ImportFormat, Option<Preprocessor>, Option<String>), ImportError> {
     let relearn = metadata
         .get("exported_by")
         .is_some_and(|v| v.starts_with("relearn"));
-    let (format, preprocessor, activation) = if relearn {
-        let pre = exported_preprocessor(&metadata, weights.widths()[0]).or_else(|m| {
-            fail(
-                shown,
-                format!("{m}; export the checkpoint again with `relearn export`"),
-            )
-        })?;
-        (
-            ImportFormat::RelearnExport,
-            Some(pre),
-            metadata.get("activation").cloned(),
+    if !relearn {
+        return Ok((ImportFormat::Pytorch, None, None));
+    }
+    let pre = exported_preprocessor(metadata, weights.widths()[0]).or_else(|m| {
+        fail(
+            shown,
+            format!("{m}; export the checkpoint again with `relearn export`"),
         )
-    } else {
-        (ImportFormat::Pytorch, None, None)
-    };
-    Ok(ImportedModel {
-        file_name: file_name.to_string(),
-        sha256,
-        format,
-        weights,
-        weight_names,
-        preprocessor,
-        activation,
-    })
+    })?;
+    Ok((
+        ImportFormat::RelearnExport,
+        Some(pre),
+        metadata.get("activation").cloned(),
+    ))
 }
 
 /// The error for `shown` (the file) saying `message`.

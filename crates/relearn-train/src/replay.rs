@@ -122,64 +122,36 @@ impl Reservoir {
 
     /// Reads [`Reservoir::to_bytes`] back.
     pub fn from_bytes(bytes: &[u8]) -> Result<Reservoir, crate::PartError> {
-        let bad = |what: &str| crate::PartError::Malformed {
-            part: crate::checkpoint::parts::REPLAY,
-            reason: what.to_string(),
-        };
         let body = bytes
             .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| bad("not a reservoir (bad magic)"))?;
+            .ok_or_else(|| malformed("not a reservoir (bad magic)"))?;
         if body.len() < 40 {
-            return Err(bad("truncated header"));
+            return Err(malformed("truncated header"));
         }
         let word = |i: usize| u64::from_le_bytes(body[i * 8..i * 8 + 8].try_into().expect("8"));
         let sampling = match word(0) {
             0 => Sampling::Recent,
             1 => Sampling::Uniform,
-            other => return Err(bad(&format!("unknown sampling {other}"))),
+            other => return Err(malformed(&format!("unknown sampling {other}"))),
         };
         let (capacity, seen, nf, rows) = (word(1), word(2), word(3) as usize, word(4) as usize);
         let floats = rows
             .checked_mul(nf + 1)
-            .ok_or_else(|| bad("size overflows"))?;
+            .ok_or_else(|| malformed("size overflows"))?;
         let data = &body[40..];
         let numeric_len = floats
             .checked_add(rows)
             .and_then(|n| n.checked_mul(4))
-            .ok_or_else(|| bad("size overflows"))?;
+            .ok_or_else(|| malformed("size overflows"))?;
         if data.len() < numeric_len || rows as u64 > capacity || rows as u64 > seen {
-            return Err(bad("length does not match its header"));
+            return Err(malformed("length does not match its header"));
         }
-        let (data, mut tail) = data.split_at(numeric_len);
-        let mut n_categorical = 0usize;
-        let mut categories = Vec::new();
-        if !tail.is_empty() {
-            if tail.len() < 8 {
-                return Err(bad("truncated categorical cells"));
-            }
-            n_categorical = u64::from_le_bytes(tail[..8].try_into().expect("8")) as usize;
-            tail = &tail[8..];
-            let cells = rows
-                .checked_mul(n_categorical)
-                .ok_or_else(|| bad("size overflows"))?;
-            for _ in 0..cells {
-                if tail.len() < 4 {
-                    return Err(bad("truncated categorical cells"));
-                }
-                let n = u32::from_le_bytes(tail[..4].try_into().expect("4")) as usize;
-                let text = tail
-                    .get(4..4 + n)
-                    .ok_or_else(|| bad("truncated categorical cells"))?;
-                categories.push(
-                    String::from_utf8(text.to_vec())
-                        .map_err(|_| bad("a categorical cell is not UTF-8"))?,
-                );
-                tail = &tail[4 + n..];
-            }
-            if !tail.is_empty() || n_categorical == 0 {
-                return Err(bad("length does not match its header"));
-            }
-        }
+        let (data, tail) = data.split_at(numeric_len);
+        let (n_categorical, categories) = if tail.is_empty() {
+            (0, Vec::new())
+        } else {
+            categorical_cells(tail, rows)?
+        };
         let f32s: Vec<f32> = data[..floats * 4]
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
@@ -203,6 +175,50 @@ impl Reservoir {
             windows,
         })
     }
+}
+
+/// The error for a `replay` part that is not a reservoir's bytes: `what` is wrong.
+fn malformed(what: &str) -> crate::PartError {
+    crate::PartError::Malformed {
+        part: crate::checkpoint::parts::REPLAY,
+        reason: what.to_string(),
+    }
+}
+
+/// Reads the categorical cells of [`Reservoir::to_bytes`] (`tail`, after the numeric data):
+/// their count per row, then `rows` times that many cells; returns both. Refuses a count of
+/// 0, cells cut short or not UTF-8, and bytes left over.
+fn categorical_cells(
+    mut tail: &[u8],
+    rows: usize,
+) -> Result<(usize, Vec<String>), crate::PartError> {
+    if tail.len() < 8 {
+        return Err(malformed("truncated categorical cells"));
+    }
+    let n_categorical = u64::from_le_bytes(tail[..8].try_into().expect("8")) as usize;
+    tail = &tail[8..];
+    let cells = rows
+        .checked_mul(n_categorical)
+        .ok_or_else(|| malformed("size overflows"))?;
+    let mut categories = Vec::new();
+    for _ in 0..cells {
+        if tail.len() < 4 {
+            return Err(malformed("truncated categorical cells"));
+        }
+        let n = u32::from_le_bytes(tail[..4].try_into().expect("4")) as usize;
+        let text = tail
+            .get(4..4 + n)
+            .ok_or_else(|| malformed("truncated categorical cells"))?;
+        categories.push(
+            String::from_utf8(text.to_vec())
+                .map_err(|_| malformed("a categorical cell is not UTF-8"))?,
+        );
+        tail = &tail[4 + n..];
+    }
+    if !tail.is_empty() || n_categorical == 0 {
+        return Err(malformed("length does not match its header"));
+    }
+    Ok((n_categorical, categories))
 }
 
 #[cfg(test)]

@@ -321,6 +321,10 @@ fn baseline_summary(setup: &Setup, windows: &[WindowRow]) -> Option<BaselineSumm
             && std_error_points.is_none_or(|se| over_baseline_points > CLOSE_STD_ERRORS * se),
     })
 }
+
+/// One policy's report: its stored run `chain` read window by window (the later checkpoint
+/// of a window stored twice), what this invocation measured (`now`) and each checkpoint's
+/// score on the previous concept.
 fn mode_report(
     mode: Policy,
     setup: &Setup,
@@ -328,12 +332,7 @@ fn mode_report(
     now: Invocation,
     previous_concept: &BTreeMap<relearn_store::CheckpointId, f64>,
 ) -> ModeReport {
-    let mut chain: Vec<&Manifest> = chain
-        .iter()
-        .filter(|m| (m.window as usize) < setup.stream.windows)
-        .collect();
-    // Window order; for a window stored twice (a rollback and a rerun), the later one.
-    chain.sort_by(|a, b| (a.window, &a.created_at).cmp(&(b.window, &b.created_at)));
+    let chain = in_window_order(setup, chain);
     let mut by_window: BTreeMap<u64, &Manifest> = BTreeMap::new();
     for m in &chain {
         by_window.insert(m.window, m);
@@ -348,73 +347,18 @@ fn mode_report(
             train_seconds: m.train_seconds,
             samples_trained: m.samples_trained,
         });
-    let windows: Vec<WindowRow> = by_window
-        .values()
-        .filter(|m| !m.relation.is_root())
-        .filter_map(|m| {
-            let prequential = m.metrics.prequential.clone()?;
-            let score = *prequential.get(setup.metric)?;
-            Some(WindowRow {
-                window: m.window,
-                id: m.id.clone(),
-                score,
-                prequential,
-                train_seconds: m.train_seconds,
-                samples_trained: m.samples_trained,
-                retained: m.retained.clone(),
-                previous_concept: previous_concept.get(&m.id).copied(),
-            })
-        })
-        .collect();
+    let windows = window_rows(setup, &by_window, previous_concept);
     let head = by_window.values().next_back().map(|m| m.id.clone());
     let retained_at_end = by_window
         .values()
         .next_back()
         .map(|m| m.retained.clone())
         .unwrap_or_default();
-
-    let scores: Vec<f64> = windows.iter().map(|w| w.score).collect();
-    let worst = windows
-        .iter()
-        .map(|w| At {
-            window: w.window,
-            score: w.score,
-        })
-        .reduce(|a, b| {
-            if worse(setup.higher_is_better, b.score, a.score) {
-                b
-            } else {
-                a
-            }
-        });
-    let score = ScoreSummary {
-        windows: windows.len(),
-        mean: mean(&scores),
-        r#final: windows.last().map(|w| At {
-            window: w.window,
-            score: w.score,
-        }),
-        worst,
-        baseline: baseline_summary(setup, &windows),
-    };
+    let score = score_summary(setup, &windows);
     let recovery = recoveries(setup, &windows);
     let backward = backward(setup, &windows);
-
-    let initial_seconds = initial.as_ref().map_or(0.0, |i| i.train_seconds);
-    let updates_total: f64 = windows.iter().map(|w| w.train_seconds).sum();
-    let train_seconds = Seconds {
-        initial: initial_seconds,
-        updates_total,
-        per_update_mean: mean(&windows.iter().map(|w| w.train_seconds).collect::<Vec<_>>()),
-        total: initial_seconds + updates_total,
-    };
-    let initial_samples = initial.as_ref().map_or(0, |i| i.samples_trained);
-    let updates_samples: u64 = windows.iter().map(|w| w.samples_trained).sum();
-    let samples_trained = Samples {
-        initial: initial_samples,
-        updates_total: updates_samples,
-        total: initial_samples + updates_samples,
-    };
+    let train_seconds = train_seconds_summary(initial.as_ref(), &windows);
+    let samples_trained = samples_trained_summary(initial.as_ref(), &windows);
     let stored = by_window.len();
     let samples_skipped = by_window.values().map(|m| m.samples_skipped).sum();
     ModeReport {
@@ -434,5 +378,93 @@ fn mode_report(
         trained_now: now.trained_now.min(stored),
         reused: stored.saturating_sub(now.trained_now),
         wall_seconds: now.wall_seconds,
+    }
+}
+
+/// The checkpoints of `chain` within the compared stream, in window order; for a window
+/// stored twice (a rollback and a rerun), the later one last.
+fn in_window_order<'a>(setup: &Setup, chain: &'a [Manifest]) -> Vec<&'a Manifest> {
+    let mut chain: Vec<&Manifest> = chain
+        .iter()
+        .filter(|m| (m.window as usize) < setup.stream.windows)
+        .collect();
+    chain.sort_by(|a, b| (a.window, &a.created_at).cmp(&(b.window, &b.created_at)));
+    chain
+}
+
+/// A row per update window of `by_window` that has a prequential score.
+fn window_rows(
+    setup: &Setup,
+    by_window: &BTreeMap<u64, &Manifest>,
+    previous_concept: &BTreeMap<relearn_store::CheckpointId, f64>,
+) -> Vec<WindowRow> {
+    by_window
+        .values()
+        .filter(|m| !m.relation.is_root())
+        .filter_map(|m| {
+            let prequential = m.metrics.prequential.clone()?;
+            let score = *prequential.get(setup.metric)?;
+            Some(WindowRow {
+                window: m.window,
+                id: m.id.clone(),
+                score,
+                prequential,
+                train_seconds: m.train_seconds,
+                samples_trained: m.samples_trained,
+                retained: m.retained.clone(),
+                previous_concept: previous_concept.get(&m.id).copied(),
+            })
+        })
+        .collect()
+}
+
+/// The scores of `windows`: their mean, the last, the worst and against the baseline.
+fn score_summary(setup: &Setup, windows: &[WindowRow]) -> ScoreSummary {
+    let scores: Vec<f64> = windows.iter().map(|w| w.score).collect();
+    let worst = windows
+        .iter()
+        .map(|w| At {
+            window: w.window,
+            score: w.score,
+        })
+        .reduce(|a, b| {
+            if worse(setup.higher_is_better, b.score, a.score) {
+                b
+            } else {
+                a
+            }
+        });
+    ScoreSummary {
+        windows: windows.len(),
+        mean: mean(&scores),
+        r#final: windows.last().map(|w| At {
+            window: w.window,
+            score: w.score,
+        }),
+        worst,
+        baseline: baseline_summary(setup, windows),
+    }
+}
+
+/// Training seconds of the initial checkpoint and of the updates (`windows`).
+fn train_seconds_summary(initial: Option<&InitialRow>, windows: &[WindowRow]) -> Seconds {
+    let initial_seconds = initial.map_or(0.0, |i| i.train_seconds);
+    let updates_total: f64 = windows.iter().map(|w| w.train_seconds).sum();
+    Seconds {
+        initial: initial_seconds,
+        updates_total,
+        per_update_mean: mean(&windows.iter().map(|w| w.train_seconds).collect::<Vec<_>>()),
+        total: initial_seconds + updates_total,
+    }
+}
+
+/// Samples trained on by the initial checkpoint and by the updates (`windows`).
+fn samples_trained_summary(initial: Option<&InitialRow>, windows: &[WindowRow]) -> Samples {
+    let initial_samples = initial.map_or(0, |i| i.samples_trained);
+    let updates_samples: u64 = windows.iter().map(|w| w.samples_trained).sum();
+    Samples {
+        initial: initial_samples,
+        updates_total: updates_samples,
+        total: initial_samples + updates_samples,
     }
 }
