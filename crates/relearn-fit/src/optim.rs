@@ -17,6 +17,7 @@ use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{Adam, AdamConfig, AdamState, AdaptiveMomentumState, Optimizer};
 use burn::tensor::{Device, Gradients, Tensor, TensorData};
 use relearn_model::Mlp;
+use relearn_model::bytes::{ByteReader, Truncated};
 use relearn_model::parts::{self, PartError};
 
 /// Adam's first decay rate (PyTorch's and Burn's default).
@@ -99,11 +100,11 @@ impl AdamMoments {
 
     /// [`AdamMoments::from_bytes`] for layers of the given `[d_input, d_output]` shapes.
     pub fn from_bytes_for(bytes: &[u8], shapes: &[[usize; 2]]) -> Result<AdamMoments, PartError> {
-        let mut r = ByteReader { bytes, pos: 0 };
-        if r.take(MAGIC.len())? != MAGIC {
+        let mut r = ByteReader::new(bytes);
+        if r.take(MAGIC.len()).map_err(truncated)? != MAGIC {
             return Err(malformed("not a relearn optimizer state (bad tag)"));
         }
-        let layers = r.u32()? as usize;
+        let layers = r.u32().map_err(truncated)? as usize;
         if layers != shapes.len() {
             return Err(malformed(format!(
                 "{layers} layers, the model has {}",
@@ -115,7 +116,7 @@ impl AdamMoments {
             moments.weights.push(decode_state(&mut r, i * o, &[i, o])?);
             moments.biases.push(decode_state(&mut r, o, &[o])?);
         }
-        if r.pos != bytes.len() {
+        if !r.rest().is_empty() {
             return Err(malformed("trailing bytes"));
         }
         Ok(moments)
@@ -146,19 +147,24 @@ fn decode_state(
     len: usize,
     shape: &[usize],
 ) -> Result<Option<Moment>, PartError> {
-    if r.take(1)?[0] == 0 {
+    if r.take(1).map_err(truncated)?[0] == 0 {
         return Ok(None);
     }
-    let time = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes")) as usize;
-    let n = r.u32()? as usize;
+    let time = r.u64().map_err(truncated)? as usize;
+    let n = r.u32().map_err(truncated)? as usize;
     if n != len {
         return Err(malformed(format!(
             "a moment has {n} values, its parameter {shape:?}"
         )));
     }
-    let m1 = r.f32s(n)?;
-    let m2 = r.f32s(n)?;
+    let m1 = r.f32s(n).map_err(truncated)?;
+    let m2 = r.f32s(n).map_err(truncated)?;
     Ok(Some(Moment { time, m1, m2 }))
+}
+
+/// A read past the end of the optimizer state.
+fn truncated(_: Truncated) -> PartError {
+    malformed("truncated")
 }
 
 /// The optimizer state's [`PartError`].
@@ -166,36 +172,6 @@ fn malformed(reason: impl Into<String>) -> PartError {
     PartError::Malformed {
         part: parts::OPTIMIZER,
         reason: reason.into(),
-    }
-}
-
-struct ByteReader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> ByteReader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], PartError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| malformed("truncated"))?;
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    fn u32(&mut self) -> Result<u32, PartError> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-    fn f32s(&mut self, n: usize) -> Result<Vec<f32>, PartError> {
-        Ok(self
-            .take(n.checked_mul(4).ok_or_else(|| malformed("truncated"))?)?
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect())
     }
 }
 

@@ -4,6 +4,8 @@
 //! a magic tag, the layer count, then per layer `d_input`, `d_output` (u32 LE), the weight
 //! matrix `[d_input, d_output]` row-major and the bias `[d_output]`, as f32 LE.
 
+use crate::bytes::{ByteReader, Truncated};
+
 /// Why weight bytes could not be decoded or applied.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum CodecError {
@@ -83,17 +85,21 @@ impl MlpWeights {
 
     /// Decodes bytes written by [`MlpWeights::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<MlpWeights, CodecError> {
-        let mut reader = Reader { bytes, pos: 0 };
-        if reader.take(MAGIC.len())? != MAGIC {
+        let mut reader = ByteReader::new(bytes);
+        let truncated = |t: Truncated| CodecError::Truncated {
+            expected: t.expected,
+            found: t.found,
+        };
+        if reader.take(MAGIC.len()).map_err(truncated)? != MAGIC {
             return Err(CodecError::BadMagic);
         }
-        let n_layers = reader.u32()? as usize;
+        let n_layers = reader.u32().map_err(truncated)? as usize;
         let mut layers = Vec::with_capacity(n_layers.min(64));
         for _ in 0..n_layers {
-            let d_input = reader.u32()? as usize;
-            let d_output = reader.u32()? as usize;
-            let weight = reader.f32s(d_input * d_output)?;
-            let bias = reader.f32s(d_output)?;
+            let d_input = reader.u32().map_err(truncated)? as usize;
+            let d_output = reader.u32().map_err(truncated)? as usize;
+            let weight = reader.f32s(d_input * d_output).map_err(truncated)?;
+            let bias = reader.f32s(d_output).map_err(truncated)?;
             layers.push(LayerWeights {
                 d_input,
                 d_output,
@@ -102,41 +108,6 @@ impl MlpWeights {
             });
         }
         Ok(MlpWeights { layers })
-    }
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], CodecError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&end| end <= self.bytes.len());
-        let end = end.ok_or(CodecError::Truncated {
-            expected: self.pos.saturating_add(n),
-            found: self.bytes.len(),
-        })?;
-        let slice = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(slice)
-    }
-
-    fn u32(&mut self) -> Result<u32, CodecError> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-
-    fn f32s(&mut self, n: usize) -> Result<Vec<f32>, CodecError> {
-        let raw = self.take(n.saturating_mul(4))?;
-        Ok(raw
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect())
     }
 }
 

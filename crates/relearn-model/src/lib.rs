@@ -8,6 +8,7 @@
 //! [`Backend`]).
 
 mod backend;
+pub mod bytes;
 mod codec;
 pub mod import;
 mod loss;

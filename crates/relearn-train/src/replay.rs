@@ -7,6 +7,7 @@
 use rand::Rng;
 use rand::rngs::StdRng;
 use relearn_data::Batch;
+use relearn_model::bytes::ByteReader;
 use relearn_spec::Sampling;
 
 /// Up to `capacity` raw (unscaled) samples of those offered so far, chosen by its
@@ -125,20 +126,19 @@ impl Reservoir {
         let body = bytes
             .strip_prefix(MAGIC.as_slice())
             .ok_or_else(|| malformed("not a reservoir (bad magic)"))?;
-        if body.len() < 40 {
-            return Err(malformed("truncated header"));
-        }
-        let word = |i: usize| u64::from_le_bytes(body[i * 8..i * 8 + 8].try_into().expect("8"));
-        let sampling = match word(0) {
+        let mut header = ByteReader::new(body);
+        let mut word = || header.u64().map_err(|_| malformed("truncated header"));
+        let (sampling, capacity, seen) = (word()?, word()?, word()?);
+        let (nf, rows) = (word()? as usize, word()? as usize);
+        let sampling = match sampling {
             0 => Sampling::Recent,
             1 => Sampling::Uniform,
             other => return Err(malformed(&format!("unknown sampling {other}"))),
         };
-        let (capacity, seen, nf, rows) = (word(1), word(2), word(3) as usize, word(4) as usize);
         let floats = rows
             .checked_mul(nf + 1)
             .ok_or_else(|| malformed("size overflows"))?;
-        let data = &body[40..];
+        let data = header.rest();
         let numeric_len = floats
             .checked_add(rows)
             .and_then(|n| n.checked_mul(4))
@@ -152,14 +152,9 @@ impl Reservoir {
         } else {
             categorical_cells(tail, rows)?
         };
-        let f32s: Vec<f32> = data[..floats * 4]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().expect("4")))
-            .collect();
-        let windows = data[floats * 4..]
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4")))
-            .collect();
+        let mut numeric = ByteReader::new(data);
+        let f32s = numeric.f32s(floats).expect("length checked above");
+        let windows = numeric.u32s(rows).expect("length checked above");
         let (features, targets) = f32s.split_at(rows * nf);
         Ok(Reservoir {
             sampling,
@@ -188,34 +183,23 @@ fn malformed(what: &str) -> crate::PartError {
 /// Reads the categorical cells of [`Reservoir::to_bytes`] (`tail`, after the numeric data):
 /// their count per row, then `rows` times that many cells; returns both. Refuses a count of
 /// 0, cells cut short or not UTF-8, and bytes left over.
-fn categorical_cells(
-    mut tail: &[u8],
-    rows: usize,
-) -> Result<(usize, Vec<String>), crate::PartError> {
-    if tail.len() < 8 {
-        return Err(malformed("truncated categorical cells"));
-    }
-    let n_categorical = u64::from_le_bytes(tail[..8].try_into().expect("8")) as usize;
-    tail = &tail[8..];
+fn categorical_cells(tail: &[u8], rows: usize) -> Result<(usize, Vec<String>), crate::PartError> {
+    let cut_short = |_| malformed("truncated categorical cells");
+    let mut r = ByteReader::new(tail);
+    let n_categorical = r.u64().map_err(cut_short)? as usize;
     let cells = rows
         .checked_mul(n_categorical)
         .ok_or_else(|| malformed("size overflows"))?;
     let mut categories = Vec::new();
     for _ in 0..cells {
-        if tail.len() < 4 {
-            return Err(malformed("truncated categorical cells"));
-        }
-        let n = u32::from_le_bytes(tail[..4].try_into().expect("4")) as usize;
-        let text = tail
-            .get(4..4 + n)
-            .ok_or_else(|| malformed("truncated categorical cells"))?;
+        let n = r.u32().map_err(cut_short)? as usize;
+        let text = r.take(n).map_err(cut_short)?;
         categories.push(
             String::from_utf8(text.to_vec())
                 .map_err(|_| malformed("a categorical cell is not UTF-8"))?,
         );
-        tail = &tail[4 + n..];
     }
-    if !tail.is_empty() || n_categorical == 0 {
+    if !r.rest().is_empty() || n_categorical == 0 {
         return Err(malformed("length does not match its header"));
     }
     Ok((n_categorical, categories))
