@@ -7,7 +7,7 @@
 //! so this module keeps the moments in layer order, as plain `f32` vectors, and encodes them
 //! deterministically instead.
 //!
-//! Two code paths use the moments: the fused trainer of [`crate::fit`] updates them in place
+//! Two code paths use the moments: the fused trainer of [`crate::fit_with`] updates them in place
 //! with [`adam_update`] (one pass over parameter, gradient and both moments), and the Burn
 //! autodiff path ([`MlpAdam::step`]) runs Burn's own `Adam::step` on tensors it caches for
 //! the duration of a fit ([`MlpAdam::sync`] writes them back).
@@ -380,7 +380,7 @@ pub struct MlpAdam {
     layers: Vec<LayerOptions>,
     /// The moments, carried across steps (and across windows when the run says so). After
     /// [`MlpAdam::step`] calls, current only once [`MlpAdam::sync`] has run
-    /// ([`crate::fit::fit_with`] does so before it returns).
+    /// ([`crate::fit_with`] does so before it returns).
     pub moments: AdamMoments,
     /// Burn-side copies of the moments while the autodiff path trains.
     cache: Option<BurnStates>,

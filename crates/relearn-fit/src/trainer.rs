@@ -85,7 +85,7 @@ pub fn fit_anchored(
     }
 }
 
-/// The diagonal empirical Fisher of `weights` on `data` (see [`crate::anchor::fisher`]),
+/// The diagonal empirical Fisher of `weights` on `data` (see [`crate::fisher`]),
 /// by the fused trainer's per-sample backward (whatever `run.trainer` trained).
 pub(crate) fn fused_fisher(
     weights: &relearn_model::MlpWeights,

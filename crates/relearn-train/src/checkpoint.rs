@@ -9,7 +9,7 @@
 //! - `anchor`: with `stateful.anchor = "l2-init"`, the run's initial weights (the same bytes,
 //!   so one object, in every checkpoint of the run);
 //! - `fisher`: with `stateful.anchor = "ewc"`, the diagonal Fisher of the checkpoint's
-//!   weights on what it trained on ([`crate::anchor::Fisher`]).
+//!   weights on what it trained on ([`relearn_fit::Fisher`]).
 //!
 //! The manifest's `extra.model` records the architecture, so a checkpoint can be loaded,
 //! scored or exported without the config file that made it.

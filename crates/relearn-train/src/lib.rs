@@ -1,10 +1,12 @@
-//! The trainer of `relearn`: validates a run's config, walks its stream window by window,
-//! scores the serving model on each new window (the prequential score), updates it
-//! statelessly or statefully, and commits every model to the checkpoint store with its
-//! lineage.
+//! What happens per window: the run loop of `relearn` walks a validated run's stream window
+//! by window, scores the serving model on each new window (the prequential score), lets the
+//! run's update policy plan the update, trains a candidate through the model family, gates
+//! it and commits it to the checkpoint store with its lineage. Also here: the checkpoint
+//! records, scoring, [`inference`] (a checkpoint ready to predict) and the comparison of
+//! policies ([`compare`]).
 //!
-//! The loop (score, update, commit, resume) is written once in [`runner`]; the two update
-//! modes differ only in how a window's training set and starting weights are chosen.
+//! The loop is written once in [`runner`]; each policy is a file of [`policy`], and the model
+//! is reached through one trait, [`model::ModelFamily`].
 
 mod advice;
 pub mod checkpoint;
