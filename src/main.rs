@@ -6,6 +6,7 @@
 
 mod cmd;
 mod exit;
+mod output;
 mod render;
 
 use std::process::ExitCode;

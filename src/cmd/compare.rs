@@ -37,8 +37,8 @@ use relearn_train::{Policy, RunEvent, RunOptions, RunSpec};
 use serde::{Deserialize, Serialize};
 
 use super::eval::Inference;
-use super::export::{output_target, write_atomic};
 use super::{ConfigStoreArg, write_stdout};
+use crate::output::{output_target, write_atomic};
 use crate::render;
 
 /// Arguments of `relearn compare`.

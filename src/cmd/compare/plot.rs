@@ -16,7 +16,7 @@ use relearn_train::Policy;
 use relearn_train::compare::{Report, WindowRow, stats};
 
 use super::prose::fmt_score;
-use crate::cmd::export::write_atomic;
+use crate::output::write_atomic;
 
 /// Pixel size of both images.
 pub const SIZE: (u32, u32) = (1000, 520);
