@@ -400,8 +400,22 @@ fn spawn_worker(
     }
     let (trained, start_kib, peak_kib) =
         done.ok_or_else(|| anyhow::anyhow!("the {run} child process ended without reporting"))?;
+    Ok(Ok(Invocation {
+        trained_now: trained,
+        wall_seconds,
+        peak_memory: peak_memory(trained, start_kib, peak_kib),
+    }))
+}
+
+/// A child's peak memory as it reported it (KiB at its start and at its peak), measured
+/// now; `None` when it trained nothing (no meaningful peak) or could not read it.
+fn peak_memory(
+    trained: usize,
+    start_kib: Option<u64>,
+    peak_kib: Option<u64>,
+) -> Option<PeakMemory> {
     let mib = |kib: u64| kib as f64 / 1024.0;
-    let peak_memory = match peak_kib {
+    match peak_kib {
         Some(peak) if trained > 0 => Some(PeakMemory {
             mib: mib(peak),
             start_mib: start_kib.map(mib),
@@ -409,12 +423,7 @@ fn spawn_worker(
             measured: Measured::Now,
         }),
         _ => None,
-    };
-    Ok(Ok(Invocation {
-        trained_now: trained,
-        wall_seconds,
-        peak_memory,
-    }))
+    }
 }
 
 /// A mode that trained nothing now has no meaningful peak; when the `compare.json` already
