@@ -7,6 +7,7 @@
 mod cmd;
 mod csv_input;
 mod exit;
+mod output;
 mod render;
 
 use std::process::ExitCode;

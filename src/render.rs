@@ -205,6 +205,16 @@ pub fn gate_failures(m: &Manifest) -> Option<Vec<String>> {
 /// `show`'s text.
 pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     let mut s = String::new();
+    show_identity(&mut s, m)?;
+    show_training(&mut s, m)?;
+    show_model(&mut s, m)?;
+    show_parts(&mut s, store, m)?;
+    Ok(s)
+}
+
+/// `show`'s first lines: the checkpoint's id, run, window, relation, where it came from
+/// (import, parent, the checkpoint it replaces), when, its tags and its config.
+fn show_identity(s: &mut String, m: &Manifest) -> std::fmt::Result {
     let opt = |o: &Option<relearn_store::CheckpointId>| {
         o.as_ref()
             .map_or_else(|| "none".to_string(), |id| id.to_string())
@@ -222,7 +232,12 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     if !m.tags.is_empty() {
         writeln!(s, "tags       {}", m.tags.join(", "))?;
     }
-    writeln!(s, "config     {}", m.config_fingerprint)?;
+    writeln!(s, "config     {}", m.config_fingerprint)
+}
+
+/// `show`'s lines on the data the checkpoint was trained on: its windows and samples, the
+/// rows skipped, new classes, inputs out of range, past data kept, and the training time.
+fn show_training(s: &mut String, m: &Manifest) -> std::fmt::Result {
     let windows = &m.trained_on.windows;
     let range = match (windows.first(), windows.last()) {
         (Some(a), Some(b)) if a == b => format!("window {a}"),
@@ -261,7 +276,11 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
         m.retained.samples,
         bytes(m.retained.bytes)
     )?;
-    writeln!(s, "train time {:.3}s", m.train_seconds)?;
+    writeln!(s, "train time {:.3}s", m.train_seconds)
+}
+
+/// `show`'s lines on the model: its prequential scores, its training loss, and what it is.
+fn show_model(s: &mut String, m: &Manifest) -> std::fmt::Result {
     match &m.metrics.prequential {
         Some(p) => {
             let parts: Vec<String> = p
@@ -281,6 +300,11 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     if let Some(model) = m.extra.get("model") {
         writeln!(s, "model      {}", model)?;
     }
+    Ok(())
+}
+
+/// `show`'s last lines: each stored part's size and file in `store`, and their total.
+fn show_parts(s: &mut String, store: &Store, m: &Manifest) -> std::fmt::Result {
     writeln!(s, "parts")?;
     let mut total = 0;
     for (name, part) in &m.parts {
@@ -292,8 +316,7 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
             store.object_path(&part.object).display()
         )?;
     }
-    writeln!(s, "  {:<13} {:>10}", "total", bytes(total))?;
-    Ok(s)
+    writeln!(s, "  {:<13} {:>10}", "total", bytes(total))
 }
 
 /// Bytes in a human unit.

@@ -36,8 +36,8 @@ use relearn_train::compare::{
 use relearn_train::{Policy, RunEvent, RunOptions, RunSpec};
 use serde::{Deserialize, Serialize};
 
-use super::export::{output_target, write_atomic};
 use super::{ConfigStoreArg, write_stdout};
+use crate::output::{output_target, write_atomic};
 use crate::render;
 use relearn_train::inference::Inference;
 
@@ -125,16 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Open (and so validate) the stream before training anything: a bad CSV is the
     // user's input and changes nothing.
     let stream = Stream::open(&spec.source, spec.window_size, spec.initial_windows)?;
-    if let Some(n) = args.windows
-        && n <= spec.initial_windows
-    {
-        return Err(crate::exit::UsageError(format!(
-            "--windows {n} leaves no window to compare: the first {} are the initial training set; ask for at least {}",
-            spec.initial_windows,
-            spec.initial_windows + 1
-        ))
-        .into());
-    }
+    check_windows(args.windows, &spec)?;
     let out = args
         .out
         .clone()
@@ -149,7 +140,50 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.config.display().to_string(),
         &store_path.display().to_string(),
     )?;
+    let invocations = match train_each(&args, &store_path, &policies, &spec.name, &out)? {
+        Ok(invocations) => invocations,
+        Err(code) => return Ok(code),
+    };
 
+    let store = super::open_existing(&store_path)?;
+    let names: Vec<String> = policies.iter().map(|&m| run_name(&spec.name, m)).collect();
+    let chains = store.run_chains(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let concepts = ConceptWindows::read(&stream, &setup.stream)?;
+    let runs = run_inputs(
+        &policies,
+        &chains,
+        invocations,
+        &concepts,
+        &store,
+        spec.task(),
+    )?;
+    let mut report = relearn_train::compare::build(Inputs { setup, runs });
+    carry_over_peak_memory(&mut report, &out.join("compare.json"));
+    let recommended = relearn_train::compare::recommend(&report);
+    let out_of_range = out_of_range_by_window(&chains);
+    let recommendation =
+        prose::recommendation(&report, recommended, &|w| out_of_range.get(&w).cloned());
+    write_report(&report, recommended.policy, &recommendation, &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a `--windows` that leaves no window to compare after the initial ones.
+fn check_windows(windows: Option<usize>, spec: &RunSpec) -> anyhow::Result<()> {
+    if let Some(n) = windows
+        && n <= spec.initial_windows
+    {
+        return Err(crate::exit::UsageError(format!(
+            "--windows {n} leaves no window to compare: the first {} are the initial training set; ask for at least {}",
+            spec.initial_windows,
+            spec.initial_windows + 1
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// One progress bar per policy, drawn on stderr when it is a terminal (hidden otherwise).
+fn progress_bars(policies: &[Policy], name: &str) -> (MultiProgress, Vec<ProgressBar>) {
     let multi = MultiProgress::with_draw_target(if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
@@ -165,46 +199,71 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|&mode| {
             let bar = multi.add(ProgressBar::new(0));
             bar.set_style(style.clone());
-            bar.set_prefix(run_name(&spec.name, mode));
+            bar.set_prefix(run_name(name, mode));
             bar.set_message("waiting");
             bar
         })
         .collect();
+    (multi, bars)
+}
+
+/// Trains each policy in its child process, one after the other, with a progress bar each.
+/// `Ok(Err(code))` when one failed: it said why, and nothing more runs or is written.
+fn train_each(
+    args: &Args,
+    store_path: &Path,
+    policies: &[Policy],
+    name: &str,
+    out: &Path,
+) -> anyhow::Result<Result<Vec<Invocation>, ExitCode>> {
+    let (multi, bars) = progress_bars(policies, name);
     let mut invocations = Vec::new();
     for (&mode, bar) in policies.iter().zip(&bars) {
-        match spawn_worker(&args, &store_path, mode, &spec.name, bar, &multi)? {
+        match spawn_worker(args, store_path, mode, name, bar, &multi)? {
             Ok(invocation) => invocations.push(invocation),
             Err(code) => {
                 multi.clear().ok();
                 eprintln!(
                     "error: the {} run failed (exit code {code}; its message is above); nothing was written to {}",
-                    run_name(&spec.name, mode),
+                    run_name(name, mode),
                     out.display()
                 );
-                return Ok(ExitCode::from(code));
+                return Ok(Err(ExitCode::from(code)));
             }
         }
     }
     multi.clear().ok();
+    Ok(Ok(invocations))
+}
 
-    let store = super::open_existing(&store_path)?;
-    let names: Vec<String> = policies.iter().map(|&m| run_name(&spec.name, m)).collect();
-    let chains = store.run_chains(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
-    let concepts = ConceptWindows::read(&stream, &setup.stream)?;
+/// Each policy's run as the report reads it: its checkpoints (`chains`, in `policies`'
+/// order), what this invocation did, and its checkpoints' scores on the previous concept.
+fn run_inputs<'a>(
+    policies: &[Policy],
+    chains: &'a [Vec<relearn_store::Manifest>],
+    invocations: Vec<Invocation>,
+    concepts: &ConceptWindows,
+    store: &Store,
+    task: Task,
+) -> anyhow::Result<Vec<RunInput<'a>>> {
     let mut runs = Vec::new();
-    for ((&mode, chain), now) in policies.iter().zip(&chains).zip(invocations) {
+    for ((&mode, chain), now) in policies.iter().zip(chains).zip(invocations) {
         runs.push(RunInput {
             mode,
             chain,
             now,
-            previous_concept: concepts.score_each(&store, chain, spec.task())?,
+            previous_concept: concepts.score_each(store, chain, task)?,
         });
     }
-    let mut report = relearn_train::compare::build(Inputs { setup, runs });
-    carry_over_peak_memory(&mut report, &out.join("compare.json"));
-    let recommended = relearn_train::compare::recommend(&report);
-    // A window is noted with the inputs that were out of range when it was scored (the
-    // first policy's record that has any: every policy scored the same rows).
+    Ok(runs)
+}
+
+/// The windows whose inputs were out of range when they were scored, each with its note
+/// (`out of range: ...`): the first policy's record that has any, as every policy scored
+/// the same rows.
+fn out_of_range_by_window(
+    chains: &[Vec<relearn_store::Manifest>],
+) -> std::collections::BTreeMap<u64, String> {
     let mut out_of_range: std::collections::BTreeMap<u64, String> = Default::default();
     for m in chains.iter().flatten() {
         let notes = crate::render::out_of_range_notes(m);
@@ -214,19 +273,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .or_insert_with(|| format!("out of range: {}", notes.join(", ")));
         }
     }
-    let recommendation =
-        prose::recommendation(&report, recommended, &|w| out_of_range.get(&w).cloned());
+    out_of_range
+}
 
+/// Writes `compare.json`, `compare.svg` and `compare.png` into `out`, then prints the
+/// text report and where the files are.
+fn write_report(
+    report: &Report,
+    recommended: Choice,
+    recommendation: &str,
+    out: &Path,
+) -> anyhow::Result<()> {
     let json_path = out.join("compare.json");
     let json = serde_json::to_string_pretty(&Written {
-        report: &report,
-        recommended: recommended.policy,
-        recommendation: &recommendation,
+        report,
+        recommended,
+        recommendation,
     })?;
     write_atomic(&json_path, |w| Ok(writeln!(w, "{json}")?))?;
-    plot::write(&report, &out)?;
+    plot::write(report, out)?;
 
-    let text = table::render(&report, &recommendation);
+    let text = table::render(report, recommendation);
     write_stdout(|stdout| {
         write!(stdout, "{text}")?;
         writeln!(
@@ -235,8 +302,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             json_path.file_name().unwrap_or_default().to_string_lossy(),
             out.display()
         )
-    })?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// `compare.json`: the report, then the policy the numbers favour (`either` when the two
@@ -334,8 +400,22 @@ fn spawn_worker(
     }
     let (trained, start_kib, peak_kib) =
         done.ok_or_else(|| anyhow::anyhow!("the {run} child process ended without reporting"))?;
+    Ok(Ok(Invocation {
+        trained_now: trained,
+        wall_seconds,
+        peak_memory: peak_memory(trained, start_kib, peak_kib),
+    }))
+}
+
+/// A child's peak memory as it reported it (KiB at its start and at its peak), measured
+/// now; `None` when it trained nothing (no meaningful peak) or could not read it.
+fn peak_memory(
+    trained: usize,
+    start_kib: Option<u64>,
+    peak_kib: Option<u64>,
+) -> Option<PeakMemory> {
     let mib = |kib: u64| kib as f64 / 1024.0;
-    let peak_memory = match peak_kib {
+    match peak_kib {
         Some(peak) if trained > 0 => Some(PeakMemory {
             mib: mib(peak),
             start_mib: start_kib.map(mib),
@@ -343,12 +423,7 @@ fn spawn_worker(
             measured: Measured::Now,
         }),
         _ => None,
-    };
-    Ok(Ok(Invocation {
-        trained_now: trained,
-        wall_seconds,
-        peak_memory,
-    }))
+    }
 }
 
 /// A mode that trained nothing now has no meaningful peak; when the `compare.json` already

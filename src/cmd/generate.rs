@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use relearn_data::{Stream, StreamSource, Task};
 use relearn_train::RunSpec;
 
-use super::export::{check_output_path, write_atomic};
 use super::{outln, write_stdout_with};
 use crate::exit::UsageError;
+use crate::output::{check_output_path, write_atomic};
 
 /// Arguments of `relearn generate`.
 #[derive(Debug, clap::Args)]

@@ -20,7 +20,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// Override `run.mode` (the update policy).
-    #[arg(long, value_parser = ["stateful", "stateless", "replay", "drift"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(relearn_spec::Mode::ALL.map(relearn_spec::Mode::name)))]
     mode: Option<String>,
     /// Promotion gate, overriding `[gate] require`: conditions like "accuracy>=0.9" (comma
     /// separated) that each new checkpoint must meet on the newest window it trained on to
@@ -79,18 +79,7 @@ pub fn train(
     store: &Store,
     options: &RunOptions,
 ) -> anyhow::Result<relearn_train::RunSummary> {
-    let bar = ProgressBar::hidden();
-    if std::io::stderr().is_terminal() {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-    }
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} windows  {elapsed_precise} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix(spec.name.clone());
+    let bar = progress_bar(&spec.name);
     let task = spec.task();
     // The first failed write to stdout; nothing more is printed after it.
     let stdout_failed: RefCell<Option<anyhow::Error>> = RefCell::new(None);
@@ -155,6 +144,23 @@ pub fn train(
         return Err(e);
     }
     Ok(summary)
+}
+
+/// The run's progress bar, named `name`: drawn on stderr when it is a terminal, else hidden.
+fn progress_bar(name: &str) -> ProgressBar {
+    let bar = ProgressBar::hidden();
+    if std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    }
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} windows  {elapsed_precise} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_string());
+    bar
 }
 
 /// What `run` says on stderr when the promotion gate rejects `candidate`.

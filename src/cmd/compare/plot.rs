@@ -16,7 +16,7 @@ use relearn_train::Policy;
 use relearn_train::compare::{Report, WindowRow, stats};
 
 use super::prose::fmt_score;
-use crate::cmd::export::write_atomic;
+use crate::output::write_atomic;
 
 /// Pixel size of both images.
 pub const SIZE: (u32, u32) = (1000, 520);
@@ -133,14 +133,24 @@ fn baseline_points(report: &Report) -> Vec<(f64, f64)> {
 /// The baseline's line colour.
 const BASELINE: RGBColor = RGBColor(150, 150, 150);
 
+/// Draws the whole plot: the title and the legend in a band on top, the chart below it.
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     report: &Report,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
     let (top, body) = root.split_vertically(56);
-
     // Title on the left, legend on the right of the top band.
+    draw_title(&top, report)?;
+    draw_legend(&top, &legend_entries(report))?;
+    draw_chart(&body, report)
+}
+
+/// The title (what is plotted) and, under it, the stream and which way is better.
+fn draw_title<DB: DrawingBackend>(
+    top: &DrawingArea<DB, Shift>,
+    report: &Report,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let metric = report.setup.metric;
     let title = format!("{}: prequential {metric} per window", report.setup.name);
     top.draw(&Text::new(
@@ -162,60 +172,94 @@ fn draw<DB: DrawingBackend>(
         (16, 36),
         ("sans-serif", 14).into_font().color(&RGBColor(80, 80, 80)),
     ))?;
-    let legend_font = ("sans-serif", 15).into_font().color(&BLACK);
+    Ok(())
+}
+
+/// One line of the legend: its words and the line drawn before them.
+struct LegendEntry {
+    /// `stateful (mean 0.9791)`.
+    label: String,
+    /// The colour of the line it stands for.
+    color: RGBColor,
+    /// Drawn dashed (the drift points), else solid.
+    dashed: bool,
+}
+
+/// The legend's lines: each policy with its mean score, the no-skill baseline when the
+/// report has one, and the drift points when the stream declares any.
+fn legend_entries(report: &Report) -> Vec<LegendEntry> {
     let mean = |m: Option<f64>| m.map_or("-".to_string(), |v| fmt_score(&report.setup, v));
-    let mut entries: Vec<(String, RGBColor, bool)> = report
+    let mut entries: Vec<LegendEntry> = report
         .modes
         .0
         .iter()
-        .map(|m| {
-            (
-                format!("{} (mean {})", m.mode, mean(m.score.mean)),
-                color(m.mode),
-                false,
-            )
+        .map(|m| LegendEntry {
+            label: format!("{} (mean {})", m.mode, mean(m.score.mean)),
+            color: color(m.mode),
+            dashed: false,
         })
         .collect();
     let baseline = baseline_points(report);
     if !baseline.is_empty() {
         let mean = baseline.iter().map(|p| p.1).sum::<f64>() / baseline.len() as f64;
-        entries.push((
-            format!(
+        entries.push(LegendEntry {
+            label: format!(
                 "no-skill baseline (mean {})",
                 fmt_score(&report.setup, mean)
             ),
-            BASELINE,
-            false,
-        ));
+            color: BASELINE,
+            dashed: false,
+        });
     }
     // A stream without declared drift points (a CSV, say) has no markers to explain.
     if !report.setup.stream.drift_windows().is_empty() {
-        entries.push(("drift point".to_string(), DRIFT, true));
+        entries.push(LegendEntry {
+            label: "drift point".to_string(),
+            color: DRIFT,
+            dashed: true,
+        });
     }
-    // One column of up to three entries; two columns (of three) beyond that.
+    entries
+}
+
+/// The legend in the top band's right part: one column of up to three entries; two
+/// columns (of three) beyond that.
+fn draw_legend<DB: DrawingBackend>(
+    top: &DrawingArea<DB, Shift>,
+    entries: &[LegendEntry],
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let legend_font = ("sans-serif", 15).into_font().color(&BLACK);
     let two_columns = entries.len() > 3;
-    for (i, (label, color, dashed)) in entries.iter().enumerate() {
+    for (i, entry) in entries.iter().enumerate() {
         let x0 = match two_columns {
             false => SIZE.0 as i32 - 300,
             true => SIZE.0 as i32 - 520 + 260 * (i / 3) as i32,
         };
         let y = if two_columns { 4 } else { 10 } + 16 * (i % 3) as i32;
-        if *dashed {
+        if entry.dashed {
             for k in 0..3 {
                 top.draw(&PathElement::new(
                     vec![(x0 + 8 * k, y + 7), (x0 + 8 * k + 4, y + 7)],
-                    color.stroke_width(2),
+                    entry.color.stroke_width(2),
                 ))?;
             }
         } else {
             top.draw(&PathElement::new(
                 vec![(x0, y + 7), (x0 + 22, y + 7)],
-                color.stroke_width(3),
+                entry.color.stroke_width(3),
             ))?;
         }
-        top.draw(&Text::new(label.clone(), (x0 + 30, y), legend_font.clone()))?;
+        top.draw(&Text::new(
+            entry.label.clone(),
+            (x0 + 30, y),
+            legend_font.clone(),
+        ))?;
     }
+    Ok(())
+}
 
+/// The first and the last window any policy scored (the x axis), at least one apart.
+fn window_span(report: &Report) -> (u64, u64) {
     let all = || report.modes.0.iter().flat_map(|m| &m.windows);
     let first = all()
         .map(|w| w.window)
@@ -226,8 +270,19 @@ fn draw<DB: DrawingBackend>(
         .max()
         .unwrap_or(first + 1)
         .max(first + 1);
+    (first, last)
+}
+
+/// The chart: axes and grid, a dashed line at each drift point, the baseline's line and
+/// each policy's line (with dots when there are few windows).
+fn draw_chart<DB: DrawingBackend>(
+    body: &DrawingArea<DB, Shift>,
+    report: &Report,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let metric = report.setup.metric;
+    let (first, last) = window_span(report);
     let (y0, y1) = y_range(report);
-    let mut chart = ChartBuilder::on(&body)
+    let mut chart = ChartBuilder::on(body)
         .margin_left(12)
         .margin_right(24)
         .margin_bottom(8)
@@ -267,6 +322,7 @@ fn draw<DB: DrawingBackend>(
         .max()
         .unwrap_or(0);
     let dot = if longest <= 60 { 3 } else { 0 };
+    let baseline = baseline_points(report);
     if !baseline.is_empty() {
         chart.draw_series(LineSeries::new(baseline, BASELINE.stroke_width(2)))?;
     }

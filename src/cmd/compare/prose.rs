@@ -159,25 +159,8 @@ fn book_pair(r: &Report, rec: Recommendation) -> String {
         fmt_score(&r.setup, m_sf),
         fmt_score(&r.setup, m_sl)
     );
-    let noise = match c.std_error_points {
-        Some(se) => format!(
-            "± {:.2} at 2 standard errors over {} windows",
-            CLOSE_STD_ERRORS * se,
-            c.paired_windows
-        ),
-        None => format!("{} window only, no error estimate", c.paired_windows),
-    };
-    let cost = match c.cost_ratio {
-        Some(k) if k >= 1.0 => format!(
-            "stateful trained in {} of the time stateless took",
-            fraction(k)
-        ),
-        Some(k) => format!(
-            "stateless trained in {} of the time stateful took",
-            fraction(1.0 / k)
-        ),
-        None => "training time could not be compared".to_string(),
-    };
+    let noise = noise_words(c.std_error_points, c.paired_windows);
+    let cost = cost_words(c.cost_ratio);
     let data = format!(
         "stateful kept {}, stateless {}",
         data_kept(&sf.retained_at_end),
@@ -220,6 +203,35 @@ fn book_pair(r: &Report, rec: Recommendation) -> String {
         text.push_str(&recovery);
     }
     text
+}
+
+/// The noise on the book pair's difference: `± 0.93 at 2 standard errors over 39 windows`
+/// from its standard error (points) over the `paired_windows` both modes scored.
+fn noise_words(std_error_points: Option<f64>, paired_windows: usize) -> String {
+    match std_error_points {
+        Some(se) => format!(
+            "± {:.2} at 2 standard errors over {} windows",
+            CLOSE_STD_ERRORS * se,
+            paired_windows
+        ),
+        None => format!("{} window only, no error estimate", paired_windows),
+    }
+}
+
+/// The book pair's cost in words from `cost_ratio` (stateless's training time over
+/// stateful's): which mode trained in what share of the other's time.
+fn cost_words(cost_ratio: Option<f64>) -> String {
+    match cost_ratio {
+        Some(k) if k >= 1.0 => format!(
+            "stateful trained in {} of the time stateless took",
+            fraction(k)
+        ),
+        Some(k) => format!(
+            "stateless trained in {} of the time stateful took",
+            fraction(1.0 / k)
+        ),
+        None => "training time could not be compared".to_string(),
+    }
 }
 
 /// After drifts: how many drifts each book mode recovered from, and how fast.

@@ -62,6 +62,8 @@ fn header(s: &mut String, r: &Report) {
     }
 }
 
+/// The per-window table: each policy's score per window, the no-skill baseline's when the
+/// report has one, the difference for the book pair, and the drift points marked.
 fn per_window(s: &mut String, r: &Report) {
     let scores: Vec<BTreeMap<u64, f64>> = r
         .modes
@@ -72,13 +74,7 @@ fn per_window(s: &mut String, r: &Report) {
     let mut windows: Vec<u64> = scores.iter().flat_map(|s| s.keys()).copied().collect();
     windows.sort_unstable();
     windows.dedup();
-    // The book pair's table has a difference column (stateful - stateless), whichever order
-    // `--policies` named them in.
-    let column = |mode: Policy| r.modes.0.iter().position(|m| m.mode == mode);
-    let pair = match r.modes.is_book_pair() {
-        true => column(Policy::STATELESS).zip(column(Policy::STATEFUL)),
-        false => None,
-    };
+    let pair = book_pair_columns(r);
     let drift: BTreeMap<u64, usize> = r
         .setup
         .stream
@@ -88,7 +84,6 @@ fn per_window(s: &mut String, r: &Report) {
         .collect();
     // The no-skill baseline depends on the window's data alone: one column for all.
     let baseline = r.baseline_by_window();
-    let _ = write!(s, "{:>6}", "window");
     // Ten characters a column, more for a longer policy name (`stateful+l2-init`).
     let widths: Vec<usize> = r
         .modes
@@ -96,21 +91,7 @@ fn per_window(s: &mut String, r: &Report) {
         .iter()
         .map(|m| m.mode.name().len().max(10))
         .collect();
-    for (m, width) in r.modes.0.iter().zip(&widths) {
-        let _ = write!(s, "  {:>width$}", m.mode.name());
-    }
-    if !baseline.is_empty() {
-        let _ = write!(s, "  {:>10}", "baseline");
-    }
-    let _ = writeln!(
-        s,
-        "{}",
-        if pair.is_some() {
-            format!("  {:>10}", "difference")
-        } else {
-            String::new()
-        }
-    );
+    per_window_header(s, r, &widths, !baseline.is_empty(), pair.is_some());
     let cell = |v: Option<&f64>| v.map_or("-".to_string(), |x| fmt_score(&r.setup, *x));
     for w in windows {
         let _ = write!(s, "{w:>6}");
@@ -145,14 +126,79 @@ fn per_window(s: &mut String, r: &Report) {
     }
 }
 
+/// The book pair's columns (stateless, stateful), whichever order `--policies` named them
+/// in: its table has a difference column (stateful - stateless). `None` for other sets.
+fn book_pair_columns(r: &Report) -> Option<(usize, usize)> {
+    let column = |mode: Policy| r.modes.0.iter().position(|m| m.mode == mode);
+    match r.modes.is_book_pair() {
+        true => column(Policy::STATELESS).zip(column(Policy::STATEFUL)),
+        false => None,
+    }
+}
+
+/// The per-window table's header line: `window`, each policy's name in its column's
+/// `widths`, then `baseline` and `difference` when the table has those columns.
+fn per_window_header(
+    s: &mut String,
+    r: &Report,
+    widths: &[usize],
+    has_baseline: bool,
+    has_difference: bool,
+) {
+    let _ = write!(s, "{:>6}", "window");
+    for (m, width) in r.modes.0.iter().zip(widths) {
+        let _ = write!(s, "  {:>width$}", m.mode.name());
+    }
+    if has_baseline {
+        let _ = write!(s, "  {:>10}", "baseline");
+    }
+    let _ = writeln!(
+        s,
+        "{}",
+        if has_difference {
+            format!("  {:>10}", "difference")
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// The totals: one row per measure with a cell per policy, then, for the book pair, the
+/// paired difference and the ratio of training times.
 fn totals(s: &mut String, r: &Report) {
-    let metric = r.setup.metric;
-    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    let mut row = |label: String, f: &dyn Fn(&ModeReport) -> String| {
-        rows.push((label, r.modes.0.iter().map(f).collect()))
+    let mut rows = Rows {
+        modes: &r.modes.0,
+        rows: Vec::new(),
     };
-    row("run".into(), &|m| m.run.clone());
-    row("checkpoints (trained now)".into(), &|m| {
+    score_rows(&mut rows, r);
+    baseline_rows(&mut rows, r);
+    setback_rows(&mut rows, r);
+    cost_rows(&mut rows);
+    write_rows(s, r, &rows.rows);
+    book_pair_lines(s, r);
+}
+
+/// The rows of the totals table being built: each label with its cells, one per policy.
+struct Rows<'a> {
+    /// The policies, in the table's column order.
+    modes: &'a [ModeReport],
+    /// The rows so far: label, cells.
+    rows: Vec<(String, Vec<String>)>,
+}
+
+impl Rows<'_> {
+    /// Adds the row `label`, its cells made by `cell` from each policy.
+    fn add(&mut self, label: String, cell: &dyn Fn(&ModeReport) -> String) {
+        self.rows
+            .push((label, self.modes.iter().map(cell).collect()));
+    }
+}
+
+/// The run, its checkpoints, and its mean and final scores.
+fn score_rows(rows: &mut Rows, r: &Report) {
+    let metric = r.setup.metric;
+    rows.add("run".into(), &|m| m.run.clone());
+    rows.add("checkpoints (trained now)".into(), &|m| {
         format!(
             "{} ({})",
             m.windows.len() + usize::from(m.initial.is_some()),
@@ -160,47 +206,59 @@ fn totals(s: &mut String, r: &Report) {
         )
     });
     let score = |x: Option<f64>| x.map_or("-".to_string(), |v| fmt_score(&r.setup, v));
-    row(format!("mean {metric}"), &|m| score(m.score.mean));
-    row(format!("final {metric}"), &|m| {
+    rows.add(format!("mean {metric}"), &|m| score(m.score.mean));
+    rows.add(format!("final {metric}"), &|m| {
         m.score.r#final.map_or("-".into(), |a| {
             format!("{} (window {})", fmt_score(&r.setup, a.score), a.window)
         })
     });
-    if r.modes.0.iter().any(|m| m.score.baseline.is_some()) {
-        row(format!("no-skill baseline, mean {metric}"), &|m| {
-            m.score
-                .baseline
-                .as_ref()
-                .map_or("-".into(), |b| fmt_score(&r.setup, b.mean))
-        });
-        row("skill over the baseline (mean)".into(), &|m| {
-            m.score.baseline.as_ref().map_or("-".into(), |b| {
-                format!(
-                    "{:.3}{}",
-                    b.skill,
-                    if b.beats_baseline { "" } else { " (no skill)" }
-                )
-            })
-        });
-        row("skill over the baseline (pooled)".into(), &|m| {
-            m.score
-                .baseline
-                .as_ref()
-                .map_or("-".into(), |b| format!("{:.3}", b.pooled_skill))
-        });
+}
+
+/// The no-skill baseline's mean and each policy's skill over it, when any policy has them.
+fn baseline_rows(rows: &mut Rows, r: &Report) {
+    let metric = r.setup.metric;
+    if !r.modes.0.iter().any(|m| m.score.baseline.is_some()) {
+        return;
     }
-    row("worst window".into(), &|m| {
+    rows.add(format!("no-skill baseline, mean {metric}"), &|m| {
+        m.score
+            .baseline
+            .as_ref()
+            .map_or("-".into(), |b| fmt_score(&r.setup, b.mean))
+    });
+    rows.add("skill over the baseline (mean)".into(), &|m| {
+        m.score.baseline.as_ref().map_or("-".into(), |b| {
+            format!(
+                "{:.3}{}",
+                b.skill,
+                if b.beats_baseline { "" } else { " (no skill)" }
+            )
+        })
+    });
+    rows.add("skill over the baseline (pooled)".into(), &|m| {
+        m.score
+            .baseline
+            .as_ref()
+            .map_or("-".into(), |b| format!("{:.3}", b.pooled_skill))
+    });
+}
+
+/// The setbacks: the worst window, the recovery after each drift point, and the score on
+/// the previous concept when the report measured it.
+fn setback_rows(rows: &mut Rows, r: &Report) {
+    let metric = r.setup.metric;
+    rows.add("worst window".into(), &|m| {
         m.score.worst.map_or("-".into(), |a| {
             format!("{} (window {})", fmt_score(&r.setup, a.score), a.window)
         })
     });
     for (i, (p, _)) in r.setup.stream.drift_windows().into_iter().enumerate() {
-        row(format!("recovery after sample {p}"), &|m| {
+        rows.add(format!("recovery after sample {p}"), &|m| {
             m.recovery.get(i).map_or("-".into(), recovery_cell)
         });
     }
     if r.modes.0.iter().any(|m| m.backward.is_some()) {
-        row(format!("{metric} on the previous concept"), &|m| {
+        rows.add(format!("{metric} on the previous concept"), &|m| {
             m.backward.as_ref().map_or("-".into(), |b| {
                 format!(
                     "{} ({:+.1} {})",
@@ -211,35 +269,45 @@ fn totals(s: &mut String, r: &Report) {
             })
         });
     }
-    row("train seconds / update (mean)".into(), &|m| {
+}
+
+/// The costs: training time, samples trained and skipped, past data kept, peak memory.
+fn cost_rows(rows: &mut Rows) {
+    rows.add("train seconds / update (mean)".into(), &|m| {
         m.train_seconds
             .per_update_mean
             .map_or("-".into(), |v| format!("{v:.3}"))
     });
-    row("train seconds, all updates".into(), &|m| {
+    rows.add("train seconds, all updates".into(), &|m| {
         format!("{:.2}", m.train_seconds.updates_total)
     });
-    row("train seconds, initial model".into(), &|m| {
+    rows.add("train seconds, initial model".into(), &|m| {
         format!("{:.2}", m.train_seconds.initial)
     });
-    row("samples trained (total)".into(), &|m| {
+    rows.add("samples trained (total)".into(), &|m| {
         thousands(m.samples_trained.total)
     });
-    row("rows skipped (blank target)".into(), &|m| {
+    rows.add("rows skipped (blank target)".into(), &|m| {
         thousands(m.samples_skipped)
     });
-    row("past data kept at the end".into(), &|m| {
+    rows.add("past data kept at the end".into(), &|m| {
         format!(
             "{} ({})",
             thousands(m.retained_at_end.samples),
             render::bytes(m.retained_at_end.bytes)
         )
     });
-    row("peak memory".into(), &|m| match &m.peak_memory {
+    rows.add("peak memory".into(), &|m| match &m.peak_memory {
         Some(p) if p.measured == Measured::Now => format!("{:.1} MiB", p.mib),
         Some(p) => format!("{:.1} MiB (earlier)", p.mib),
         None => "not measured".into(),
     });
+}
+
+/// Writes the totals table: a header line of policy names, then `rows`, the labels in one
+/// column as wide as the longest and every cell column as wide as the widest cell (nine
+/// characters at least).
+fn write_rows(s: &mut String, r: &Report, rows: &[(String, Vec<String>)]) {
     let label_width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let width = rows
         .iter()
@@ -247,27 +315,39 @@ fn totals(s: &mut String, r: &Report) {
         .max()
         .unwrap_or(0)
         .max(9);
-    // Every column padded to one width but the last, which needs no padding.
-    let line = |label: &str, cells: Vec<&str>| {
-        let mut out = format!("{label:label_width$}");
-        let last = cells.len().saturating_sub(1);
-        for (i, cell) in cells.into_iter().enumerate() {
-            match i == last {
-                true => out.push_str(&format!("  {cell}")),
-                false => out.push_str(&format!("  {cell:<width$}")),
-            }
-        }
-        out
-    };
     let names: Vec<&str> = r.modes.0.iter().map(|m| m.mode.name()).collect();
-    let _ = writeln!(s, "{}", line("", names));
-    for (label, cells) in &rows {
+    let _ = writeln!(s, "{}", table_line("", names, label_width, width));
+    for (label, cells) in rows {
         let _ = writeln!(
             s,
             "{}",
-            line(label, cells.iter().map(String::as_str).collect())
+            table_line(
+                label,
+                cells.iter().map(String::as_str).collect(),
+                label_width,
+                width
+            )
         );
     }
+}
+
+/// One line of the totals table: `label` padded to `label_width`, then the cells, every
+/// one padded to `width` but the last, which needs no padding.
+fn table_line(label: &str, cells: Vec<&str>, label_width: usize, width: usize) -> String {
+    let mut out = format!("{label:label_width$}");
+    let last = cells.len().saturating_sub(1);
+    for (i, cell) in cells.into_iter().enumerate() {
+        match i == last {
+            true => out.push_str(&format!("  {cell}")),
+            false => out.push_str(&format!("  {cell:<width$}")),
+        }
+    }
+    out
+}
+
+/// For the book pair: stateful's advantage over stateless with its noise, and the ratio of
+/// their training times.
+fn book_pair_lines(s: &mut String, r: &Report) {
     let Some(c) = &r.comparison else {
         return;
     };
