@@ -2,9 +2,10 @@
 //! the fingerprint of the settings that shape a run's checkpoints.
 //!
 //! Nothing past [`RunSpec::from_toml`] can hold an invalid setting: the file is parsed into
-//! a [`RawConfig`] and each of its sections checks itself ([`crate::validate`]).
+//! a [`crate::RawConfig`] and each of its sections checks itself (`validate`, where
+//! `from_toml` and `load` live).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use relearn_data::{Scaling, StreamSource, Task};
 use relearn_model::{Activation, Backend, FitPath};
@@ -12,10 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::defaults;
-use crate::error::ConfigError;
 use crate::gate::Gate;
-use crate::raw::RawConfig;
-use crate::validate::Context;
 use crate::vocab::{AnchorKind, DetectorKind, Mode, Policy, Sampling};
 
 /// A validated run configuration. Built only by [`RunSpec::from_toml`] / [`RunSpec::load`],
@@ -288,21 +286,6 @@ impl Policy {
 }
 
 impl RunSpec {
-    /// Reads and validates a config file.
-    pub fn load(path: &Path) -> Result<RunSpec, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        RunSpec::from_toml(&text, path)
-    }
-
-    /// Parses and validates config text; `path` names the file in messages and anchors
-    /// relative paths.
-    pub fn from_toml(text: &str, path: &Path) -> Result<RunSpec, ConfigError> {
-        RawConfig::from_toml(text, path)?.check(&Context { text, path })
-    }
-
     /// The same run in another mode (`run --mode`, `compare`).
     pub fn with_mode(mut self, mode: Mode) -> RunSpec {
         self.mode = mode;

@@ -125,6 +125,23 @@ impl Context<'_> {
     }
 }
 
+impl RunSpec {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<RunSpec, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        RunSpec::from_toml(&text, path)
+    }
+
+    /// Parses and validates config text; `path` names the file in messages and anchors
+    /// relative paths.
+    pub fn from_toml(text: &str, path: &Path) -> Result<RunSpec, ConfigError> {
+        RawConfig::from_toml(text, path)?.check(&Context { text, path })
+    }
+}
+
 impl RawConfig {
     /// Checks every section, in the file's order, into the run they describe.
     pub(crate) fn check(self, cx: &Context) -> Result<RunSpec, ConfigError> {
