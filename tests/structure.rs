@@ -81,7 +81,6 @@ fn crates_depend_only_on_lower_layers() {
 
 /// The workspace's functions: none over [`MAX_FN_LINES`] lines but those allowed.
 #[test]
-#[ignore = "enabled when issue 23's split lands"]
 fn no_function_is_longer_than_the_limit() {
     let root = workspace_root();
     let mut dirs: Vec<PathBuf> = member_crates(&root).iter().map(|c| c.join("src")).collect();

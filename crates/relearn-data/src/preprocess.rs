@@ -25,6 +25,9 @@ pub enum Scaling {
 }
 
 impl Scaling {
+    /// Every mode, in the order the docs list them.
+    pub const ALL: [Scaling; 3] = [Scaling::None, Scaling::Initial, Scaling::Running];
+
     /// `"none"`, `"initial"` or `"running"`, as in the config file.
     pub fn name(self) -> &'static str {
         match self {

@@ -19,6 +19,9 @@ pub enum Task {
 }
 
 impl Task {
+    /// Every task, in the order the docs list them.
+    pub const ALL: [Task; 2] = [Task::Classification, Task::Regression];
+
     /// `"classification"` or `"regression"`, as in the config file.
     pub fn name(self) -> &'static str {
         match self {
@@ -148,6 +151,13 @@ pub enum ColumnKind {
 }
 
 impl ColumnKind {
+    /// Every kind, in the order the docs list them.
+    pub const ALL: [ColumnKind; 3] = [
+        ColumnKind::Numeric,
+        ColumnKind::Categorical,
+        ColumnKind::Ignore,
+    ];
+
     /// `"numeric"`, `"categorical"` or `"ignore"`, as in the config file.
     pub fn name(self) -> &'static str {
         match self {

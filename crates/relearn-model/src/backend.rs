@@ -56,6 +56,17 @@ pub enum FitPath {
 }
 
 impl FitPath {
+    /// Every path, in the order the docs list them.
+    pub const ALL: [FitPath; 2] = [FitPath::Fused, FitPath::Autodiff];
+
+    /// The config spelling: `"fused"` or `"autodiff"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FitPath::Fused => "fused",
+            FitPath::Autodiff => "autodiff",
+        }
+    }
+
     /// The path a run on `backend` takes unless `run.trainer` says otherwise: the fused
     /// trainer on Flex, Burn's autodiff elsewhere.
     pub fn default_for(backend: Backend) -> FitPath {

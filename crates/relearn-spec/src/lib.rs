@@ -4,15 +4,24 @@
 //!
 //! It knows no training, store or data source beyond their settings: the trainer, the
 //! commands and a server all read a run's settings from here.
+//!
+//! The file as written is [`RawConfig`] (`raw`); each of its sections checks itself
+//! (`validate`) into its part of the [`RunSpec`] (`spec`).
 
-mod config;
 pub mod defaults;
+mod error;
 pub mod gate;
 pub mod metric;
+mod raw;
 pub mod seed;
+mod spec;
+mod validate;
 pub mod vocab;
 
-pub use config::*;
+pub use error::ConfigError;
 pub use gate::{Gate, Verdict};
 pub use metric::Metric;
-pub use vocab::{AnchorKind, Mode, Policy, Sampling};
+pub use raw::*;
+pub use spec::*;
+pub use validate::valid_name;
+pub use vocab::{AnchorKind, DetectorKind, Mode, Policy, Sampling, StatelessInitKind, Vocabulary};

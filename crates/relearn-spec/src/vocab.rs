@@ -1,6 +1,11 @@
 //! The words of a config and a command line: update policies (`run.mode`, `compare
-//! --policies`), anchors (`stateful.anchor`) and replay sampling (`policy.replay.sampling`),
-//! each with its spelling, its parser and the list of spellings that error messages show.
+//! --policies`), anchors (`stateful.anchor`), replay sampling (`policy.replay.sampling`),
+//! drift detectors (`policy.drift.detector`) and warm starts (`stateless.init`), each with its
+//! spelling, its parser and the list of spellings that error messages show.
+//!
+//! [`Vocabulary`] gives every closed set of spellings a config accepts (these and the
+//! enums of other crates: activations, backends, trainers, scalings, tasks, column kinds) one
+//! parser and one "expected ..." list, derived from the enum's `ALL`.
 
 use std::fmt;
 
@@ -49,12 +54,7 @@ impl Mode {
 
     /// The spellings, for messages: `"stateless", "stateful", "replay" or "drift"`.
     pub fn expected() -> String {
-        let names: Vec<String> = Mode::ALL
-            .iter()
-            .map(|m| format!("{:?}", m.name()))
-            .collect();
-        let (last, rest) = names.split_last().expect("four modes");
-        format!("{} or {last}", rest.join(", "))
+        <Mode as Vocabulary>::spellings()
     }
 
     /// Whether updates start from the serving checkpoint's weights and optimizer (every
@@ -246,6 +246,9 @@ pub enum Sampling {
 }
 
 impl Sampling {
+    /// Every way, in the docs' order.
+    pub const ALL: [Sampling; 2] = [Sampling::Recent, Sampling::Uniform];
+
     /// The config spelling.
     pub fn name(self) -> &'static str {
         match self {
@@ -256,15 +259,179 @@ impl Sampling {
 
     /// Parses the config spelling.
     pub fn parse(name: &str) -> Option<Sampling> {
-        [Sampling::Recent, Sampling::Uniform]
-            .into_iter()
-            .find(|s| s.name() == name)
+        Sampling::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// Which drift detector watches the serving model's loss (`policy.drift.detector`); its
+/// parameters are [`crate::DetectorSpec`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectorKind {
+    /// Page-Hinkley (the default).
+    PageHinkley,
+    /// ADWIN.
+    Adwin,
+}
+
+impl DetectorKind {
+    /// Every detector, in the docs' order.
+    pub const ALL: [DetectorKind; 2] = [DetectorKind::PageHinkley, DetectorKind::Adwin];
+
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorKind::PageHinkley => "page-hinkley",
+            DetectorKind::Adwin => "adwin",
+        }
+    }
+}
+
+/// Where a stateless retraining's weights start (`stateless.init`); the parameters are
+/// [`crate::StatelessInit`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatelessInitKind {
+    /// Fresh weights (the default).
+    Fresh,
+    /// Shrink-and-perturb of the serving checkpoint's weights.
+    ShrinkPerturb,
+}
+
+impl StatelessInitKind {
+    /// Every kind, in the docs' order.
+    pub const ALL: [StatelessInitKind; 2] =
+        [StatelessInitKind::Fresh, StatelessInitKind::ShrinkPerturb];
+
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatelessInitKind::Fresh => "fresh",
+            StatelessInitKind::ShrinkPerturb => "shrink-perturb",
+        }
+    }
+}
+
+/// A closed set of config spellings: every value of an enum a key names (`run.mode`,
+/// `model.activation`, `data.scaling`, ...), with its parser and the list of spellings that
+/// "expected ..." messages show, so that a new variant is accepted and listed at once.
+pub trait Vocabulary: Copy + 'static {
+    /// Every value, in the order messages list them (the enum's `ALL`).
+    const WORDS: &'static [Self];
+
+    /// The config spelling (the enum's `name`).
+    fn spelling(self) -> &'static str;
+
+    /// Parses a config spelling.
+    fn from_spelling(written: &str) -> Option<Self> {
+        Self::WORDS
+            .iter()
+            .copied()
+            .find(|w| w.spelling() == written)
+    }
+
+    /// Every spelling, for messages: `"a", "b" or "c"`.
+    fn spellings() -> String {
+        alternatives(Self::WORDS.iter().map(|w| w.spelling()))
+    }
+}
+
+/// Implements [`Vocabulary`] from an enum's `ALL` and `name`.
+macro_rules! vocabulary {
+    ($($word:ty),* $(,)?) => {$(
+        impl Vocabulary for $word {
+            const WORDS: &'static [Self] = &<$word>::ALL;
+
+            fn spelling(self) -> &'static str {
+                self.name()
+            }
+        }
+    )*};
+}
+
+vocabulary!(
+    Mode,
+    AnchorKind,
+    Sampling,
+    DetectorKind,
+    StatelessInitKind,
+    relearn_model::Activation,
+    relearn_model::Backend,
+    relearn_model::FitPath,
+    relearn_data::Scaling,
+    relearn_data::Task,
+    relearn_data::ColumnKind,
+);
+
+/// `names` quoted and joined as alternatives: `"a", "b" or "c"` (`"a"` alone).
+pub fn alternatives<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = names.into_iter().map(|n| format!("{n:?}")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lists the config's "expected ..." messages show, as they read when each was
+    /// written by hand.
+    #[test]
+    fn every_vocabulary_lists_its_spellings_as_the_messages_did() {
+        assert_eq!(
+            Mode::expected(),
+            r#""stateless", "stateful", "replay" or "drift""#
+        );
+        assert_eq!(AnchorKind::spellings(), r#""none", "l2-init" or "ewc""#);
+        assert_eq!(Sampling::spellings(), r#""recent" or "uniform""#);
+        assert_eq!(DetectorKind::spellings(), r#""page-hinkley" or "adwin""#);
+        assert_eq!(
+            StatelessInitKind::spellings(),
+            r#""fresh" or "shrink-perturb""#
+        );
+        use relearn_data::{ColumnKind, Scaling, Task};
+        use relearn_model::{Activation, Backend, FitPath};
+        assert_eq!(Activation::spellings(), r#""relu", "gelu" or "tanh""#);
+        assert_eq!(Backend::spellings(), r#""flex" or "ndarray""#);
+        assert_eq!(FitPath::spellings(), r#""fused" or "autodiff""#);
+        assert_eq!(Scaling::spellings(), r#""none", "initial" or "running""#);
+        assert_eq!(Task::spellings(), r#""classification" or "regression""#);
+        assert_eq!(
+            ColumnKind::spellings(),
+            r#""numeric", "categorical" or "ignore""#
+        );
+    }
+
+    /// Every spelling parses back to its word, for every vocabulary.
+    #[test]
+    fn every_spelling_parses_back() {
+        fn round_trips<W: Vocabulary + PartialEq + std::fmt::Debug>() {
+            for &w in W::WORDS {
+                assert_eq!(W::from_spelling(w.spelling()), Some(w));
+            }
+            assert_eq!(W::from_spelling("no-such-word"), None);
+        }
+        round_trips::<Mode>();
+        round_trips::<AnchorKind>();
+        round_trips::<Sampling>();
+        round_trips::<DetectorKind>();
+        round_trips::<StatelessInitKind>();
+        round_trips::<relearn_model::Activation>();
+        round_trips::<relearn_model::Backend>();
+        round_trips::<relearn_model::FitPath>();
+        round_trips::<relearn_data::Scaling>();
+        round_trips::<relearn_data::Task>();
+        round_trips::<relearn_data::ColumnKind>();
+    }
+
+    /// One, two and three names join as a message lists them.
+    #[test]
+    fn alternatives_join_with_commas_and_or() {
+        assert_eq!(alternatives(["a"]), r#""a""#);
+        assert_eq!(alternatives(["a", "b"]), r#""a" or "b""#);
+        assert_eq!(alternatives(["a", "b", "c"]), r#""a", "b" or "c""#);
+    }
 
     #[test]
     fn every_policy_is_listed_once_in_the_documented_order_and_parses_back() {

@@ -1,0 +1,150 @@
+//! `[run]` (the name, policy, seed, store, backend and trainer) and `[window]`.
+
+use std::path::PathBuf;
+
+use relearn_model::{Backend, FitPath};
+
+use super::Context;
+use crate::defaults;
+use crate::error::ConfigError;
+use crate::raw::{RawRun, RawWindow};
+use crate::vocab::Mode;
+
+/// `[run]`, validated.
+pub(crate) struct RunSettings {
+    /// `run.name`.
+    pub name: String,
+    /// `run.mode`.
+    pub mode: Mode,
+    /// `run.seed`.
+    pub seed: u64,
+    /// `run.store`, as written (relative to the working directory).
+    pub store: PathBuf,
+    /// `run.backend`.
+    pub backend: Backend,
+    /// `run.trainer`, or the backend's own.
+    pub trainer: FitPath,
+}
+
+impl RawRun {
+    /// Checks the run's name and words; every other key takes its default.
+    pub(crate) fn check(self, cx: &Context) -> Result<RunSettings, ConfigError> {
+        let name = check_name(cx, self.name)?;
+        let mode = cx
+            .word("run.mode", self.mode.as_deref())?
+            .unwrap_or(defaults::MODE);
+        let backend = cx
+            .word("run.backend", self.backend.as_deref())?
+            .unwrap_or_default();
+        let trainer = match cx.word("run.trainer", self.trainer.as_deref())? {
+            None => FitPath::default_for(backend),
+            Some(FitPath::Fused) if backend != Backend::Flex => {
+                return Err(cx.invalid(
+                    "run.trainer",
+                    format!(
+                        "is \"fused\", which runs on the flex backend only, not on {:?}; use \"autodiff\" or backend = \"flex\"",
+                        backend.name()
+                    ),
+                ));
+            }
+            Some(trainer) => trainer,
+        };
+        Ok(RunSettings {
+            name,
+            mode,
+            seed: self.seed.unwrap_or(defaults::SEED),
+            // The store is relative to the working directory, like every command's `--store`
+            // default, so that `relearn run --config configs/x.toml` and then `relearn log`
+            // see the same store. Data paths are relative to the config file.
+            store: self.store.unwrap_or_else(|| PathBuf::from(defaults::STORE)),
+            backend,
+            trainer,
+        })
+    }
+}
+
+/// `run.name`: required, usable as a file name, and not to be confused with a checkpoint id
+/// prefix or a tag the promotion gate gives.
+fn check_name(cx: &Context, name: Option<String>) -> Result<String, ConfigError> {
+    let name = name.ok_or_else(|| {
+        cx.invalid(
+            "run.name",
+            "is required: add `name = \"my-run\"` under [run]",
+        )
+    })?;
+    if !valid_name(&name) {
+        return Err(cx.invalid(
+            "run.name",
+            format!("{name:?} is not a valid run name: use 1-100 letters, digits, '.', '_' or '-', not starting with '.'"),
+        ));
+    }
+    if name.len() >= relearn_store::MIN_PREFIX_LEN && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(cx.invalid(
+            "run.name",
+            format!("{name:?} looks like a checkpoint id prefix, and REF syntax would confuse the two; use a name with a letter other than a-f"),
+        ));
+    }
+    if crate::gate::is_reserved_tag(&name) {
+        return Err(cx.invalid(
+            "run.name",
+            format!("{name:?} is a name the promotion gate gives its rejected candidates (`rejected`, `<run>.rejected.<window>`), and REF syntax would confuse the two; choose another name"),
+        ));
+    }
+    Ok(name)
+}
+
+/// Whether `name` is usable as a run name (and so as a file name in the store).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// `[window]`, validated.
+pub(crate) struct Windows {
+    /// Samples per window, at least 1.
+    pub size: usize,
+    /// Windows in the initial training set, at least 1.
+    pub initial: usize,
+}
+
+impl RawWindow {
+    /// Checks the window size and the initial windows, and that a stream of them can be
+    /// counted.
+    pub(crate) fn check(self, cx: &Context) -> Result<Windows, ConfigError> {
+        let size = self.size.unwrap_or(defaults::WINDOW_SIZE);
+        if size == 0 {
+            return Err(cx.invalid("window.size", "must be at least 1"));
+        }
+        let initial = self.initial.unwrap_or(defaults::WINDOW_INITIAL);
+        if initial == 0 {
+            return Err(cx.invalid(
+                "window.initial",
+                "must be at least 1: the initial model needs data",
+            ));
+        }
+        if size.checked_mul(initial + 1).is_none() {
+            return Err(cx.invalid(
+                "window.size",
+                format!("is {size}: {size} samples times {} windows (window.initial + 1) is more samples than this machine can count; use a window of at most a few million samples", initial as u128 + 1),
+            ));
+        }
+        Ok(Windows { size, initial })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_name("sea-stateful_2.v1"));
+        assert!(!valid_name(".hidden"));
+        assert!(!valid_name("a/b"));
+        assert!(!valid_name(""));
+    }
+}
