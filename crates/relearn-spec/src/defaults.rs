@@ -7,12 +7,18 @@ pub const MODE: crate::vocab::Mode = crate::vocab::Mode::Stateful;
 pub const SEED: u64 = 0;
 /// `run.store`
 pub const STORE: &str = "checkpoints";
+/// `run.backend`: Burn's Flex, the pure-Rust CPU backend (with relearn's fused trainer).
+pub const BACKEND: relearn_model::Backend = relearn_model::Backend::Flex;
 /// `window.size`
 pub const WINDOW_SIZE: usize = 1000;
 /// `window.initial`
 pub const WINDOW_INITIAL: usize = 1;
 /// `model.hidden`
 pub const HIDDEN: [usize; 2] = [64, 64];
+/// `model.activation`
+pub const ACTIVATION: relearn_model::Activation = relearn_model::Activation::Relu;
+/// `model.dropout`: none.
+pub const DROPOUT: f64 = 0.0;
 /// `train.epochs`
 pub const TRAIN_EPOCHS: usize = 10;
 /// `train.batch_size`
@@ -28,6 +34,8 @@ pub const TRAIN_MIN_STEPS: usize = 150;
 /// training sets below 2,240 rows (every shipped config's initial model keeps its id).
 /// Measured in docs/real-tables.md#retraining-on-large-noisy-windows.
 pub const TRAIN_MAX_STEPS: usize = 700;
+/// `train.weight_decay`: none.
+pub const WEIGHT_DECAY: f64 = 0.0;
 /// `train.lr`
 pub const TRAIN_LR: f64 = 1e-3;
 /// `stateless.initial_fraction`
@@ -36,6 +44,8 @@ pub const INITIAL_FRACTION: f64 = 0.3;
 pub const RECENT_WINDOWS: usize = 3;
 /// `stateful.epochs`
 pub const STATEFUL_EPOCHS: usize = 3;
+/// `stateful.carry_optimizer`: Adam's moments continue across windows.
+pub const CARRY_OPTIMIZER: bool = true;
 /// `stateful.lr`
 pub const STATEFUL_LR: f64 = 1e-3;
 /// `data.samples` for generators
@@ -44,8 +54,11 @@ pub const SAMPLES: usize = 20_000;
 pub const SCALING: relearn_data::Scaling = relearn_data::Scaling::Running;
 /// `data.clip`: standardised inputs are clipped to this many standard deviations.
 pub const CLIP: f64 = relearn_data::DEFAULT_CLIP;
-// `policy.replay.samples` defaults to half of `window.size`: each update trains on the
-// new window and half as many replayed samples.
+/// `policy.replay.samples` for windows of `window_size` samples: half a window, so each
+/// update trains on the new window and half as many replayed samples.
+pub fn replay_samples(window_size: usize) -> usize {
+    (window_size / 2).max(1)
+}
 /// `policy.replay.sampling`
 pub const REPLAY_SAMPLING: crate::vocab::Sampling = crate::vocab::Sampling::Recent;
 /// `policy.drift.delta` (Page-Hinkley)

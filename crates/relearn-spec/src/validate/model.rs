@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use relearn_data::Scaling;
-use relearn_model::Activation;
 
 use super::Context;
 use super::data::DataSettings;
@@ -42,8 +41,8 @@ impl RawModel {
         }
         let activation = cx
             .word("model.activation", self.activation.as_deref())?
-            .unwrap_or(Activation::Relu);
-        let dropout = self.dropout.unwrap_or(0.0);
+            .unwrap_or(defaults::ACTIVATION);
+        let dropout = self.dropout.unwrap_or(defaults::DROPOUT);
         if !(0.0..1.0).contains(&dropout) {
             return Err(cx.invalid("model.dropout", format!("is {dropout}; must be in [0, 1)")));
         }

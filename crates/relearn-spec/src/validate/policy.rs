@@ -18,7 +18,7 @@ impl RawReplay {
             samples: cx.positive(
                 "policy.replay.samples",
                 self.samples,
-                (window_size / 2).max(1),
+                defaults::replay_samples(window_size),
             )?,
             sampling: cx
                 .word("policy.replay.sampling", self.sampling.as_deref())?

@@ -35,7 +35,7 @@ impl RawRun {
             .unwrap_or(defaults::MODE);
         let backend = cx
             .word("run.backend", self.backend.as_deref())?
-            .unwrap_or_default();
+            .unwrap_or(defaults::BACKEND);
         let trainer = match cx.word("run.trainer", self.trainer.as_deref())? {
             None => FitPath::default_for(backend),
             Some(FitPath::Fused) if backend != Backend::Flex => {

@@ -14,7 +14,7 @@ impl RawTrain {
         let batch_size = cx.positive("train.batch_size", self.batch_size, defaults::BATCH_SIZE)?;
         let lr = cx.learning_rate("train.lr", self.lr, defaults::TRAIN_LR)?;
         let weight_decay = match self.weight_decay {
-            None => 0.0,
+            None => defaults::WEIGHT_DECAY,
             Some(w) if w.is_finite() && w >= 0.0 => w,
             Some(w) => {
                 return Err(cx.invalid("train.weight_decay", format!("is {w}; must be >= 0")));

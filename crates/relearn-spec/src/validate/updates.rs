@@ -85,7 +85,7 @@ impl RawStateful {
         Ok(StatefulSpec {
             epochs: cx.positive("stateful.epochs", self.epochs, defaults::STATEFUL_EPOCHS)?,
             lr: cx.learning_rate("stateful.lr", self.lr, defaults::STATEFUL_LR)?,
-            carry_optimizer: self.carry_optimizer.unwrap_or(true),
+            carry_optimizer: self.carry_optimizer.unwrap_or(defaults::CARRY_OPTIMIZER),
             anchor: self.check_anchor(cx)?,
         })
     }
