@@ -8,9 +8,7 @@ use sha2::{Digest, Sha256};
 
 /// A checkpoint id: 64 lowercase hex digits, the sha256 of the checkpoint's identity content
 /// (see [`Manifest::compute_id`]). In JSON it is the plain string; as a `&str` it is its hex.
-// `Default` (the empty id) is not a checkpoint id; the store never makes a manifest with it,
-// and keeps it only for relearn-train's placeholders (a candidate not committed yet).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CheckpointId(pub(crate) String);
 
