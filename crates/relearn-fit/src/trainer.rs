@@ -85,17 +85,6 @@ pub fn fit_anchored(
     }
 }
 
-/// The diagonal empirical Fisher of `weights` on `data` (see [`crate::fisher`]),
-/// by the fused trainer's per-sample backward (whatever `run.trainer` trained).
-pub(crate) fn fused_fisher(
-    weights: &relearn_model::MlpWeights,
-    activation: relearn_model::Activation,
-    data: &Batch,
-    task: Task,
-) -> relearn_model::MlpWeights {
-    fused::fisher(weights, activation, data, task)
-}
-
 fn fit_fused(
     model: Mlp,
     optimizer: &mut MlpAdam,
@@ -264,9 +253,10 @@ pub fn argmax(row: &[f32]) -> (usize, f32) {
 
 /// The diagonal empirical Fisher of `weights` on `data` (already preprocessed): per
 /// parameter, the mean over the samples of the squared gradient of the sample's loss. No
-/// dropout. All zeros for an empty `data`.
+/// dropout. All zeros for an empty `data`. Computed by the fused trainer's per-sample
+/// backward whatever `run.trainer` trained, so both trainers store the same Fisher.
 pub fn fisher(weights: &MlpWeights, activation: Activation, data: &Batch, task: Task) -> Fisher {
-    Fisher(fused_fisher(weights, activation, data, task))
+    Fisher(fused::fisher(weights, activation, data, task))
 }
 
 #[cfg(test)]
