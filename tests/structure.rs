@@ -163,23 +163,10 @@ fn crate_sources(root: &Path) -> Vec<(String, PathBuf)> {
 
 /// Every `.rs` file under `dir`, sorted (none if `dir` does not exist).
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.expect("folder entry").path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
+    crate::common::entries_under(dir)
+        .into_iter()
+        .filter(|path| !path.is_dir() && path.extension().is_some_and(|e| e == "rs"))
+        .collect()
 }
 
 /// `path` from `base`, with `/` separators.
