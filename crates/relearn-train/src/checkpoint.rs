@@ -71,7 +71,7 @@ pub struct CheckpointExtra {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import: Option<ImportRecord>,
     /// What the update policy recorded, by key (the drift policy's `drift`: see
-    /// [`crate::policy::Plan::record`]); read one typed with [`CheckpointExtra::record`].
+    /// [`crate::policy::Plan::record`]).
     #[serde(flatten)]
     pub policy: BTreeMap<String, serde_json::Value>,
 }
@@ -94,12 +94,6 @@ impl CheckpointExtra {
             part: "extra",
             source,
         })
-    }
-
-    /// The record a policy keeps under `extra.<key>` (see [`crate::policy::PolicyRecord`]),
-    /// typed; `None` when absent or not of that type.
-    pub fn record<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
-        serde_json::from_value(self.policy.get(key)?.clone()).ok()
     }
 
     /// As the manifest stores it.

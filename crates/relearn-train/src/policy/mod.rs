@@ -130,8 +130,7 @@ pub struct Plan {
 }
 
 /// A record a policy keeps in its checkpoints' `extra`, under its own key: a typed value
-/// (e.g. the drift policy's [`drift::DriftRecord`]) as the manifest stores it. A reader gets
-/// it back typed with [`crate::CheckpointExtra::record`].
+/// (e.g. the drift policy's [`drift::DriftRecord`]) as the manifest stores it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicyRecord {
     /// The key under `extra`.
