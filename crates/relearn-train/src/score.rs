@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use burn::tensor::Device;
-use relearn_data::{Batch, Task};
+use relearn_data::{Batch, Preprocessor, Task};
 use relearn_fit::{argmax, outputs};
 use relearn_model::Mlp;
 use relearn_spec::Metric;
@@ -20,21 +20,32 @@ pub fn score(model: &Mlp, data: &Batch, task: Task, device: &Device) -> BTreeMap
     metrics_from_outputs(&out, &data.targets, task)
 }
 
-/// The metrics of [`score`], from outputs already computed.
 /// [`score`] of raw (unscaled) samples through `pre`: the model sees them as `pre` prepares
 /// them, and the scores are in the target's own units.
 pub fn score_in_target_units(
     model: &Mlp,
-    pre: &relearn_data::Preprocessor,
+    pre: &Preprocessor,
     raw: &Batch,
     task: Task,
     device: &Device,
 ) -> BTreeMap<String, f64> {
-    let mut out = outputs(model, &pre.transform(raw), device);
-    pre.outputs_to_target_units(&mut out);
-    metrics_from_outputs(&out, &raw.targets, task)
+    let out = outputs(model, &pre.transform(raw), device);
+    metrics_in_target_units(pre, out, &raw.targets, task)
 }
 
+/// The metrics of a model's raw `outputs` (on inputs `pre` prepared) against `targets` in
+/// their own units: regression outputs are first brought back to those units through `pre`.
+pub fn metrics_in_target_units(
+    pre: &Preprocessor,
+    mut outputs: Vec<f32>,
+    targets: &[f32],
+    task: Task,
+) -> BTreeMap<String, f64> {
+    pre.outputs_to_target_units(&mut outputs);
+    metrics_from_outputs(&outputs, targets, task)
+}
+
+/// The metrics of [`score`], from outputs already computed.
 pub fn metrics_from_outputs(outputs: &[f32], targets: &[f32], task: Task) -> BTreeMap<String, f64> {
     let n = targets.len().max(1) as f64;
     let mut metrics = BTreeMap::new();

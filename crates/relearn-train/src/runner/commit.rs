@@ -10,7 +10,7 @@ use super::{Candidate, Loop, Outcome, Serving};
 use crate::TrainError;
 use crate::checkpoint::{CheckpointExtra, parts};
 use crate::model::ModelFamily;
-use crate::score::{add_skill, metrics_from_outputs};
+use crate::score::{add_skill, metrics_in_target_units};
 
 impl<F: ModelFamily> Loop<'_, F> {
     /// The promotion gate's verdict on a candidate, scored on `raw` (the newest data it was
@@ -26,13 +26,12 @@ impl<F: ModelFamily> Loop<'_, F> {
     ) -> Option<Verdict> {
         let gate = self.spec.gate.as_ref()?;
         let pre = &candidate.preprocessor;
-        let mut outputs = self
+        let outputs = self
             .family
             .outputs(&candidate.model, &pre.transform(raw))
             .expect("a model the trainer just made has the config's shape");
-        pre.outputs_to_target_units(&mut outputs);
         let task = self.info.task;
-        let mut scores = metrics_from_outputs(&outputs, &raw.targets, task);
+        let mut scores = metrics_in_target_units(pre, outputs, &raw.targets, task);
         if gate.needs_skill() {
             add_skill(
                 &mut scores,

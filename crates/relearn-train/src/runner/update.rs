@@ -17,7 +17,7 @@ use crate::advice::data_scale_advice;
 use crate::checkpoint::ImportRecord;
 use crate::model::{FreshJob, ModelFamily};
 use crate::policy::{Plan, PolicyState, Start};
-use crate::score::{add_skill, metrics_from_outputs, sample_losses};
+use crate::score::{add_skill, metrics_in_target_units, sample_losses};
 
 /// The serving model's prequential score on a window, and what the update reuses of it.
 struct Scored {
@@ -225,10 +225,13 @@ impl<F: ModelFamily> Loop<'_, F> {
                 id: serving.id.clone(),
                 message,
             })?;
-        let mut in_units = outputs.clone();
-        serving.preprocessor.outputs_to_target_units(&mut in_units);
         let task = self.info.task;
-        let mut prequential = metrics_from_outputs(&in_units, &window.batch.targets, task);
+        let mut prequential = metrics_in_target_units(
+            &serving.preprocessor,
+            outputs.clone(),
+            &window.batch.targets,
+            task,
+        );
         let headline = Metric::headline(task).name();
         if let Some(previous) = self.previous_targets.as_deref()
             && prequential.get(headline).is_some_and(|s| s.is_finite())
