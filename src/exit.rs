@@ -31,6 +31,12 @@ pub fn is_user_error(err: &anyhow::Error) -> bool {
         if cause.is::<UsageError>() || cause.is::<ConfigError>() {
             return true;
         }
+        if let Some(e) = cause.downcast_ref::<relearn_serve::ServeError>() {
+            return e.is_user_error();
+        }
+        if let Some(e) = cause.downcast_ref::<relearn_serve::report::ReportError>() {
+            return e.is_user_error();
+        }
         if let Some(e) = cause.downcast_ref::<InferenceError>() {
             return e.is_user_error();
         }

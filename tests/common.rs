@@ -180,3 +180,186 @@ pub fn assert_fails(out: &Output, code: i32, says: &str) {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// An HTTP answer: status, headers (lower-case names) and body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The value of header `name` (lower case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request over a new loopback connection (`Connection: close`): the server
+/// is really talked to, as a client would.
+pub fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpAnswer> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let Some((head, rest)) = text.split_once("\r\n\r\n") else {
+        return Err(std::io::Error::other(format!("no HTTP answer: {text:?}")));
+    };
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {head:?}")))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Ok(HttpAnswer {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A chunked body's content.
+fn dechunk(mut rest: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        body.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    body
+}
+
+/// A `relearn serve` process on a free loopback port; killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// Everything it wrote to stderr, as it comes.
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `relearn serve ARGS --addr 127.0.0.1:0 --store <sandbox store>` and waits for
+    /// its `listening on` line.
+    pub fn start(sb: &Sandbox, args: &[&str]) -> Server {
+        use std::io::BufRead;
+        let mut cmd = sb.command(&[&["serve", "--addr", "127.0.0.1:0"], args].concat());
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("start relearn serve");
+        let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut addr = None;
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            stderr.lock().unwrap().push_str(&line);
+            if let Some(a) = line.trim().strip_prefix("listening on http://") {
+                addr = Some(a.to_string());
+                break;
+            }
+            line.clear();
+        }
+        let Some(addr) = addr else {
+            let status = child.wait().unwrap();
+            panic!(
+                "relearn serve did not start ({status}): {}",
+                stderr.lock().unwrap()
+            );
+        };
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Server {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    /// `POST /v1/predict` with `body` of `content_type`.
+    pub fn predict(&self, content_type: &str, body: &str) -> HttpAnswer {
+        http(
+            &self.addr,
+            "POST",
+            "/v1/predict",
+            &[("Content-Type", content_type)],
+            body.as_bytes(),
+        )
+        .expect("the server answers")
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> HttpAnswer {
+        http(&self.addr, "GET", path, &[], b"").expect("the server answers")
+    }
+
+    /// Stops it with SIGTERM and returns its exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        send_signal(self.child.id(), "TERM");
+        let status = self.child.wait().expect("wait for relearn serve");
+        status.code()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `signal` (a `kill -s` name) to process `pid`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -s {signal} {pid} failed");
+}

@@ -24,5 +24,6 @@ mod policies;
 mod real_tables;
 mod reliability;
 mod resume;
+mod serve;
 mod structure;
 mod threads;

@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["relearn-model"],
     &["relearn-spec", "relearn-fit"],
     &["relearn-train"],
+    &["relearn-serve"],
     &["relearn"],
 ];
 

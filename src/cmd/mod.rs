@@ -10,6 +10,8 @@ mod log;
 mod predict;
 mod rollback;
 mod run;
+mod serve;
+mod shadow_report;
 mod show;
 mod tag;
 mod tree;
@@ -63,6 +65,10 @@ enum Command {
     /// Run a config under several update policies (default: both modes) and compare them:
     /// table, plot, JSON and a recommendation.
     Compare(compare::Args),
+    /// Serve a run's serving checkpoint over HTTP, swapping in each checkpoint it promotes.
+    Serve(serve::Args),
+    /// Compare the served model with the shadow challenger from the prediction log.
+    ShadowReport(shadow_report::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -82,6 +88,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Predict(args) => predict::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::ShadowReport(args) => shadow_report::run(args),
     }
 }
 

@@ -4,11 +4,9 @@ use std::io::{self, Seek};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use relearn_data::Task;
-use relearn_fit::argmax;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use relearn_train::inference::Inference;
+use relearn_train::inference::{Inference, Prediction, predictions};
 
 use super::{StoreArg, print_json, write_stdout};
 use crate::csv_input::CsvInput;
@@ -66,55 +64,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         })
     })?;
     let rows = predictions(inference.task(), classes, &outputs);
-    let predictions: Vec<Value> = rows
-        .iter()
-        .map(|row| match row {
-            Prediction::Class { index, probs } => {
-                let probabilities: Map<String, Value> = classes
-                    .iter()
-                    .zip(probs)
-                    .map(|(c, &p)| (c.clone(), json!(p)))
-                    .collect();
-                json!({"prediction": classes[*index], "probabilities": probabilities})
-            }
-            Prediction::Value(v) => json!({ "prediction": v }),
-        })
-        .collect();
+    let predictions: Vec<Value> = rows.iter().map(|row| row.to_json(classes)).collect();
     print_json(&json!({
         "id": inference.checkpoint.manifest.id,
         "predictions": predictions,
     }))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// One row's prediction.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Prediction {
-    /// Classification: the argmax class and the softmax probabilities (class order),
-    /// computed in f64 from the f32 logits.
-    Class { index: usize, probs: Vec<f64> },
-    /// Regression: the predicted value.
-    Value(f32),
-}
-
-/// Turns raw model outputs (row-major) into predictions.
-pub fn predictions(task: Task, classes: &[String], outputs: &[f32]) -> Vec<Prediction> {
-    match task {
-        Task::Regression => outputs.iter().map(|&v| Prediction::Value(v)).collect(),
-        Task::Classification => outputs
-            .chunks_exact(classes.len().max(1))
-            .map(|logits| {
-                let (index, max) = argmax(logits);
-                let exp: Vec<f64> = logits
-                    .iter()
-                    .map(|&v| (f64::from(v) - f64::from(max)).exp())
-                    .collect();
-                let sum: f64 = exp.iter().sum();
-                let probs = exp.iter().map(|&e| e / sum).collect();
-                Prediction::Class { index, probs }
-            })
-            .collect(),
-    }
 }
 
 /// Writes the CSV rows of `rows` (the header is written once, before the first chunk): a

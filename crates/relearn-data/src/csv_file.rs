@@ -258,30 +258,57 @@ fn parse_cell(
     bytes: &[u8],
     rule: &'static str,
 ) -> Result<f32, DataError> {
-    let parsed = std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.parse::<f32>().ok());
-    match parsed {
-        Some(v) if v.is_finite() => Ok(v),
-        Some(v) => Err(DataError::NotFinite {
-            path: path.to_path_buf(),
-            row: row.line(path),
-            column: column.to_string(),
-            value: String::from_utf8_lossy(bytes).into_owned(),
-            reason: if v.is_nan() {
-                "NaN is read as a missing value only when its spelling is listed in data.missing (the default list has \"NaN\" but not other spellings): add this spelling to data.missing, or write a blank cell"
-            } else {
-                "infinite values, and values beyond a 32-bit float (about 3.4e38 in magnitude), are not allowed: replace them with a finite number, or with a blank cell or a data.missing spelling to read them as missing"
-            },
-        }),
-        None if bytes.is_empty() => Err(empty_cell(path, row, column)),
-        None => Err(DataError::NotANumber {
+    let not_finite = |reason| DataError::NotFinite {
+        path: path.to_path_buf(),
+        row: row.line(path),
+        column: column.to_string(),
+        value: String::from_utf8_lossy(bytes).into_owned(),
+        reason,
+    };
+    match read_number(bytes) {
+        Ok(v) => Ok(v),
+        Err(BadNumber::NaN) => Err(not_finite(
+            "NaN is read as a missing value only when its spelling is listed in data.missing (the default list has \"NaN\" but not other spellings): add this spelling to data.missing, or write a blank cell",
+        )),
+        Err(BadNumber::Infinite) => Err(not_finite(
+            "infinite values, and values beyond a 32-bit float (about 3.4e38 in magnitude), are not allowed: replace them with a finite number, or with a blank cell or a data.missing spelling to read them as missing",
+        )),
+        Err(BadNumber::Empty) => Err(empty_cell(path, row, column)),
+        Err(BadNumber::Text) => Err(DataError::NotANumber {
             path: path.to_path_buf(),
             row: row.line(path),
             column: column.to_string(),
             value: String::from_utf8_lossy(bytes).into_owned(),
             rule,
         }),
+    }
+}
+
+/// Why a cell is not a finite `f32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadNumber {
+    /// A spelling of NaN.
+    NaN,
+    /// Infinite, or beyond `f32`'s range.
+    Infinite,
+    /// An empty cell.
+    Empty,
+    /// Not a number at all.
+    Text,
+}
+
+/// A (trimmed) cell read as a finite `f32`: the one number parser of every feature and
+/// regression target, in a file or in a server's request.
+pub(crate) fn read_number(bytes: &[u8]) -> Result<f32, BadNumber> {
+    let parsed = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse::<f32>().ok());
+    match parsed {
+        Some(v) if v.is_finite() => Ok(v),
+        Some(v) if v.is_nan() => Err(BadNumber::NaN),
+        Some(_) => Err(BadNumber::Infinite),
+        None if bytes.is_empty() => Err(BadNumber::Empty),
+        None => Err(BadNumber::Text),
     }
 }
 
@@ -548,7 +575,7 @@ impl MissingTokens {
 }
 
 /// Whether a trimmed cell is one of the missing-value spellings.
-fn is_missing(missing: &MissingTokens, cell: &[u8]) -> bool {
+pub(crate) fn is_missing(missing: &MissingTokens, cell: &[u8]) -> bool {
     missing.0.iter().any(|t| **t == *cell)
 }
 

@@ -328,7 +328,7 @@ pub fn validate_name(kind: &'static str, name: &str) -> Result<()> {
 }
 
 /// The current time as RFC 3339 UTC with milliseconds, e.g. `2026-11-27T14:03:12.345Z`.
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -39,7 +39,7 @@ mod store;
 mod verify;
 
 pub use error::{Result, StoreError};
-pub use fsutil::{MAX_NAME_LEN, is_full_id, validate_name};
+pub use fsutil::{MAX_NAME_LEN, is_full_id, now_rfc3339, validate_name};
 pub use gc::GcReport;
 pub use model::{
     CheckpointDraft, CheckpointId, DERIVED_EXTRA, DERIVED_METRICS, Manifest, Metrics, PartRef,

@@ -180,6 +180,26 @@ impl Inference {
         }
     }
 
+    /// The model's outputs (row-major; regression values in the target's units) for raw
+    /// rows, as [`relearn_data::RowReader`] reads them: encoded with the checkpoint's
+    /// preprocessing, then run through the model. `Err` holds the first row (0-based) whose
+    /// output is NaN or infinite.
+    pub fn outputs_of_rows(&self, raw: &Batch) -> Result<Vec<f32>, usize> {
+        let inputs = self.checkpoint.preprocessor.inputs(raw);
+        let mut outputs = relearn_fit::outputs(&self.model, &inputs, &self.device);
+        let width = (outputs.len() / inputs.len().max(1)).max(1);
+        if let Some(row) = outputs
+            .chunks(width)
+            .position(|row| row.iter().any(|v| !v.is_finite()))
+        {
+            return Err(row);
+        }
+        self.checkpoint
+            .preprocessor
+            .outputs_to_target_units(&mut outputs);
+        Ok(outputs)
+    }
+
     /// The error for data row `row` (0-based) of `path`, whose output is NaN (`nan`) or
     /// infinite: where it is, and the feature that most likely caused it.
     fn non_finite(
@@ -289,4 +309,66 @@ fn line_at(path: &Path, start: u64) -> Option<u64> {
         prev_cr = b == b'\r';
     }
     Some(lines)
+}
+
+/// One row's prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    /// Classification: the argmax class and the softmax probabilities (class order),
+    /// computed in f64 from the f32 logits.
+    Class {
+        /// The predicted class (an index into the checkpoint's classes).
+        index: usize,
+        /// Every class's probability.
+        probs: Vec<f64>,
+    },
+    /// Regression: the predicted value, in the target's units.
+    Value(f32),
+}
+
+impl Prediction {
+    /// The prediction as JSON, as `predict --json` and the server write it:
+    /// `{"prediction": class, "probabilities": {class: p, ...}}` or `{"prediction": value}`.
+    pub fn to_json(&self, classes: &[String]) -> serde_json::Value {
+        match self {
+            Prediction::Class { index, probs } => {
+                let probabilities: serde_json::Map<String, serde_json::Value> = classes
+                    .iter()
+                    .zip(probs)
+                    .map(|(c, &p)| (c.clone(), serde_json::json!(p)))
+                    .collect();
+                serde_json::json!({"prediction": classes[*index], "probabilities": probabilities})
+            }
+            Prediction::Value(v) => serde_json::json!({ "prediction": v }),
+        }
+    }
+
+    /// The predicted class's name, or the value, as JSON.
+    pub fn label(&self, classes: &[String]) -> serde_json::Value {
+        match self {
+            Prediction::Class { index, .. } => serde_json::json!(classes[*index]),
+            Prediction::Value(v) => serde_json::json!(v),
+        }
+    }
+}
+
+/// Turns raw model outputs (row-major, regression values in the target's units) into
+/// predictions.
+pub fn predictions(task: Task, classes: &[String], outputs: &[f32]) -> Vec<Prediction> {
+    match task {
+        Task::Regression => outputs.iter().map(|&v| Prediction::Value(v)).collect(),
+        Task::Classification => outputs
+            .chunks_exact(classes.len().max(1))
+            .map(|logits| {
+                let (index, max) = relearn_fit::argmax(logits);
+                let exp: Vec<f64> = logits
+                    .iter()
+                    .map(|&v| (f64::from(v) - f64::from(max)).exp())
+                    .collect();
+                let sum: f64 = exp.iter().sum();
+                let probs = exp.iter().map(|&e| e / sum).collect();
+                Prediction::Class { index, probs }
+            })
+            .collect(),
+    }
 }

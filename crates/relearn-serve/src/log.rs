@@ -1,0 +1,271 @@
+//! The prediction log: every row the server answers, appended as one JSON line before the
+//! answer leaves the server, so that labels arriving later can be joined to the prediction
+//! that was actually served.
+//!
+//! One writer thread owns the file and commits in groups: it takes every record that is
+//! waiting, writes them with one `write`, makes them durable (`--log-sync`), and only then
+//! lets the requests that sent them answer. So a prediction a client received is in the log
+//! even if the server is killed (`kill -9`) right after; with `fsync` it also survives the
+//! machine losing power. Each server process writes its own files, named by its start time
+//! and process id, so several replicas can log into one folder.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use relearn_train::inference::Prediction;
+use tokio::sync::oneshot;
+
+use crate::body::Rows;
+use crate::model::ServedModel;
+
+use crate::error::ServeError;
+use crate::metrics::Metrics;
+
+/// How far a record is committed before its request is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogSync {
+    /// Written to the operating system (survives the process being killed, not a power
+    /// loss).
+    Write,
+    /// Written and `fdatasync`ed (survives a power loss too).
+    Fsync,
+}
+
+impl LogSync {
+    /// Every value, as the command line spells them.
+    pub const ALL: [LogSync; 2] = [LogSync::Write, LogSync::Fsync];
+
+    /// The value's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogSync::Write => "write",
+            LogSync::Fsync => "fsync",
+        }
+    }
+
+    /// Parses a name of [`LogSync::ALL`].
+    pub fn parse(s: &str) -> Option<LogSync> {
+        LogSync::ALL.into_iter().find(|v| v.name() == s)
+    }
+}
+
+/// A batch of JSON lines to append, and whom to tell once they are committed.
+struct Entry {
+    lines: Vec<u8>,
+    rows: u64,
+    done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+/// The handle requests append through. Dropping it (every clone) ends the writer, which
+/// commits what is left first; [`PredictionLog::close`] waits for that.
+pub struct PredictionLog {
+    sender: Option<mpsc::Sender<Entry>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl PredictionLog {
+    /// Creates this process's log file in `dir` (made if missing) and starts the writer.
+    pub fn open(
+        dir: &Path,
+        sync: LogSync,
+        segment_bytes: u64,
+        metrics: Metrics,
+    ) -> Result<PredictionLog, ServeError> {
+        let log_error = |source| ServeError::Log {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(log_error)?;
+        // 2026-12-03T13:05:09.123Z-4711: sorts by start time; the process id tells
+        // replicas started in the same millisecond apart.
+        let stem = format!(
+            "{}-{}",
+            relearn_store::now_rfc3339().replace(':', ""),
+            std::process::id()
+        );
+        let mut segment = Segment::create(dir, &stem, 0).map_err(log_error)?;
+        let (sender, receiver) = mpsc::channel::<Entry>();
+        let dir = dir.to_path_buf();
+        let writer = std::thread::Builder::new()
+            .name("prediction-log".into())
+            .spawn(move || {
+                while let Ok(first) = receiver.recv() {
+                    let mut group = vec![first];
+                    group.extend(receiver.try_iter());
+                    let result = segment.commit(&group, sync);
+                    metrics.log_committed(group.iter().map(|e| e.rows).sum(), &result);
+                    let result = result.map_err(|e| format!("{}: {e}", segment.path.display()));
+                    for entry in group {
+                        if let Some(done) = entry.done {
+                            let _ = done.send(result.clone());
+                        }
+                    }
+                    if segment.written >= segment_bytes {
+                        match Segment::create(&dir, &stem, segment.index + 1) {
+                            Ok(next) => segment = next,
+                            Err(e) => {
+                                tracing::error!("cannot start a new prediction log segment: {e}")
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(log_error)?;
+        Ok(PredictionLog {
+            sender: Some(sender),
+            writer: Some(writer),
+        })
+    }
+
+    /// A handle to append through.
+    pub fn appender(&self) -> Appender {
+        Appender {
+            sender: self.sender.clone().expect("the log is open"),
+        }
+    }
+
+    /// Commits what is waiting and stops the writer.
+    pub fn close(mut self) {
+        self.sender.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Appends records to the log.
+#[derive(Clone)]
+pub struct Appender {
+    sender: mpsc::Sender<Entry>,
+}
+
+impl Appender {
+    /// Appends `lines` (JSON lines, each ending in `\n`; `rows` of them) and waits until
+    /// they are committed.
+    pub async fn commit(&self, lines: Vec<u8>, rows: u64) -> Result<(), String> {
+        let (done, committed) = oneshot::channel();
+        self.sender
+            .send(Entry {
+                lines,
+                rows,
+                done: Some(done),
+            })
+            .map_err(|_| "the prediction log is closed".to_string())?;
+        committed
+            .await
+            .map_err(|_| "the prediction log writer stopped".to_string())?
+    }
+
+    /// Appends `lines` without waiting (shadow predictions: nobody waits for them).
+    pub fn append(&self, lines: Vec<u8>, rows: u64) {
+        let _ = self.sender.send(Entry {
+            lines,
+            rows,
+            done: None,
+        });
+    }
+}
+
+/// One file of the log.
+struct Segment {
+    file: File,
+    path: PathBuf,
+    index: u32,
+    written: u64,
+}
+
+impl Segment {
+    /// Creates segment `index` of `stem` in `dir` (never an existing file) and makes its
+    /// name durable.
+    fn create(dir: &Path, stem: &str, index: u32) -> io::Result<Segment> {
+        let path = dir.join(format!("{stem}-{index:04}.jsonl"));
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)?;
+        File::open(dir)?.sync_all()?;
+        Ok(Segment {
+            file,
+            path,
+            index,
+            written: 0,
+        })
+    }
+
+    /// Writes every entry of `group` with one call, then syncs as `sync` asks.
+    fn commit(&mut self, group: &[Entry], sync: LogSync) -> io::Result<()> {
+        if let [one] = group {
+            self.file.write_all(&one.lines)?;
+        } else {
+            let mut bytes = Vec::with_capacity(group.iter().map(|e| e.lines.len()).sum());
+            for entry in group {
+                bytes.extend_from_slice(&entry.lines);
+            }
+            self.file.write_all(&bytes)?;
+        }
+        self.written += group.iter().map(|e| e.lines.len() as u64).sum::<u64>();
+        if sync == LogSync::Fsync {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+/// The log records of one request's rows, by the served model or by the challenger.
+pub struct Record<'a> {
+    /// The request.
+    pub request_id: &'a str,
+    /// The model that answered.
+    pub model: &'a ServedModel,
+    /// Its predictions, one per row.
+    pub predictions: &'a [Prediction],
+    /// The request's rows (for their ids).
+    pub rows: &'a Rows,
+    /// The id column.
+    pub id_column: Option<&'a str>,
+}
+
+impl Record<'_> {
+    /// The served model's records: `{"request_id", "row", "id", "time", "model",
+    /// "prediction"}` a line.
+    pub fn lines(&self) -> Vec<u8> {
+        self.write("model", "prediction")
+    }
+
+    /// The challenger's records: `{"request_id", "row", "id", "time", "shadow_model",
+    /// "shadow_prediction"}` a line.
+    pub fn shadow_lines(&self) -> Vec<u8> {
+        self.write("shadow_model", "shadow_prediction")
+    }
+
+    /// One line a row, `model_key` naming the model and `prediction_key` its prediction.
+    fn write(&self, model_key: &str, prediction_key: &str) -> Vec<u8> {
+        let json = |s: &str| serde_json::to_string(s).expect("a string serialises");
+        // What every line of the request shares, escaped once.
+        let head = format!("{{\"request_id\":{},\"row\":", json(self.request_id));
+        let tail = format!(
+            ",\"time\":{},\"{model_key}\":{},\"{prediction_key}\":",
+            json(&relearn_store::now_rfc3339()),
+            json(&self.model.id)
+        );
+        let id_col = self.id_column.and_then(|c| self.rows.column(c));
+        let mut out = Vec::with_capacity(self.predictions.len() * (head.len() + tail.len() + 48));
+        let mut number = itoa::Buffer::new();
+        for (row, prediction) in self.predictions.iter().enumerate() {
+            out.extend_from_slice(head.as_bytes());
+            out.extend_from_slice(number.format(row).as_bytes());
+            out.extend_from_slice(b",\"id\":");
+            match id_col.and_then(|c| self.rows.text(row, c)) {
+                Some(id) => serde_json::to_writer(&mut out, id).expect("a string serialises"),
+                None => out.extend_from_slice(b"null"),
+            }
+            out.extend_from_slice(tail.as_bytes());
+            self.model.write_label(&mut out, prediction);
+            out.extend_from_slice(b"}\n");
+        }
+        out
+    }
+}

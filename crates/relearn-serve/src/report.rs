@@ -1,0 +1,333 @@
+//! `relearn shadow-report`: reads a run's prediction log and compares the served model with
+//! the shadow challenger on the same rows: how often they agree and, given the labels that
+//! arrived later (a CSV of id and label), each model's score on exactly the rows both
+//! answered. The held-out evidence a promotion should rest on.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Why a report cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The folder or a file cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A complete line of the log is not a record.
+    #[error("{}: line {line} is not a prediction record: {message}", path.display())]
+    BadRecord {
+        /// The log file.
+        path: PathBuf,
+        /// Its 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The labels file is unusable.
+    #[error("{}: {message}", path.display())]
+    Labels {
+        /// The labels file.
+        path: PathBuf,
+        /// What is wrong, where.
+        message: String,
+    },
+    /// No log at all.
+    #[error("no prediction log in {}: `relearn serve` writes one there as it answers", path.display())]
+    NoLog {
+        /// The folder.
+        path: PathBuf,
+    },
+}
+
+impl ReportError {
+    /// Whether the error is the user's input (exit code 2).
+    pub fn is_user_error(&self) -> bool {
+        !matches!(self, ReportError::BadRecord { .. })
+    }
+}
+
+/// One line of the log.
+#[derive(Debug, Deserialize)]
+struct Line {
+    request_id: String,
+    row: usize,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    prediction: Option<Value>,
+    #[serde(default)]
+    shadow_model: Option<String>,
+    #[serde(default)]
+    shadow_prediction: Option<Value>,
+}
+
+/// Labels that arrived later: a CSV with an id column and a label column.
+#[derive(Debug, Clone)]
+pub struct LabelFile {
+    /// The CSV.
+    pub path: PathBuf,
+    /// The column matching the log's `id`.
+    pub id_column: String,
+    /// The label column.
+    pub label_column: String,
+}
+
+/// What the log shows.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// The log folder.
+    pub log_dir: PathBuf,
+    /// Log files read.
+    pub files: usize,
+    /// Rows answered, by serving model.
+    pub served: BTreeMap<String, u64>,
+    /// Rows also answered by a challenger.
+    pub shadowed: u64,
+    /// Per (served model, challenger) pair.
+    pub pairs: Vec<Pair>,
+    /// Labels read, when a labels file was given.
+    pub labels: Option<usize>,
+}
+
+/// The served model and a challenger on the same rows.
+#[derive(Debug, Serialize)]
+pub struct Pair {
+    /// The served model.
+    pub model: String,
+    /// The challenger.
+    pub shadow_model: String,
+    /// Rows both answered.
+    pub rows: u64,
+    /// Share of those rows with the same class (classification), or `null`.
+    pub agreement: Option<f64>,
+    /// Mean absolute difference of the two predictions (regression), or `null`.
+    pub mean_abs_diff: Option<f64>,
+    /// Rows of those whose label is known.
+    pub labelled: u64,
+    /// `accuracy` or `mse`, on the labelled rows.
+    pub metric: Option<&'static str>,
+    /// The served model's score on the labelled rows.
+    pub model_score: Option<f64>,
+    /// The challenger's score on the same rows.
+    pub shadow_score: Option<f64>,
+}
+
+/// Totals of one pair while reading.
+#[derive(Default)]
+struct Tally {
+    rows: u64,
+    same: u64,
+    classes: u64,
+    abs_diff: f64,
+    numbers: u64,
+    labelled: u64,
+    model_hits: f64,
+    shadow_hits: f64,
+    regression: bool,
+}
+
+/// Reads every `*.jsonl` of `log_dir` and, if given, the labels, and compares.
+pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, ReportError> {
+    let files = log_files(log_dir)?;
+    let labels = labels.map(read_labels).transpose()?;
+    let mut served: HashMap<(String, usize), (String, Value, Option<String>)> = HashMap::new();
+    let mut shadows: Vec<Line> = Vec::new();
+    let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
+    for file in &files {
+        for line in read_lines(file)? {
+            match (&line.model, &line.shadow_model) {
+                (Some(model), _) => {
+                    *by_model.entry(model.clone()).or_default() += 1;
+                    let prediction = line.prediction.unwrap_or(Value::Null);
+                    served.insert(
+                        (line.request_id, line.row),
+                        (model.clone(), prediction, line.id),
+                    );
+                }
+                (None, Some(_)) => shadows.push(line),
+                (None, None) => {}
+            }
+        }
+    }
+    let mut tallies: BTreeMap<(String, String), Tally> = BTreeMap::new();
+    let mut shadowed = 0;
+    for line in shadows {
+        let Some((model, prediction, id)) = served.get(&(line.request_id, line.row)) else {
+            continue;
+        };
+        shadowed += 1;
+        let challenger = line.shadow_model.expect("a shadow line");
+        let theirs = line.shadow_prediction.unwrap_or(Value::Null);
+        let tally = tallies.entry((model.clone(), challenger)).or_default();
+        tally.add(
+            prediction,
+            &theirs,
+            id.as_ref().and_then(|id| labels.as_ref()?.get(id)),
+        );
+    }
+    Ok(Report {
+        log_dir: log_dir.to_path_buf(),
+        files: files.len(),
+        served: by_model,
+        shadowed,
+        pairs: tallies
+            .into_iter()
+            .map(|((model, shadow_model), t)| t.pair(model, shadow_model))
+            .collect(),
+        labels: labels.map(|l| l.len()),
+    })
+}
+
+impl Tally {
+    /// Adds one row: the served prediction, the challenger's, and the label if known.
+    fn add(&mut self, ours: &Value, theirs: &Value, label: Option<&String>) {
+        self.rows += 1;
+        match (ours, theirs) {
+            (Value::Number(a), Value::Number(b)) => {
+                let (a, b) = (
+                    a.as_f64().unwrap_or(f64::NAN),
+                    b.as_f64().unwrap_or(f64::NAN),
+                );
+                self.regression = true;
+                self.numbers += 1;
+                self.abs_diff += (a - b).abs();
+                if let Some(y) = label.and_then(|l| l.trim().parse::<f64>().ok()) {
+                    self.labelled += 1;
+                    self.model_hits += (a - y).powi(2);
+                    self.shadow_hits += (b - y).powi(2);
+                }
+            }
+            _ => {
+                self.classes += 1;
+                self.same += u64::from(ours == theirs);
+                if let Some(label) = label {
+                    self.labelled += 1;
+                    self.model_hits += f64::from(u8::from(same_class(ours, label)));
+                    self.shadow_hits += f64::from(u8::from(same_class(theirs, label)));
+                }
+            }
+        }
+    }
+
+    fn pair(self, model: String, shadow_model: String) -> Pair {
+        let mean = |sum: f64, n: u64| (n > 0).then(|| sum / n as f64);
+        Pair {
+            model,
+            shadow_model,
+            rows: self.rows,
+            agreement: mean(self.same as f64, self.classes),
+            mean_abs_diff: mean(self.abs_diff, self.numbers),
+            labelled: self.labelled,
+            metric: (self.labelled > 0).then_some(if self.regression { "mse" } else { "accuracy" }),
+            model_score: mean(self.model_hits, self.labelled),
+            shadow_score: mean(self.shadow_hits, self.labelled),
+        }
+    }
+}
+
+/// Whether a predicted class (a JSON string) is `label`: the same text, or the same number
+/// (`1.0` for `1`).
+fn same_class(prediction: &Value, label: &str) -> bool {
+    let Some(class) = prediction.as_str() else {
+        return false;
+    };
+    let label = label.trim();
+    class == label
+        || matches!((class.parse::<f64>(), label.parse::<f64>()), (Ok(a), Ok(b)) if a == b)
+}
+
+/// The folder's `*.jsonl` files, in name order.
+fn log_files(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let io = |source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ReportError::NoLog {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(files)
+}
+
+/// The records of one log file. A last line without its newline was being written when
+/// the server stopped: it was never acknowledged, and is left out.
+fn read_lines(path: &Path) -> Result<Vec<Line>, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let complete = match text.rfind('\n') {
+        Some(end) => &text[..end],
+        None => "",
+    };
+    complete
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| ReportError::BadRecord {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The labels file as `id -> label`.
+fn read_labels(labels: &LabelFile) -> Result<HashMap<String, String>, ReportError> {
+    let bad = |message: String| ReportError::Labels {
+        path: labels.path.clone(),
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(&labels.path)
+        .map_err(|e| bad(e.to_string()))?;
+    let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let column = |name: &str| {
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
+            bad(format!(
+                "no column \"{name}\"; its columns are {}",
+                header.iter().collect::<Vec<_>>().join(", ")
+            ))
+        })
+    };
+    let (id, label) = (column(&labels.id_column)?, column(&labels.label_column)?);
+    let mut out = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;
+        let (Some(k), Some(v)) = (record.get(id), record.get(label)) else {
+            return Err(bad(format!("row {} has too few cells", i + 2)));
+        };
+        if out
+            .insert(k.trim().to_string(), v.trim().to_string())
+            .is_some()
+        {
+            return Err(bad(format!(
+                "row {}: id \"{}\" has a label already; each id must have one",
+                i + 2,
+                k.trim()
+            )));
+        }
+    }
+    Ok(out)
+}
