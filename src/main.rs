@@ -39,10 +39,11 @@ fn restore_default_sigpipe() {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` picks the level (default: warnings only).
+/// Logs go to stderr; `RUST_LOG` picks the level (default: warnings only, and the server's
+/// events, such as a swap to a newly promoted checkpoint, at info).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,relearn_serve=info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -521,19 +521,46 @@ fn startup_on_a_missing_run_or_a_damaged_store_exits_2() {
     assert_fails(&out, 2, "cannot serve run \"t\"");
 }
 
-/// Every complete record of every log file in `dir`.
+/// Every row of every complete record of every log file in `dir`, one object a row:
+/// `{"request_id", "row", "id", "time", "model", "prediction"}` (or `shadow_model` and
+/// `shadow_prediction`).
 fn log_lines(dir: &Path) -> Vec<Value> {
-    let mut lines = Vec::new();
+    let mut rows = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-        lines.extend(
-            complete
-                .lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
+        for line in complete.lines() {
+            let record: Value = serde_json::from_str(line).unwrap();
+            rows.extend(rows_of(&record));
+        }
     }
-    lines
+    rows
+}
+
+/// One request's record as one object a row.
+fn rows_of(record: &Value) -> Vec<Value> {
+    let (model, predictions) = match record.get("model") {
+        Some(_) => ("model", "predictions"),
+        None => ("shadow_model", "shadow_predictions"),
+    };
+    let prediction = predictions.trim_end_matches('s');
+    let list = record[predictions]
+        .as_array()
+        .expect("a list of predictions");
+    list.iter()
+        .enumerate()
+        .map(|(row, p)| {
+            let mut one = json!({
+                "request_id": record["request_id"],
+                "row": row,
+                "id": record["ids"].get(row).cloned().unwrap_or(Value::Null),
+                "time": record["time"],
+            });
+            one[model] = record[model].clone();
+            one[prediction] = p.clone();
+            one
+        })
+        .collect()
 }
 
 #[test]

@@ -27,8 +27,8 @@ pub struct Args {
     log_dir: Option<PathBuf>,
     /// How far a prediction is committed to the log before it is answered: `write` (the
     /// operating system has it: survives the server being killed) or `fsync` (on disk:
-    /// survives a power loss too).
-    #[arg(long, value_name = "WHEN", default_value = "fsync", value_parser = parse_log_sync)]
+    /// survives a power loss too, at the disk's sync latency; docs/serving.md#speed).
+    #[arg(long, value_name = "WHEN", default_value = "write", value_parser = parse_log_sync)]
     log_sync: LogSync,
     /// A log file is closed and the next one started past this many MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256)]

@@ -300,10 +300,16 @@ pub(crate) enum BadNumber {
 /// A (trimmed) cell read as a finite `f32`: the one number parser of every feature and
 /// regression target, in a file or in a server's request.
 pub(crate) fn read_number(bytes: &[u8]) -> Result<f32, BadNumber> {
-    let parsed = std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.parse::<f32>().ok());
-    match parsed {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => read_number_str(text),
+        Err(_) => Err(BadNumber::Text),
+    }
+}
+
+/// [`read_number`] of a cell already known to be text.
+pub(crate) fn read_number_str(text: &str) -> Result<f32, BadNumber> {
+    let bytes = text.as_bytes();
+    match text.parse::<f32>().ok() {
         Some(v) if v.is_finite() => Ok(v),
         Some(v) if v.is_nan() => Err(BadNumber::NaN),
         Some(_) => Err(BadNumber::Infinite),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::csv_file::{BadNumber, MissingTokens, is_missing, read_number};
+use crate::csv_file::{BadNumber, MissingTokens, is_missing, read_number_str};
 use crate::{Batch, Preprocessor};
 
 /// Why rows cannot be read against a checkpoint's features: what is wrong and where (the
@@ -76,16 +76,52 @@ pub struct RowReader {
     /// The header's position of each categorical feature, in model order.
     categorical: Vec<usize>,
     missing: MissingTokens,
+    /// The `data.missing` spellings that are numbers (`-999`, `-999.0`), as the bits of
+    /// the number: a JSON number equal to one is missing, whatever its spelling was.
+    missing_numbers: Vec<u64>,
     width: usize,
 }
 
-/// One cell of a row: text as a CSV holds it, or a cell known to be missing (JSON `null`).
+/// One cell of a row: text as a CSV holds it, a number (JSON), or a cell known to be
+/// missing (JSON `null`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell<'a> {
     /// Text, read as a CSV cell is (trimmed; a `data.missing` spelling is missing).
     Text(&'a str),
+    /// A number parsed from a JSON body: read as its shortest decimal text would be (the
+    /// digits the client wrote, for up to 15 significant digits), without the text.
+    Number(f64),
     /// A missing value, whatever `data.missing` says.
     Missing,
+}
+
+/// A JSON number's text: an integer's digits (`12`, not `12.0`: JSON does not tell `12`
+/// from `12.0` apart once parsed), else the shortest decimal that reads back to `v`.
+pub fn number_text(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 2f64.powi(53) {
+        format!("{}", v as i64)
+    } else {
+        zmij::Buffer::new().format(v).to_string()
+    }
+}
+
+/// `v` rounded to `f32` as its decimal text would be: `v as f32`, except when `v` lies
+/// exactly halfway between two `f32`s, where rounding twice (decimal to `f64` to `f32`) can
+/// differ from rounding once, and the text decides (`None`). Anywhere else the two
+/// roundings agree: a halfway point between `f32`s is itself an `f64`, so a decimal closer to
+/// it than `v` is would have been read as it.
+fn exact_f32(v: f64) -> Option<f32> {
+    let f = v as f32;
+    if !f.is_finite() || f64::from(f) == v {
+        return f.is_finite().then_some(f);
+    }
+    let other = if f64::from(f) < v {
+        f.next_up()
+    } else {
+        f.next_down()
+    };
+    let halfway = (f64::from(f) + f64::from(other)) / 2.0;
+    (halfway != v).then_some(f)
 }
 
 impl RowReader {
@@ -121,6 +157,15 @@ impl RowReader {
             numeric_names: pre.feature_names.clone(),
             categorical: positions(&categorical_names),
             missing: MissingTokens::new(pre.missing_tokens()),
+            missing_numbers: pre
+                .missing_tokens()
+                .iter()
+                .filter_map(|t| {
+                    let t = t.trim();
+                    let v = t.parse::<f64>().ok()?;
+                    v.is_finite().then_some(v.to_bits())
+                })
+                .collect(),
             width: header.len(),
         })
     }
@@ -162,6 +207,8 @@ impl RowReader {
             .iter()
             .map(|&col| match cells[col] {
                 Cell::Missing => String::new(),
+                Cell::Number(v) if self.missing_numbers.contains(&v.to_bits()) => String::new(),
+                Cell::Number(v) => number_text(v),
                 Cell::Text(text) => {
                     let text = text.trim_ascii();
                     match is_missing(&self.missing, text.as_bytes()) {
@@ -179,12 +226,17 @@ impl RowReader {
     fn number(&self, cell: Cell<'_>, row: usize, column: &str) -> Result<f32, RowError> {
         let text = match cell {
             Cell::Missing => return Ok(f32::NAN),
+            Cell::Number(v) if self.missing_numbers.contains(&v.to_bits()) => return Ok(f32::NAN),
+            Cell::Number(v) => match exact_f32(v) {
+                Some(f) => return Ok(f),
+                None => return self.number(Cell::Text(&number_text(v)), row, column),
+            },
             Cell::Text(text) => text.trim_ascii(),
         };
         if is_missing(&self.missing, text.as_bytes()) {
             return Ok(f32::NAN);
         }
-        read_number(text.as_bytes()).map_err(|problem| RowError::BadNumber {
+        read_number_str(text).map_err(|problem| RowError::BadNumber {
             row,
             column: column.to_string(),
             value: text.to_string(),
@@ -200,5 +252,35 @@ impl RowReader {
                 }
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_number_becomes_the_f32_its_text_would() {
+        // Decimals of up to 17 digits, near and far from f32 halfway points.
+        let mut state = 0x2545f4914f6cdd1du64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let digits = (state % 10_000_000_000_000_000) as f64;
+            let exp = ((state >> 56) % 40) as i32 - 20;
+            let text = format!("{digits}e{exp}");
+            let v: f64 = text.parse().unwrap();
+            let via_text: f32 = number_text(v).parse().unwrap();
+            match exact_f32(v) {
+                Some(f) => assert_eq!(f.to_bits(), via_text.to_bits(), "{text}"),
+                None => {}
+            }
+        }
+        // Exactly halfway between 1 and the next f32: the text decides.
+        let halfway = 1.0 + f64::from(f32::EPSILON) / 2.0;
+        assert_eq!(exact_f32(halfway), None);
+        assert_eq!(exact_f32(0.1), Some(0.1f32));
+        assert_eq!(exact_f32(1e300), None);
     }
 }

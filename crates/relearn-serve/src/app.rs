@@ -149,7 +149,7 @@ impl App {
             id_column: self.settings.id_column.as_deref(),
         };
         let n = predictions.len() as u64;
-        self.log.commit(record.lines(), n).await.map_err(|e| {
+        self.log.commit(record.line(), n).await.map_err(|e| {
             tracing::error!("prediction log: {e}");
             ApiError::unavailable(format!(
                 "the prediction log cannot be written ({e}), so no prediction is given"

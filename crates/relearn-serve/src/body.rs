@@ -2,6 +2,8 @@
 //! read into one header and rows of cells in its order. Values keep the text a CSV would
 //! hold, so that the data crate reads them exactly as `predict` reads a file.
 
+use std::borrow::Cow;
+
 use relearn_data::Cell;
 
 use crate::error::ApiError;
@@ -26,6 +28,7 @@ enum Slot {
     Unset,
     Missing,
     Text(u32, u32),
+    Number(f64),
 }
 
 impl Rows {
@@ -48,15 +51,18 @@ impl Rows {
                 .iter()
                 .map(|slot| match *slot {
                     Slot::Text(a, b) => Cell::Text(&self.text[a as usize..b as usize]),
+                    Slot::Number(v) => Cell::Number(v),
                     Slot::Missing | Slot::Unset => Cell::Missing,
                 }),
         );
     }
 
-    /// The text of column `col` in row `i`, trimmed, unless missing.
-    pub fn text(&self, i: usize, col: usize) -> Option<&str> {
+    /// The text of column `col` in row `i`, trimmed, unless missing (a number as its
+    /// shortest decimal text).
+    pub fn text(&self, i: usize, col: usize) -> Option<Cow<'_, str>> {
         match self.cells[i * self.header.len() + col] {
-            Slot::Text(a, b) => Some(self.text[a as usize..b as usize].trim()),
+            Slot::Text(a, b) => Some(Cow::Borrowed(self.text[a as usize..b as usize].trim())),
+            Slot::Number(v) => Some(Cow::Owned(relearn_data::number_text(v))),
             Slot::Missing | Slot::Unset => None,
         }
     }
@@ -222,6 +228,7 @@ mod tests {
                 buf.iter()
                     .map(|c| match c {
                         Cell::Text(t) => Some(t.to_string()),
+                        Cell::Number(v) => Some(relearn_data::number_text(*v)),
                         Cell::Missing => None,
                     })
                     .collect(),
@@ -246,7 +253,7 @@ mod tests {
                 vec![some("12"), None, some("false")]
             ]
         );
-        assert_eq!(rows.text(0, 1), Some("x"));
+        assert_eq!(rows.text(0, 1).as_deref(), Some("x"));
     }
 
     #[test]

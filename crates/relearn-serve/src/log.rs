@@ -1,6 +1,6 @@
-//! The prediction log: every row the server answers, appended as one JSON line before the
-//! answer leaves the server, so that labels arriving later can be joined to the prediction
-//! that was actually served.
+//! The prediction log: every request the server answers, appended as one JSON line (its
+//! rows' ids and predictions, in order) before the answer leaves the server, so that labels
+//! arriving later can be joined to the prediction that was actually served.
 //!
 //! One writer thread owns the file and commits in groups: it takes every record that is
 //! waiting, writes them with one `write`, makes them durable (`--log-sync`), and only then
@@ -229,43 +229,59 @@ pub struct Record<'a> {
 }
 
 impl Record<'_> {
-    /// The served model's records: `{"request_id", "row", "id", "time", "model",
-    /// "prediction"}` a line.
-    pub fn lines(&self) -> Vec<u8> {
-        self.write("model", "prediction")
+    /// The served model's record: `{"request_id", "time", "model", "ids", "predictions"}`,
+    /// one line.
+    pub fn line(&self) -> Vec<u8> {
+        self.write("model", "predictions")
     }
 
-    /// The challenger's records: `{"request_id", "row", "id", "time", "shadow_model",
-    /// "shadow_prediction"}` a line.
-    pub fn shadow_lines(&self) -> Vec<u8> {
-        self.write("shadow_model", "shadow_prediction")
+    /// The challenger's record: `{"request_id", "time", "shadow_model", "ids",
+    /// "shadow_predictions"}`, one line.
+    pub fn shadow_line(&self) -> Vec<u8> {
+        self.write("shadow_model", "shadow_predictions")
     }
 
-    /// One line a row, `model_key` naming the model and `prediction_key` its prediction.
-    fn write(&self, model_key: &str, prediction_key: &str) -> Vec<u8> {
+    /// The request's line, `model_key` naming the model and `predictions_key` its
+    /// predictions (a class or a value per row, in order), `ids` the rows' id column cells
+    /// (`null` without an id column).
+    fn write(&self, model_key: &str, predictions_key: &str) -> Vec<u8> {
         let json = |s: &str| serde_json::to_string(s).expect("a string serialises");
-        // What every line of the request shares, escaped once.
-        let head = format!("{{\"request_id\":{},\"row\":", json(self.request_id));
-        let tail = format!(
-            ",\"time\":{},\"{model_key}\":{},\"{prediction_key}\":",
-            json(&relearn_store::now_rfc3339()),
-            json(&self.model.id)
+        let mut out = Vec::with_capacity(256 + self.predictions.len() * 24);
+        out.extend_from_slice(
+            format!(
+                "{{\"request_id\":{},\"time\":{},\"{model_key}\":{},\"ids\":",
+                json(self.request_id),
+                json(&relearn_store::now_rfc3339()),
+                json(&self.model.id)
+            )
+            .as_bytes(),
         );
-        let id_col = self.id_column.and_then(|c| self.rows.column(c));
-        let mut out = Vec::with_capacity(self.predictions.len() * (head.len() + tail.len() + 48));
-        let mut number = itoa::Buffer::new();
-        for (row, prediction) in self.predictions.iter().enumerate() {
-            out.extend_from_slice(head.as_bytes());
-            out.extend_from_slice(number.format(row).as_bytes());
-            out.extend_from_slice(b",\"id\":");
-            match id_col.and_then(|c| self.rows.text(row, c)) {
-                Some(id) => serde_json::to_writer(&mut out, id).expect("a string serialises"),
-                None => out.extend_from_slice(b"null"),
+        match self.id_column.and_then(|c| self.rows.column(c)) {
+            Some(col) => {
+                out.push(b'[');
+                for row in 0..self.predictions.len() {
+                    if row > 0 {
+                        out.push(b',');
+                    }
+                    match self.rows.text(row, col) {
+                        Some(id) => {
+                            serde_json::to_writer(&mut out, &id).expect("a string serialises")
+                        }
+                        None => out.extend_from_slice(b"null"),
+                    }
+                }
+                out.push(b']');
             }
-            out.extend_from_slice(tail.as_bytes());
-            self.model.write_label(&mut out, prediction);
-            out.extend_from_slice(b"}\n");
+            None => out.extend_from_slice(b"null"),
         }
+        out.extend_from_slice(format!(",\"{predictions_key}\":[").as_bytes());
+        for (row, prediction) in self.predictions.iter().enumerate() {
+            if row > 0 {
+                out.push(b',');
+            }
+            self.model.write_label(&mut out, prediction);
+        }
+        out.extend_from_slice(b"]}\n");
         out
     }
 }

@@ -54,21 +54,27 @@ impl ReportError {
     }
 }
 
-/// One line of the log.
+/// One line of the log: one request, by the served model or by the challenger.
 #[derive(Debug, Deserialize)]
 struct Line {
     request_id: String,
-    row: usize,
     #[serde(default)]
-    id: Option<String>,
+    ids: Option<Vec<Option<String>>>,
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
-    prediction: Option<Value>,
+    predictions: Vec<Value>,
     #[serde(default)]
     shadow_model: Option<String>,
     #[serde(default)]
-    shadow_prediction: Option<Value>,
+    shadow_predictions: Vec<Value>,
+}
+
+impl Line {
+    /// Row `row`'s id.
+    fn id(&self, row: usize) -> Option<String> {
+        self.ids.as_ref()?.get(row).cloned().flatten()
+    }
 }
 
 /// Labels that arrived later: a CSV with an id column and a label column.
@@ -147,12 +153,11 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
         for line in read_lines(file)? {
             match (&line.model, &line.shadow_model) {
                 (Some(model), _) => {
-                    *by_model.entry(model.clone()).or_default() += 1;
-                    let prediction = line.prediction.unwrap_or(Value::Null);
-                    served.insert(
-                        (line.request_id, line.row),
-                        (model.clone(), prediction, line.id),
-                    );
+                    *by_model.entry(model.clone()).or_default() += line.predictions.len() as u64;
+                    for (row, prediction) in line.predictions.iter().enumerate() {
+                        let key = (line.request_id.clone(), row);
+                        served.insert(key, (model.clone(), prediction.clone(), line.id(row)));
+                    }
                 }
                 (None, Some(_)) => shadows.push(line),
                 (None, None) => {}
@@ -162,18 +167,18 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
     let mut tallies: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut shadowed = 0;
     for line in shadows {
-        let Some((model, prediction, id)) = served.get(&(line.request_id, line.row)) else {
-            continue;
-        };
-        shadowed += 1;
-        let challenger = line.shadow_model.expect("a shadow line");
-        let theirs = line.shadow_prediction.unwrap_or(Value::Null);
-        let tally = tallies.entry((model.clone(), challenger)).or_default();
-        tally.add(
-            prediction,
-            &theirs,
-            id.as_ref().and_then(|id| labels.as_ref()?.get(id)),
-        );
+        let challenger = line.shadow_model.clone().expect("a shadow line");
+        for (row, theirs) in line.shadow_predictions.iter().enumerate() {
+            let Some((model, prediction, id)) = served.get(&(line.request_id.clone(), row)) else {
+                continue;
+            };
+            shadowed += 1;
+            let tally = tallies
+                .entry((model.clone(), challenger.clone()))
+                .or_default();
+            let label = id.as_ref().and_then(|id| labels.as_ref()?.get(id));
+            tally.add(prediction, theirs, label);
+        }
     }
     Ok(Report {
         log_dir: log_dir.to_path_buf(),

@@ -102,6 +102,6 @@ impl Shadow {
             id_column: self.id_column.as_deref(),
         };
         self.log
-            .append(record.shadow_lines(), predictions.len() as u64);
+            .append(record.shadow_line(), predictions.len() as u64);
     }
 }

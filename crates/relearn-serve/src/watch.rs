@@ -63,12 +63,12 @@ impl Followed {
     }
 
     /// Looks at the ref once: loads and swaps in a new checkpoint if it moved. Returns the
-    /// new id when the served model changed.
+    /// new id, and how long loading and verifying it took, when the served model changed.
     pub fn refresh(
         &self,
         store: &Store,
         id_column: Option<&str>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<(String, Duration)>, String> {
         let id = match self.target.resolve(store) {
             Ok(Some(id)) => id,
             Ok(None) => {
@@ -91,11 +91,13 @@ impl Followed {
         if failed.as_deref() == Some(id.as_str()) {
             return Ok(None);
         }
+        let started = std::time::Instant::now();
         match ServedModel::load(store, &id, id_column) {
             Ok(model) => {
+                let took = started.elapsed();
                 self.model.store(Arc::new(model));
                 *failed = None;
-                Ok(Some(id))
+                Ok(Some((id, took)))
             }
             Err(e) => {
                 *failed = Some(id.clone());
@@ -136,14 +138,15 @@ impl Watcher {
             for (i, f) in self.followed.iter().enumerate() {
                 let old = f.model.load().id.clone();
                 match f.refresh(&self.store, self.id_column.as_deref()) {
-                    Ok(Some(new)) => {
+                    Ok(Some((new, took))) => {
                         warned[i] = None;
                         if i == 0 {
                             self.metrics.serving(&self.run, Some(&old), &new);
                         }
                         tracing::info!(
-                            "{} moved: now serving {new:.12} (was {old:.12})",
-                            f.target.name()
+                            "{} moved: now serving {new:.12} (was {old:.12}; loaded and verified in {:.1} ms)",
+                            f.target.name(),
+                            took.as_secs_f64() * 1e3
                         );
                     }
                     Ok(None) => {}

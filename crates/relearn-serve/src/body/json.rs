@@ -2,12 +2,16 @@
 //! JSON tree, one text buffer. A problem with the rows' content (not the JSON's syntax) is
 //! kept in [`Reading::problem`] with its own status, and ends the parse.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{Rows, Slot, too_many_rows};
 use crate::error::ApiError;
+
+/// Integers up to this magnitude are exact in an f64.
+const EXACT_INTEGERS: u64 = 1 << 53;
 
 /// The state of one body's parse.
 pub struct Reading {
@@ -74,10 +78,10 @@ impl<'de> Visitor<'de> for Document<'_> {
 }
 
 /// An object key, borrowed from the body when it has no escapes.
-struct Key(String);
+struct Key<'de>(Cow<'de, str>);
 
-impl<'de> de::Deserialize<'de> for Key {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
         d.deserialize_str(KeyVisitor)
     }
 }
@@ -85,14 +89,18 @@ impl<'de> de::Deserialize<'de> for Key {
 struct KeyVisitor;
 
 impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key;
+    type Value = Key<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a column name")
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-        Ok(Key(v.to_string()))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_string())))
     }
 }
 
@@ -209,7 +217,7 @@ impl<'de> Visitor<'de> for Row<'_> {
                     ))));
                 }
                 (0, None) => {
-                    reading.rows.header.push(name.clone());
+                    reading.rows.header.push(name.to_string());
                     reading.rows.cells.push(Slot::Unset);
                     reading.rows.header.len() - 1
                 }
@@ -321,18 +329,24 @@ impl<'de> Visitor<'de> for CellSeed<'_, '_> {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Slot, E> {
-        // The shortest text that reads back to the same f64: the digits the client wrote,
+        // Read later as its shortest decimal text would be: the digits the client wrote,
         // for any number of up to 15 significant digits.
-        let mut buffer = zmij::Buffer::new();
-        Ok(self.reading.rows.push_text(buffer.format(v)))
+        Ok(Slot::Number(v))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Slot, E> {
-        Ok(self.reading.rows.push_text(itoa::Buffer::new().format(v)))
+        // Beyond 2^53 an integer is not an f64: its digits are kept.
+        match v.unsigned_abs() <= EXACT_INTEGERS {
+            true => Ok(Slot::Number(v as f64)),
+            false => Ok(self.reading.rows.push_text(itoa::Buffer::new().format(v))),
+        }
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Slot, E> {
-        Ok(self.reading.rows.push_text(itoa::Buffer::new().format(v)))
+        match v <= EXACT_INTEGERS {
+            true => Ok(Slot::Number(v as f64)),
+            false => Ok(self.reading.rows.push_text(itoa::Buffer::new().format(v))),
+        }
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Slot, E> {
