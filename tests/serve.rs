@@ -375,13 +375,16 @@ const BAD_BODIES: &[(&str, &str, &str, u16, &str)] = &[
 const JSON: &str = "application/json";
 
 /// Every bad request: headers, body, status and what the message must say.
-fn bad_requests() -> Vec<(
+/// A bad request: what it is, its headers and body, the status and what the message says.
+type BadRequest = (
     String,
     Vec<(&'static str, &'static str)>,
     String,
     u16,
     &'static str,
-)> {
+);
+
+fn bad_requests() -> Vec<BadRequest> {
     let mut all: Vec<_> = BAD_BODIES
         .iter()
         .map(|&(what, content_type, body, status, says)| {
