@@ -17,6 +17,7 @@ mod gate;
 mod golden;
 mod import;
 mod inspect;
+mod label_delay;
 mod lineage;
 mod one_build;
 mod out_of_range;

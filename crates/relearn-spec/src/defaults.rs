@@ -13,6 +13,9 @@ pub const BACKEND: relearn_model::Backend = relearn_model::Backend::Flex;
 pub const WINDOW_SIZE: usize = 1000;
 /// `window.initial`
 pub const WINDOW_INITIAL: usize = 1;
+/// `window.label_delay`: labels arrive with their rows (the prequential score of a window is
+/// the latest model's).
+pub const LABEL_DELAY: usize = 0;
 /// `model.hidden`
 pub const HIDDEN: [usize; 2] = [64, 64];
 /// `model.activation`

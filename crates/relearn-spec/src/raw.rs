@@ -86,6 +86,7 @@ pub struct RawData {
 pub struct RawWindow {
     pub size: Option<usize>,
     pub initial: Option<usize>,
+    pub label_delay: Option<usize>,
 }
 
 /// `[model]` as written.

@@ -44,6 +44,10 @@ pub struct RunSpec {
     pub window_size: usize,
     /// Windows in the initial training set.
     pub initial_windows: usize,
+    /// `window.label_delay`: a window's labels arrive this many windows after its rows, so
+    /// its prequential score is that of the model serving when its rows arrived, the one
+    /// `label_delay` updates older than the latest (see docs/configuration.md).
+    pub label_delay: usize,
     /// The model.
     pub model: ModelSpec,
     /// Training of the initial model and of every stateless retraining.
@@ -342,6 +346,9 @@ impl RunSpec {
             clip: Option<String>,
             window_size: usize,
             initial_windows: usize,
+            // Absent without a delay, so that configs written before it keep their ids.
+            #[serde(skip_serializing_if = "is_zero")]
+            label_delay: usize,
             model: &'a ModelSpec,
             train: &'a TrainSpec,
             stateless: Option<&'a StatelessSpec>,
@@ -364,6 +371,7 @@ impl RunSpec {
             clip: (self.clip != defaults::CLIP).then(|| self.clip.to_string()),
             window_size: self.window_size,
             initial_windows: self.initial_windows,
+            label_delay: self.label_delay,
             model: &self.model,
             train: &self.train,
             stateless: (self.mode == Mode::Stateless).then_some(&self.stateless),
@@ -374,6 +382,11 @@ impl RunSpec {
         let json = serde_json::to_vec(&f).expect("spec serialises");
         hex::encode(Sha256::digest(&json))
     }
+}
+
+/// Whether a count is 0 (a field left out of the fingerprint at its default).
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The task a source poses.

@@ -67,6 +67,10 @@ pub struct CheckpointExtra {
     /// ([`relearn_store::DERIVED_EXTRA`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub out_of_range: Vec<relearn_data::OutOfRange>,
+    /// With `window.label_delay`: the checkpoint whose model scored this checkpoint's window
+    /// (the prequential score), the one serving when the window's rows arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scored_by: Option<relearn_store::CheckpointId>,
     /// An imported checkpoint (`relation = "imported"`): the file it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub import: Option<ImportRecord>,

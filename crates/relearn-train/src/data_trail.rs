@@ -160,6 +160,7 @@ mod tests {
             gate: None,
             new_classes: Vec::new(),
             out_of_range: Vec::new(),
+            scored_by: None,
             import: None,
             policy: Default::default(),
         };

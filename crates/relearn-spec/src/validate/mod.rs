@@ -169,6 +169,7 @@ impl RawConfig {
             clip: data.clip,
             window_size: windows.size,
             initial_windows: windows.initial,
+            label_delay: windows.label_delay,
             model,
             train,
             stateless,

@@ -109,6 +109,8 @@ pub(crate) struct Windows {
     pub size: usize,
     /// Windows in the initial training set, at least 1.
     pub initial: usize,
+    /// Windows between a window's rows and its labels.
+    pub label_delay: usize,
 }
 
 impl RawWindow {
@@ -132,7 +134,12 @@ impl RawWindow {
                 format!("is {size}: {size} samples times {} windows (window.initial + 1) is more samples than this machine can count; use a window of at most a few million samples", initial as u128 + 1),
             ));
         }
-        Ok(Windows { size, initial })
+        let label_delay = self.label_delay.unwrap_or(defaults::LABEL_DELAY);
+        Ok(Windows {
+            size,
+            initial,
+            label_delay,
+        })
     }
 }
 

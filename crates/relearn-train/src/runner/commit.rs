@@ -66,6 +66,7 @@ impl<F: ModelFamily> Loop<'_, F> {
             return Ok(Outcome::Rejected(manifest, v.clone(), tag));
         }
         let manifest = self.store.commit(draft)?;
+        self.remember_predictor(&manifest.id, &candidate.model, &candidate.preprocessor);
         self.serving = Some(Serving {
             id: manifest.id.clone(),
             model: candidate.model,
@@ -135,6 +136,7 @@ impl<F: ModelFamily> Loop<'_, F> {
             gate: rejected,
             new_classes: c.new_classes.clone(),
             out_of_range: c.out_of_range.clone(),
+            scored_by: c.scored_by.clone(),
             import: c.import.clone(),
             policy: c
                 .record

@@ -97,6 +97,14 @@ struct Serving<M> {
     state: Box<dyn PolicyState>,
 }
 
+/// A model that served, kept while the labels of rows it predicted are still to come
+/// (`window.label_delay`): it is the one that scores them.
+struct Predictor<M> {
+    id: CheckpointId,
+    model: M,
+    preprocessor: Preprocessor,
+}
+
 /// A window's update before it is gated and committed: the model, its preprocessing and
 /// policy state, and what its checkpoint records. It has no id until it is committed.
 struct Candidate<M> {
@@ -124,6 +132,8 @@ struct CandidateRecord {
     record: Option<crate::policy::PolicyRecord>,
     /// An imported root: the file it came from (`extra.import`).
     import: Option<crate::checkpoint::ImportRecord>,
+    /// With a label delay: the checkpoint that scored the window (`extra.scored_by`).
+    scored_by: Option<CheckpointId>,
     /// Classes the checkpoint's model learned first.
     new_classes: Vec<String>,
     /// The window's inputs that the serving model's scaler clipped.
@@ -245,6 +255,10 @@ struct Loop<'a, F: ModelFamily> {
     /// The latest checkpoint at start, when resuming.
     head_manifest: Option<Manifest>,
     serving: Option<Serving<F::Model>>,
+    /// With `window.label_delay = K`: the last K + 1 promoted models, oldest first, the
+    /// serving one last. The oldest predicted the window being fed, whose labels only now
+    /// arrive.
+    predictors: VecDeque<Predictor<F::Model>>,
     /// Id of the run's initial model (the parent of every retrained checkpoint).
     initial_id: Option<CheckpointId>,
     next_window: usize,
@@ -289,6 +303,7 @@ impl<'a, F: ModelFamily> Loop<'a, F> {
             ctx,
             head_manifest: None,
             serving: None,
+            predictors: VecDeque::new(),
             initial_id: None,
             next_window: spec.initial_windows,
             history: History {
@@ -309,6 +324,28 @@ impl<'a, F: ModelFamily> Loop<'a, F> {
             }
         }
         Ok(loop_)
+    }
+
+    /// With a label delay of K windows, keeps a newly promoted model among the last K + 1
+    /// ([`Loop::predictors`]).
+    fn remember_predictor(
+        &mut self,
+        id: &CheckpointId,
+        model: &F::Model,
+        preprocessor: &Preprocessor,
+    ) {
+        let keep = self.spec.label_delay + 1;
+        if keep == 1 {
+            return;
+        }
+        self.predictors.push_back(Predictor {
+            id: id.clone(),
+            model: model.clone(),
+            preprocessor: preprocessor.clone(),
+        });
+        while self.predictors.len() > keep {
+            self.predictors.pop_front();
+        }
     }
 
     /// Takes the next window of the stream; returns what became of the checkpoint it

@@ -128,6 +128,8 @@ impl<F: ModelFamily> Loop<'_, F> {
             store.load_part(&head, name).map_err(TrainError::from)
         })?;
         self.next_window = head.window as usize + 1;
+        self.resume_predictors(&head)?;
+        self.remember_predictor(&head.id, &model, &preprocessor);
         self.serving = Some(Serving {
             id: head.id.clone(),
             model,
@@ -135,6 +137,29 @@ impl<F: ModelFamily> Loop<'_, F> {
             state,
         });
         self.head_manifest = Some(head);
+        Ok(())
+    }
+
+    /// With a label delay of K windows: the K models that served before `head`, oldest
+    /// first, found up its `replaces` links (fewer at the start of the run), so that a
+    /// resumed run scores each window with the model an uninterrupted one would.
+    fn resume_predictors(&mut self, head: &Manifest) -> Result<(), TrainError> {
+        let mut earlier = Vec::new();
+        let mut at = head.replaces.clone();
+        while let Some(id) = at.filter(|_| earlier.len() < self.spec.label_delay) {
+            let manifest = self.store.manifest(&id)?;
+            at = manifest.replaces.clone();
+            earlier.push(manifest);
+        }
+        for manifest in earlier.into_iter().rev() {
+            let loaded = LoadedCheckpoint::load(self.store, manifest.clone())?;
+            let preprocessor = loaded.preprocessor.clone();
+            let store = self.store;
+            let model = self.family.resume(&manifest, loaded, &mut |name| {
+                store.load_part(&manifest, name).map_err(TrainError::from)
+            })?;
+            self.remember_predictor(&manifest.id, &model, &preprocessor);
+        }
         Ok(())
     }
 

@@ -29,6 +29,8 @@ struct Scored {
     outputs: Vec<f32>,
     /// The window's inputs that the serving model's scaler clipped.
     out_of_range: Vec<OutOfRange>,
+    /// With a label delay: the checkpoint that scored it.
+    scored_by: Option<CheckpointId>,
 }
 
 /// A trained model with its preprocessing and where it descends from.
@@ -109,6 +111,7 @@ impl<F: ModelFamily> Loop<'_, F> {
             import: None,
             new_classes: Vec::new(),
             out_of_range: Vec::new(),
+            scored_by: None,
         }
     }
 
@@ -196,7 +199,15 @@ impl<F: ModelFamily> Loop<'_, F> {
         window: Window,
     ) -> Result<Outcome, TrainError> {
         let seeds = WindowSeeds::new(self.spec.seed, window.index);
-        let scored = self.score_serving(serving, &window)?;
+        // The model serving when the window's rows arrived scores them: the latest one, or
+        // with a label delay of K windows, the one K updates older.
+        let scorer = match self.predictors.front() {
+            Some(p) if self.spec.label_delay > 0 => (&p.id, &p.model, &p.preprocessor),
+            _ => (&serving.id, &serving.model, &serving.preprocessor),
+        };
+        let scored_by = (self.spec.label_delay > 0).then(|| scorer.0.clone());
+        let mut scored = self.score_serving(scorer, &window)?;
+        scored.scored_by = scored_by;
         // The candidate's policy state starts as the serving one's; the plan may change it
         // (a detector scans the window's losses).
         let mut state = serving.state.clone_state();
@@ -208,30 +219,27 @@ impl<F: ModelFamily> Loop<'_, F> {
         self.commit(candidate, verdict)
     }
 
-    /// The serving model's prequential score on `window`: refused when not finite.
+    /// The prequential score on `window` of `(id, model, preprocessing)`, the model that
+    /// served its rows: refused when not finite.
     fn score_serving(
         &self,
-        serving: &Serving<F::Model>,
+        (id, model, preprocessor): (&CheckpointId, &F::Model, &Preprocessor),
         window: &Window,
     ) -> Result<Scored, TrainError> {
         // The model sees (and the drift detector's losses are in) standardised units; the
         // scores are in the target's own.
-        let scaled = serving.preprocessor.transform(&window.batch);
-        let out_of_range = serving.preprocessor.out_of_range(&window.batch);
-        let outputs = self
-            .family
-            .outputs(&serving.model, &scaled)
-            .map_err(|message| TrainError::BadCheckpoint {
-                id: serving.id.clone(),
-                message,
-            })?;
+        let scaled = preprocessor.transform(&window.batch);
+        let out_of_range = preprocessor.out_of_range(&window.batch);
+        let outputs =
+            self.family
+                .outputs(model, &scaled)
+                .map_err(|message| TrainError::BadCheckpoint {
+                    id: id.clone(),
+                    message,
+                })?;
         let task = self.info.task;
-        let mut prequential = metrics_in_target_units(
-            &serving.preprocessor,
-            outputs.clone(),
-            &window.batch.targets,
-            task,
-        );
+        let mut prequential =
+            metrics_in_target_units(preprocessor, outputs.clone(), &window.batch.targets, task);
         let headline = Metric::headline(task).name();
         if let Some(previous) = self.previous_targets.as_deref()
             && prequential.get(headline).is_some_and(|s| s.is_finite())
@@ -252,6 +260,7 @@ impl<F: ModelFamily> Loop<'_, F> {
             scaled,
             outputs,
             out_of_range,
+            scored_by: None,
         })
     }
 
@@ -292,6 +301,7 @@ impl<F: ModelFamily> Loop<'_, F> {
             import: None,
             new_classes: fitted.new_classes,
             out_of_range: scored.out_of_range,
+            scored_by: scored.scored_by,
         };
         Ok(Candidate {
             model: fitted.model,
