@@ -83,6 +83,18 @@ fn each_window_is_scored_by_the_model_serving_when_its_rows_arrived() {
 }
 
 #[test]
+fn the_run_says_labels_are_late() {
+    let sb = Sandbox::new();
+    sb.write("t.csv", &table());
+    sb.write("d.toml", &config(Some(2)));
+    let out = sb.ok(&["run", "--config", "d.toml"]);
+    assert!(
+        out.contains("labels arrive 2 window(s) after their rows"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_resumed_delayed_run_reaches_the_ids_of_an_uninterrupted_one() {
     let whole = ids(&ran(Some(2), None).log("d"));
     let sb = ran(Some(2), Some("5"));
@@ -99,4 +111,22 @@ fn no_delay_keeps_the_ids_of_a_config_without_the_key() {
     assert_ne!(ids(&delayed), without);
     assert!(delayed[0]["extra"].get("scored_by").is_none());
     assert!(delayed[1]["extra"]["scored_by"].is_string());
+}
+
+#[test]
+fn compare_scores_every_policy_under_the_lag() {
+    let sb = Sandbox::new();
+    sb.write("t.csv", &table());
+    sb.write("d.toml", &config(Some(2)));
+    let out = sb.ok(&["compare", "--config", "d.toml", "--out", "cmp"]);
+    assert!(out.contains("labels arrive 2 window(s) late"), "{out}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path("cmp/compare.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["stream"]["label_delay"], 2);
+    for run in ["d-stateless", "d-stateful"] {
+        let log = sb.log(run);
+        let ids = ids(&log);
+        assert_eq!(log[4]["extra"]["scored_by"], ids[1].as_str(), "{run}");
+    }
 }

@@ -109,6 +109,15 @@ pub fn train(
         } => {
             tracing::info!(source = %info.source, samples = info.n_samples, stream_windows, todo, "planned");
             *dropped.borrow_mut() = info.dropped_rows_note();
+            if spec.label_delay > 0 && *todo > 0 {
+                bar.suspend(|| {
+                    say(format!(
+                        "labels arrive {} window(s) after their rows (window.label_delay): each \
+                         window is scored by the model serving when its rows arrived",
+                        spec.label_delay
+                    ))
+                });
+            }
             if *todo == 0 {
                 bar.suspend(|| {
                     say(format!(

@@ -463,6 +463,7 @@ mod tests {
                 window_size: 100,
                 initial_windows: 1,
                 windows: chain.len(),
+                label_delay: 0,
                 drift_points: Vec::new(),
                 target_variance: Some(1.0),
                 baseline_mse: None,

@@ -39,11 +39,20 @@ fn header(s: &mut String, r: &Report) {
     } else {
         "lower is better"
     };
-    let _ = writeln!(
-        s,
-        "score: prequential {} ({better}), before each update, on the window it then trains on",
-        r.setup.metric
-    );
+    match st.label_delay {
+        0 => writeln!(
+            s,
+            "score: prequential {} ({better}), before each update, on the window it then trains on",
+            r.setup.metric
+        ),
+        k => writeln!(
+            s,
+            "score: prequential {} ({better}), by the model serving when the window's rows \
+             arrived: labels arrive {k} window(s) late (window.label_delay)",
+            r.setup.metric
+        ),
+    }
+    .ok();
     let _ = writeln!(s, "1 point = {}", r.definitions.point);
     let _ = writeln!(
         s,

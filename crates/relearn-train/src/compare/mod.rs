@@ -172,6 +172,7 @@ impl Setup {
                 window_size: spec.window_size,
                 initial_windows: spec.initial_windows,
                 windows: max_windows.map_or(stream.n_windows(), |n| n.min(stream.n_windows())),
+                label_delay: spec.label_delay,
                 drift_points: info.drift_points.clone(),
                 target_variance: match spec.task() {
                     Task::Regression => Some(stats::initial_target_variance(stream)?),

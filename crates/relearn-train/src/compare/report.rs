@@ -40,6 +40,10 @@ pub struct StreamSummary {
     pub initial_windows: usize,
     /// Windows compared (`--windows N` or the whole stream).
     pub windows: usize,
+    /// `window.label_delay`: each window scored by the model serving when its rows arrived,
+    /// this many updates before the latest (absent when 0).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub label_delay: usize,
     /// Declared drift points (sample indices); empty for CSV and `hyperplane`.
     pub drift_points: Vec<usize>,
     /// Regression: the variance of the target over the initial windows, which sets what a
@@ -54,6 +58,11 @@ pub struct StreamSummary {
     /// Samples after the last full window (a trailing partial window), which no policy
     /// trains on or is scored on: the stream's samples minus its full windows' samples.
     pub samples_unused_at_end: usize,
+}
+
+/// Whether a count is 0 (left out of `compare.json`).
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl StreamSummary {

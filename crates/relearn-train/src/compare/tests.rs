@@ -30,6 +30,7 @@ fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
             window_size: 100,
             initial_windows: 1,
             windows: 20,
+            label_delay: 0,
             drift_points,
             target_variance: None,
             baseline_mse: None,
