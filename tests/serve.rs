@@ -559,8 +559,19 @@ fn rows_of(record: &Value) -> Vec<Value> {
 
 #[test]
 fn every_acknowledged_prediction_is_in_the_log_after_kill_9() {
+    kill_9_under_load(&[]);
+}
+
+#[test]
+fn with_group_commit_and_fsync_too() {
+    kill_9_under_load(&["--log-sync", "fsync"]);
+}
+
+/// Four clients send requests until 200 are acknowledged, then the server (started with
+/// `flags`) is killed: every acknowledged request's rows must be in the log.
+fn kill_9_under_load(flags: &[&str]) {
     let sb = trained();
-    let server = Server::start(&sb, &["--run", "t", "--id-column", "id"]);
+    let server = Server::start(&sb, &[&["--run", "t", "--id-column", "id"], flags].concat());
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..4)

@@ -2,17 +2,18 @@
 //! rows' ids and predictions, in order) before the answer leaves the server, so that labels
 //! arriving later can be joined to the prediction that was actually served.
 //!
-//! One writer thread owns the file and commits in groups: it takes every record that is
-//! waiting, writes them with one `write`, makes them durable (`--log-sync`), and only then
-//! lets the requests that sent them answer. So a prediction a client received is in the log
-//! even if the server is killed (`kill -9`) right after; with `fsync` it also survives the
-//! machine losing power. Each server process writes its own files, named by its start time
+//! With `--log-sync write` (the default) each request writes its record itself, under a
+//! lock, before it answers; with `fsync` one writer thread commits in groups: it takes every
+//! record waiting, writes them with one `write`, syncs them, and only then lets the requests
+//! that sent them answer. Either way a prediction a client received is in the log even if
+//! the server is killed (`kill -9`) right after; with `fsync` it also survives the machine
+//! losing power. Each server process writes its own files, named by its start time
 //! and process id, so several replicas can log into one folder.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use relearn_train::inference::Prediction;
@@ -59,15 +60,51 @@ struct Entry {
     done: Option<oneshot::Sender<Result<(), String>>>,
 }
 
-/// The handle requests append through. Dropping it (every clone) ends the writer, which
-/// commits what is left first; [`PredictionLog::close`] waits for that.
+/// The log's files: the current segment, and where the next one goes.
+struct Segments {
+    current: Segment,
+    dir: PathBuf,
+    stem: String,
+    segment_bytes: u64,
+}
+
+impl Segments {
+    /// Writes `group`'s lines (one `write`), syncs as `sync` asks, counts the commit, and
+    /// starts the next segment once this one is full.
+    fn commit(&mut self, group: &[Entry], sync: LogSync, metrics: &Metrics) -> Result<(), String> {
+        let result = self.current.commit(group, sync);
+        metrics.log_committed(group.iter().map(|e| e.rows).sum(), &result);
+        let result = result.map_err(|e| format!("{}: {e}", self.current.path.display()));
+        if self.current.written >= self.segment_bytes {
+            match Segment::create(&self.dir, &self.stem, self.current.index + 1) {
+                Ok(next) => self.current = next,
+                Err(e) => tracing::error!("cannot start a new prediction log segment: {e}"),
+            }
+        }
+        result
+    }
+}
+
+/// How records reach the file.
+#[derive(Clone)]
+enum Writer {
+    /// `write`: the request's own thread appends its record under a lock (a `write` call
+    /// of a few microseconds: handing it to another thread cost more, in wake-ups).
+    Inline(Arc<(Mutex<Segments>, Metrics)>),
+    /// `fsync`: one thread commits in groups, one sync for every record waiting.
+    Group(mpsc::Sender<Entry>),
+}
+
+/// The log, open. Dropping every [`Appender`] and calling [`PredictionLog::close`] commits
+/// what is left.
 pub struct PredictionLog {
-    sender: Option<mpsc::Sender<Entry>>,
-    writer: Option<JoinHandle<()>>,
+    writer: Option<Writer>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl PredictionLog {
-    /// Creates this process's log file in `dir` (made if missing) and starts the writer.
+    /// Creates this process's log file in `dir` (made if missing), and with `fsync` starts
+    /// the group-commit thread.
     pub fn open(
         dir: &Path,
         sync: LogSync,
@@ -79,59 +116,59 @@ impl PredictionLog {
             source,
         };
         std::fs::create_dir_all(dir).map_err(log_error)?;
-        // 2026-12-03T13:05:09.123Z-4711: sorts by start time; the process id tells
-        // replicas started in the same millisecond apart.
+        // 2026-12-03T130509.123Z-4711: sorts by start time; the process id tells replicas
+        // started in the same millisecond apart.
         let stem = format!(
             "{}-{}",
             relearn_store::now_rfc3339().replace(':', ""),
             std::process::id()
         );
-        let mut segment = Segment::create(dir, &stem, 0).map_err(log_error)?;
+        let mut segments = Segments {
+            current: Segment::create(dir, &stem, 0).map_err(log_error)?,
+            dir: dir.to_path_buf(),
+            stem,
+            segment_bytes,
+        };
+        if sync == LogSync::Write {
+            return Ok(PredictionLog {
+                writer: Some(Writer::Inline(Arc::new((Mutex::new(segments), metrics)))),
+                thread: None,
+            });
+        }
         let (sender, receiver) = mpsc::channel::<Entry>();
-        let dir = dir.to_path_buf();
-        let writer = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("prediction-log".into())
             .spawn(move || {
                 while let Ok(first) = receiver.recv() {
                     let mut group = vec![first];
                     group.extend(receiver.try_iter());
-                    let result = segment.commit(&group, sync);
-                    metrics.log_committed(group.iter().map(|e| e.rows).sum(), &result);
-                    let result = result.map_err(|e| format!("{}: {e}", segment.path.display()));
+                    let result = segments.commit(&group, sync, &metrics);
                     for entry in group {
                         if let Some(done) = entry.done {
                             let _ = done.send(result.clone());
-                        }
-                    }
-                    if segment.written >= segment_bytes {
-                        match Segment::create(&dir, &stem, segment.index + 1) {
-                            Ok(next) => segment = next,
-                            Err(e) => {
-                                tracing::error!("cannot start a new prediction log segment: {e}")
-                            }
                         }
                     }
                 }
             })
             .map_err(log_error)?;
         Ok(PredictionLog {
-            sender: Some(sender),
-            writer: Some(writer),
+            writer: Some(Writer::Group(sender)),
+            thread: Some(thread),
         })
     }
 
     /// A handle to append through.
     pub fn appender(&self) -> Appender {
         Appender {
-            sender: self.sender.clone().expect("the log is open"),
+            writer: self.writer.clone().expect("the log is open"),
         }
     }
 
     /// Commits what is waiting and stops the writer.
     pub fn close(mut self) {
-        self.sender.take();
-        if let Some(writer) = self.writer.take() {
-            let _ = writer.join();
+        self.writer.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -139,33 +176,69 @@ impl PredictionLog {
 /// Appends records to the log.
 #[derive(Clone)]
 pub struct Appender {
-    sender: mpsc::Sender<Entry>,
+    writer: Writer,
 }
 
 impl Appender {
-    /// Appends `lines` (JSON lines, each ending in `\n`; `rows` of them) and waits until
+    /// Appends `lines` (JSON lines, each ending in `\n`; `rows` of them) and returns once
     /// they are committed.
     pub async fn commit(&self, lines: Vec<u8>, rows: u64) -> Result<(), String> {
-        let (done, committed) = oneshot::channel();
-        self.sender
-            .send(Entry {
-                lines,
-                rows,
-                done: Some(done),
-            })
-            .map_err(|_| "the prediction log is closed".to_string())?;
-        committed
-            .await
-            .map_err(|_| "the prediction log writer stopped".to_string())?
+        match &self.writer {
+            Writer::Inline(inline) => Self::inline(inline, lines, rows),
+            Writer::Group(sender) => {
+                let (done, committed) = oneshot::channel();
+                let entry = Entry {
+                    lines,
+                    rows,
+                    done: Some(done),
+                };
+                sender
+                    .send(entry)
+                    .map_err(|_| "the prediction log is closed".to_string())?;
+                committed
+                    .await
+                    .map_err(|_| "the prediction log writer stopped".to_string())?
+            }
+        }
     }
 
-    /// Appends `lines` without waiting (shadow predictions: nobody waits for them).
+    /// Appends `lines` without waiting for a sync (shadow predictions: nobody waits for
+    /// them).
     pub fn append(&self, lines: Vec<u8>, rows: u64) {
-        let _ = self.sender.send(Entry {
+        let result = match &self.writer {
+            Writer::Inline(inline) => Self::inline(inline, lines, rows),
+            Writer::Group(sender) => {
+                let entry = Entry {
+                    lines,
+                    rows,
+                    done: None,
+                };
+                sender
+                    .send(entry)
+                    .map_err(|_| "the prediction log is closed".to_string())
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!("prediction log: {e}");
+        }
+    }
+
+    /// Writes `lines` on this thread.
+    fn inline(
+        inline: &(Mutex<Segments>, Metrics),
+        lines: Vec<u8>,
+        rows: u64,
+    ) -> Result<(), String> {
+        let entry = [Entry {
             lines,
             rows,
             done: None,
-        });
+        }];
+        let mut segments = inline
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        segments.commit(&entry, LogSync::Write, &inline.1)
     }
 }
 
