@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "{}: every one of its {records} rows has a missing target in column \"{target}\" (a \
                      cell the checkpoint reads as missing: {}); eval needs labelled rows",
                 path.display(),
-                quoted(&inference.checkpoint.preprocessor.missing_tokens())
+                relearn_data::quoted(&inference.checkpoint.preprocessor.missing_tokens())
             ))
             .into()),
             read => Ok(read),
@@ -136,13 +136,4 @@ fn pooled_metrics(
         }
     }
     pooled
-}
-
-/// `"", "NA", "?"`: cells as a message quotes them.
-fn quoted(cells: &[String]) -> String {
-    cells
-        .iter()
-        .map(|c| format!("{c:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -46,7 +46,7 @@ pub use preprocess::{
     CategoryEncoder, DEFAULT_CLIP, Encoders, Fill, OutOfRange, Preprocessor, Scaler, Scaling,
     TargetScaler, fnv1a64, real_spread,
 };
-pub use rows::{Cell, RowError, RowReader, number_text};
+pub use rows::{Cell, RowError, RowReader, number_text, quoted};
 pub use source::{
     ColumnKind, CsvSource, DEFAULT_DELIMITER, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES,
     DEFAULT_MISSING, GeneratorKind, GeneratorSpec, MAX_CATEGORY_INPUTS, NUMERIC_TARGET_DISTINCT,

@@ -55,11 +55,11 @@ pub enum RowError {
     },
 }
 
-/// The names, quoted and comma-separated.
-fn quoted(names: &[String]) -> String {
+/// `"a", "b"`: names or cells as a message quotes them (escaped as Rust strings are).
+pub fn quoted(names: &[String]) -> String {
     names
         .iter()
-        .map(|n| format!("\"{n}\""))
+        .map(|n| format!("{n:?}"))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use relearn_data::{RowError, RowReader, Task};
+use relearn_data::{RowError, RowReader, Task, quoted};
 use relearn_store::{Manifest, Store};
 use relearn_train::inference::{
     Inference, InferenceError, Prediction, predictions, recorded_target,
@@ -173,13 +173,4 @@ impl ServedModel {
 /// A row error as a 422.
 fn row_error(e: RowError) -> ApiError {
     ApiError::unprocessable(e.to_string())
-}
-
-/// The names, quoted and comma-separated.
-fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("\"{n}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
