@@ -497,6 +497,18 @@ fn startup_on_a_missing_run_or_a_damaged_store_exits_2() {
         "{}",
         crate::common::stderr(&out)
     );
+    // An address in use: refused before anything is written.
+    let first = Server::start(&sb, &["--run", "t"]);
+    let logs = || {
+        std::fs::read_dir(sb.store().join("predictions/t"))
+            .unwrap()
+            .count()
+    };
+    let before = logs();
+    let out = sb.relearn(&["serve", "--run", "t", "--addr", &first.addr]);
+    assert_fails(&out, 2, &format!("cannot listen on {}", first.addr));
+    assert_eq!(logs(), before, "a refused start made a log file");
+    assert_eq!(first.stop(), Some(0));
     // The head's weights damaged.
     let head = sb.head("t").unwrap();
     let manifest: Value = serde_json::from_str(&sb.ok(&["show", &head, "--json"])).unwrap();

@@ -97,6 +97,13 @@ pub fn serve(
     let store = Store::open(&settings.store)?;
     let primary = load_primary(&store, &settings)?;
     let shadow = load_shadow(&store, &settings)?;
+    // Bound before the log is made: a refused start writes nothing.
+    let listener = std::net::TcpListener::bind(&settings.addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|source| ServeError::Bind {
+            addr: settings.addr.clone(),
+            source,
+        })?;
     let metrics = Metrics::new();
     metrics.serving(&settings.run, None, &primary.id);
     let log = PredictionLog::open(
@@ -131,7 +138,7 @@ pub fn serve(
         stopping: Default::default(),
         settings,
     });
-    let result = runtime.block_on(run_server(app.clone(), ready));
+    let result = runtime.block_on(run_server(app.clone(), listener, ready));
     app.stopping.store(true, Ordering::Relaxed);
     // Requests are done; the shadow jobs still running are given their timeout.
     if let Some(shadow) = &app.shadow {
@@ -192,17 +199,13 @@ fn load_shadow<'a>(
     Ok(Some((followed, s)))
 }
 
-/// Binds, starts the watcher, and serves until a shutdown signal.
+/// Starts the watcher, and serves on `listener` until a shutdown signal.
 async fn run_server(
     app: Arc<App>,
+    listener: std::net::TcpListener,
     ready: impl FnOnce(SocketAddr, &Settings),
 ) -> Result<(), ServeError> {
-    let listener = tokio::net::TcpListener::bind(&app.settings.addr)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: app.settings.addr.clone(),
-            source,
-        })?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Runtime)?;
     let addr = listener.local_addr().map_err(ServeError::Runtime)?;
     let watcher = Watcher {
         store: app.store.clone(),
