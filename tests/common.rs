@@ -225,7 +225,9 @@ pub fn http(
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes())?;
-    stream.write_all(body)?;
+    // A server may answer (413, say) and close before reading a large body: what it
+    // answered is still read below.
+    let _ = stream.write_all(body);
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();

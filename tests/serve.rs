@@ -302,7 +302,6 @@ fn assert_a_damaged_checkpoint_is_never_served(
     assert!(stderr.contains("cannot be served"), "{stderr}");
 }
 
-/// Every bad request, its status and what its message must say.
 /// Bad requests with a fixed body: what each is, its Content-Type and body, the status,
 /// and what the message must say.
 const BAD_BODIES: &[(&str, &str, &str, u16, &str)] = &[
@@ -374,7 +373,6 @@ const BAD_BODIES: &[(&str, &str, &str, u16, &str)] = &[
 
 const JSON: &str = "application/json";
 
-/// Every bad request: headers, body, status and what the message must say.
 /// A bad request: what it is, its headers and body, the status and what the message says.
 type BadRequest = (
     String,

@@ -63,6 +63,9 @@ pub struct Args {
     store: StoreArg,
 }
 
+/// The largest `--max-body-bytes`: a request's cells are addressed with 32-bit offsets.
+const MAX_BODY_BYTES: usize = 1 << 30;
+
 /// `--log-sync`'s values.
 fn parse_log_sync(s: &str) -> Result<LogSync, String> {
     LogSync::parse(s).ok_or_else(|| {
@@ -77,6 +80,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::open_existing(&store)?;
     if args.poll_ms == 0 {
         return Err(UsageError("--poll-ms must be at least 1".into()).into());
+    }
+    if args.max_body_bytes > MAX_BODY_BYTES {
+        return Err(UsageError(format!(
+            "--max-body-bytes {} is over {MAX_BODY_BYTES} (1 GiB): split larger batches over several requests",
+            args.max_body_bytes
+        ))
+        .into());
     }
     let settings = Settings {
         store,

@@ -65,6 +65,13 @@ fn render(report: &Report) -> String {
         text.push_str(&format!("  served by {model:.12}: {rows} rows\n"));
     }
     text.push_str(&format!("  shadowed: {} rows\n", report.shadowed));
+    if report.ambiguous_requests > 0 {
+        text.push_str(&format!(
+            "  left out: {} request id(s) given to more than one request (their shadow rows \
+             cannot be matched to the right answer)\n",
+            report.ambiguous_requests
+        ));
+    }
     if report.pairs.is_empty() {
         text.push_str(
             "no shadow predictions in the log (start `relearn serve` with --shadow REF)\n",

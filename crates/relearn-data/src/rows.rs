@@ -128,15 +128,32 @@ impl RowReader {
     /// Finds the checkpoint's features in `header`. Every feature must be there, once;
     /// other columns are ignored (see [`RowReader::unknown_columns`]).
     pub fn new<S: AsRef<str>>(pre: &Preprocessor, header: &[S]) -> Result<RowReader, RowError> {
+        // As `predict` reads a file: other columns may repeat (two blank names, say); a
+        // feature may not.
         let mut position: HashMap<&str, usize> = HashMap::with_capacity(header.len());
+        let mut repeated = Vec::new();
         for (i, name) in header.iter().enumerate() {
             if position.insert(name.as_ref(), i).is_some() {
-                return Err(RowError::DuplicateColumn {
-                    column: name.as_ref().to_string(),
-                });
+                repeated.push(name.as_ref());
             }
         }
         let categorical_names = pre.categorical_names();
+        let is_feature = |n: &str| {
+            pre.feature_names
+                .iter()
+                .chain(&categorical_names)
+                .any(|f| f == n)
+        };
+        if let Some(column) = repeated.into_iter().find(|n| is_feature(n)) {
+            return Err(RowError::DuplicateColumn {
+                column: column.to_string(),
+            });
+        }
+        // The first of a repeated name is the one read.
+        let mut position = position;
+        for (i, name) in header.iter().enumerate().rev() {
+            position.insert(name.as_ref(), i);
+        }
         let expected: Vec<String> = pre
             .feature_names
             .iter()

@@ -29,6 +29,8 @@ use crate::watch::Followed;
 pub const REQUEST_ID: &str = "x-request-id";
 /// The header naming the checkpoint that answered.
 pub const MODEL_ID: &str = "x-relearn-model";
+/// The longest a request's body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What every request shares.
 pub struct App {
@@ -220,10 +222,20 @@ impl App {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
-        match Limited::new(body, limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-            Err(e) => Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
+        // A client that sends its body slower than this holds a worker's memory, and the
+        // shutdown, no longer.
+        let read = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect());
+        match read.await {
+            Err(_) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body took over {} s to arrive: send it at once",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )),
+            Ok(Ok(collected)) => Ok(collected.to_bytes()),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+            Ok(Err(e)) => Err(ApiError::bad_request(format!("cannot read the body: {e}"))),
         }
     }
 

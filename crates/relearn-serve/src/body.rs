@@ -3,6 +3,7 @@
 //! hold, so that the data crate reads them exactly as `predict` reads a file.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use relearn_data::Cell;
 
@@ -16,6 +17,9 @@ mod json;
 pub struct Rows {
     /// Column names, in the order of the first row (JSON) or of the header (CSV).
     pub header: Vec<String>,
+    /// Each column name's first position in `header` (a JSON row's keys are looked up
+    /// here: a linear search per key made a wide request quadratic).
+    index: HashMap<String, usize>,
     /// Every row's cells, row after row, `header.len()` each.
     cells: Vec<Slot>,
     /// The cells' text.
@@ -69,7 +73,15 @@ impl Rows {
 
     /// The position of column `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
-        self.header.iter().position(|h| h == name)
+        self.index.get(name).copied()
+    }
+
+    /// Adds column `name` at the end of the header.
+    fn add_column(&mut self, name: &str) {
+        self.index
+            .entry(name.to_string())
+            .or_insert(self.header.len());
+        self.header.push(name.to_string());
     }
 
     /// Appends `text` as the next cell's text, returning its slot.
@@ -94,6 +106,7 @@ impl Format {
     /// any other a CSV. Another type is 415.
     pub fn of(content_type: Option<&str>, body: &[u8]) -> Result<Format, ApiError> {
         let Some(content_type) = content_type else {
+            let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
             let first = body.iter().find(|b| !b.is_ascii_whitespace());
             return Ok(if first == Some(&b'{') {
                 Format::Json
@@ -126,6 +139,8 @@ impl Format {
 
 /// Parses `body` in `format`, refusing more than `max_rows` rows (413).
 pub fn parse(body: &[u8], format: Format, max_rows: usize) -> Result<Rows, ApiError> {
+    // A UTF-8 byte-order mark, as some tools write, is not part of the content.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let rows = match format {
         Format::Json => parse_json(body, max_rows)?,
         Format::Csv(delimiter) => parse_csv(body, delimiter, max_rows)?,
@@ -183,10 +198,11 @@ fn parse_csv(body: &[u8], delimiter: u8, max_rows: usize) -> Result<Rows, ApiErr
     let header = reader
         .headers()
         .map_err(|e| ApiError::bad_request(format!("malformed CSV header: {e}")))?;
-    let mut rows = Rows {
-        header: header.iter().map(|h| h.trim().to_string()).collect(),
-        ..Rows::default()
-    };
+    // Header names trimmed as the CSV reader of `predict` trims them (ASCII whitespace).
+    let mut rows = Rows::default();
+    for h in header.iter() {
+        rows.add_column(h.trim_ascii());
+    }
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| {
             ApiError::bad_request(format!(

@@ -140,15 +140,16 @@ pub fn serve(
     });
     let result = runtime.block_on(run_server(app.clone(), listener, ready));
     app.stopping.store(true, Ordering::Relaxed);
-    // Requests are done; the shadow jobs still running are given their timeout.
+    // Requests are done; the shadow job still running, if any, is given its timeout (and
+    // then abandoned: the runtime does not wait for it).
+    let grace = app.shadow.as_ref().map_or(Duration::ZERO, |s| s.timeout);
     if let Some(shadow) = &app.shadow {
-        let timeout = shadow.timeout;
         runtime.block_on(async {
-            let _ = tokio::time::timeout(timeout, shadow.busy.acquire()).await;
+            let _ = tokio::time::timeout(grace, shadow.busy.acquire()).await;
         });
     }
     drop(app);
-    drop(runtime);
+    runtime.shutdown_timeout(grace);
     log.close();
     result
 }

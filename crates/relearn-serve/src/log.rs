@@ -270,6 +270,17 @@ impl Segment {
 
     /// Writes every entry of `group` with one call, then syncs as `sync` asks.
     fn commit(&mut self, group: &[Entry], sync: LogSync) -> io::Result<()> {
+        let result = self.write(group, sync);
+        if result.is_err() {
+            // A write cut short (a full disk) must not leave half a record for the next
+            // one to be appended to: the file goes back to its last whole record.
+            let _ = self.file.set_len(self.written);
+        }
+        result
+    }
+
+    /// [`Segment::commit`] without the clean-up.
+    fn write(&mut self, group: &[Entry], sync: LogSync) -> io::Result<()> {
         if let [one] = group {
             self.file.write_all(&one.lines)?;
         } else {
@@ -279,10 +290,10 @@ impl Segment {
             }
             self.file.write_all(&bytes)?;
         }
-        self.written += group.iter().map(|e| e.lines.len() as u64).sum::<u64>();
         if sync == LogSync::Fsync {
             self.file.sync_data()?;
         }
+        self.written += group.iter().map(|e| e.lines.len() as u64).sum::<u64>();
         Ok(())
     }
 }

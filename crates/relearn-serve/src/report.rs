@@ -99,6 +99,9 @@ pub struct Report {
     pub served: BTreeMap<String, u64>,
     /// Rows also answered by a challenger.
     pub shadowed: u64,
+    /// Request ids that more than one served request carried: their shadow rows are left
+    /// out (give every request its own `X-Request-Id`, or none: the server makes one).
+    pub ambiguous_requests: usize,
     /// Per (served model, challenger) pair.
     pub pairs: Vec<Pair>,
     /// Labels read, when a labels file was given.
@@ -137,8 +140,8 @@ struct Tally {
     abs_diff: f64,
     numbers: u64,
     labelled: u64,
-    model_hits: f64,
-    shadow_hits: f64,
+    model_sum: f64,
+    shadow_sum: f64,
     regression: bool,
 }
 
@@ -149,10 +152,18 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
     let mut served: HashMap<(String, usize), (String, Value, Option<String>)> = HashMap::new();
     let mut shadows: Vec<Line> = Vec::new();
     let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
+    // Request ids given to more than one served request (a client that reuses its ids, or
+    // replicas): their shadow rows cannot be matched to the right answer, so they are left
+    // out of the comparison and counted.
+    let mut seen = std::collections::HashSet::new();
+    let mut ambiguous = std::collections::HashSet::new();
     for file in &files {
         for line in read_lines(file)? {
             match (&line.model, &line.shadow_model) {
                 (Some(model), _) => {
+                    if !seen.insert(line.request_id.clone()) {
+                        ambiguous.insert(line.request_id.clone());
+                    }
                     *by_model.entry(model.clone()).or_default() += line.predictions.len() as u64;
                     for (row, prediction) in line.predictions.iter().enumerate() {
                         let key = (line.request_id.clone(), row);
@@ -166,7 +177,10 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
     }
     let mut tallies: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut shadowed = 0;
-    for line in shadows {
+    for line in shadows
+        .iter()
+        .filter(|l| !ambiguous.contains(&l.request_id))
+    {
         let challenger = line.shadow_model.clone().expect("a shadow line");
         for (row, theirs) in line.shadow_predictions.iter().enumerate() {
             let Some((model, prediction, id)) = served.get(&(line.request_id.clone(), row)) else {
@@ -185,6 +199,7 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
         files: files.len(),
         served: by_model,
         shadowed,
+        ambiguous_requests: ambiguous.len(),
         pairs: tallies
             .into_iter()
             .map(|((model, shadow_model), t)| t.pair(model, shadow_model))
@@ -208,8 +223,8 @@ impl Tally {
                 self.abs_diff += (a - b).abs();
                 if let Some(y) = label.and_then(|l| l.trim().parse::<f64>().ok()) {
                     self.labelled += 1;
-                    self.model_hits += (a - y).powi(2);
-                    self.shadow_hits += (b - y).powi(2);
+                    self.model_sum += (a - y).powi(2);
+                    self.shadow_sum += (b - y).powi(2);
                 }
             }
             _ => {
@@ -217,8 +232,8 @@ impl Tally {
                 self.same += u64::from(ours == theirs);
                 if let Some(label) = label {
                     self.labelled += 1;
-                    self.model_hits += f64::from(u8::from(same_class(ours, label)));
-                    self.shadow_hits += f64::from(u8::from(same_class(theirs, label)));
+                    self.model_sum += f64::from(u8::from(same_class(ours, label)));
+                    self.shadow_sum += f64::from(u8::from(same_class(theirs, label)));
                 }
             }
         }
@@ -234,8 +249,8 @@ impl Tally {
             mean_abs_diff: mean(self.abs_diff, self.numbers),
             labelled: self.labelled,
             metric: (self.labelled > 0).then_some(if self.regression { "mse" } else { "accuracy" }),
-            model_score: mean(self.model_hits, self.labelled),
-            shadow_score: mean(self.shadow_hits, self.labelled),
+            model_score: mean(self.model_sum, self.labelled),
+            shadow_score: mean(self.shadow_sum, self.labelled),
         }
     }
 }

@@ -84,10 +84,12 @@ impl Followed {
                 ));
             }
         };
+        let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
         if id == self.model.load().id {
+            // Back on the served checkpoint: a failed one is tried again if the ref returns.
+            *failed = None;
             return Ok(None);
         }
-        let mut failed = self.failed.lock().expect("not poisoned");
         if failed.as_deref() == Some(id.as_str()) {
             return Ok(None);
         }

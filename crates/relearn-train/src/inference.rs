@@ -197,6 +197,13 @@ impl Inference {
         self.checkpoint
             .preprocessor
             .outputs_to_target_units(&mut outputs);
+        // A finite output can overflow once brought back to the target's units.
+        if let Some(row) = outputs
+            .chunks(width)
+            .position(|row| row.iter().any(|v| !v.is_finite()))
+        {
+            return Err(row);
+        }
         Ok(outputs)
     }
 

@@ -66,7 +66,12 @@ impl<'de> Visitor<'de> for Document<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<Key>()? {
-            if key.0 == "rows" && !self.0.found {
+            if key.0 == "rows" && self.0.found {
+                return Err(self.0.stop(ApiError::bad_request(
+                    "the JSON has \"rows\" twice: send one list of rows",
+                )));
+            }
+            if key.0 == "rows" {
                 self.0.found = true;
                 map.next_value_seed(RowList(&mut *self.0))?;
             } else {
@@ -217,7 +222,7 @@ impl<'de> Visitor<'de> for Row<'_> {
                     ))));
                 }
                 (0, None) => {
-                    reading.rows.header.push(name.to_string());
+                    reading.rows.add_column(&name);
                     reading.rows.cells.push(Slot::Unset);
                     reading.rows.header.len() - 1
                 }
