@@ -150,7 +150,6 @@ impl RowReader {
             });
         }
         // The first of a repeated name is the one read.
-        let mut position = position;
         for (i, name) in header.iter().enumerate().rev() {
             position.insert(name.as_ref(), i);
         }
