@@ -109,6 +109,9 @@ pub fn train(
         } => {
             tracing::info!(source = %info.source, samples = info.n_samples, stream_windows, todo, "planned");
             *dropped.borrow_mut() = info.dropped_rows_note();
+            if let Some(note) = info.time_note() {
+                bar.suspend(|| say(note));
+            }
             if *todo == 0 {
                 bar.suspend(|| {
                     say(format!(

@@ -53,5 +53,5 @@ pub use source::{
     DEFAULT_MISSING, GeneratorKind, GeneratorSpec, MAX_CATEGORY_INPUTS, NUMERIC_TARGET_DISTINCT,
     StreamSource, Task, parse_delimiter,
 };
-pub use stream::{Stream, WindowReader, Windowing, human_bytes, physical_memory};
+pub use stream::{Stream, TimeWindow, WindowReader, Windowing, human_bytes, physical_memory};
 pub use time::{CalendarPart, Every, TimeEncoder, format_time, parse_time};

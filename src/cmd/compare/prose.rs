@@ -464,6 +464,7 @@ mod tests {
                 initial_windows: 1,
                 windows: chain.len(),
                 drift_points: Vec::new(),
+                every: None,
                 target_variance: Some(1.0),
                 baseline_mse: None,
                 samples_unused_at_end: 0,

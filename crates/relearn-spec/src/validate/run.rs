@@ -109,12 +109,26 @@ pub(crate) struct Windows {
     pub size: usize,
     /// Windows in the initial training set, at least 1.
     pub initial: usize,
+    /// `window.every`: windows by calendar period instead of by `size` rows.
+    pub every: Option<relearn_data::Every>,
 }
 
 impl RawWindow {
     /// Checks the window size and the initial windows, and that a stream of them can be
     /// counted.
     pub(crate) fn check(self, cx: &Context) -> Result<Windows, ConfigError> {
+        let every = match &self.every {
+            Some(_) if self.size.is_some() => {
+                return Err(cx.invalid(
+                    "window.every",
+                    "cannot be combined with `window.size`: a window is either every `size` rows or one calendar period of `data.time`; keep one of them",
+                ));
+            }
+            Some(every) => {
+                Some(relearn_data::Every::parse(every).map_err(|m| cx.invalid("window.every", m))?)
+            }
+            None => None,
+        };
         let size = self.size.unwrap_or(defaults::WINDOW_SIZE);
         if size == 0 {
             return Err(cx.invalid("window.size", "must be at least 1"));
@@ -132,7 +146,11 @@ impl RawWindow {
                 format!("is {size}: {size} samples times {} windows (window.initial + 1) is more samples than this machine can count; use a window of at most a few million samples", initial as u128 + 1),
             ));
         }
-        Ok(Windows { size, initial })
+        Ok(Windows {
+            size,
+            initial,
+            every,
+        })
     }
 }
 

@@ -173,6 +173,7 @@ impl Setup {
                 initial_windows: spec.initial_windows,
                 windows: max_windows.map_or(stream.n_windows(), |n| n.min(stream.n_windows())),
                 drift_points: info.drift_points.clone(),
+                every: info.every.map(|e| e.name()),
                 target_variance: match spec.task() {
                     Task::Regression => Some(stats::initial_target_variance(stream)?),
                     Task::Classification => None,
@@ -413,6 +414,9 @@ fn window_rows(
                 samples_trained: m.samples_trained,
                 retained: m.retained.clone(),
                 previous_concept: previous_concept.get(&m.id).copied(),
+                period: crate::checkpoint::CheckpointExtra::of(m)
+                    .ok()
+                    .and_then(|e| e.period),
             })
         })
         .collect()

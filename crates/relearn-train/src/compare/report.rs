@@ -42,6 +42,9 @@ pub struct StreamSummary {
     pub windows: usize,
     /// Declared drift points (sample indices); empty for CSV and `hyperplane`.
     pub drift_points: Vec<usize>,
+    /// Windows by time: `window.every` (`1d`); then `window_size` is unused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
     /// Regression: the variance of the target over the initial windows, which sets what a
     /// point of mse is when the checkpoints record no baseline (see [`Setup::point`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -223,6 +226,17 @@ impl Report {
             .iter()
             .flat_map(|m| &m.windows)
             .filter_map(|w| w.prequential.get(key).map(|&b| (w.window, b)))
+            .collect()
+    }
+
+    /// Windows by time: the label of each window's period (`2026-12-01`), as the
+    /// checkpoints record it; empty for windows of `window.size` rows.
+    pub fn period_by_window(&self) -> BTreeMap<u64, String> {
+        self.modes
+            .0
+            .iter()
+            .flat_map(|m| &m.windows)
+            .filter_map(|w| w.period.clone().map(|p| (w.window, p)))
             .collect()
     }
 
@@ -431,6 +445,9 @@ pub struct WindowRow {
     pub retained: Retained,
     /// The checkpoint's score on the previous concept's windows (see [`Backward`]).
     pub previous_concept: Option<f64>,
+    /// Windows by time: the label of the window's period (`2026-12-01`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
 }
 
 /// A score at a window.

@@ -31,6 +31,7 @@ fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
             initial_windows: 1,
             windows: 20,
             drift_points,
+            every: None,
             target_variance: None,
             baseline_mse: None,
             samples_unused_at_end: 0,
@@ -50,6 +51,7 @@ fn rows(scores: &[(u64, f64)]) -> Vec<WindowRow> {
             samples_trained: 100,
             retained: Retained::default(),
             previous_concept: None,
+            period: None,
         })
         .collect()
 }
