@@ -27,3 +27,4 @@ mod resume;
 mod serve;
 mod structure;
 mod threads;
+mod time_windows;
