@@ -226,15 +226,14 @@ fn a_date_column_is_read_as_time_not_one_hot_encoded() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "x",
-            "signup:weekday_sin",
-            "signup:weekday_cos",
-            "signup:yearday_sin",
-            "signup:yearday_cos"
-        ]
+    // Dates (no time of day) over 15 days in the initial window (no year): the weekday.
+    assert_eq!(names, ["x", "signup:weekday_sin", "signup:weekday_cos"]);
+    let show = sb.ok(&["show", "s"]);
+    assert!(
+        show.contains(
+            "time       \"signup\" read as time (calendar features weekday_sin, weekday_cos)"
+        ),
+        "{show}"
     );
     // `predict` and `eval` read the date column the same way.
     sb.ok(&["predict", "s", "--csv", "s.csv"]);
@@ -249,4 +248,25 @@ fn a_date_column_is_read_as_time_not_one_hot_encoded() {
         "s.csv: row 402, column \"signup\": \"2027-02-30\" is not a date",
     );
     assert_eq!(sb.snapshot(), before);
+}
+
+#[test]
+fn compare_names_windows_by_time_by_their_periods() {
+    let sb = Sandbox::new();
+    sb.write("t.csv", &stream(0..12, Some(12)));
+    sb.write("t.toml", config());
+    let out = sb.ok(&["compare", "--config", "t.toml", "--out", "cmp"]);
+    let days: Vec<i64> = (0..12).filter(|&d| !rows_of_day(d).is_empty()).collect();
+    assert!(
+        out.contains("windows by time (one per 1d with rows)"),
+        "{out}"
+    );
+    assert!(out.contains("window  period"), "{out}");
+    assert!(out.contains(&format!("     1  {}", date(days[1]))), "{out}");
+    let text = std::fs::read_to_string(sb.path("cmp/compare.json")).unwrap();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["stream"]["every"], "1d");
+    let rows = report["modes"]["stateful"]["windows"].as_array().unwrap();
+    assert_eq!(rows[0]["period"], date(days[1]), "{}", rows[0]);
+    assert!(sb.path("cmp/compare.svg").exists());
 }

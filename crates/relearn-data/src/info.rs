@@ -203,11 +203,17 @@ impl StreamInfo {
                 .iter()
                 .flat_map(|p| p.suffixes().iter().map(|s| s.to_string()))
                 .collect();
-            parts.push(format!(
-                "\"{}\" read as time (calendar features {})",
-                t.column,
-                names.join(", ")
-            ));
+            parts.push(match names.is_empty() {
+                true => format!(
+                    "\"{}\" read as time (no calendar features: the initial windows span less than a day)",
+                    t.column
+                ),
+                false => format!(
+                    "\"{}\" read as time (calendar features {})",
+                    t.column,
+                    names.join(", ")
+                ),
+            });
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }

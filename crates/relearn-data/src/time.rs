@@ -311,16 +311,26 @@ pub struct TimeEncoder {
 }
 
 impl TimeEncoder {
-    /// The encoder of the column `column` whose initial windows' values ranged over
-    /// `[first..]` `low..=high` (microseconds), first value `origin`, and which showed a time
-    /// of day other than midnight (`clock`): weekday, day of year and, with `clock`, the
-    /// hour. Chosen by measurement (docs/configuration.md#time-columns).
+    /// The encoder of the column `column` whose values in the initial windows ranged over
+    /// `low..=high` (microseconds), the first being `origin`, and which showed a time of day
+    /// other than midnight (`clock`). A cycle becomes a feature only when the initial
+    /// windows cover it whole: the time of day when they span a day and the column has
+    /// times of day, the day of the week when they span a week, the day of the year when
+    /// they span a year. A model cannot learn from part of a cycle what the rest of it does,
+    /// and the rest would enter as values it never saw (measured:
+    /// docs/configuration.md#time-columns-and-windows-by-time).
     pub fn new(column: &str, origin: i64, low: i64, high: i64, clock: bool) -> TimeEncoder {
+        let span = high - low;
         let mut parts = Vec::new();
-        if clock {
+        if clock && span >= DAY {
             parts.push(CalendarPart::Hour);
         }
-        parts.extend([CalendarPart::Weekday, CalendarPart::YearDay]);
+        if span >= 7 * DAY {
+            parts.push(CalendarPart::Weekday);
+        }
+        if span >= 365 * DAY {
+            parts.push(CalendarPart::YearDay);
+        }
         let days = |t: i64| (t - origin) as f64 / DAY as f64;
         TimeEncoder {
             column: column.to_string(),
@@ -535,7 +545,12 @@ mod tests {
     #[test]
     fn calendar_features() {
         let origin = t("2026-01-01");
-        let enc = TimeEncoder::new("ts", origin, origin, t("2026-01-11"), true);
+        // Initial windows over ten days: the hour and the weekday, not the day of the year.
+        let ten = TimeEncoder::new("ts", origin, origin, t("2026-01-11"), true);
+        assert_eq!(ten.parts, [CalendarPart::Hour, CalendarPart::Weekday]);
+        let half_day = TimeEncoder::new("ts", origin, origin, t("2026-01-01T12:00"), true);
+        assert_eq!(half_day.width(), 0);
+        let enc = TimeEncoder::new("ts", origin, origin, t("2027-01-01"), true);
         assert_eq!(
             enc.feature_names(),
             [
@@ -565,10 +580,10 @@ mod tests {
         let mut one = [0.0];
         elapsed.encode(Some(t("2026-01-03T12:00:00")), &mut one);
         assert_eq!(one[0], 2.5);
-        elapsed.encode(Some(t("2027-01-01")), &mut one);
-        assert_eq!(one[0], 10.0);
+        elapsed.encode(Some(t("2028-01-01")), &mut one);
+        assert_eq!(one[0], 365.0);
         // A date column gets no hour.
-        let dates = TimeEncoder::new("d", origin, origin, origin, false);
+        let dates = TimeEncoder::new("d", origin, origin, t("2027-01-01"), false);
         assert_eq!(dates.width(), 4);
     }
 }

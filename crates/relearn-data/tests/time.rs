@@ -173,21 +173,9 @@ fn a_date_column_becomes_calendar_features_not_a_category() {
     assert!(info.categorical.is_empty(), "{:?}", info.categorical);
     assert_eq!(info.time.len(), 1);
     assert_eq!(info.time[0].column, "d");
-    // A date has no time of day: no hour features.
-    assert_eq!(
-        info.time[0].parts,
-        [CalendarPart::Weekday, CalendarPart::YearDay]
-    );
-    assert_eq!(
-        info.feature_names,
-        [
-            "x",
-            "d:weekday_sin",
-            "d:weekday_cos",
-            "d:yearday_sin",
-            "d:yearday_cos"
-        ]
-    );
+    // A date has no time of day, and ten days are no year: the weekday only.
+    assert_eq!(info.time[0].parts, [CalendarPart::Weekday]);
+    assert_eq!(info.feature_names, ["x", "d:weekday_sin", "d:weekday_cos"]);
     let note = info.time_note().unwrap();
     assert!(note.contains("\"d\" read as time"), "{note}");
     // The preprocessing carries the encoder, and a file read against it for `predict`
