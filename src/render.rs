@@ -226,8 +226,42 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     show_identity(&mut s, m)?;
     show_training(&mut s, m)?;
     show_model(&mut s, m)?;
+    show_time_columns(&mut s, store, m)?;
     show_parts(&mut s, store, m)?;
     Ok(s)
+}
+
+/// `show`'s line on the columns the checkpoint reads as time and their calendar features
+/// (its preprocessing's `time`), when it has any: `time       "signup" read as time (...)`.
+/// Nothing when the part cannot be read (`verify` reports a damaged store).
+fn show_time_columns(s: &mut String, store: &Store, m: &Manifest) -> std::fmt::Result {
+    let part = relearn_model::parts::PREPROCESSOR;
+    let Some(pre) = m
+        .parts
+        .contains_key(part)
+        .then(|| store.load_part(m, part).ok())
+        .flatten()
+        .and_then(|bytes| relearn_data::Preprocessor::from_bytes(&bytes).ok())
+    else {
+        return Ok(());
+    };
+    for t in &pre.time {
+        let names: Vec<&str> = t
+            .parts
+            .iter()
+            .flat_map(|p| p.suffixes().iter().copied())
+            .collect();
+        let features = match names.is_empty() {
+            true => "none".to_string(),
+            false => names.join(", "),
+        };
+        writeln!(
+            s,
+            "time       \"{}\" read as time (calendar features {features})",
+            t.column
+        )?;
+    }
+    Ok(())
 }
 
 /// `show`'s first lines: the checkpoint's id, run, window, relation, where it came from

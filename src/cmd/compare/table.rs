@@ -50,8 +50,12 @@ fn header(s: &mut String, r: &Report) {
     let _ = writeln!(s, "1 point = {}", r.definitions.point);
     let _ = writeln!(
         s,
-        "not used: {} samples after the last full window (a partial window)",
-        thousands(st.samples_unused_at_end as u64)
+        "not used: {} samples {}",
+        thousands(st.samples_unused_at_end as u64),
+        match st.every {
+            Some(_) => "of the last period (it waits for a row of a later one)",
+            None => "after the last full window (a partial window)",
+        }
     );
     let drifts = st.drift_windows();
     if drifts.is_empty() {
