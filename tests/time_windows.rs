@@ -268,5 +268,14 @@ fn compare_names_windows_by_time_by_their_periods() {
     assert_eq!(report["stream"]["every"], "1d");
     let rows = report["modes"]["stateful"]["windows"].as_array().unwrap();
     assert_eq!(rows[0]["period"], date(days[1]), "{}", rows[0]);
+    // Pooled figures weigh each day by its rows.
+    let samples: Vec<u64> = days
+        .iter()
+        .map(|&d| rows_of_day(d).lines().count() as u64)
+        .collect();
+    assert_eq!(
+        report["stream"]["window_samples"],
+        serde_json::json!(samples)
+    );
     assert!(sb.path("cmp/compare.svg").exists());
 }

@@ -45,6 +45,11 @@ pub struct StreamSummary {
     /// Windows by time: `window.every` (`1d`); then `window_size` is unused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub every: Option<String>,
+    /// Windows by time: the samples of each window, by index (windows hold different
+    /// numbers of samples, and pooled scores weigh each by its samples). Empty for row
+    /// windows, which all hold `window_size`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub window_samples: Vec<usize>,
     /// Regression: the variance of the target over the initial windows, which sets what a
     /// point of mse is when the checkpoints record no baseline (see [`Setup::point`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +65,14 @@ pub struct StreamSummary {
 }
 
 impl StreamSummary {
+    /// The samples window `window` scores: `window_size`, or for windows by time its own.
+    pub fn samples_of(&self, window: u64) -> f64 {
+        match self.window_samples.get(window as usize) {
+            Some(&n) => n as f64,
+            None => self.window_size as f64,
+        }
+    }
+
     /// The window holding each drift point's sample, for drift points the comparison can
     /// see (after the initial windows, before the end).
     pub fn drift_windows(&self) -> Vec<(usize, u64)> {

@@ -32,6 +32,7 @@ fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
             windows: 20,
             drift_points,
             every: None,
+            window_samples: Vec::new(),
             target_variance: None,
             baseline_mse: None,
             samples_unused_at_end: 0,
