@@ -99,7 +99,7 @@ fn one_window_per_day_with_rows_labelled_by_date_and_stable_ids() {
     );
     assert!(out.contains("11 days without rows skipped"), "{out}");
     assert!(
-        out.contains(&format!("1 row of {}, the last day, wait", date(60))),
+        out.contains(&format!("1 row of {}, the last day, waits", date(60))),
         "{out}"
     );
     // `log`, `show` and `tree` name the periods too.

@@ -153,9 +153,14 @@ impl StreamInfo {
         }
         if let (Some(every), Some(label)) = (self.every, &self.waiting_period) {
             parts.push(format!(
-                "{} of {label}, the last {}, wait for a row of a later one",
+                "{} of {label}, the last {}, {} for a row of a later one",
                 rows(self.trailing_rows),
-                every.noun()
+                every.noun(),
+                if self.trailing_rows == 1 {
+                    "waits"
+                } else {
+                    "wait"
+                }
             ));
         } else if self.trailing_rows > 0 {
             if self.source.starts_with("csv:") {
