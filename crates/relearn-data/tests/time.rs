@@ -229,3 +229,51 @@ fn data_time_is_not_a_feature() {
         "{err}"
     );
 }
+
+#[test]
+fn rows_sent_to_a_server_read_times_as_a_file_does() {
+    // Timestamps over two weeks with times of day: hour and weekday features.
+    let mut text = String::from("ts,x,y\n");
+    for i in 0..60 {
+        text.push_str(&format!(
+            "2026-12-{:02}T{:02}:15:00+01:00,{i},{}\n",
+            1 + i / 4,
+            (i * 5) % 24,
+            i % 2
+        ));
+    }
+    let (_dir, path) = file(&text);
+    let stream = Stream::open(&StreamSource::Csv(source(&path, None, None)), 30, 1).unwrap();
+    assert_eq!(
+        stream.info().time[0].parts,
+        [CalendarPart::Hour, CalendarPart::Weekday]
+    );
+    let mut pre = Preprocessor::new(stream.info(), Scaling::Running);
+    let window = stream.windows().unwrap().next().unwrap().unwrap();
+    pre.fit(&window.batch);
+    let (from_file, _, _) = read_csv_rows(&path, &pre, None).unwrap();
+    let header = ["y", "ts", "x"];
+    let reader = relearn_data::RowReader::new(&pre, &header).unwrap();
+    let mut from_rows = reader.batch(2);
+    use relearn_data::Cell::{Missing, Text};
+    reader
+        .push(
+            &mut from_rows,
+            0,
+            &[Text("0"), Text("2026-12-01T00:15:00+01:00"), Text("0")],
+        )
+        .unwrap();
+    reader
+        .push(&mut from_rows, 1, &[Missing, Missing, Text("1")])
+        .unwrap();
+    assert_eq!(from_rows.row(0), from_file.row(0));
+    assert!(from_rows.row(1)[1..].iter().all(|x| x.is_nan()));
+    let err = reader
+        .push(&mut from_rows, 2, &[Missing, Text("noon"), Text("1")])
+        .unwrap_err();
+    assert!(err.to_string().contains("row 2, column \"ts\""), "{err}");
+    assert!(
+        err.to_string().contains("reads this column as time"),
+        "{err}"
+    );
+}
