@@ -60,6 +60,21 @@ fn skill_suffix(m: &Manifest) -> String {
         .map_or_else(String::new, |&s| format!(" skill {}", num(s, 3)))
 }
 
+/// Windows by time: the label of the checkpoint's window's period (`extra.period`,
+/// `2026-12-01`); `None` for windows of `window.size` rows.
+pub fn period(m: &Manifest) -> Option<String> {
+    relearn_train::CheckpointExtra::of(m).ok()?.period
+}
+
+/// `window 12`, and for a window by time `window 12 (2026-12-14)`, in `width` characters
+/// for the number.
+fn window_name(m: &Manifest, width: usize) -> String {
+    match period(m) {
+        Some(p) => format!("window {:>width$} ({p})", m.window),
+        None => format!("window {:>width$}", m.window),
+    }
+}
+
 /// `run`'s line per committed checkpoint: window, prequential score, training time.
 pub fn window_line(m: &Manifest, task: Task) -> String {
     let score = match &m.metrics.prequential {
@@ -81,8 +96,8 @@ pub fn window_line(m: &Manifest, task: Task) -> String {
         }
     };
     format!(
-        "window {:>4}  {:<10}  {score:<50}  train {:>7.3}s  {}{}",
-        m.window,
+        "{}  {:<10}  {score:<50}  train {:>7.3}s  {}{}",
+        window_name(m, 4),
         m.relation.as_str(),
         m.train_seconds,
         short(&m.id),
@@ -158,10 +173,10 @@ fn tags_suffix(m: &Manifest) -> String {
 pub fn log_line(m: &Manifest) -> String {
     let tags = tags_suffix(m);
     format!(
-        "{}  {:<20} window {:>4}  {:<10}{:<12}  {}{tags}",
+        "{}  {:<20} {}  {:<10}{:<12}  {}{tags}",
         short(&m.id),
         m.run,
-        m.window,
+        window_name(m, 4),
         m.relation.as_str(),
         metric_suffix(m),
         m.created_at
@@ -180,10 +195,13 @@ pub fn node_label(m: &Manifest) -> String {
         Some((file, _)) => format!(" from {file}"),
         None => String::new(),
     };
+    let window = match period(m) {
+        Some(p) => format!("window {} ({p})", m.window),
+        None => format!("window {:<4}", m.window),
+    };
     format!(
-        "{}  window {:<4} {}{imported}{}{rejected}{tags}",
+        "{}  {window} {}{imported}{}{rejected}{tags}",
         short(&m.id),
-        m.window,
         m.relation.as_str(),
         metric_suffix(m)
     )
@@ -208,8 +226,42 @@ pub fn show(store: &Store, m: &Manifest) -> anyhow::Result<String> {
     show_identity(&mut s, m)?;
     show_training(&mut s, m)?;
     show_model(&mut s, m)?;
+    show_time_columns(&mut s, store, m)?;
     show_parts(&mut s, store, m)?;
     Ok(s)
+}
+
+/// `show`'s line on the columns the checkpoint reads as time and their calendar features
+/// (its preprocessing's `time`), when it has any: `time       "signup" read as time (...)`.
+/// Nothing when the part cannot be read (`verify` reports a damaged store).
+fn show_time_columns(s: &mut String, store: &Store, m: &Manifest) -> std::fmt::Result {
+    let part = relearn_model::parts::PREPROCESSOR;
+    let Some(pre) = m
+        .parts
+        .contains_key(part)
+        .then(|| store.load_part(m, part).ok())
+        .flatten()
+        .and_then(|bytes| relearn_data::Preprocessor::from_bytes(&bytes).ok())
+    else {
+        return Ok(());
+    };
+    for t in &pre.time {
+        let names: Vec<&str> = t
+            .parts
+            .iter()
+            .flat_map(|p| p.suffixes().iter().copied())
+            .collect();
+        let features = match names.is_empty() {
+            true => "none".to_string(),
+            false => names.join(", "),
+        };
+        writeln!(
+            s,
+            "time       \"{}\" read as time (calendar features {features})",
+            t.column
+        )?;
+    }
+    Ok(())
 }
 
 /// `show`'s first lines: the checkpoint's id, run, window, relation, where it came from
@@ -221,7 +273,10 @@ fn show_identity(s: &mut String, m: &Manifest) -> std::fmt::Result {
     };
     writeln!(s, "checkpoint {}", m.id)?;
     writeln!(s, "run        {} ({})", m.run, m.mode)?;
-    writeln!(s, "window     {}", m.window)?;
+    match period(m) {
+        Some(p) => writeln!(s, "window     {} (period {p})", m.window)?,
+        None => writeln!(s, "window     {}", m.window)?,
+    }
     writeln!(s, "relation   {}", m.relation.as_str())?;
     if let Some((file, sha256)) = import_record(m) {
         writeln!(s, "imported   {file} (sha256 {sha256})")?;

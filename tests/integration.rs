@@ -28,3 +28,4 @@ mod resume;
 mod serve;
 mod structure;
 mod threads;
+mod time_windows;

@@ -109,22 +109,8 @@ pub fn train(
         } => {
             tracing::info!(source = %info.source, samples = info.n_samples, stream_windows, todo, "planned");
             *dropped.borrow_mut() = info.dropped_rows_note();
-            if spec.label_delay > 0 && *todo > 0 {
-                bar.suspend(|| {
-                    say(format!(
-                        "labels arrive {} window(s) after their rows (window.label_delay): each \
-                         window is scored by the model serving when its rows arrived",
-                        spec.label_delay
-                    ))
-                });
-            }
-            if *todo == 0 {
-                bar.suspend(|| {
-                    say(format!(
-                        "run '{}' is up to date: nothing to train",
-                        spec.name
-                    ))
-                });
+            for note in planned_notes(spec, info, *todo) {
+                bar.suspend(|| say(note));
             }
             bar.set_length(*todo as u64);
         }
@@ -187,4 +173,25 @@ fn rejection(run: &str, candidate: &Manifest, verdict: &Verdict, tag: &str) -> S
         scores.join(", "),
         verdict.failed.join(", "),
     )
+}
+
+/// What `run` says before its first window: a label delay, the columns read as time, or
+/// that there is nothing to train.
+fn planned_notes(spec: &RunSpec, info: &relearn_data::StreamInfo, todo: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if spec.label_delay > 0 && todo > 0 {
+        notes.push(format!(
+            "labels arrive {} window(s) after their rows (window.label_delay): each window is \
+             scored by the model serving when its rows arrived",
+            spec.label_delay
+        ));
+    }
+    notes.extend(info.time_note());
+    if todo == 0 {
+        notes.push(format!(
+            "run '{}' is up to date: nothing to train",
+            spec.name
+        ));
+    }
+    notes
 }

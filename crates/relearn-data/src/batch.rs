@@ -204,6 +204,9 @@ pub struct Window {
     /// Rows read for this window whose target was missing (a CSV's blank or `NA` cells,
     /// see [`crate::CsvSource::missing`]): skipped, not trained on nor scored.
     pub skipped: usize,
+    /// Windows by time (`window.every`): the label of its period (`2026-12-01`); `None` for
+    /// windows of `window.size` rows.
+    pub period: Option<String>,
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::error::{ColumnRole, DataError};
 use crate::info::CategoricalColumn;
 use crate::preprocess::Preprocessor;
 use crate::source::{ColumnKind, CsvSource, NUMERIC_TARGET_DISTINCT, Task};
+use crate::time::{Every, TimeEncoder, parse_time};
 
 /// Rule quoted when a feature cell is not a number.
 const FEATURE_RULE: &str = "every feature cell must be a finite number";
@@ -536,7 +537,12 @@ pub(crate) struct CsvLayout {
     n_fields: usize,
     /// Numeric feature columns, in model order.
     feature_cols: Vec<usize>,
+    /// The numeric features' names: those of `feature_cols`, then the calendar features of
+    /// the time columns.
     feature_names: Vec<String>,
+    /// Time feature columns, in file order, with their calendar features (which follow the
+    /// numeric columns among the numeric features).
+    time_cols: Vec<(usize, TimeEncoder)>,
     /// Categorical feature columns, in file order.
     cat_cols: Vec<usize>,
     target_col: usize,
@@ -595,6 +601,17 @@ pub(crate) struct Validated {
     pub(crate) n_samples: usize,
     /// Data rows skipped for a missing target.
     pub(crate) skipped_rows: usize,
+    /// With `window.every`: the periods that hold samples.
+    pub(crate) periods: Option<Periods>,
+}
+
+/// The calendar periods of a stream cut by `window.every` that hold samples.
+pub(crate) struct Periods {
+    pub(crate) every: Every,
+    /// Per period with samples, in order: its first sample and its number.
+    pub(crate) starts: Vec<(usize, i64)>,
+    /// Periods without samples between the first and the last with samples.
+    pub(crate) empty: usize,
 }
 
 /// Rule quoted when a column inferred numeric holds text after the initial windows.
@@ -602,6 +619,14 @@ const INFERRED_NUMERIC_RULE: &str = "every non-missing cell of this column in th
 /// Rule quoted when a column declared numeric holds text.
 const DECLARED_NUMERIC_RULE: &str =
     "[data.columns] declares it \"numeric\"; declare it \"categorical\" if it holds categories";
+/// Rule quoted when a column inferred a time holds something else after the initial windows.
+const INFERRED_TIME_RULE: &str = "every non-missing cell of this column in the initial windows is a date or time, so it is read as time; write a date (2026-12-01) or timestamp (2026-12-01T13:05:09, optionally with Z or an offset such as +02:00), a blank cell, or declare the column \"categorical\" under [data.columns]";
+/// Rule quoted when a column declared a time holds something else.
+const DECLARED_TIME_RULE: &str = "[data.columns] declares it \"time\": write a date (2026-12-01) or timestamp (2026-12-01T13:05:09, optionally with Z or an offset such as +02:00), or a blank cell";
+/// Rule quoted when a file to score holds something else in a checkpoint's time column.
+pub(crate) const CHECKPOINT_TIME_RULE: &str = "the checkpoint reads this column as time: write a date (2026-12-01) or timestamp (2026-12-01T13:05:09, optionally with Z or an offset such as +02:00), or a blank cell";
+/// Rule quoted when the `data.time` column holds something else.
+const WINDOW_TIME_RULE: &str = "data.time orders the rows, so every row needs a date (2026-12-01) or timestamp (2026-12-01T13:05:09, optionally with Z or an offset such as +02:00)";
 
 /// What the initial windows show of a feature column whose type is inferred.
 #[derive(Debug, Clone, Default)]
@@ -612,12 +637,56 @@ struct ColumnSeen {
     blank: bool,
     /// Distinct non-missing values (at most `cap + 1` kept).
     distinct: HashSet<Vec<u8>>,
+    /// Every non-missing cell so far is an ISO 8601 date or timestamp.
+    time: bool,
+    /// The column's times so far: the first, the earliest and the latest, and whether one
+    /// had a time of day other than midnight.
+    times: Option<TimesSeen>,
+}
+
+/// What the initial windows show of a time column's values.
+#[derive(Debug, Clone, Copy)]
+struct TimesSeen {
+    first: i64,
+    low: i64,
+    high: i64,
+    clock: bool,
+}
+
+impl ColumnSeen {
+    /// Notes the time `t` (microseconds since 1970).
+    fn note_time(&mut self, t: i64) {
+        let clock = t.rem_euclid(86_400_000_000) != 0;
+        let seen = self.times.get_or_insert(TimesSeen {
+            first: t,
+            low: t,
+            high: t,
+            clock,
+        });
+        seen.low = seen.low.min(t);
+        seen.high = seen.high.max(t);
+        seen.clock |= clock;
+    }
+
+    /// The calendar-feature encoder of the time column `name`.
+    fn time_encoder(&self, name: &str) -> TimeEncoder {
+        match self.times {
+            Some(s) => TimeEncoder::new(name, s.first, s.low, s.high, s.clock),
+            None => TimeEncoder::new(name, 0, 0, 0, false),
+        }
+    }
 }
 
 impl CsvLayout {
-    /// The numeric feature column names, in model order.
+    /// The numeric feature names, in model order (those of the time columns' calendar
+    /// features last).
     pub(crate) fn feature_names(&self) -> &[String] {
         &self.feature_names
+    }
+
+    /// The time feature columns' encoders, in file order.
+    pub(crate) fn time_encoders(&self) -> Vec<TimeEncoder> {
+        self.time_cols.iter().map(|(_, e)| e.clone()).collect()
     }
 
     /// Parses the numeric features of `rec` into `out` (NaN for a missing cell) and pushes
@@ -644,6 +713,20 @@ impl CsvLayout {
                 parse_cell(&self.path, row, name, c, FEATURE_RULE)?
             };
         }
+        let mut at = self.feature_cols.len();
+        for (col, encoder) in &self.time_cols {
+            let c = cell(rec, *col);
+            let time = read_time(
+                &self.path,
+                row,
+                &self.missing,
+                c,
+                encoder,
+                INFERRED_TIME_RULE,
+            )?;
+            encoder.encode(time, &mut out[at..at + encoder.width()]);
+            at += encoder.width();
+        }
         for &col in &self.cat_cols {
             cats.push(category_text(&self.missing, cell(rec, col)));
         }
@@ -651,10 +734,7 @@ impl CsvLayout {
     }
 
     /// Opens the file and validates every row: see [`crate::Stream::open`].
-    pub(crate) fn validate(
-        src: &CsvSource,
-        initial_samples: usize,
-    ) -> Result<Validated, DataError> {
+    pub(crate) fn validate(src: &CsvSource, cut: InitialCut) -> Result<Validated, DataError> {
         let path = src.path.as_path();
         let OpenCsv {
             mut reader,
@@ -662,12 +742,43 @@ impl CsvLayout {
             stamp,
         } = open_csv(path, false, src.delimiter)?;
         let columns = SourceColumns::resolve(src, header)?;
-        let mut pass = ValidationPass::new(columns, stamp, initial_samples);
+        let mut pass = ValidationPass::new(columns, stamp, cut);
         let mut rec = ByteRecord::new();
         while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
             pass.check_row(&rec, row)?;
         }
         pass.finish()
+    }
+}
+
+/// A time column's cell: `None` when missing, else its moment; a cell that is not a date or
+/// time is an error naming the file, row and column.
+fn read_time(
+    path: &Path,
+    row: Pos,
+    missing: &MissingTokens,
+    c: &[u8],
+    encoder: &TimeEncoder,
+    rule: &'static str,
+) -> Result<Option<i64>, DataError> {
+    if is_missing(missing, c) {
+        return Ok(None);
+    }
+    match std::str::from_utf8(c).ok().and_then(parse_time) {
+        Some(t) => Ok(Some(t)),
+        None => Err(not_a_time(path, row, &encoder.column, c, rule)),
+    }
+}
+
+/// The error for `c`, the cell at `row` of the time column `column`, which is not a date or
+/// time.
+fn not_a_time(path: &Path, row: Pos, column: &str, c: &[u8], rule: &'static str) -> DataError {
+    DataError::NotATime {
+        path: path.to_path_buf(),
+        row: row.line(path),
+        column: column.to_string(),
+        value: String::from_utf8_lossy(c).into_owned(),
+        rule,
     }
 }
 
@@ -704,7 +815,11 @@ fn every_feature_column(
 ) -> Result<Vec<usize>, DataError> {
     let path = src.path.as_path();
     let cols: Vec<usize> = (0..header.len())
-        .filter(|&c| c != target_col && declared_kind(src, &header[c]) != Some(ColumnKind::Ignore))
+        .filter(|&c| {
+            c != target_col
+                && src.time.as_ref() != Some(&header[c])
+                && declared_kind(src, &header[c]) != Some(ColumnKind::Ignore)
+        })
         .collect();
     for &c in &cols {
         find_column(path, header, &header[c], ColumnRole::Feature)?;
@@ -724,6 +839,13 @@ fn listed_feature_columns(src: &CsvSource, header: &[String]) -> Result<Vec<usiz
             return Err(DataError::TargetIsFeature {
                 path: path.to_path_buf(),
                 column: name.clone(),
+            });
+        }
+        if src.time.as_ref() == Some(name) {
+            return Err(DataError::TimeColumn {
+                path: path.to_path_buf(),
+                column: name.clone(),
+                why: "which orders the rows and cuts the windows, not a feature: remove it from data.features (to use a time as a feature too, give a copy of the column another name)",
             });
         }
         if !seen.insert(name.as_str()) {
@@ -751,6 +873,8 @@ struct SourceColumns<'a> {
     candidate_cols: Vec<usize>,
     /// Cells read as missing.
     missing: MissingTokens,
+    /// `data.time`'s column.
+    time_col: Option<usize>,
 }
 
 impl<'a> SourceColumns<'a> {
@@ -768,6 +892,17 @@ impl<'a> SourceColumns<'a> {
             });
         }
         let target_col = find_column(path, &header, &src.target, ColumnRole::Target)?;
+        let time_col = match &src.time {
+            Some(name) if name == &src.target => {
+                return Err(DataError::TimeColumn {
+                    path: path.to_path_buf(),
+                    column: name.clone(),
+                    why: "which orders the rows, and cannot also be data.target",
+                });
+            }
+            Some(name) => Some(find_column(path, &header, name, ColumnRole::Time)?),
+            None => None,
+        };
         check_typed_columns(src, &header)?;
         let candidate_cols = if src.features.is_empty() {
             every_feature_column(src, &header, target_col)?
@@ -786,6 +921,7 @@ impl<'a> SourceColumns<'a> {
             target_col,
             candidate_cols,
             missing: MissingTokens::new(&src.missing),
+            time_col,
         })
     }
 
@@ -817,6 +953,18 @@ impl<'a> SourceColumns<'a> {
                     check_cell(path, row, &self.header[c], v, DECLARED_NUMERIC_RULE)?
                 }
                 Some(ColumnKind::Categorical) => {}
+                Some(ColumnKind::Time) => match std::str::from_utf8(v).ok().and_then(parse_time) {
+                    Some(t) => seen.note_time(t),
+                    None => {
+                        return Err(not_a_time(
+                            path,
+                            row,
+                            &self.header[c],
+                            v,
+                            DECLARED_TIME_RULE,
+                        ));
+                    }
+                },
                 _ if seen.numeric && !plain_decimal(v) => {
                     match parse_cell(path, row, &self.header[c], v, FEATURE_RULE) {
                         Ok(_) => {}
@@ -825,6 +973,12 @@ impl<'a> SourceColumns<'a> {
                     }
                 }
                 _ => {}
+            }
+            if seen.time && self.kind_of(c).is_none() {
+                match std::str::from_utf8(v).ok().and_then(parse_time) {
+                    Some(t) => seen.note_time(t),
+                    None => seen.time = false,
+                }
             }
             if seen.distinct.len() < cap && !seen.distinct.contains(v) {
                 seen.distinct.insert(v.to_vec());
@@ -852,6 +1006,18 @@ impl<'a> SourceColumns<'a> {
                 check_cell(path, row, name, v, rule(col))?;
             }
         }
+        for (col, encoder) in &layout.time_cols {
+            let v = cell(rec, *col);
+            if !is_missing(&self.missing, v)
+                && std::str::from_utf8(v).ok().and_then(parse_time).is_none()
+            {
+                let rule = match self.kind_of(*col) {
+                    Some(ColumnKind::Time) => DECLARED_TIME_RULE,
+                    _ => INFERRED_TIME_RULE,
+                };
+                return Err(not_a_time(path, row, &encoder.column, v, rule));
+            }
+        }
         Ok(())
     }
 
@@ -865,29 +1031,50 @@ impl<'a> SourceColumns<'a> {
         let mut indicators = Vec::new();
         let mut cat_cols = Vec::new();
         let mut categorical = Vec::new();
+        let mut time_cols = Vec::new();
+        let mut time_blank = Vec::new();
         for (&c, s) in self.candidate_cols.iter().zip(seen) {
-            let numeric = match src.columns.get(&header[c]) {
-                Some(ColumnKind::Numeric) => true,
-                Some(ColumnKind::Categorical) => false,
-                // A column with no cell in the initial windows shows no numbers: categorical
-                // (any value it brings later is usable, none is an error).
-                _ => s.numeric && !s.distinct.is_empty(),
+            // A column with no cell in the initial windows shows no numbers and no times:
+            // categorical (any value it brings later is usable, none is an error).
+            let kind = match src.columns.get(&header[c]) {
+                Some(kind) => *kind,
+                None if s.numeric && !s.distinct.is_empty() => ColumnKind::Numeric,
+                None if s.time && !s.distinct.is_empty() => ColumnKind::Time,
+                None => ColumnKind::Categorical,
             };
-            if numeric {
-                if s.blank {
-                    indicators.push(feature_cols.len());
+            match kind {
+                ColumnKind::Numeric => {
+                    if s.blank {
+                        indicators.push(feature_cols.len());
+                    }
+                    feature_cols.push(c);
                 }
-                feature_cols.push(c);
-            } else {
-                cat_cols.push(c);
-                categorical.push(categorical_column(src, &header[c], s.distinct.len()));
+                ColumnKind::Time => {
+                    time_cols.push((c, s.time_encoder(&header[c])));
+                    time_blank.push(s.blank);
+                }
+                _ => {
+                    cat_cols.push(c);
+                    categorical.push(categorical_column(src, &header[c], s.distinct.len()));
+                }
             }
+        }
+        let mut feature_names: Vec<String> =
+            feature_cols.iter().map(|&c| header[c].clone()).collect();
+        for ((_, encoder), blank) in time_cols.iter().zip(time_blank) {
+            // One indicator per time column, on its first calendar feature (a missing cell
+            // leaves all of them missing).
+            if blank {
+                indicators.push(feature_names.len());
+            }
+            feature_names.extend(encoder.feature_names());
         }
         let layout = CsvLayout {
             path: src.path.clone(),
             n_fields: header.len(),
-            feature_names: feature_cols.iter().map(|&c| header[c].clone()).collect(),
+            feature_names,
             feature_cols,
+            time_cols,
             cat_cols,
             target_col: self.target_col,
             target_name: src.target.clone(),
@@ -961,14 +1148,87 @@ impl LabelsSeen {
     }
 }
 
+/// Where the initial windows end, so that their cells settle the column types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InitialCut {
+    /// After this many samples (windows of `window.size` rows).
+    Samples(usize),
+    /// After this many calendar periods with samples (`window.every`).
+    Periods(usize),
+}
+
+/// The `data.time` column as the validating pass reads it: each row's time must be at or
+/// after the previous row's and, with `window.every`, each period with samples starts a
+/// window.
+struct TimeCut {
+    col: usize,
+    every: Option<Every>,
+    /// The latest time so far, and where its row starts.
+    previous: Option<(i64, Pos)>,
+    /// Per period with samples: its first sample and its number ([`Every::period_of`]).
+    starts: Vec<(usize, i64)>,
+    /// Periods without samples between the first and the last with samples.
+    empty: usize,
+}
+
+impl TimeCut {
+    /// Reads the time of `rec`, the row at `row` (`sample`: its index among the samples,
+    /// `None` for a row skipped for a missing target): a date or time, not before the
+    /// previous row's.
+    fn note(
+        &mut self,
+        columns: &SourceColumns<'_>,
+        rec: &ByteRecord,
+        row: Pos,
+        sample: Option<usize>,
+    ) -> Result<(), DataError> {
+        let path = columns.src.path.as_path();
+        let name = &columns.header[self.col];
+        let c = cell(rec, self.col);
+        let t = std::str::from_utf8(c)
+            .ok()
+            .and_then(parse_time)
+            .ok_or_else(|| not_a_time(path, row, name, c, WINDOW_TIME_RULE))?;
+        if let Some((previous, previous_row)) = self.previous
+            && t < previous
+        {
+            return Err(DataError::OutOfOrder {
+                path: path.to_path_buf(),
+                row: row.line(path),
+                column: name.clone(),
+                time: t,
+                previous,
+                previous_row: previous_row.line(path),
+            });
+        }
+        self.previous = Some((t, row));
+        if let (Some(every), Some(sample)) = (self.every, sample) {
+            let period = every.period_of(t);
+            match self.starts.last() {
+                Some(&(_, last)) if last == period => {}
+                Some(&(_, last)) => {
+                    self.empty += (period - last - 1) as usize;
+                    self.starts.push((sample, period));
+                }
+                None => self.starts.push((sample, period)),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The validating pass over a CSV file's records: what the initial windows show of each
 /// feature column, the labels seen, and, once the initial windows are read, the settled
 /// feature types that later rows are checked against.
 struct ValidationPass<'a> {
     columns: SourceColumns<'a>,
     stamp: FileStamp,
-    /// Samples in the initial windows.
+    /// Where the initial windows end.
+    cut: InitialCut,
+    /// Samples in the initial windows (for time windows: known once they are read).
     initial_samples: usize,
+    /// `data.time`, when set.
+    clock: Option<TimeCut>,
     /// What the initial windows show of each candidate column.
     seen_cols: Vec<ColumnSeen>,
     /// Classification: the labels seen so far.
@@ -983,19 +1243,32 @@ struct ValidationPass<'a> {
 
 impl<'a> ValidationPass<'a> {
     /// A pass over a file whose header gave `columns`, before its first record.
-    fn new(columns: SourceColumns<'a>, stamp: FileStamp, initial_samples: usize) -> Self {
+    fn new(columns: SourceColumns<'a>, stamp: FileStamp, cut: InitialCut) -> Self {
         let seen_cols = columns
             .candidate_cols
             .iter()
             .map(|_| ColumnSeen {
                 numeric: true,
+                time: true,
                 ..ColumnSeen::default()
             })
             .collect();
+        let clock = columns.time_col.map(|col| TimeCut {
+            col,
+            every: columns.src.every,
+            previous: None,
+            starts: Vec::new(),
+            empty: 0,
+        });
         ValidationPass {
             columns,
             stamp,
-            initial_samples,
+            cut,
+            initial_samples: match cut {
+                InitialCut::Samples(n) => n,
+                InitialCut::Periods(_) => usize::MAX,
+            },
+            clock,
             seen_cols,
             labels: LabelsSeen::default(),
             settled: None,
@@ -1013,13 +1286,18 @@ impl<'a> ValidationPass<'a> {
         check_utf8(path, &columns.header, rec, row)?;
         check_width(path, rec, row, columns.header.len())?;
         let target_cell = cell(rec, columns.target_col);
-        if is_missing(&columns.missing, target_cell) {
+        let labelled = !is_missing(&columns.missing, target_cell);
+        if let Some(clock) = &mut self.clock {
+            clock.note(&self.columns, rec, row, labelled.then_some(self.samples))?;
+        }
+        if !labelled {
             // An outcome never observed: the row is skipped, whatever its features.
             self.unlabelled += 1;
             return Ok(());
         }
-        if self.samples == self.initial_samples && self.settled.is_none() {
+        if self.settled.is_none() && self.initial_done() {
             self.settled = Some(self.settle()?);
+            self.initial_samples = self.samples;
         }
         match &self.settled {
             None => self
@@ -1030,6 +1308,14 @@ impl<'a> ValidationPass<'a> {
         self.check_target(target_cell, row)?;
         self.samples += 1;
         Ok(())
+    }
+
+    /// Whether the sample being read is the first after the initial windows.
+    fn initial_done(&self) -> bool {
+        match self.cut {
+            InitialCut::Samples(n) => self.samples == n,
+            InitialCut::Periods(n) => self.clock.as_ref().is_some_and(|c| c.starts.len() > n),
+        }
     }
 
     /// Settles the types from what the initial windows showed, after refusing a target
@@ -1061,7 +1347,7 @@ impl<'a> ValidationPass<'a> {
         if self.labels.contains(label.as_ref()) {
             return Ok(());
         }
-        let later = self.samples >= self.initial_samples;
+        let later = self.settled.is_some();
         if later && self.labels.initial.len() < 2 {
             // The root cause is the initial windows' single class, not this row: say that.
             let src = self.columns.src;
@@ -1099,7 +1385,10 @@ impl<'a> ValidationPass<'a> {
             categorical,
         } = match self.settled.take() {
             Some(settled) => settled,
-            None => self.settle()?,
+            None => {
+                self.initial_samples = self.initial_samples.min(self.samples);
+                self.settle()?
+            }
         };
         let classes = ClassMap::of(self.labels.initial, self.labels.later);
         if src.task == Task::Classification && classes.classes.len() < 2 {
@@ -1119,6 +1408,13 @@ impl<'a> ValidationPass<'a> {
             categorical,
             n_samples: self.samples,
             skipped_rows: self.unlabelled,
+            periods: self.clock.and_then(|c| {
+                c.every.map(|every| Periods {
+                    every,
+                    starts: c.starts,
+                    empty: c.empty,
+                })
+            }),
         })
     }
 }
@@ -1207,7 +1503,7 @@ impl CsvWindows {
     /// Reads the next `n` samples (labelled rows), and how many rows with a missing target
     /// lay among them.
     pub(crate) fn batch(&mut self, n: usize) -> Result<(Batch, usize), DataError> {
-        let d = self.layout.feature_cols.len();
+        let d = self.layout.feature_names.len();
         let mut batch = Batch::mixed(d, self.layout.cat_cols.len());
         batch.features.resize(n * d, 0.0);
         batch.targets.reserve(n);
@@ -1297,6 +1593,8 @@ pub struct CsvRows<'a> {
     header: Vec<String>,
     target: Option<(usize, String)>,
     feature_cols: Vec<usize>,
+    /// The time columns' positions, in the order of the checkpoint's time encoders.
+    time_cols: Vec<usize>,
     cat_cols: Vec<usize>,
     labels: HashMap<&'a str, usize>,
     by_value: Option<HashMap<u64, usize>>,
@@ -1314,9 +1612,11 @@ impl<'a> CsvRows<'a> {
     ) -> Result<CsvRows<'a>, DataError> {
         let OpenCsv { reader, header, .. } = open_csv(path, false, sniff_delimiter(path))?;
         let cat_names = pre.categorical_names();
-        let missing: Vec<String> = pre
-            .feature_names
+        let time_names: Vec<String> = pre.time.iter().map(|t| t.column.clone()).collect();
+        let plain = pre.plain_feature_names();
+        let missing: Vec<String> = plain
             .iter()
+            .chain(&time_names)
             .chain(&cat_names)
             .filter(|n| !header.contains(n))
             .cloned()
@@ -1334,7 +1634,8 @@ impl<'a> CsvRows<'a> {
                 .map(|n| find_column(path, &header, n, ColumnRole::Feature))
                 .collect::<Result<Vec<_>, _>>()
         };
-        let feature_cols = columns(&pre.feature_names)?;
+        let feature_cols = columns(plain)?;
+        let time_cols = columns(&time_names)?;
         let cat_cols = columns(&cat_names)?;
         let target = target
             .map(|t| find_column(path, &header, t, ColumnRole::Target).map(|c| (c, t.to_string())))
@@ -1360,6 +1661,7 @@ impl<'a> CsvRows<'a> {
             header,
             target,
             feature_cols,
+            time_cols,
             cat_cols,
             labels,
             by_value,
@@ -1382,7 +1684,7 @@ impl<'a> CsvRows<'a> {
         max_rows: usize,
     ) -> Result<Option<(Batch, Vec<String>, Vec<usize>)>, DataError> {
         let path = self.path.as_path();
-        let d = self.feature_cols.len();
+        let d = self.pre.feature_names.len();
         let mut batch = Batch::mixed(d, self.cat_cols.len());
         let mut raw = Vec::new();
         let mut records = Vec::new();
@@ -1476,6 +1778,20 @@ impl<'a> CsvRows<'a> {
             } else {
                 parse_cell(path, row, name, c, FEATURE_RULE)?
             };
+        }
+        let mut at = self.feature_cols.len();
+        for (&col, encoder) in self.time_cols.iter().zip(&self.pre.time) {
+            let c = cell(rec, col);
+            let time = read_time(
+                path,
+                row,
+                &self.missing_tokens,
+                c,
+                encoder,
+                CHECKPOINT_TIME_RULE,
+            )?;
+            encoder.encode(time, &mut out[at..at + encoder.width()]);
+            at += encoder.width();
         }
         Ok(())
     }

@@ -283,6 +283,63 @@ pub enum DataError {
         /// `window.initial`.
         initial_windows: usize,
     },
+    /// A cell of a time column (or of `data.time`) that is not an ISO 8601 date or
+    /// timestamp.
+    #[error("{}: row {row}, column \"{column}\": {value:?} is not a date or time ({rule})", .path.display())]
+    NotATime {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number (the header is row 1).
+        row: u64,
+        /// The column.
+        column: String,
+        /// The cell as written.
+        value: String,
+        /// Why it must be a date or time, and how to fix it.
+        rule: &'static str,
+    },
+    /// A row whose `data.time` is before the previous row's.
+    #[error("{}: row {row}, column \"{column}\": {} is before {}, the time of row {previous_row}: with data.time the rows must be in time order (sort the file by \"{column}\"; rows already trained on must stay as they are)", .path.display(), crate::format_time(*.time), crate::format_time(*.previous))]
+    OutOfOrder {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the row (the header is row 1).
+        row: u64,
+        /// The `data.time` column.
+        column: String,
+        /// The row's time (microseconds since 1970, UTC).
+        time: i64,
+        /// The previous row's time.
+        previous: i64,
+        /// The previous row's line.
+        previous_row: u64,
+    },
+    /// `data.time` is the target or a listed feature.
+    #[error("{}: column \"{column}\" is data.time, {why}", .path.display())]
+    TimeColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// What else it was named as, and what to do.
+        why: &'static str,
+    },
+    /// A stream cut by time with too few periods.
+    #[error(
+        "{stream} holds rows in {periods} {noun}(s) (window.every = \"{every}\"), but the run needs window.initial = {initial_windows} {noun}(s) for the initial model, one to update on, and a later row that closes it (the last {noun} in the file waits for more rows until a row of a later one arrives): add rows, or use a shorter window.every"
+    )]
+    TooFewPeriods {
+        /// `csv:<path>`.
+        stream: String,
+        /// Periods with rows in the file.
+        periods: usize,
+        /// `window.every` as written.
+        every: String,
+        /// What a period is called.
+        noun: String,
+        /// `window.initial`.
+        initial_windows: usize,
+    },
     /// A configuration value is out of range; the message starts with the config key.
     #[error("{key}: {message}")]
     Config {
@@ -348,6 +405,8 @@ pub enum ColumnRole {
     Feature,
     /// A column given a type under `[data.columns]`.
     Typed,
+    /// The column named by `data.time`.
+    Time,
 }
 
 impl fmt::Display for ColumnRole {
@@ -356,6 +415,7 @@ impl fmt::Display for ColumnRole {
             ColumnRole::Target => "target",
             ColumnRole::Feature => "feature",
             ColumnRole::Typed => "[data.columns]",
+            ColumnRole::Time => "data.time",
         })
     }
 }

@@ -47,6 +47,24 @@ pub struct StreamInfo {
     pub trailing_rows: usize,
     /// Declared drift points (sample indices) of a generator; empty for CSV.
     pub drift_points: Vec<usize>,
+    /// CSV: the feature columns read as time, whose calendar features end
+    /// `feature_names`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time: Vec<crate::TimeEncoder>,
+    /// CSV: the `data.time` column, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column: Option<String>,
+    /// With `window.every`: the length of a window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<crate::Every>,
+    /// With `window.every`: periods without rows between the first and the last with
+    /// rows (no window is made for them).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub empty_periods: usize,
+    /// With `window.every`: the label of the last period with rows, whose rows
+    /// (`trailing_rows`) wait for a row of a later period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_period: Option<String>,
 }
 
 /// A categorical feature column and its model inputs: `slots` one-hot inputs for the values
@@ -125,7 +143,26 @@ impl StreamInfo {
                 rows(self.skipped_rows)
             ));
         }
-        if self.trailing_rows > 0 {
+        if let Some(every) = self.every
+            && self.empty_periods > 0
+        {
+            parts.push(format!(
+                "{} without rows skipped",
+                plural(self.empty_periods, &every.noun())
+            ));
+        }
+        if let (Some(every), Some(label)) = (self.every, &self.waiting_period) {
+            parts.push(format!(
+                "{} of {label}, the last {}, {} for a row of a later one",
+                rows(self.trailing_rows),
+                every.noun(),
+                if self.trailing_rows == 1 {
+                    "waits"
+                } else {
+                    "wait"
+                }
+            ));
+        } else if self.trailing_rows > 0 {
             if self.source.starts_with("csv:") {
                 parts.push(format!(
                     "{} after the last full window {} for more rows",
@@ -151,11 +188,55 @@ impl StreamInfo {
         (!parts.is_empty()).then(|| parts.join("; "))
     }
 
+    /// Which columns are read as time, in words, or `None` when none is: `windows by day of
+    /// "ts"; read as time: "signup" (calendar features weekday_sin, ...)`. As `run` prints it
+    /// before its first line.
+    pub fn time_note(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(column) = &self.time_column {
+            parts.push(match self.every {
+                Some(every) => format!(
+                    "windows by {} of \"{column}\" (data.time, not a feature)",
+                    every.noun()
+                ),
+                None => format!("rows in time order of \"{column}\" (data.time, not a feature)"),
+            });
+        }
+        for t in &self.time {
+            let names: Vec<String> = t
+                .parts
+                .iter()
+                .flat_map(|p| p.suffixes().iter().map(|s| s.to_string()))
+                .collect();
+            parts.push(match names.is_empty() {
+                true => format!(
+                    "\"{}\" read as time (no calendar features: the initial windows span less than a day)",
+                    t.column
+                ),
+                false => format!(
+                    "\"{}\" read as time (calendar features {})",
+                    t.column,
+                    names.join(", ")
+                ),
+            });
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// Model outputs: the number of classes for classification, 1 for regression.
     pub fn n_outputs(&self) -> usize {
         match self.task {
             Task::Classification => self.classes.len(),
             Task::Regression => 1,
         }
+    }
+}
+
+/// `1 day`, `3 days`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -37,6 +37,7 @@ mod preprocess;
 mod rows;
 mod source;
 mod stream;
+mod time;
 
 pub use batch::{Batch, Window};
 pub use csv_file::{CsvRows, read_csv_rows, read_labelled_csv, sniff_delimiter};
@@ -52,4 +53,5 @@ pub use source::{
     DEFAULT_MISSING, GeneratorKind, GeneratorSpec, MAX_CATEGORY_INPUTS, NUMERIC_TARGET_DISTINCT,
     StreamSource, Task, parse_delimiter,
 };
-pub use stream::{Stream, WindowReader, Windowing, human_bytes, physical_memory};
+pub use stream::{Stream, TimeWindow, WindowReader, Windowing, human_bytes, physical_memory};
+pub use time::{CalendarPart, Every, TimeEncoder, format_time, parse_time};

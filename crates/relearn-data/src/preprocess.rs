@@ -486,6 +486,11 @@ pub struct Preprocessor {
     /// numeric tables keep their checkpoint ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoders: Option<Encoders>,
+    /// The time columns, whose calendar features are the last numeric features (their
+    /// names end `feature_names`), in input order. Absent when there are none (then not in
+    /// the bytes, so tables without time columns keep their checkpoint ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub time: Vec<crate::TimeEncoder>,
 }
 
 impl Preprocessor {
@@ -514,7 +519,15 @@ impl Preprocessor {
             scaler: Scaler::new(scaling, info.n_features()),
             target: None,
             encoders,
+            time: info.time.clone(),
         }
+    }
+
+    /// The numeric features read from a column of their own (not a time column's calendar
+    /// features), in model order.
+    pub fn plain_feature_names(&self) -> &[String] {
+        let calendar: usize = self.time.iter().map(|t| t.width()).sum();
+        &self.feature_names[..self.feature_names.len().saturating_sub(calendar)]
     }
 
     /// The same preprocessing clipping standardised inputs to `±clip` (`data.clip`).
@@ -826,6 +839,12 @@ impl Preprocessor {
             return bad(format!(
                 "a target standardisation of mean {} and std {}",
                 t.mean, t.std
+            ));
+        }
+        let calendar: usize = pre.time.iter().map(|t| t.width()).sum();
+        if calendar > d {
+            return bad(format!(
+                "{d} features but {calendar} calendar features of time columns"
             ));
         }
         if pre.scaler.m2.iter().any(|&v| v < 0.0) {

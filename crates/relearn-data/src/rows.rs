@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::csv_file::{BadNumber, MissingTokens, is_missing, read_number_str};
-use crate::{Batch, Preprocessor};
+use crate::{Batch, Preprocessor, TimeEncoder, parse_time};
 
 /// Why rows cannot be read against a checkpoint's features: what is wrong and where (the
 /// 0-based row of the request and the column's name).
@@ -73,6 +73,9 @@ pub struct RowReader {
     numeric: Vec<usize>,
     /// The numeric features' names, in model order.
     numeric_names: Vec<String>,
+    /// The header's position of each time column, with its calendar features (the last
+    /// numeric features).
+    time: Vec<(usize, TimeEncoder)>,
     /// The header's position of each categorical feature, in model order.
     categorical: Vec<usize>,
     missing: MissingTokens,
@@ -138,9 +141,11 @@ impl RowReader {
             }
         }
         let categorical_names = pre.categorical_names();
+        let time_names: Vec<String> = pre.time.iter().map(|t| t.column.clone()).collect();
         let is_feature = |n: &str| {
-            pre.feature_names
+            pre.plain_feature_names()
                 .iter()
+                .chain(&time_names)
                 .chain(&categorical_names)
                 .any(|f| f == n)
         };
@@ -154,8 +159,9 @@ impl RowReader {
             position.insert(name.as_ref(), i);
         }
         let expected: Vec<String> = pre
-            .feature_names
+            .plain_feature_names()
             .iter()
+            .chain(&time_names)
             .chain(&categorical_names)
             .cloned()
             .collect();
@@ -169,8 +175,13 @@ impl RowReader {
         }
         let positions = |names: &[String]| names.iter().map(|n| position[n.as_str()]).collect();
         Ok(RowReader {
-            numeric: positions(&pre.feature_names),
-            numeric_names: pre.feature_names.clone(),
+            numeric: positions(pre.plain_feature_names()),
+            numeric_names: pre.plain_feature_names().to_vec(),
+            time: pre
+                .time
+                .iter()
+                .map(|t| (position[t.column.as_str()], t.clone()))
+                .collect(),
             categorical: positions(&categorical_names),
             missing: MissingTokens::new(pre.missing_tokens()),
             missing_numbers: pre
@@ -192,16 +203,28 @@ impl RowReader {
         header
             .iter()
             .map(AsRef::as_ref)
-            .filter(|h| !pre.feature_names.iter().chain(&categorical).any(|f| f == h))
+            .filter(|h| {
+                !pre.plain_feature_names()
+                    .iter()
+                    .chain(&categorical)
+                    .any(|f| f == h)
+                    && !pre.time.iter().any(|t| t.column == *h)
+            })
             .map(str::to_string)
             .collect()
     }
 
     /// An empty batch for these features.
     pub fn batch(&self, rows: usize) -> Batch {
-        let mut batch = Batch::mixed(self.numeric.len(), self.categorical.len());
-        batch.features.reserve(rows * self.numeric.len());
+        let width = self.width_numeric();
+        let mut batch = Batch::mixed(width, self.categorical.len());
+        batch.features.reserve(rows * width);
         batch
+    }
+
+    /// Numeric features per row: the plain ones and the calendar features.
+    fn width_numeric(&self) -> usize {
+        self.numeric.len() + self.time.iter().map(|(_, t)| t.width()).sum::<usize>()
     }
 
     /// Reads row `row` (0-based, for messages), whose cells are in header order, onto
@@ -214,9 +237,15 @@ impl RowReader {
                 found: cells.len(),
             });
         }
-        let mut numeric = Vec::with_capacity(self.numeric.len());
+        let mut numeric = Vec::with_capacity(self.width_numeric());
         for (&col, name) in self.numeric.iter().zip(&self.numeric_names) {
             numeric.push(self.number(cells[col], row, name)?);
+        }
+        for (col, encoder) in &self.time {
+            let at = numeric.len();
+            numeric.resize(at + encoder.width(), 0.0);
+            let time = self.time_of(cells[*col], row, &encoder.column)?;
+            encoder.encode(time, &mut numeric[at..]);
         }
         let categories: Vec<String> = self
             .categorical
@@ -236,6 +265,29 @@ impl RowReader {
             .collect();
         batch.push_mixed(&numeric, &categories, 0.0);
         Ok(())
+    }
+
+    /// A time column's cell: `None` when missing.
+    fn time_of(&self, cell: Cell<'_>, row: usize, column: &str) -> Result<Option<i64>, RowError> {
+        let number;
+        let text = match cell {
+            Cell::Missing => return Ok(None),
+            // A number is no date: refused below, naming it.
+            Cell::Number(v) => {
+                number = number_text(v);
+                number.as_str()
+            }
+            Cell::Text(text) => text.trim_ascii(),
+        };
+        if is_missing(&self.missing, text.as_bytes()) {
+            return Ok(None);
+        }
+        parse_time(text).map(Some).ok_or_else(|| RowError::BadNumber {
+            row,
+            column: column.to_string(),
+            value: text.to_string(),
+            problem: "is not a date or time, and the checkpoint reads this column as time: send a date (2026-12-01) or timestamp (2026-12-01T13:05:09, optionally with Z or an offset such as +02:00), or null for a missing value",
+        })
     }
 
     /// A numeric feature's cell: NaN when missing.

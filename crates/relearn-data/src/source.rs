@@ -89,6 +89,15 @@ pub struct CsvSource {
     /// Not in the fingerprint when it is the default, so configs without it keep their ids.
     #[serde(skip_serializing_if = "is_default_delimiter")]
     pub delimiter: u8,
+    /// `data.time`: the column of dates or timestamps that orders the rows (each row's must
+    /// be at or after the previous row's) and, with `every`, cuts the windows. Not a
+    /// feature. Not in the fingerprint when absent, so configs without it keep their ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// `window.every`: with `time`, one window per calendar period instead of one per
+    /// `window.size` rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<crate::Every>,
 }
 
 /// `data.delimiter`'s default.
@@ -148,33 +157,33 @@ pub enum ColumnKind {
     Categorical,
     /// Not used.
     Ignore,
+    /// An ISO 8601 date or timestamp per row, encoded as calendar features
+    /// ([`crate::TimeEncoder`]).
+    Time,
 }
 
 impl ColumnKind {
     /// Every kind, in the order the docs list them.
-    pub const ALL: [ColumnKind; 3] = [
+    pub const ALL: [ColumnKind; 4] = [
         ColumnKind::Numeric,
         ColumnKind::Categorical,
         ColumnKind::Ignore,
+        ColumnKind::Time,
     ];
 
-    /// `"numeric"`, `"categorical"` or `"ignore"`, as in the config file.
+    /// `"numeric"`, `"categorical"`, `"ignore"` or `"time"`, as in the config file.
     pub fn name(self) -> &'static str {
         match self {
             ColumnKind::Numeric => "numeric",
             ColumnKind::Categorical => "categorical",
             ColumnKind::Ignore => "ignore",
+            ColumnKind::Time => "time",
         }
     }
 
-    /// Parses `"numeric"`, `"categorical"` or `"ignore"`.
+    /// Parses `"numeric"`, `"categorical"`, `"ignore"` or `"time"`.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "numeric" => Some(ColumnKind::Numeric),
-            "categorical" => Some(ColumnKind::Categorical),
-            "ignore" => Some(ColumnKind::Ignore),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.name() == s)
     }
 }
 

@@ -1,11 +1,14 @@
 //! [`Stream`]: a validated source cut into windows, read one window at a time.
 
 use crate::batch::Window;
-use crate::csv_file::{CsvLayout, CsvWindows};
+use std::sync::Arc;
+
+use crate::csv_file::{CsvLayout, CsvWindows, InitialCut, Periods};
 use crate::error::DataError;
 use crate::generator::{self, Generator};
 use crate::info::StreamInfo;
 use crate::source::{CsvSource, GeneratorSpec, StreamSource, Task};
+use crate::time::Every;
 
 /// How the samples are produced.
 #[derive(Debug, Clone)]
@@ -14,10 +17,10 @@ enum Layout {
     Generator(GeneratorSpec),
 }
 
-/// How a source cuts its samples into windows. Today every source cuts every `window.size`
-/// samples; a source that cuts by time is a new variant, and the loop, the policies and
+/// How a source cuts its samples into windows: every `window.size` samples, or one window
+/// per calendar period of `data.time` (`window.every`). The loop, the policies and
 /// `compare` see only the spans it gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Windowing {
     /// Window `t` is samples `t * size .. (t + 1) * size`; a trailing partial window waits
     /// for more rows.
@@ -25,27 +28,66 @@ pub enum Windowing {
         /// Samples per window (`window.size`), at least 1.
         size: usize,
     },
+    /// Window `t` is the samples of the `t`-th calendar period that has any; periods
+    /// without samples make no window. The last period of the file waits for a row of a
+    /// later one (more rows of it may come).
+    Time {
+        /// The length of a period.
+        every: Every,
+        /// The windows, in order.
+        windows: Arc<[TimeWindow]>,
+    },
+}
+
+/// A window of a stream cut by time: its samples and its period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// Its first sample.
+    pub start: usize,
+    /// One past its last sample.
+    pub end: usize,
+    /// Its period ([`Every::period_of`]).
+    pub period: i64,
 }
 
 impl Windowing {
     /// The samples of window `index`.
     pub fn span(&self, index: usize) -> std::ops::Range<usize> {
-        match *self {
+        match self {
             Windowing::Rows { size } => index * size..(index + 1) * size,
+            Windowing::Time { windows, .. } => match windows.get(index) {
+                Some(w) => w.start..w.end,
+                None => {
+                    let end = windows.last().map_or(0, |w| w.end);
+                    end..end
+                }
+            },
         }
     }
 
     /// How many whole windows `samples` samples make.
     pub fn windows_in(&self, samples: usize) -> usize {
-        match *self {
+        match self {
             Windowing::Rows { size } => samples / size,
+            Windowing::Time { windows, .. } => windows.iter().filter(|w| w.end <= samples).count(),
         }
     }
 
     /// The samples of the first `windows` windows.
     pub fn samples_in(&self, windows: usize) -> usize {
-        match *self {
+        match self {
             Windowing::Rows { size } => windows * size,
+            Windowing::Time { .. } if windows == 0 => 0,
+            Windowing::Time { .. } => self.span(windows - 1).end,
+        }
+    }
+
+    /// The label of window `index`'s period (`2026-12-01`, `2026-12-01T13`, `2026-12`);
+    /// `None` for row windows.
+    pub fn label(&self, index: usize) -> Option<String> {
+        match self {
+            Windowing::Rows { .. } => None,
+            Windowing::Time { every, windows } => windows.get(index).map(|w| every.label(w.period)),
         }
     }
 }
@@ -105,9 +147,14 @@ impl Stream {
         window_size: usize,
         initial_windows: usize,
     ) -> Result<Stream, DataError> {
+        if let StreamSource::Csv(src) = source
+            && src.every.is_some()
+        {
+            return Stream::open_by_time(src, window_size, initial_windows);
+        }
         let (initial_samples, needed) = window_samples(window_size, initial_windows)?;
-        let (info, layout) = match source {
-            StreamSource::Csv(src) => validate_csv(src, initial_samples)?,
+        let (info, layout, _) = match source {
+            StreamSource::Csv(src) => validate_csv(src, InitialCut::Samples(initial_samples))?,
             StreamSource::Generator(spec) => validate_generator(spec)?,
         };
         if info.n_samples < needed {
@@ -143,6 +190,59 @@ impl Stream {
         })
     }
 
+    /// [`Stream::open`] for a CSV cut by time (`data.time` and `window.every`): one window
+    /// per calendar period with samples, the last period of the file waiting for a row of a
+    /// later one. The rows must be in time order. `window_size` only sizes the memory check.
+    fn open_by_time(
+        src: &CsvSource,
+        window_size: usize,
+        initial_windows: usize,
+    ) -> Result<Stream, DataError> {
+        window_samples(window_size.max(1), initial_windows)?;
+        let (mut info, layout, periods) = validate_csv(src, InitialCut::Periods(initial_windows))?;
+        let periods = periods.expect("window.every cuts periods");
+        let Periods {
+            every,
+            starts,
+            empty,
+        } = periods;
+        let windows: Vec<TimeWindow> = starts
+            .windows(2)
+            .map(|pair| TimeWindow {
+                start: pair[0].0,
+                end: pair[1].0,
+                period: pair[0].1,
+            })
+            .collect();
+        if windows.len() < initial_windows + 1 {
+            return Err(DataError::TooFewPeriods {
+                stream: info.source.clone(),
+                periods: starts.len(),
+                every: every.name(),
+                noun: every.noun(),
+                initial_windows,
+            });
+        }
+        let largest = windows.iter().map(|w| w.end - w.start).max().unwrap_or(1);
+        let source = StreamSource::Csv(src.clone());
+        check_encoded_size(&source, &info, largest, initial_windows)?;
+        let (last_start, last_period) = *starts.last().expect("a window starts");
+        info.trailing_rows = info.n_samples - last_start;
+        info.every = Some(every);
+        info.empty_periods = empty;
+        info.waiting_period = Some(every.label(last_period));
+        Ok(Stream {
+            n_windows: windows.len(),
+            info,
+            windowing: Windowing::Time {
+                every,
+                windows: windows.into(),
+            },
+            initial_windows,
+            layout,
+        })
+    }
+
     /// What the stream holds.
     pub fn info(&self) -> &StreamInfo {
         &self.info
@@ -150,13 +250,16 @@ impl Stream {
 
     /// How the stream's source cuts windows.
     pub fn windowing(&self) -> Windowing {
-        self.windowing
+        self.windowing.clone()
     }
 
-    /// Samples per window (`window.size`).
+    /// Samples per window (`window.size`); for windows by time, the largest window's.
     pub fn window_size(&self) -> usize {
-        match self.windowing {
-            Windowing::Rows { size } => size,
+        match &self.windowing {
+            Windowing::Rows { size } => *size,
+            Windowing::Time { windows, .. } => {
+                windows.iter().map(|w| w.end - w.start).max().unwrap_or(0)
+            }
         }
     }
 
@@ -214,7 +317,7 @@ impl Stream {
             source,
             next: start,
             n_windows: self.n_windows,
-            windowing: self.windowing,
+            windowing: self.windowing.clone(),
             failed: false,
         })
     }
@@ -258,9 +361,9 @@ fn window_samples(window_size: usize, initial_windows: usize) -> Result<(usize, 
 /// read it.
 fn validate_csv(
     src: &CsvSource,
-    initial_samples: usize,
-) -> Result<(StreamInfo, Layout), DataError> {
-    let v = CsvLayout::validate(src, initial_samples)?;
+    cut: InitialCut,
+) -> Result<(StreamInfo, Layout, Option<Periods>), DataError> {
+    let v = CsvLayout::validate(src, cut)?;
     let info = StreamInfo {
         source: src.label(),
         feature_names: v.layout.feature_names().to_vec(),
@@ -274,13 +377,20 @@ fn validate_csv(
         skipped_rows: v.skipped_rows,
         trailing_rows: 0,
         drift_points: Vec::new(),
+        time: v.layout.time_encoders(),
+        time_column: src.time.clone(),
+        every: None,
+        empty_periods: 0,
+        waiting_period: None,
     };
-    Ok((info, Layout::Csv(v.layout)))
+    Ok((info, Layout::Csv(v.layout), v.periods))
 }
 
 /// Validates the generator spec `spec` ([`GeneratorSpec::validate`]): what its stream
 /// holds, and how to draw it.
-fn validate_generator(spec: &GeneratorSpec) -> Result<(StreamInfo, Layout), DataError> {
+fn validate_generator(
+    spec: &GeneratorSpec,
+) -> Result<(StreamInfo, Layout, Option<Periods>), DataError> {
     spec.validate()?;
     let info = StreamInfo {
         source: format!("generator:{}", spec.kind.name()),
@@ -295,8 +405,13 @@ fn validate_generator(spec: &GeneratorSpec) -> Result<(StreamInfo, Layout), Data
         skipped_rows: 0,
         trailing_rows: 0,
         drift_points: spec.drift_points.clone(),
+        time: Vec::new(),
+        time_column: None,
+        every: None,
+        empty_periods: 0,
+        waiting_period: None,
     };
-    Ok((info, Layout::Generator(spec.clone())))
+    Ok((info, Layout::Generator(spec.clone()), None))
 }
 
 /// Where a [`WindowReader`] gets its samples.
@@ -343,6 +458,7 @@ impl Iterator for WindowReader {
                     span,
                     batch,
                     skipped,
+                    period: self.windowing.label(index),
                 }))
             }
             Err(e) => {

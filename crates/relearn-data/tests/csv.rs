@@ -45,6 +45,8 @@ fn csv(path: &Path, target: &str, features: &[&str], task: Task) -> StreamSource
         max_categories: relearn_data::DEFAULT_MAX_CATEGORIES,
         hash_buckets: relearn_data::DEFAULT_HASH_BUCKETS,
         delimiter: relearn_data::DEFAULT_DELIMITER,
+        time: None,
+        every: None,
     })
 }
 

@@ -495,6 +495,8 @@ fn exported_preprocessor(
             .get("encoders")
             .map(|e| serde_json::from_str(e).map_err(|_| "its `encoders` metadata".to_string()))
             .transpose()?,
+        // A file without the exact `preprocessor` entry has no time columns.
+        time: Vec::new(),
     };
     Preprocessor::from_bytes(&pre.to_bytes()).map_err(|e| format!("its metadata: {e}"))
 }

@@ -141,10 +141,11 @@ impl ServedModel {
         out.push(b'}');
     }
 
-    /// Every feature column, numeric then categorical.
+    /// Every feature column a request must send: numeric, time, then categorical.
     pub fn feature_columns(&self) -> Vec<String> {
         let pre = &self.inference.checkpoint.preprocessor;
-        let mut all = pre.feature_names.clone();
+        let mut all = pre.plain_feature_names().to_vec();
+        all.extend(pre.time.iter().map(|t| t.column.clone()));
         all.extend(pre.categorical_names());
         all
     }

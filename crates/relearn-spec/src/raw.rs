@@ -77,6 +77,8 @@ pub struct RawData {
     pub hash_buckets: Option<usize>,
     pub clip: Option<f64>,
     pub delimiter: Option<String>,
+    // Windows by time (issue 25): the column of dates or timestamps.
+    pub time: Option<String>,
 }
 
 /// `[window]` as written.
@@ -87,6 +89,8 @@ pub struct RawWindow {
     pub size: Option<usize>,
     pub initial: Option<usize>,
     pub label_delay: Option<usize>,
+    // Windows by time (issue 25): one window per calendar period of `data.time`.
+    pub every: Option<String>,
 }
 
 /// `[model]` as written.

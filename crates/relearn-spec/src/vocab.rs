@@ -399,7 +399,7 @@ mod tests {
         assert_eq!(Task::spellings(), r#""classification" or "regression""#);
         assert_eq!(
             ColumnKind::spellings(),
-            r#""numeric", "categorical" or "ignore""#
+            r#""numeric", "categorical", "ignore" or "time""#
         );
     }
 

@@ -49,6 +49,11 @@ pub struct CheckpointExtra {
     pub scaling: relearn_data::Scaling,
     /// `window.size`.
     pub window_size: usize,
+    /// Windows by time (`window.every`): the label of the window's calendar period
+    /// (`2026-12-01`, `2026-12-01T13`, `2026-12`). Absent for windows of `window.size`
+    /// rows, whose checkpoints (and ids) are as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
     /// `run.seed`.
     pub seed: u64,
     /// CSV runs: the hashes of the data the run trained on (see [`crate::data_trail`]).

@@ -155,6 +155,7 @@ mod tests {
             target: "y".into(),
             scaling: relearn_data::Scaling::Running,
             window_size: 2,
+            period: None,
             seed: 0,
             data,
             gate: None,

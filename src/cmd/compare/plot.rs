@@ -163,10 +163,14 @@ fn draw_title<DB: DrawingBackend>(
     } else {
         "lower is better"
     };
-    let sub = format!(
-        "{}, windows of {} samples; {better}",
-        report.setup.stream.source, report.setup.stream.window_size
-    );
+    let stream = &report.setup.stream;
+    let sub = match &stream.every {
+        Some(every) => format!("{}, one window per {every}; {better}", stream.source),
+        None => format!(
+            "{}, windows of {} samples; {better}",
+            stream.source, stream.window_size
+        ),
+    };
     top.draw(&Text::new(
         sub,
         (16, 36),
@@ -290,17 +294,33 @@ fn draw_chart<DB: DrawingBackend>(
         .y_label_area_size(70)
         .build_cartesian_2d(first as f64 - 0.5..last as f64 + 0.5, y0..y1)?;
     let y_digits = if report.setup.higher_is_better { 2 } else { 3 };
-    chart
-        .configure_mesh()
-        .x_desc("window")
-        .y_desc(format!("prequential {metric}"))
-        .axis_desc_style(("sans-serif", 15))
-        .label_style(("sans-serif", 13))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| stats::format_sig(*y, y_digits))
-        .light_line_style(RGBColor(235, 235, 235))
-        .bold_line_style(RGBColor(215, 215, 215))
-        .draw()?;
+    // Windows by time are named by their periods (`2026-12-01`) where a window has one.
+    let periods = report.period_by_window();
+    let x_label = |x: &f64| {
+        let w = x.round();
+        match periods.get(&(w.max(0.0) as u64)) {
+            Some(label) if (x - w).abs() < 1e-9 => label.clone(),
+            _ => format!("{x:.0}"),
+        }
+    };
+    let mut mesh = chart.configure_mesh();
+    if !periods.is_empty() {
+        // Dates are wider than window numbers.
+        mesh.x_labels(6);
+    }
+    mesh.x_desc(if periods.is_empty() {
+        "window"
+    } else {
+        "window (period)"
+    })
+    .y_desc(format!("prequential {metric}"))
+    .axis_desc_style(("sans-serif", 15))
+    .label_style(("sans-serif", 13))
+    .x_label_formatter(&x_label)
+    .y_label_formatter(&|y| stats::format_sig(*y, y_digits))
+    .light_line_style(RGBColor(235, 235, 235))
+    .bold_line_style(RGBColor(215, 215, 215))
+    .draw()?;
 
     for (_, w) in report.setup.stream.drift_windows() {
         let x = w as f64;

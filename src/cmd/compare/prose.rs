@@ -465,6 +465,8 @@ mod tests {
                 windows: chain.len(),
                 label_delay: 0,
                 drift_points: Vec::new(),
+                every: None,
+                window_samples: Vec::new(),
                 target_variance: Some(1.0),
                 baseline_mse: None,
                 samples_unused_at_end: 0,

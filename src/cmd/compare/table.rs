@@ -26,12 +26,15 @@ fn header(s: &mut String, r: &Report) {
     let st = &r.setup.stream;
     let _ = writeln!(
         s,
-        "compare '{}': {} ({} samples), {} windows of {}, {} initial",
+        "compare '{}': {} ({} samples), {} windows {}, {} initial",
         r.setup.name,
         st.source,
         thousands(st.samples as u64),
         st.windows,
-        st.window_size,
+        match &st.every {
+            Some(every) => format!("by time (one per {every} with rows)"),
+            None => format!("of {}", st.window_size),
+        },
         st.initial_windows
     );
     let better = if r.setup.higher_is_better {
@@ -56,8 +59,12 @@ fn header(s: &mut String, r: &Report) {
     let _ = writeln!(s, "1 point = {}", r.definitions.point);
     let _ = writeln!(
         s,
-        "not used: {} samples after the last full window (a partial window)",
-        thousands(st.samples_unused_at_end as u64)
+        "not used: {} samples {}",
+        thousands(st.samples_unused_at_end as u64),
+        match st.every {
+            Some(_) => "of the last period (it waits for a row of a later one)",
+            None => "after the last full window (a partial window)",
+        }
     );
     let drifts = st.drift_windows();
     if drifts.is_empty() {
@@ -100,10 +107,23 @@ fn per_window(s: &mut String, r: &Report) {
         .iter()
         .map(|m| m.mode.name().len().max(10))
         .collect();
-    per_window_header(s, r, &widths, !baseline.is_empty(), pair.is_some());
+    let periods = r.period_by_window();
+    let period_width = periods
+        .values()
+        .map(String::len)
+        .max()
+        .map_or(0, |w| w.max(6));
+    per_window_header(
+        s,
+        r,
+        &widths,
+        period_width,
+        (!baseline.is_empty(), pair.is_some()),
+    );
     let cell = |v: Option<&f64>| v.map_or("-".to_string(), |x| fmt_score(&r.setup, *x));
     for w in windows {
-        let _ = write!(s, "{w:>6}");
+        let label = periods.get(&w).map_or("-", String::as_str);
+        let _ = write!(s, "{}", window_cell(&w.to_string(), label, period_width));
         for (column, width) in scores.iter().zip(&widths) {
             let _ = write!(s, "  {:>width$}", cell(column.get(&w)));
         }
@@ -145,16 +165,26 @@ fn book_pair_columns(r: &Report) -> Option<(usize, usize)> {
     }
 }
 
-/// The per-window table's header line: `window`, each policy's name in its column's
-/// `widths`, then `baseline` and `difference` when the table has those columns.
+/// The window column's cell: the window right-aligned in 6 characters, then for windows by
+/// time (`period_width` > 0) its period's label (`2026-12-01`).
+fn window_cell(window: &str, label: &str, period_width: usize) -> String {
+    match period_width {
+        0 => format!("{window:>6}"),
+        w => format!("{window:>6}  {label:<w$}"),
+    }
+}
+
+/// The per-window table's header line: `window` (and `period` for windows by time), each
+/// policy's name in its column's `widths`, then `baseline` and `difference` when the table
+/// has those columns.
 fn per_window_header(
     s: &mut String,
     r: &Report,
     widths: &[usize],
-    has_baseline: bool,
-    has_difference: bool,
+    period_width: usize,
+    (has_baseline, has_difference): (bool, bool),
 ) {
-    let _ = write!(s, "{:>6}", "window");
+    let _ = write!(s, "{}", window_cell("window", "period", period_width));
     for (m, width) in r.modes.0.iter().zip(widths) {
         let _ = write!(s, "  {:>width$}", m.mode.name());
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use relearn_data::{
-    CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, GeneratorKind, GeneratorSpec,
+    CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, Every, GeneratorKind, GeneratorSpec,
     MAX_CATEGORY_INPUTS, Scaling, StreamSource, Task,
 };
 
@@ -35,7 +35,12 @@ impl DataSettings {
 
 impl RawData {
     /// Checks the clip, the scaling and the one source, whose generator draws from `seed`.
-    pub(crate) fn check(mut self, cx: &Context, seed: u64) -> Result<DataSettings, ConfigError> {
+    pub(crate) fn check(
+        mut self,
+        cx: &Context,
+        seed: u64,
+        every: Option<Every>,
+    ) -> Result<DataSettings, ConfigError> {
         let clip = self.clip.unwrap_or(defaults::CLIP);
         if clip.is_nan() || clip < 1.0 {
             return Err(cx.invalid(
@@ -60,7 +65,11 @@ impl RawData {
                 "data",
                 "needs a source: `csv = \"file.csv\"` with `target = \"column\"`, or `generator = \"sea\"`",
             )),
-            (Some(csv), None) => self.csv_source(cx, csv, task),
+            (Some(csv), None) => self.csv_source(cx, csv, task, every),
+            (None, Some(_)) if every.is_some() => Err(cx.invalid(
+                "window.every",
+                "cuts windows by the dates of `data.time`, a column of `data.csv`: generators have no dates; use `window.size`",
+            )),
             (None, Some(generator)) => self.generator_source(cx, &generator, task, seed),
         }?;
         Ok(DataSettings {
@@ -77,6 +86,7 @@ impl RawData {
         cx: &Context,
         csv: PathBuf,
         task: Option<Task>,
+        every: Option<Every>,
     ) -> Result<StreamSource, ConfigError> {
         cx.refuse_written(
             &[
@@ -102,6 +112,26 @@ impl RawData {
         }
         let (max_categories, hash_buckets) =
             category_inputs(cx, self.max_categories, self.hash_buckets)?;
+        if every.is_some() && self.time.is_none() {
+            return Err(cx.invalid(
+                "window.every",
+                "needs `data.time = \"column\"`: the column of dates or timestamps whose calendar periods are the windows",
+            ));
+        }
+        if let Some(time) = &self.time {
+            if time.trim().is_empty() {
+                return Err(cx.invalid(
+                    "data.time",
+                    "is empty: name the column of dates or timestamps",
+                ));
+            }
+            if time == &target {
+                return Err(cx.invalid(
+                    "data.time",
+                    format!("is {time:?}, the target column: name the column of dates or timestamps that orders the rows"),
+                ));
+            }
+        }
         Ok(StreamSource::Csv(CsvSource {
             path: cx.resolve(csv),
             target,
@@ -115,6 +145,8 @@ impl RawData {
             max_categories,
             hash_buckets,
             delimiter: delimiter(cx, self.delimiter.as_deref())?,
+            time: self.time,
+            every,
         }))
     }
 
@@ -135,6 +167,7 @@ impl RawData {
                 ("data.max_categories", self.max_categories.is_some()),
                 ("data.hash_buckets", self.hash_buckets.is_some()),
                 ("data.delimiter", self.delimiter.is_some()),
+                ("data.time", self.time.is_some()),
             ],
             "applies to `data.csv` only, not to generators",
         )?;

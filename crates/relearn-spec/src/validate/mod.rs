@@ -147,7 +147,7 @@ impl RawConfig {
     pub(crate) fn check(self, cx: &Context) -> Result<RunSpec, ConfigError> {
         let run = self.run.check(cx)?;
         let windows = self.window.check(cx)?;
-        let data = self.data.check(cx, run.seed)?;
+        let data = self.data.check(cx, run.seed, windows.every)?;
         let task = data.task();
         let (model, scaling) = self.model.check(cx, &data)?;
         let train = self.train.check(cx, model.hidden.len() + 1)?;

@@ -111,12 +111,26 @@ pub(crate) struct Windows {
     pub initial: usize,
     /// Windows between a window's rows and its labels.
     pub label_delay: usize,
+    /// `window.every`: windows by calendar period instead of by `size` rows.
+    pub every: Option<relearn_data::Every>,
 }
 
 impl RawWindow {
     /// Checks the window size and the initial windows, and that a stream of them can be
     /// counted.
     pub(crate) fn check(self, cx: &Context) -> Result<Windows, ConfigError> {
+        let every = match &self.every {
+            Some(_) if self.size.is_some() => {
+                return Err(cx.invalid(
+                    "window.every",
+                    "cannot be combined with `window.size`: a window is either every `size` rows or one calendar period of `data.time`; keep one of them",
+                ));
+            }
+            Some(every) => {
+                Some(relearn_data::Every::parse(every).map_err(|m| cx.invalid("window.every", m))?)
+            }
+            None => None,
+        };
         let size = self.size.unwrap_or(defaults::WINDOW_SIZE);
         if size == 0 {
             return Err(cx.invalid("window.size", "must be at least 1"));
@@ -139,6 +153,7 @@ impl RawWindow {
             size,
             initial,
             label_delay,
+            every,
         })
     }
 }

@@ -389,3 +389,70 @@ fn freeze_and_lr_scale_are_checked_and_their_defaults_keep_the_fingerprint() {
     let err = with("freeze = [3]\n").unwrap_err().to_string();
     assert!(err.contains("`train.freeze` names linear layer 3"), "{err}");
 }
+
+#[test]
+fn time_windows_are_checked() {
+    let csv = "[run]\nname = \"t\"\n[data]\ncsv = \"t.csv\"\ntarget = \"y\"\n";
+    let spec = parse(&format!("{csv}time = \"ts\"\n[window]\nevery = \"1d\"\n")).unwrap();
+    let StreamSource::Csv(src) = &spec.source else {
+        panic!("a CSV source")
+    };
+    assert_eq!(src.time.as_deref(), Some("ts"));
+    assert_eq!(src.every, Some(relearn_data::Every::Days(1)));
+    // A row-window config keeps its fingerprint: the new keys are absent from it.
+    let plain = parse(csv).unwrap();
+    let timed = parse(&format!("{csv}time = \"ts\"\n")).unwrap();
+    assert_ne!(plain.fingerprint(), timed.fingerprint());
+    let plain_json = serde_json::to_string(&plain.source).unwrap();
+    assert!(
+        !plain_json.contains("time") && !plain_json.contains("every"),
+        "{plain_json}"
+    );
+    for (text, key, says) in [
+        (
+            format!("{csv}[window]\nevery = \"1d\"\n"),
+            "window.every",
+            "needs `data.time",
+        ),
+        (
+            format!("{csv}time = \"ts\"\n[window]\nevery = \"1d\"\nsize = 10\n"),
+            "window.every",
+            "cannot be combined with `window.size`",
+        ),
+        (
+            format!("{csv}time = \"ts\"\n[window]\nevery = \"1w\"\n"),
+            "window.every",
+            "\"1w\"; expected a count and a unit",
+        ),
+        (
+            format!("{csv}time = \"ts\"\n[window]\nevery = \"0d\"\n"),
+            "window.every",
+            "between 1 and 10000",
+        ),
+        (
+            format!("{csv}time = \"y\"\n"),
+            "data.time",
+            "the target column",
+        ),
+        (
+            "[run]\nname = \"t\"\n[data]\ngenerator = \"sea\"\ntime = \"ts\"\n".to_string(),
+            "data.time",
+            "applies to `data.csv` only",
+        ),
+        (
+            "[run]\nname = \"t\"\n[data]\ngenerator = \"sea\"\n[window]\nevery = \"1d\"\n"
+                .to_string(),
+            "window.every",
+            "generators have no dates",
+        ),
+    ] {
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(key) && err.contains(says), "{text}\n{err}");
+        assert!(err.starts_with("/cfg/run.toml:"), "{err}");
+    }
+    let declared = parse(&format!("{csv}[data.columns]\nsignup = \"time\"\n")).unwrap();
+    let StreamSource::Csv(src) = &declared.source else {
+        panic!("a CSV source")
+    };
+    assert_eq!(src.columns["signup"], relearn_data::ColumnKind::Time);
+}

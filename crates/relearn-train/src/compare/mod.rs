@@ -174,6 +174,13 @@ impl Setup {
                 windows: max_windows.map_or(stream.n_windows(), |n| n.min(stream.n_windows())),
                 label_delay: spec.label_delay,
                 drift_points: info.drift_points.clone(),
+                every: info.every.map(|e| e.name()),
+                window_samples: match stream.windowing() {
+                    relearn_data::Windowing::Rows { .. } => Vec::new(),
+                    w @ relearn_data::Windowing::Time { .. } => {
+                        (0..stream.n_windows()).map(|i| w.span(i).len()).collect()
+                    }
+                },
                 target_variance: match spec.task() {
                     Task::Regression => Some(stats::initial_target_variance(stream)?),
                     Task::Classification => None,
@@ -265,8 +272,8 @@ pub fn build(inputs: Inputs<'_>) -> Report {
 
 /// The no-skill baseline's mse pooled over the compared update windows, as the runs'
 /// checkpoints record it (it depends on the window's data alone, so any run's will do);
-/// `None` when none records one. Every window scores `window_size` samples, so the pooled
-/// mse is the mean of the windows' mse.
+/// `None` when none records one. The windows' mse weighed by their samples: `window_size`
+/// each (the mean of the windows' mse), or for windows by time their own.
 fn pooled_baseline(setup: &Setup, runs: &[RunInput<'_>]) -> Option<f64> {
     let key = relearn_spec::Metric::Baseline.name();
     let by_window: BTreeMap<u64, f64> = runs
@@ -275,8 +282,10 @@ fn pooled_baseline(setup: &Setup, runs: &[RunInput<'_>]) -> Option<f64> {
         .filter(|m| (m.window as usize) < setup.stream.windows && !m.relation.is_root())
         .filter_map(|m| Some((m.window, *m.metrics.prequential.as_ref()?.get(key)?)))
         .collect();
-    let n = setup.stream.window_size as f64;
-    let rows: Vec<(f64, f64)> = by_window.values().map(|&b| (b, n)).collect();
+    let rows: Vec<(f64, f64)> = by_window
+        .iter()
+        .map(|(&w, &b)| (b, setup.stream.samples_of(w)))
+        .collect();
     stats::weighted_mean(&rows)
 }
 
@@ -286,13 +295,14 @@ fn baseline_summary(setup: &Setup, windows: &[WindowRow]) -> Option<BaselineSumm
         relearn_spec::Metric::Baseline.name(),
         relearn_spec::Metric::Skill.name(),
     );
-    let rows: Vec<(f64, f64, f64)> = windows
+    let rows: Vec<(f64, f64, f64, f64)> = windows
         .iter()
         .filter_map(|w| {
             Some((
                 w.score,
                 *w.prequential.get(base)?,
                 *w.prequential.get(skill)?,
+                setup.stream.samples_of(w.window),
             ))
         })
         .collect();
@@ -301,15 +311,15 @@ fn baseline_summary(setup: &Setup, windows: &[WindowRow]) -> Option<BaselineSumm
     }
     let over: Vec<f64> = rows
         .iter()
-        .map(|(s, b, _)| (s - b) * setup.points_scale())
+        .map(|(s, b, _, _)| (s - b) * setup.points_scale())
         .collect();
     let over_baseline_points = mean(&over)?;
     let std_error_points = std_error(&over);
-    // Every window scores `window_size` samples (rows without a target are not samples).
-    let n = setup.stream.window_size as f64;
+    // A window scores `window_size` samples, or for windows by time its own (rows without a
+    // target are not samples).
     let losses: Vec<(f64, f64, f64)> = rows
         .iter()
-        .map(|&(s, b, _)| (setup.loss(s), setup.loss(b), n))
+        .map(|&(s, b, _, n)| (setup.loss(s), setup.loss(b), n))
         .collect();
     Some(BaselineSummary {
         windows: rows.len(),
@@ -414,6 +424,9 @@ fn window_rows(
                 samples_trained: m.samples_trained,
                 retained: m.retained.clone(),
                 previous_concept: previous_concept.get(&m.id).copied(),
+                period: crate::checkpoint::CheckpointExtra::of(m)
+                    .ok()
+                    .and_then(|e| e.period),
             })
         })
         .collect()

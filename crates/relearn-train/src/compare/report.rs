@@ -46,6 +46,14 @@ pub struct StreamSummary {
     pub label_delay: usize,
     /// Declared drift points (sample indices); empty for CSV and `hyperplane`.
     pub drift_points: Vec<usize>,
+    /// Windows by time: `window.every` (`1d`); then `window_size` is unused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    /// Windows by time: the samples of each window, by index (windows hold different
+    /// numbers of samples, and pooled scores weigh each by its samples). Empty for row
+    /// windows, which all hold `window_size`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub window_samples: Vec<usize>,
     /// Regression: the variance of the target over the initial windows, which sets what a
     /// point of mse is when the checkpoints record no baseline (see [`Setup::point`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,6 +74,14 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl StreamSummary {
+    /// The samples window `window` scores: `window_size`, or for windows by time its own.
+    pub fn samples_of(&self, window: u64) -> f64 {
+        match self.window_samples.get(window as usize) {
+            Some(&n) => n as f64,
+            None => self.window_size as f64,
+        }
+    }
+
     /// The window holding each drift point's sample, for drift points the comparison can
     /// see (after the initial windows, before the end).
     pub fn drift_windows(&self) -> Vec<(usize, u64)> {
@@ -232,6 +248,17 @@ impl Report {
             .iter()
             .flat_map(|m| &m.windows)
             .filter_map(|w| w.prequential.get(key).map(|&b| (w.window, b)))
+            .collect()
+    }
+
+    /// Windows by time: the label of each window's period (`2026-12-01`), as the
+    /// checkpoints record it; empty for windows of `window.size` rows.
+    pub fn period_by_window(&self) -> BTreeMap<u64, String> {
+        self.modes
+            .0
+            .iter()
+            .flat_map(|m| &m.windows)
+            .filter_map(|w| w.period.clone().map(|p| (w.window, p)))
             .collect()
     }
 
@@ -440,6 +467,9 @@ pub struct WindowRow {
     pub retained: Retained,
     /// The checkpoint's score on the previous concept's windows (see [`Backward`]).
     pub previous_concept: Option<f64>,
+    /// Windows by time: the label of the window's period (`2026-12-01`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
 }
 
 /// A score at a window.

@@ -220,12 +220,12 @@ pub fn pooled_skill(rows: &[(f64, f64, f64)]) -> Option<f64> {
 /// `None` when none of its windows records a baseline.
 pub fn excess_loss(setup: &Setup, m: &ModeReport) -> Option<ExcessLoss> {
     let key = relearn_spec::Metric::Baseline.name();
-    let n = setup.stream.window_size as f64;
     let rows: Vec<(u64, f64)> = m
         .windows
         .iter()
         .filter_map(|w| {
             let base = *w.prequential.get(key)?;
+            let n = setup.stream.samples_of(w.window);
             Some((w.window, (setup.loss(w.score) - setup.loss(base)) * n))
         })
         .collect();

@@ -32,6 +32,8 @@ fn setup(higher_is_better: bool, drift_points: Vec<usize>) -> Setup {
             windows: 20,
             label_delay: 0,
             drift_points,
+            every: None,
+            window_samples: Vec::new(),
             target_variance: None,
             baseline_mse: None,
             samples_unused_at_end: 0,
@@ -51,6 +53,7 @@ fn rows(scores: &[(u64, f64)]) -> Vec<WindowRow> {
             samples_trained: 100,
             retained: Retained::default(),
             previous_concept: None,
+            period: None,
         })
         .collect()
 }

@@ -80,7 +80,8 @@ impl UpdatePolicy for Drift {
     /// The recent windows a reset at the next window would reuse.
     fn retained(&self, window: usize, _state: &dyn PolicyState, ctx: &Context) -> Retained {
         let post_initial = (window + 1).saturating_sub(ctx.initial_windows);
-        ctx.windows_retained((self.spec.recent_windows - 1).min(post_initial))
+        let kept = (self.spec.recent_windows - 1).min(post_initial);
+        ctx.windows_retained(window + 1 - kept..window + 1)
     }
 }
 

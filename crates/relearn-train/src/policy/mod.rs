@@ -183,7 +183,7 @@ pub struct History {
 }
 
 /// Facts of the run a policy needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Context {
     /// `run.seed`.
     pub seed: u64,
@@ -198,9 +198,12 @@ pub struct Context {
 }
 
 impl Context {
-    /// What `windows` whole windows of samples take, as `retained`.
-    pub fn windows_retained(&self, windows: usize) -> Retained {
-        let samples = self.windowing.samples_in(windows);
+    /// What the samples of `windows` (window indices) take, as `retained`.
+    pub fn windows_retained(&self, windows: impl IntoIterator<Item = usize>) -> Retained {
+        let samples: usize = windows
+            .into_iter()
+            .map(|w| self.windowing.span(w).len())
+            .sum();
         Retained {
             samples: samples as u64,
             bytes: (samples * 4 * (self.n_features + 1 + self.n_categorical)) as u64,

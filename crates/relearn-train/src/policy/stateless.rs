@@ -67,8 +67,7 @@ impl UpdatePolicy for Stateless {
         let first_reused = (window + 2)
             .saturating_sub(self.spec.recent_windows)
             .max(ctx.initial_windows);
-        let reused_windows = (window + 1).saturating_sub(first_reused);
-        ctx.windows_retained(ctx.initial_windows + reused_windows)
+        ctx.windows_retained((0..ctx.initial_windows).chain(first_reused..window + 1))
     }
 }
 

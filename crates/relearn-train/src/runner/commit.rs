@@ -131,6 +131,7 @@ impl<F: ModelFamily> Loop<'_, F> {
             target: csv.map_or_else(|| "y".to_string(), |csv| csv.target.clone()),
             scaling: self.spec.scaling,
             window_size: self.spec.window_size,
+            period: self.ctx.windowing.label(c.window),
             seed: self.spec.seed,
             data: self.trail.as_ref().map(|trail| trail.record(c.window)),
             gate: rejected,

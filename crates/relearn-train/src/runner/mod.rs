@@ -43,7 +43,7 @@ pub enum RunEvent {
     /// The stream is open; `windows` updates lie ahead in this invocation.
     Planned {
         /// Stream description.
-        info: StreamInfo,
+        info: Box<StreamInfo>,
         /// Windows in the stream.
         stream_windows: usize,
         /// Checkpoints this invocation will commit.
@@ -199,7 +199,7 @@ pub fn run_with(
         });
     }
     on_event(&RunEvent::Planned {
-        info: stream.info().clone(),
+        info: Box::new(stream.info().clone()),
         stream_windows: stream.n_windows(),
         todo,
     });
@@ -293,6 +293,10 @@ impl<'a, F: ModelFamily> Loop<'a, F> {
             n_features: info.n_features(),
             n_categorical: info.categorical.len(),
         };
+        let history = History {
+            initial: ctx.empty_batch(),
+            recent: VecDeque::new(),
+        };
         let mut loop_ = Loop {
             spec,
             store,
@@ -306,10 +310,7 @@ impl<'a, F: ModelFamily> Loop<'a, F> {
             predictors: VecDeque::new(),
             initial_id: None,
             next_window: spec.initial_windows,
-            history: History {
-                initial: ctx.empty_batch(),
-                recent: VecDeque::new(),
-            },
+            history,
             initial_skipped: 0,
             trail: matches!(spec.source, relearn_data::StreamSource::Csv(_))
                 .then(DataTrail::default),

@@ -22,11 +22,16 @@ impl<F: ModelFamily> Loop<'_, F> {
             return Err(TrainError::DataChanged {
                 run: self.spec.name.clone(),
                 message: format!(
-                    "{} now holds {} full window(s) of {} rows, but the run has trained through window {} \
+                    "{} now holds {} full window(s){}, but the run has trained through window {} \
                      (checkpoint {:.12}): rows were removed or the file was replaced",
                     csv_path(self.spec),
                     stream.n_windows(),
-                    self.spec.window_size,
+                    match stream.windowing() {
+                        relearn_data::Windowing::Rows { size } => format!(" of {size} rows"),
+                        relearn_data::Windowing::Time { every, .. } => {
+                            format!(" (one per {})", every.noun())
+                        }
+                    },
                     head.window,
                     head.id
                 ),
