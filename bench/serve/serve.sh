@@ -21,7 +21,7 @@
 #   ROWS=1000      rows of the large body
 #   SERVERS="relearn fastapi"  which servers to measure
 #   PHASES="bench variants swap"  which phases to run (variants: relearn serve with
-#                  --log-sync write, and with a shadow answering every request)
+#                  --log-sync fsync, and with a shadow answering every request)
 #   SWAP_DURATION=20 SWAP_WINDOW=100   the swap phase: wrk seconds, rows per promoted window
 set -euo pipefail
 
@@ -235,8 +235,9 @@ fi
 
 # ---- variants: what the log's fsync and a shadow on every request cost ----------------------
 if has_phase variants; then
-    # name|flags: the same load on relearn serve started with other flags
-    for variant in "log-sync write|--log-sync write" \
+    # name|flags: the same load on relearn serve started with other flags (the default is
+    # --log-sync write)
+    for variant in "log-sync fsync|--log-sync fsync" \
         "shadow on every request|--shadow quickstart~1 --shadow-fraction 1"; do
         name=${variant%%|*}
         read -r -a flags <<< "${variant#*|}"
