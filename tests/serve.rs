@@ -263,21 +263,10 @@ fn assert_a_damaged_checkpoint_is_never_served(
     first: &str,
     second: &str,
 ) {
-    let manifest: Value = serde_json::from_str(&sb.ok(&["show", second, "--json"])).unwrap();
-    let object = manifest["parts"]["model"]["object"].as_str().unwrap();
-    let path = sb
-        .store()
-        .join("objects")
-        .join(&object[..2])
-        .join(&object[2..]);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let n = bytes.len();
-    bytes[n / 2] ^= 0xff;
-    let mut perms = std::fs::metadata(&path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&path, perms).unwrap();
-    std::fs::write(&path, bytes).unwrap();
+    damage_weights(sb, second, |bytes| {
+        let n = bytes.len();
+        bytes[n / 2] ^= 0xff;
+    });
     std::fs::write(sb.store().join("refs/runs/t"), format!("{second}\n")).unwrap();
     let start = Instant::now();
     while !server
@@ -508,21 +497,29 @@ fn startup_on_a_missing_run_or_a_damaged_store_exits_2() {
     assert_eq!(logs(), before, "a refused start made a log file");
     assert_eq!(first.stop(), Some(0));
     // The head's weights damaged.
-    let head = sb.head("t").unwrap();
-    let manifest: Value = serde_json::from_str(&sb.ok(&["show", &head, "--json"])).unwrap();
+    damage_weights(&sb, &sb.head("t").unwrap(), |bytes| {
+        *bytes = b"damaged".to_vec()
+    });
+    let out = sb.relearn(&["serve", "--run", "t", "--addr", "127.0.0.1:0"]);
+    assert_fails(&out, 2, "cannot serve run \"t\"");
+}
+
+/// Rewrites the weights object of checkpoint `id` with `damage` (objects are read-only).
+fn damage_weights(sb: &Sandbox, id: &str, damage: impl FnOnce(&mut Vec<u8>)) {
+    let manifest: Value = serde_json::from_str(&sb.ok(&["show", id, "--json"])).unwrap();
     let object = manifest["parts"]["model"]["object"].as_str().unwrap();
     let path = sb
         .store()
         .join("objects")
         .join(&object[..2])
         .join(&object[2..]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    damage(&mut bytes);
     let mut perms = std::fs::metadata(&path).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
     std::fs::set_permissions(&path, perms).unwrap();
-    std::fs::write(&path, b"damaged").unwrap();
-    let out = sb.relearn(&["serve", "--run", "t", "--addr", "127.0.0.1:0"]);
-    assert_fails(&out, 2, "cannot serve run \"t\"");
+    std::fs::write(&path, bytes).unwrap();
 }
 
 /// Every row of every complete record of every log file in `dir`, one object a row:
