@@ -187,6 +187,20 @@ start_fastapi() { # PORT
     log "uvicorn (pid $FASTAPI_PID, $WORKERS workers) ready on 127.0.0.1:$1"
 }
 
+measure() { # NAME URL PID TAG: both bodies, a warm-up then the measured run, one result each
+    local name=$1 url=$2 pid=$3 tag=$4 n label out
+    for n in 1 "$ROWS"; do
+        log "$name, $n-row body: ${WARMUP} s warm-up, ${DURATION} s measured"
+        out="$BENCH_DIR/wrk-$tag-$n.txt"
+        run_wrk "$url" "$BENCH_DIR/body-$n.json" "$WARMUP" /dev/null
+        run_wrk "$url" "$BENCH_DIR/body-$n.json" "$DURATION" "$out" --latency
+        "$PY" "$UTIL" rss "$pid" > "$BENCH_DIR/rss-$tag-$n.json"
+        label=$([ "$n" = 1 ] && echo "1 row" || echo "$n rows")
+        "$PY" "$UTIL" wrk-record "$out" --server "$name" --body "$label" --rows "$n" \
+            --rss-json "$BENCH_DIR/rss-$tag-$n.json" >> "$RESULTS"
+    done
+}
+
 run_wrk() { # URL BODY_FILE SECONDS OUT [extra wrk args]
     local url=$1 body=$2 secs=$3 out=$4
     shift 4
@@ -219,15 +233,7 @@ if has_phase bench; then
             || die "$s does not reproduce relearn predict; stopping"
     done
     for s in $SERVERS; do
-        for n in 1 "$ROWS"; do
-            log "$s, $n-row body: ${WARMUP} s warm-up, ${DURATION} s measured"
-            run_wrk "${URL[$s]}" "$BENCH_DIR/body-$n.json" "$WARMUP" /dev/null
-            run_wrk "${URL[$s]}" "$BENCH_DIR/body-$n.json" "$DURATION" "$BENCH_DIR/wrk-$s-$n.txt" --latency
-            "$PY" "$UTIL" rss "${PID_OF[$s]}" > "$BENCH_DIR/rss-$s-$n.json"
-            label=$([ "$n" = 1 ] && echo "1 row" || echo "$n rows")
-            "$PY" "$UTIL" wrk-record "$BENCH_DIR/wrk-$s-$n.txt" --server "$s" --body "$label" --rows "$n" \
-                --rss-json "$BENCH_DIR/rss-$s-$n.json" >> "$RESULTS"
-        done
+        measure "$s" "${URL[$s]}" "${PID_OF[$s]}" "$s"
     done
     if [ -n "$RELEARN_PID" ]; then stop_pid "$RELEARN_PID"; fi
     if [ -n "$FASTAPI_PID" ]; then stop_pid "$FASTAPI_PID"; fi
@@ -243,16 +249,7 @@ if has_phase variants; then
         read -r -a flags <<< "${variant#*|}"
         P4=$("$PY" "$UTIL" freeport)
         start_relearn "$RUN" "$P4" "$BENCH_DIR/relearn-variant.log" "${flags[@]}"
-        for n in 1 "$ROWS"; do
-            log "relearn ($name), $n-row body: ${WARMUP} s warm-up, ${DURATION} s measured"
-            out="$BENCH_DIR/wrk-variant-${name// /-}-$n.txt"
-            run_wrk "http://127.0.0.1:$P4" "$BENCH_DIR/body-$n.json" "$WARMUP" /dev/null
-            run_wrk "http://127.0.0.1:$P4" "$BENCH_DIR/body-$n.json" "$DURATION" "$out" --latency
-            "$PY" "$UTIL" rss "$RELEARN_PID" > "$BENCH_DIR/rss-variant.json"
-            label=$([ "$n" = 1 ] && echo "1 row" || echo "$n rows")
-            "$PY" "$UTIL" wrk-record "$out" --server "relearn ($name)" --body "$label" --rows "$n" \
-                --rss-json "$BENCH_DIR/rss-variant.json" >> "$RESULTS"
-        done
+        measure "relearn ($name)" "http://127.0.0.1:$P4" "$RELEARN_PID" "variant-${name// /-}"
         stop_pid "$RELEARN_PID"
     done
 fi

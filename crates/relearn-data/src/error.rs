@@ -456,14 +456,15 @@ fn list(names: &[String]) -> String {
     }
 }
 
-/// `"a", "b", "c"` (or `(none)`).
-fn quoted(names: &[String]) -> String {
+/// `"a", "b", "c"` (or `(none)`): names or cells as a message quotes them, escaped as Rust
+/// strings are.
+pub fn quoted(names: &[String]) -> String {
     if names.is_empty() {
         "(none)".to_string()
     } else {
         names
             .iter()
-            .map(|n| format!("\"{n}\""))
+            .map(|n| format!("{n:?}"))
             .collect::<Vec<_>>()
             .join(", ")
     }

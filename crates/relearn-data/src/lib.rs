@@ -41,13 +41,13 @@ mod time;
 
 pub use batch::{Batch, Window};
 pub use csv_file::{CsvRows, read_csv_rows, read_labelled_csv, sniff_delimiter};
-pub use error::{ColumnRole, DataError};
+pub use error::{ColumnRole, DataError, quoted};
 pub use info::{CategoricalColumn, StreamInfo};
 pub use preprocess::{
     CategoryEncoder, DEFAULT_CLIP, Encoders, Fill, OutOfRange, Preprocessor, Scaler, Scaling,
     TargetScaler, fnv1a64, real_spread,
 };
-pub use rows::{Cell, RowError, RowReader, number_text, quoted};
+pub use rows::{Cell, RowError, RowReader, number_text};
 pub use source::{
     ColumnKind, CsvSource, DEFAULT_DELIMITER, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES,
     DEFAULT_MISSING, GeneratorKind, GeneratorSpec, MAX_CATEGORY_INPUTS, NUMERIC_TARGET_DISTINCT,

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use crate::csv_file::{BadNumber, MissingTokens, is_missing, read_number_str};
-use crate::{Batch, Preprocessor, TimeEncoder, parse_time};
+use crate::{Batch, Preprocessor, TimeEncoder, parse_time, quoted};
 
 /// Why rows cannot be read against a checkpoint's features: what is wrong and where (the
 /// 0-based row of the request and the column's name).
@@ -53,15 +53,6 @@ pub enum RowError {
         /// What is wrong with it, and how to fix it.
         problem: &'static str,
     },
-}
-
-/// `"a", "b"`: names or cells as a message quotes them (escaped as Rust strings are).
-pub fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|n| format!("{n:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Reads rows, given as cells in the order of a header, into a [`Batch`] of a checkpoint's
@@ -131,12 +122,12 @@ impl RowReader {
     /// Finds the checkpoint's features in `header`. Every feature must be there, once;
     /// other columns are ignored (see [`RowReader::unknown_columns`]).
     pub fn new<S: AsRef<str>>(pre: &Preprocessor, header: &[S]) -> Result<RowReader, RowError> {
-        // As `predict` reads a file: other columns may repeat (two blank names, say); a
-        // feature may not.
+        // As `predict` reads a file: other columns may repeat (two blank names, say), the
+        // first of them being the one read; a feature may not.
         let mut position: HashMap<&str, usize> = HashMap::with_capacity(header.len());
         let mut repeated = Vec::new();
         for (i, name) in header.iter().enumerate() {
-            if position.insert(name.as_ref(), i).is_some() {
+            if *position.entry(name.as_ref()).or_insert(i) != i {
                 repeated.push(name.as_ref());
             }
         }
@@ -153,10 +144,6 @@ impl RowReader {
             return Err(RowError::DuplicateColumn {
                 column: column.to_string(),
             });
-        }
-        // The first of a repeated name is the one read.
-        for (i, name) in header.iter().enumerate().rev() {
-            position.insert(name.as_ref(), i);
         }
         let expected: Vec<String> = pre
             .plain_feature_names()

@@ -16,7 +16,7 @@ use relearn_train::inference::Prediction;
 use serde_json::json;
 
 use crate::Settings;
-use crate::body::{self, Format};
+use crate::body;
 use crate::error::ApiError;
 use crate::log::{Appender, Record};
 use crate::metrics::Metrics;
@@ -137,8 +137,7 @@ impl App {
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let format = Format::of(content_type, &bytes)?;
-        let rows = Arc::new(body::parse(&bytes, format, self.settings.max_rows)?);
+        let rows = Arc::new(body::read(content_type, &bytes, self.settings.max_rows)?);
         drop(bytes);
         // The model this request started on: it answers every row, whatever swaps meanwhile.
         let model = self.primary.model.load_full();

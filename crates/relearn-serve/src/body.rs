@@ -106,7 +106,6 @@ impl Format {
     /// any other a CSV. Another type is 415.
     pub fn of(content_type: Option<&str>, body: &[u8]) -> Result<Format, ApiError> {
         let Some(content_type) = content_type else {
-            let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
             let first = body.iter().find(|b| !b.is_ascii_whitespace());
             return Ok(if first == Some(&b'{') {
                 Format::Json
@@ -137,10 +136,16 @@ impl Format {
     }
 }
 
-/// Parses `body` in `format`, refusing more than `max_rows` rows (413).
-pub fn parse(body: &[u8], format: Format, max_rows: usize) -> Result<Rows, ApiError> {
+/// A request's rows: `body` in the format its `content_type` names (see [`Format::of`]),
+/// at most `max_rows` of them (413 beyond).
+pub fn read(content_type: Option<&str>, body: &[u8], max_rows: usize) -> Result<Rows, ApiError> {
     // A UTF-8 byte-order mark, as some tools write, is not part of the content.
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    parse(body, Format::of(content_type, body)?, max_rows)
+}
+
+/// Parses `body` in `format`, refusing more than `max_rows` rows (413).
+pub fn parse(body: &[u8], format: Format, max_rows: usize) -> Result<Rows, ApiError> {
     let rows = match format {
         Format::Json => parse_json(body, max_rows)?,
         Format::Csv(delimiter) => parse_csv(body, delimiter, max_rows)?,

@@ -149,25 +149,22 @@ struct Tally {
 pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, ReportError> {
     let files = log_files(log_dir)?;
     let labels = labels.map(read_labels).transpose()?;
-    let mut served: HashMap<(String, usize), (String, Value, Option<String>)> = HashMap::new();
+    // The served records by request id, and the challenger's.
+    let mut served: HashMap<String, Line> = HashMap::new();
     let mut shadows: Vec<Line> = Vec::new();
     let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
     // Request ids given to more than one served request (a client that reuses its ids, or
     // replicas): their shadow rows cannot be matched to the right answer, so they are left
     // out of the comparison and counted.
-    let mut seen = std::collections::HashSet::new();
     let mut ambiguous = std::collections::HashSet::new();
     for file in &files {
         for line in read_lines(file)? {
             match (&line.model, &line.shadow_model) {
                 (Some(model), _) => {
-                    if !seen.insert(line.request_id.clone()) {
-                        ambiguous.insert(line.request_id.clone());
-                    }
                     *by_model.entry(model.clone()).or_default() += line.predictions.len() as u64;
-                    for (row, prediction) in line.predictions.iter().enumerate() {
-                        let key = (line.request_id.clone(), row);
-                        served.insert(key, (model.clone(), prediction.clone(), line.id(row)));
+                    let id = line.request_id.clone();
+                    if served.insert(id.clone(), line).is_some() {
+                        ambiguous.insert(id);
                     }
                 }
                 (None, Some(_)) => shadows.push(line),
@@ -181,16 +178,22 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
         .iter()
         .filter(|l| !ambiguous.contains(&l.request_id))
     {
-        let challenger = line.shadow_model.clone().expect("a shadow line");
-        for (row, theirs) in line.shadow_predictions.iter().enumerate() {
-            let Some((model, prediction, id)) = served.get(&(line.request_id.clone(), row)) else {
-                continue;
-            };
+        let Some(ours) = served.get(&line.request_id) else {
+            continue;
+        };
+        let (model, challenger) = (
+            ours.model.clone().unwrap_or_default(),
+            line.shadow_model.clone().unwrap_or_default(),
+        );
+        let tally = tallies.entry((model, challenger)).or_default();
+        for (row, (prediction, theirs)) in ours
+            .predictions
+            .iter()
+            .zip(&line.shadow_predictions)
+            .enumerate()
+        {
             shadowed += 1;
-            let tally = tallies
-                .entry((model.clone(), challenger.clone()))
-                .or_default();
-            let label = id.as_ref().and_then(|id| labels.as_ref()?.get(id));
+            let label = ours.id(row).and_then(|id| labels.as_ref()?.get(&id));
             tally.add(prediction, theirs, label);
         }
     }

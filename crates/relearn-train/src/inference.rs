@@ -157,10 +157,7 @@ impl Inference {
     ) -> Result<Vec<f32>, InferenceError> {
         let mut outputs = relearn_fit::outputs(&self.model, batch, &self.device);
         let width = (outputs.len() / batch.len().max(1)).max(1);
-        let bad = outputs
-            .chunks(width)
-            .position(|row| row.iter().any(|v| !v.is_finite()));
-        match bad {
+        match first_non_finite(&outputs, width) {
             None => {
                 // Regression: in the target's units.
                 self.checkpoint
@@ -188,20 +185,14 @@ impl Inference {
         let inputs = self.checkpoint.preprocessor.inputs(raw);
         let mut outputs = relearn_fit::outputs(&self.model, &inputs, &self.device);
         let width = (outputs.len() / inputs.len().max(1)).max(1);
-        if let Some(row) = outputs
-            .chunks(width)
-            .position(|row| row.iter().any(|v| !v.is_finite()))
-        {
+        if let Some(row) = first_non_finite(&outputs, width) {
             return Err(row);
         }
         self.checkpoint
             .preprocessor
             .outputs_to_target_units(&mut outputs);
         // A finite output can overflow once brought back to the target's units.
-        if let Some(row) = outputs
-            .chunks(width)
-            .position(|row| row.iter().any(|v| !v.is_finite()))
-        {
+        if let Some(row) = first_non_finite(&outputs, width) {
             return Err(row);
         }
         Ok(outputs)
@@ -266,6 +257,14 @@ impl Inference {
         }
         message
     }
+}
+
+/// The first row (0-based) of `outputs` (row-major, `width` a row) with a NaN or infinite
+/// value.
+fn first_non_finite(outputs: &[f32], width: usize) -> Option<usize> {
+    outputs
+        .chunks(width)
+        .position(|row| row.iter().any(|v| !v.is_finite()))
 }
 
 /// A scaled feature this far from 0 (standard deviations, when the checkpoint scales) is
