@@ -13,6 +13,7 @@ mod crash;
 mod docs;
 #[cfg(unix)]
 mod failures;
+mod folders;
 mod gate;
 mod golden;
 mod import;

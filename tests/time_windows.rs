@@ -12,7 +12,7 @@ use crate::common::{Sandbox, assert_fails, ids};
 const START_DAY: i64 = 20_788;
 
 /// `YYYY-MM-DD` of day `day` after 2026-12-01.
-fn date(day: i64) -> String {
+pub(crate) fn date(day: i64) -> String {
     // Civil from days (Howard Hinnant), enough for a test.
     let z = START_DAY + day + 719_468;
     let era = z.div_euclid(146_097);
@@ -29,7 +29,7 @@ fn date(day: i64) -> String {
 /// Rows on day `day` of the stream (0 = 2026-12-01): none on every 7th day from day 3 and
 /// on days 20 and 21, else 12 to 60 rows at irregular times. `ts,x0,x1,label`, label 1 iff
 /// `x0 + x1 <= 9` (8 from day 30: a concept drift).
-fn rows_of_day(day: i64) -> String {
+pub(crate) fn rows_of_day(day: i64) -> String {
     if day % 7 == 3 || day == 20 || day == 21 {
         return String::new();
     }

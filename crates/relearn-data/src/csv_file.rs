@@ -1,21 +1,25 @@
-//! CSV streams: one validating pass at open, then window-by-window reading; and
+//! Tabular streams (a CSV file, or a folder of CSV and Parquet files read as text records
+//! by [`Records`]): one validating pass at open, then window-by-window reading; and
 //! [`read_labelled_csv`] for scoring whole (small) files.
 //!
 //! Cells are trimmed of surrounding whitespace; blank lines are skipped. Row numbers in
-//! errors are 1-based line numbers of the file, the header being row 1.
+//! errors are 1-based line numbers of the file, the header being row 1 (for Parquet: the
+//! 1-based row).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
+use std::sync::Arc;
 
 use csv::ByteRecord;
 
 use crate::batch::Batch;
 use crate::error::{ColumnRole, DataError};
+use crate::files::{DataFiles, FileFormat};
 use crate::info::CategoricalColumn;
 use crate::preprocess::Preprocessor;
+use crate::records::{FileStamp, Pos, ReadOptions, Records, not_utf8};
 use crate::source::{ColumnKind, CsvSource, NUMERIC_TARGET_DISTINCT, Task};
 use crate::time::{Every, TimeEncoder, parse_time};
 
@@ -23,111 +27,6 @@ use crate::time::{Every, TimeEncoder, parse_time};
 const FEATURE_RULE: &str = "every feature cell must be a finite number";
 /// Rule quoted when a regression target is not a number.
 const TARGET_RULE: &str = "a regression target must be a finite number";
-
-/// An open CSV reader positioned after the header, with the header's column names.
-struct OpenCsv {
-    reader: csv::Reader<File>,
-    header: Vec<String>,
-    stamp: FileStamp,
-}
-
-/// Size and modification time, to notice a file that changed after validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FileStamp {
-    len: u64,
-    modified: Option<SystemTime>,
-}
-
-/// Opens `path` and reads its header, whose names must be UTF-8 text. `validated`: the
-/// file passed validation before, so an I/O error is a failure of the work rather than of
-/// the user. `delimiter` separates fields.
-fn open_csv(path: &Path, validated: bool, delimiter: u8) -> Result<OpenCsv, DataError> {
-    let io_error = |e: std::io::Error| {
-        if validated {
-            DataError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            }
-        } else {
-            DataError::open(path, e)
-        }
-    };
-    let file = File::open(path).map_err(io_error)?;
-    let meta = file.metadata().map_err(io_error)?;
-    if meta.is_dir() {
-        return Err(DataError::Open {
-            path: path.to_path_buf(),
-            source: std::io::Error::other("it is a folder, not a CSV file"),
-        });
-    }
-    let stamp = FileStamp {
-        len: meta.len(),
-        modified: meta.modified().ok(),
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .delimiter(delimiter)
-        .buffer_capacity(1 << 16)
-        .from_reader(file);
-    let header = reader
-        .byte_headers()
-        .map_err(|e| csv_error(path, e, validated))?;
-    if header.is_empty() || (header.len() == 1 && header[0].trim_ascii().is_empty()) {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    if let Some((i, name)) = header
-        .iter()
-        .enumerate()
-        .find(|(_, f)| std::str::from_utf8(f).is_err())
-    {
-        return Err(not_utf8(path, 1, format!("header column {}", i + 1), name));
-    }
-    let header = header
-        .iter()
-        .map(|f| String::from_utf8_lossy(f.trim_ascii()).into_owned())
-        .collect();
-    Ok(OpenCsv {
-        reader,
-        header,
-        stamp,
-    })
-}
-
-/// Maps a `csv` error to a [`DataError`].
-fn csv_error(path: &Path, e: csv::Error, validated: bool) -> DataError {
-    let row = e.position().map_or(0, |p| Pos::of(p).line(path));
-    let message = e.to_string();
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) if validated => DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        csv::ErrorKind::Io(source) => DataError::open(path, source),
-        _ => DataError::Malformed {
-            path: path.to_path_buf(),
-            row,
-            message,
-        },
-    }
-}
-
-/// The error for `bytes`, the cell at `row` / `column`, which is not UTF-8.
-fn not_utf8(path: &Path, row: u64, column: String, bytes: &[u8]) -> DataError {
-    let at = std::str::from_utf8(bytes)
-        .err()
-        .map_or(0, |e| e.valid_up_to());
-    DataError::NotUtf8 {
-        path: path.to_path_buf(),
-        row,
-        column,
-        byte: bytes.get(at).copied().unwrap_or(0),
-        offset: at,
-        cell: bytes.escape_ascii().to_string(),
-    }
-}
 
 /// Errors unless every field of `rec` is UTF-8 text, naming the first one that is not.
 fn check_utf8(path: &Path, header: &[String], rec: &ByteRecord, row: Pos) -> Result<(), DataError> {
@@ -178,77 +77,6 @@ pub fn sniff_delimiter(path: &Path) -> u8 {
         }
     }
     best.1
-}
-
-/// Where a record starts in its file.
-#[derive(Debug, Clone, Copy)]
-struct Pos {
-    byte: u64,
-    /// The parser's line count, which skips blank lines.
-    parser_line: u64,
-}
-
-impl Pos {
-    fn of(p: &csv::Position) -> Self {
-        Pos {
-            byte: p.byte(),
-            parser_line: p.line(),
-        }
-    }
-
-    /// The 1-based line number in `path` (header = 1), counting blank lines too. Only
-    /// computed for error messages: it rereads the file up to the record.
-    fn line(self, path: &Path) -> u64 {
-        count_lines(path, self.byte).unwrap_or(self.parser_line)
-    }
-}
-
-/// The 1-based line of the record the parser reports at byte `start`: 1 + the line ends
-/// (`\n`, `\r\n` or a lone `\r`) before it, plus those of blank lines right after it
-/// (the parser's position points before the blank lines it skips).
-fn count_lines(path: &Path, start: u64) -> Option<u64> {
-    use std::io::{BufRead, BufReader};
-    let mut reader = BufReader::new(File::open(path).ok()?);
-    let (mut lines, mut offset, mut prev_cr) = (1u64, 0u64, false);
-    loop {
-        let buf = reader.fill_buf().ok()?;
-        if buf.is_empty() {
-            return Some(lines);
-        }
-        let n = buf.len();
-        for &b in buf {
-            let ends_line = b == b'\n' || b == b'\r';
-            if offset >= start && !ends_line {
-                return Some(lines);
-            }
-            if b == b'\r' || (b == b'\n' && !prev_cr) {
-                lines += 1;
-            }
-            prev_cr = b == b'\r';
-            offset += 1;
-        }
-        reader.consume(n);
-    }
-}
-
-/// Reads the next record into `rec`; `Ok(None)` at the end, else where it starts.
-fn next_record(
-    reader: &mut csv::Reader<File>,
-    rec: &mut ByteRecord,
-    path: &Path,
-    validated: bool,
-) -> Result<Option<Pos>, DataError> {
-    match reader.read_byte_record(rec) {
-        Ok(true) => Ok(Some(rec.position().map_or(
-            Pos {
-                byte: 0,
-                parser_line: 0,
-            },
-            Pos::of,
-        ))),
-        Ok(false) => Ok(None),
-        Err(e) => Err(csv_error(path, e, validated)),
-    }
 }
 
 /// Parses one numeric cell (`f32`, finite).
@@ -533,7 +361,12 @@ fn check_task_given(src: &CsvSource, labels: &[String]) -> Result<(), DataError>
 /// The validated shape of a CSV stream: which columns to read and how to map labels.
 #[derive(Debug, Clone)]
 pub(crate) struct CsvLayout {
-    path: PathBuf,
+    /// The data files.
+    files: Arc<DataFiles>,
+    /// Their stamps when validated.
+    stamps: Arc<[FileStamp]>,
+    /// Samples per file, in order.
+    file_samples: Arc<[usize]>,
     n_fields: usize,
     /// Numeric feature columns, in model order.
     feature_cols: Vec<usize>,
@@ -554,7 +387,8 @@ pub(crate) struct CsvLayout {
     missing: MissingTokens,
     /// `data.delimiter`.
     delimiter: u8,
-    stamp: FileStamp,
+    /// The text a Parquet null reads as: the first missing-value spelling.
+    null: Vec<u8>,
 }
 
 impl CsvLayout {
@@ -678,6 +512,24 @@ impl ColumnSeen {
 }
 
 impl CsvLayout {
+    /// The data files with their samples, in order, when `data.path` is a folder or a
+    /// glob (named by [`DataFile::part_name`](crate::files::DataFile::part_name)); empty for
+    /// one file.
+    pub(crate) fn stream_files(&self) -> Vec<crate::StreamFile> {
+        if !self.files.is_folder() {
+            return Vec::new();
+        }
+        self.files
+            .files()
+            .iter()
+            .zip(self.file_samples.iter())
+            .map(|(f, &samples)| crate::StreamFile {
+                name: f.part_name(),
+                samples,
+            })
+            .collect()
+    }
+
     /// The numeric feature names, in model order (those of the time columns' calendar
     /// features last).
     pub(crate) fn feature_names(&self) -> &[String] {
@@ -699,7 +551,8 @@ impl CsvLayout {
         out: &mut [f32],
         cats: &mut Vec<String>,
     ) -> Result<(), DataError> {
-        check_width(&self.path, rec, row, self.n_fields)?;
+        let path = self.files.path(row.file);
+        check_width(path, rec, row, self.n_fields)?;
         for ((slot, &col), name) in out
             .iter_mut()
             .zip(&self.feature_cols)
@@ -710,14 +563,14 @@ impl CsvLayout {
             *slot = if !plain_decimal(c) && is_missing(&self.missing, c) {
                 f32::NAN
             } else {
-                parse_cell(&self.path, row, name, c, FEATURE_RULE)?
+                parse_cell(path, row, name, c, FEATURE_RULE)?
             };
         }
         let mut at = self.feature_cols.len();
         for (col, encoder) in &self.time_cols {
             let c = cell(rec, *col);
             let time = read_time(
-                &self.path,
+                path,
                 row,
                 &self.missing,
                 c,
@@ -735,20 +588,29 @@ impl CsvLayout {
 
     /// Opens the file and validates every row: see [`crate::Stream::open`].
     pub(crate) fn validate(src: &CsvSource, cut: InitialCut) -> Result<Validated, DataError> {
-        let path = src.path.as_path();
-        let OpenCsv {
-            mut reader,
-            header,
-            stamp,
-        } = open_csv(path, false, src.delimiter)?;
-        let columns = SourceColumns::resolve(src, header)?;
-        let mut pass = ValidationPass::new(columns, stamp, cut);
+        let files = Arc::new(DataFiles::resolve(&src.path)?);
+        let options = ReadOptions {
+            delimiter: src.delimiter,
+            expected: None,
+            null: null_text(&src.missing),
+        };
+        let mut records = Records::open(files, options, 0)?;
+        let columns = SourceColumns::resolve(src, &records)?;
+        let mut pass = ValidationPass::new(columns, cut);
         let mut rec = ByteRecord::new();
-        while let Some(row) = next_record(&mut reader, &mut rec, path, false)? {
+        while let Some(row) = records.next(&mut rec)? {
             pass.check_row(&rec, row)?;
         }
-        pass.finish()
+        pass.finish(records.stamps())
     }
+}
+
+/// The text a Parquet null reads as: the first of `missing` (`""` when there is none).
+fn null_text(missing: &[String]) -> Vec<u8> {
+    missing
+        .first()
+        .map(|m| m.trim().as_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 /// A time column's cell: `None` when missing, else its moment; a cell that is not a date or
@@ -866,6 +728,8 @@ fn listed_feature_columns(src: &CsvSource, header: &[String]) -> Result<Vec<usiz
 /// row against.
 struct SourceColumns<'a> {
     src: &'a CsvSource,
+    /// The data files.
+    files: Arc<DataFiles>,
     header: Vec<String>,
     target_col: usize,
     /// The feature columns whose types the initial windows settle (those typed `"ignore"`
@@ -881,7 +745,8 @@ impl<'a> SourceColumns<'a> {
     /// Finds `src`'s target and feature columns in `header`. An error when the header reads
     /// as one column holding another delimiter, a named column is missing or repeated, the
     /// target is also a feature, or no feature column is left.
-    fn resolve(src: &'a CsvSource, header: Vec<String>) -> Result<Self, DataError> {
+    fn resolve(src: &'a CsvSource, records: &Records) -> Result<Self, DataError> {
+        let header = records.header().to_vec();
         let path = src.path.as_path();
         if let Some(found) = other_delimiter(&header, src.delimiter) {
             return Err(DataError::Delimiter {
@@ -917,12 +782,18 @@ impl<'a> SourceColumns<'a> {
         }
         Ok(SourceColumns {
             src,
+            files: records.files().clone(),
             header,
             target_col,
             candidate_cols,
             missing: MissingTokens::new(&src.missing),
             time_col,
         })
+    }
+
+    /// The file the record at `row` came from.
+    fn path(&self, row: Pos) -> &Path {
+        self.files.path(row.file)
     }
 
     /// The type `[data.columns]` gives column `c`, if any.
@@ -940,7 +811,7 @@ impl<'a> SourceColumns<'a> {
         rec: &ByteRecord,
         row: Pos,
     ) -> Result<(), DataError> {
-        let path = self.src.path.as_path();
+        let path = self.path(row);
         let cap = self.src.max_categories + 1;
         for (seen, &c) in seen_cols.iter_mut().zip(&self.candidate_cols) {
             let v = cell(rec, c);
@@ -995,7 +866,7 @@ impl<'a> SourceColumns<'a> {
         rec: &ByteRecord,
         row: Pos,
     ) -> Result<(), DataError> {
-        let path = self.src.path.as_path();
+        let path = self.path(row);
         let rule = |c: usize| match self.kind_of(c) {
             Some(ColumnKind::Numeric) => DECLARED_NUMERIC_RULE,
             _ => INFERRED_NUMERIC_RULE,
@@ -1024,7 +895,7 @@ impl<'a> SourceColumns<'a> {
     /// Settles the feature columns' types once the initial windows are read (`seen`: what
     /// they showed of each candidate column): the layout, the numeric features with a
     /// missing indicator, and the categorical columns' input widths.
-    fn decide(&self, seen: &[ColumnSeen], stamp: FileStamp) -> Settled {
+    fn decide(&self, seen: &[ColumnSeen]) -> Settled {
         let src = self.src;
         let header = &self.header;
         let mut feature_cols = Vec::new();
@@ -1070,7 +941,10 @@ impl<'a> SourceColumns<'a> {
             feature_names.extend(encoder.feature_names());
         }
         let layout = CsvLayout {
-            path: src.path.clone(),
+            files: self.files.clone(),
+            // Both set when the pass ends.
+            stamps: Arc::from([]),
+            file_samples: Arc::from([]),
             n_fields: header.len(),
             feature_names,
             feature_cols,
@@ -1082,7 +956,7 @@ impl<'a> SourceColumns<'a> {
             labels: HashMap::new(),
             missing: self.missing.clone(),
             delimiter: src.delimiter,
-            stamp,
+            null: null_text(&src.missing),
         };
         Settled {
             layout,
@@ -1182,7 +1056,7 @@ impl TimeCut {
         row: Pos,
         sample: Option<usize>,
     ) -> Result<(), DataError> {
-        let path = columns.src.path.as_path();
+        let path = columns.path(row);
         let name = &columns.header[self.col];
         let c = cell(rec, self.col);
         let t = std::str::from_utf8(c)
@@ -1198,7 +1072,8 @@ impl TimeCut {
                 column: name.clone(),
                 time: t,
                 previous,
-                previous_row: previous_row.line(path),
+                previous_row: previous_row.line(columns.path(previous_row)),
+                previous_path: columns.path(previous_row).to_path_buf(),
             });
         }
         self.previous = Some((t, row));
@@ -1222,7 +1097,8 @@ impl TimeCut {
 /// feature types that later rows are checked against.
 struct ValidationPass<'a> {
     columns: SourceColumns<'a>,
-    stamp: FileStamp,
+    /// Samples per file so far.
+    file_samples: Vec<usize>,
     /// Where the initial windows end.
     cut: InitialCut,
     /// Samples in the initial windows (for time windows: known once they are read).
@@ -1243,7 +1119,7 @@ struct ValidationPass<'a> {
 
 impl<'a> ValidationPass<'a> {
     /// A pass over a file whose header gave `columns`, before its first record.
-    fn new(columns: SourceColumns<'a>, stamp: FileStamp, cut: InitialCut) -> Self {
+    fn new(columns: SourceColumns<'a>, cut: InitialCut) -> Self {
         let seen_cols = columns
             .candidate_cols
             .iter()
@@ -1262,7 +1138,7 @@ impl<'a> ValidationPass<'a> {
         });
         ValidationPass {
             columns,
-            stamp,
+            file_samples: Vec::new(),
             cut,
             initial_samples: match cut {
                 InitialCut::Samples(n) => n,
@@ -1282,7 +1158,7 @@ impl<'a> ValidationPass<'a> {
     /// are settled when the first sample after the initial windows comes.
     fn check_row(&mut self, rec: &ByteRecord, row: Pos) -> Result<(), DataError> {
         let columns = &self.columns;
-        let path = columns.src.path.as_path();
+        let path = columns.path(row);
         check_utf8(path, &columns.header, rec, row)?;
         check_width(path, rec, row, columns.header.len())?;
         let target_cell = cell(rec, columns.target_col);
@@ -1307,6 +1183,10 @@ impl<'a> ValidationPass<'a> {
         }
         self.check_target(target_cell, row)?;
         self.samples += 1;
+        if self.file_samples.len() <= row.file {
+            self.file_samples.resize(row.file + 1, 0);
+        }
+        self.file_samples[row.file] += 1;
         Ok(())
     }
 
@@ -1322,14 +1202,14 @@ impl<'a> ValidationPass<'a> {
     /// that looks numeric when `data.task` is not given.
     fn settle(&self) -> Result<Settled, DataError> {
         check_task_given(self.columns.src, &self.labels.initial)?;
-        Ok(self.columns.decide(&self.seen_cols, self.stamp.clone()))
+        Ok(self.columns.decide(&self.seen_cols))
     }
 
     /// Checks `target_cell`, the target of the sample starting at `row`: a number for
     /// regression; for classification a label, noted when new.
     fn check_target(&mut self, target_cell: &[u8], row: Pos) -> Result<(), DataError> {
         let src = self.columns.src;
-        let path = src.path.as_path();
+        let path = self.columns.path(row);
         match src.task {
             Task::Regression => check_cell(path, row, &src.target, target_cell, TARGET_RULE),
             Task::Classification => {
@@ -1365,7 +1245,7 @@ impl<'a> ValidationPass<'a> {
     /// Ends the pass after the last record: a file without samples is an error; the types
     /// are settled if the file ended within the initial windows; the labels become classes,
     /// of which there must be two at least.
-    fn finish(mut self) -> Result<Validated, DataError> {
+    fn finish(mut self, stamps: &[FileStamp]) -> Result<Validated, DataError> {
         let src = self.columns.src;
         if self.samples == 0 && self.unlabelled > 0 {
             return Err(DataError::NoLabelledRows {
@@ -1400,6 +1280,9 @@ impl<'a> ValidationPass<'a> {
             });
         }
         layout.labels = classes.index;
+        layout.stamps = stamps.into();
+        self.file_samples.resize(stamps.len(), 0);
+        layout.file_samples = self.file_samples.into();
         Ok(Validated {
             layout,
             classes: classes.classes,
@@ -1450,32 +1333,43 @@ fn check_width(path: &Path, rec: &ByteRecord, row: Pos, expected: usize) -> Resu
 /// Reads a validated CSV stream window by window.
 pub(crate) struct CsvWindows {
     layout: CsvLayout,
-    reader: csv::Reader<File>,
+    records: Records,
     rec: ByteRecord,
 }
 
 impl CsvWindows {
-    /// Reopens the file; fails if it changed since validation.
-    pub(crate) fn open(layout: &CsvLayout) -> Result<Self, DataError> {
-        let open = open_csv(&layout.path, true, layout.delimiter)?;
-        if open.stamp != layout.stamp {
-            return Err(DataError::Changed {
-                path: layout.path.clone(),
-            });
+    /// Reopens the files, positioned after the first `skip` samples (whole files among
+    /// them are not read); fails if a file changed since validation.
+    pub(crate) fn open(layout: &CsvLayout, skip: usize) -> Result<Self, DataError> {
+        let options = ReadOptions {
+            delimiter: layout.delimiter,
+            expected: Some(layout.stamps.clone()),
+            null: layout.null.clone(),
+        };
+        // Whole files before the first sample to read, and the samples they hold.
+        let (mut skip_files, mut skipped) = (0, 0);
+        while skip_files + 1 < layout.file_samples.len()
+            && skipped + layout.file_samples[skip_files] <= skip
+        {
+            skipped += layout.file_samples[skip_files];
+            skip_files += 1;
         }
-        Ok(CsvWindows {
+        let records = Records::open(layout.files.clone(), options, skip_files)?;
+        let mut windows = CsvWindows {
             layout: layout.clone(),
-            reader: open.reader,
+            records,
             rec: ByteRecord::new(),
-        })
+        };
+        for _ in skipped..skip {
+            windows.advance_labelled()?;
+        }
+        Ok(windows)
     }
 
     /// Reads the next record, which must exist.
     fn advance(&mut self) -> Result<Pos, DataError> {
-        next_record(&mut self.reader, &mut self.rec, &self.layout.path, true)?.ok_or_else(|| {
-            DataError::Changed {
-                path: self.layout.path.clone(),
-            }
+        self.records.next(&mut self.rec)?.ok_or_else(|| DataError::Changed {
+            path: self.layout.files.path(self.layout.file_samples.len() - 1).to_path_buf(),
         })
     }
 
@@ -1490,14 +1384,6 @@ impl CsvWindows {
             }
             skipped += 1;
         }
-    }
-
-    /// Skips `n` samples (labelled rows) without parsing them.
-    pub(crate) fn skip(&mut self, n: usize) -> Result<(), DataError> {
-        for _ in 0..n {
-            self.advance_labelled()?;
-        }
-        Ok(())
     }
 
     /// Reads the next `n` samples (labelled rows), and how many rows with a missing target
@@ -1520,10 +1406,9 @@ impl CsvWindows {
                 &mut batch.categories,
             )?;
             let cell = cell(&self.rec, layout.target_col);
+            let path = layout.files.path(row.file);
             let target = match layout.task {
-                Task::Regression => {
-                    parse_cell(&layout.path, row, &layout.target_name, cell, TARGET_RULE)?
-                }
+                Task::Regression => parse_cell(path, row, &layout.target_name, cell, TARGET_RULE)?,
                 Task::Classification => {
                     let index = std::str::from_utf8(cell)
                         .ok()
@@ -1533,7 +1418,7 @@ impl CsvWindows {
                         Some(&i) => i as f32,
                         None => {
                             return Err(DataError::Changed {
-                                path: layout.path.clone(),
+                                path: path.to_path_buf(),
                             });
                         }
                     }
@@ -1587,9 +1472,8 @@ pub fn read_csv_rows(
 /// [`read_csv_rows`] returns for its rows: the raw rows, the raw target cells, and the
 /// 0-based data records they came from (counted from the top of the file).
 pub struct CsvRows<'a> {
-    path: PathBuf,
     pre: &'a Preprocessor,
-    reader: csv::Reader<File>,
+    records: Records,
     header: Vec<String>,
     target: Option<(usize, String)>,
     feature_cols: Vec<usize>,
@@ -1610,7 +1494,20 @@ impl<'a> CsvRows<'a> {
         pre: &'a Preprocessor,
         target: Option<&str>,
     ) -> Result<CsvRows<'a>, DataError> {
-        let OpenCsv { reader, header, .. } = open_csv(path, false, sniff_delimiter(path))?;
+        let files = Arc::new(DataFiles::resolve(path)?);
+        let delimiter = files
+            .files()
+            .iter()
+            .find(|f| f.format == FileFormat::Csv)
+            .map_or(b',', |f| sniff_delimiter(&f.path));
+        let null = null_text(&pre.missing_tokens());
+        let options = ReadOptions {
+            delimiter,
+            expected: None,
+            null,
+        };
+        let records = Records::open(files, options, 0)?;
+        let header = records.header().to_vec();
         let cat_names = pre.categorical_names();
         let time_names: Vec<String> = pre.time.iter().map(|t| t.column.clone()).collect();
         let plain = pre.plain_feature_names();
@@ -1655,9 +1552,8 @@ impl<'a> CsvRows<'a> {
             .map(|(i, l)| label_value(l).map(|v| (v.to_bits(), i)))
             .collect();
         Ok(CsvRows {
-            path: path.to_path_buf(),
             pre,
-            reader,
+            records,
             header,
             target,
             feature_cols,
@@ -1683,7 +1579,6 @@ impl<'a> CsvRows<'a> {
         &mut self,
         max_rows: usize,
     ) -> Result<Option<(Batch, Vec<String>, Vec<usize>)>, DataError> {
-        let path = self.path.as_path();
         let d = self.pre.feature_names.len();
         let mut batch = Batch::mixed(d, self.cat_cols.len());
         let mut raw = Vec::new();
@@ -1692,9 +1587,10 @@ impl<'a> CsvRows<'a> {
         let mut row_buf = vec![0.0f32; d];
         let mut cat_buf: Vec<String> = Vec::with_capacity(self.cat_cols.len());
         while batch.len() < max_rows {
-            let Some(row) = next_record(&mut self.reader, &mut rec, path, false)? else {
+            let Some(row) = self.records.next(&mut rec)? else {
                 break;
             };
+            let path = self.records.path(row);
             self.record += 1;
             check_utf8(path, &self.header, &rec, row)?;
             check_width(path, &rec, row, self.header.len())?;
@@ -1735,7 +1631,7 @@ impl<'a> CsvRows<'a> {
         cell: &[u8],
         text: &str,
     ) -> Result<f32, DataError> {
-        let path = self.path.as_path();
+        let path = self.records.path(row);
         match self.pre.task {
             Task::Regression => parse_cell(path, row, name, cell, TARGET_RULE),
             Task::Classification => match self.class_of(text) {
@@ -1766,7 +1662,7 @@ impl<'a> CsvRows<'a> {
     /// Parses the numeric feature cells of `rec`, the row at `row`, into `out` (NaN for a
     /// missing cell).
     fn parse_features(&self, rec: &ByteRecord, row: Pos, out: &mut [f32]) -> Result<(), DataError> {
-        let path = self.path.as_path();
+        let path = self.records.path(row);
         for ((slot, &col), name) in out
             .iter_mut()
             .zip(&self.feature_cols)

@@ -19,6 +19,44 @@ pub enum DataError {
         /// The file.
         path: PathBuf,
     },
+    /// `data.path` is a folder or glob with no data files.
+    #[error("{}: no data files (a folder is read for .csv, .tsv, .txt, .parquet and .pq files, names starting with . or _ left out; a glob must match at least one file)", .path.display())]
+    NoDataFiles {
+        /// The folder or pattern.
+        path: PathBuf,
+    },
+    /// `data.path` holds a malformed glob pattern.
+    #[error("{}: not a valid glob pattern: {message} (use * for any part of a name, ? for one character, [abc] for a set)", .path.display())]
+    Glob {
+        /// The pattern.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Files of one stream sit under different partition folders (`key=value`).
+    #[error("{}: its partition folders are {} but those of {} are {}: every file of a stream needs the same key=value folders, in the same order", .path.display(), partition_list(.found), .first.display(), partition_list(.expected))]
+    PartitionMismatch {
+        /// The file that differs.
+        path: PathBuf,
+        /// Its partition keys.
+        found: Vec<String>,
+        /// The first file's partition keys.
+        expected: Vec<String>,
+        /// The first file.
+        first: PathBuf,
+    },
+    /// A file of a stream whose columns differ from the first file's.
+    #[error("{}: {column_problem}, unlike {}, the stream's first file, whose columns are {} (every file of a stream needs the same columns in the same order: rewrite it, or move it out of data.path)", .path.display(), .first.display(), list(.expected))]
+    SchemaMismatch {
+        /// The file that differs.
+        path: PathBuf,
+        /// What differs, naming the column.
+        column_problem: String,
+        /// The first file's columns.
+        expected: Vec<String>,
+        /// The first file.
+        first: PathBuf,
+    },
     /// The CSV file exists but cannot be opened or read during validation.
     #[error("{}: cannot read the file", .path.display())]
     Open {
@@ -299,7 +337,7 @@ pub enum DataError {
         rule: &'static str,
     },
     /// A row whose `data.time` is before the previous row's.
-    #[error("{}: row {row}, column \"{column}\": {} is before {}, the time of row {previous_row}: with data.time the rows must be in time order (sort the file by \"{column}\"; rows already trained on must stay as they are)", .path.display(), crate::format_time(*.time), crate::format_time(*.previous))]
+    #[error("{}: row {row}, column \"{column}\": {} is before {}, the time of row {previous_row}{}: with data.time the rows must be in time order (sort the file by \"{column}\"; rows already trained on must stay as they are)", .path.display(), crate::format_time(*.time), crate::format_time(*.previous), of_other_file(.path, .previous_path))]
     OutOfOrder {
         /// The file.
         path: PathBuf,
@@ -313,6 +351,8 @@ pub enum DataError {
         previous: i64,
         /// The previous row's line.
         previous_row: u64,
+        /// The previous row's file (another one when the row is the first of its file).
+        previous_path: PathBuf,
     },
     /// `data.time` is the target or a listed feature.
     #[error("{}: column \"{column}\" is data.time, {why}", .path.display())]
@@ -393,6 +433,27 @@ impl DataError {
                 source,
             }
         }
+    }
+}
+
+/// ` of FILE` when `other` is not `path`, else nothing.
+fn of_other_file(path: &Path, other: &Path) -> String {
+    if path == other {
+        String::new()
+    } else {
+        format!(" of {}", other.display())
+    }
+}
+
+/// Partition keys as messages show them: `date=…/region=…`, or "none".
+fn partition_list(keys: &[String]) -> String {
+    if keys.is_empty() {
+        "none".to_string()
+    } else {
+        keys.iter()
+            .map(|k| format!("{k}=…"))
+            .collect::<Vec<_>>()
+            .join("/")
     }
 }
 

@@ -31,9 +31,11 @@
 mod batch;
 mod csv_file;
 mod error;
+mod files;
 mod generator;
 mod info;
 mod preprocess;
+mod records;
 mod rows;
 mod source;
 mod stream;
@@ -53,5 +55,5 @@ pub use source::{
     DEFAULT_MISSING, GeneratorKind, GeneratorSpec, MAX_CATEGORY_INPUTS, NUMERIC_TARGET_DISTINCT,
     StreamSource, Task, parse_delimiter,
 };
-pub use stream::{Stream, TimeWindow, WindowReader, Windowing, human_bytes, physical_memory};
+pub use stream::{Stream, StreamFile, TimeWindow, WindowReader, Windowing, human_bytes, physical_memory};
 pub use time::{CalendarPart, Every, TimeEncoder, format_time, parse_time};

@@ -197,9 +197,18 @@ impl CsvSource {
     }
 
     /// How checkpoints name the source (`extra.source`): `csv:<file name>`, the same however
-    /// the path to the file was spelled.
+    /// the path to the file was spelled (for a folder its name; for a glob the name of the
+    /// folder before its first wildcard and partition folder; `csv:` for Parquet too, so
+    /// that a folder converted from CSV to Parquet keeps its ids).
     pub fn identity(&self) -> String {
-        let name = self.path.file_name().unwrap_or(self.path.as_os_str());
+        // A glob is named by its folder before the first wildcard, as that folder would be.
+        let text = self.path.to_string_lossy();
+        let path = if text.contains(['*', '?', '[']) {
+            crate::files::glob_root(&self.path)
+        } else {
+            self.path.clone()
+        };
+        let name = path.file_name().unwrap_or(path.as_os_str());
         format!("csv:{}", name.to_string_lossy())
     }
 }

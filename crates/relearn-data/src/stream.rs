@@ -39,6 +39,33 @@ pub enum Windowing {
     },
 }
 
+/// A data file of a stream read from a folder or a glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFile {
+    /// Its path relative to `data.path`, `/`-separated, without its format's extension
+    /// (`date=2026-12-01/part-0` for `date=2026-12-01/part-0.parquet`).
+    pub name: String,
+    /// Its samples (rows whose target is not missing).
+    pub samples: usize,
+}
+
+impl StreamFile {
+    /// The names of the files among `files` (in stream order) that hold samples of
+    /// `span`.
+    pub fn names_in(files: &[StreamFile], span: std::ops::Range<usize>) -> Vec<String> {
+        let mut start = 0;
+        let mut names = Vec::new();
+        for f in files {
+            let end = start + f.samples;
+            if start < span.end && span.start < end {
+                names.push(f.name.clone());
+            }
+            start = end;
+        }
+        names
+    }
+}
+
 /// A window of a stream cut by time: its samples and its period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeWindow {
@@ -287,6 +314,15 @@ impl Stream {
         self.info.skipped_rows
     }
 
+    /// The data files of a folder or glob `data.path`, in reading order, with their samples;
+    /// empty when `data.path` is one file, and for a generator.
+    pub fn files(&self) -> Vec<StreamFile> {
+        match &self.layout {
+            Layout::Csv(layout) => layout.stream_files(),
+            Layout::Generator(_) => Vec::new(),
+        }
+    }
+
     /// Reads the windows in order from window 0, one at a time (memory: one window).
     pub fn windows(&self) -> Result<WindowReader, DataError> {
         self.windows_from(0)
@@ -300,8 +336,7 @@ impl Stream {
         let skip = self.windowing.samples_in(start);
         let source = match &self.layout {
             Layout::Csv(layout) => {
-                let mut csv = CsvWindows::open(layout)?;
-                csv.skip(skip)?;
+                let csv = CsvWindows::open(layout, skip)?;
                 Reader::Csv(Box::new(csv))
             }
             Layout::Generator(spec) => {

@@ -60,6 +60,8 @@ pub struct RawRun {
 #[serde(deny_unknown_fields)]
 pub struct RawData {
     pub csv: Option<PathBuf>,
+    // A file, a folder or a glob of CSV and Parquet files (issue 25); `csv` is its older name.
+    pub path: Option<PathBuf>,
     pub target: Option<String>,
     pub features: Option<Vec<String>>,
     pub task: Option<String>,

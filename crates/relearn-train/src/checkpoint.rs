@@ -32,6 +32,10 @@ pub struct DataRecord {
     pub window_sha256: String,
     /// The hash chained over windows 0 to the checkpoint's own.
     pub through_sha256: String,
+    /// When `data.path` is a folder or a glob: the files the window's rows came from
+    /// (relative to `data.path`). Absent for one file, so such checkpoints keep their ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// What relearn records under a checkpoint's `extra` (the store keeps it as JSON and reads

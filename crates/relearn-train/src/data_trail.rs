@@ -7,12 +7,14 @@
 //! window from 0 to its own (`through_sha256`). On resume the run hashes the windows again as
 //! it streams past them and compares the chain at the head's window: a changed, reordered or
 //! removed row anywhere before the head is noticed, and the per-window hashes of the run's
-//! stored checkpoints name the first window that changed. Built-in generators need none of
+//! stored checkpoints name the first window that changed. When `data.path` is a folder or a
+//! glob, each checkpoint also records the files its window's rows came from (`files`), so
+//! that the message names the file that changed, went away or was added before it. Built-in generators need none of
 //! this (their samples are a function of the fingerprinted config), so their manifests, and
 //! ids, are as they were.
 
 use crate::checkpoint::{CheckpointExtra, DataRecord};
-use relearn_data::Batch;
+use relearn_data::{Batch, StreamFile};
 use relearn_store::Manifest;
 use sha2::{Digest, Sha256};
 
@@ -23,6 +25,8 @@ pub struct DataTrail {
     windows: Vec<[u8; 32]>,
     /// `through[t]`: the chain over windows `0..=t`.
     through: Vec<[u8; 32]>,
+    /// A folder stream's files, in order, with their samples (empty for one file).
+    files: Vec<StreamFile>,
 }
 
 /// The first difference [`DataTrail::check`] found.
@@ -34,9 +38,29 @@ pub struct DataChange {
     pub first_changed: Option<usize>,
     /// The head's window: the change is at or before it.
     pub head_window: usize,
+    /// The files the first changed window's checkpoint recorded (folder streams).
+    pub recorded_files: Vec<String>,
 }
 
 impl DataTrail {
+    /// A trail for a stream read from `files` (empty when `data.path` is one file).
+    pub fn new(files: Vec<StreamFile>) -> Self {
+        DataTrail {
+            files,
+            ..DataTrail::default()
+        }
+    }
+
+    /// The files of a folder stream, in order (empty for one file).
+    pub fn files(&self) -> &[StreamFile] {
+        &self.files
+    }
+
+    /// The files (of a folder stream) that hold the samples of `span`.
+    pub fn files_of(&self, span: std::ops::Range<usize>) -> Vec<String> {
+        StreamFile::names_in(&self.files, span)
+    }
+
     /// Hashes the next window (windows must come in order, from 0).
     pub fn push(&mut self, batch: &Batch) {
         let window = window_digest(batch);
@@ -58,14 +82,16 @@ impl DataTrail {
         self.windows.is_empty()
     }
 
-    /// What a checkpoint of `window` records under `extra.data`.
+    /// What a checkpoint of `window`, whose samples are `span`, records under
+    /// `extra.data`.
     ///
     /// # Panics
     /// If `window` was not hashed yet.
-    pub fn record(&self, window: usize) -> DataRecord {
+    pub fn record(&self, window: usize, span: std::ops::Range<usize>) -> DataRecord {
         DataRecord {
             window_sha256: hex::encode(self.windows[window]),
             through_sha256: hex::encode(self.through[window]),
+            files: self.files_of(span),
         }
     }
 
@@ -89,16 +115,20 @@ impl DataTrail {
         let first_changed = chain()?
             .iter()
             .filter(|m| (m.window as usize) <= head_window)
-            .filter(|m| {
-                recorded(m).is_some_and(|r| {
-                    r.window_sha256 != hex::encode(self.windows[m.window as usize])
-                })
+            .filter_map(|m| {
+                let r = recorded(m)?;
+                (r.window_sha256 != hex::encode(self.windows[m.window as usize]))
+                    .then_some((m.window as usize, r.files))
             })
-            .map(|m| m.window as usize)
-            .min();
+            .min_by_key(|(w, _)| *w);
+        let (first_changed, recorded_files) = match first_changed {
+            Some((w, files)) => (Some(w), files),
+            None => (None, Vec::new()),
+        };
         Ok(Some(DataChange {
             first_changed,
             head_window,
+            recorded_files,
         }))
     }
 }
@@ -194,7 +224,7 @@ mod tests {
     fn the_first_changed_window_is_named() {
         let before = trail(&[&[1.0, 2.0], &[3.0, 4.0], &[5.0, 6.0]]);
         let stored: Vec<Manifest> = (0..3)
-            .map(|w| manifest(w, Some(before.record(w as usize))))
+            .map(|w| manifest(w, Some(before.record(w as usize, 0..0))))
             .collect();
         assert_eq!(check(&before, &stored[2], &stored), None);
 
@@ -210,7 +240,7 @@ mod tests {
     #[test]
     fn appended_windows_and_legacy_heads_pass() {
         let before = trail(&[&[1.0, 2.0], &[3.0, 4.0]]);
-        let head = manifest(1, Some(before.record(1)));
+        let head = manifest(1, Some(before.record(1, 0..0)));
         let appended = trail(&[&[1.0, 2.0], &[3.0, 4.0], &[7.0, 8.0]]);
         assert_eq!(check(&appended, &head, &[]), None);
         let legacy = manifest(1, None);

@@ -56,14 +56,21 @@ impl RawData {
             .word("data.scaling", self.scaling.as_deref())?
             .unwrap_or(defaults::SCALING);
         let task = cx.word("data.task", self.task.as_deref())?;
-        let source = match (self.csv.take(), self.generator.take()) {
+        if self.csv.is_some() && self.path.is_some() {
+            return Err(cx.invalid(
+                "data.path",
+                "cannot be combined with `data.csv`, its older name: keep `data.path`",
+            ));
+        }
+        let tabular = self.path.take().or(self.csv.take());
+        let source = match (tabular, self.generator.take()) {
             (Some(_), Some(_)) => Err(cx.invalid(
                 "data.generator",
-                "cannot be combined with `data.csv`: keep one data source",
+                "cannot be combined with `data.path` (or `data.csv`): keep one data source",
             )),
             (None, None) => Err(cx.invalid(
                 "data",
-                "needs a source: `csv = \"file.csv\"` with `target = \"column\"`, or `generator = \"sea\"`",
+                "needs a source: `path = \"events/\"` (a CSV or Parquet file, a folder or a glob) with `target = \"column\"`, or `generator = \"sea\"`",
             )),
             (Some(csv), None) => self.csv_source(cx, csv, task, every),
             (None, Some(_)) if every.is_some() => Err(cx.invalid(

@@ -133,7 +133,10 @@ impl<F: ModelFamily> Loop<'_, F> {
             window_size: self.spec.window_size,
             period: self.ctx.windowing.label(c.window),
             seed: self.spec.seed,
-            data: self.trail.as_ref().map(|trail| trail.record(c.window)),
+            data: self
+                .trail
+                .as_ref()
+                .map(|trail| trail.record(c.window, self.ctx.windowing.span(c.window))),
             gate: rejected,
             new_classes: c.new_classes.clone(),
             out_of_range: c.out_of_range.clone(),

@@ -313,7 +313,7 @@ impl<'a, F: ModelFamily> Loop<'a, F> {
             history,
             initial_skipped: 0,
             trail: matches!(spec.source, relearn_data::StreamSource::Csv(_))
-                .then(DataTrail::default),
+                .then(|| DataTrail::new(stream.files())),
             data_check: None,
             previous_targets: None,
             current_targets: None,

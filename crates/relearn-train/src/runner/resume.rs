@@ -18,6 +18,12 @@ impl<F: ModelFamily> Loop<'_, F> {
         let Some(head) = self.data_check.as_ref() else {
             return Ok(());
         };
+        if let Some(gone) = self.files_gone()? {
+            return Err(TrainError::DataChanged {
+                run: self.spec.name.clone(),
+                message: format!("in {}, {gone}", csv_path(self.spec)),
+            });
+        }
         if head.window as usize >= stream.n_windows() {
             return Err(TrainError::DataChanged {
                 run: self.spec.name.clone(),
@@ -44,6 +50,41 @@ impl<F: ModelFamily> Loop<'_, F> {
             }
         }
         Ok(())
+    }
+
+    /// A folder stream's files that checkpoints of the run trained on and that are no
+    /// longer there, said as the error's message; `None` when there is none (or the
+    /// stream is one file).
+    fn files_gone(&self) -> Result<Option<String>, TrainError> {
+        let Some(trail) = self.trail.as_ref().filter(|t| !t.files().is_empty()) else {
+            return Ok(None);
+        };
+        let mut gone: Vec<(String, u64)> = Vec::new();
+        for m in self.store.run_chain(&self.spec.name)? {
+            let Some(data) = CheckpointExtra::of(&m).ok().and_then(|e| e.data) else {
+                continue;
+            };
+            for name in data.files {
+                if !trail.files().iter().any(|f| f.name == name)
+                    && !gone.iter().any(|(g, _)| g == &name)
+                {
+                    gone.push((name, m.window));
+                }
+            }
+        }
+        gone.sort_by_key(|(_, w)| *w);
+        Ok(gone.first().map(|(name, w)| {
+            let names: Vec<String> = gone.iter().map(|(n, _)| n.clone()).collect();
+            format!(
+                "{} no longer there, though window {w} trained on rows of {:?} (a file the run trained on must stay)",
+                if names.len() == 1 {
+                    format!("{} is", relearn_data::quoted(&names))
+                } else {
+                    format!("{} are", relearn_data::quoted(&names))
+                },
+                name
+            )
+        }))
     }
 
     /// Whether the data a resumed CSV run trained on is still to be checked.
@@ -82,6 +123,9 @@ impl<F: ModelFamily> Loop<'_, F> {
                 )
             };
             let which = match change.first_changed {
+                Some(w) if !trail.files().is_empty() => {
+                    changed_files(trail, &change.recorded_files, w, self.ctx.windowing.span(w))
+                }
                 Some(w) => format!("window {w}, {}, is not what the run trained on", rows(w)),
                 None => format!(
                     "a window at or before window {} is not what the run trained on (the \
@@ -231,5 +275,41 @@ impl<F: ModelFamily> Loop<'_, F> {
             ))),
             _ => Ok(()),
         }
+    }
+}
+
+/// Names the files behind window `w` (samples `span`) of a folder stream, whose rows are not
+/// those its checkpoint trained on: a file it trained on that is gone, one that changed, or
+/// files added or removed before it.
+fn changed_files(
+    trail: &crate::data_trail::DataTrail,
+    recorded: &[String],
+    w: usize,
+    span: std::ops::Range<usize>,
+) -> String {
+    let now = trail.files_of(span);
+    let gone: Vec<&String> = recorded
+        .iter()
+        .filter(|r| !trail.files().iter().any(|f| &f.name == *r))
+        .collect();
+    let list = |names: &[String]| relearn_data::quoted(names);
+    if !gone.is_empty() {
+        let gone: Vec<String> = gone.into_iter().cloned().collect();
+        format!(
+            "window {w} trained on rows of {}, and {} is no longer there (a file the run trained on must stay)",
+            list(recorded),
+            list(&gone)
+        )
+    } else if now == recorded {
+        format!(
+            "window {w} trained on rows of {}, which changed since (a file the run trained on must not be edited or rewritten; add new rows as new files)",
+            list(recorded)
+        )
+    } else {
+        format!(
+            "window {w} trained on rows of {} and now reads {}: a file was added or removed before it (new files must sort after those already trained on)",
+            list(recorded),
+            list(&now)
+        )
     }
 }

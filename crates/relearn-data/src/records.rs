@@ -1,0 +1,376 @@
+//! [`Records`]: the data files of a stream read one after another as one sequence of text
+//! records, whatever each file's format, with where each record came from ([`Pos`]) for
+//! error messages.
+//!
+//! Every file must have the first file's columns, in the same order; partition columns
+//! (`key=value` folder names, see [`crate::files`]) follow the file's own. A file is
+//! stamped (size, modification time) when opened, so that a later pass notices a file that
+//! changed after validation.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use csv::ByteRecord;
+
+use crate::error::DataError;
+use crate::files::{DataFiles, FileFormat};
+
+/// Size and modification time, to notice a file that changed after validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+/// Where a record starts: its file (index in [`DataFiles`]) and its place in it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pos {
+    /// The file's index.
+    pub(crate) file: usize,
+    at: At,
+}
+
+/// A record's place in its file.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// A CSV record: its first byte, and the parser's line count (which skips blank lines).
+    Csv { byte: u64, parser_line: u64 },
+    /// A row of a file without lines (Parquet): its 1-based number.
+    Row(u64),
+}
+
+impl Pos {
+    /// The row number messages give, in `path` (the record's file): for CSV the 1-based
+    /// line (header = 1, blank lines counted: the file is reread up to the record, so this
+    /// is only for error messages); for Parquet the 1-based row.
+    pub(crate) fn line(self, path: &Path) -> u64 {
+        match self.at {
+            At::Csv { byte, parser_line } => count_lines(path, byte).unwrap_or(parser_line),
+            At::Row(row) => row,
+        }
+    }
+}
+
+/// An open file of a stream, positioned at its first record.
+enum FileReader {
+    Csv(csv::Reader<File>),
+}
+
+/// How the files of a stream are read.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadOptions {
+    /// The CSV field delimiter.
+    pub(crate) delimiter: u8,
+    /// The files passed validation before: an I/O error is then a failure of the work,
+    /// not of the user, and each file must have the stamp validation saw.
+    pub(crate) expected: Option<Arc<[FileStamp]>>,
+    /// The text a Parquet null reads as.
+    pub(crate) null: Vec<u8>,
+}
+
+/// The data files of a stream as one sequence of records.
+pub(crate) struct Records {
+    files: Arc<DataFiles>,
+    options: ReadOptions,
+    /// The stream's columns: the first file's, then the partition columns.
+    header: Vec<String>,
+    /// The first file's own columns, which every file must have.
+    own: Vec<String>,
+    current: usize,
+    reader: FileReader,
+    stamps: Vec<FileStamp>,
+}
+
+impl Records {
+    /// Opens the first file (with `skip_files`, file `skip_files`) and reads its header.
+    pub(crate) fn open(
+        files: Arc<DataFiles>,
+        options: ReadOptions,
+        skip_files: usize,
+    ) -> Result<Records, DataError> {
+        let (reader, own, stamp) = open_file(&files, 0, &options)?;
+        let mut header = own.clone();
+        header.extend(files.partition_columns());
+        let mut records = Records {
+            files,
+            options,
+            header,
+            own,
+            current: 0,
+            reader,
+            stamps: vec![stamp],
+        };
+        if skip_files > 0 {
+            records.open_next(skip_files)?;
+        }
+        Ok(records)
+    }
+
+    /// The stream's columns.
+    pub(crate) fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The files.
+    pub(crate) fn files(&self) -> &Arc<DataFiles> {
+        &self.files
+    }
+
+    /// The path of the file a record at `pos` came from.
+    pub(crate) fn path(&self, pos: Pos) -> &Path {
+        self.files.path(pos.file)
+    }
+
+    /// The stamps of the files opened so far, in order.
+    pub(crate) fn stamps(&self) -> &[FileStamp] {
+        &self.stamps
+    }
+
+    /// Reads the next record into `rec`; `Ok(None)` after the last file's last record.
+    pub(crate) fn next(&mut self, rec: &mut ByteRecord) -> Result<Option<Pos>, DataError> {
+        loop {
+            let at = match &mut self.reader {
+                FileReader::Csv(reader) => {
+                    let path = self.files.path(self.current);
+                    next_csv_record(reader, rec, path, self.options.expected.is_some())?
+                }
+            };
+            if let Some(at) = at {
+                for (_, value) in &self.files.files()[self.current].partition {
+                    rec.push_field(value.as_bytes());
+                }
+                return Ok(Some(Pos {
+                    file: self.current,
+                    at,
+                }));
+            }
+            if self.current + 1 == self.files.files().len() {
+                return Ok(None);
+            }
+            self.open_next(self.current + 1)?;
+        }
+    }
+
+    /// Moves on to file `i`, whose columns must be the first file's.
+    fn open_next(&mut self, i: usize) -> Result<(), DataError> {
+        let (reader, own, stamp) = open_file(&self.files, i, &self.options)?;
+        if own != self.own {
+            return Err(DataError::SchemaMismatch {
+                path: self.files.path(i).to_path_buf(),
+                column_problem: column_problem(&own, &self.own),
+                expected: self.own.clone(),
+                first: self.files.path(0).to_path_buf(),
+            });
+        }
+        self.stamps.truncate(i);
+        self.stamps.push(stamp);
+        self.current = i;
+        self.reader = reader;
+        Ok(())
+    }
+}
+
+/// Opens file `i` of `files`: its reader, its own columns and its stamp, which must be the
+/// expected one when the files were validated before.
+fn open_file(
+    files: &DataFiles,
+    i: usize,
+    options: &ReadOptions,
+) -> Result<(FileReader, Vec<String>, FileStamp), DataError> {
+    let path = files.path(i);
+    let validated = options.expected.is_some();
+    let (reader, header, stamp) = match files.files()[i].format {
+        FileFormat::Csv => {
+            let open = open_csv(path, validated, options.delimiter)?;
+            (FileReader::Csv(open.reader), open.header, open.stamp)
+        }
+        FileFormat::Parquet => {
+            return Err(DataError::Open {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("Parquet files are not supported yet"),
+            });
+        }
+    };
+    if let Some(expected) = &options.expected
+        && expected.get(i) != Some(&stamp)
+    {
+        return Err(DataError::Changed {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok((reader, header, stamp))
+}
+
+/// Says how `found`, a file's columns, differs from `expected`, naming the first column
+/// that differs.
+fn column_problem(found: &[String], expected: &[String]) -> String {
+    match found.iter().zip(expected).position(|(f, e)| f != e) {
+        Some(i) => format!(
+            "column {} is \"{}\" where \"{}\" was expected",
+            i + 1,
+            found[i].escape_debug(),
+            expected[i].escape_debug()
+        ),
+        None if found.len() > expected.len() => format!(
+            "it has an extra column \"{}\"",
+            found[expected.len()].escape_debug()
+        ),
+        None => format!(
+            "it lacks column \"{}\"",
+            expected[found.len()].escape_debug()
+        ),
+    }
+}
+
+/// An open CSV reader positioned after the header, with the header's column names.
+pub(crate) struct OpenCsv {
+    pub(crate) reader: csv::Reader<File>,
+    pub(crate) header: Vec<String>,
+    stamp: FileStamp,
+}
+
+/// Opens `path` and reads its header, whose names must be UTF-8 text. `validated`: the
+/// file passed validation before, so an I/O error is a failure of the work rather than of
+/// the user. `delimiter` separates fields.
+pub(crate) fn open_csv(path: &Path, validated: bool, delimiter: u8) -> Result<OpenCsv, DataError> {
+    let io_error = |e: std::io::Error| {
+        if validated {
+            DataError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        } else {
+            DataError::open(path, e)
+        }
+    };
+    let file = File::open(path).map_err(io_error)?;
+    let meta = file.metadata().map_err(io_error)?;
+    if meta.is_dir() {
+        return Err(DataError::Open {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("it is a folder, not a CSV file"),
+        });
+    }
+    let stamp = FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .delimiter(delimiter)
+        .buffer_capacity(1 << 16)
+        .from_reader(file);
+    let header = reader
+        .byte_headers()
+        .map_err(|e| csv_error(path, e, validated))?;
+    if header.is_empty() || (header.len() == 1 && header[0].trim_ascii().is_empty()) {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some((i, name)) = header
+        .iter()
+        .enumerate()
+        .find(|(_, f)| std::str::from_utf8(f).is_err())
+    {
+        return Err(not_utf8(path, 1, format!("header column {}", i + 1), name));
+    }
+    let header = header
+        .iter()
+        .map(|f| String::from_utf8_lossy(f.trim_ascii()).into_owned())
+        .collect();
+    Ok(OpenCsv {
+        reader,
+        header,
+        stamp,
+    })
+}
+
+/// Maps a `csv` error to a [`DataError`].
+pub(crate) fn csv_error(path: &Path, e: csv::Error, validated: bool) -> DataError {
+    let row = e.position().map_or(0, |p| count_lines(path, p.byte()).unwrap_or(p.line()));
+    let message = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) if validated => DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        csv::ErrorKind::Io(source) => DataError::open(path, source),
+        _ => DataError::Malformed {
+            path: path.to_path_buf(),
+            row,
+            message,
+        },
+    }
+}
+
+/// The error for `bytes`, the cell at `row` / `column`, which is not UTF-8.
+pub(crate) fn not_utf8(path: &Path, row: u64, column: String, bytes: &[u8]) -> DataError {
+    let at = std::str::from_utf8(bytes)
+        .err()
+        .map_or(0, |e| e.valid_up_to());
+    DataError::NotUtf8 {
+        path: path.to_path_buf(),
+        row,
+        column,
+        byte: bytes.get(at).copied().unwrap_or(0),
+        offset: at,
+        cell: bytes.escape_ascii().to_string(),
+    }
+}
+
+
+/// The 1-based line of the record the parser reports at byte `start`: 1 + the line ends
+/// (`\n`, `\r\n` or a lone `\r`) before it, plus those of blank lines right after it
+/// (the parser's position points before the blank lines it skips).
+fn count_lines(path: &Path, start: u64) -> Option<u64> {
+    use std::io::{BufRead, BufReader};
+    let mut reader = BufReader::new(File::open(path).ok()?);
+    let (mut lines, mut offset, mut prev_cr) = (1u64, 0u64, false);
+    loop {
+        let buf = reader.fill_buf().ok()?;
+        if buf.is_empty() {
+            return Some(lines);
+        }
+        let n = buf.len();
+        for &b in buf {
+            let ends_line = b == b'\n' || b == b'\r';
+            if offset >= start && !ends_line {
+                return Some(lines);
+            }
+            if b == b'\r' || (b == b'\n' && !prev_cr) {
+                lines += 1;
+            }
+            prev_cr = b == b'\r';
+            offset += 1;
+        }
+        reader.consume(n);
+    }
+}
+
+/// Reads the next CSV record of `path` into `rec`; `Ok(None)` at the end, else where it
+/// starts.
+fn next_csv_record(
+    reader: &mut csv::Reader<File>,
+    rec: &mut ByteRecord,
+    path: &Path,
+    validated: bool,
+) -> Result<Option<At>, DataError> {
+    match reader.read_byte_record(rec) {
+        Ok(true) => Ok(Some(rec.position().map_or(
+            At::Csv {
+                byte: 0,
+                parser_line: 0,
+            },
+            |p| At::Csv {
+                byte: p.byte(),
+                parser_line: p.line(),
+            },
+        ))),
+        Ok(false) => Ok(None),
+        Err(e) => Err(csv_error(path, e, validated)),
+    }
+}
