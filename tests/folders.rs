@@ -91,7 +91,11 @@ fn a_changed_or_removed_file_already_trained_on_is_refused_naming_it() {
     // The old file removed.
     std::fs::remove_file(&file).unwrap();
     let out = sb.relearn(&["run", "--config", "t.toml"]);
-    assert_fails(&out, 2, &format!("\"date={second}/part-0\" is no longer there"));
+    assert_fails(
+        &out,
+        2,
+        &format!("\"date={second}/part-0\" is no longer there"),
+    );
     assert_eq!(sb.snapshot(), before, "nothing changed");
 }
 

@@ -19,6 +19,7 @@ mod golden;
 mod import;
 mod inspect;
 mod label_delay;
+mod labels;
 mod lineage;
 mod one_build;
 mod out_of_range;

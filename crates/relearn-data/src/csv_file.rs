@@ -19,7 +19,9 @@ use crate::error::{ColumnRole, DataError};
 use crate::files::{DataFiles, FileFormat};
 use crate::info::CategoricalColumn;
 use crate::preprocess::Preprocessor;
-use crate::records::{FileStamp, Pos, ReadOptions, Records, not_utf8};
+use crate::records::{
+    FileStamp, JoinCounts, LabelJoin, LabelTable, Pos, ReadOptions, Records, not_utf8,
+};
 use crate::source::{ColumnKind, CsvSource, NUMERIC_TARGET_DISTINCT, Task};
 use crate::time::{Every, TimeEncoder, parse_time};
 
@@ -196,7 +198,7 @@ fn empty_cell(path: &Path, row: Pos, column: &str) -> DataError {
 }
 
 /// The index of the column called `name`; an error if it is missing or repeated.
-fn find_column(
+pub(crate) fn find_column(
     path: &Path,
     header: &[String],
     name: &str,
@@ -389,6 +391,8 @@ pub(crate) struct CsvLayout {
     delimiter: u8,
     /// The text a Parquet null reads as: the first missing-value spelling.
     null: Vec<u8>,
+    /// `data.labels`: how rows find their label.
+    join: Option<LabelJoin>,
 }
 
 impl CsvLayout {
@@ -437,6 +441,20 @@ pub(crate) struct Validated {
     pub(crate) skipped_rows: usize,
     /// With `window.every`: the periods that hold samples.
     pub(crate) periods: Option<Periods>,
+    /// With `data.labels`: what the join found.
+    pub(crate) labels: Option<LabelsJoined>,
+}
+
+/// What joining `data.labels` to a stream's rows found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LabelsJoined {
+    /// Labels read.
+    pub(crate) labels: usize,
+    /// Rows that found their label in time, and rows whose label came after their
+    /// window closed.
+    pub(crate) counts: JoinCounts,
+    /// The latest time a label became known.
+    pub(crate) latest: Option<i64>,
 }
 
 /// The calendar periods of a stream cut by `window.every` that hold samples.
@@ -446,6 +464,8 @@ pub(crate) struct Periods {
     pub(crate) starts: Vec<(usize, i64)>,
     /// Periods without samples between the first and the last with samples.
     pub(crate) empty: usize,
+    /// The latest row time.
+    pub(crate) latest: i64,
 }
 
 /// Rule quoted when a column inferred numeric holds text after the initial windows.
@@ -569,14 +589,7 @@ impl CsvLayout {
         let mut at = self.feature_cols.len();
         for (col, encoder) in &self.time_cols {
             let c = cell(rec, *col);
-            let time = read_time(
-                path,
-                row,
-                &self.missing,
-                c,
-                encoder,
-                INFERRED_TIME_RULE,
-            )?;
+            let time = read_time(path, row, &self.missing, c, encoder, INFERRED_TIME_RULE)?;
             encoder.encode(time, &mut out[at..at + encoder.width()]);
             at += encoder.width();
         }
@@ -595,14 +608,61 @@ impl CsvLayout {
             null: null_text(&src.missing),
         };
         let mut records = Records::open(files, options, 0)?;
+        let join = label_join(src, &records)?;
+        if let Some(join) = &join {
+            records.join_labels(join.clone(), &src.target);
+            records.check_ids(join.id_col);
+        }
         let columns = SourceColumns::resolve(src, &records)?;
         let mut pass = ValidationPass::new(columns, cut);
         let mut rec = ByteRecord::new();
         while let Some(row) = records.next(&mut rec)? {
             pass.check_row(&rec, row)?;
         }
-        pass.finish(records.stamps())
+        let mut validated = pass.finish(records.stamps())?;
+        if let Some(join) = join {
+            validated.labels = Some(LabelsJoined {
+                labels: join.table.len(),
+                counts: records.join_counts(),
+                latest: join.table.latest(),
+            });
+            validated.layout.join = Some(join);
+        }
+        Ok(validated)
     }
+}
+
+/// With `data.labels`: the labels read, and how the stream's rows (whose columns
+/// `records` gives, without a target column) find theirs.
+fn label_join(src: &CsvSource, records: &Records) -> Result<Option<LabelJoin>, DataError> {
+    let Some(labels) = &src.labels else {
+        return Ok(None);
+    };
+    let header = records.header();
+    let first = records.files().path(0);
+    if header.contains(&src.target) {
+        return Err(DataError::Config {
+            key: "data.labels",
+            message: format!(
+                "{} has a column \"{}\", the target; with data.labels the target comes from the labels, joined by data.id: drop that column from the feature files, or rename it",
+                first.display(),
+                src.target
+            ),
+        });
+    }
+    let id = src.id.as_deref().unwrap_or_default();
+    let id_col = find_column(first, header, id, ColumnRole::Id)?;
+    let time = src.time.as_deref().unwrap_or_default();
+    let time_col = find_column(first, header, time, ColumnRole::Time)?;
+    let table = LabelTable::load(src, labels)?;
+    Ok(Some(LabelJoin {
+        table: Arc::new(table),
+        id_col,
+        time_col,
+        every: src.every.unwrap_or(Every::Days(1)),
+        wait: labels.wait,
+        missing: null_text(&src.missing),
+    }))
 }
 
 /// The text a Parquet null reads as: the first of `missing` (`""` when there is none).
@@ -680,6 +740,7 @@ fn every_feature_column(
         .filter(|&c| {
             c != target_col
                 && src.time.as_ref() != Some(&header[c])
+                && src.id.as_ref() != Some(&header[c])
                 && declared_kind(src, &header[c]) != Some(ColumnKind::Ignore)
         })
         .collect();
@@ -957,6 +1018,7 @@ impl<'a> SourceColumns<'a> {
             missing: self.missing.clone(),
             delimiter: src.delimiter,
             null: null_text(&src.missing),
+            join: None,
         };
         Settled {
             layout,
@@ -1296,8 +1358,10 @@ impl<'a> ValidationPass<'a> {
                     every,
                     starts: c.starts,
                     empty: c.empty,
+                    latest: c.previous.map_or(i64::MIN, |(t, _)| t),
                 })
             }),
+            labels: None,
         })
     }
 }
@@ -1354,7 +1418,10 @@ impl CsvWindows {
             skipped += layout.file_samples[skip_files];
             skip_files += 1;
         }
-        let records = Records::open(layout.files.clone(), options, skip_files)?;
+        let mut records = Records::open(layout.files.clone(), options, skip_files)?;
+        if let Some(join) = &layout.join {
+            records.join_labels(join.clone(), &layout.target_name);
+        }
         let mut windows = CsvWindows {
             layout: layout.clone(),
             records,
@@ -1368,9 +1435,15 @@ impl CsvWindows {
 
     /// Reads the next record, which must exist.
     fn advance(&mut self) -> Result<Pos, DataError> {
-        self.records.next(&mut self.rec)?.ok_or_else(|| DataError::Changed {
-            path: self.layout.files.path(self.layout.file_samples.len() - 1).to_path_buf(),
-        })
+        self.records
+            .next(&mut self.rec)?
+            .ok_or_else(|| DataError::Changed {
+                path: self
+                    .layout
+                    .files
+                    .path(self.layout.file_samples.len() - 1)
+                    .to_path_buf(),
+            })
     }
 
     /// Reads the next record whose target is not missing; returns where it starts and how

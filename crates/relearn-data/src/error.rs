@@ -57,6 +57,22 @@ pub enum DataError {
         /// The first file.
         first: PathBuf,
     },
+    /// Two rows (or two labels) with one `data.id`.
+    #[error("{}: row {row}, column \"{column}\": id \"{id}\" is already the id of {first}: with data.id every {what} needs its own id (remove or merge the repeated {what})", .path.display())]
+    DuplicateId {
+        /// The file of the second one.
+        path: PathBuf,
+        /// Its row.
+        row: u64,
+        /// The id column.
+        column: String,
+        /// The id.
+        id: String,
+        /// Where the first one is.
+        first: String,
+        /// "row" or "label".
+        what: &'static str,
+    },
     /// The CSV file exists but cannot be opened or read during validation.
     #[error("{}: cannot read the file", .path.display())]
     Open {
@@ -468,6 +484,8 @@ pub enum ColumnRole {
     Typed,
     /// The column named by `data.time`.
     Time,
+    /// The column named by `data.id`.
+    Id,
 }
 
 impl fmt::Display for ColumnRole {
@@ -477,6 +495,7 @@ impl fmt::Display for ColumnRole {
             ColumnRole::Feature => "feature",
             ColumnRole::Typed => "[data.columns]",
             ColumnRole::Time => "data.time",
+            ColumnRole::Id => "data.id",
         })
     }
 }

@@ -261,7 +261,11 @@ fn percent_decode(v: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        match (b[i], b.get(i + 1).and_then(|&c| hex(c)), b.get(i + 2).and_then(|&c| hex(c))) {
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -277,7 +281,12 @@ fn percent_decode(v: &str) -> String {
 
 /// Every file must have the same partition columns, in the same order.
 fn check_partitions(files: &[DataFile]) -> Result<(), DataError> {
-    let keys = |f: &DataFile| f.partition.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    let keys = |f: &DataFile| {
+        f.partition
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect::<Vec<_>>()
+    };
     let first = keys(&files[0]);
     match files.iter().find(|f| keys(f) != first) {
         None => Ok(()),

@@ -65,6 +65,22 @@ pub struct StreamInfo {
     /// (`trailing_rows`) wait for a row of a later period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_period: Option<String>,
+    /// With `data.labels`: what joining the labels to the rows found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelsInfo>,
+}
+
+/// What joining `data.labels` to a stream's rows by `data.id` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelsInfo {
+    /// Labels read.
+    pub labels: usize,
+    /// Rows that found their label by their window's close.
+    pub matched: usize,
+    /// Rows whose label came after their window closed (the row is skipped).
+    pub late: usize,
+    /// Labels whose id names no row (counted, not an error).
+    pub unknown_ids: usize,
 }
 
 /// A categorical feature column and its model inputs: `slots` one-hot inputs for the values
@@ -137,11 +153,21 @@ impl StreamInfo {
                 format!("{n} rows")
             }
         };
-        if self.skipped_rows > 0 {
+        if let Some(l) = &self.labels {
             parts.push(format!(
-                "{} skipped (blank target) so far",
-                rows(self.skipped_rows)
+                "data.labels: {} read, {} joined to rows by their window's close, {} came later (those rows are skipped), {} name no row",
+                plural(l.labels, "label"),
+                l.matched,
+                l.late,
+                plural(l.unknown_ids, "id"),
             ));
+        }
+        if self.skipped_rows > 0 {
+            let why = match self.labels {
+                Some(_) => "without a label",
+                None => "(blank target)",
+            };
+            parts.push(format!("{} skipped {why} so far", rows(self.skipped_rows)));
         }
         if let Some(every) = self.every
             && self.empty_periods > 0
@@ -151,7 +177,15 @@ impl StreamInfo {
                 plural(self.empty_periods, &every.noun())
             ));
         }
-        if let (Some(every), Some(label)) = (self.every, &self.waiting_period) {
+        if let (Some(every), Some(label), Some(_)) =
+            (self.every, &self.waiting_period, &self.labels)
+        {
+            parts.push(format!(
+                "{} from {label} on wait for their {}'s labels to be in",
+                rows(self.trailing_rows),
+                every.noun()
+            ));
+        } else if let (Some(every), Some(label)) = (self.every, &self.waiting_period) {
             parts.push(format!(
                 "{} of {label}, the last {}, {} for a row of a later one",
                 rows(self.trailing_rows),

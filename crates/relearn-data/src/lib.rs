@@ -44,7 +44,7 @@ mod time;
 pub use batch::{Batch, Window};
 pub use csv_file::{CsvRows, read_csv_rows, read_labelled_csv, sniff_delimiter};
 pub use error::{ColumnRole, DataError, quoted};
-pub use info::{CategoricalColumn, StreamInfo};
+pub use info::{CategoricalColumn, LabelsInfo, StreamInfo};
 pub use preprocess::{
     CategoryEncoder, DEFAULT_CLIP, Encoders, Fill, OutOfRange, Preprocessor, Scaler, Scaling,
     TargetScaler, fnv1a64, real_spread,
@@ -52,8 +52,10 @@ pub use preprocess::{
 pub use rows::{Cell, RowError, RowReader, number_text};
 pub use source::{
     ColumnKind, CsvSource, DEFAULT_DELIMITER, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES,
-    DEFAULT_MISSING, GeneratorKind, GeneratorSpec, MAX_CATEGORY_INPUTS, NUMERIC_TARGET_DISTINCT,
-    StreamSource, Task, parse_delimiter,
+    DEFAULT_MISSING, GeneratorKind, GeneratorSpec, LabelSource, MAX_CATEGORY_INPUTS,
+    NUMERIC_TARGET_DISTINCT, StreamSource, Task, parse_delimiter,
 };
-pub use stream::{Stream, StreamFile, TimeWindow, WindowReader, Windowing, human_bytes, physical_memory};
+pub use stream::{
+    Stream, StreamFile, TimeWindow, WindowReader, Windowing, human_bytes, physical_memory,
+};
 pub use time::{CalendarPart, Every, TimeEncoder, format_time, parse_time};

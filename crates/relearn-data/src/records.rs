@@ -7,6 +7,7 @@
 //! stamped (size, modification time) when opened, so that a later pass notices a file that
 //! changed after validation.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,8 +15,10 @@ use std::time::SystemTime;
 
 use csv::ByteRecord;
 
-use crate::error::DataError;
+use crate::error::{ColumnRole, DataError};
 use crate::files::{DataFiles, FileFormat};
+use crate::source::{CsvSource, LabelSource};
+use crate::time::Every;
 
 /// Size and modification time, to notice a file that changed after validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +84,12 @@ pub(crate) struct Records {
     current: usize,
     reader: FileReader,
     stamps: Vec<FileStamp>,
+    /// `data.labels`: each row's label, appended as the last column.
+    join: Option<LabelJoin>,
+    /// What the join saw so far.
+    counts: JoinCounts,
+    /// With [`Records::check_ids`]: where each id was first seen.
+    ids: Option<(usize, HashMap<Box<[u8]>, Pos>)>,
 }
 
 impl Records {
@@ -101,11 +110,31 @@ impl Records {
             current: 0,
             reader,
             stamps: vec![stamp],
+            join: None,
+            counts: JoinCounts::default(),
+            ids: None,
         };
         if skip_files > 0 {
             records.open_next(skip_files)?;
         }
         Ok(records)
+    }
+
+    /// Appends each row's label from `join` as a last column named `target`.
+    pub(crate) fn join_labels(&mut self, join: LabelJoin, target: &str) {
+        self.header.push(target.to_string());
+        self.join = Some(join);
+    }
+
+    /// Makes [`Records::next`] refuse a row whose cell in column `col` repeats an earlier
+    /// row's (`data.id`).
+    pub(crate) fn check_ids(&mut self, col: usize) {
+        self.ids = Some((col, HashMap::new()));
+    }
+
+    /// What the label join saw so far.
+    pub(crate) fn join_counts(&self) -> JoinCounts {
+        self.counts
     }
 
     /// The stream's columns.
@@ -141,16 +170,45 @@ impl Records {
                 for (_, value) in &self.files.files()[self.current].partition {
                     rec.push_field(value.as_bytes());
                 }
-                return Ok(Some(Pos {
+                let pos = Pos {
                     file: self.current,
                     at,
-                }));
+                };
+                if let Some(join) = &self.join {
+                    let label = join.label_of(rec, &mut self.counts);
+                    rec.push_field(label);
+                }
+                if self.ids.is_some() {
+                    self.check_id(rec, pos)?;
+                }
+                return Ok(Some(pos));
             }
             if self.current + 1 == self.files.files().len() {
                 return Ok(None);
             }
             self.open_next(self.current + 1)?;
         }
+    }
+
+    /// Errors if the id of `rec`, the record at `pos`, was seen before.
+    fn check_id(&mut self, rec: &ByteRecord, pos: Pos) -> Result<(), DataError> {
+        let Some((col, seen)) = &mut self.ids else {
+            return Ok(());
+        };
+        let id: Box<[u8]> = rec.get(*col).unwrap_or_default().trim_ascii().into();
+        if let Some(first) = seen.get(&id) {
+            let (path, first_path) = (self.files.path(pos.file), self.files.path(first.file));
+            return Err(DataError::DuplicateId {
+                path: path.to_path_buf(),
+                row: pos.line(path),
+                column: self.header[*col].clone(),
+                id: String::from_utf8_lossy(&id).into_owned(),
+                first: format!("row {} of {}", first.line(first_path), first_path.display()),
+                what: "row",
+            });
+        }
+        seen.insert(id, pos);
+        Ok(())
     }
 
     /// Moves on to file `i`, whose columns must be the first file's.
@@ -291,7 +349,9 @@ pub(crate) fn open_csv(path: &Path, validated: bool, delimiter: u8) -> Result<Op
 
 /// Maps a `csv` error to a [`DataError`].
 pub(crate) fn csv_error(path: &Path, e: csv::Error, validated: bool) -> DataError {
-    let row = e.position().map_or(0, |p| count_lines(path, p.byte()).unwrap_or(p.line()));
+    let row = e
+        .position()
+        .map_or(0, |p| count_lines(path, p.byte()).unwrap_or(p.line()));
     let message = e.to_string();
     match e.into_kind() {
         csv::ErrorKind::Io(source) if validated => DataError::Io {
@@ -321,7 +381,6 @@ pub(crate) fn not_utf8(path: &Path, row: u64, column: String, bytes: &[u8]) -> D
         cell: bytes.escape_ascii().to_string(),
     }
 }
-
 
 /// The 1-based line of the record the parser reports at byte `start`: 1 + the line ends
 /// (`\n`, `\r\n` or a lone `\r`) before it, plus those of blank lines right after it
@@ -372,5 +431,151 @@ fn next_csv_record(
         ))),
         Ok(false) => Ok(None),
         Err(e) => Err(csv_error(path, e, validated)),
+    }
+}
+
+/// Labels that arrive later (`data.labels`), by row id: each label's text and, when the
+/// label files carry a `data.time` column, when it became known.
+#[derive(Debug)]
+pub(crate) struct LabelTable {
+    by_id: HashMap<Box<[u8]>, (Box<[u8]>, Option<i64>)>,
+    /// The latest label time.
+    latest: Option<i64>,
+}
+
+impl LabelTable {
+    /// Reads every label file of `src.labels`: columns `data.id`, `data.target` and,
+    /// optionally, `data.time`. A repeated id, a missing id or target column, or a time
+    /// cell that is not a time is an error naming file, row and column.
+    pub(crate) fn load(src: &CsvSource, labels: &LabelSource) -> Result<LabelTable, DataError> {
+        let id = src.id.as_deref().unwrap_or_default();
+        let files = Arc::new(DataFiles::resolve(&labels.path)?);
+        let options = ReadOptions {
+            delimiter: src.delimiter,
+            expected: None,
+            null: src
+                .missing
+                .first()
+                .map(|m| m.trim().as_bytes().to_vec())
+                .unwrap_or_default(),
+        };
+        let mut records = Records::open(files, options, 0)?;
+        let header = records.header().to_vec();
+        let first = records.files().path(0).to_path_buf();
+        let column = |name: &str, role| crate::csv_file::find_column(&first, &header, name, role);
+        let id_col = column(id, ColumnRole::Id)?;
+        let target_col = column(&src.target, ColumnRole::Target)?;
+        let time_col = match &src.time {
+            Some(t) if header.contains(t) => Some(column(t, ColumnRole::Time)?),
+            _ => None,
+        };
+        let mut table = LabelTable {
+            by_id: HashMap::new(),
+            latest: None,
+        };
+        let mut first_rows: HashMap<Box<[u8]>, Pos> = HashMap::new();
+        let mut rec = ByteRecord::new();
+        while let Some(pos) = records.next(&mut rec)? {
+            let path = records.path(pos);
+            let cell = |c: usize| rec.get(c).unwrap_or_default().trim_ascii();
+            let key: Box<[u8]> = cell(id_col).into();
+            let time = match time_col {
+                Some(c) => {
+                    let text = std::str::from_utf8(cell(c)).ok();
+                    let t = text.and_then(crate::time::parse_time).ok_or_else(|| {
+                        DataError::NotATime {
+                            path: path.to_path_buf(),
+                            row: pos.line(path),
+                            column: header[c].clone(),
+                            value: String::from_utf8_lossy(cell(c)).into_owned(),
+                            rule: "the labels' time says when each label became known: write a date or timestamp",
+                        }
+                    })?;
+                    table.latest = Some(table.latest.map_or(t, |l| l.max(t)));
+                    Some(t)
+                }
+                None => None,
+            };
+            if let Some(earlier) = first_rows.get(&key) {
+                let earlier_path = records.path(*earlier);
+                return Err(DataError::DuplicateId {
+                    path: path.to_path_buf(),
+                    row: pos.line(path),
+                    column: id.to_string(),
+                    id: String::from_utf8_lossy(&key).into_owned(),
+                    first: format!(
+                        "row {} of {}",
+                        earlier.line(earlier_path),
+                        earlier_path.display()
+                    ),
+                    what: "label",
+                });
+            }
+            first_rows.insert(key.clone(), pos);
+            table.by_id.insert(key, (cell(target_col).into(), time));
+        }
+        Ok(table)
+    }
+
+    /// Labels read.
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// The latest time a label became known (labels with a time column).
+    pub(crate) fn latest(&self) -> Option<i64> {
+        self.latest
+    }
+}
+
+/// How rows get their label from a [`LabelTable`]: by the row's id, counting only a label
+/// known by the close of the row's window (its period's end plus `wait`).
+#[derive(Debug, Clone)]
+pub(crate) struct LabelJoin {
+    pub(crate) table: Arc<LabelTable>,
+    /// The id and time columns among the stream's columns.
+    pub(crate) id_col: usize,
+    pub(crate) time_col: usize,
+    pub(crate) every: Every,
+    pub(crate) wait: Every,
+    /// The cell written for a row without a label (a missing-value spelling).
+    pub(crate) missing: Vec<u8>,
+}
+
+/// What a join saw: rows that found a label in time, rows whose label came after their
+/// window closed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct JoinCounts {
+    pub(crate) matched: usize,
+    pub(crate) late: usize,
+}
+
+impl LabelJoin {
+    /// When the window of a row at `time` closes.
+    pub(crate) fn close_of(&self, time: i64) -> i64 {
+        let end = self.every.period_start(self.every.period_of(time) + 1);
+        self.wait.after(end)
+    }
+
+    /// The label cell of `rec` (its own columns read so far): the label of its id when
+    /// known by its window's close, else the missing spelling.
+    fn label_of<'t>(&'t self, rec: &ByteRecord, counts: &mut JoinCounts) -> &'t [u8] {
+        let id = rec.get(self.id_col).unwrap_or_default().trim_ascii();
+        let Some((label, known)) = self.table.by_id.get(id) else {
+            return &self.missing;
+        };
+        let time = std::str::from_utf8(rec.get(self.time_col).unwrap_or_default())
+            .ok()
+            .and_then(crate::time::parse_time);
+        match (known, time) {
+            (Some(known), Some(time)) if *known > self.close_of(time) => {
+                counts.late += 1;
+                &self.missing
+            }
+            _ => {
+                counts.matched += 1;
+                label
+            }
+        }
     }
 }

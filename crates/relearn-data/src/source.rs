@@ -98,6 +98,32 @@ pub struct CsvSource {
     /// `window.size` rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<crate::Every>,
+    /// `data.id`: the column that names each row, which `data.labels` and the prediction
+    /// log join on. Not a feature. Not in the fingerprint when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `data.labels` with `window.label_delay`: labels that arrive after their rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<LabelSource>,
+}
+
+/// Labels that arrive later than their rows (`data.labels`): rows of `(id, label[, time])`
+/// in their own files, joined to the feature rows by `data.id`.
+///
+/// The rule: the window of period `p` closes `wait` after `p` ends. A row's label counts
+/// when it is in the files and, if the labels carry a `data.time` column (when the label
+/// became known), arrived by its window's close. A window is trained once the data (rows or
+/// labels) reach its close; its rows whose label never came by then are skipped and
+/// counted, as rows with a missing target are. A label whose id names no row is counted and
+/// reported, not an error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelSource {
+    /// The file, folder or glob of labels (resolved against the config's folder). Not in
+    /// the fingerprint (a run records the content of its windows instead).
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// `window.label_delay` as a duration: how long after its period a window closes.
+    pub wait: crate::Every,
 }
 
 /// `data.delimiter`'s default.

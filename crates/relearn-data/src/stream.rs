@@ -3,10 +3,12 @@
 use crate::batch::Window;
 use std::sync::Arc;
 
-use crate::csv_file::{CsvLayout, CsvWindows, InitialCut, Periods};
+use crate::csv_file::{CsvLayout, CsvWindows, InitialCut, LabelsJoined, Periods};
 use crate::error::DataError;
 use crate::generator::{self, Generator};
+use crate::info::LabelsInfo;
 use crate::info::StreamInfo;
+use crate::records::JoinCounts;
 use crate::source::{CsvSource, GeneratorSpec, StreamSource, Task};
 use crate::time::Every;
 
@@ -180,7 +182,7 @@ impl Stream {
             return Stream::open_by_time(src, window_size, initial_windows);
         }
         let (initial_samples, needed) = window_samples(window_size, initial_windows)?;
-        let (info, layout, _) = match source {
+        let (info, layout, _, _) = match source {
             StreamSource::Csv(src) => validate_csv(src, InitialCut::Samples(initial_samples))?,
             StreamSource::Generator(spec) => validate_generator(spec)?,
         };
@@ -226,21 +228,37 @@ impl Stream {
         initial_windows: usize,
     ) -> Result<Stream, DataError> {
         window_samples(window_size.max(1), initial_windows)?;
-        let (mut info, layout, periods) = validate_csv(src, InitialCut::Periods(initial_windows))?;
+        let (mut info, layout, periods, joined) =
+            validate_csv(src, InitialCut::Periods(initial_windows))?;
         let periods = periods.expect("window.every cuts periods");
         let Periods {
             every,
             starts,
             empty,
+            latest,
         } = periods;
-        let windows: Vec<TimeWindow> = starts
-            .windows(2)
-            .map(|pair| TimeWindow {
-                start: pair[0].0,
-                end: pair[1].0,
-                period: pair[0].1,
+        let mut windows: Vec<TimeWindow> = starts
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, period))| TimeWindow {
+                start,
+                end: starts.get(i + 1).map_or(info.n_samples, |s| s.0),
+                period,
             })
             .collect();
+        match (&src.labels, joined) {
+            (Some(labels), Some(joined)) => {
+                // A window is in once the data (rows or labels) reach its close.
+                let clock = latest.max(joined.latest.unwrap_or(i64::MIN));
+                let close = |p: i64| labels.wait.after(every.period_start(p + 1));
+                windows.retain(|w| close(w.period) <= clock);
+                info.labels = Some(labels_info(joined));
+            }
+            // The last period waits for a row of a later one.
+            _ => {
+                windows.pop();
+            }
+        }
         if windows.len() < initial_windows + 1 {
             return Err(DataError::TooFewPeriods {
                 stream: info.source.clone(),
@@ -253,11 +271,14 @@ impl Stream {
         let largest = windows.iter().map(|w| w.end - w.start).max().unwrap_or(1);
         let source = StreamSource::Csv(src.clone());
         check_encoded_size(&source, &info, largest, initial_windows)?;
-        let (last_start, last_period) = *starts.last().expect("a window starts");
-        info.trailing_rows = info.n_samples - last_start;
+        let used = windows.last().map_or(0, |w| w.end);
+        info.trailing_rows = info.n_samples - used;
         info.every = Some(every);
         info.empty_periods = empty;
-        info.waiting_period = Some(every.label(last_period));
+        info.waiting_period = starts
+            .iter()
+            .find(|s| s.0 >= used)
+            .map(|&(_, period)| every.label(period));
         Ok(Stream {
             n_windows: windows.len(),
             info,
@@ -391,13 +412,24 @@ fn window_samples(window_size: usize, initial_windows: usize) -> Result<(usize, 
     Ok((initial_samples, needed))
 }
 
-/// Validates the CSV source `src` (see [`Stream::open`]; `initial_samples`: the samples of
-/// the initial windows, whose cells settle the column types): what it holds, and how to
-/// read it.
+/// With `data.labels`: what the join found.
+fn labels_info(joined: LabelsJoined) -> LabelsInfo {
+    let JoinCounts { matched, late } = joined.counts;
+    LabelsInfo {
+        labels: joined.labels,
+        matched,
+        late,
+        unknown_ids: joined.labels.saturating_sub(matched + late),
+    }
+}
+
+/// Validates the CSV source `src` (see [`Stream::open`]; `cut`: where the initial windows,
+/// whose cells settle the column types, end): what it holds, how to read it, its periods
+/// (with `window.every`) and what its label join found.
 fn validate_csv(
     src: &CsvSource,
     cut: InitialCut,
-) -> Result<(StreamInfo, Layout, Option<Periods>), DataError> {
+) -> Result<(StreamInfo, Layout, Option<Periods>, Option<LabelsJoined>), DataError> {
     let v = CsvLayout::validate(src, cut)?;
     let info = StreamInfo {
         source: src.label(),
@@ -417,15 +449,16 @@ fn validate_csv(
         every: None,
         empty_periods: 0,
         waiting_period: None,
+        labels: None,
     };
-    Ok((info, Layout::Csv(v.layout), v.periods))
+    Ok((info, Layout::Csv(v.layout), v.periods, v.labels))
 }
 
 /// Validates the generator spec `spec` ([`GeneratorSpec::validate`]): what its stream
 /// holds, and how to draw it.
 fn validate_generator(
     spec: &GeneratorSpec,
-) -> Result<(StreamInfo, Layout, Option<Periods>), DataError> {
+) -> Result<(StreamInfo, Layout, Option<Periods>, Option<LabelsJoined>), DataError> {
     spec.validate()?;
     let info = StreamInfo {
         source: format!("generator:{}", spec.kind.name()),
@@ -445,8 +478,9 @@ fn validate_generator(
         every: None,
         empty_periods: 0,
         waiting_period: None,
+        labels: None,
     };
-    Ok((info, Layout::Generator(spec.clone()), None))
+    Ok((info, Layout::Generator(spec.clone()), None, None))
 }
 
 /// Where a [`WindowReader`] gets its samples.

@@ -201,6 +201,37 @@ impl Every {
         }
     }
 
+    /// How many windows of `every` this length spans, rounded up: both in hours or days,
+    /// or both in months; `None` when one is in months and the other not.
+    pub fn windows_of(self, every: Every) -> Option<usize> {
+        let hours = |e: Every| match e {
+            Every::Hours(n) => Some(u64::from(n)),
+            Every::Days(n) => Some(24 * u64::from(n)),
+            Every::Months(_) => None,
+        };
+        let (wait, window) = match (self, every) {
+            (Every::Months(a), Every::Months(b)) => (u64::from(a), u64::from(b)),
+            _ => (hours(self)?, hours(every)?),
+        };
+        Some(wait.div_ceil(window) as usize)
+    }
+
+    /// `micros` plus this length (months added on the calendar: 31 January plus `1mo` is the
+    /// last day of February, at the same time of day).
+    pub fn after(self, micros: i64) -> i64 {
+        match self {
+            Every::Hours(n) => micros + HOUR * i64::from(n),
+            Every::Days(n) => micros + DAY * i64::from(n),
+            Every::Months(n) => {
+                let (days, in_day) = (micros.div_euclid(DAY), micros.rem_euclid(DAY));
+                let (y, m, d) = civil_from_days(days);
+                let months = y * 12 + i64::from(m) - 1 + i64::from(n);
+                let (y, m) = (months.div_euclid(12), months.rem_euclid(12) as u32 + 1);
+                days_from_civil(y, m, d.min(days_in_month(y, m))) * DAY + in_day
+            }
+        }
+    }
+
     /// As written in a config: `1d`, `6h`, `1mo`.
     pub fn name(self) -> String {
         match self {

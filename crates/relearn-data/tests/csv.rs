@@ -47,6 +47,8 @@ fn csv(path: &Path, target: &str, features: &[&str], task: Task) -> StreamSource
         delimiter: relearn_data::DEFAULT_DELIMITER,
         time: None,
         every: None,
+        id: None,
+        labels: None,
     })
 }
 

@@ -55,6 +55,7 @@ fn info() -> StreamInfo {
         every: None,
         empty_periods: 0,
         waiting_period: None,
+        labels: None,
         indicators: vec![],
         categorical: vec![],
         later_classes: vec![],

@@ -30,6 +30,8 @@ fn source(path: &Path, time: Option<&str>, every: Option<Every>) -> CsvSource {
         delimiter: b',',
         time: time.map(str::to_string),
         every,
+        id: None,
+        labels: None,
     }
 }
 

@@ -24,6 +24,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use relearn_store::Store;
+use relearn_train::inference::recorded_id_column;
 
 pub use app::{MODEL_ID, REQUEST_ID};
 pub use error::{ApiError, ServeError};
@@ -91,11 +92,18 @@ impl Settings {
 /// `ready` with the bound address, and serves until SIGINT or SIGTERM: then it stops
 /// accepting, finishes the requests in flight, and commits the prediction log.
 pub fn serve(
-    settings: Settings,
+    mut settings: Settings,
     ready: impl FnOnce(SocketAddr, &Settings),
 ) -> Result<(), ServeError> {
     let store = Store::open(&settings.store)?;
-    let primary = load_primary(&store, &settings)?;
+    let mut primary = load_primary(&store, &settings)?;
+    if settings.id_column.is_none() {
+        // The run's `data.id`, when it has one, names the logged rows.
+        settings.id_column = recorded_id_column(primary.manifest());
+        if settings.id_column.is_some() {
+            primary = load_primary(&store, &settings)?;
+        }
+    }
     let shadow = load_shadow(&store, &settings)?;
     // Bound before the log is made: a refused start writes nothing.
     let listener = std::net::TcpListener::bind(&settings.addr)

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use relearn_data::{RowError, RowReader, Task, quoted};
 use relearn_store::{Manifest, Store};
 use relearn_train::inference::{
-    Inference, InferenceError, Prediction, predictions, recorded_target,
+    Inference, InferenceError, Prediction, predictions, recorded_non_features, recorded_target,
 };
 use serde_json::{Value, json};
 
@@ -36,7 +36,7 @@ impl ServedModel {
     ) -> Result<ServedModel, InferenceError> {
         let manifest = store.manifest(id)?;
         let mut allowed_extra = BTreeSet::new();
-        allowed_extra.extend(recorded_target(&manifest));
+        allowed_extra.extend(recorded_non_features(&manifest));
         allowed_extra.extend(id_column.map(str::to_string));
         let inference = Inference::of(store, manifest)?;
         let class_json = inference

@@ -81,6 +81,19 @@ pub struct RawData {
     pub delimiter: Option<String>,
     // Windows by time (issue 25): the column of dates or timestamps.
     pub time: Option<String>,
+    // Labels that arrive later (issue 25): a file, folder or glob of (id, label[, time])
+    // rows, joined to the feature rows by `id`.
+    pub labels: Option<PathBuf>,
+    pub id: Option<String>,
+}
+
+/// `window.label_delay` as written: a count of windows, or a duration (`"3d"`).
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawLabelDelay {
+    Windows(usize),
+    Duration(String),
 }
 
 /// `[window]` as written.
@@ -90,7 +103,7 @@ pub struct RawData {
 pub struct RawWindow {
     pub size: Option<usize>,
     pub initial: Option<usize>,
-    pub label_delay: Option<usize>,
+    pub label_delay: Option<RawLabelDelay>,
     // Windows by time (issue 25): one window per calendar period of `data.time`.
     pub every: Option<String>,
 }

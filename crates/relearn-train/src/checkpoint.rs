@@ -58,6 +58,14 @@ pub struct CheckpointExtra {
     /// rows, whose checkpoints (and ids) are as they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<String>,
+    /// `data.time`: the column that orders the rows (not a feature; a server accepts it
+    /// in requests). Absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column: Option<String>,
+    /// `data.id`: the column that names each row (not a feature; a server logs each
+    /// prediction under it). Absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_column: Option<String>,
     /// `run.seed`.
     pub seed: u64,
     /// CSV runs: the hashes of the data the run trained on (see [`crate::data_trail`]).

@@ -186,6 +186,8 @@ mod tests {
             scaling: relearn_data::Scaling::Running,
             window_size: 2,
             period: None,
+            time_column: None,
+            id_column: None,
             seed: 0,
             data,
             gate: None,

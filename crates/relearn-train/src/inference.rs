@@ -68,6 +68,23 @@ pub fn recorded_target(manifest: &Manifest) -> Option<String> {
     Some(CheckpointExtra::of(manifest).ok()?.target)
 }
 
+/// The columns a checkpoint's run read that are not features: its target, `data.time` and
+/// `data.id` (requests and files to score may carry them).
+pub fn recorded_non_features(manifest: &Manifest) -> Vec<String> {
+    let Ok(extra) = CheckpointExtra::of(manifest) else {
+        return Vec::new();
+    };
+    [Some(extra.target), extra.time_column, extra.id_column]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The `data.id` column of a checkpoint's run, if it had one.
+pub fn recorded_id_column(manifest: &Manifest) -> Option<String> {
+    CheckpointExtra::of(manifest).ok()?.id_column
+}
+
 /// A checkpoint ready to score or predict: its state, and its model on a plain (inference)
 /// device of the backend it was trained on. Shared by `eval`, `predict` and
 /// `compare` (which scores each checkpoint on the previous concept with it).

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use relearn_data::{
     CsvSource, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES, Every, GeneratorKind, GeneratorSpec,
-    MAX_CATEGORY_INPUTS, Scaling, StreamSource, Task,
+    LabelSource, MAX_CATEGORY_INPUTS, Scaling, StreamSource, Task,
 };
 
 use super::Context;
@@ -40,6 +40,7 @@ impl RawData {
         cx: &Context,
         seed: u64,
         every: Option<Every>,
+        label_wait: Option<Every>,
     ) -> Result<DataSettings, ConfigError> {
         let clip = self.clip.unwrap_or(defaults::CLIP);
         if clip.is_nan() || clip < 1.0 {
@@ -72,7 +73,7 @@ impl RawData {
                 "data",
                 "needs a source: `path = \"events/\"` (a CSV or Parquet file, a folder or a glob) with `target = \"column\"`, or `generator = \"sea\"`",
             )),
-            (Some(csv), None) => self.csv_source(cx, csv, task, every),
+            (Some(csv), None) => self.csv_source(cx, csv, task, every, label_wait),
             (None, Some(_)) if every.is_some() => Err(cx.invalid(
                 "window.every",
                 "cuts windows by the dates of `data.time`, a column of `data.csv`: generators have no dates; use `window.size`",
@@ -94,6 +95,7 @@ impl RawData {
         csv: PathBuf,
         task: Option<Task>,
         every: Option<Every>,
+        label_wait: Option<Every>,
     ) -> Result<StreamSource, ConfigError> {
         cx.refuse_written(
             &[
@@ -106,12 +108,13 @@ impl RawData {
             ],
             "applies to generators only, not to `data.csv`",
         )?;
-        let target = self.target.ok_or_else(|| {
+        let target = self.target.clone().ok_or_else(|| {
             cx.invalid(
                 "data.target",
                 "is required with `data.csv`: name the target column",
             )
         })?;
+        let labels = self.label_source(cx, &target, every, label_wait)?;
         let mut columns = BTreeMap::new();
         for (name, kind) in self.columns.unwrap_or_default() {
             let kind = cx.parse_word(&format!("data.columns.{name}"), &kind)?;
@@ -154,6 +157,59 @@ impl RawData {
             delimiter: delimiter(cx, self.delimiter.as_deref())?,
             time: self.time,
             every,
+            id: self.id,
+            labels,
+        }))
+    }
+
+    /// `data.labels`, checked with the keys it needs: `data.id` (not the target),
+    /// `data.time`, `window.every` and `window.label_delay` as a duration.
+    fn label_source(
+        &self,
+        cx: &Context,
+        target: &str,
+        every: Option<Every>,
+        label_wait: Option<Every>,
+    ) -> Result<Option<LabelSource>, ConfigError> {
+        if let Some(id) = &self.id {
+            if id.trim().is_empty() {
+                return Err(cx.invalid(
+                    "data.id",
+                    "is empty: name the column that identifies each row",
+                ));
+            }
+            if id == target || self.time.as_deref() == Some(id) {
+                return Err(cx.invalid(
+                    "data.id",
+                    format!("is {id:?}, which is also data.target or data.time: name the column that identifies each row"),
+                ));
+            }
+        }
+        let Some(path) = &self.labels else {
+            return Ok(None);
+        };
+        let needs = |key: &str, why: &str| cx.invalid("data.labels", format!("needs {key}: {why}"));
+        if self.id.is_none() {
+            return Err(needs(
+                "`data.id = \"column\"`",
+                "the column that names each row, which the labels name too",
+            ));
+        }
+        if self.time.is_none() || every.is_none() {
+            return Err(needs(
+                "`data.time` and `window.every`",
+                "windows by time close a set time after their period ends, and the labels that came by then are theirs",
+            ));
+        }
+        let Some(wait) = label_wait else {
+            return Err(needs(
+                "`window.label_delay` as a duration (\"3d\", \"12h\")",
+                "how long after its period a window's labels are in; its rows still without a label then are skipped",
+            ));
+        };
+        Ok(Some(LabelSource {
+            path: cx.resolve(path.clone()),
+            wait,
         }))
     }
 
@@ -175,6 +231,8 @@ impl RawData {
                 ("data.hash_buckets", self.hash_buckets.is_some()),
                 ("data.delimiter", self.delimiter.is_some()),
                 ("data.time", self.time.is_some()),
+                ("data.labels", self.labels.is_some()),
+                ("data.id", self.id.is_some()),
             ],
             "applies to `data.csv` only, not to generators",
         )?;

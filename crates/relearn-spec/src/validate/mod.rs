@@ -147,7 +147,9 @@ impl RawConfig {
     pub(crate) fn check(self, cx: &Context) -> Result<RunSpec, ConfigError> {
         let run = self.run.check(cx)?;
         let windows = self.window.check(cx)?;
-        let data = self.data.check(cx, run.seed, windows.every)?;
+        let data = self
+            .data
+            .check(cx, run.seed, windows.every, windows.label_wait)?;
         let task = data.task();
         let (model, scaling) = self.model.check(cx, &data)?;
         let train = self.train.check(cx, model.hidden.len() + 1)?;

@@ -7,7 +7,7 @@ use relearn_model::{Backend, FitPath};
 use super::Context;
 use crate::defaults;
 use crate::error::ConfigError;
-use crate::raw::{RawRun, RawWindow};
+use crate::raw::{RawLabelDelay, RawRun, RawWindow};
 use crate::vocab::Mode;
 
 /// `[run]`, validated.
@@ -111,6 +111,8 @@ pub(crate) struct Windows {
     pub initial: usize,
     /// Windows between a window's rows and its labels.
     pub label_delay: usize,
+    /// `window.label_delay` written as a duration (with `window.every`).
+    pub label_wait: Option<relearn_data::Every>,
     /// `window.every`: windows by calendar period instead of by `size` rows.
     pub every: Option<relearn_data::Every>,
 }
@@ -148,11 +150,36 @@ impl RawWindow {
                 format!("is {size}: {size} samples times {} windows (window.initial + 1) is more samples than this machine can count; use a window of at most a few million samples", initial as u128 + 1),
             ));
         }
-        let label_delay = self.label_delay.unwrap_or(defaults::LABEL_DELAY);
+        let (label_delay, label_wait) = match self.label_delay {
+            None => (defaults::LABEL_DELAY, None),
+            Some(RawLabelDelay::Windows(k)) => (k, None),
+            Some(RawLabelDelay::Duration(text)) => {
+                let wait = relearn_data::Every::parse(&text).map_err(|m| {
+                    cx.invalid(
+                        "window.label_delay",
+                        format!("{m}; or give a count of windows"),
+                    )
+                })?;
+                let Some(every) = every else {
+                    return Err(cx.invalid(
+                        "window.label_delay",
+                        format!("is {text:?}, a duration, which needs windows by time (`window.every`); with windows of `window.size` rows give a count of windows"),
+                    ));
+                };
+                let k = wait.windows_of(every).ok_or_else(|| {
+                    cx.invalid(
+                        "window.label_delay",
+                        format!("is {text:?} with `window.every = {:?}`: give both in hours or days, or both in months", every.name()),
+                    )
+                })?;
+                (k, Some(wait))
+            }
+        };
         Ok(Windows {
             size,
             initial,
             label_delay,
+            label_wait,
             every,
         })
     }

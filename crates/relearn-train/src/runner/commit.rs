@@ -132,6 +132,8 @@ impl<F: ModelFamily> Loop<'_, F> {
             scaling: self.spec.scaling,
             window_size: self.spec.window_size,
             period: self.ctx.windowing.label(c.window),
+            time_column: csv.and_then(|csv| csv.time.clone()),
+            id_column: csv.and_then(|csv| csv.id.clone()),
             seed: self.spec.seed,
             data: self
                 .trail
