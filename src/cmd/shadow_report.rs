@@ -18,13 +18,15 @@ pub struct Args {
     /// Read the log from this folder instead (the server's --log-dir).
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
-    /// A CSV of labels that arrived later, joined to the log's row ids.
-    #[arg(long, value_name = "FILE", requires = "label_column")]
+    /// Labels that arrived later, joined to the log's row ids: a CSV or Parquet file, a
+    /// folder or a glob.
+    #[arg(long, value_name = "PATH")]
     labels: Option<PathBuf>,
-    /// The labels file's id column (the server's --id-column).
-    #[arg(long, value_name = "COLUMN", default_value = "id")]
-    id_column: String,
-    /// The labels file's label column.
+    /// The labels' id column (the server's --id-column) [default: the run's data.id, else
+    /// "id"].
+    #[arg(long, value_name = "COLUMN")]
+    id_column: Option<String>,
+    /// The labels' label column [default: the run's data.target].
     #[arg(long, value_name = "COLUMN")]
     label_column: Option<String>,
     /// Print the report as JSON.
@@ -39,11 +41,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = args
         .log_dir
         .unwrap_or_else(|| args.store.path().join("predictions").join(&args.run));
-    let labels = args.labels.map(|path| LabelFile {
-        path,
-        id_column: args.id_column,
-        label_column: args.label_column.unwrap_or_default(),
-    });
+    let labels = match args.labels {
+        Some(path) => {
+            let (id, target) = recorded_columns(&args.store, &args.run);
+            let label_column = args.label_column.or(target).ok_or_else(|| {
+                anyhow::Error::new(crate::exit::UsageError(format!(
+                    "--labels needs --label-column: run '{}' has no checkpoint that names its target",
+                    args.run
+                )))
+            })?;
+            Some(LabelFile {
+                path,
+                id_column: args.id_column.or(id).unwrap_or_else(|| "id".to_string()),
+                label_column,
+            })
+        }
+        None => None,
+    };
     let report = report(&dir, labels.as_ref())?;
     if args.json {
         print_json(&serde_json::to_value(&report)?)?;
@@ -51,6 +65,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_stdout(|out| out.write_all(render(&report).as_bytes()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run's `data.id` and target, as its head checkpoint recorded them (`None` when the
+/// store or run has none).
+fn recorded_columns(store: &StoreArg, run: &str) -> (Option<String>, Option<String>) {
+    let Ok(store) = relearn_store::Store::open(&store.path()) else {
+        return (None, None);
+    };
+    let Some(manifest) = store.head_manifest(run).ok().flatten() else {
+        return (None, None);
+    };
+    (
+        relearn_train::inference::recorded_id_column(&manifest),
+        relearn_train::inference::recorded_target(&manifest),
+    )
 }
 
 /// The report as text.
@@ -71,6 +100,15 @@ fn render(report: &Report) -> String {
              cannot be matched to the right answer)\n",
             report.ambiguous_requests
         ));
+    }
+    for s in &report.scores {
+        text.push_str(&format!(
+            "  {:.12} on its {} labelled rows, {}: {:.4}\n",
+            s.model, s.labelled, s.metric, s.score
+        ));
+    }
+    if report.labels.is_some() && report.scores.is_empty() {
+        text.push_str("  no labelled rows yet (no label matches a logged row id)\n");
     }
     if report.pairs.is_empty() {
         text.push_str(

@@ -49,6 +49,7 @@ pub use preprocess::{
     CategoryEncoder, DEFAULT_CLIP, Encoders, Fill, OutOfRange, Preprocessor, Scaler, Scaling,
     TargetScaler, fnv1a64, real_spread,
 };
+pub use records::read_labels_by_id;
 pub use rows::{Cell, RowError, RowReader, number_text};
 pub use source::{
     ColumnKind, CsvSource, DEFAULT_DELIMITER, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES,

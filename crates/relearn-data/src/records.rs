@@ -579,3 +579,39 @@ impl LabelJoin {
         }
     }
 }
+
+/// Labels by id from `path` (a CSV or Parquet file, a folder or a glob, as `data.path`):
+/// column `id` to column `label`, both as trimmed text. A repeated id, or a missing column,
+/// is an error naming the file (and the row).
+pub fn read_labels_by_id(
+    path: &Path,
+    id: &str,
+    label: &str,
+) -> Result<HashMap<String, String>, DataError> {
+    let files = Arc::new(DataFiles::resolve(path)?);
+    let delimiter = files
+        .files()
+        .iter()
+        .find(|f| f.format == FileFormat::Csv)
+        .map_or(b',', |f| crate::sniff_delimiter(&f.path));
+    let options = ReadOptions {
+        delimiter,
+        expected: None,
+        null: Vec::new(),
+    };
+    let mut records = Records::open(files, options, 0)?;
+    let header = records.header().to_vec();
+    let first = records.files().path(0).to_path_buf();
+    let id_col = crate::csv_file::find_column(&first, &header, id, ColumnRole::Id)?;
+    let label_col = crate::csv_file::find_column(&first, &header, label, ColumnRole::Target)?;
+    records.check_ids(id_col);
+    let mut labels = HashMap::new();
+    let mut rec = ByteRecord::new();
+    while records.next(&mut rec)?.is_some() {
+        let text = |c: usize| {
+            String::from_utf8_lossy(rec.get(c).unwrap_or_default().trim_ascii()).into_owned()
+        };
+        labels.insert(text(id_col), text(label_col));
+    }
+    Ok(labels)
+}

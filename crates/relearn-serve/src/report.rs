@@ -31,8 +31,8 @@ pub enum ReportError {
         /// What is wrong.
         message: String,
     },
-    /// The labels file is unusable.
-    #[error("{}: {message}", path.display())]
+    /// The labels are unusable (the message names the file, row and column).
+    #[error("{message}")]
     Labels {
         /// The labels file.
         path: PathBuf,
@@ -77,10 +77,11 @@ impl Line {
     }
 }
 
-/// Labels that arrived later: a CSV with an id column and a label column.
+/// Labels that arrived later: rows of an id column and a label column, in a CSV or Parquet
+/// file, a folder or a glob (as `data.path`).
 #[derive(Debug, Clone)]
 pub struct LabelFile {
-    /// The CSV.
+    /// The file, folder or glob.
     pub path: PathBuf,
     /// The column matching the log's `id`.
     pub id_column: String,
@@ -102,10 +103,26 @@ pub struct Report {
     /// Request ids that more than one served request carried: their shadow rows are left
     /// out (give every request its own `X-Request-Id`, or none: the server makes one).
     pub ambiguous_requests: usize,
+    /// Per served model, its score on the logged rows whose label is known: what the
+    /// model really did in production.
+    pub scores: Vec<ServedScore>,
     /// Per (served model, challenger) pair.
     pub pairs: Vec<Pair>,
     /// Labels read, when a labels file was given.
     pub labels: Option<usize>,
+}
+
+/// A served model's score on the rows it answered whose label is known.
+#[derive(Debug, Serialize)]
+pub struct ServedScore {
+    /// The served model.
+    pub model: String,
+    /// Its logged rows whose label is known.
+    pub labelled: u64,
+    /// `accuracy` or `mse`.
+    pub metric: &'static str,
+    /// Its score on them.
+    pub score: f64,
 }
 
 /// The served model and a challenger on the same rows.
@@ -172,6 +189,10 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
             }
         }
     }
+    let scores = labels
+        .as_ref()
+        .map(|labels| served_scores(served.values(), labels))
+        .unwrap_or_default();
     let mut tallies: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut shadowed = 0;
     for line in shadows
@@ -203,12 +224,59 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
         served: by_model,
         shadowed,
         ambiguous_requests: ambiguous.len(),
+        scores,
         pairs: tallies
             .into_iter()
             .map(|((model, shadow_model), t)| t.pair(model, shadow_model))
             .collect(),
         labels: labels.map(|l| l.len()),
     })
+}
+
+/// Each served model's score on its logged rows whose label is in `labels`.
+fn served_scores<'a>(
+    lines: impl Iterator<Item = &'a Line>,
+    labels: &HashMap<String, String>,
+) -> Vec<ServedScore> {
+    // Per model: labelled rows, the sum of hits (or squared errors), and whether numeric.
+    let mut sums: BTreeMap<String, (u64, f64, bool)> = BTreeMap::new();
+    for line in lines {
+        let Some(model) = &line.model else { continue };
+        for (row, prediction) in line.predictions.iter().enumerate() {
+            let Some(label) = line.id(row).and_then(|id| labels.get(&id)) else {
+                continue;
+            };
+            let sum = sums.entry(model.clone()).or_default();
+            match prediction {
+                Value::Number(p) => {
+                    let Ok(y) = label.trim().parse::<f64>() else {
+                        continue;
+                    };
+                    *sum = (
+                        sum.0 + 1,
+                        sum.1 + (p.as_f64().unwrap_or(f64::NAN) - y).powi(2),
+                        true,
+                    );
+                }
+                _ => {
+                    *sum = (
+                        sum.0 + 1,
+                        sum.1 + f64::from(u8::from(same_class(prediction, label))),
+                        sum.2,
+                    )
+                }
+            }
+        }
+    }
+    sums.into_iter()
+        .filter(|(_, (n, _, _))| *n > 0)
+        .map(|(model, (n, total, numeric))| ServedScore {
+            model,
+            labelled: n,
+            metric: if numeric { "mse" } else { "accuracy" },
+            score: total / n as f64,
+        })
+        .collect()
 }
 
 impl Tally {
@@ -315,42 +383,12 @@ fn read_lines(path: &Path) -> Result<Vec<Line>, ReportError> {
         .collect()
 }
 
-/// The labels file as `id -> label`.
+/// The labels as `id -> label`.
 fn read_labels(labels: &LabelFile) -> Result<HashMap<String, String>, ReportError> {
-    let bad = |message: String| ReportError::Labels {
-        path: labels.path.clone(),
-        message,
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(&labels.path)
-        .map_err(|e| bad(e.to_string()))?;
-    let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
-    let column = |name: &str| {
-        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            bad(format!(
-                "no column \"{name}\"; its columns are {}",
-                header.iter().collect::<Vec<_>>().join(", ")
-            ))
-        })
-    };
-    let (id, label) = (column(&labels.id_column)?, column(&labels.label_column)?);
-    let mut out = HashMap::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(format!("row {}: {e}", i + 2)))?;
-        let (Some(k), Some(v)) = (record.get(id), record.get(label)) else {
-            return Err(bad(format!("row {} has too few cells", i + 2)));
-        };
-        if out
-            .insert(k.trim().to_string(), v.trim().to_string())
-            .is_some()
-        {
-            return Err(bad(format!(
-                "row {}: id \"{}\" has a label already; each id must have one",
-                i + 2,
-                k.trim()
-            )));
-        }
-    }
-    Ok(out)
+    relearn_data::read_labels_by_id(&labels.path, &labels.id_column, &labels.label_column).map_err(
+        |e| ReportError::Labels {
+            path: labels.path.clone(),
+            message: e.to_string(),
+        },
+    )
 }
