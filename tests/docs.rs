@@ -276,9 +276,17 @@ fn check_configs(root: &Path, path: &Path, text: &str) -> Vec<String> {
                 let sets_csv = fragment
                     .get("data")
                     .and_then(|d| d.as_table())
-                    .is_some_and(|d| d.contains_key("csv"));
+                    .is_some_and(|d| d.contains_key("csv") || d.contains_key("path"));
                 if sets_csv && let Some(toml::Value::Table(data)) = base.get_mut("data") {
                     data.clear();
+                }
+                // A fragment with windows by time replaces the base's row windows.
+                let sets_every = fragment
+                    .get("window")
+                    .and_then(|w| w.as_table())
+                    .is_some_and(|w| w.contains_key("every"));
+                if sets_every && let Some(toml::Value::Table(window)) = base.get_mut("window") {
+                    window.remove("size");
                 }
                 merge(&mut base, fragment);
                 toml::to_string(&base).expect("a table serialises")

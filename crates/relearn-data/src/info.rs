@@ -163,11 +163,13 @@ impl StreamInfo {
             ));
         }
         if self.skipped_rows > 0 {
-            let why = match self.labels {
-                Some(_) => "without a label",
-                None => "(blank target)",
-            };
-            parts.push(format!("{} skipped {why} so far", rows(self.skipped_rows)));
+            parts.push(match self.labels {
+                Some(_) => format!(
+                    "{} without a label yet (skipped once their window closes)",
+                    rows(self.skipped_rows)
+                ),
+                None => format!("{} skipped (blank target) so far", rows(self.skipped_rows)),
+            });
         }
         if let Some(every) = self.every
             && self.empty_periods > 0
