@@ -396,6 +396,62 @@ pub enum DataError {
         /// `window.initial`.
         initial_windows: usize,
     },
+    /// A file that is not a complete, readable Parquet file: not Parquet at all, cut short
+    /// (perhaps still being written), encrypted, or with a corrupt footer.
+    #[error("{}: {message}", .path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A Parquet column of a type relearn does not read as text cells: nested, repeated,
+    /// or a type such as a time of day, UUID or JSON.
+    #[error("{}: column \"{column}\" is {found}, which relearn does not read (it reads flat columns of integers, floats, decimals, strings, booleans, dates and timestamps): {fix}", .path.display())]
+    ParquetColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// Its type, e.g. `a list (a nested column)` or `INT64 with logical type Time(..)`.
+        found: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
+    /// A Parquet row group whose pages cannot be read: a corrupt page, or an I/O failure.
+    #[error("{}: row group {row_group} (0-based, of {row_groups}; rows {first_row} to {last_row} of the file), column \"{column}\": cannot be read: {message} (the file is corrupt or changed while it was read: write it again)", .path.display())]
+    ParquetRead {
+        /// The file.
+        path: PathBuf,
+        /// The row group's 0-based index (as pyarrow's `read_row_group` counts).
+        row_group: usize,
+        /// Row groups in the file.
+        row_groups: usize,
+        /// The group's first row (1-based, of the file's rows).
+        first_row: u64,
+        /// The group's last row.
+        last_row: u64,
+        /// The column.
+        column: String,
+        /// What the Parquet reader said.
+        message: String,
+    },
+    /// A Parquet string that is not UTF-8 text.
+    #[error("{}: row {row}, column \"{column}\": the string \"{cell}\" is not UTF-8 text (byte 0x{byte:02X} at byte {offset} of it); relearn reads Parquet strings as UTF-8: write the column as UTF-8 strings", .path.display())]
+    ParquetNotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// The row: 1-based, of the file's rows (the first row is 1).
+        row: u64,
+        /// The column.
+        column: String,
+        /// The first byte that is not part of valid UTF-8.
+        byte: u8,
+        /// Its 0-based offset in the string.
+        offset: usize,
+        /// The string, non-ASCII bytes escaped (`\xc9`).
+        cell: String,
+    },
     /// A configuration value is out of range; the message starts with the config key.
     #[error("{key}: {message}")]
     Config {
