@@ -1601,3 +1601,84 @@ mod speed {
         );
     }
 }
+
+/// relearn's reader on the folders of `bench/parquet/make_stream.py` (run by hand with
+/// `PARQUET_BENCH_DATA` set to its output folder: `cargo test --workspace --lib
+/// parquet_bench_folder -- --ignored --nocapture`): its speed, and that every cell reads as
+/// the cell pyarrow wrote to the CSV of the same rows does.
+#[cfg(test)]
+mod bench_folder {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::csv_file::read_number;
+    use crate::time::parse_time;
+
+    /// The `part-0.parquet` files under `data/events`, by path.
+    fn parquet_files(data: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("events"))
+            .unwrap()
+            .map(|day| day.unwrap().path().join("part-0.parquet"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Whether a Parquet cell and a CSV cell of `kind` read as the same value.
+    fn same_value(kind: ParquetKind, parquet: &[u8], csv: &[u8]) -> bool {
+        let (parquet, csv) = (parquet.trim_ascii(), csv.trim_ascii());
+        match kind {
+            ParquetKind::Numeric if !parquet.is_empty() => {
+                read_number(parquet).map(f32::to_bits) == read_number(csv).map(f32::to_bits)
+            }
+            ParquetKind::Time => {
+                let time = |b: &[u8]| parse_time(std::str::from_utf8(b).unwrap());
+                time(parquet) == time(csv)
+            }
+            _ => parquet == csv,
+        }
+    }
+
+    #[test]
+    #[ignore = "a measurement on generated data, run by hand"]
+    fn parquet_bench_folder() {
+        let Some(data) = std::env::var_os("PARQUET_BENCH_DATA") else {
+            return;
+        };
+        let data = PathBuf::from(data);
+        let files = parquet_files(&data);
+        let (mut rec, mut rows) = (ByteRecord::new(), 0u64);
+        let start = Instant::now();
+        for file in &files {
+            let mut reader = ParquetRows::open(file, b"").unwrap();
+            while reader.next_record(&mut rec).unwrap().is_some() {
+                rows += 1;
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{} files, {rows} rows in {seconds:.2} s: {:.0} rows/s",
+            files.len(),
+            rows as f64 / seconds
+        );
+        for file in &files {
+            let day = file.parent().unwrap().file_name().unwrap();
+            let csv_path = data.join("events_csv").join(day).join("part-0.csv");
+            let mut csv = csv::Reader::from_path(&csv_path).unwrap();
+            let mut reader = ParquetRows::open(file, b"").unwrap();
+            let kinds = reader.kinds().to_vec();
+            let mut csv_rec = ByteRecord::new();
+            while let Some(row) = reader.next_record(&mut rec).unwrap() {
+                assert!(csv.read_byte_record(&mut csv_rec).unwrap());
+                for (i, kind) in kinds.iter().enumerate() {
+                    let (p, c) = (&rec[i], &csv_rec[i]);
+                    assert!(
+                        same_value(*kind, p, c),
+                        "{file:?} row {row} column {i}: {p:?} {c:?}"
+                    );
+                }
+            }
+            assert!(!csv.read_byte_record(&mut csv_rec).unwrap());
+        }
+    }
+}
