@@ -23,13 +23,16 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
-use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
+use parquet::basic::{
+    Compression, ConvertedType, LogicalType, Repetition, TimeUnit, Type as PhysicalType,
+};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{
     BoolType, ByteArrayType, DataType, DoubleType, FixedLenByteArrayType, FloatType, Int32Type,
     Int64Type, Int96Type,
 };
 use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 use parquet::schema::types::{ColumnDescriptor, Type as SchemaType};
@@ -485,6 +488,7 @@ impl ParquetRows {
             nullable.push(schema.column(i).max_def_level() > 0);
             header.push(field.name().to_string());
         }
+        check_codecs(path, reader.metadata(), &header)?;
         let num_rows = u64::try_from(meta.num_rows()).unwrap_or(0);
         Ok(ParquetRows {
             path: path.to_path_buf(),
@@ -706,6 +710,34 @@ fn read_ends(file: &mut File, len: u64) -> std::io::Result<(Vec<u8>, [u8; 4])> {
     }
     file.seek(SeekFrom::Start(0))?;
     Ok((head, tail))
+}
+
+/// Errors if a column chunk is compressed with a codec this build does not decode, naming
+/// the column and the codec (rather than failing on its first page as if it were corrupt).
+fn check_codecs(path: &Path, meta: &ParquetMetaData, header: &[String]) -> Result<(), DataError> {
+    for group in meta.row_groups() {
+        for (i, chunk) in group.columns().iter().enumerate() {
+            if let Some(codec) = unread_codec(chunk.compression()) {
+                let column = header.get(i).map_or("", |c| c.as_str());
+                return Err(DataError::Parquet {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "column \"{column}\" is compressed with {codec}, which relearn does not decompress (it reads uncompressed, Snappy, gzip, LZ4 and zstd Parquet files): write the file with one of those (Snappy is the default of pyarrow, pandas and Spark)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name of `codec` if relearn's Parquet reader is built without it.
+fn unread_codec(codec: Compression) -> Option<&'static str> {
+    match codec {
+        Compression::BROTLI(_) => Some("Brotli"),
+        Compression::LZO => Some("LZO"),
+        _ => None,
+    }
 }
 
 /// How `field`, a top-level field of the schema, is written as text; an error naming it
@@ -1328,6 +1360,18 @@ mod tests {
             assert_eq!(read.len(), 500, "{codec}");
             assert_eq!(read[499], ["b"], "{codec}");
         }
+    }
+
+    #[test]
+    fn parquet_codecs_left_out_of_the_build_are_named() {
+        use parquet::basic::BrotliLevel;
+        assert_eq!(
+            unread_codec(Compression::BROTLI(BrotliLevel::default())),
+            Some("Brotli")
+        );
+        assert_eq!(unread_codec(Compression::LZO), Some("LZO"));
+        assert_eq!(unread_codec(Compression::SNAPPY), None);
+        assert_eq!(unread_codec(Compression::LZ4_RAW), None);
     }
 
     #[test]
