@@ -1363,6 +1363,12 @@ mod tests {
     }
 
     #[test]
+    fn parquet_rows_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<ParquetRows>();
+    }
+
+    #[test]
     fn parquet_codecs_left_out_of_the_build_are_named() {
         use parquet::basic::BrotliLevel;
         assert_eq!(
