@@ -23,13 +23,16 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
-use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
+use parquet::basic::{
+    Compression, ConvertedType, LogicalType, Repetition, TimeUnit, Type as PhysicalType,
+};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{
     BoolType, ByteArrayType, DataType, DoubleType, FixedLenByteArrayType, FloatType, Int32Type,
     Int64Type, Int96Type,
 };
 use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 use parquet::schema::types::{ColumnDescriptor, Type as SchemaType};
@@ -485,6 +488,7 @@ impl ParquetRows {
             nullable.push(schema.column(i).max_def_level() > 0);
             header.push(field.name().to_string());
         }
+        check_codecs(path, reader.metadata(), &header)?;
         let num_rows = u64::try_from(meta.num_rows()).unwrap_or(0);
         Ok(ParquetRows {
             path: path.to_path_buf(),
@@ -706,6 +710,34 @@ fn read_ends(file: &mut File, len: u64) -> std::io::Result<(Vec<u8>, [u8; 4])> {
     }
     file.seek(SeekFrom::Start(0))?;
     Ok((head, tail))
+}
+
+/// Errors if a column chunk is compressed with a codec this build does not decode, naming
+/// the column and the codec (rather than failing on its first page as if it were corrupt).
+fn check_codecs(path: &Path, meta: &ParquetMetaData, header: &[String]) -> Result<(), DataError> {
+    for group in meta.row_groups() {
+        for (i, chunk) in group.columns().iter().enumerate() {
+            if let Some(codec) = unread_codec(chunk.compression()) {
+                let column = header.get(i).map_or("", |c| c.as_str());
+                return Err(DataError::Parquet {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "column \"{column}\" is compressed with {codec}, which relearn does not decompress (it reads uncompressed, Snappy, gzip, LZ4 and zstd Parquet files): write the file with one of those (Snappy is the default of pyarrow, pandas and Spark)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The name of `codec` if relearn's Parquet reader is built without it.
+fn unread_codec(codec: Compression) -> Option<&'static str> {
+    match codec {
+        Compression::BROTLI(_) => Some("Brotli"),
+        Compression::LZO => Some("LZO"),
+        _ => None,
+    }
 }
 
 /// How `field`, a top-level field of the schema, is written as text; an error naming it
@@ -1331,6 +1363,24 @@ mod tests {
     }
 
     #[test]
+    fn parquet_rows_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<ParquetRows>();
+    }
+
+    #[test]
+    fn parquet_codecs_left_out_of_the_build_are_named() {
+        use parquet::basic::BrotliLevel;
+        assert_eq!(
+            unread_codec(Compression::BROTLI(BrotliLevel::default())),
+            Some("Brotli")
+        );
+        assert_eq!(unread_codec(Compression::LZO), Some("LZO"));
+        assert_eq!(unread_codec(Compression::SNAPPY), None);
+        assert_eq!(unread_codec(Compression::LZ4_RAW), None);
+    }
+
+    #[test]
     fn parquet_truncated_file_may_still_be_being_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("whole.parquet");
@@ -1599,5 +1649,86 @@ mod speed {
             ROWS as f64 / columnar,
             ROWS as f64 / row_api
         );
+    }
+}
+
+/// relearn's reader on the folders of `bench/parquet/make_stream.py` (run by hand with
+/// `PARQUET_BENCH_DATA` set to its output folder: `cargo test --workspace --lib
+/// parquet_bench_folder -- --ignored --nocapture`): its speed, and that every cell reads as
+/// the cell pyarrow wrote to the CSV of the same rows does.
+#[cfg(test)]
+mod bench_folder {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::csv_file::read_number;
+    use crate::time::parse_time;
+
+    /// The `part-0.parquet` files under `data/events`, by path.
+    fn parquet_files(data: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("events"))
+            .unwrap()
+            .map(|day| day.unwrap().path().join("part-0.parquet"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// Whether a Parquet cell and a CSV cell of `kind` read as the same value.
+    fn same_value(kind: ParquetKind, parquet: &[u8], csv: &[u8]) -> bool {
+        let (parquet, csv) = (parquet.trim_ascii(), csv.trim_ascii());
+        match kind {
+            ParquetKind::Numeric if !parquet.is_empty() => {
+                read_number(parquet).map(f32::to_bits) == read_number(csv).map(f32::to_bits)
+            }
+            ParquetKind::Time => {
+                let time = |b: &[u8]| parse_time(std::str::from_utf8(b).unwrap());
+                time(parquet) == time(csv)
+            }
+            _ => parquet == csv,
+        }
+    }
+
+    #[test]
+    #[ignore = "a measurement on generated data, run by hand"]
+    fn parquet_bench_folder() {
+        let Some(data) = std::env::var_os("PARQUET_BENCH_DATA") else {
+            return;
+        };
+        let data = PathBuf::from(data);
+        let files = parquet_files(&data);
+        let (mut rec, mut rows) = (ByteRecord::new(), 0u64);
+        let start = Instant::now();
+        for file in &files {
+            let mut reader = ParquetRows::open(file, b"").unwrap();
+            while reader.next_record(&mut rec).unwrap().is_some() {
+                rows += 1;
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{} files, {rows} rows in {seconds:.2} s: {:.0} rows/s",
+            files.len(),
+            rows as f64 / seconds
+        );
+        for file in &files {
+            let day = file.parent().unwrap().file_name().unwrap();
+            let csv_path = data.join("events_csv").join(day).join("part-0.csv");
+            let mut csv = csv::Reader::from_path(&csv_path).unwrap();
+            let mut reader = ParquetRows::open(file, b"").unwrap();
+            let kinds = reader.kinds().to_vec();
+            let mut csv_rec = ByteRecord::new();
+            while let Some(row) = reader.next_record(&mut rec).unwrap() {
+                assert!(csv.read_byte_record(&mut csv_rec).unwrap());
+                for (i, kind) in kinds.iter().enumerate() {
+                    let (p, c) = (&rec[i], &csv_rec[i]);
+                    assert!(
+                        same_value(*kind, p, c),
+                        "{file:?} row {row} column {i}: {p:?} {c:?}"
+                    );
+                }
+            }
+            assert!(!csv.read_byte_record(&mut csv_rec).unwrap());
+        }
     }
 }
