@@ -151,3 +151,109 @@ fn partition_folders_are_columns_and_can_cut_the_windows() {
     assert_eq!(log.len(), days.len() - 1);
     assert_eq!(log[3]["extra"]["period"], date(days[3]));
 }
+
+/// Writes rows `ts,x0,x1,label` (CSV text without the header) as a Parquet file: `ts` a UTC
+/// timestamp in microseconds, `x0` and `x1` doubles, `label` a string; two row groups.
+fn write_parquet(path: &std::path::Path, rows: &str) {
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+    let schema = "message m {
+        required int64 ts (TIMESTAMP(MICROS,true));
+        required double x0; required double x1; required binary label (STRING);
+    }";
+    let schema = Arc::new(parse_message_type(schema).unwrap());
+    let file = std::fs::File::create(path).unwrap();
+    let props = Arc::new(WriterProperties::builder().build());
+    let mut writer = SerializedFileWriter::new(file, schema, props).unwrap();
+    let lines: Vec<Vec<&str>> = rows.lines().map(|l| l.split(',').collect()).collect();
+    for group in lines.chunks(lines.len().div_ceil(2).max(1)) {
+        let mut row_group = writer.next_row_group().unwrap();
+        let mut index = 0;
+        while let Some(mut column) = row_group.next_column().unwrap() {
+            match index {
+                0 => {
+                    let ts: Vec<i64> = group.iter().map(|l| micros_of(l[0])).collect();
+                    column
+                        .typed::<Int64Type>()
+                        .write_batch(&ts, None, None)
+                        .unwrap();
+                }
+                1 | 2 => {
+                    let x: Vec<f64> = group.iter().map(|l| l[index].parse().unwrap()).collect();
+                    column
+                        .typed::<DoubleType>()
+                        .write_batch(&x, None, None)
+                        .unwrap();
+                }
+                _ => {
+                    let y: Vec<ByteArray> = group.iter().map(|l| ByteArray::from(l[3])).collect();
+                    column
+                        .typed::<ByteArrayType>()
+                        .write_batch(&y, None, None)
+                        .unwrap();
+                }
+            }
+            column.close().unwrap();
+            index += 1;
+        }
+        row_group.close().unwrap();
+    }
+    writer.close().unwrap();
+}
+
+/// Microseconds since 1970 of `YYYY-MM-DDTHH:MM:SSZ`.
+fn micros_of(ts: &str) -> i64 {
+    let n = |a: usize, b: usize| ts[a..b].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0, 4), n(5, 7), n(8, 10));
+    // Days from civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 24 + n(11, 13)) * 3600 + n(14, 16) * 60 + n(17, 19)) * 1_000_000
+}
+
+#[test]
+fn a_parquet_folder_and_the_same_data_as_csv_give_identical_ids() {
+    let csv = Sandbox::new();
+    let parquet = Sandbox::new();
+    for day in 0..12 {
+        write_day(&csv, day);
+        let rows = rows_of_day(day);
+        if rows.is_empty() {
+            continue;
+        }
+        let folder = parquet.path(&format!("events/date={}", date(day)));
+        std::fs::create_dir_all(&folder).unwrap();
+        write_parquet(&folder.join("part-0.parquet"), &rows);
+    }
+    for sb in [&csv, &parquet] {
+        sb.write("t.toml", &config("events"));
+        sb.ok(&["run", "--config", "t.toml"]);
+    }
+    let from_csv = ids(&csv.log("daily"));
+    assert_eq!(from_csv.len(), days_with_rows(0..12).len() - 1);
+    assert_eq!(ids(&parquet.log("daily")), from_csv);
+
+    // predict reads the Parquet folder too, as it reads its CSV twin.
+    let of = |sb: &Sandbox| sb.ok(&["predict", "daily", "--csv", "events", "--json"]);
+    assert_eq!(of(&parquet), of(&csv));
+
+    // A Parquet file cut short (still being written) is exit 2 naming it.
+    let last = days_with_rows(12..20)[0];
+    let folder = parquet.path(&format!("events/date={}", date(last)));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("part-0.parquet");
+    write_parquet(&path, &rows_of_day(last));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
+    let before = parquet.snapshot();
+    let out = parquet.relearn(&["run", "--config", "t.toml"]);
+    assert_fails(&out, 2, &format!("date={}/part-0.parquet", date(last)));
+    assert_eq!(parquet.snapshot(), before, "nothing changed");
+}

@@ -165,6 +165,25 @@ fn serve_day(server: &Server, day: i64, n: usize) -> String {
     answer.json()["id"].as_str().unwrap().to_string()
 }
 
+/// The log, joined with the labels that came, scores the model that really served day 6
+/// (`served`, on its 40 rows; the run's data.id and target name the columns).
+fn assert_the_log_scores_the_model_that_served(sb: &Sandbox, served: &str) {
+    let args = [
+        "shadow-report",
+        "--run",
+        "prod",
+        "--labels",
+        "labels",
+        "--json",
+    ];
+    let report: serde_json::Value = serde_json::from_str(&sb.ok(&args)).unwrap();
+    let scores = report["scores"].as_array().unwrap();
+    assert_eq!(scores.len(), 1, "{report}");
+    assert_eq!(scores[0]["model"], served);
+    assert_eq!(scores[0]["labelled"], 40);
+    assert_eq!(scores[0]["metric"], "accuracy");
+}
+
 #[test]
 fn the_production_loop_serve_log_labels_run_gate_promote_swap() {
     let sb = Sandbox::new();
@@ -223,22 +242,7 @@ fn the_production_loop_serve_log_labels_run_gate_promote_swap() {
     assert_eq!(last["extra"]["period"], date(6), "{last}");
     assert_eq!(last["id"], new_head.as_str());
 
-    // The log, joined with the labels that came, scores the model that really served
-    // day 6 (the run's data.id and target name the columns).
-    let report = sb.ok(&[
-        "shadow-report",
-        "--run",
-        "prod",
-        "--labels",
-        "labels",
-        "--json",
-    ]);
-    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    let scores = report["scores"].as_array().unwrap();
-    assert_eq!(scores.len(), 1, "{report}");
-    assert_eq!(scores[0]["model"], first_head.as_str());
-    assert_eq!(scores[0]["labelled"], 40);
-    assert_eq!(scores[0]["metric"], "accuracy");
+    assert_the_log_scores_the_model_that_served(&sb, &first_head);
 
     // The server swaps to it without a restart.
     let start = Instant::now();

@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +19,8 @@ use crate::files::{DataFiles, FileFormat};
 use crate::info::CategoricalColumn;
 use crate::preprocess::Preprocessor;
 use crate::records::{
-    FileStamp, JoinCounts, LabelJoin, LabelTable, Pos, ReadOptions, Records, not_utf8,
+    FileStamp, JoinCounts, LabelJoin, LabelTable, Pos, ReadOptions, Records, find_column, not_utf8,
+    sniff_delimiter,
 };
 use crate::source::{ColumnKind, CsvSource, NUMERIC_TARGET_DISTINCT, Task};
 use crate::time::{Every, TimeEncoder, parse_time};
@@ -57,28 +57,6 @@ fn other_delimiter(header: &[String], delimiter: u8) -> Option<u8> {
             .find(|&d| only.as_bytes().contains(&d)),
         _ => None,
     }
-}
-
-/// The delimiter of a file read without a config (`eval`, `predict`): of `,`, tab and `;`,
-/// the one that occurs most often in its first line (`,` on a tie or when none does).
-pub fn sniff_delimiter(path: &Path) -> u8 {
-    use std::io::Read;
-    let mut head = Vec::new();
-    if let Ok(f) = File::open(path) {
-        let _ = f.take(1 << 16).read_to_end(&mut head);
-    }
-    let line = head
-        .split(|&b| b == b'\n' || b == b'\r')
-        .next()
-        .unwrap_or_default();
-    let count = |d: u8| line.iter().filter(|&&b| b == d).count();
-    let mut best = (count(b','), b',');
-    for d in [b'\t', b';'] {
-        if count(d) > best.0 {
-            best = (count(d), d);
-        }
-    }
-    best.1
 }
 
 /// Parses one numeric cell (`f32`, finite).
@@ -194,29 +172,6 @@ fn empty_cell(path: &Path, row: Pos, column: &str) -> DataError {
         path: path.to_path_buf(),
         row: row.line(path),
         column: column.to_string(),
-    }
-}
-
-/// The index of the column called `name`; an error if it is missing or repeated.
-pub(crate) fn find_column(
-    path: &Path,
-    header: &[String],
-    name: &str,
-    role: ColumnRole,
-) -> Result<usize, DataError> {
-    let mut hits = header.iter().enumerate().filter(|(_, h)| *h == name);
-    match (hits.next(), hits.next()) {
-        (Some((i, _)), None) => Ok(i),
-        (Some(_), Some(_)) => Err(DataError::DuplicateColumn {
-            path: path.to_path_buf(),
-            column: name.to_string(),
-        }),
-        (None, _) => Err(DataError::UnknownColumn {
-            path: path.to_path_buf(),
-            role,
-            column: name.to_string(),
-            available: header.to_vec(),
-        }),
     }
 }
 
@@ -789,6 +744,9 @@ fn listed_feature_columns(src: &CsvSource, header: &[String]) -> Result<Vec<usiz
 /// row against.
 struct SourceColumns<'a> {
     src: &'a CsvSource,
+    /// The types the files' format gives, by column (Parquet strings are categorical,
+    /// timestamps time), which `[data.columns]` overrides.
+    implied: Vec<Option<ColumnKind>>,
     /// The data files.
     files: Arc<DataFiles>,
     header: Vec<String>,
@@ -843,6 +801,7 @@ impl<'a> SourceColumns<'a> {
         }
         Ok(SourceColumns {
             src,
+            implied: records.implied_kinds(),
             files: records.files().clone(),
             header,
             target_col,
@@ -859,7 +818,7 @@ impl<'a> SourceColumns<'a> {
 
     /// The type `[data.columns]` gives column `c`, if any.
     fn kind_of(&self, c: usize) -> Option<ColumnKind> {
-        declared_kind(self.src, &self.header[c])
+        declared_kind(self.src, &self.header[c]).or(self.implied[c])
     }
 
     /// Checks the feature cells of `rec`, a sample of the initial windows starting at
@@ -968,8 +927,8 @@ impl<'a> SourceColumns<'a> {
         for (&c, s) in self.candidate_cols.iter().zip(seen) {
             // A column with no cell in the initial windows shows no numbers and no times:
             // categorical (any value it brings later is usable, none is an error).
-            let kind = match src.columns.get(&header[c]) {
-                Some(kind) => *kind,
+            let kind = match self.kind_of(c) {
+                Some(kind) => kind,
                 None if s.numeric && !s.distinct.is_empty() => ColumnKind::Numeric,
                 None if s.time && !s.distinct.is_empty() => ColumnKind::Time,
                 None => ColumnKind::Categorical,

@@ -65,11 +65,11 @@ pub enum DataError {
         /// Its row.
         row: u64,
         /// The id column.
-        column: String,
+        column: Box<str>,
         /// The id.
-        id: String,
+        id: Box<str>,
         /// Where the first one is.
-        first: String,
+        first: Box<str>,
         /// "row" or "label".
         what: &'static str,
     },

@@ -35,7 +35,6 @@ mod files;
 mod generator;
 mod info;
 // Read by csv_file's folder streams once they land; until then only its tests use it.
-#[cfg_attr(not(test), allow(dead_code))]
 mod parquet_file;
 mod preprocess;
 mod records;
@@ -45,14 +44,14 @@ mod stream;
 mod time;
 
 pub use batch::{Batch, Window};
-pub use csv_file::{CsvRows, read_csv_rows, read_labelled_csv, sniff_delimiter};
+pub use csv_file::{CsvRows, read_csv_rows, read_labelled_csv};
 pub use error::{ColumnRole, DataError, quoted};
 pub use info::{CategoricalColumn, LabelsInfo, StreamInfo};
 pub use preprocess::{
     CategoryEncoder, DEFAULT_CLIP, Encoders, Fill, OutOfRange, Preprocessor, Scaler, Scaling,
     TargetScaler, fnv1a64, real_spread,
 };
-pub use records::read_labels_by_id;
+pub use records::{read_labels_by_id, sniff_delimiter};
 pub use rows::{Cell, RowError, RowReader, number_text};
 pub use source::{
     ColumnKind, CsvSource, DEFAULT_DELIMITER, DEFAULT_HASH_BUCKETS, DEFAULT_MAX_CATEGORIES,

@@ -122,7 +122,6 @@ pub(crate) struct ParquetRows {
     nullable: Vec<bool>,
     /// The text of a null cell.
     null: Vec<u8>,
-    num_rows: u64,
     /// The next row group to open.
     next_group: usize,
     /// The row group being read, if any.
@@ -489,7 +488,6 @@ impl ParquetRows {
             header.push(field.name().to_string());
         }
         check_codecs(path, reader.metadata(), &header)?;
-        let num_rows = u64::try_from(meta.num_rows()).unwrap_or(0);
         Ok(ParquetRows {
             path: path.to_path_buf(),
             kinds: formats.iter().map(|f| f.kind()).collect(),
@@ -498,7 +496,6 @@ impl ParquetRows {
             formats,
             nullable,
             null: null.to_vec(),
-            num_rows,
             next_group: 0,
             group: None,
             rows_read: 0,
@@ -518,8 +515,9 @@ impl ParquetRows {
     }
 
     /// Total rows, from the footer's metadata.
+    #[cfg(test)]
     pub(crate) fn num_rows(&self) -> u64 {
-        self.num_rows
+        u64::try_from(self.reader.metadata().file_metadata().num_rows()).unwrap_or(0)
     }
 
     /// Reads the next row into `rec` (cleared first) as text cells; `Ok(None)` at the end,

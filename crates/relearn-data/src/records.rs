@@ -17,6 +17,8 @@ use csv::ByteRecord;
 
 use crate::error::{ColumnRole, DataError};
 use crate::files::{DataFiles, FileFormat};
+use crate::parquet_file::{ParquetKind, ParquetRows};
+use crate::source::ColumnKind;
 use crate::source::{CsvSource, LabelSource};
 use crate::time::Every;
 
@@ -56,9 +58,16 @@ impl Pos {
     }
 }
 
+/// Each id seen so far, with where it was first seen.
+type IdsSeen = HashMap<Box<[u8]>, Pos>;
+
+/// An id's label, as written, and when it became known (when the labels carry a time).
+type KnownLabel = (Box<[u8]>, Option<i64>);
+
 /// An open file of a stream, positioned at its first record.
 enum FileReader {
     Csv(csv::Reader<File>),
+    Parquet(Box<ParquetRows>),
 }
 
 /// How the files of a stream are read.
@@ -89,7 +98,9 @@ pub(crate) struct Records {
     /// What the join saw so far.
     counts: JoinCounts,
     /// With [`Records::check_ids`]: where each id was first seen.
-    ids: Option<(usize, HashMap<Box<[u8]>, Pos>)>,
+    ids: Option<(usize, IdsSeen)>,
+    /// The first file's Parquet column types (`None` for CSV).
+    first_kinds: Option<Vec<ParquetKind>>,
 }
 
 impl Records {
@@ -100,6 +111,10 @@ impl Records {
         skip_files: usize,
     ) -> Result<Records, DataError> {
         let (reader, own, stamp) = open_file(&files, 0, &options)?;
+        let first_kinds = match &reader {
+            FileReader::Parquet(rows) => Some(rows.kinds().to_vec()),
+            FileReader::Csv(_) => None,
+        };
         let mut header = own.clone();
         header.extend(files.partition_columns());
         let mut records = Records {
@@ -113,6 +128,7 @@ impl Records {
             join: None,
             counts: JoinCounts::default(),
             ids: None,
+            first_kinds,
         };
         if skip_files > 0 {
             records.open_next(skip_files)?;
@@ -135,6 +151,25 @@ impl Records {
     /// What the label join saw so far.
     pub(crate) fn join_counts(&self) -> JoinCounts {
         self.counts
+    }
+
+    /// The column types the first file's format gives (Parquet: strings and booleans are
+    /// categorical, dates and timestamps time), by column; `None` for CSV and for partition
+    /// and label columns.
+    pub(crate) fn implied_kinds(&self) -> Vec<Option<ColumnKind>> {
+        let mut kinds: Vec<Option<ColumnKind>> = match &self.first_kinds {
+            Some(kinds) => kinds
+                .iter()
+                .map(|k| match k {
+                    ParquetKind::Categorical => Some(ColumnKind::Categorical),
+                    ParquetKind::Time => Some(ColumnKind::Time),
+                    ParquetKind::Numeric => None,
+                })
+                .collect(),
+            None => vec![None; self.own.len()],
+        };
+        kinds.resize(self.header.len(), None);
+        kinds
     }
 
     /// The stream's columns.
@@ -165,6 +200,7 @@ impl Records {
                     let path = self.files.path(self.current);
                     next_csv_record(reader, rec, path, self.options.expected.is_some())?
                 }
+                FileReader::Parquet(rows) => rows.next_record(rec)?.map(At::Row),
             };
             if let Some(at) = at {
                 for (_, value) in &self.files.files()[self.current].partition {
@@ -201,9 +237,9 @@ impl Records {
             return Err(DataError::DuplicateId {
                 path: path.to_path_buf(),
                 row: pos.line(path),
-                column: self.header[*col].clone(),
-                id: String::from_utf8_lossy(&id).into_owned(),
-                first: format!("row {} of {}", first.line(first_path), first_path.display()),
+                column: self.header[*col].as_str().into(),
+                id: String::from_utf8_lossy(&id).into(),
+                first: format!("row {} of {}", first.line(first_path), first_path.display()).into(),
                 what: "row",
             });
         }
@@ -245,10 +281,14 @@ fn open_file(
             (FileReader::Csv(open.reader), open.header, open.stamp)
         }
         FileFormat::Parquet => {
-            return Err(DataError::Open {
-                path: path.to_path_buf(),
-                source: std::io::Error::other("Parquet files are not supported yet"),
-            });
+            let rows = ParquetRows::open(path, &options.null)?;
+            let header = rows.header().to_vec();
+            let meta = std::fs::metadata(path).map_err(|e| DataError::open(path, e))?;
+            let stamp = FileStamp {
+                len: meta.len(),
+                modified: meta.modified().ok(),
+            };
+            (FileReader::Parquet(Box::new(rows)), header, stamp)
         }
     };
     if let Some(expected) = &options.expected
@@ -438,7 +478,7 @@ fn next_csv_record(
 /// label files carry a `data.time` column, when it became known.
 #[derive(Debug)]
 pub(crate) struct LabelTable {
-    by_id: HashMap<Box<[u8]>, (Box<[u8]>, Option<i64>)>,
+    by_id: HashMap<Box<[u8]>, KnownLabel>,
     /// The latest label time.
     latest: Option<i64>,
 }
@@ -462,7 +502,7 @@ impl LabelTable {
         let mut records = Records::open(files, options, 0)?;
         let header = records.header().to_vec();
         let first = records.files().path(0).to_path_buf();
-        let column = |name: &str, role| crate::csv_file::find_column(&first, &header, name, role);
+        let column = |name: &str, role| find_column(&first, &header, name, role);
         let id_col = column(id, ColumnRole::Id)?;
         let target_col = column(&src.target, ColumnRole::Target)?;
         let time_col = match &src.time {
@@ -501,13 +541,14 @@ impl LabelTable {
                 return Err(DataError::DuplicateId {
                     path: path.to_path_buf(),
                     row: pos.line(path),
-                    column: id.to_string(),
-                    id: String::from_utf8_lossy(&key).into_owned(),
+                    column: id.into(),
+                    id: String::from_utf8_lossy(&key).into(),
                     first: format!(
                         "row {} of {}",
                         earlier.line(earlier_path),
                         earlier_path.display()
-                    ),
+                    )
+                    .into(),
                     what: "label",
                 });
             }
@@ -593,7 +634,7 @@ pub fn read_labels_by_id(
         .files()
         .iter()
         .find(|f| f.format == FileFormat::Csv)
-        .map_or(b',', |f| crate::sniff_delimiter(&f.path));
+        .map_or(b',', |f| sniff_delimiter(&f.path));
     let options = ReadOptions {
         delimiter,
         expected: None,
@@ -602,8 +643,8 @@ pub fn read_labels_by_id(
     let mut records = Records::open(files, options, 0)?;
     let header = records.header().to_vec();
     let first = records.files().path(0).to_path_buf();
-    let id_col = crate::csv_file::find_column(&first, &header, id, ColumnRole::Id)?;
-    let label_col = crate::csv_file::find_column(&first, &header, label, ColumnRole::Target)?;
+    let id_col = find_column(&first, &header, id, ColumnRole::Id)?;
+    let label_col = find_column(&first, &header, label, ColumnRole::Target)?;
     records.check_ids(id_col);
     let mut labels = HashMap::new();
     let mut rec = ByteRecord::new();
@@ -614,4 +655,49 @@ pub fn read_labels_by_id(
         labels.insert(text(id_col), text(label_col));
     }
     Ok(labels)
+}
+
+/// The index of the column called `name`; an error if it is missing or repeated.
+pub(crate) fn find_column(
+    path: &Path,
+    header: &[String],
+    name: &str,
+    role: ColumnRole,
+) -> Result<usize, DataError> {
+    let mut hits = header.iter().enumerate().filter(|(_, h)| *h == name);
+    match (hits.next(), hits.next()) {
+        (Some((i, _)), None) => Ok(i),
+        (Some(_), Some(_)) => Err(DataError::DuplicateColumn {
+            path: path.to_path_buf(),
+            column: name.to_string(),
+        }),
+        (None, _) => Err(DataError::UnknownColumn {
+            path: path.to_path_buf(),
+            role,
+            column: name.to_string(),
+            available: header.to_vec(),
+        }),
+    }
+}
+
+/// The delimiter of a file read without a config (`eval`, `predict`): of `,`, tab and `;`,
+/// the one that occurs most often in its first line (`,` on a tie or when none does).
+pub fn sniff_delimiter(path: &Path) -> u8 {
+    use std::io::Read;
+    let mut head = Vec::new();
+    if let Ok(f) = File::open(path) {
+        let _ = f.take(1 << 16).read_to_end(&mut head);
+    }
+    let line = head
+        .split(|&b| b == b'\n' || b == b'\r')
+        .next()
+        .unwrap_or_default();
+    let count = |d: u8| line.iter().filter(|&&b| b == d).count();
+    let mut best = (count(b','), b',');
+    for d in [b'\t', b';'] {
+        if count(d) > best.0 {
+            best = (count(d), d);
+        }
+    }
+    best.1
 }

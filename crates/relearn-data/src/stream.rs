@@ -15,7 +15,7 @@ use crate::time::Every;
 /// How the samples are produced.
 #[derive(Debug, Clone)]
 enum Layout {
-    Csv(CsvLayout),
+    Csv(Box<CsvLayout>),
     Generator(GeneratorSpec),
 }
 
@@ -451,7 +451,7 @@ fn validate_csv(
         waiting_period: None,
         labels: None,
     };
-    Ok((info, Layout::Csv(v.layout), v.periods, v.labels))
+    Ok((info, Layout::Csv(Box::new(v.layout)), v.periods, v.labels))
 }
 
 /// Validates the generator spec `spec` ([`GeneratorSpec::validate`]): what its stream
