@@ -3,7 +3,7 @@
 //! arrived later (a CSV of id and label), each model's score on exactly the rows both
 //! answered. The held-out evidence a promotion should rest on.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -163,43 +163,136 @@ struct Tally {
 }
 
 /// Reads every `*.jsonl` of `log_dir` and, if given, the labels, and compares.
+///
+/// Two passes over the log, one file at a time: the first keeps the challenger's answers
+/// (a sample of the requests) and skims the rest; the second scores every served answer
+/// as it goes and keeps only those a challenger answered too. Memory grows with the
+/// shadowed requests and the labels, not with the log.
 pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, ReportError> {
     let files = log_files(log_dir)?;
     let labels = labels.map(read_labels).transpose()?;
-    // The served records by request id, and the challenger's.
-    let mut served: HashMap<String, Line> = HashMap::new();
     let mut shadows: Vec<Line> = Vec::new();
-    let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
-    // Request ids given to more than one served request (a client that reuses its ids, or
-    // replicas): their shadow rows cannot be matched to the right answer, so they are left
-    // out of the comparison and counted.
-    let mut ambiguous = std::collections::HashSet::new();
     for file in &files {
-        for line in read_lines(file)? {
-            match (&line.model, &line.shadow_model) {
-                (Some(model), _) => {
-                    *by_model.entry(model.clone()).or_default() += line.predictions.len() as u64;
-                    let id = line.request_id.clone();
-                    if served.insert(id.clone(), line).is_some() {
-                        ambiguous.insert(id);
-                    }
-                }
-                (None, Some(_)) => shadows.push(line),
-                (None, None) => {}
+        for_each_line(file, |text, head| {
+            if head.model.is_none() && head.shadow_model.is_some() {
+                shadows.push(serde_json::from_str(text)?);
             }
+            Ok(())
+        })?;
+    }
+    let wanted: HashSet<&str> = shadows.iter().map(|l| l.request_id.as_str()).collect();
+    let mut served = ServedPass::default();
+    if !wanted.is_empty() || labels.is_some() {
+        for file in &files {
+            for_each_line(file, |text, head| {
+                if head.model.is_some() {
+                    served.add(serde_json::from_str(text)?, &wanted, labels.as_ref());
+                }
+                Ok(())
+            })?;
+        }
+    } else {
+        for file in &files {
+            for_each_line(file, |_, head| {
+                served.count(&head);
+                Ok(())
+            })?;
         }
     }
-    let scores = labels
-        .as_ref()
-        .map(|labels| served_scores(served.values(), labels))
-        .unwrap_or_default();
+    let (tallies, shadowed) = compare(&shadows, &served, labels.as_ref());
+    Ok(Report {
+        log_dir: log_dir.to_path_buf(),
+        files: files.len(),
+        served: served.by_model,
+        shadowed,
+        ambiguous_requests: served.ambiguous.len(),
+        scores: served.scores.finish(),
+        pairs: tallies
+            .into_iter()
+            .map(|((model, shadow_model), t)| t.pair(model, shadow_model))
+            .collect(),
+        labels: labels.map(|l| l.len()),
+    })
+}
+
+/// The fields of a log line the first pass needs, read without the predictions.
+#[derive(Debug, Deserialize)]
+struct LineHead {
+    request_id: String,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    shadow_model: Option<String>,
+    #[serde(default)]
+    predictions: Option<Vec<serde::de::IgnoredAny>>,
+}
+
+/// What the second pass keeps of the served answers.
+#[derive(Default)]
+struct ServedPass {
+    /// Rows answered, by serving model.
+    by_model: BTreeMap<String, u64>,
+    /// Every served request id, to find those given to more than one request.
+    seen: HashSet<String>,
+    /// Request ids given to more than one served request (a client that reuses its ids,
+    /// or replicas): their shadow rows cannot be matched to the right answer, so they are
+    /// left out of the comparison and counted.
+    ambiguous: HashSet<String>,
+    /// The served answers a challenger answered too, by request id.
+    kept: HashMap<String, Line>,
+    /// Each served model's score on the rows whose label came.
+    scores: ScoreSums,
+}
+
+impl ServedPass {
+    /// Counts a served answer known only by its head (no labels, no challenger).
+    fn count(&mut self, head: &LineHead) {
+        if let Some(model) = &head.model {
+            let rows = head.predictions.as_ref().map_or(0, Vec::len) as u64;
+            *self.by_model.entry(model.clone()).or_default() += rows;
+            self.note_request(&head.request_id);
+        }
+    }
+
+    /// Counts and scores a served answer, keeping it if a challenger answered it too.
+    fn add(
+        &mut self,
+        line: Line,
+        wanted: &HashSet<&str>,
+        labels: Option<&HashMap<String, String>>,
+    ) {
+        let Some(model) = &line.model else { return };
+        *self.by_model.entry(model.clone()).or_default() += line.predictions.len() as u64;
+        if let Some(labels) = labels {
+            self.scores.add(&line, labels);
+        }
+        self.note_request(&line.request_id);
+        if wanted.contains(line.request_id.as_str()) {
+            self.kept.insert(line.request_id.clone(), line);
+        }
+    }
+
+    fn note_request(&mut self, id: &str) {
+        if !self.seen.insert(id.to_string()) {
+            self.ambiguous.insert(id.to_string());
+        }
+    }
+}
+
+/// The challenger's answers against the served ones of the same requests: per (served
+/// model, challenger) pair, and the rows compared.
+fn compare(
+    shadows: &[Line],
+    served: &ServedPass,
+    labels: Option<&HashMap<String, String>>,
+) -> (BTreeMap<(String, String), Tally>, u64) {
     let mut tallies: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut shadowed = 0;
     for line in shadows
         .iter()
-        .filter(|l| !ambiguous.contains(&l.request_id))
+        .filter(|l| !served.ambiguous.contains(&l.request_id))
     {
-        let Some(ours) = served.get(&line.request_id) else {
+        let Some(ours) = served.kept.get(&line.request_id) else {
             continue;
         };
         let (model, challenger) = (
@@ -214,69 +307,56 @@ pub fn report(log_dir: &Path, labels: Option<&LabelFile>) -> Result<Report, Repo
             .enumerate()
         {
             shadowed += 1;
-            let label = ours.id(row).and_then(|id| labels.as_ref()?.get(&id));
+            let label = ours.id(row).and_then(|id| labels?.get(&id));
             tally.add(prediction, theirs, label);
         }
     }
-    Ok(Report {
-        log_dir: log_dir.to_path_buf(),
-        files: files.len(),
-        served: by_model,
-        shadowed,
-        ambiguous_requests: ambiguous.len(),
-        scores,
-        pairs: tallies
-            .into_iter()
-            .map(|((model, shadow_model), t)| t.pair(model, shadow_model))
-            .collect(),
-        labels: labels.map(|l| l.len()),
-    })
+    (tallies, shadowed)
 }
 
-/// Each served model's score on its logged rows whose label is in `labels`.
-fn served_scores<'a>(
-    lines: impl Iterator<Item = &'a Line>,
-    labels: &HashMap<String, String>,
-) -> Vec<ServedScore> {
-    // Per model: labelled rows, the sum of hits (or squared errors), and whether numeric.
-    let mut sums: BTreeMap<String, (u64, f64, bool)> = BTreeMap::new();
-    for line in lines {
-        let Some(model) = &line.model else { continue };
+/// Per served model, while reading: labelled rows, the sum of hits (or squared errors),
+/// and whether its predictions are numbers.
+#[derive(Default)]
+struct ScoreSums(BTreeMap<String, (u64, f64, bool)>);
+
+impl ScoreSums {
+    /// Adds the rows of `line` whose label is in `labels`.
+    fn add(&mut self, line: &Line, labels: &HashMap<String, String>) {
+        let Some(model) = &line.model else { return };
         for (row, prediction) in line.predictions.iter().enumerate() {
             let Some(label) = line.id(row).and_then(|id| labels.get(&id)) else {
                 continue;
             };
-            let sum = sums.entry(model.clone()).or_default();
+            let sum = self.0.entry(model.clone()).or_default();
             match prediction {
                 Value::Number(p) => {
                     let Ok(y) = label.trim().parse::<f64>() else {
                         continue;
                     };
-                    *sum = (
-                        sum.0 + 1,
-                        sum.1 + (p.as_f64().unwrap_or(f64::NAN) - y).powi(2),
-                        true,
-                    );
+                    let error = (p.as_f64().unwrap_or(f64::NAN) - y).powi(2);
+                    *sum = (sum.0 + 1, sum.1 + error, true);
                 }
                 _ => {
-                    *sum = (
-                        sum.0 + 1,
-                        sum.1 + f64::from(u8::from(same_class(prediction, label))),
-                        sum.2,
-                    )
+                    let hit = f64::from(u8::from(same_class(prediction, label)));
+                    *sum = (sum.0 + 1, sum.1 + hit, sum.2);
                 }
             }
         }
     }
-    sums.into_iter()
-        .filter(|(_, (n, _, _))| *n > 0)
-        .map(|(model, (n, total, numeric))| ServedScore {
-            model,
-            labelled: n,
-            metric: if numeric { "mse" } else { "accuracy" },
-            score: total / n as f64,
-        })
-        .collect()
+
+    /// Each model's score.
+    fn finish(self) -> Vec<ServedScore> {
+        self.0
+            .into_iter()
+            .filter(|(_, (n, _, _))| *n > 0)
+            .map(|(model, (n, total, numeric))| ServedScore {
+                model,
+                labelled: n,
+                metric: if numeric { "mse" } else { "accuracy" },
+                score: total / n as f64,
+            })
+            .collect()
+    }
 }
 
 impl Tally {
@@ -358,9 +438,12 @@ fn log_files(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     Ok(files)
 }
 
-/// The records of one log file. A last line without its newline was being written when
-/// the server stopped: it was never acknowledged, and is left out.
-fn read_lines(path: &Path) -> Result<Vec<Line>, ReportError> {
+/// Calls `each` with every complete line of the log file `path` (a line cut short by a
+/// crash is not one) and its head; a line that is not a record is an error naming it.
+fn for_each_line(
+    path: &Path,
+    mut each: impl FnMut(&str, LineHead) -> Result<(), serde_json::Error>,
+) -> Result<(), ReportError> {
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
         path: path.to_path_buf(),
         source,
@@ -369,18 +452,19 @@ fn read_lines(path: &Path) -> Result<Vec<Line>, ReportError> {
         Some(end) => &text[..end],
         None => "",
     };
-    complete
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| ReportError::BadRecord {
+    for (i, line) in complete.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        serde_json::from_str(line)
+            .and_then(|head| each(line, head))
+            .map_err(|e| ReportError::BadRecord {
                 path: path.to_path_buf(),
                 line: i + 1,
                 message: e.to_string(),
-            })
-        })
-        .collect()
+            })?;
+    }
+    Ok(())
 }
 
 /// The labels as `id -> label`.
