@@ -1,6 +1,8 @@
-//! Data for `relearn`: turns a CSV file or a built-in, seeded drift generator into a
-//! [`Stream`] of numeric [`Window`]s, and owns the preprocessing state a checkpoint
-//! carries ([`Preprocessor`]: feature scaling and the label map).
+//! Data for `relearn`: turns tabular files (a CSV or Parquet file, or a folder or glob of
+//! them read as one stream, with labels that arrive later joined by id) or a built-in,
+//! seeded drift generator into a [`Stream`] of numeric [`Window`]s, and owns the
+//! preprocessing state a checkpoint carries ([`Preprocessor`]: feature scaling and the label
+//! map).
 //!
 //! [`Stream::open`] validates the whole source up front (every CSV error names the file,
 //! the row and the column, and says how to fix it) without keeping the samples in memory;
