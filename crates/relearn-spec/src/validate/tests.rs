@@ -456,3 +456,73 @@ fn time_windows_are_checked() {
     };
     assert_eq!(src.columns["signup"], relearn_data::ColumnKind::Time);
 }
+
+#[test]
+fn data_path_labels_and_label_delay_durations_are_checked() {
+    let base = "[run]\nname = \"p\"\n[data]\npath = \"events\"\ntarget = \"y\"\ntime = \"ts\"\n";
+    let spec = parse(&format!(
+        "{base}id = \"event_id\"\nlabels = \"labels\"\n[window]\nevery = \"1d\"\nlabel_delay = \"36h\"\n"
+    ))
+    .unwrap();
+    let StreamSource::Csv(src) = &spec.source else {
+        panic!("a tabular source")
+    };
+    assert_eq!(src.path, PathBuf::from("/cfg/events"));
+    assert_eq!(src.id.as_deref(), Some("event_id"));
+    let labels = src.labels.as_ref().expect("labels");
+    assert_eq!(labels.path, PathBuf::from("/cfg/labels"));
+    assert_eq!(labels.wait, relearn_data::Every::Hours(36));
+    // 36 hours with daily windows: scored as 2 windows of delay.
+    assert_eq!(spec.label_delay, 2);
+    // `data.csv` and `data.path` name the same thing, and give the same fingerprint.
+    let old = parse("[run]\nname = \"p\"\n[data]\ncsv = \"events\"\ntarget = \"y\"\n").unwrap();
+    let new = parse("[run]\nname = \"p\"\n[data]\npath = \"events\"\ntarget = \"y\"\n").unwrap();
+    assert_eq!(old.fingerprint(), new.fingerprint());
+    for (text, key, says) in [
+        (
+            format!("{base}csv = \"e.csv\"\n"),
+            "data.path",
+            "cannot be combined with `data.csv`",
+        ),
+        (
+            format!("{base}labels = \"l\"\n[window]\nevery = \"1d\"\nlabel_delay = \"3d\"\n"),
+            "data.labels",
+            "needs `data.id",
+        ),
+        (
+            format!("{base}id = \"i\"\nlabels = \"l\"\n[window]\nevery = \"1d\"\n"),
+            "data.labels",
+            "needs `window.label_delay` as a duration",
+        ),
+        (
+            format!(
+                "{base}id = \"i\"\nlabels = \"l\"\n[window]\nevery = \"1d\"\nlabel_delay = 2\n"
+            ),
+            "data.labels",
+            "needs `window.label_delay` as a duration",
+        ),
+        (
+            format!("{base}[window]\nlabel_delay = \"3d\"\n"),
+            "window.label_delay",
+            "a duration, which needs windows by time",
+        ),
+        (
+            format!("{base}[window]\nevery = \"1d\"\nlabel_delay = \"1mo\"\n"),
+            "window.label_delay",
+            "give both in hours or days, or both in months",
+        ),
+        (
+            format!("{base}[window]\nevery = \"1d\"\nlabel_delay = \"3 days\"\n"),
+            "window.label_delay",
+            "expected a count and a unit",
+        ),
+        (
+            format!("{base}id = \"y\"\n"),
+            "data.id",
+            "also data.target or data.time",
+        ),
+    ] {
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(key) && err.contains(says), "{text}\n{err}");
+    }
+}
