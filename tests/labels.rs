@@ -73,7 +73,7 @@ fn labels_join_by_id_and_a_window_waits_until_its_labels_are_in() {
     );
     sb.write("t.toml", &config());
     let out = sb.ok(&["run", "--config", "t.toml"]);
-    // The data reach day 14 (the late labels of day 9): a day closes 3 days after it
+    // The labels reach day 14 (the late ones of day 9): a day closes 3 days after it
     // ends, so days 0 to 10 could close, and the rows end on day 9.
     let log = sb.log("prod");
     assert_eq!(log.len(), 10, "{out}");
@@ -93,7 +93,7 @@ fn labels_join_by_id_and_a_window_waits_until_its_labels_are_in() {
     assert!(out.contains("2 ids name no row"), "{out}");
 
     // Only the first 5 days' labels: days 0 to 4 have labelled rows, and close by day 9,
-    // which the data reach (the late labels of day 4); the other days' rows wait.
+    // which the labels reach (the late ones of day 4); the other days' rows wait.
     let partial = Sandbox::new();
     for day in 0..10 {
         write_events(&partial, day, 40);
@@ -202,8 +202,8 @@ fn the_production_loop_serve_log_labels_run_gate_promote_swap() {
     );
     sb.write("t.toml", &gated);
     let out = sb.ok(&["run", "--config", "t.toml"]);
-    // The data reach day 6 (the labels of day 5): days 0 to 2 close (3 days after they
-    // end); the rows of days 3 to 5 wait.
+    // The labels reach day 6 (those of day 5): days 0 to 2 close (3 days after they end);
+    // the rows of days 3 to 5 wait.
     assert_eq!(sb.log("prod").len(), 3, "{out}");
     assert!(
         out.contains(&format!("from {} on wait for their day's labels", date(3))),
@@ -224,12 +224,16 @@ fn the_production_loop_serve_log_labels_run_gate_promote_swap() {
         .collect::<String>();
     assert!(logged.contains("\"e6-39\""), "{logged}");
 
-    // The day's events land as a file; their labels come two days later; the events of
-    // the days after bring the data to day 10, when day 6 closes.
+    // The day's events land as a file, and the next days'; day 6's labels come two days
+    // later, and the labels of the days after bring the labels' clock to day 10, when day
+    // 6 closes.
     for day in 6..11 {
         write_events(&sb, day, 40);
     }
     write_labels(&sb, "day-6", 6, 40, 2, 2);
+    for day in 7..10 {
+        write_labels(&sb, &format!("day-{day}"), day, 40, 1, 1);
+    }
     let out = sb.ok(&["run", "--config", "t.toml"]);
     assert!(out.contains("resuming run 'prod'"), "{out}");
     let new_head = sb.head("prod").expect("a head");

@@ -19,8 +19,8 @@ use crate::files::{DataFiles, FileFormat};
 use crate::info::CategoricalColumn;
 use crate::preprocess::Preprocessor;
 use crate::records::{
-    FileStamp, JoinCounts, LabelJoin, LabelTable, Pos, ReadOptions, Records, find_column, not_utf8,
-    sniff_delimiter,
+    FileStamp, JoinCounts, LabelJoin, LabelTable, MissingTokens, Pos, ReadOptions, Records,
+    find_column, is_missing, not_utf8, sniff_delimiter,
 };
 use crate::source::{ColumnKind, CsvSource, NUMERIC_TARGET_DISTINCT, Task};
 use crate::time::{Every, TimeEncoder, parse_time};
@@ -360,30 +360,6 @@ impl CsvLayout {
     }
 }
 
-/// The spellings of a missing cell (`data.missing`, trimmed). A handful of short tokens
-/// that every cell of the file is checked against: compared as bytes, length first, which
-/// costs a fraction of hashing the cell.
-#[derive(Debug, Clone)]
-pub(crate) struct MissingTokens(Vec<Box<[u8]>>);
-
-impl MissingTokens {
-    pub(crate) fn new<S: AsRef<str>>(tokens: impl IntoIterator<Item = S>) -> MissingTokens {
-        let mut all: Vec<Box<[u8]>> = Vec::new();
-        for t in tokens {
-            let t: Box<[u8]> = t.as_ref().trim().as_bytes().into();
-            if !all.contains(&t) {
-                all.push(t);
-            }
-        }
-        MissingTokens(all)
-    }
-}
-
-/// Whether a trimmed cell is one of the missing-value spellings.
-pub(crate) fn is_missing(missing: &MissingTokens, cell: &[u8]) -> bool {
-    missing.0.iter().any(|t| **t == *cell)
-}
-
 /// What validation found out about a CSV stream.
 pub(crate) struct Validated {
     pub(crate) layout: CsvLayout,
@@ -410,6 +386,8 @@ pub(crate) struct LabelsJoined {
     pub(crate) counts: JoinCounts,
     /// The latest time a label became known.
     pub(crate) latest: Option<i64>,
+    /// Whether the labels say when each became known.
+    pub(crate) timed: bool,
 }
 
 /// The calendar periods of a stream cut by `window.every` that hold samples.
@@ -566,7 +544,7 @@ impl CsvLayout {
         let join = label_join(src, &records)?;
         if let Some(join) = &join {
             records.join_labels(join.clone(), &src.target);
-            records.check_ids(join.id_col);
+            records.check_ids(join.id_col, "row");
         }
         let columns = SourceColumns::resolve(src, &records)?;
         let mut pass = ValidationPass::new(columns, cut);
@@ -580,6 +558,7 @@ impl CsvLayout {
                 labels: join.table.len(),
                 counts: records.join_counts(),
                 latest: join.table.latest(),
+                timed: join.table.timed(),
             });
             validated.layout.join = Some(join);
         }
@@ -1371,8 +1350,10 @@ impl CsvWindows {
         };
         // Whole files before the first sample to read, and the samples they hold.
         let (mut skip_files, mut skipped) = (0, 0);
+        // A file whose last sample is the last one skipped is read (not skipped): the rows
+        // without a target after that sample belong to the next window's count.
         while skip_files + 1 < layout.file_samples.len()
-            && skipped + layout.file_samples[skip_files] <= skip
+            && skipped + layout.file_samples[skip_files] < skip
         {
             skipped += layout.file_samples[skip_files];
             skip_files += 1;

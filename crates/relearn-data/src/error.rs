@@ -396,6 +396,22 @@ pub enum DataError {
         /// `window.initial`.
         initial_windows: usize,
     },
+    /// A stream with `data.labels` in which too few periods have closed.
+    #[error(
+        "{stream}: {closed} {noun}(s) with labelled rows have closed, but the run needs window.initial = {initial_windows} for the initial model and one to update on; a {noun} closes window.label_delay = \"{wait}\" after it ends, once the labels' clock (the latest label time, or row time when the labels have no time column) passes that moment: wait for more labels, or shorten window.label_delay"
+    )]
+    TooFewClosed {
+        /// `csv:<path>`.
+        stream: String,
+        /// Periods with labelled rows that have closed.
+        closed: usize,
+        /// What a period is called.
+        noun: String,
+        /// `window.label_delay` as written.
+        wait: String,
+        /// `window.initial`.
+        initial_windows: usize,
+    },
     /// A file that is not a complete, readable Parquet file: not Parquet at all, cut short
     /// (perhaps still being written), encrypted, or with a corrupt footer.
     #[error("{}: {message}", .path.display())]

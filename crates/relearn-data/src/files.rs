@@ -1,7 +1,8 @@
 //! The files behind `data.path`: one file, a folder or a glob, resolved into data files in
 //! reading order ([`DataFiles`]).
 //!
-//! A folder is walked recursively for `.csv`, `.tsv`, `.txt`, `.parquet` and `.pq` files;
+//! A folder is walked recursively for `.csv`, `.tsv`, `.txt`, `.parquet` and `.pq` files
+//! (a glob takes the files of those kinds it matches, and walks the folders it matches);
 //! names starting with `.` or `_` (hidden files, Spark's `_SUCCESS`, `_temporary/`) are
 //! left out, so a writer can write under such a name and rename when done. Files are read
 //! in name order, comparing runs of digits as numbers (`part-2` before `part-10`,
@@ -66,11 +67,12 @@ pub(crate) struct DataFiles {
 const DATA_EXTENSIONS: [&str; 5] = ["csv", "tsv", "txt", "parquet", "pq"];
 
 impl DataFiles {
-    /// Resolves `path`: a glob when it holds `*`, `?` or `[`, else a folder or a file. An
-    /// error when nothing matches, a glob is malformed, or partition folders disagree.
+    /// Resolves `path`: a file or folder when one is there, else a glob when it holds `*`,
+    /// `?` or `[`. An error when nothing matches, a glob is malformed, or partition folders
+    /// disagree. A file a glob reaches twice (`events/**`) is read once.
     pub(crate) fn resolve(path: &Path) -> Result<DataFiles, DataError> {
         let text = path.to_string_lossy();
-        let glob = text.contains(['*', '?', '[']);
+        let glob = text.contains(['*', '?', '[']) && std::fs::metadata(path).is_err();
         let meta = match glob {
             true => None,
             false => Some(std::fs::metadata(path).map_err(|e| DataError::open(path, e))?),
@@ -97,6 +99,7 @@ impl DataFiles {
         }
         let mut files = files;
         files.sort_by(|a, b| natural_cmp(&a.name, &b.name));
+        files.dedup_by(|a, b| a.path == b.path);
         check_partitions(&files)?;
         Ok(DataFiles { files, folder })
     }
@@ -206,7 +209,7 @@ fn glob_files(path: &Path, pattern: &str) -> Result<Vec<DataFile>, DataError> {
         }
         if matched.is_dir() {
             walk(&root, &matched, &mut found)?;
-        } else {
+        } else if has_extension(&matched, &DATA_EXTENSIONS) {
             let partition = partition_of(&relative);
             found.push(data_file(matched, relative, partition));
         }
@@ -407,6 +410,19 @@ mod tests {
         let files = DataFiles::resolve(&glob).unwrap();
         let names: Vec<&str> = files.files().iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, vec!["day=9/part-0.csv", "day=9/part-1.csv"]);
+        // `**` matches the folders and the files in them: each file is read once.
+        let files = DataFiles::resolve(&dir.path().join("**/*")).unwrap();
+        let names: Vec<&str> = files.files().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec!["day=9/part-0.csv", "day=9/part-1.csv", "day=10/part-0.csv"]
+        );
+        // A path with `[` that exists is that path, not a pattern.
+        let odd = dir.path().join("exp[2]");
+        std::fs::create_dir_all(&odd).unwrap();
+        std::fs::write(odd.join("a.csv"), "x,y\n1,2\n").unwrap();
+        let files = DataFiles::resolve(&odd).unwrap();
+        assert_eq!(files.files()[0].name, "a.csv");
     }
 
     #[test]

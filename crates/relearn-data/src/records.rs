@@ -58,8 +58,21 @@ impl Pos {
     }
 }
 
-/// Each id seen so far, with where it was first seen.
-type IdsSeen = HashMap<Box<[u8]>, Pos>;
+/// The `data.id` check: each id's 64-bit hash with the number of the record that first
+/// had it (about 20 bytes a row, whatever the ids' length). A repeated hash is confirmed by
+/// reading that record again: a collision of two ids is no repeat.
+struct IdCheck {
+    col: usize,
+    /// "row" or "label", for the message.
+    what: &'static str,
+    first: HashMap<u64, u64>,
+}
+
+/// The hash [`IdCheck`] keys ids by (SipHash with fixed keys: the same in every run).
+fn id_hash(id: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id)
+}
 
 /// An id's label, as written, and when it became known (when the labels carry a time).
 type KnownLabel = (Box<[u8]>, Option<i64>);
@@ -97,8 +110,10 @@ pub(crate) struct Records {
     join: Option<LabelJoin>,
     /// What the join saw so far.
     counts: JoinCounts,
-    /// With [`Records::check_ids`]: where each id was first seen.
-    ids: Option<(usize, IdsSeen)>,
+    /// With [`Records::check_ids`]: the ids seen so far.
+    ids: Option<IdCheck>,
+    /// Records read so far.
+    read: u64,
     /// The first file's Parquet column types (`None` for CSV).
     first_kinds: Option<Vec<ParquetKind>>,
 }
@@ -128,6 +143,7 @@ impl Records {
             join: None,
             counts: JoinCounts::default(),
             ids: None,
+            read: 0,
             first_kinds,
         };
         if skip_files > 0 {
@@ -142,10 +158,15 @@ impl Records {
         self.join = Some(join);
     }
 
-    /// Makes [`Records::next`] refuse a row whose cell in column `col` repeats an earlier
-    /// row's (`data.id`).
-    pub(crate) fn check_ids(&mut self, col: usize) {
-        self.ids = Some((col, HashMap::new()));
+    /// Makes [`Records::next`] refuse a record whose cell in column `col` repeats an
+    /// earlier record's (`data.id`); `what` the records are ("row", "label") for the
+    /// message.
+    pub(crate) fn check_ids(&mut self, col: usize, what: &'static str) {
+        self.ids = Some(IdCheck {
+            col,
+            what,
+            first: HashMap::new(),
+        });
     }
 
     /// What the label join saw so far.
@@ -203,13 +224,23 @@ impl Records {
                 FileReader::Parquet(rows) => rows.next_record(rec)?.map(At::Row),
             };
             if let Some(at) = at {
-                for (_, value) in &self.files.files()[self.current].partition {
-                    rec.push_field(value.as_bytes());
-                }
                 let pos = Pos {
                     file: self.current,
                     at,
                 };
+                if rec.len() != self.own.len() {
+                    // Named before partition and label cells are added, with the file's width.
+                    let path = self.files.path(self.current);
+                    return Err(DataError::RaggedRow {
+                        path: path.to_path_buf(),
+                        row: pos.line(path),
+                        expected: self.own.len(),
+                        found: rec.len(),
+                    });
+                }
+                for (_, value) in &self.files.files()[self.current].partition {
+                    rec.push_field(value.as_bytes());
+                }
                 if let Some(join) = &self.join {
                     let label = join.label_of(rec, &mut self.counts);
                     rec.push_field(label);
@@ -217,6 +248,7 @@ impl Records {
                 if self.ids.is_some() {
                     self.check_id(rec, pos)?;
                 }
+                self.read += 1;
                 return Ok(Some(pos));
             }
             if self.current + 1 == self.files.files().len() {
@@ -228,23 +260,44 @@ impl Records {
 
     /// Errors if the id of `rec`, the record at `pos`, was seen before.
     fn check_id(&mut self, rec: &ByteRecord, pos: Pos) -> Result<(), DataError> {
-        let Some((col, seen)) = &mut self.ids else {
+        let Some(check) = &mut self.ids else {
             return Ok(());
         };
-        let id: Box<[u8]> = rec.get(*col).unwrap_or_default().trim_ascii().into();
-        if let Some(first) = seen.get(&id) {
-            let (path, first_path) = (self.files.path(pos.file), self.files.path(first.file));
-            return Err(DataError::DuplicateId {
-                path: path.to_path_buf(),
-                row: pos.line(path),
-                column: self.header[*col].as_str().into(),
-                id: String::from_utf8_lossy(&id).into(),
-                first: format!("row {} of {}", first.line(first_path), first_path.display()).into(),
-                what: "row",
-            });
+        let (col, what) = (check.col, check.what);
+        let id = rec.get(col).unwrap_or_default().trim_ascii();
+        let Some(&earlier) = check.first.get(&id_hash(id)) else {
+            check.first.insert(id_hash(id), self.read);
+            return Ok(());
+        };
+        let Some((first, first_id)) = self.record_at(earlier, col)? else {
+            return Ok(());
+        };
+        if first_id != id {
+            return Ok(());
         }
-        seen.insert(id, pos);
-        Ok(())
+        let (path, first_path) = (self.files.path(pos.file), self.files.path(first.file));
+        Err(DataError::DuplicateId {
+            path: path.to_path_buf(),
+            row: pos.line(path),
+            column: self.header[col].as_str().into(),
+            id: String::from_utf8_lossy(id).into(),
+            first: format!("row {} of {}", first.line(first_path), first_path.display()).into(),
+            what,
+        })
+    }
+
+    /// Record number `n` (0-based) read again from the start, with its cell in column
+    /// `col`.
+    fn record_at(&self, n: u64, col: usize) -> Result<Option<(Pos, Vec<u8>)>, DataError> {
+        let mut again = Records::open(self.files.clone(), self.options.clone(), 0)?;
+        let mut rec = ByteRecord::new();
+        for _ in 0..n {
+            if again.next(&mut rec)?.is_none() {
+                return Ok(None);
+            }
+        }
+        let pos = again.next(&mut rec)?;
+        Ok(pos.map(|pos| (pos, rec.get(col).unwrap_or_default().trim_ascii().to_vec())))
     }
 
     /// Moves on to file `i`, whose columns must be the first file's.
@@ -481,6 +534,8 @@ pub(crate) struct LabelTable {
     by_id: HashMap<Box<[u8]>, KnownLabel>,
     /// The latest label time.
     latest: Option<i64>,
+    /// Whether the labels carry a `data.time` column.
+    timed: bool,
 }
 
 impl LabelTable {
@@ -512,13 +567,14 @@ impl LabelTable {
         let mut table = LabelTable {
             by_id: HashMap::new(),
             latest: None,
+            timed: time_col.is_some(),
         };
-        let mut first_rows: HashMap<Box<[u8]>, Pos> = HashMap::new();
+        records.check_ids(id_col, "label");
+        let missing = MissingTokens::new(&src.missing);
         let mut rec = ByteRecord::new();
         while let Some(pos) = records.next(&mut rec)? {
             let path = records.path(pos);
             let cell = |c: usize| rec.get(c).unwrap_or_default().trim_ascii();
-            let key: Box<[u8]> = cell(id_col).into();
             let time = match time_col {
                 Some(c) => {
                     let text = std::str::from_utf8(cell(c)).ok();
@@ -536,24 +592,12 @@ impl LabelTable {
                 }
                 None => None,
             };
-            if let Some(earlier) = first_rows.get(&key) {
-                let earlier_path = records.path(*earlier);
-                return Err(DataError::DuplicateId {
-                    path: path.to_path_buf(),
-                    row: pos.line(path),
-                    column: id.into(),
-                    id: String::from_utf8_lossy(&key).into(),
-                    first: format!(
-                        "row {} of {}",
-                        earlier.line(earlier_path),
-                        earlier_path.display()
-                    )
-                    .into(),
-                    what: "label",
-                });
+            // A blank label is no label: its row waits, or is skipped once its window closes.
+            if !is_missing(&missing, cell(target_col)) {
+                table
+                    .by_id
+                    .insert(cell(id_col).into(), (cell(target_col).into(), time));
             }
-            first_rows.insert(key.clone(), pos);
-            table.by_id.insert(key, (cell(target_col).into(), time));
         }
         Ok(table)
     }
@@ -566,6 +610,11 @@ impl LabelTable {
     /// The latest time a label became known (labels with a time column).
     pub(crate) fn latest(&self) -> Option<i64> {
         self.latest
+    }
+
+    /// Whether the labels say when each became known (a `data.time` column).
+    pub(crate) fn timed(&self) -> bool {
+        self.timed
     }
 }
 
@@ -645,10 +694,18 @@ pub fn read_labels_by_id(
     let first = records.files().path(0).to_path_buf();
     let id_col = find_column(&first, &header, id, ColumnRole::Id)?;
     let label_col = find_column(&first, &header, label, ColumnRole::Target)?;
-    records.check_ids(id_col);
+    records.check_ids(id_col, "label");
     let mut labels = HashMap::new();
     let mut rec = ByteRecord::new();
+    let missing = MissingTokens::new(crate::DEFAULT_MISSING);
     while records.next(&mut rec)?.is_some() {
+        if is_missing(
+            &missing,
+            rec.get(label_col).unwrap_or_default().trim_ascii(),
+        ) {
+            // A blank label is no label: the row is not scored.
+            continue;
+        }
         let text = |c: usize| {
             String::from_utf8_lossy(rec.get(c).unwrap_or_default().trim_ascii()).into_owned()
         };
@@ -700,4 +757,28 @@ pub fn sniff_delimiter(path: &Path) -> u8 {
         }
     }
     best.1
+}
+
+/// The spellings of a missing cell (`data.missing`, trimmed). A handful of short tokens
+/// that every cell of the file is checked against: compared as bytes, length first, which
+/// costs a fraction of hashing the cell.
+#[derive(Debug, Clone)]
+pub(crate) struct MissingTokens(Vec<Box<[u8]>>);
+
+impl MissingTokens {
+    pub(crate) fn new<S: AsRef<str>>(tokens: impl IntoIterator<Item = S>) -> MissingTokens {
+        let mut all: Vec<Box<[u8]>> = Vec::new();
+        for t in tokens {
+            let t: Box<[u8]> = t.as_ref().trim().as_bytes().into();
+            if !all.contains(&t) {
+                all.push(t);
+            }
+        }
+        MissingTokens(all)
+    }
+}
+
+/// Whether a trimmed cell is one of the missing-value spellings.
+pub(crate) fn is_missing(missing: &MissingTokens, cell: &[u8]) -> bool {
+    missing.0.iter().any(|t| **t == *cell)
 }

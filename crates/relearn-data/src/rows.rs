@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use crate::csv_file::{BadNumber, MissingTokens, is_missing, read_number_str};
+use crate::csv_file::{BadNumber, read_number_str};
+use crate::records::{MissingTokens, is_missing};
 use crate::{Batch, Preprocessor, TimeEncoder, parse_time, quoted};
 
 /// Why rows cannot be read against a checkpoint's features: what is wrong and where (the

@@ -248,8 +248,13 @@ impl Stream {
             .collect();
         match (&src.labels, joined) {
             (Some(labels), Some(joined)) => {
-                // A window is in once the data (rows or labels) reach its close.
-                let clock = latest.max(joined.latest.unwrap_or(i64::MIN));
+                // A window is in once the labels' clock reaches its close: the latest
+                // label time when the labels have one (a later row says nothing of the
+                // labels still to come), else the latest row time.
+                let clock = match joined.timed {
+                    true => joined.latest.unwrap_or(i64::MIN),
+                    false => latest,
+                };
                 let close = |p: i64| labels.wait.after(every.period_start(p + 1));
                 windows.retain(|w| close(w.period) <= clock);
                 info.labels = Some(labels_info(joined));
@@ -259,15 +264,14 @@ impl Stream {
                 windows.pop();
             }
         }
-        if windows.len() < initial_windows + 1 {
-            return Err(DataError::TooFewPeriods {
-                stream: info.source.clone(),
-                periods: starts.len(),
-                every: every.name(),
-                noun: every.noun(),
-                initial_windows,
-            });
-        }
+        enough_time_windows(
+            src,
+            &info,
+            every,
+            windows.len(),
+            starts.len(),
+            initial_windows,
+        )?;
         let largest = windows.iter().map(|w| w.end - w.start).max().unwrap_or(1);
         let source = StreamSource::Csv(src.clone());
         check_encoded_size(&source, &info, largest, initial_windows)?;
@@ -645,4 +649,35 @@ pub fn human_bytes(n: u128) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// A stream cut by time needs the initial windows and one more: `windows` of the `periods`
+/// with rows are in (closed, with `data.labels`).
+fn enough_time_windows(
+    src: &CsvSource,
+    info: &StreamInfo,
+    every: Every,
+    windows: usize,
+    periods: usize,
+    initial_windows: usize,
+) -> Result<(), DataError> {
+    if windows > initial_windows {
+        return Ok(());
+    }
+    Err(match &src.labels {
+        Some(labels) => DataError::TooFewClosed {
+            stream: info.source.clone(),
+            closed: windows,
+            noun: every.noun(),
+            wait: labels.wait.name(),
+            initial_windows,
+        },
+        None => DataError::TooFewPeriods {
+            stream: info.source.clone(),
+            periods,
+            every: every.name(),
+            noun: every.noun(),
+            initial_windows,
+        },
+    })
 }

@@ -765,3 +765,67 @@ fn an_encoded_window_too_large_for_memory_is_refused_naming_the_keys() {
     src.hash_buckets = relearn_data::DEFAULT_HASH_BUCKETS;
     Stream::open(&StreamSource::Csv(src), 20_000, 1).unwrap();
 }
+
+/// A folder of five files whose boundaries fall inside windows of 4: blank targets at the
+/// end and start of files, a file with a header only, a file of blank targets only.
+fn folder_with_awkward_boundaries() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    let mut rows = |labelled: usize| -> String {
+        (0..labelled)
+            .map(|_| {
+                n += 1;
+                format!("{n},{}\n", n % 2)
+            })
+            .collect()
+    };
+    let files = [
+        format!("x,y\n{}9,\n9,NA\n", rows(7)),
+        "x,y\n".to_string(),
+        "x,y\n9,\n9,\n9,\n".to_string(),
+        format!("x,y\n9,\n9,\n{}9,\n", rows(9)),
+        format!("x,y\n{}", rows(11)),
+    ];
+    for (i, text) in files.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("part-{i}.csv")), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn windows_read_from_any_window_of_a_folder_match_those_read_from_the_start() {
+    let dir = folder_with_awkward_boundaries();
+    let stream = Stream::open(&class(dir.path()), 4, 1).unwrap();
+    assert_eq!(stream.info().n_samples, 27);
+    assert_eq!(stream.info().skipped_rows, 8);
+    let files: Vec<(String, usize)> = stream
+        .files()
+        .into_iter()
+        .map(|f| (f.name, f.samples))
+        .collect();
+    let names = ["part-0", "part-1", "part-2", "part-3", "part-4"];
+    let expected: Vec<(String, usize)> = names
+        .iter()
+        .map(|n| n.to_string())
+        .zip([7, 0, 0, 9, 11])
+        .collect();
+    assert_eq!(files, expected);
+    let all: Vec<_> = stream.windows().unwrap().map(Result::unwrap).collect();
+    assert_eq!(all.len(), 6);
+    // Every blank target is counted once, in the window read when it was passed.
+    let skipped: usize = all.iter().map(|w| w.skipped).sum();
+    assert_eq!(
+        skipped,
+        8,
+        "{:?}",
+        all.iter().map(|w| w.skipped).collect::<Vec<_>>()
+    );
+    for k in 0..all.len() {
+        let from: Vec<_> = stream
+            .windows_from(k)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(from, all[k..], "from window {k}");
+    }
+}
