@@ -43,7 +43,11 @@ fn restore_default_sigpipe() {
 /// events, such as a swap to a newly promoted checkpoint, at info).
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,relearn_serve=info"));
+        // perpetual logs advice for its own callers ("Reached the configured iteration
+        // cap ..."), which relearn's tree cap sets on purpose: errors only.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,relearn_serve=info,perpetual=error")
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

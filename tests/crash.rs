@@ -25,8 +25,12 @@ const CRASH_AT: &str = "RELEARN_CRASH_AT";
 /// A small run: 6 windows of 200 samples (an initial model and 5 updates), a tiny model,
 /// so that one uninterrupted run takes a fraction of a second. The replay run keeps a
 /// reservoir of 300 samples; the drift run, on the feature-drift stream with a touchy
-/// detector, resets at windows 1, 2, 4 and 5 and fine-tunes at window 3.
+/// detector, resets at windows 1, 2, 4 and 5 and fine-tunes at window 3. `gbdt` is the
+/// stateful policy of the tree family (`model.kind = "gbdt"`).
 fn config(mode: &str) -> String {
+    if mode == "gbdt" {
+        return config("stateful").replace("[model]\n", "[model]\nkind = \"gbdt\"\n");
+    }
     let (generator, policy) = match mode {
         "drift" => (
             "feature-drift",
@@ -81,11 +85,13 @@ fn reference(mode: &str) -> &'static Reference {
     static STATELESS: OnceLock<Reference> = OnceLock::new();
     static REPLAY: OnceLock<Reference> = OnceLock::new();
     static DRIFT: OnceLock<Reference> = OnceLock::new();
+    static GBDT: OnceLock<Reference> = OnceLock::new();
     let cell = match mode {
         "stateful" => &STATEFUL,
         "stateless" => &STATELESS,
         "replay" => &REPLAY,
         "drift" => &DRIFT,
+        "gbdt" => &GBDT,
         other => panic!("no crash config for mode {other}"),
     };
     cell.get_or_init(|| {
@@ -299,6 +305,7 @@ fn sigkill_at_many_instants_then_resume_to_the_same_ids() {
         ("stateless", 10),
         ("replay", 8),
         ("drift", 8),
+        ("gbdt", 8),
     ] {
         let reference = reference(mode);
         let tally = kill_at_delays(mode, kills);
@@ -349,7 +356,7 @@ fn abort_at(mode: &str, point: &str) -> bool {
 fn abort_inside_each_step_of_a_commit_then_resume_to_the_same_ids() {
     let started = Instant::now();
     let mut aborted = 0;
-    for mode in ["stateful", "stateless", "replay", "drift"] {
+    for mode in ["stateful", "stateless", "replay", "drift", "gbdt"] {
         let commits = reference(mode).checkpoints;
         // Hits of the commit points: the initial model, an update, the last update.
         for point in ["commit:objects", "commit:manifest", "commit:ref"] {
@@ -363,9 +370,9 @@ fn abort_inside_each_step_of_a_commit_then_resume_to_the_same_ids() {
         }
         // Every atomic write (objects, manifest, ref of each commit) goes through these; the
         // hits are spread over the writes of the first, a middle and the last commit. (The
-        // replay and drift runs write through the same commit: their commit points above
+        // replay, drift and tree runs write through the same commit: their commit points above
         // suffice.)
-        if mode == "replay" || mode == "drift" {
+        if mode == "replay" || mode == "drift" || mode == "gbdt" {
             continue;
         }
         for point in ["write:partial", "write:synced", "write:renamed"] {

@@ -31,3 +31,4 @@ mod serve;
 mod structure;
 mod threads;
 mod time_windows;
+mod trees;

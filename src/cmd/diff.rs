@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use relearn_model::MlpWeights;
 use relearn_store::{Manifest, Store};
-use relearn_train::LoadedCheckpoint;
+use relearn_train::{LoadedCheckpoint, StoredModel};
 use serde::Serialize;
 
 use super::{StoreArg, print_json, print_text};
@@ -81,7 +81,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
     let a = load(&store, &args.a)?;
     let b = load(&store, &args.b)?;
-    let (wa, wb) = (&a.weights, &b.weights);
+    let (wa, wb) = match (&a.model, &b.model) {
+        (StoredModel::Mlp(wa), StoredModel::Mlp(wb)) => (wa, wb),
+        (StoredModel::Trees(ta), StoredModel::Trees(tb)) => {
+            return tree_diff(&args, &a.manifest, &b.manifest, ta, tb);
+        }
+        _ => {
+            return Err(UsageError(format!(
+                "cannot diff {} and {}: one is an MLP, the other a gbdt (tree) model",
+                render::run_at(&a.manifest),
+                render::run_at(&b.manifest),
+            ))
+            .into());
+        }
+    };
     if wa.widths() != wb.widths() {
         return Err(UsageError(format!(
             "cannot diff {} and {}: their models have different shapes (layer widths {:?} vs {:?}), so their weights do not correspond; diff checkpoints of runs with the same [model] and data",
@@ -104,6 +117,52 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print_text(&text(&report))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `diff` of two tree checkpoints: each one's size, what B added, and the metrics.
+fn tree_diff(
+    args: &Args,
+    a: &Manifest,
+    b: &Manifest,
+    ta: &relearn_trees::Forest,
+    tb: &relearn_trees::Forest,
+) -> anyhow::Result<ExitCode> {
+    let (sa, sb) = (ta.size(), tb.size());
+    let added = |x: usize, y: usize| y as i64 - x as i64;
+    let report = serde_json::json!({
+        "a": side(a),
+        "b": side(b),
+        "trees": {
+            "a": sa,
+            "b": sb,
+            "added": {
+                "boosters": added(sa.boosters, sb.boosters),
+                "trees": added(sa.trees, sb.trees),
+                "nodes": added(sa.nodes, sb.nodes),
+                "leaves": added(sa.leaves, sb.leaves),
+            },
+        },
+        "metrics": metric_diffs(a, b),
+    });
+    if args.json {
+        return print_json(&report).map(|()| ExitCode::SUCCESS);
+    }
+    let mut lines = vec![
+        format!("A {}  {}", render::short(&a.id), render::run_at(a)),
+        format!("B {}  {}", render::short(&b.id), render::run_at(b)),
+        String::new(),
+        format!("{:<8} {:>10} {:>10} {:>10}", "", "A", "B", "B - A"),
+    ];
+    for (name, x, y) in [
+        ("boosters", sa.boosters, sb.boosters),
+        ("trees", sa.trees, sb.trees),
+        ("nodes", sa.nodes, sb.nodes),
+        ("leaves", sa.leaves, sb.leaves),
+    ] {
+        lines.push(format!("{name:<8} {x:>10} {y:>10} {:>+10}", added(x, y)));
+    }
+    print_text(&(lines.join("\n") + "\n"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,11 +8,12 @@ use std::process::ExitCode;
 use relearn_data::{Preprocessor, Scaling};
 use relearn_model::MlpWeights;
 use relearn_store::Manifest;
-use relearn_train::{LoadedCheckpoint, ModelInfo};
+use relearn_train::{LoadedCheckpoint, ModelInfo, StoredModel};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{StoreArg, outln, print_json};
+use crate::exit::UsageError;
 use crate::output::{check_output_path, write_atomic};
 use crate::render;
 
@@ -22,8 +23,9 @@ pub struct Args {
     /// Checkpoint: id, 6+ hex prefix, run name, NAME~K, NAME@W or tag.
     #[arg(value_name = "REF")]
     reference: String,
-    /// Output format.
-    #[arg(long, default_value = "safetensors", value_parser = ["safetensors"])]
+    /// Output format: `safetensors` for an MLP (PyTorch's `nn.Linear` names), `perpetual`
+    /// for trees (each stage in perpetual's own JSON).
+    #[arg(long, default_value = "safetensors", value_parser = ["safetensors", "perpetual"])]
     format: String,
     /// The file to write (replaced atomically if it exists).
     #[arg(long, value_name = "FILE")]
@@ -63,7 +65,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     check_output_path(&args.out)?;
     let id = store.resolve(&args.reference)?;
     let checkpoint = LoadedCheckpoint::load(&store, store.manifest(&id)?)?;
-    let tensors = pytorch_tensors(&checkpoint.weights);
+    let weights = match (&checkpoint.model, args.format.as_str()) {
+        (StoredModel::Mlp(w), "safetensors") => w,
+        (StoredModel::Trees(forest), "perpetual") => {
+            return export_trees(&args, &checkpoint, forest);
+        }
+        (StoredModel::Trees(_), _) => {
+            return Err(UsageError(format!(
+                "checkpoint {} is a gbdt (tree) model: export it with `--format perpetual`",
+                render::short(&checkpoint.manifest.id)
+            ))
+            .into());
+        }
+        (StoredModel::Mlp(_), _) => {
+            return Err(UsageError(format!(
+                "checkpoint {} is an MLP: export it with `--format safetensors`",
+                render::short(&checkpoint.manifest.id)
+            ))
+            .into());
+        }
+    };
+    let tensors = pytorch_tensors(weights);
     let metadata = metadata(
         &checkpoint.manifest,
         &checkpoint.info,
@@ -88,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             render::run_at(m),
             args.out.display(),
             render::bytes(bytes.len() as u64),
-            checkpoint.weights.num_params()
+            weights.num_params()
         )?;
         for t in &tensors {
             outln!("  {:<18} f32 {:?}", t.name, t.shape)?;
@@ -123,6 +145,65 @@ pub fn pytorch_tensors(weights: &MlpWeights) -> Vec<Tensor> {
         });
     }
     tensors
+}
+
+/// `export --format perpetual`: the forest as one JSON document: the checkpoint's
+/// preprocessing (the metadata a safetensors export carries) and, per output, its constant
+/// and its stages, each a booster in perpetual's own JSON (`PerpetualBooster.from_json` in
+/// Python); an output's value is its constant plus the sum of its stages' predictions on
+/// the preprocessed inputs.
+fn export_trees(
+    args: &Args,
+    checkpoint: &LoadedCheckpoint,
+    forest: &relearn_trees::Forest,
+) -> anyhow::Result<ExitCode> {
+    let m = &checkpoint.manifest;
+    let metadata = metadata(m, &checkpoint.info, &checkpoint.preprocessor);
+    let python = [("n_features_", forest.inputs().to_string())];
+    let outputs: Vec<Value> = (0..forest.output_count())
+        .map(|k| {
+            let (constant, stages) = forest
+                .output_json(k, &python)
+                .expect("k is below the output count");
+            let stages: Vec<Value> = stages
+                .iter()
+                .map(|s| serde_json::from_str(s).expect("a booster's JSON parses"))
+                .collect();
+            json!({ "constant": constant, "stages": stages })
+        })
+        .collect();
+    let doc = json!({
+        "format": "relearn-gbdt-export",
+        "classes": forest.width(),
+        "binary_logits": "two classes: the one output is class 1's log-odds against class 0",
+        "metadata": metadata,
+        "outputs": outputs,
+    });
+    let bytes = serde_json::to_vec(&doc)?;
+    write_atomic(&args.out, |w| Ok(w.write_all(&bytes)?))?;
+    let size = forest.size();
+    if args.json {
+        print_json(&json!({
+            "id": m.id,
+            "out": args.out,
+            "format": args.format,
+            "bytes": bytes.len(),
+            "trees": size,
+            "metadata": metadata,
+        }))?;
+    } else {
+        outln!(
+            "exported checkpoint {} ({}) to {} ({}, {} boosters, {} trees, {} nodes)",
+            render::short(&m.id),
+            render::run_at(m),
+            args.out.display(),
+            render::bytes(bytes.len() as u64),
+            size.boosters,
+            size.trees,
+            size.nodes
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `__metadata__` string map: where the weights come from and everything needed to

@@ -22,6 +22,19 @@ pub const HIDDEN: [usize; 2] = [64, 64];
 pub const ACTIVATION: relearn_model::Activation = relearn_model::Activation::Relu;
 /// `model.dropout`: none.
 pub const DROPOUT: f64 = 0.0;
+/// `model.kind`
+pub const MODEL_KIND: crate::vocab::ModelKind = crate::vocab::ModelKind::Mlp;
+/// `gbdt.budget`: perpetual's own default.
+pub const GBDT_BUDGET: f64 = 0.5;
+/// `gbdt.max_trees`: per output, over every stage of a continued model. The cap's reset
+/// helps on drifting streams and keeps checkpoints small: stateful trees on the quickstart
+/// (SEA, 40 windows of 500) score 0.963 with 300, 0.962 with 1,000 and 0.958 with 2,000
+/// (stores of 22, 57 and 106 MB); on Elec2 (45 windows of 1,000) 0.754, 0.749 and 0.750
+/// (41, 104 and 182 MB). docs/configuration.md#gradient-boosted-trees.
+pub const GBDT_MAX_TREES: usize = 300;
+/// `gbdt.memory_limit`, in GB: what perpetual sizes a fit's histograms by (it would
+/// otherwise read the machine's free memory, and the trees would depend on it).
+pub const GBDT_MEMORY_LIMIT: f64 = 1.0;
 /// `train.epochs`
 pub const TRAIN_EPOCHS: usize = 10;
 /// `train.batch_size`

@@ -24,4 +24,6 @@ pub use metric::Metric;
 pub use raw::*;
 pub use spec::*;
 pub use validate::valid_name;
-pub use vocab::{AnchorKind, DetectorKind, Mode, Policy, Sampling, StatelessInitKind, Vocabulary};
+pub use vocab::{
+    AnchorKind, DetectorKind, Mode, ModelKind, Policy, Sampling, StatelessInitKind, Vocabulary,
+};

@@ -39,6 +39,9 @@ pub struct RawConfig {
     /// `[gate]`
     #[serde(default)]
     pub gate: RawGate,
+    /// `[gbdt]`: the tree family's settings (`model.kind = "gbdt"`).
+    #[serde(default)]
+    pub gbdt: RawGbdt,
 }
 
 /// `[run]` as written.
@@ -118,6 +121,25 @@ pub struct RawModel {
     pub dropout: Option<f64>,
     // Model import (`model.init`, see relearn_model::import).
     pub init: Option<PathBuf>,
+    // The model family (`model.kind`: "mlp" or "gbdt").
+    pub kind: Option<String>,
+}
+
+/// `[gbdt]` as written.
+#[allow(missing_docs)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGbdt {
+    pub budget: Option<f64>,
+    pub max_trees: Option<usize>,
+    pub memory_limit: Option<f64>,
+}
+
+impl RawGbdt {
+    /// Whether any key is written.
+    pub fn is_written(&self) -> bool {
+        self.budget.is_some() || self.max_trees.is_some() || self.memory_limit.is_some()
+    }
 }
 
 /// `[train]` as written.

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::defaults;
 use crate::gate::Gate;
-use crate::vocab::{AnchorKind, DetectorKind, Mode, Policy, Sampling};
+use crate::vocab::{AnchorKind, DetectorKind, Mode, ModelKind, Policy, Sampling};
 
 /// A validated run configuration. Built only by [`RunSpec::from_toml`] / [`RunSpec::load`],
 /// so every value is in range.
@@ -137,6 +137,23 @@ pub struct ModelSpec {
     /// from the fingerprint when not set, so other runs keep their ids.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<ModelInit>,
+    /// `model.kind`: absent from the fingerprint for the MLP, so MLP runs keep their ids.
+    #[serde(skip_serializing_if = "ModelKind::is_mlp")]
+    pub kind: ModelKind,
+    /// `[gbdt]`, with `model.kind = "gbdt"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gbdt: Option<GbdtSpec>,
+}
+
+/// `[gbdt]`, validated: how the tree family trains (see `relearn_trees::TreeSettings`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GbdtSpec {
+    /// perpetual's complexity budget (`gbdt.budget`), in (0, 5].
+    pub budget: f64,
+    /// The most trees one output keeps (`gbdt.max_trees`), at least 1.
+    pub max_trees: usize,
+    /// The memory perpetual plans a fit for, in GB (`gbdt.memory_limit`).
+    pub memory_limit: f64,
 }
 
 /// `model.init`, validated: the file read and checked (see [`relearn_model::import`]).
@@ -281,7 +298,7 @@ impl AnchorSpec {
 impl Policy {
     /// `spec` run as this policy.
     pub fn apply(self, spec: RunSpec) -> RunSpec {
-        let spec = spec.with_mode(self.mode);
+        let spec = spec.with_mode(self.mode).with_family(self.family);
         match self.anchor {
             Some(kind) => spec.with_anchor(kind),
             None => spec,
@@ -290,6 +307,26 @@ impl Policy {
 }
 
 impl RunSpec {
+    /// The same run with another model family (`compare --models`): the tree family with
+    /// its `[gbdt]` settings (the defaults where the config has none), without the MLP's
+    /// anchor and warm start; the MLP without `[gbdt]`.
+    pub fn with_family(mut self, family: ModelKind) -> RunSpec {
+        self.model.kind = family;
+        match family {
+            ModelKind::Mlp => self.model.gbdt = None,
+            ModelKind::Gbdt => {
+                self.model.gbdt = Some(self.model.gbdt.unwrap_or(GbdtSpec {
+                    budget: defaults::GBDT_BUDGET,
+                    max_trees: defaults::GBDT_MAX_TREES,
+                    memory_limit: defaults::GBDT_MEMORY_LIMIT,
+                }));
+                self.stateful.anchor = AnchorSpec::default();
+                self.stateless.init = StatelessInit::Fresh;
+            }
+        }
+        self
+    }
+
     /// The same run in another mode (`run --mode`, `compare`).
     pub fn with_mode(mut self, mode: Mode) -> RunSpec {
         self.mode = mode;

@@ -87,14 +87,17 @@ impl fmt::Display for Mode {
 // Policies as `compare --policies` names them (issue 14 B): a mode, optionally with an anchor.
 
 /// A policy `compare` can run: a mode with the config's `stateful.anchor` (`stateful`), or a
-/// fine-tuning mode with another anchor (`stateful+ewc`, `replay+l2-init`, `drift+none`).
-/// Its run is `NAME-<mode>` or `NAME-<mode>-<anchor>`.
+/// fine-tuning mode with another anchor (`stateful+ewc`, `replay+l2-init`, `drift+none`), of
+/// the MLP; or a mode of the tree family (`gbdt-stateful`, `compare --models gbdt`). Its
+/// run is `NAME-<mode>`, `NAME-<mode>-<anchor>` or `NAME-gbdt-<mode>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Policy {
     /// The update policy.
     pub mode: Mode,
     /// The anchor of its fine-tunes; `None`: the config's `stateful.anchor`.
     pub anchor: Option<AnchorKind>,
+    /// The model family it updates.
+    pub family: ModelKind,
 }
 
 impl Policy {
@@ -108,8 +111,15 @@ impl Policy {
             let with = |mode, anchor| Policy {
                 mode,
                 anchor: Some(anchor),
+                family: ModelKind::Mlp,
             };
-            let plain = Mode::ALL.map(|mode| Policy { mode, anchor: None });
+            let plain = Mode::ALL.map(Policy::from);
+            // Trees have no anchors: the tree family's plain modes only.
+            let trees = Mode::ALL.map(|mode| Policy {
+                mode,
+                anchor: None,
+                family: ModelKind::Gbdt,
+            });
             let anchored = tuning().flat_map(|mode| {
                 AnchorKind::ALL
                     .into_iter()
@@ -121,6 +131,7 @@ impl Policy {
                 .into_iter()
                 .chain(anchored)
                 .chain(spelled_default)
+                .chain(trees)
                 .collect()
         });
         &ALL
@@ -130,35 +141,53 @@ impl Policy {
     pub const STATELESS: Policy = Policy {
         mode: Mode::Stateless,
         anchor: None,
+        family: ModelKind::Mlp,
     };
     /// `stateful`, as the config sets it.
     pub const STATEFUL: Policy = Policy {
         mode: Mode::Stateful,
         anchor: None,
+        family: ModelKind::Mlp,
     };
     /// The book's two modes.
     pub const BOOK: [Policy; 2] = [Policy::STATELESS, Policy::STATEFUL];
 
-    /// The spelling: `stateful`, `stateful+ewc` (the mode's, `+`, the anchor's).
+    /// The spelling: `stateful`, `stateful+ewc` (the mode's, `+`, the anchor's),
+    /// `gbdt-stateful` (the tree family's).
     pub fn name(self) -> &'static str {
         static NAMES: std::sync::LazyLock<Vec<(Policy, &'static str)>> =
             std::sync::LazyLock::new(|| {
                 Policy::all()
                     .iter()
                     .filter_map(|&p| {
-                        let anchor = p.anchor?;
-                        let name = format!("{}+{}", p.mode.name(), anchor.name());
+                        let name = match (p.family, p.anchor) {
+                            (ModelKind::Gbdt, _) => format!("gbdt-{}", p.mode.name()),
+                            (ModelKind::Mlp, Some(anchor)) => {
+                                format!("{}+{}", p.mode.name(), anchor.name())
+                            }
+                            (ModelKind::Mlp, None) => return None,
+                        };
                         Some((p, &*Box::leak(name.into_boxed_str())))
                     })
                     .collect()
             });
-        match self.anchor {
-            Some(_) if self.mode.fine_tunes() => NAMES
+        match (self.family, self.anchor) {
+            (ModelKind::Mlp, None) => self.mode.name(),
+            (ModelKind::Mlp, Some(_)) if !self.mode.fine_tunes() => self.mode.name(),
+            _ => NAMES
                 .iter()
                 .find(|(p, _)| *p == self)
                 .map(|(_, name)| *name)
-                .expect("every anchored fine-tuning policy is in Policy::all()"),
-            _ => self.mode.name(),
+                .expect("every anchored or tree policy is in Policy::all()"),
+        }
+    }
+
+    /// The same policy for `family` (the tree family has no anchors).
+    pub fn for_family(self, family: ModelKind) -> Policy {
+        Policy {
+            family,
+            anchor: self.anchor.filter(|_| family == ModelKind::Mlp),
+            ..self
         }
     }
 
@@ -175,7 +204,11 @@ impl Policy {
 
 impl From<Mode> for Policy {
     fn from(mode: Mode) -> Policy {
-        Policy { mode, anchor: None }
+        Policy {
+            mode,
+            anchor: None,
+            family: ModelKind::Mlp,
+        }
     }
 }
 
@@ -195,6 +228,17 @@ impl Serialize for Policy {
 impl clap::ValueEnum for Policy {
     fn value_variants<'a>() -> &'a [Self] {
         Policy::all()
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.name()))
+    }
+}
+
+#[cfg(feature = "clap")]
+impl clap::ValueEnum for ModelKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        &ModelKind::ALL
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
@@ -310,6 +354,48 @@ impl StatelessInitKind {
     }
 }
 
+/// The model family a run trains (`model.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// A multi-layer perceptron on Burn (`[model]`, `[train]`).
+    #[default]
+    Mlp,
+    /// Gradient-boosted trees (PerpetualBooster, `[gbdt]`): retrained from scratch, or
+    /// continued by adding trees fitted on the new window only.
+    Gbdt,
+}
+
+impl ModelKind {
+    /// Every family, in the docs' order.
+    pub const ALL: [ModelKind; 2] = [ModelKind::Mlp, ModelKind::Gbdt];
+
+    /// The config spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::Gbdt => "gbdt",
+        }
+    }
+
+    /// Parses the config spelling.
+    pub fn parse(name: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// Whether it is the MLP (left out of fingerprints and records, so that MLP runs keep
+    /// their ids).
+    pub fn is_mlp(&self) -> bool {
+        *self == ModelKind::Mlp
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A closed set of config spellings: every value of an enum a key names (`run.mode`,
 /// `model.activation`, `data.scaling`, ...), with its parser and the list of spellings that
 /// "expected ..." messages show, so that a new variant is accepted and listed at once.
@@ -353,6 +439,7 @@ vocabulary!(
     Sampling,
     DetectorKind,
     StatelessInitKind,
+    ModelKind,
     relearn_model::Activation,
     relearn_model::Backend,
     relearn_model::FitPath,
@@ -417,6 +504,7 @@ mod tests {
         round_trips::<Sampling>();
         round_trips::<DetectorKind>();
         round_trips::<StatelessInitKind>();
+        round_trips::<ModelKind>();
         round_trips::<relearn_model::Activation>();
         round_trips::<relearn_model::Backend>();
         round_trips::<relearn_model::FitPath>();
@@ -452,6 +540,10 @@ mod tests {
                 "stateful+none",
                 "replay+none",
                 "drift+none",
+                "gbdt-stateless",
+                "gbdt-stateful",
+                "gbdt-replay",
+                "gbdt-drift",
             ]
         );
         for &p in Policy::all() {

@@ -1,7 +1,8 @@
 //! What a checkpoint holds beyond its manifest, and how the trainer encodes it.
 //!
 //! Parts (content-addressed blobs in the store):
-//! - `model`: the MLP weights ([`MlpWeights`] codec);
+//! - `model`: the MLP weights ([`MlpWeights`] codec), or a tree model's forest
+//!   ([`relearn_trees::Forest`]'s canonical JSON) when `extra.model.kind` is `gbdt`;
 //! - `preprocessor`: feature scaling and label map ([`Preprocessor`] bytes);
 //! - `optimizer`: Adam's moments (every policy but stateless, which never reuses them);
 //! - `replay`: the replay policy's reservoir of past samples ([`crate::replay::Reservoir`]);
@@ -15,9 +16,11 @@
 //! scored or exported without the config file that made it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use relearn_data::{Preprocessor, Task};
 use relearn_model::{Activation, MlpConfig, MlpWeights};
+use relearn_spec::ModelKind;
 use relearn_store::{Manifest, Store};
 use serde::{Deserialize, Serialize};
 
@@ -134,13 +137,22 @@ pub struct ModelInfo {
     pub dropout: f64,
     /// The task.
     pub task: Task,
-    /// The Burn backend it was trained on.
+    /// The Burn backend it was trained on (`perpetual` for trees).
     pub backend: String,
+    /// The family: absent for the MLP, so that MLP checkpoints keep their ids.
+    #[serde(default, skip_serializing_if = "ModelKind::is_mlp")]
+    pub kind: ModelKind,
+    /// A tree model's size (boosters, trees, nodes, leaves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trees: Option<relearn_trees::ForestSize>,
 }
 
 impl ModelInfo {
-    /// The [`MlpConfig`] that rebuilds this model.
+    /// The [`MlpConfig`] that rebuilds this model (an error for a tree model).
     pub fn mlp_config(&self) -> Result<MlpConfig, String> {
+        if self.kind != ModelKind::Mlp {
+            return Err(format!("it is a {} model, not an MLP", self.kind));
+        }
         let activation = Activation::parse(&self.activation)
             .ok_or_else(|| format!("unknown activation {:?}", self.activation))?;
         let config = MlpConfig::from_widths(&self.widths)
@@ -158,8 +170,8 @@ pub struct LoadedCheckpoint {
     pub manifest: Manifest,
     /// Architecture.
     pub info: ModelInfo,
-    /// Weights.
-    pub weights: MlpWeights,
+    /// The model: weights or trees.
+    pub model: StoredModel,
     /// Preprocessing state.
     pub preprocessor: Preprocessor,
     /// Encoded Adam moments, when the checkpoint carries them.
@@ -174,8 +186,20 @@ impl LoadedCheckpoint {
             source: Box::new(source),
         };
         let info = CheckpointExtra::of(&manifest).map_err(bad)?.model;
-        let weights = MlpWeights::from_bytes(&store.load_part(&manifest, parts::MODEL)?)
-            .map_err(|e| bad(PartError::Model(e)))?;
+        let bytes = store.load_part(&manifest, parts::MODEL)?;
+        let model = match info.kind {
+            ModelKind::Mlp => StoredModel::Mlp(
+                MlpWeights::from_bytes(&bytes).map_err(|e| bad(PartError::Model(e)))?,
+            ),
+            ModelKind::Gbdt => StoredModel::Trees(Arc::new(
+                relearn_trees::Forest::from_bytes(&bytes).map_err(|e| {
+                    bad(PartError::Malformed {
+                        part: "model",
+                        reason: e.to_string(),
+                    })
+                })?,
+            )),
+        };
         let preprocessor =
             Preprocessor::from_bytes(&store.load_part(&manifest, parts::PREPROCESSOR)?)
                 .map_err(|e| bad(PartError::Preprocessor(e)))?;
@@ -184,18 +208,39 @@ impl LoadedCheckpoint {
         } else {
             None
         };
-        info.mlp_config().map_err(|reason| {
-            bad(PartError::Malformed {
-                part: "extra.model",
-                reason,
-            })
-        })?;
+        if info.kind == ModelKind::Mlp {
+            info.mlp_config().map_err(|reason| {
+                bad(PartError::Malformed {
+                    part: "extra.model",
+                    reason,
+                })
+            })?;
+        }
         Ok(LoadedCheckpoint {
             manifest,
             info,
-            weights,
+            model,
             preprocessor,
             optimizer,
         })
+    }
+}
+
+/// A checkpoint's model, as its `model` part decodes.
+#[derive(Debug, Clone)]
+pub enum StoredModel {
+    /// An MLP's weights.
+    Mlp(MlpWeights),
+    /// Gradient-boosted trees.
+    Trees(Arc<relearn_trees::Forest>),
+}
+
+impl StoredModel {
+    /// The MLP's weights; an error naming the family for trees.
+    pub fn mlp(&self) -> Result<&MlpWeights, String> {
+        match self {
+            StoredModel::Mlp(w) => Ok(w),
+            StoredModel::Trees(_) => Err("it is a gbdt (tree) model, not an MLP".to_string()),
+        }
     }
 }

@@ -180,6 +180,8 @@ mod tests {
                 dropout: 0.0,
                 task: relearn_data::Task::Classification,
                 backend: "flex".into(),
+                kind: relearn_spec::ModelKind::Mlp,
+                trees: None,
             },
             source: "csv:t.csv".into(),
             target: "y".into(),

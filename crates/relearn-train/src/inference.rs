@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::tensor::Device;
 use relearn_data::{Batch, CsvRows, DataError, Scaling, Task};
 use relearn_model::{Backend, Mlp};
 use relearn_store::{Manifest, Store, StoreError};
 
-use crate::{CheckpointExtra, LoadedCheckpoint, TrainError};
+use crate::{CheckpointExtra, LoadedCheckpoint, StoredModel, TrainError};
 
 /// Why a checkpoint cannot predict, or a file cannot be run through it.
 #[derive(Debug, thiserror::Error)]
@@ -91,10 +92,35 @@ pub fn recorded_id_column(manifest: &Manifest) -> Option<String> {
 pub struct Inference {
     /// Manifest, weights, preprocessing, architecture.
     pub checkpoint: LoadedCheckpoint,
-    /// The model holding the checkpoint's weights.
-    pub model: Mlp,
-    /// The device the model lives on.
-    pub device: Device,
+    /// The model, ready to run.
+    pub predictor: Predictor,
+}
+
+/// A checkpoint's model, ready to run on encoded rows.
+pub enum Predictor {
+    /// An MLP holding the checkpoint's weights, on a plain device of the backend it was
+    /// trained on.
+    Mlp {
+        /// The model.
+        model: Mlp,
+        /// Its device.
+        device: Device,
+    },
+    /// Gradient-boosted trees.
+    Trees(Arc<relearn_trees::Forest>),
+}
+
+impl Predictor {
+    /// Raw outputs for encoded `inputs`, row-major: logits, or standardised values.
+    pub fn raw_outputs(&self, inputs: &Batch) -> Vec<f32> {
+        match self {
+            Predictor::Mlp { model, device } => relearn_fit::outputs(model, inputs, device),
+            Predictor::Trees(forest) => forest.outputs(relearn_trees::Rows::new(
+                &inputs.features,
+                inputs.n_features,
+            )),
+        }
+    }
 }
 
 impl Inference {
@@ -112,17 +138,22 @@ impl Inference {
             id: id.clone(),
             message,
         };
-        let backend = Backend::parse(&checkpoint.info.backend)
-            .ok_or_else(|| bad(format!("unknown backend {:?}", checkpoint.info.backend)))?;
-        let device = backend.device();
-        let config = checkpoint.info.mlp_config().map_err(bad)?;
-        let model = config
-            .init_with(&checkpoint.weights, &device)
-            .map_err(|e| bad(e.to_string()))?;
+        let predictor = match &checkpoint.model {
+            StoredModel::Trees(forest) => Predictor::Trees(forest.clone()),
+            StoredModel::Mlp(weights) => {
+                let backend = Backend::parse(&checkpoint.info.backend)
+                    .ok_or_else(|| bad(format!("unknown backend {:?}", checkpoint.info.backend)))?;
+                let device = backend.device();
+                let config = checkpoint.info.mlp_config().map_err(bad)?;
+                let model = config
+                    .init_with(weights, &device)
+                    .map_err(|e| bad(e.to_string()))?;
+                Predictor::Mlp { model, device }
+            }
+        };
         Ok(Inference {
             checkpoint,
-            model,
-            device,
+            predictor,
         })
     }
 
@@ -172,7 +203,7 @@ impl Inference {
         batch: &Batch,
         records: &[usize],
     ) -> Result<Vec<f32>, InferenceError> {
-        let mut outputs = relearn_fit::outputs(&self.model, batch, &self.device);
+        let mut outputs = self.predictor.raw_outputs(batch);
         let width = (outputs.len() / batch.len().max(1)).max(1);
         match first_non_finite(&outputs, width) {
             None => {
@@ -200,7 +231,7 @@ impl Inference {
     /// output is NaN or infinite.
     pub fn outputs_of_rows(&self, raw: &Batch) -> Result<Vec<f32>, usize> {
         let inputs = self.checkpoint.preprocessor.inputs(raw);
-        let mut outputs = relearn_fit::outputs(&self.model, &inputs, &self.device);
+        let mut outputs = self.predictor.raw_outputs(&inputs);
         let width = (outputs.len() / inputs.len().max(1)).max(1);
         if let Some(row) = first_non_finite(&outputs, width) {
             return Err(row);

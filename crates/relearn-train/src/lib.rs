@@ -20,7 +20,7 @@ pub mod replay;
 pub mod runner;
 pub mod score;
 
-pub use checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, PartError};
+pub use checkpoint::{CheckpointExtra, LoadedCheckpoint, ModelInfo, PartError, StoredModel};
 pub use relearn_spec::{ConfigError, Gate, Metric, Mode, Policy, RunSpec, Verdict};
 pub use runner::{RunEvent, RunOptions, RunSummary, run, run_with};
 
@@ -101,6 +101,18 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// Gradient boosting failed on a window; nothing was committed for it.
+    #[error(
+        "training the trees failed at window {window}; nothing was committed for this window and \
+         the run's latest checkpoint is unchanged"
+    )]
+    Trees {
+        /// The window being trained.
+        window: usize,
+        /// What perpetual or the forest said.
+        #[source]
+        source: relearn_trees::TreesError,
+    },
 }
 
 impl TrainError {
@@ -126,6 +138,7 @@ impl TrainError {
             TrainError::Data(e) => e.is_user_error(),
             TrainError::Store(e) => e.is_user_error(),
             TrainError::NotFinite { .. }
+            | TrainError::Trees { .. }
             | TrainError::BadPart { .. }
             | TrainError::BadCheckpoint { .. } => false,
         }

@@ -151,7 +151,8 @@ impl RawConfig {
             .data
             .check(cx, run.seed, windows.every, windows.label_wait)?;
         let task = data.task();
-        let (model, scaling) = self.model.check(cx, &data)?;
+        let (mut model, scaling) = self.model.check(cx, &data)?;
+        model.gbdt = self.gbdt.check(cx, model.kind)?;
         let train = self.train.check(cx, model.hidden.len() + 1)?;
         let stateless = self.stateless.check(cx)?;
         let anchor_strength_written = self.stateful.anchor_strength;
@@ -159,6 +160,7 @@ impl RawConfig {
         let replay = self.policy.replay.check(cx, windows.size)?;
         let drift = self.policy.drift.check(cx, task)?;
         let gate = self.gate.check(cx, task)?;
+        model::check_tree_family(cx, model.kind, stateless.init, &stateful)?;
         Ok(RunSpec {
             name: run.name,
             mode: run.mode,

@@ -9,8 +9,75 @@ use super::Context;
 use super::data::DataSettings;
 use crate::defaults;
 use crate::error::ConfigError;
-use crate::raw::RawModel;
-use crate::spec::{ModelInit, ModelSpec};
+use crate::raw::{RawGbdt, RawModel};
+use crate::spec::{GbdtSpec, ModelInit, ModelSpec, StatefulSpec, StatelessInit};
+use crate::vocab::{AnchorKind, ModelKind};
+
+impl RawGbdt {
+    /// Checks `[gbdt]` for a run of `kind`: its settings for the tree family, and nothing
+    /// written for the MLP.
+    pub(crate) fn check(
+        self,
+        cx: &Context,
+        kind: ModelKind,
+    ) -> Result<Option<GbdtSpec>, ConfigError> {
+        if kind == ModelKind::Mlp {
+            if self.is_written() {
+                return Err(cx.invalid(
+                    "gbdt",
+                    "sets the tree family, but `model.kind` is \"mlp\"; set `model.kind = \"gbdt\"` or remove [gbdt]",
+                ));
+            }
+            return Ok(None);
+        }
+        let budget = self.budget.unwrap_or(defaults::GBDT_BUDGET);
+        if !(budget > 0.0 && budget <= 5.0) {
+            return Err(cx.invalid("gbdt.budget", format!("is {budget}; must be in (0, 5] (perpetual's default is 0.5; higher fits more trees)")));
+        }
+        let max_trees = self.max_trees.unwrap_or(defaults::GBDT_MAX_TREES);
+        if max_trees == 0 {
+            return Err(cx.invalid("gbdt.max_trees", "is 0; must be at least 1"));
+        }
+        let memory_limit = self.memory_limit.unwrap_or(defaults::GBDT_MEMORY_LIMIT);
+        if !(0.01..=1024.0).contains(&memory_limit) {
+            return Err(cx.invalid(
+                "gbdt.memory_limit",
+                format!("is {memory_limit}; must be in [0.01, 1024] GB"),
+            ));
+        }
+        Ok(Some(GbdtSpec {
+            budget,
+            max_trees,
+            memory_limit,
+        }))
+    }
+}
+
+/// The settings of the MLP's updates that trees have no use for: refused with
+/// `model.kind = "gbdt"` rather than ignored.
+pub(crate) fn check_tree_family(
+    cx: &Context,
+    kind: ModelKind,
+    stateless: StatelessInit,
+    stateful: &StatefulSpec,
+) -> Result<(), ConfigError> {
+    if kind != ModelKind::Gbdt {
+        return Ok(());
+    }
+    if !stateless.is_fresh() {
+        return Err(cx.invalid(
+            "stateless.init",
+            "shrinks and perturbs MLP weights, which trees do not have; remove it with `model.kind = \"gbdt\"`",
+        ));
+    }
+    if stateful.anchor.kind != AnchorKind::None {
+        return Err(cx.invalid(
+            "stateful.anchor",
+            "anchors MLP weights, which trees do not have; remove it with `model.kind = \"gbdt\"` (a continued tree model keeps its earlier trees as they are)",
+        ));
+    }
+    Ok(())
+}
 
 impl RawModel {
     /// Checks the model, reading `model.init` if set; returns it with the scaling the run
@@ -46,11 +113,22 @@ impl RawModel {
         if !(0.0..1.0).contains(&dropout) {
             return Err(cx.invalid("model.dropout", format!("is {dropout}; must be in [0, 1)")));
         }
+        let kind = cx
+            .word("model.kind", self.kind.as_deref())?
+            .unwrap_or(defaults::MODEL_KIND);
+        if kind == ModelKind::Gbdt && init.is_some() {
+            return Err(cx.invalid(
+                "model.init",
+                "imports an MLP, but `model.kind` is \"gbdt\"; remove `model.init` to train trees, or `model.kind` to fine-tune the imported MLP",
+            ));
+        }
         let model = ModelSpec {
             hidden,
             activation,
             dropout,
             init,
+            kind,
+            gbdt: None,
         };
         Ok((model, scaling))
     }

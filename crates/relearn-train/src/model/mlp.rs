@@ -229,6 +229,8 @@ impl ModelFamily for MlpFamily<'_> {
             dropout: self.config.dropout,
             task: self.task,
             backend: self.spec.backend.name().to_string(),
+            kind: relearn_spec::ModelKind::Mlp,
+            trees: None,
         }
     }
 
@@ -249,10 +251,15 @@ impl ModelFamily for MlpFamily<'_> {
         loaded: LoadedCheckpoint,
         part: &mut dyn FnMut(&str) -> Result<Vec<u8>, TrainError>,
     ) -> Result<MlpModel, TrainError> {
+        let weights = loaded
+            .model
+            .mlp()
+            .map_err(|e| TrainError::bad_checkpoint(head, e))?
+            .clone();
         let moments = match &loaded.optimizer {
             Some(bytes) if self.fine_tunes => {
                 let model = self
-                    .inference_model(&loaded.weights)
+                    .inference_model(&weights)
                     .map_err(|e| TrainError::bad_checkpoint(head, e))?;
                 let moments =
                     AdamMoments::from_bytes(bytes, &model, &self.device).map_err(|source| {
@@ -265,9 +272,9 @@ impl ModelFamily for MlpFamily<'_> {
             }
             _ => None,
         };
-        let anchor = self.resume_anchor(head, &loaded.weights.widths(), part)?;
+        let anchor = self.resume_anchor(head, &weights.widths(), part)?;
         Ok(MlpModel {
-            weights: loaded.weights,
+            weights,
             moments,
             anchor,
         })

@@ -7,6 +7,7 @@
 //! ([`mlp::MlpFamily`]); another family is a new module here implementing the trait, chosen in
 //! [`crate::runner::run_with`].
 
+pub mod gbdt;
 pub mod mlp;
 
 use relearn_data::Batch;

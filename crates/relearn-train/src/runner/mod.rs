@@ -16,12 +16,13 @@ mod update;
 use std::collections::{BTreeMap, VecDeque};
 
 use relearn_data::{OutOfRange, Preprocessor, Stream, StreamInfo, Window};
-use relearn_spec::{RunSpec, Verdict};
+use relearn_spec::{ModelKind, RunSpec, Verdict};
 use relearn_store::{CheckpointId, Manifest, Relation, Retained, Store};
 
 use crate::TrainError;
 use crate::data_trail::DataTrail;
 use crate::model::ModelFamily;
+use crate::model::gbdt::GbdtFamily;
 use crate::model::mlp::MlpFamily;
 use crate::policy::{self, Context, History, PolicyState, UpdatePolicy};
 use checks::{
@@ -173,9 +174,11 @@ pub fn run_with(
     // A new run's checks come before its lock file is made: bad input changes nothing.
     if store.run_head(&spec.name)?.is_none() {
         check_new_run_name(spec, store)?;
-        check_model_fits(spec, &mlp)?;
-        check_import_fits(spec, stream.info())?;
-        check_frozen_outputs(spec, stream.info(), &mlp)?;
+        if spec.model.kind == ModelKind::Mlp {
+            check_model_fits(spec, &mlp)?;
+            check_import_fits(spec, stream.info())?;
+            check_frozen_outputs(spec, stream.info(), &mlp)?;
+        }
     }
     let end = match options.max_windows {
         Some(n) if n < spec.initial_windows => {
@@ -188,9 +191,30 @@ pub fn run_with(
         None => stream.n_windows(),
     };
     let _lock = store.lock_run(&spec.name)?;
-    let family = MlpFamily::new(spec, stream.info(), mlp, policy.fine_tunes());
-    let mut loop_ = Loop::new(spec, store, &stream, family, policy)?;
-    loop_.check_data(&stream)?;
+    match spec.model.kind {
+        ModelKind::Mlp => {
+            let family = MlpFamily::new(spec, stream.info(), mlp, policy.fine_tunes());
+            drive(spec, store, &stream, end, family, policy, on_event)
+        }
+        ModelKind::Gbdt => {
+            let family = GbdtFamily::new(spec, stream.info());
+            drive(spec, store, &stream, end, family, policy, on_event)
+        }
+    }
+}
+
+/// The run's windows up to `end` through `family` and `policy`, its lock held.
+fn drive<F: ModelFamily>(
+    spec: &RunSpec,
+    store: &Store,
+    stream: &Stream,
+    end: usize,
+    family: F,
+    policy: Box<dyn UpdatePolicy>,
+    on_event: &mut dyn FnMut(&RunEvent),
+) -> Result<RunSummary, TrainError> {
+    let mut loop_ = Loop::new(spec, store, stream, family, policy)?;
+    loop_.check_data(stream)?;
     let todo = end.saturating_sub(loop_.next_window) + usize::from(loop_.serving.is_none());
     if let Some(head) = &loop_.head_manifest {
         on_event(&RunEvent::Resuming {
