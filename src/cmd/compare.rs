@@ -28,6 +28,7 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use relearn_data::{Stream, Task};
+use relearn_spec::ModelKind;
 use relearn_store::Store;
 use relearn_train::compare::{
     Choice, Inputs, Invocation, Measured, PeakMemory, Report, RunInput, Setup, StreamSummary,
@@ -57,6 +58,12 @@ pub struct Args {
         value_enum
     )]
     policies: Vec<Policy>,
+    /// The model families to compare, comma separated: `mlp`, `gbdt` [default: the
+    /// config's `model.kind`]. Each policy of --policies runs once per family (the tree
+    /// family has no anchors: `stateful+ewc` runs for the MLP only); a policy named with its
+    /// family (`gbdt-stateful`) runs once.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_enum)]
+    models: Vec<ModelKind>,
     /// Folder for compare.json, compare.svg and compare.png [default: compare-out/NAME,
     /// NAME being the config's run.name].
     #[arg(long, value_name = "DIR")]
@@ -111,17 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(mode) = args.worker {
         return worker(spec, &store_path, mode, args.windows);
     }
-    let mut policies: Vec<Policy> = Vec::new();
-    for &mode in &args.policies {
-        if policies.contains(&mode) {
-            return Err(crate::exit::UsageError(format!(
-                "--policies names {mode} twice; list each policy once, e.g. {}",
-                policy_list(&Policy::all()[..relearn_spec::Mode::ALL.len()])
-            ))
-            .into());
-        }
-        policies.push(mode);
-    }
+    let policies = chosen_policies(&args, spec.model.kind)?;
     // Open (and so validate) the stream before training anything: a bad CSV is the
     // user's input and changes nothing.
     let stream = Stream::open(&spec.source, spec.window_size, spec.initial_windows)?;
@@ -165,6 +162,55 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         prose::recommendation(&report, recommended, &|w| out_of_range.get(&w).cloned());
     write_report(&report, recommended.policy, &recommendation, &out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The runs to compare: each policy of `--policies` for each family of `--models` (the
+/// config's `kind` by default), a policy named with its family once; each at most once.
+fn chosen_policies(args: &Args, kind: ModelKind) -> anyhow::Result<Vec<Policy>> {
+    let families = match args.models.as_slice() {
+        [] => vec![kind],
+        listed => listed.to_vec(),
+    };
+    if let Some(twice) = families
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| families[..i].contains(f).then_some(f))
+    {
+        return Err(crate::exit::UsageError(format!(
+            "--models names {twice} twice; list each family once, e.g. mlp,gbdt"
+        ))
+        .into());
+    }
+    let mut policies: Vec<Policy> = Vec::new();
+    for &listed in &args.policies {
+        if args.policies.iter().filter(|&&p| p == listed).count() > 1 {
+            return Err(crate::exit::UsageError(format!(
+                "--policies names {listed} twice; list each policy once, e.g. {}",
+                policy_list(&Policy::all()[..relearn_spec::Mode::ALL.len()])
+            ))
+            .into());
+        }
+        let for_each: Vec<Policy> = match listed.family {
+            ModelKind::Gbdt => vec![listed],
+            ModelKind::Mlp => families
+                .iter()
+                .filter(|&&f| f == ModelKind::Mlp || listed.anchor.is_none())
+                .map(|&f| listed.for_family(f))
+                .collect(),
+        };
+        for p in for_each {
+            if !policies.contains(&p) {
+                policies.push(p);
+            }
+        }
+    }
+    if policies.is_empty() {
+        return Err(crate::exit::UsageError(
+            "no run to compare: anchored policies (stateful+ewc, ...) are the MLP's; add mlp to --models or list plain modes".to_string(),
+        )
+        .into());
+    }
+    Ok(policies)
 }
 
 /// Refuses a `--windows` that leaves no window to compare after the initial ones.
@@ -559,13 +605,11 @@ impl ConceptWindows {
                 continue;
             }
             let inference = Inference::of(store, m.clone())?;
-            let metrics = relearn_train::score::score_in_target_units(
-                &inference.model,
-                &inference.checkpoint.preprocessor,
-                &self.batches[concept - 1],
-                task,
-                &inference.device,
-            );
+            let pre = &inference.checkpoint.preprocessor;
+            let raw = &self.batches[concept - 1];
+            let outputs = inference.predictor.raw_outputs(&pre.transform(raw));
+            let metrics =
+                relearn_train::score::metrics_in_target_units(pre, outputs, &raw.targets, task);
             scores.insert(m.id.clone(), metrics[metric]);
         }
         Ok(scores)

@@ -33,6 +33,11 @@ fn color(policy: Policy) -> RGBColor {
         Mode::Replay => RGBColor(44, 160, 44),
         Mode::Drift => RGBColor(200, 30, 120),
     };
+    // The tree family: the mode's colour, mixed a third of the way to black.
+    if policy.family == relearn_spec::ModelKind::Gbdt {
+        let dark = |c: u8| (u16::from(c) * 2 / 3) as u8;
+        return RGBColor(dark(r), dark(g), dark(b));
+    }
     // An anchored variant: the mode's colour, darker (`l2-init`) or lighter (`ewc`).
     match policy.anchor {
         None | Some(AnchorKind::None) => RGBColor(r, g, b),

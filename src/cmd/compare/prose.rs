@@ -34,7 +34,49 @@ pub fn recommendation(r: &Report, rec: Recommendation, note: WindowNote) -> Stri
         text.push(' ');
         text.push_str(&forgetting);
     }
+    if let Some(families) = families_sentence(r) {
+        text.push(' ');
+        text.push_str(&families);
+    }
     text
+}
+
+/// With both model families compared: whether the trees retrained per window
+/// (`gbdt-stateless`, what most teams run) beat every neural policy, or which neural
+/// policy beats them, with the mean scores.
+fn families_sentence(r: &Report) -> Option<String> {
+    use relearn_spec::{Mode, ModelKind};
+    let setup = &r.setup;
+    let mean = |m: &relearn_train::compare::ModeReport| m.score.mean;
+    let trees = r
+        .modes
+        .0
+        .iter()
+        .find(|m| m.mode.family == ModelKind::Gbdt && m.mode.mode == Mode::Stateless)?;
+    let tree_score = mean(trees)?;
+    let best_neural = r
+        .modes
+        .0
+        .iter()
+        .filter(|m| m.mode.family == ModelKind::Mlp)
+        .filter_map(|m| Some((m, mean(m)?)))
+        .min_by(|a, b| setup.loss(a.1).total_cmp(&setup.loss(b.1)))?;
+    let (neural, neural_score) = best_neural;
+    Some(if setup.loss(tree_score) < setup.loss(neural_score) {
+        format!(
+            "The trees retrained per window (gbdt-stateless, {}) beat every neural policy on this stream (the best, {}, {}).",
+            fmt_score(setup, tree_score),
+            neural.mode,
+            fmt_score(setup, neural_score)
+        )
+    } else {
+        format!(
+            "The neural policy {} ({}) beats the trees retrained per window (gbdt-stateless, {}) on this stream.",
+            neural.mode,
+            fmt_score(setup, neural_score),
+            fmt_score(setup, tree_score)
+        )
+    })
 }
 
 /// Why no policy beats the no-skill baseline, as far as the numbers tell: the windows where
