@@ -2,7 +2,7 @@
 //! same ids, bit-identical checkpoints, predict, eval, export and diff, and the config
 //! checks that keep MLP-only settings away from it.
 
-use crate::common::{Sandbox, assert_fails, ids, sea_config};
+use crate::common::{Sandbox, Server, assert_fails, ids, sea_config};
 
 /// The shared SEA config with the tree family (a small tree cap, so that the cap's rule is
 /// reached within the run by stateful updates).
@@ -146,4 +146,43 @@ fn settings_the_trees_cannot_use_are_refused() {
         !sb.store().join("refs").exists(),
         "a refused config wrote to the store"
     );
+}
+
+#[test]
+fn a_server_answers_with_the_trees_and_swaps_to_the_next_promoted_trees() {
+    let sb = Sandbox::new();
+    let config = gbdt_config("t", "stateful", "");
+    let path = sb.write("c.toml", &config);
+    let c = path.to_str().unwrap();
+    sb.ok(&["run", "--config", c, "--windows", "4"]);
+    let first = sb.head("t").unwrap();
+    let rows = "x0,x1,x2\n1.0,2.0,3.0\n8.0,9.0,1.0\n5.0,5.0,5.0\n";
+    sb.write("rows.csv", rows);
+    let expected: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["predict", "t", "--csv", "rows.csv", "--json"])).unwrap();
+
+    let server = Server::start(&sb, &["--run", "t", "--poll-ms", "20"]);
+    let answer = server.predict("text/csv", rows);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let doc = answer.json();
+    assert_eq!(doc["id"], first.as_str());
+    assert_eq!(doc["predictions"], expected["predictions"]);
+
+    // The rest of the stream: the run promotes continued trees and the server swaps to them.
+    sb.ok(&["run", "--config", c]);
+    let last = sb.head("t").unwrap();
+    assert_ne!(last, first);
+    let started = std::time::Instant::now();
+    loop {
+        let doc = server.predict("text/csv", rows).json();
+        if doc["id"] == last.as_str() {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the server still answers with {} after 30 s",
+            doc["id"]
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
