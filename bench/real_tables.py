@@ -18,6 +18,11 @@ does not install; `fetch` also reads three files shipped in other wheels (`river
                                         [--tables a,b] [--jsonl FILE] [--work DIR]
   python3 bench/real_tables.py peers OUT [--window N] [--tables a,b] [--learners lightgbm,xgboost]
                                          [--jsonl FILE]     # pip install lightgbm xgboost
+  python3 bench/real_tables.py trees OUT [--binary target/debug/relearn] [--window N] [--seeds 0]
+                                         [--modes stateless,stateful,replay,drift] [--set SECTION.KEY=VALUE]...
+                                         [--peers-jsonl FILE | --run-peers] [--mlp docs/real-tables.md]
+                                         [--tables a,b] [--jsonl FILE] [--reuse] [--md FILE]
+                                         [--timeout 480] [--work DIR]
 
 `ranges` lists, per table, the numeric columns whose later cells go further than
 `--threshold` (8) of window 0's standard deviations from its mean, and of the standard
@@ -119,6 +124,28 @@ training set holds it (`unseen_class_rows` counts those rows per window); a trai
 one class predicts it, without a model. Per window the JSON line also has the fit's wall and
 process CPU seconds, the training rows, the trees (one per class per round for multiclass),
 leaves, nodes and the bytes of the saved model (LightGBM's text file, XGBoost's UBJSON).
+
+`trees` runs relearn's tree family (`[model] kind = "gbdt"`, written into the config as a
+TOML string; `--set` adds other keys, e.g. `--set gbdt.budget=1.0`) on each table under each
+policy of `--modes`, one relearn process at a time, with the same config as `ours` otherwise
+(data.csv, data.target, data.task, window.size: the same windows and rows). Every
+checkpoint's `extra.model.kind` must read "gbdt" (else it stops: the setting did not reach
+the run). Per run, from `log --json`: the mean prequential score over the scored windows (as
+`ours`), the baseline, the mean `train_seconds` per update (the checkpoints of windows 1 and
+on; window 0's initial fit apart), and the model's size: `extra.model.trees` (trees, leaves)
+and the bytes of the checkpoint's `model` part (`parts.model.bytes`), of the last checkpoint
+and the mean over the run's checkpoints. A run past `--timeout` seconds (480) is killed and
+reported on the windows it committed (marked). Seed 0 only by default: the trees are
+deterministic given the seed (one thread, a fixed memory limit), so more seeds buy nothing
+but time. It prints, and with `--md FILE` writes, one markdown table per metric (score,
+training seconds per update, model size) comparing the baseline, the MLP's best policy (the
+bold figures of `--mlp`'s "Before and after issue 22" table, mean over seeds 0 to 2), the
+tree family per policy, LightGBM and XGBoost (the latest line per table and learner of
+`--peers-jsonl`, or `peers` run here with `--run-peers`), then the verdicts: gbdt-stateless
+within 2 % of LightGBM (accuracy at least 0.98 times LightGBM's, mse at most 1.02 times) and
+no slower per update, and where an MLP policy beats every tree policy. `--jsonl FILE` appends
+one line per run; with `--reuse` a run already in that file (same binary, table, window,
+mode, seed and settings) is read from it instead of rerun.
 """
 import argparse
 import math
@@ -741,6 +768,65 @@ def peers_cmd(out, window, tables, learners, jsonl=None):
 
 # ---------------------------------------------------------------------------------------- relearn
 
+def parse_sets(sets):
+    """`--set section.key=value` overrides as {section: ["key = value", ...]} (TOML values as
+    written: a string needs its quotes, `--set 'model.kind="gbdt"'`)."""
+    extra = {}
+    for kv in sets:
+        key, _, value = kv.partition("=")
+        section, _, name = key.partition(".")
+        if not name or not value:
+            raise SystemExit(f"--set {kv!r}: expected section.key=value, e.g. stateful.epochs=1")
+        extra.setdefault(section, []).append(f"{name} = {value}")
+    return extra
+
+
+def relearn_sections(path, name, target, task, window, mode, extra):
+    """The config's sections: only data.csv, data.target, data.task and window.size set, the
+    run's name and mode, then the overrides."""
+    sections = {"run": [f'name = "{name}"', f'mode = "{mode}"'],
+                "data": [f'csv = "{path}"', f'target = "{target}"', f'task = "{task}"'],
+                "window": [f"size = {window}"]}
+    for section, lines in extra.items():
+        sections.setdefault(section, []).extend(lines)
+    return sections
+
+
+def relearn_run(binary, work, name, sections, seed, timeout=None):
+    """Write the config (with run.seed), run relearn on a fresh store, read `log --json`;
+    returns (the checkpoints, wall seconds, timed out). A run killed at `timeout` returns the
+    checkpoints it committed."""
+    import json
+    per_seed = dict(sections, run=sections["run"] + [f"seed = {seed}"])
+    text = "".join(f"[{sec}]\n" + "".join(f"{l}\n" for l in lines) + "\n" for sec, lines in per_seed.items())
+    config = os.path.join(work, f"{name}-{seed}.toml")
+    with open(config, "w") as fh:
+        fh.write(text)
+    store = os.path.join(work, f"store-{name}-{seed}")
+    shutil.rmtree(store, ignore_errors=True)
+    started = time.perf_counter()
+    timed_out = False
+    try:
+        subprocess.run([binary, "run", "--config", config, "--store", store],
+                       check=True, stdout=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    wall = time.perf_counter() - started
+    log = json.loads(subprocess.run([binary, "log", "--run", name, "--json", "--store", store],
+                                    check=True, capture_output=True, text=True).stdout)
+    if isinstance(log, dict):
+        log = log.get("checkpoints", log)
+    return log, wall, timed_out
+
+
+def prequential(log, metric):
+    """The scored checkpoints' windows, scores, baselines and skills (as `ours` reads them)."""
+    scored = [c for c in log if (c.get("metrics") or {}).get("prequential")]
+    preq = [c["metrics"]["prequential"] for c in scored]
+    return ([c.get("window", i + 1) for i, c in enumerate(scored)], [float(p[metric]) for p in preq],
+            [float(p["baseline"]) for p in preq], [p["skill"] for p in preq])
+
+
 def relearn_cmd(out, binary, window, seeds, sets, tables, mode, jsonl=None, work=None):
     """relearn on each table with only data.csv, data.target, data.task and window.size set
     (plus `--set section.key=value` overrides, TOML values as written): a fresh store per
@@ -750,13 +836,7 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode, jsonl=None, work
     baseline's, all scored windows) and the worst window (the highest mse / baseline)."""
     import json
     import numpy as np
-    extra = {}
-    for kv in sets:
-        key, _, value = kv.partition("=")
-        section, _, name = key.partition(".")
-        if not name or not value:
-            raise SystemExit(f"--set {kv!r}: expected section.key=value, e.g. stateful.epochs=1")
-        extra.setdefault(section, []).append(f"{name} = {value}")
+    extra = parse_sets(sets)
     work = work or os.path.join(out, "relearn")
     os.makedirs(work, exist_ok=True)
     label = ", ".join(sets) or "defaults"
@@ -771,41 +851,19 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode, jsonl=None, work
             print(f"skipping {name}: {path} not found", file=sys.stderr)
             continue
         w = window or w
-        sections = {"run": [f'name = "{name}"', f'mode = "{mode}"'],
-                    "data": [f'csv = "{path}"', f'target = "{target}"', f'task = "{task}"'],
-                    "window": [f"size = {w}"]}
-        for section, lines in extra.items():
-            sections.setdefault(section, []).extend(lines)
+        sections = relearn_sections(path, name, target, task, w, mode, extra)
         metric = "accuracy" if task == "classification" else "mse"
         scores, bases, skills, pooled, lasts, walls, trains, resets, worst = [], [], [], [], [], [], [], [], []
         for seed in seeds:
-            per_seed = dict(sections, run=sections["run"] + [f"seed = {seed}"])
-            text = "".join(f"[{sec}]\n" + "".join(f"{l}\n" for l in lines) + "\n"
-                           for sec, lines in per_seed.items())
-            config = os.path.join(work, f"{name}-{seed}.toml")
-            with open(config, "w") as fh:
-                fh.write(text)
-            store = os.path.join(work, f"store-{name}-{seed}")
-            shutil.rmtree(store, ignore_errors=True)
-            started = time.perf_counter()
-            subprocess.run([binary, "run", "--config", config, "--store", store],
-                           check=True, stdout=subprocess.DEVNULL)
-            walls.append(time.perf_counter() - started)
-            log = json.loads(subprocess.run([binary, "log", "--run", name, "--json", "--store", store],
-                                            check=True, capture_output=True, text=True).stdout)
-            if isinstance(log, dict):
-                log = log.get("checkpoints", log)
-            scored = [c for c in log if (c.get("metrics") or {}).get("prequential")]
-            preq = [c["metrics"]["prequential"] for c in scored]
-            s_w = [float(p[metric]) for p in preq]
-            b_w = [float(p["baseline"]) for p in preq]
+            log, wall, _ = relearn_run(binary, work, name, sections, seed)
+            walls.append(wall)
+            windows, s_w, b_w, sk_w = prequential(log, metric)
             resets.append(sum(c["relation"] == "reset" for c in log))
             trains.append(float(sum(c.get("train_seconds") or 0.0 for c in log)))
             scores.append(float(np.mean(s_w)))
             bases.append(float(np.mean(b_w)))
-            skills.append(float(np.mean([p["skill"] for p in preq])))
+            skills.append(float(np.mean(sk_w)))
             lasts.append(s_w[-1])
-            windows = [c.get("window", i + 1) for i, c in enumerate(scored)]
             if task == "regression":
                 pooled.append(1 - sum(s_w) / sum(b_w))
                 ratio = [s / b if b > 0 else math.inf for s, b in zip(s_w, b_w)]
@@ -815,7 +873,7 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode, jsonl=None, work
                 with open(jsonl, "a") as fh:
                     fh.write(json.dumps(dict(learner="relearn", binary=binary, table=name, task=task, window=w,
                                              mode=mode, setting=label, seed=seed, windows=windows,
-                                             scores=s_w, baselines=b_w, skills=[p["skill"] for p in preq],
+                                             scores=s_w, baselines=b_w, skills=sk_w,
                                              resets=resets[-1], train_seconds=trains[-1],
                                              wall_seconds=walls[-1])) + "\n")
         d = 4 if task == "classification" else 1
@@ -825,6 +883,273 @@ def relearn_cmd(out, binary, window, seeds, sets, tables, mode, jsonl=None, work
         print(f"| {name} ({metric}) | {w} | {label} | {len(seeds)} | "
               f"{pm(scores, d)} | {np.mean(bases):.{d}f} | {pm(skills, 4)} | {pooled_s} | {pm(lasts, d)} | "
               f"{worst_s} | {np.mean(resets):.1f} | {np.mean(trains):.2f} | {np.mean(walls):.1f} |", flush=True)
+
+
+# ---------------------------------------------------------------------------------------- trees
+
+POLICIES = ("stateless", "stateful", "replay", "drift")
+
+
+def better(task, a, b):
+    """Whether score a beats score b (accuracy: higher; mse: lower)."""
+    return a > b if task == "classification" else a < b
+
+
+def fmt(task, v):
+    """A score as the docs write it: accuracy to 4 places, mse to 0.1 below 10,000."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if task == "classification":
+        return f"{v:.4f}"
+    return f"{v:,.0f}" if abs(v) >= 10_000 else f"{v:,.1f}"
+
+
+def mlp_reference(path):
+    """The MLP's figures from the docs' "Before and after issue 22" table: per table the
+    baseline, scikit-learn and each policy's current (bold) score."""
+    import re
+    with open(path) as fh:
+        text = fh.read()
+    start = text.find("## Before and after issue 22")
+    if start < 0:
+        raise SystemExit(f"{path}: no 'Before and after issue 22' section")
+    rows = {}
+    for line in text[start:].split("\n## ")[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 7 or cells[0] not in TABLES:
+            continue
+        num = lambda c: float(re.sub(r"[*,]", "", c.split("→")[-1]))
+        rows[cells[0]] = dict(baseline=num(cells[1]), sklearn=num(cells[2]),
+                              **{m: num(c) for m, c in zip(("stateful", "stateless", "replay", "drift"), cells[3:])})
+    return rows
+
+
+def best_policy(task, scores):
+    """(policy, score) of the best of {policy: score} (the first listed on a tie)."""
+    best = None
+    for m, v in scores.items():
+        if v is not None and (best is None or better(task, v, best[1])):
+            best = (m, v)
+    return best
+
+
+def peer_reference(jsonl):
+    """{(table, learner): the latest record} of a `peers --jsonl` file."""
+    import json
+    recs = {}
+    with open(jsonl) as fh:
+        for line in fh:
+            r = json.loads(line)
+            recs[(r["table"], r["learner"])] = r
+    return recs
+
+
+def tree_record(log, task):
+    """One tree run's figures from its checkpoints: scores, baselines, windows, train seconds
+    per update (windows 1 and on), trees and leaves and the `model` part's bytes of each
+    checkpoint, the relations; stops when a checkpoint is not a tree model."""
+    metric = "accuracy" if task == "classification" else "mse"
+    kinds = {((c.get("extra") or {}).get("model") or {}).get("kind") for c in log}
+    if kinds != {"gbdt"}:
+        raise SystemExit(f"model.kind did not reach the run: checkpoints say {sorted(map(str, kinds))}")
+    windows, s_w, b_w, sk_w = prequential(log, metric)
+    trees = [c["extra"]["model"]["trees"] for c in log]
+    return dict(windows=windows, scores=s_w, baselines=b_w, skills=sk_w,
+                train_seconds=[float(c.get("train_seconds") or 0.0) for c in log if c.get("window", 0) >= 1],
+                initial_seconds=sum(float(c.get("train_seconds") or 0.0) for c in log if c.get("window", 0) == 0),
+                trees=[t["trees"] for t in trees], leaves=[t["leaves"] for t in trees],
+                model_bytes=[int(c["parts"]["model"]["bytes"]) for c in log],
+                relations=[c["relation"] for c in log], checkpoints=len(log))
+
+
+def reused(jsonl, key):
+    """The latest line of `jsonl` whose (binary, table, window, mode, seed, setting) is `key`."""
+    import json
+    found = None
+    if jsonl and os.path.exists(jsonl):
+        with open(jsonl) as fh:
+            for line in fh:
+                r = json.loads(line)
+                if r.get("learner") == "relearn-gbdt" and tuple(r.get(k) for k in
+                                                                ("binary", "table", "window", "mode", "seed", "setting")) == key:
+                    found = r
+    return found
+
+
+def tree_one(binary, work, path, name, target, task, window, mode, seed, extra, label, timeout, jsonl, reuse):
+    """One (table, policy, seed) tree run, or its line in `jsonl` with `reuse`; appends the
+    record to `jsonl` when it ran."""
+    import json
+    key = (binary, name, window, mode, seed, label)
+    if reuse and (r := reused(jsonl, key)):
+        return r
+    sections = relearn_sections(path, name, target, task, window, mode, extra)
+    log, wall, timed_out = relearn_run(binary, work, name, sections, seed, timeout)
+    r = dict(learner="relearn-gbdt", binary=binary, binary_mtime=time.ctime(os.path.getmtime(binary)),
+             table=name, task=task, window=window, mode=mode, seed=seed, setting=label, wall_seconds=wall,
+             timed_out=timed_out, **tree_record(log, task))
+    if jsonl:
+        with open(jsonl, "a") as fh:
+            fh.write(json.dumps(r) + "\n")
+    return r
+
+
+def mean(v):
+    return sum(v) / len(v) if v else float("nan")
+
+
+def tree_score(r):
+    """A run's mean score over seeds, or None (no scored window)."""
+    v = [mean(x["scores"]) for x in r if x["scores"]]
+    return mean(v) if v else None
+
+
+def trees_markdown(results, mlp, peers, modes, seeds, timeout):
+    """The markdown: scores, training seconds per update, model size, then the verdicts.
+    `results[table] = (task, window, {mode: [records per seed]})`."""
+    mark = lambda rs: " †" if any(x["timed_out"] for x in rs) else ""
+    L = [f"Seeds {','.join(map(str, seeds))} (the trees are deterministic given the seed); "
+         f"† a run killed at {timeout:.0f} s, scored on the windows it committed.", "",
+         "## Scores", "",
+         "Mean prequential score over the scored windows (accuracy: higher is better; mse: lower). "
+         "MLP: docs/real-tables.md, \"Before and after issue 22\" (bold, mean over seeds 0, 1, 2).", "",
+         "| table (window, metric) | baseline | MLP best | " + " | ".join(f"gbdt {m}" for m in modes) +
+         " | LightGBM | XGBoost |",
+         "| --- | ---: | --- | " + " | ".join("---:" for _ in modes) + " | ---: | ---: |"]
+    for name, (task, w, runs) in results.items():
+        metric = "accuracy" if task == "classification" else "mse"
+        base = mean([mean(x["baselines"]) for rs in runs.values() for x in rs if x["baselines"]])
+        mb = best_policy(task, {m: mlp[name][m] for m in POLICIES}) if name in mlp else None
+        cells = [fmt(task, tree_score(runs[m])) + mark(runs[m]) if m in runs else "—" for m in modes]
+        peer = [fmt(task, mean(peers[(name, k)]["scores"])) if (name, k) in peers else "—"
+                for k in PEERS]
+        L.append(f"| {name} ({w}, {metric}) | {fmt(task, base)} | "
+                 f"{f'{mb[0]} {fmt(task, mb[1])}' if mb else '—'} | " + " | ".join(cells) + " | " +
+                 " | ".join(peer) + " |")
+    checks = [f"{name} {fmt(task, mean([mean(x['baselines']) for rs in runs.values() for x in rs]))} / "
+              f"{fmt(task, mlp[name]['baseline'])}" for name, (task, w, runs) in results.items() if name in mlp]
+    L += ["", "Baseline check (the tree runs' no-skill baseline / the docs'): " + "; ".join(checks) + "."]
+    L += ["", "## Training seconds per update", "",
+          "Mean `train_seconds` of the checkpoints of windows 1 and on (one fit per scored window; "
+          "window 0's initial fit in brackets), against the peers' mean fit wall seconds per scored "
+          "window (one thread each).", "",
+          "| table | " + " | ".join(f"gbdt {m}" for m in modes) + " | LightGBM | XGBoost | gbdt wall s / run |",
+          "| --- | " + " | ".join("---:" for _ in modes) + " | ---: | ---: | --- |"]
+    for name, (task, w, runs) in results.items():
+        cells = [f"{mean([mean(x['train_seconds']) for x in runs[m]]):.3f} "
+                 f"({mean([x['initial_seconds'] for x in runs[m]]):.3f})" if m in runs else "—" for m in modes]
+        peer = [f"{mean(peers[(name, k)]['train_seconds']):.3f}" if (name, k) in peers else "—" for k in PEERS]
+        walls = ", ".join(f"{m} {mean([x['wall_seconds'] for x in runs[m]]):.0f}" for m in modes if m in runs)
+        L.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(peer) + f" | {walls} |")
+    L += ["", "## Model size", "",
+          "Trees (all boosters' stages; a classifier of k > 2 classes has one booster per class) and the "
+          "bytes of the checkpoint's `model` part (relearn's canonical JSON), of the last checkpoint and "
+          "in brackets the mean over the run's checkpoints; the peers: the last window's model and the "
+          "mean over windows (LightGBM's text file, XGBoost's UBJSON).", "",
+          "| table | " + " | ".join(f"gbdt {m} trees | bytes" for m in modes) + " | LightGBM trees | bytes | "
+          "XGBoost trees | bytes |",
+          "| --- | " + " | ".join("---: | ---:" for _ in modes) + " | ---: | ---: | ---: | ---: |"]
+    for name, (task, w, runs) in results.items():
+        cells = []
+        for m in modes:
+            if m not in runs:
+                cells += ["—", "—"]
+                continue
+            x = runs[m][0]
+            cells += [f"{x['trees'][-1]:,} ({mean(x['trees']):,.0f})",
+                      f"{x['model_bytes'][-1]:,} ({mean(x['model_bytes']):,.0f})"]
+        for k in PEERS:
+            r = peers.get((name, k))
+            cells += ([f"{r['trees'][-1]:,} ({mean(r['trees']):,.0f})",
+                       f"{r['model_bytes'][-1]:,} ({mean(r['model_bytes']):,.0f})"] if r else ["—", "—"])
+        L.append(f"| {name} | " + " | ".join(cells) + " |")
+    L += trees_verdicts(results, mlp, peers, modes)
+    return L
+
+
+def rel(task, a, b):
+    """a against b, relative: accuracy a/b - 1 (positive: a better); mse 1 - a/b (positive: a
+    has less)."""
+    return a / b - 1 if task == "classification" else 1 - a / b
+
+
+def trees_verdicts(results, mlp, peers, modes):
+    """gbdt-stateless against LightGBM (score within 2 %, no slower per update), and where the
+    MLP's policies beat the trees and LightGBM."""
+    L = ["", "## gbdt stateless against LightGBM", "",
+         "Within 2 %: accuracy at least 0.98 times LightGBM's, mse at most 1.02 times LightGBM's. "
+         "Relative: accuracy gbdt/LightGBM - 1, mse 1 - gbdt/LightGBM (positive: gbdt better).", "",
+         "| table | gbdt stateless | LightGBM | relative | within 2 % | gbdt s / update | LightGBM s / window | "
+         "time ratio | no slower |",
+         "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"]
+    for name, (task, w, runs) in results.items():
+        lg = peers.get((name, "lightgbm"))
+        if "stateless" not in runs or not lg:
+            continue
+        g, l = tree_score(runs["stateless"]), mean(lg["scores"])
+        gs, ls = mean([mean(x["train_seconds"]) for x in runs["stateless"]]), mean(lg["train_seconds"])
+        ok = g >= 0.98 * l if task == "classification" else g <= 1.02 * l
+        L.append(f"| {name} | {fmt(task, g)}{' †' if any(x['timed_out'] for x in runs['stateless']) else ''} | "
+                 f"{fmt(task, l)} | {rel(task, g, l) * 100:+.1f} % | "
+                 f"{'yes' if ok else '**no**'} | {gs:.3f} | {ls:.3f} | {gs / ls:.2f} | "
+                 f"{'yes' if gs <= ls else '**no**'} |")
+    L += ["", "## Where the MLP beats the trees", "",
+          "The MLP's policies (docs' bold figures) that beat the best tree policy, and LightGBM.", "",
+          "| table | best gbdt | MLP policies better than it | MLP best against LightGBM |",
+          "| --- | --- | --- | --- |"]
+    for name, (task, w, runs) in results.items():
+        if name not in mlp:
+            continue
+        gb = best_policy(task, {m: tree_score(runs[m]) for m in modes if m in runs})
+        wins = [f"{m} {fmt(task, mlp[name][m])} ({rel(task, mlp[name][m], gb[1]) * 100:+.1f} %)"
+                for m in POLICIES if better(task, mlp[name][m], gb[1])]
+        mb = best_policy(task, {m: mlp[name][m] for m in POLICIES})
+        lg = peers.get((name, "lightgbm"))
+        vs = (f"{mb[0]} {fmt(task, mb[1])} vs {fmt(task, mean(lg['scores']))}: "
+              f"{rel(task, mb[1], mean(lg['scores'])) * 100:+.1f} %") if lg else "—"
+        L.append(f"| {name} | {gb[0]} {fmt(task, gb[1])} | {'; '.join(wins) or 'none'} | {vs} |")
+    return L
+
+
+def trees_cmd(out, binary, window, seeds, modes, sets, tables, peers_jsonl, run_peers, mlp_path,
+              jsonl, reuse, md, timeout, work):
+    """relearn's tree family on each table under each policy, one process at a time, against
+    the MLP's docs figures and LightGBM and XGBoost; prints (and writes to `md`) the tables."""
+    extra = parse_sets(['model.kind="gbdt"'] + list(sets))
+    label = ", ".join(['model.kind="gbdt"'] + list(sets))
+    work = work or os.path.join(out, "trees")
+    os.makedirs(work, exist_ok=True)
+    mlp = mlp_reference(mlp_path) if mlp_path and os.path.exists(mlp_path) else {}
+    peers = peer_reference(peers_jsonl) if peers_jsonl and os.path.exists(peers_jsonl) else {}
+    results = {}
+    for name in tables:
+        file, target, task, w = TABLES[name]
+        path = os.path.abspath(os.path.join(out, file))
+        if not os.path.exists(path):
+            print(f"skipping {name}: {path} not found", file=sys.stderr)
+            continue
+        w = window or w
+        runs = {}
+        for mode in modes:
+            runs[mode] = [tree_one(binary, work, path, name, target, task, w, mode, seed, extra, label,
+                                   timeout, jsonl, reuse) for seed in seeds]
+            x = runs[mode][0]
+            print(f"{name} gbdt {mode}: {fmt(task, tree_score(runs[mode]))} over {len(x['scores'])} windows, "
+                  f"{mean(x['train_seconds']):.3f} s / update, {x['trees'][-1]} trees, "
+                  f"wall {x['wall_seconds']:.0f} s{' (timed out)' if x['timed_out'] else ''}",
+                  file=sys.stderr, flush=True)
+        if run_peers:
+            for k in PEERS:
+                peers[(name, k)] = peer_one(path, target, task, w, k)
+        results[name] = (task, w, runs)
+    lines = [f"# relearn's trees (gbdt) against the MLP, LightGBM and XGBoost", "",
+             f"`python3 bench/real_tables.py trees {out}` ({binary}; {label}; policies {', '.join(modes)}).", ""]
+    lines += trees_markdown(results, mlp, peers, modes, seeds, timeout)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if md:
+        with open(md, "w") as fh:
+            fh.write(text)
 
 
 def main():
@@ -874,8 +1199,31 @@ def main():
     pe.add_argument("--tables", default=",".join(TABLES))
     pe.add_argument("--learners", default=",".join(PEERS), help="lightgbm, xgboost or both (default)")
     pe.add_argument("--jsonl", help="append each run's per-window scores, baselines, times and sizes to this file")
+    tr = sub.add_parser("trees", help="relearn's tree family under each policy against the MLP and the peers")
+    tr.add_argument("out")
+    tr.add_argument("--binary", default="target/debug/relearn", help="the relearn binary (default: target/debug/relearn)")
+    tr.add_argument("--window", type=int, help="window size for every table (default: each table's)")
+    tr.add_argument("--seeds", default="0", help="default 0: the trees are deterministic given the seed")
+    tr.add_argument("--modes", default=",".join(POLICIES))
+    tr.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="another config key, e.g. --set gbdt.budget=1.0 (model.kind is set)")
+    tr.add_argument("--tables", default=",".join(TABLES))
+    tr.add_argument("--peers-jsonl", help="a `peers --jsonl` file: LightGBM's and XGBoost's figures")
+    tr.add_argument("--run-peers", action="store_true", help="run `peers` on each table here instead")
+    tr.add_argument("--mlp", default="docs/real-tables.md", help="the docs page with the MLP's figures")
+    tr.add_argument("--jsonl", help="append each tree run's figures to this file")
+    tr.add_argument("--reuse", action="store_true", help="read runs already in --jsonl instead of rerunning")
+    tr.add_argument("--md", help="write the markdown to this file")
+    tr.add_argument("--timeout", type=float, default=480, help="seconds before a relearn run is killed (480)")
+    tr.add_argument("--work", help="folder for the configs and stores (default OUT/trees)")
     a = ap.parse_args()
-    if a.cmd == "ours":
+    if a.cmd == "trees":
+        for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(v, "1")
+        trees_cmd(a.out, a.binary, a.window, [int(x) for x in a.seeds.split(",")], a.modes.split(","), a.set,
+                  a.tables.split(","), a.peers_jsonl, a.run_peers, a.mlp, a.jsonl, a.reuse, a.md, a.timeout,
+                  a.work)
+    elif a.cmd == "ours":
         relearn_cmd(a.out, a.binary, a.window, [int(x) for x in a.seeds.split(",")], a.set,
                     a.tables.split(","), a.mode, a.jsonl, a.work)
     elif a.cmd == "fetch":

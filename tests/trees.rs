@@ -186,3 +186,46 @@ fn a_server_answers_with_the_trees_and_swaps_to_the_next_promoted_trees() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn compare_across_families_reports_every_pair_and_one_recommendation() {
+    let sb = Sandbox::new();
+    let config = sb.write("c.toml", &sea_config("c", "stateful", ""));
+    let out = sb.path("out");
+    let text = sb.ok(&[
+        "compare",
+        "--config",
+        config.to_str().unwrap(),
+        "--models",
+        "mlp,gbdt",
+        "--policies",
+        "stateless,stateful,stateful+ewc",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    // The anchored policy is the MLP's alone: five runs.
+    let modes = report["modes"].as_object().unwrap();
+    let names: Vec<&str> = modes.keys().map(String::as_str).collect();
+    assert_eq!(modes.len(), 5, "{names:?}");
+    for (name, family) in [
+        ("stateless", "mlp"),
+        ("stateful", "mlp"),
+        ("stateful+ewc", "mlp"),
+        ("gbdt-stateless", "gbdt"),
+        ("gbdt-stateful", "gbdt"),
+    ] {
+        let mode = &modes[name];
+        assert_eq!(mode["windows"].as_array().unwrap().len(), 7, "{name}");
+        assert!(mode["model_bytes"].as_u64().unwrap() > 0, "{name}");
+        let head = mode["head"].as_str().unwrap();
+        let shown: serde_json::Value =
+            serde_json::from_str(&sb.ok(&["show", head, "--json"])).unwrap();
+        let kind = shown["extra"]["model"]["kind"].as_str().unwrap_or("mlp");
+        assert_eq!(kind, family, "{name}");
+    }
+    let words = report["recommendation"].as_str().unwrap();
+    assert!(words.contains("retrained per window"), "{words}");
+    assert!(text.contains("gbdt-stateful"), "{text}");
+}

@@ -41,6 +41,14 @@ pub fn recommendation(r: &Report, rec: Recommendation, note: WindowNote) -> Stri
     text
 }
 
+/// The latest model of `policy`'s run, in bytes as `render::bytes` writes them.
+fn model_size(r: &Report, policy: relearn_train::Policy) -> String {
+    r.modes
+        .get(policy)
+        .and_then(|m| m.model_bytes)
+        .map_or("of unknown size".into(), crate::render::bytes)
+}
+
 /// With both model families compared: whether the trees retrained per window
 /// (`gbdt-stateless`, what most teams run) beat every neural policy, or which neural
 /// policy beats them, with the mean scores.
@@ -321,7 +329,6 @@ fn recovery_sentence(r: &Report) -> Option<String> {
 /// The words for any set of policies but the book pair.
 fn among(r: &Report, rec: Recommendation) -> String {
     let metric = r.setup.metric;
-    let unit = r.setup.unit();
     let (Some(best), Some(chosen)) = (
         r.best(),
         r.ranking
@@ -359,32 +366,57 @@ fn among(r: &Report, rec: Recommendation) -> String {
             time(chosen),
             best.policy
         ),
+        Reason::SmallerModel => format!(
+            "it is within the noise of {} on {metric}, keeps as little past data and trains about as fast, and its model is {} against {}",
+            best.policy,
+            model_size(r, chosen.policy),
+            model_size(r, best.policy)
+        ),
         _ => format!("it had the best mean {metric}"),
     };
     let per_policy: Vec<String> = r
         .ranking
         .iter()
-        .map(|s| {
-            let m = r.modes.get(s.policy).expect("ranked policies ran");
-            let behind = match (s.behind_best_points, s.std_error_points) {
-                (Some(d), _) if s.policy == best.policy && d == 0.0 => "best".to_string(),
-                (Some(d), Some(se)) => format!("{d:+.2} ± {:.2} {unit}", CLOSE_STD_ERRORS * se),
-                (Some(d), None) => format!("{d:+.2} {unit}"),
-                (None, _) => "not scored".to_string(),
-            };
-            format!(
-                "{} {} ({behind}; {:.2} s training; {})",
-                s.policy,
-                s.mean.map_or("-".into(), |v| fmt_score(&r.setup, v)),
-                s.train_seconds,
-                data_kept(&m.retained_at_end)
-            )
-        })
+        .map(|s| policy_in_words(r, s, best))
         .collect();
     format!(
         "Use {}: {why}. Mean {metric} per policy: {}.",
         chosen.policy,
         per_policy.join("; ")
+    )
+}
+
+/// One policy of [`among`]'s list: its mean score, how far behind the best, its training
+/// time, the data it keeps and, when both model families ran (their sizes differ by orders
+/// of magnitude), its model's size.
+fn policy_in_words(
+    r: &Report,
+    s: &relearn_train::compare::Standing,
+    best: &relearn_train::compare::Standing,
+) -> String {
+    let unit = r.setup.unit();
+    let m = r.modes.get(s.policy).expect("ranked policies ran");
+    let behind = match (s.behind_best_points, s.std_error_points) {
+        (Some(d), _) if s.policy == best.policy && d == 0.0 => "best".to_string(),
+        (Some(d), Some(se)) => format!("{d:+.2} ± {:.2} {unit}", CLOSE_STD_ERRORS * se),
+        (Some(d), None) => format!("{d:+.2} {unit}"),
+        (None, _) => "not scored".to_string(),
+    };
+    let both_families = r
+        .modes
+        .0
+        .iter()
+        .any(|m| m.mode.family != r.modes.0[0].mode.family);
+    let size = match both_families {
+        true => format!("; model {}", model_size(r, s.policy)),
+        false => String::new(),
+    };
+    format!(
+        "{} {} ({behind}; {:.2} s training; {}{size})",
+        s.policy,
+        s.mean.map_or("-".into(), |v| fmt_score(&r.setup, v)),
+        s.train_seconds,
+        data_kept(&m.retained_at_end)
     )
 }
 

@@ -336,6 +336,9 @@ fn cost_rows(rows: &mut Rows) {
             render::bytes(m.retained_at_end.bytes)
         )
     });
+    rows.add("model size (latest)".into(), &|m| {
+        m.model_bytes.map_or("-".into(), render::bytes)
+    });
     rows.add("peak memory".into(), &|m| match &m.peak_memory {
         Some(p) if p.measured == Measured::Now => format!("{:.1} MiB", p.mib),
         Some(p) => format!("{:.1} MiB (earlier)", p.mib),

@@ -365,6 +365,11 @@ fn mode_report(
         .next_back()
         .map(|m| m.retained.clone())
         .unwrap_or_default();
+    let model_bytes = by_window
+        .values()
+        .next_back()
+        .and_then(|m| m.parts.get("model"))
+        .map(|p| p.bytes);
     let score = score_summary(setup, &windows);
     let recovery = recoveries(setup, &windows);
     let backward = backward(setup, &windows);
@@ -384,6 +389,7 @@ fn mode_report(
         train_seconds,
         samples_trained,
         retained_at_end,
+        model_bytes,
         samples_skipped,
         peak_memory: now.peak_memory,
         trained_now: now.trained_now.min(stored),

@@ -89,8 +89,13 @@ pub enum Reason {
     /// data than that one: the fewest past samples of the policies within the noise (at
     /// the lowest training time among those keeping as few).
     KeepsLessData,
+    /// Its score is within the noise of the most accurate policy's, it keeps as little past
+    /// data and trains about as fast as any policy within the noise, and its model is
+    /// clearly smaller ([`MODEL_SIMILAR`] times) than the most accurate one's (a tree model
+    /// against an MLP, most often).
+    SmallerModel,
     /// It had the best mean score, and no policy within its noise keeps less data or, as
-    /// little, is clearly cheaper.
+    /// little, is clearly cheaper or smaller.
     BestMean,
     /// The two book modes are too close to call, cost about the same and keep as much
     /// data: either will do.
@@ -237,8 +242,10 @@ fn among(r: &Report) -> Recommendation {
         Reason::BestMean
     } else if chosen.retained_samples < best.retained_samples {
         Reason::KeepsLessData
-    } else {
+    } else if best.train_seconds > COST_SIMILAR * chosen.train_seconds {
         Reason::CheaperInTime
+    } else {
+        Reason::SmallerModel
     };
     Recommendation {
         policy: Choice::Policy(chosen.policy),
@@ -246,9 +253,14 @@ fn among(r: &Report) -> Recommendation {
     }
 }
 
+/// How many times larger than the smallest a model may be and still count as small (the
+/// last tie-break of [`among`]).
+pub const MODEL_SIMILAR: f64 = 4.0;
+
 /// Among policies whose scores are too close to call (the first one the most accurate):
 /// those keeping the fewest past samples; of them, those within [`COST_SIMILAR`] of the
-/// cheapest in training time; of them, the best mean score (the first on a tie).
+/// cheapest in training time; of them, those whose model is within [`MODEL_SIMILAR`] of the
+/// smallest; of them, the best mean score (the first on a tie).
 fn tie_break<'a>(close: &[&'a Standing], higher_is_better: bool) -> &'a Standing {
     let fewest = close.iter().map(|s| s.retained_samples).min().unwrap_or(0);
     let lean: Vec<&Standing> = close
@@ -261,8 +273,17 @@ fn tie_break<'a>(close: &[&'a Standing], higher_is_better: bool) -> &'a Standing
         .map(|s| s.train_seconds)
         .min_by(f64::total_cmp)
         .unwrap_or(0.0);
-    lean.into_iter()
+    let cheap: Vec<&Standing> = lean
+        .into_iter()
         .filter(|s| s.train_seconds <= COST_SIMILAR * cheapest)
+        .collect();
+    let smallest = cheap.iter().filter_map(|s| s.model_bytes).min();
+    cheap
+        .into_iter()
+        .filter(|s| match (s.model_bytes, smallest) {
+            (Some(b), Some(m)) => b as f64 <= MODEL_SIMILAR * m as f64,
+            _ => true,
+        })
         .reduce(|a, b| match (a.mean, b.mean) {
             (Some(x), Some(y)) if super::stats::worse(higher_is_better, x, y) => b,
             _ => a,

@@ -335,6 +335,8 @@ pub struct Standing {
     pub train_seconds: f64,
     /// Past samples kept at the end.
     pub retained_samples: u64,
+    /// The latest checkpoint's model size, bytes.
+    pub model_bytes: Option<u64>,
 }
 
 /// The thresholds, spelled out in the JSON so a reader can check the words against them.
@@ -422,6 +424,9 @@ pub struct ModeReport {
     pub samples_trained: Samples,
     /// Past data the run keeps after its last update.
     pub retained_at_end: Retained,
+    /// The size of the latest checkpoint's model (its `model` part: MLP weights, or the
+    /// trees' JSON), bytes; `null` without a checkpoint.
+    pub model_bytes: Option<u64>,
     /// Rows of the compared windows (initial ones included) skipped because their target
     /// was missing, summed over the checkpoints' `samples_skipped`.
     pub samples_skipped: u64,

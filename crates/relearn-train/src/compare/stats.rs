@@ -108,6 +108,7 @@ pub fn rank(setup: &Setup, modes: &Modes) -> Vec<Standing> {
                 close_to_best: close,
                 train_seconds: m.train_seconds.updates_total,
                 retained_samples: m.retained_at_end.samples,
+                model_bytes: m.model_bytes,
             }
         })
         .collect()

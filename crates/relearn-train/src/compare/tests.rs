@@ -184,6 +184,7 @@ fn mode_report(mode: Policy, rows: Vec<WindowRow>, seconds: f64, retained: u64) 
             samples: retained,
             bytes: 0,
         },
+        model_bytes: None,
         samples_skipped: 0,
         peak_memory: None,
         trained_now: 0,
