@@ -33,6 +33,11 @@ fn stateful_trees_form_a_chain_that_grows_and_stateless_trees_a_star() {
         // alone (a stateful run keeps no data).
         assert_eq!(pair[1]["parent"], pair[0]["id"], "window {}", w + 1);
         assert_eq!(pair[1]["relation"], "fine-tuned");
+        assert_eq!(
+            pair[1]["retained"]["samples"], 0,
+            "a stateful run keeps no data"
+        );
+        assert_eq!(pair[1]["samples_trained"], 250, "the window alone");
         assert!(
             trees(&pair[1], "trees") > trees(&pair[0], "trees")
                 || trees(&pair[0], "trees") + 1 > 400,
