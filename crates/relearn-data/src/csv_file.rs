@@ -15,12 +15,12 @@ use csv::ByteRecord;
 
 use crate::batch::Batch;
 use crate::error::{ColumnRole, DataError};
-use crate::files::{DataFiles, FileFormat};
+use crate::files::DataFiles;
 use crate::info::CategoricalColumn;
 use crate::preprocess::Preprocessor;
 use crate::records::{
     FileStamp, JoinCounts, LabelJoin, LabelTable, MissingTokens, Pos, ReadOptions, Records,
-    find_column, is_missing, not_utf8, sniff_delimiter,
+    csv_delimiter, find_column, is_missing, not_utf8,
 };
 use crate::source::{ColumnKind, CsvSource, NUMERIC_TARGET_DISTINCT, Task};
 use crate::time::{Every, TimeEncoder, parse_time};
@@ -1508,11 +1508,7 @@ impl<'a> CsvRows<'a> {
         target: Option<&str>,
     ) -> Result<CsvRows<'a>, DataError> {
         let files = Arc::new(DataFiles::resolve(path)?);
-        let delimiter = files
-            .files()
-            .iter()
-            .find(|f| f.format == FileFormat::Csv)
-            .map_or(b',', |f| sniff_delimiter(&f.path));
+        let delimiter = csv_delimiter(&files);
         let null = null_text(&pre.missing_tokens());
         let options = ReadOptions {
             delimiter,

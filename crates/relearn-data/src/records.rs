@@ -670,6 +670,15 @@ impl LabelJoin {
     }
 }
 
+/// The delimiter of `files`' CSV files, sniffed from the first one (`,` when there is none).
+pub(crate) fn csv_delimiter(files: &DataFiles) -> u8 {
+    files
+        .files()
+        .iter()
+        .find(|f| f.format == FileFormat::Csv)
+        .map_or(b',', |f| sniff_delimiter(&f.path))
+}
+
 /// Labels by id from `path` (a CSV or Parquet file, a folder or a glob, as `data.path`):
 /// column `id` to column `label`, both as trimmed text. A repeated id, or a missing column,
 /// is an error naming the file (and the row).
@@ -679,11 +688,7 @@ pub fn read_labels_by_id(
     label: &str,
 ) -> Result<HashMap<String, String>, DataError> {
     let files = Arc::new(DataFiles::resolve(path)?);
-    let delimiter = files
-        .files()
-        .iter()
-        .find(|f| f.format == FileFormat::Csv)
-        .map_or(b',', |f| sniff_delimiter(&f.path));
+    let delimiter = csv_delimiter(&files);
     let options = ReadOptions {
         delimiter,
         expected: None,
