@@ -20,7 +20,8 @@ does not install; `fetch` also reads three files shipped in other wheels (`river
                                          [--jsonl FILE]     # pip install lightgbm xgboost
   python3 bench/real_tables.py trees OUT [--binary target/debug/relearn] [--window N] [--seeds 0]
                                          [--modes stateless,stateful,replay,drift] [--set SECTION.KEY=VALUE]...
-                                         [--peers-jsonl FILE | --run-peers] [--mlp docs/real-tables.md]
+                                         [--peers-jsonl FILE] [--run-peers [lightgbm,xgboost]]
+                                         [--mlp docs/real-tables.md]
                                          [--tables a,b] [--jsonl FILE] [--reuse] [--md FILE]
                                          [--timeout 480] [--work DIR]
 
@@ -141,7 +142,8 @@ but time. It prints, and with `--md FILE` writes, one markdown table per metric 
 training seconds per update, model size) comparing the baseline, the MLP's best policy (the
 bold figures of `--mlp`'s "Before and after issue 22" table, mean over seeds 0 to 2), the
 tree family per policy, LightGBM and XGBoost (the latest line per table and learner of
-`--peers-jsonl`, or `peers` run here with `--run-peers`), then the verdicts: gbdt-stateless
+`--peers-jsonl`; those named in `--run-peers` are run here instead, right after each table's
+trees, so that their fit times are taken under the same load), then the verdicts: gbdt-stateless
 within 2 % of LightGBM (accuracy at least 0.98 times LightGBM's, mse at most 1.02 times) and
 no slower per update, and where an MLP policy beats every tree policy. `--jsonl FILE` appends
 one line per run; with `--reuse` a run already in that file (same binary, table, window,
@@ -946,7 +948,7 @@ def peer_reference(jsonl):
 
 def tree_record(log, task):
     """One tree run's figures from its checkpoints: scores, baselines, windows, train seconds
-    per update (windows 1 and on), trees and leaves and the `model` part's bytes of each
+    and rows per update (windows 1 and on), trees and leaves and the `model` part's bytes of each
     checkpoint, the relations; stops when a checkpoint is not a tree model."""
     metric = "accuracy" if task == "classification" else "mse"
     kinds = {((c.get("extra") or {}).get("model") or {}).get("kind") for c in log}
@@ -956,6 +958,7 @@ def tree_record(log, task):
     trees = [c["extra"]["model"]["trees"] for c in log]
     return dict(windows=windows, scores=s_w, baselines=b_w, skills=sk_w,
                 train_seconds=[float(c.get("train_seconds") or 0.0) for c in log if c.get("window", 0) >= 1],
+                train_rows=[int(c.get("samples_trained") or 0) for c in log if c.get("window", 0) >= 1],
                 initial_seconds=sum(float(c.get("train_seconds") or 0.0) for c in log if c.get("window", 0) == 0),
                 trees=[t["trees"] for t in trees], leaves=[t["leaves"] for t in trees],
                 model_bytes=[int(c["parts"]["model"]["bytes"]) for c in log],
@@ -1032,15 +1035,20 @@ def trees_markdown(results, mlp, peers, modes, seeds, timeout):
     L += ["", "## Training seconds per update", "",
           "Mean `train_seconds` of the checkpoints of windows 1 and on (one fit per scored window; "
           "window 0's initial fit in brackets), against the peers' mean fit wall seconds per scored "
-          "window (one thread each).", "",
-          "| table | " + " | ".join(f"gbdt {m}" for m in modes) + " | LightGBM | XGBoost | gbdt wall s / run |",
-          "| --- | " + " | ".join("---:" for _ in modes) + " | ---: | ---: | --- |"]
+          "window (one thread each); rows: the mean rows per fit (`samples_trained`; the peers': "
+          "window 0 and the last three windows).", "",
+          "| table | " + " | ".join(f"gbdt {m}" for m in modes) + " | LightGBM | XGBoost | "
+          "rows / fit: gbdt stateless | LightGBM | gbdt wall s / run |",
+          "| --- | " + " | ".join("---:" for _ in modes) + " | ---: | ---: | ---: | ---: | --- |"]
     for name, (task, w, runs) in results.items():
         cells = [f"{mean([mean(x['train_seconds']) for x in runs[m]]):.3f} "
                  f"({mean([x['initial_seconds'] for x in runs[m]]):.3f})" if m in runs else "—" for m in modes]
         peer = [f"{mean(peers[(name, k)]['train_seconds']):.3f}" if (name, k) in peers else "—" for k in PEERS]
         walls = ", ".join(f"{m} {mean([x['wall_seconds'] for x in runs[m]]):.0f}" for m in modes if m in runs)
-        L.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(peer) + f" | {walls} |")
+        rows = [f"{mean(runs['stateless'][0].get('train_rows', [])):,.0f}" if "stateless" in runs else "—",
+                f"{mean(peers[(name, 'lightgbm')]['train_rows']):,.0f}" if (name, "lightgbm") in peers else "—"]
+        L.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(peer) + " | " + " | ".join(rows) +
+                 f" | {walls} |")
     L += ["", "## Model size", "",
           "Trees (all boosters' stages; a classifier of k > 2 classes has one booster per class) and the "
           "bytes of the checkpoint's `model` part (relearn's canonical JSON), of the last checkpoint and "
@@ -1067,10 +1075,12 @@ def trees_markdown(results, mlp, peers, modes, seeds, timeout):
     return L
 
 
-def rel(task, a, b):
-    """a against b, relative: accuracy a/b - 1 (positive: a better); mse 1 - a/b (positive: a
-    has less)."""
-    return a / b - 1 if task == "classification" else 1 - a / b
+def vs(task, a, b):
+    """a against b in words: accuracy relative (a/b - 1, "+1.2 %": a better), mse as "12.3 %
+    less mse" (1 - a/b) or "45.6 % more mse" (a/b - 1)."""
+    if task == "classification":
+        return f"{(a / b - 1) * 100:+.1f} %"
+    return f"{(1 - a / b) * 100:.1f} % less mse" if a <= b else f"{(a / b - 1) * 100:.1f} % more mse"
 
 
 def trees_verdicts(results, mlp, peers, modes):
@@ -1078,7 +1088,7 @@ def trees_verdicts(results, mlp, peers, modes):
     MLP's policies beat the trees and LightGBM."""
     L = ["", "## gbdt stateless against LightGBM", "",
          "Within 2 %: accuracy at least 0.98 times LightGBM's, mse at most 1.02 times LightGBM's. "
-         "Relative: accuracy gbdt/LightGBM - 1, mse 1 - gbdt/LightGBM (positive: gbdt better).", "",
+         "Accuracy: gbdt/LightGBM - 1 (positive: gbdt better); mse: how much less or more mse gbdt has.", "",
          "| table | gbdt stateless | LightGBM | relative | within 2 % | gbdt s / update | LightGBM s / window | "
          "time ratio | no slower |",
          "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |"]
@@ -1090,31 +1100,35 @@ def trees_verdicts(results, mlp, peers, modes):
         gs, ls = mean([mean(x["train_seconds"]) for x in runs["stateless"]]), mean(lg["train_seconds"])
         ok = g >= 0.98 * l if task == "classification" else g <= 1.02 * l
         L.append(f"| {name} | {fmt(task, g)}{' †' if any(x['timed_out'] for x in runs['stateless']) else ''} | "
-                 f"{fmt(task, l)} | {rel(task, g, l) * 100:+.1f} % | "
+                 f"{fmt(task, l)} | {vs(task, g, l)} | "
                  f"{'yes' if ok else '**no**'} | {gs:.3f} | {ls:.3f} | {gs / ls:.2f} | "
                  f"{'yes' if gs <= ls else '**no**'} |")
     L += ["", "## Where the MLP beats the trees", "",
           "The MLP's policies (docs' bold figures) that beat the best tree policy, and LightGBM.", "",
-          "| table | best gbdt | MLP policies better than it | MLP best against LightGBM |",
+          "| table | best gbdt | MLP policies better than it (against it) | MLP best against LightGBM |",
           "| --- | --- | --- | --- |"]
     for name, (task, w, runs) in results.items():
         if name not in mlp:
             continue
         gb = best_policy(task, {m: tree_score(runs[m]) for m in modes if m in runs})
-        wins = [f"{m} {fmt(task, mlp[name][m])} ({rel(task, mlp[name][m], gb[1]) * 100:+.1f} %)"
+        wins = [f"{m} {fmt(task, mlp[name][m])} ({vs(task, mlp[name][m], gb[1])})"
                 for m in POLICIES if better(task, mlp[name][m], gb[1])]
         mb = best_policy(task, {m: mlp[name][m] for m in POLICIES})
         lg = peers.get((name, "lightgbm"))
-        vs = (f"{mb[0]} {fmt(task, mb[1])} vs {fmt(task, mean(lg['scores']))}: "
-              f"{rel(task, mb[1], mean(lg['scores'])) * 100:+.1f} %") if lg else "—"
-        L.append(f"| {name} | {gb[0]} {fmt(task, gb[1])} | {'; '.join(wins) or 'none'} | {vs} |")
+        against = (f"{mb[0]} {fmt(task, mb[1])} vs {fmt(task, mean(lg['scores']))}: "
+              f"{vs(task, mb[1], mean(lg['scores']))}") if lg else "—"
+        L.append(f"| {name} | {gb[0]} {fmt(task, gb[1])} | {'; '.join(wins) or 'none'} | {against} |")
     return L
 
 
 def trees_cmd(out, binary, window, seeds, modes, sets, tables, peers_jsonl, run_peers, mlp_path,
               jsonl, reuse, md, timeout, work):
     """relearn's tree family on each table under each policy, one process at a time, against
-    the MLP's docs figures and LightGBM and XGBoost; prints (and writes to `md`) the tables."""
+    the MLP's docs figures and LightGBM and XGBoost (from `peers_jsonl`; those in `run_peers`
+    run here, after each table's trees); prints (and writes to `md`) the tables."""
+    import json
+    for k in run_peers:
+        __import__(k)  # imported before the first timed fit
     extra = parse_sets(['model.kind="gbdt"'] + list(sets))
     label = ", ".join(['model.kind="gbdt"'] + list(sets))
     work = work or os.path.join(out, "trees")
@@ -1138,9 +1152,13 @@ def trees_cmd(out, binary, window, seeds, modes, sets, tables, peers_jsonl, run_
                   f"{mean(x['train_seconds']):.3f} s / update, {x['trees'][-1]} trees, "
                   f"wall {x['wall_seconds']:.0f} s{' (timed out)' if x['timed_out'] else ''}",
                   file=sys.stderr, flush=True)
-        if run_peers:
-            for k in PEERS:
-                peers[(name, k)] = peer_one(path, target, task, w, k)
+        for k in run_peers:
+            peers[(name, k)] = dict(peer_one(path, target, task, w, k), learner=k, table=name, window=w)
+            print(f"{name} {k}: {fmt(task, mean(peers[(name, k)]['scores']))}, "
+                  f"{mean(peers[(name, k)]['train_seconds']):.3f} s / window", file=sys.stderr, flush=True)
+            if jsonl:
+                with open(jsonl, "a") as fh:
+                    fh.write(json.dumps(peers[(name, k)]) + "\n")
         results[name] = (task, w, runs)
     lines = [f"# relearn's trees (gbdt) against the MLP, LightGBM and XGBoost", "",
              f"`python3 bench/real_tables.py trees {out}` ({binary}; {label}; policies {', '.join(modes)}).", ""]
@@ -1209,7 +1227,9 @@ def main():
                     help="another config key, e.g. --set gbdt.budget=1.0 (model.kind is set)")
     tr.add_argument("--tables", default=",".join(TABLES))
     tr.add_argument("--peers-jsonl", help="a `peers --jsonl` file: LightGBM's and XGBoost's figures")
-    tr.add_argument("--run-peers", action="store_true", help="run `peers` on each table here instead")
+    tr.add_argument("--run-peers", nargs="?", const=",".join(PEERS), default="",
+                    help="run these peers (default both) on each table here, after its trees, "
+                         "instead of reading them: their times under the same load")
     tr.add_argument("--mlp", default="docs/real-tables.md", help="the docs page with the MLP's figures")
     tr.add_argument("--jsonl", help="append each tree run's figures to this file")
     tr.add_argument("--reuse", action="store_true", help="read runs already in --jsonl instead of rerunning")
@@ -1221,7 +1241,7 @@ def main():
         for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(v, "1")
         trees_cmd(a.out, a.binary, a.window, [int(x) for x in a.seeds.split(",")], a.modes.split(","), a.set,
-                  a.tables.split(","), a.peers_jsonl, a.run_peers, a.mlp, a.jsonl, a.reuse, a.md, a.timeout,
+                  a.tables.split(","), a.peers_jsonl, [k for k in a.run_peers.split(",") if k], a.mlp, a.jsonl, a.reuse, a.md, a.timeout,
                   a.work)
     elif a.cmd == "ours":
         relearn_cmd(a.out, a.binary, a.window, [int(x) for x in a.seeds.split(",")], a.set,

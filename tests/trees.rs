@@ -112,7 +112,7 @@ fn tree_checkpoints_predict_export_and_diff() {
     let refused = sb.relearn(&["export", "t", "--out", st.to_str().unwrap()]);
     assert_fails(&refused, 2, "--format perpetual");
 
-    let diff = sb.ok(&["diff", "t~1", "t", "--json"]);
+    let diff = sb.ok(&["diff", "t@0", "t@1", "--json"]);
     let diff: serde_json::Value = serde_json::from_str(&diff).unwrap();
     assert!(
         diff["trees"]["added"]["boosters"].as_i64().unwrap() >= 1,

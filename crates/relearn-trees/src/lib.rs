@@ -1,7 +1,8 @@
 //! Gradient-boosted trees for `model.kind = "gbdt"`: a [`Forest`] of PerpetualBooster models
 //! (the `perpetual` crate, pure Rust) that is trained from scratch, or continued on new rows
-//! by adding trees fitted to the residuals of the trees it has, and stored as canonical JSON
-//! bytes (equal models, equal bytes: checkpoint ids hash them).
+//! by adding stages of trees fitted to half of what the trees it has still get wrong there
+//! (the residuals, or a Newton step of log loss), and stored as canonical JSON bytes (equal
+//! models, equal bytes: checkpoint ids hash them).
 //!
 //! The crate knows nothing of windows, policies or checkpoints, and takes the same inputs as
 //! the MLP: rows of encoded features (row-major `f32`, as relearn's preprocessing gives

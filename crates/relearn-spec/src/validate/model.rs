@@ -32,7 +32,7 @@ impl RawGbdt {
         }
         let budget = self.budget.unwrap_or(defaults::GBDT_BUDGET);
         if !(budget > 0.0 && budget <= 5.0) {
-            return Err(cx.invalid("gbdt.budget", format!("is {budget}; must be in (0, 5] (perpetual's default is 0.5; higher fits more trees)")));
+            return Err(cx.invalid("gbdt.budget", format!("is {budget}; must be in (0, 5] (relearn's default is 1.0; higher fits more trees)")));
         }
         let max_trees = self.max_trees.unwrap_or(defaults::GBDT_MAX_TREES);
         if max_trees == 0 {
