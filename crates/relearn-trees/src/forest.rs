@@ -152,9 +152,10 @@ impl Forest {
         })
     }
 
-    /// Continues the forest on `x` and `y` only: each booster keeps its trees and adds new
-    /// ones fitted to what they still get wrong on these rows (at most the room
-    /// `max_trees` leaves; a booster with no room is trained anew on these rows). With more
+    /// Continues the forest on `x` and `y` only: each output keeps its stages and adds one
+    /// (regression) or up to four (classification), fitted to half of what it
+    /// still gets wrong on these rows, with at most the room
+    /// `max_trees` leaves; an output with no room is boosted anew on these rows. With more
     /// `classes` than it had, the outputs of the new classes (and, going from two classes to
     /// three, of class 0) are fitted on these rows first.
     pub fn continued(

@@ -1,9 +1,9 @@
 //! The tree family (`model.kind = "gbdt"`): gradient-boosted trees from
 //! [`relearn_trees`], on the same encoded inputs as the MLP. A fresh fit (the initial model,
 //! a stateless retraining, a drift reset) boosts from scratch; a fine-tune continues the
-//! serving forest on the new window only, adding a stage of trees fitted to what it still
-//! gets wrong there, so a continued model keeps every tree it had (up to `gbdt.max_trees`
-//! per output, beyond which the next update boosts anew on its window).
+//! serving forest on the new window only, adding stages of trees fitted to half of what it
+//! still gets wrong there, so a continued model keeps every tree it had (up to
+//! `gbdt.max_trees` per output, beyond which the next update boosts anew on its window).
 
 use std::sync::Arc;
 
