@@ -47,6 +47,8 @@ fn stateful_trees_form_a_chain_that_grows_and_stateless_trees_a_star() {
     }
     assert_eq!(chain[0]["extra"]["model"]["kind"], "gbdt");
     assert_eq!(chain[0]["extra"]["model"]["backend"], "perpetual");
+    // Trees keep the scaler of the initial windows: a continued stage's thresholds stay put.
+    assert_eq!(chain[0]["extra"]["scaling"], "initial");
 
     let star = sb.log("tl");
     let root = star[0]["id"].clone();
@@ -229,6 +231,13 @@ fn compare_across_families_reports_every_pair_and_one_recommendation() {
             serde_json::from_str(&sb.ok(&["show", head, "--json"])).unwrap();
         let kind = shown["extra"]["model"]["kind"].as_str().unwrap_or("mlp");
         assert_eq!(kind, family, "{name}");
+        // Each family with its own default scaling (the config writes none).
+        let scaling = if family == "gbdt" {
+            "initial"
+        } else {
+            "running"
+        };
+        assert_eq!(shown["extra"]["scaling"], scaling, "{name}");
     }
     let words = report["recommendation"].as_str().unwrap();
     assert!(words.contains("retrained per window"), "{words}");

@@ -74,6 +74,18 @@ pub const STATEFUL_LR: f64 = 1e-3;
 pub const SAMPLES: usize = 20_000;
 /// `data.scaling`
 pub const SCALING: relearn_data::Scaling = relearn_data::Scaling::Running;
+
+/// `data.scaling` for a model family: [`SCALING`] for the MLP; `initial` for trees, whose
+/// split thresholds are in the units of the inputs they were fitted on, so a scaler that
+/// moves between windows would move every continued stage's thresholds with it (stateful
+/// trees, mean prequential mse, running against initial: computers 83,631 against
+/// 50,024, bikeshare 6,061 against 3,411, hotel_rates 780 against 666; stateless the same).
+pub fn scaling(kind: crate::vocab::ModelKind) -> relearn_data::Scaling {
+    match kind {
+        crate::vocab::ModelKind::Mlp => SCALING,
+        crate::vocab::ModelKind::Gbdt => relearn_data::Scaling::Initial,
+    }
+}
 /// `data.clip`: standardised inputs are clipped to this many standard deviations.
 pub const CLIP: f64 = relearn_data::DEFAULT_CLIP;
 /// `policy.replay.samples` for windows of `window_size` samples: half a window, so each

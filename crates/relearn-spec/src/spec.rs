@@ -65,6 +65,10 @@ pub struct RunSpec {
     /// `stateful.anchor_strength` as written (for [`RunSpec::with_anchor`]).
     #[serde(skip)]
     pub anchor_strength_written: Option<f64>,
+    /// Whether `data.scaling` is written (else the family's default: `running` for the
+    /// MLP, `initial` for trees; [`RunSpec::with_family`] follows it).
+    #[serde(skip)]
+    pub scaling_written: bool,
 }
 
 /// `[policy.replay]`, validated.
@@ -312,6 +316,9 @@ impl RunSpec {
     /// anchor and warm start; the MLP without `[gbdt]`.
     pub fn with_family(mut self, family: ModelKind) -> RunSpec {
         self.model.kind = family;
+        if !self.scaling_written && self.model.init.is_none() {
+            self.scaling = defaults::scaling(family);
+        }
         match family {
             ModelKind::Mlp => self.model.gbdt = None,
             ModelKind::Gbdt => {

@@ -374,7 +374,14 @@ fn continue_output(
         work.iter_mut().for_each(|w| *w *= CONTINUATION_SHRINK);
         let mut stage = fresh_booster(TreeTask::Regression, settings, room);
         stage.fit(matrix, &work, weights.as_deref(), None)?;
-        for (c, v) in current.iter_mut().zip(stage.predict(matrix, false)) {
+        let step = stage.predict(matrix, false);
+        if !within_targets(&step, &work) {
+            // perpetual fitted a stage far outside what it was asked to fit (seen on
+            // 50-row windows: outputs of 1e17 for targets of a few units): keep the model
+            // as it was rather than let it into every later prediction.
+            break;
+        }
+        for (c, v) in current.iter_mut().zip(step) {
             *c += v;
         }
         next.stages.push(stage);
@@ -393,6 +400,15 @@ fn continue_output(
 /// bikeshare mse 12,019 / 6,061 / 7,392, computers 121,062 / 83,631 / 97,525, hotel_rates
 /// 898 / 780 / 1,094, Elec2 accuracy 0.7544 / 0.7576, segment 0.9041 / 0.9050.
 pub(crate) const CONTINUATION_SHRINK: f64 = 0.5;
+
+/// Whether a stage's outputs `step` on the rows it was fitted on are finite and within the
+/// range a squared-loss fit of `work` can reach: its leaves average the targets, so no more
+/// than the largest target in size, with room for perpetual's own adjustments.
+fn within_targets(step: &[f64], work: &[f64]) -> bool {
+    let largest = work.iter().fold(0.0_f64, |m, w| m.max(w.abs()));
+    let bound = 4.0 * largest + 1.0;
+    step.iter().all(|v| v.is_finite() && v.abs() <= bound)
+}
 
 /// The most Newton stages one continuation of a classifier's output adds.
 const NEWTON_STAGES: usize = 4;
@@ -569,6 +585,15 @@ mod tests {
         }
         assert!(scores.windows(2).all(|s| s[1] > s[0]), "{scores:?}");
         assert!(scores[0] < 0.6 && scores[3] > 0.8, "{scores:?}");
+    }
+
+    #[test]
+    fn a_stage_far_outside_its_targets_is_refused() {
+        let work = [0.5, -2.0, 1.0];
+        assert!(within_targets(&[0.4, -1.9, 1.2], &work));
+        assert!(within_targets(&[8.9, 0.0, 0.0], &work));
+        assert!(!within_targets(&[4.0e17, 0.0, 0.0], &work));
+        assert!(!within_targets(&[f64::NAN, 0.0, 0.0], &work));
     }
 
     #[test]

@@ -151,6 +151,7 @@ impl RawConfig {
             .data
             .check(cx, run.seed, windows.every, windows.label_wait)?;
         let task = data.task();
+        let data_scaling_written = data.scaling_written;
         let (mut model, scaling) = self.model.check(cx, &data)?;
         model.gbdt = self.gbdt.check(cx, model.kind)?;
         let train = self.train.check(cx, model.hidden.len() + 1)?;
@@ -182,6 +183,7 @@ impl RawConfig {
             drift,
             gate,
             anchor_strength_written,
+            scaling_written: data_scaling_written,
         })
     }
 }

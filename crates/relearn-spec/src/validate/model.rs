@@ -116,6 +116,9 @@ impl RawModel {
         let kind = cx
             .word("model.kind", self.kind.as_deref())?
             .unwrap_or(defaults::MODEL_KIND);
+        if !data.scaling_written && init.is_none() {
+            scaling = defaults::scaling(kind);
+        }
         if kind == ModelKind::Gbdt && init.is_some() {
             return Err(cx.invalid(
                 "model.init",
