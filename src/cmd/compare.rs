@@ -605,11 +605,7 @@ impl ConceptWindows {
                 continue;
             }
             let inference = Inference::of(store, m.clone())?;
-            let pre = &inference.checkpoint.preprocessor;
-            let raw = &self.batches[concept - 1];
-            let outputs = inference.predictor.raw_outputs(&pre.transform(raw));
-            let metrics =
-                relearn_train::score::metrics_in_target_units(pre, outputs, &raw.targets, task);
+            let metrics = inference.metrics_of_rows(&self.batches[concept - 1], task);
             scores.insert(m.id.clone(), metrics[metric]);
         }
         Ok(scores)

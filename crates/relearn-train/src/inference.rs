@@ -2,7 +2,7 @@
 //! preprocessing, run its model, and give outputs in the target's units. Shared by `eval`,
 //! `predict`, `compare` (which scores each checkpoint on the previous concept) and a server.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -223,6 +223,15 @@ impl Inference {
                 ))
             }
         }
+    }
+
+    /// The metrics (in the target's units) of the model on raw labelled rows, encoded with
+    /// the checkpoint's preprocessing (`compare` scores each checkpoint on the previous
+    /// concept with it).
+    pub fn metrics_of_rows(&self, raw: &Batch, task: Task) -> BTreeMap<String, f64> {
+        let pre = &self.checkpoint.preprocessor;
+        let outputs = self.predictor.raw_outputs(&pre.transform(raw));
+        crate::score::metrics_in_target_units(pre, outputs, &raw.targets, task)
     }
 
     /// The model's outputs (row-major; regression values in the target's units) for raw

@@ -20,19 +20,6 @@ pub fn score(model: &Mlp, data: &Batch, task: Task, device: &Device) -> BTreeMap
     metrics_from_outputs(&out, &data.targets, task)
 }
 
-/// [`score`] of raw (unscaled) samples through `pre`: the model sees them as `pre` prepares
-/// them, and the scores are in the target's own units.
-pub fn score_in_target_units(
-    model: &Mlp,
-    pre: &Preprocessor,
-    raw: &Batch,
-    task: Task,
-    device: &Device,
-) -> BTreeMap<String, f64> {
-    let out = outputs(model, &pre.transform(raw), device);
-    metrics_in_target_units(pre, out, &raw.targets, task)
-}
-
 /// The metrics of a model's raw `outputs` (on inputs `pre` prepared) against `targets` in
 /// their own units: regression outputs are first brought back to those units through `pre`.
 pub fn metrics_in_target_units(

@@ -139,17 +139,8 @@ impl Forest {
         y: &[f32],
         settings: &TreeSettings,
     ) -> Result<Forest, TreesError> {
-        check_targets(task, classes, x, y)?;
-        let data = x.column_major();
-        let outputs = (0..output_count(task, classes))
-            .map(|k| fit_output(task, k, classes, &data, x, y, settings, None))
-            .collect::<Result<_, _>>()?;
-        Ok(Forest {
-            task,
-            inputs: x.cols,
-            classes,
-            outputs,
-        })
+        let fresh = vec![None; output_count(task, classes)];
+        Forest::fit_outputs(task, classes, x, y, settings, fresh)
     }
 
     /// Continues the forest on `x` and `y` only: each output keeps its stages and adds one
@@ -165,23 +156,36 @@ impl Forest {
         y: &[f32],
         settings: &TreeSettings,
     ) -> Result<Forest, TreesError> {
-        check_targets(self.task, classes, x, y)?;
         if x.cols != self.inputs {
             return Err(TreesError::Data(format!(
                 "the rows have {} features, the forest {}",
                 x.cols, self.inputs
             )));
         }
-        let data = x.column_major();
         let previous = self.outputs_for(classes);
+        Forest::fit_outputs(self.task, classes, x, y, settings, previous)
+    }
+
+    /// A forest whose output `k` is fitted on `x` and `y`: from scratch where `previous[k]`
+    /// is `None`, else continuing it.
+    fn fit_outputs(
+        task: TreeTask,
+        classes: usize,
+        x: Rows<'_>,
+        y: &[f32],
+        settings: &TreeSettings,
+        previous: Vec<Option<&Output>>,
+    ) -> Result<Forest, TreesError> {
+        check_targets(task, classes, x, y)?;
+        let data = x.column_major();
         let outputs = previous
             .into_iter()
             .enumerate()
-            .map(|(k, prev)| fit_output(self.task, k, classes, &data, x, y, settings, prev))
+            .map(|(k, prev)| fit_output(task, k, classes, &data, x, y, settings, prev))
             .collect::<Result<_, _>>()?;
         Ok(Forest {
-            task: self.task,
-            inputs: self.inputs,
+            task,
+            inputs: x.cols,
             classes,
             outputs,
         })

@@ -41,6 +41,14 @@ pub fn recommendation(r: &Report, rec: Recommendation, note: WindowNote) -> Stri
     text
 }
 
+/// Whether runs of both model families were compared.
+fn both_families(r: &Report) -> bool {
+    r.modes
+        .0
+        .iter()
+        .any(|m| m.mode.family != r.modes.0[0].mode.family)
+}
+
 /// The latest model of `policy`'s run, in bytes as `render::bytes` writes them.
 fn model_size(r: &Report, policy: relearn_train::Policy) -> String {
     r.modes
@@ -374,10 +382,11 @@ fn among(r: &Report, rec: Recommendation) -> String {
         ),
         _ => format!("it had the best mean {metric}"),
     };
+    let with_size = both_families(r);
     let per_policy: Vec<String> = r
         .ranking
         .iter()
-        .map(|s| policy_in_words(r, s, best))
+        .map(|s| policy_in_words(r, s, best, with_size))
         .collect();
     format!(
         "Use {}: {why}. Mean {metric} per policy: {}.",
@@ -393,6 +402,7 @@ fn policy_in_words(
     r: &Report,
     s: &relearn_train::compare::Standing,
     best: &relearn_train::compare::Standing,
+    with_size: bool,
 ) -> String {
     let unit = r.setup.unit();
     let m = r.modes.get(s.policy).expect("ranked policies ran");
@@ -402,12 +412,7 @@ fn policy_in_words(
         (Some(d), None) => format!("{d:+.2} {unit}"),
         (None, _) => "not scored".to_string(),
     };
-    let both_families = r
-        .modes
-        .0
-        .iter()
-        .any(|m| m.mode.family != r.modes.0[0].mode.family);
-    let size = match both_families {
+    let size = match with_size {
         true => format!("; model {}", model_size(r, s.policy)),
         false => String::new(),
     };
